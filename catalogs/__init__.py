@@ -1,0 +1,1 @@
+"""Instance-type and price catalogs (CSV), one per cloud."""

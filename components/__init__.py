@@ -1,0 +1,1 @@
+"""Pulumi component resources, one package per cloud, each of the same shape."""

@@ -1,0 +1,281 @@
+"""Run one local-cloud node: a real OpenSSH sshd on its own loopback address.
+
+A node is a directory holding the sshd config, the host key stix generated,
+the authorized client key and a `home/` the node's commands run under. These
+functions are plain process management, used by the node's dynamic provider
+and testable without Pulumi.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import getpass
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional
+
+BASE_PORT = 2222
+START_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 5.0
+SSHD_INSTALL_HINT = "install OpenSSH's server: apt-get install -y openssh-server (or your OS's openssh-server package)"
+
+
+class NodeProcessError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class NodePaths:
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "sshd_config"
+
+    @property
+    def host_key(self) -> Path:
+        return self.root / "ssh_host_ed25519_key"
+
+    @property
+    def authorized_keys(self) -> Path:
+        return self.root / "authorized_keys"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.root / "sshd.pid"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "sshd.log"
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+
+def find_sshd() -> str:
+    found = shutil.which("sshd") or next(
+        (p for p in ("/usr/sbin/sshd", "/usr/local/sbin/sshd", "/sbin/sshd") if os.access(p, os.X_OK)), None
+    )
+    if not found:
+        raise NodeProcessError(f"sshd not found: {SSHD_INSTALL_HINT}")
+    return os.path.abspath(found)
+
+
+def render_config(paths: NodePaths, ip: str, port: int, user: str) -> str:
+    return "\n".join(
+        [
+            f"ListenAddress {ip}:{port}",
+            f"HostKey {paths.host_key}",
+            f"PidFile {paths.pid_file}",
+            f"AuthorizedKeysFile {paths.authorized_keys}",
+            "PubkeyAuthentication yes",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "PermitRootLogin prohibit-password",
+            f"AllowUsers {user}",
+            "UsePAM no",
+            # Node directories may sit under group-writable parents (/tmp in tests).
+            "StrictModes no",
+            "MaxSessions 64",
+            "MaxStartups 64:30:128",
+            "PrintMotd no",
+            "Subsystem sftp internal-sftp",
+            # Every process a session starts carries the node's directory, so
+            # deleting the node can find and stop them all.
+            f"SetEnv HOME={paths.home} STIX_NODE_DIR={paths.root}",
+            "",
+        ]
+    )
+
+
+@contextmanager
+def address_lock() -> Iterator[None]:
+    """Serialise address allocation across every stix process on this machine."""
+    lock_path = Path(tempfile.gettempdir()) / "stix-local-cloud.lock"
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def address_free(ip: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((ip, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
+                return False
+            raise
+    return True
+
+
+def candidate_addresses() -> Iterator[str]:
+    for third in range(0, 4):
+        for fourth in range(2, 255):
+            yield f"127.0.{third}.{fourth}"
+
+
+def allocate_address(port: int = BASE_PORT) -> str:
+    for ip in candidate_addresses():
+        if address_free(ip, port):
+            return ip
+    raise NodeProcessError(f"no free loopback address for port {port} in 127.0.0.2-127.0.3.254")
+
+
+def current_user() -> str:
+    return getpass.getuser()
+
+
+def read_pid(paths: NodePaths) -> Optional[int]:
+    try:
+        return int(paths.pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def running_pid(paths: NodePaths) -> Optional[int]:
+    """The pid of this node's sshd if it is alive and really is this node's sshd."""
+    pid = read_pid(paths)
+    if pid is None or _is_zombie(pid):
+        return None
+    # sshd rewrites its title to one string ("sshd: /usr/sbin/sshd -f CONFIG ..."), so match text.
+    if f"-f {paths.config}" not in " ".join(_cmdline(pid)):
+        return None
+    return pid
+
+
+def listening(ip: str, port: int) -> bool:
+    try:
+        with socket.create_connection((ip, port), timeout=0.5) as sock:
+            sock.settimeout(1.0)
+            return sock.recv(4).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+def start(paths: NodePaths, ip: str, port: int) -> int:
+    """Start the node's sshd (it daemonises) and wait until it answers with an SSH banner."""
+    sshd = find_sshd()
+    if os.geteuid() == 0:
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+    paths.pid_file.unlink(missing_ok=True)
+    result = subprocess.run(
+        [sshd, "-f", str(paths.config), "-E", str(paths.log)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=START_TIMEOUT_S,
+    )
+    if result.returncode != 0:
+        detail = (result.stdout.decode(errors="replace") + _tail(paths.log)).strip()
+        raise NodeProcessError(f"sshd for {paths.root} failed to start: {detail}")
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        pid = running_pid(paths)
+        if pid is not None and listening(ip, port):
+            return pid
+        time.sleep(0.05)
+    raise NodeProcessError(f"sshd for {paths.root} did not answer on {ip}:{port} within {START_TIMEOUT_S:.0f}s: {_tail(paths.log)}")
+
+
+def _tail(path: Path, limit: int = 400) -> str:
+    try:
+        return path.read_text(errors="replace")[-limit:]
+    except OSError:
+        return ""
+
+
+def _parent_map() -> dict[int, int]:
+    parents: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry.name}/stat").read_text()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return parents
+
+
+def _tagged_with(pid: int, node_dir: Path) -> bool:
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+    return f"STIX_NODE_DIR={node_dir}".encode() in environ.split(b"\0")
+
+
+def node_processes(paths: NodePaths) -> set[int]:
+    """The sshd, its connection children, and every process a session started."""
+    parents = _parent_map()
+    found: set[int] = set()
+    master = running_pid(paths)
+    if master is not None:
+        found.add(master)
+    found.update(pid for pid in parents if _tagged_with(pid, paths.root))
+    changed = True
+    while changed:
+        children = {pid for pid, ppid in parents.items() if ppid in found and pid not in found}
+        found |= children
+        changed = bool(children)
+    found.discard(os.getpid())
+    return found
+
+
+def stop(paths: NodePaths) -> None:
+    """Stop the node's sshd and everything its sessions started; wait until they are gone."""
+    pids = node_processes(paths)
+    _signal_all(pids, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        pids = {pid for pid in pids if _alive(pid)}
+        if not pids:
+            break
+        time.sleep(0.05)
+    _signal_all({pid for pid in pids if _alive(pid)}, signal.SIGKILL)
+    paths.pid_file.unlink(missing_ok=True)
+
+
+def _signal_all(pids: set[int], sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not _is_zombie(pid)

@@ -1,0 +1,58 @@
+"""VmGroup: the local cloud's cluster of num_nodes nodes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+
+from stix.components.local.node import LocalNode
+
+
+@dataclass(frozen=True)
+class VmGroupArgs:
+    cluster: str
+    num_nodes: int
+    node_root: str
+    authorized_key: str
+
+
+def node_names(cluster: str, num_nodes: int) -> list[str]:
+    """The head is rank 0; workers are numbered from 1, as SkyPilot names them."""
+    return [f"{cluster}-head"] + [f"{cluster}-worker{i}" for i in range(1, num_nodes)]
+
+
+class VmGroup(pulumi.ComponentResource):
+    nodes: list[LocalNode]
+
+    def __init__(self, name: str, args: VmGroupArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("stix:local:VmGroup", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.nodes = [
+            LocalNode(
+                f"{name}-node-{rank}",
+                cluster=args.cluster,
+                node_name=node_name,
+                rank=rank,
+                root=args.node_root,
+                authorized_key=args.authorized_key,
+                opts=child,
+            )
+            for rank, node_name in enumerate(node_names(args.cluster, args.num_nodes))
+        ]
+        self.node_outputs = pulumi.Output.all(
+            *[
+                pulumi.Output.all(
+                    name=node_name,
+                    rank=rank,
+                    ip=node.ip,
+                    port=node.port,
+                    user=node.user,
+                    host_public_key=node.host_public_key,
+                    home=node.home,
+                )
+                for rank, (node_name, node) in enumerate(zip(node_names(args.cluster, args.num_nodes), self.nodes))
+            ]
+        )
+        self.register_outputs({"nodes": self.node_outputs})

@@ -1,0 +1,28 @@
+"""Task -> ClusterSpec: the planner's side of the contract with the Pulumi program."""
+
+from __future__ import annotations
+
+from stix.errors import UsageError
+from stix.home import StixHome
+from stix.keys import ensure_cluster_key
+from stix.spec import ClusterSpec
+from stix.task import RUNNABLE_CLOUDS, Task
+
+
+def check_runnable(task: Task) -> None:
+    """Refuse, in one line, what validates but cannot run yet."""
+    cloud = task.resources.cloud_name
+    if cloud not in RUNNABLE_CLOUDS:
+        raise UsageError(f"not supported yet: resources.cloud={cloud} (this version runs the local cloud only)")
+
+
+def compile_spec(home: StixHome, task: Task, cluster: str) -> ClusterSpec:
+    check_runnable(task)
+    public_key = ensure_cluster_key(home.key_path(cluster), cluster)
+    return ClusterSpec(
+        cluster=cluster,
+        cloud=task.resources.cloud_name,
+        num_nodes=task.num_nodes,
+        ssh_public_key=public_key,
+        node_root=str(home.cluster_dir(cluster) / "nodes"),
+    )

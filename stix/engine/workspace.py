@@ -1,0 +1,76 @@
+"""Open a cluster's Pulumi stack through the Automation API, with stix's engine and state.
+
+Every engine call gets the same environment: stix's backend and passphrase,
+a PULUMI_HOME under stix's home, no update checks or plugin downloads, and
+the dynamic-provider shim on PATH running this very interpreter.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Optional
+
+from stix.engine.locate import Engine, find_engine
+from stix.engine.program import empty_program
+from stix.home import StixHome
+
+PROJECT = "stix"
+SHIM_NAME = "pulumi-resource-pulumi-python"
+SHIM = '#!/bin/sh\n# Runs Pulumi Python dynamic providers with the interpreter stix runs under.\nexec "${PULUMI_PYTHON_CMD:-python3}" -u -m pulumi.dynamic "$@"\n'
+
+
+def ensure_shim(home: StixHome) -> Path:
+    path = home.bin_dir / SHIM_NAME
+    if not path.exists() or path.read_text() != SHIM:
+        home.bin_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(SHIM)
+        tmp.chmod(0o755)
+        os.replace(tmp, path)
+    return path
+
+
+def engine_env(home: StixHome, engine: Engine) -> dict[str, str]:
+    path = os.pathsep.join([str(home.bin_dir), str(engine.path.parent), os.environ.get("PATH", "")])
+    return {
+        "PULUMI_HOME": str(home.pulumi_home),
+        "PULUMI_BACKEND_URL": home.backend_url,
+        "PULUMI_CONFIG_PASSPHRASE_FILE": str(home.passphrase_file),
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
+        "PULUMI_PYTHON_CMD": sys.executable,
+        "PATH": path,
+    }
+
+
+def open_stack(home: StixHome, cluster: str, program: Optional[Callable[[], None]] = None,
+               create: bool = True):
+    """Select (or create) the cluster's stack; returns an automation Stack."""
+    from pulumi import automation as auto
+
+    home.ensure()
+    home.passphrase()
+    ensure_shim(home)
+    engine = find_engine()
+    env = engine_env(home, engine)
+    # The inline program and the Automation API read some settings from this process.
+    os.environ.update({k: v for k, v in env.items() if k != "PATH"})
+    work_dir = home.workspaces_dir / cluster
+    work_dir.mkdir(parents=True, exist_ok=True)
+    opts = auto.LocalWorkspaceOptions(
+        work_dir=str(work_dir),
+        pulumi_home=str(home.pulumi_home),
+        env_vars=env,
+        secrets_provider="passphrase",
+        pulumi_command=auto.PulumiCommand(root=str(engine.root), skip_version_check=True),
+        project_settings=auto.ProjectSettings(
+            name=PROJECT, runtime="python", backend=auto.ProjectBackend(url=home.backend_url)
+        ),
+    )
+    program = program or empty_program
+    if create:
+        return auto.create_or_select_stack(stack_name=cluster, project_name=PROJECT, program=program, opts=opts)
+    return auto.select_stack(stack_name=cluster, project_name=PROJECT, program=program, opts=opts)

@@ -1,0 +1,73 @@
+"""The one exception tree of stix.
+
+Every error a user can cause or fix derives from StixError. The CLI maps them
+to a one-line message and the exit code named here; anything else is a bug and
+keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class StixError(Exception):
+    """Base of every error stix reports to a user as one line."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class TaskError(StixError):
+    """A task file is missing, malformed or invalid. The message names file:line:col."""
+
+    exit_code = 2
+
+
+class UsageError(StixError):
+    """The command line asks for something that cannot be done as asked."""
+
+    exit_code = 2
+
+
+class ClusterNotFound(StixError):
+    """No cluster of that name is known to stix."""
+
+
+class EngineError(StixError):
+    """The Pulumi engine could not be found, built or run."""
+
+
+class PrerequisiteMissing(StixError):
+    """A system program stix needs (sshd, go) is not installed; the message says how to install it."""
+
+
+class ProvisionError(StixError):
+    """Applying or destroying infrastructure failed."""
+
+
+class ConfirmationRequired(StixError):
+    """A change needs a yes, and there is no terminal to ask and no -y."""
+
+    exit_code = 2
+
+
+class Aborted(StixError):
+    """The user declined the change or interrupted stix."""
+
+    exit_code = 130
+
+
+class NodeCommandFailed(StixError):
+    """A command on a node exited non-zero; exit_code carries the node's status."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class SSHError(StixError):
+    """A node could not be reached, or its host key did not match the pinned one."""

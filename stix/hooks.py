@@ -1,0 +1,100 @@
+"""Post-apply hooks: sync the workdir, run setup on every node, then run on every node.
+
+Commands are built from quoted parts only: user values (env values, paths,
+scripts) go through shlex.quote, and scripts run as `bash -c <quoted>`.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from stix.errors import NodeCommandFailed
+from stix.spec import ClusterInfo, NodeInfo
+from stix.ssh.runner import ClusterConnections, LineSink
+from stix.task import Task
+
+REMOTE_WORKDIR = "sky_workdir"
+
+
+@dataclass(frozen=True)
+class JobContext:
+    task_id: str
+    cluster_info_json: str
+
+
+def new_task_id(cluster: str) -> str:
+    stamp = time.strftime("%Y-%m-%d-%H-%M-%S", time.gmtime())
+    return f"stix-{stamp}-{time.time_ns() % 1_000_000:06d}_{cluster}_1"
+
+
+def cluster_info_json(info: ClusterInfo) -> str:
+    return json.dumps(
+        {
+            "cluster_name": info.cluster,
+            "cloud": info.cloud,
+            "num_nodes": len(info.nodes),
+            "ips": info.ips,
+            "nodes": [{"rank": n.rank, "name": n.name, "ip": n.ip} for n in info.nodes],
+        },
+        sort_keys=True,
+    )
+
+
+def node_env(info: ClusterInfo, node: NodeInfo, context: JobContext, phase: str) -> dict[str, str]:
+    """SkyPilot's variable names, each with a STIX_ twin."""
+    ips = "\n".join(info.ips)
+    base = {
+        "NODE_RANK": str(node.rank),
+        "NODE_IPS": ips,
+        "NUM_NODES": str(len(info.nodes)),
+        "NUM_GPUS_PER_NODE": "0",
+        "TASK_ID": context.task_id,
+        "CLUSTER_INFO": context.cluster_info_json,
+    }
+    if phase == "setup":
+        base["SETUP_NODE_RANK"] = str(node.rank)
+        base["SETUP_NODE_IPS"] = ips
+    env: dict[str, str] = {}
+    for key, value in base.items():
+        env[f"SKYPILOT_{key}"] = value
+        env[f"STIX_{key}"] = value
+    return env
+
+
+def shell_command(script: str, env: dict[str, str], cwd: str) -> str:
+    exports = "".join(f"export {key}={shlex.quote(value)}; " for key, value in env.items())
+    return f"{exports}mkdir -p {shlex.quote(cwd)} && cd {shlex.quote(cwd)} && exec bash -c {shlex.quote(script)}"
+
+
+def remote_workdir(node: NodeInfo) -> str:
+    return f"{node.home}/{REMOTE_WORKDIR}"
+
+
+def sync_workdir(conns: ClusterConnections, workdir: Optional[str]) -> None:
+    if not workdir:
+        return
+    local = Path(workdir).expanduser().absolute()
+    conns.map(lambda node: conns.connections[node.rank].put_tree(local, remote_workdir(node)))
+
+
+def run_phase(conns: ClusterConnections, task: Task, phase: str, script: str,
+              context: JobContext, sink: LineSink) -> None:
+    """Run one phase on every node in parallel; raise naming the first node that failed."""
+    info = conns.info
+    task_env = task.env_values()
+
+    def command_for(node: NodeInfo) -> str:
+        env = {**task_env, **node_env(info, node, context, phase)}
+        return shell_command(script, env, remote_workdir(node))
+
+    statuses = conns.run_all(command_for, sink)
+    failed = [(node, status) for node, status in zip(info.nodes, statuses) if status != 0]
+    if failed:
+        node, status = failed[0]
+        names = ", ".join(f"{n.name} (exit {s})" for n, s in failed)
+        raise NodeCommandFailed(f"{phase} failed on {names}", exit_code=status if 0 < status < 256 else 1)

@@ -1,0 +1,84 @@
+"""A small SQLite index of clusters, so `stix status` answers without starting the engine.
+
+Pulumi state stays the truth about infrastructure; this is a cache of it,
+written before and after every apply, that `status --refresh` reconciles.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS clusters (
+    name TEXT PRIMARY KEY,
+    cloud TEXT NOT NULL,
+    num_nodes INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    task_path TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+)
+"""
+
+INIT = "INIT"
+UP = "UP"
+STOPPED = "STOPPED"
+
+
+@dataclass(frozen=True)
+class ClusterRecord:
+    name: str
+    cloud: str
+    num_nodes: int
+    status: str
+    task_path: Optional[str]
+    created_at: float
+    updated_at: float
+
+
+class ClusterIndex:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=10)
+        conn.execute(SCHEMA)
+        return conn
+
+    def upsert(self, name: str, cloud: str, num_nodes: int, status: str, task_path: Optional[str]) -> None:
+        now = time.time()
+        with self._connect() as conn:
+            conn.execute(
+                """INSERT INTO clusters (name, cloud, num_nodes, status, task_path, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(name) DO UPDATE SET cloud=excluded.cloud, num_nodes=excluded.num_nodes,
+                   status=excluded.status, task_path=excluded.task_path, updated_at=excluded.updated_at""",
+                (name, cloud, num_nodes, status, task_path, now, now),
+            )
+
+    def set_status(self, name: str, status: str) -> None:
+        with self._connect() as conn:
+            conn.execute("UPDATE clusters SET status=?, updated_at=? WHERE name=?", (status, time.time(), name))
+
+    def remove(self, name: str) -> None:
+        with self._connect() as conn:
+            conn.execute("DELETE FROM clusters WHERE name=?", (name,))
+
+    def get(self, name: str) -> Optional[ClusterRecord]:
+        if not self.path.exists():
+            return None
+        with self._connect() as conn:
+            row = conn.execute("SELECT * FROM clusters WHERE name=?", (name,)).fetchone()
+        return ClusterRecord(*row) if row else None
+
+    def all(self) -> list[ClusterRecord]:
+        if not self.path.exists():
+            return []
+        with self._connect() as conn:
+            rows = conn.execute("SELECT * FROM clusters ORDER BY created_at").fetchall()
+        return [ClusterRecord(*row) for row in rows]

@@ -1,0 +1,227 @@
+"""The up / preview / destroy flows, shared by the CLI and the Python SDK."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+from rich.console import Console
+
+from stix import index as idx
+from stix.compile import compile_spec
+from stix.engine.changes import ChangeSet
+from stix.errors import Aborted, ClusterNotFound, ConfirmationRequired, ProvisionError
+from stix.home import StixHome
+from stix.loader import load_task
+from stix.naming import default_cluster_name, validate_cluster_name
+from stix.render import print_preview
+from stix.spec import ClusterInfo
+from stix.task import Task
+
+Confirm = Callable[[str], bool]
+
+
+@dataclass
+class Session:
+    home: StixHome
+    console: Console
+    confirm: Optional[Confirm]
+    """None when there is no terminal to ask."""
+
+    @property
+    def index(self) -> idx.ClusterIndex:
+        return idx.ClusterIndex(self.home.index_db)
+
+
+@dataclass(frozen=True)
+class Plan:
+    task: Task
+    task_path: Path
+    cluster: str
+
+
+def plan(task_path: str, cluster: Optional[str]) -> Plan:
+    path = Path(task_path)
+    task = load_task(path)
+    name = validate_cluster_name(cluster) if cluster else default_cluster_name(task.name, path)
+    return Plan(task, path, name)
+
+
+def preview(session: Session, task_path: str, cluster: Optional[str] = None) -> ChangeSet:
+    chosen = plan(task_path, cluster)
+    stack = _stack_for(session, chosen)
+    changes = _preview(session, stack, chosen.cluster)
+    return changes
+
+
+def up(session: Session, task_path: str, cluster: Optional[str] = None, yes: bool = False) -> int:
+    from stix.hooks import JobContext, cluster_info_json, new_task_id, run_phase, sync_workdir
+    from stix.ssh.runner import ClusterConnections, prefixed_printer
+
+    chosen = plan(task_path, cluster)
+    stack = _stack_for(session, chosen)
+    changes = _preview(session, stack, chosen.cluster)
+    if changes.has_changes:
+        _confirm(session, f"Apply these changes to cluster {chosen.cluster}?", yes)
+        session.index.upsert(chosen.cluster, chosen.task.resources.cloud_name, chosen.task.num_nodes,
+                             idx.INIT, str(chosen.task_path.absolute()))
+        outputs = _apply(session, stack, chosen.cluster)
+    else:
+        outputs = _engine_call(lambda: stack.outputs(), "reading stack outputs")
+    session.index.upsert(chosen.cluster, chosen.task.resources.cloud_name, chosen.task.num_nodes,
+                         idx.UP, str(chosen.task_path.absolute()))
+    info = ClusterInfo.from_outputs({k: v.value for k, v in outputs.items()},
+                                    str(session.home.key_path(chosen.cluster)))
+    task = chosen.task
+    context = JobContext(new_task_id(chosen.cluster), cluster_info_json(info))
+    sink = prefixed_printer()
+    with ClusterConnections(info) as conns:
+        sync_workdir(conns, task.workdir)
+        if task.setup:
+            session.console.print(f"[bold]Running setup on {len(info.nodes)} node(s)[/]")
+            run_phase(conns, task, "setup", task.setup, context, sink)
+        if task.run:
+            session.console.print(f"[bold]Running task on {len(info.nodes)} node(s)[/]")
+            run_phase(conns, task, "run", task.run, context, sink)
+    session.console.print(f"[green]Cluster {chosen.cluster} is up; task {context.task_id} succeeded.[/]")
+    return 0
+
+
+def destroy(session: Session, cluster: str, yes: bool = False) -> None:
+    from pulumi import automation as auto
+
+    from stix.engine.workspace import open_stack
+
+    validate_cluster_name(cluster)
+    record = session.index.get(cluster)
+    try:
+        stack = open_stack(session.home, cluster, create=False)
+    except auto.StackNotFoundError:
+        if record is None and not session.home.cluster_dir(cluster).exists():
+            raise ClusterNotFound(f"cluster {cluster!r} not found (stix status lists clusters)") from None
+        stack = None
+    if stack is not None:
+        changes = ChangeSet()
+        _engine_call(lambda: stack.preview_destroy(on_event=changes.on_event), "previewing destroy")
+        print_preview(session.console, cluster, changes)
+        _confirm(session, f"Destroy cluster {cluster}?", yes)
+        with _interrupts_deferred(session, cluster, "destroy"):
+            _engine_call(lambda: stack.destroy(on_event=_progress(session)), "destroying")
+        _engine_call(lambda: stack.workspace.remove_stack(cluster), "removing the stack")
+    else:
+        _confirm(session, f"Remove leftovers of cluster {cluster}?", yes)
+    _sweep_local(session.home, cluster)
+    session.index.remove(cluster)
+    session.console.print(f"[green]Cluster {cluster} destroyed.[/]")
+
+
+def _sweep_local(home: StixHome, cluster: str) -> None:
+    """Remove node directories (and their processes) that state no longer records.
+
+    A node whose create was interrupted can exist without a state entry; every
+    local resource lives under the cluster's directory, so this finds them all.
+    """
+    from stix.components.local import sshd
+
+    nodes = home.cluster_dir(cluster) / "nodes"
+    if nodes.exists():
+        for node_dir in nodes.iterdir():
+            sshd.stop(sshd.NodePaths(node_dir))
+    shutil.rmtree(home.cluster_dir(cluster), ignore_errors=True)
+    shutil.rmtree(home.key_path(cluster).parent, ignore_errors=True)
+    shutil.rmtree(home.workspaces_dir / cluster, ignore_errors=True)
+
+
+def _stack_for(session: Session, chosen: Plan):
+    from stix.engine.program import make_program
+    from stix.engine.workspace import open_stack
+
+    spec = compile_spec(session.home, chosen.task, chosen.cluster)
+    return _engine_call(lambda: open_stack(session.home, chosen.cluster, make_program(spec)), "opening the stack")
+
+
+def _preview(session: Session, stack, cluster: str) -> ChangeSet:
+    changes = ChangeSet()
+    _engine_call(lambda: stack.preview(on_event=changes.on_event), "previewing")
+    print_preview(session.console, cluster, changes)
+    return changes
+
+
+def _apply(session: Session, stack, cluster: str):
+    with _interrupts_deferred(session, cluster, "apply"):
+        result = _engine_call(lambda: stack.up(on_event=_progress(session)), "applying")
+    return result.outputs
+
+
+def _confirm(session: Session, question: str, yes: bool) -> None:
+    if yes:
+        return
+    if session.confirm is None:
+        raise ConfirmationRequired("refusing to change infrastructure without confirmation: no terminal to ask; pass -y")
+    if not session.confirm(question):
+        raise Aborted("cancelled; nothing was changed")
+
+
+def _progress(session: Session):
+    def on_event(event) -> None:
+        done = getattr(event, "res_outputs_event", None)
+        if done is not None:
+            meta = done.metadata
+            op = getattr(meta.op, "value", str(meta.op))
+            if op != "same" and meta.type != "pulumi:pulumi:Stack" and not meta.type.startswith("pulumi:providers:"):
+                session.console.print(f"  {op}: {meta.urn.rsplit('::', 1)[-1]}", highlight=False)
+        failed = getattr(event, "diagnostic_event", None)
+        if failed is not None and failed.severity == "error" and failed.urn:
+            name = failed.urn.rsplit("::", 1)[-1]
+            session.console.print(f"  [red]error[/] {name}: {failed.message.strip()}", markup=True, highlight=False)
+    return on_event
+
+
+@contextmanager
+def _interrupts_deferred(session: Session, cluster: str, what: str) -> Iterator[None]:
+    """Let the engine finish or cancel cleanly on Ctrl-C, then stop with a way out.
+
+    A terminal's Ctrl-C reaches the engine too (same process group), which then
+    cancels gracefully; stix keeps serving the program until the engine exits,
+    so state is written and `stix destroy` can clean up whatever was created.
+    """
+    interrupted = []
+
+    def handler(signum, frame) -> None:
+        if not interrupted:
+            session.console.print(f"[yellow]Interrupted: waiting for the engine to stop the {what} safely...[/]")
+        interrupted.append(signum)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    except ProvisionError:
+        if interrupted:
+            raise Aborted(f"{what} interrupted; cluster {cluster} may be partly created: "
+                          f"`stix destroy {cluster}` removes it") from None
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        raise Aborted(f"{what} interrupted after it finished; cluster {cluster} is as shown by `stix status`")
+
+
+def _engine_call(fn, what: str):
+    from pulumi import automation as auto
+
+    try:
+        return fn()
+    except auto.CommandError as exc:
+        raise ProvisionError(f"engine failed while {what}: {_engine_message(exc)}") from None
+
+
+def _engine_message(exc) -> str:
+    text = f"{getattr(exc, 'stderr', '')}\n{getattr(exc, 'stdout', '')}\n{exc}"
+    lines = [line.strip() for line in text.splitlines()]
+    errors = [line for line in lines if line.startswith("error:") and "update failed" not in line]
+    chosen = errors[0] if errors else next((line for line in lines if line), "unknown error")
+    return chosen.removeprefix("error:").strip()[:500]

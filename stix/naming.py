@@ -1,0 +1,27 @@
+"""Cluster names: what a user may pass with -c, and the default derived from a task."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Optional
+
+from stix.errors import UsageError
+
+NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
+
+
+def validate_cluster_name(name: str) -> str:
+    if not NAME.match(name):
+        raise UsageError(
+            f"invalid cluster name {name!r}: use 1-40 lowercase letters, digits and '-', starting with a letter"
+        )
+    return name
+
+
+def default_cluster_name(task_name: Optional[str], task_path: Path) -> str:
+    raw = (task_name or task_path.stem).lower()
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", raw).strip("-")
+    if not cleaned or not cleaned[0].isalpha():
+        cleaned = f"c-{cleaned}".rstrip("-")
+    return cleaned[:40].rstrip("-")

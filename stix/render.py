@@ -1,0 +1,62 @@
+"""Terminal rendering of previews and cluster lists (rich)."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.table import Table
+
+from stix.engine.changes import CHANGE_OPS, ChangeSet
+from stix.index import ClusterRecord
+
+OP_STYLE = {"create": "green", "update": "yellow", "replace": "magenta", "delete": "red", "same": "dim"}
+OP_SYMBOL = {"create": "+", "update": "~", "replace": "+-", "delete": "-", "same": " "}
+
+
+def preview_table(cluster: str, changes: ChangeSet) -> Table:
+    table = Table(title=f"Planned changes for cluster {cluster}", title_justify="left")
+    table.add_column("op")
+    table.add_column("type")
+    table.add_column("name")
+    table.add_column("changed properties")
+    for change in changes.changes:
+        style = OP_STYLE.get(change.op, "")
+        table.add_row(
+            f"[{style}]{OP_SYMBOL.get(change.op, '?')} {change.op}[/]",
+            change.type,
+            change.name,
+            ", ".join(change.diffs),
+        )
+    return table
+
+
+def summary_line(changes: ChangeSet) -> str:
+    counts = changes.counts()
+    if not changes.has_changes:
+        return f"No infrastructure changes ({counts['same']} unchanged)."
+    parts = [f"{counts[op]} to {op}" for op in CHANGE_OPS if counts[op]]
+    return "Plan: " + ", ".join(parts) + f" ({counts['same']} unchanged)."
+
+
+def print_preview(console: Console, cluster: str, changes: ChangeSet) -> None:
+    if changes.changes:
+        console.print(preview_table(cluster, changes))
+    console.print(summary_line(changes))
+
+
+def age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
+def status_table(records: list[ClusterRecord]) -> Table:
+    table = Table(title="Clusters", title_justify="left")
+    for column in ("NAME", "CLOUD", "NODES", "STATUS", "AGE"):
+        table.add_column(column)
+    now = time.time()
+    for record in records:
+        table.add_row(record.name, record.cloud, str(record.num_nodes), record.status, age(now - record.created_at))
+    return table

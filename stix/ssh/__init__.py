@@ -1,0 +1,1 @@
+"""SSH to cluster nodes: one paramiko runner with pinned host keys."""

@@ -1,0 +1,174 @@
+"""Run commands on nodes over SSH (paramiko) with pinned host keys.
+
+One connection per node is opened and reused for the whole stix command.
+Every network call has a timeout; exit statuses are checked, never output.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, Optional, TypeVar
+
+import paramiko
+
+from stix.errors import SSHError
+from stix.spec import ClusterInfo, NodeInfo
+
+CONNECT_TIMEOUT_S = 15.0
+T = TypeVar("T")
+LineSink = Callable[[NodeInfo, str], None]
+
+
+class NodeConnection:
+    def __init__(self, node: NodeInfo, key_path: str) -> None:
+        self.node = node
+        self.client = paramiko.SSHClient()
+        key_type, key_data = node.host_public_key.split()[:2]
+        host = node.ip if node.port == 22 else f"[{node.ip}]:{node.port}"
+        self.client.get_host_keys().add(host, key_type, paramiko.PKey.from_type_string(key_type, _b64(key_data)))
+        self.client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        try:
+            self.client.connect(
+                node.ip, port=node.port, username=node.user,
+                pkey=paramiko.PKey.from_path(key_path),
+                timeout=CONNECT_TIMEOUT_S, banner_timeout=CONNECT_TIMEOUT_S, auth_timeout=CONNECT_TIMEOUT_S,
+                look_for_keys=False, allow_agent=False,
+            )
+        except paramiko.BadHostKeyException:
+            raise SSHError(f"{node.name} ({node.ip}:{node.port}): host key does not match the pinned key; refusing to connect") from None
+        except (paramiko.SSHException, OSError) as exc:
+            raise SSHError(f"{node.name} ({node.ip}:{node.port}): cannot connect: {exc}") from None
+
+    def run(self, command: str, on_line: Optional[Callable[[str], None]] = None,
+            timeout: Optional[float] = None) -> int:
+        """Run a shell command; stream combined output by line; return its exit status."""
+        transport = self.client.get_transport()
+        if transport is None or not transport.is_active():
+            raise SSHError(f"{self.node.name}: connection lost")
+        channel = transport.open_session(timeout=CONNECT_TIMEOUT_S)
+        channel.set_combine_stderr(True)
+        channel.settimeout(0.5)
+        channel.exec_command(command)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pending = b""
+        while True:
+            try:
+                chunk = channel.recv(65536)
+            except socket.timeout:
+                chunk = None
+            if chunk:
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if on_line:
+                        on_line(line.decode(errors="replace"))
+                continue
+            if chunk == b"" or channel.exit_status_ready():
+                if chunk == b"" or not channel.recv_ready():
+                    break
+            if deadline is not None and time.monotonic() > deadline:
+                channel.close()
+                raise SSHError(f"{self.node.name}: command timed out after {timeout:.0f}s")
+            if not transport.is_active():
+                raise SSHError(f"{self.node.name}: connection lost while running a command")
+        if pending and on_line:
+            on_line(pending.decode(errors="replace"))
+        status = channel.recv_exit_status()
+        channel.close()
+        return status
+
+    def put_tree(self, local: Path, remote: str) -> int:
+        """Upload a directory tree; returns the number of files sent."""
+        sftp = self.client.open_sftp()
+        sftp.get_channel().settimeout(CONNECT_TIMEOUT_S)
+        sent = 0
+        try:
+            _mkdirs(sftp, remote)
+            for root, dirs, files in os.walk(local):
+                dirs[:] = [d for d in dirs if d not in (".git", "__pycache__", ".venv")]
+                rel = os.path.relpath(root, local)
+                target = remote if rel == "." else f"{remote}/{rel}"
+                if rel != ".":
+                    _mkdirs(sftp, target)
+                for name in files:
+                    source = os.path.join(root, name)
+                    if not os.path.isfile(source):
+                        continue
+                    sftp.put(source, f"{target}/{name}")
+                    sftp.chmod(f"{target}/{name}", stat.S_IMODE(os.stat(source).st_mode))
+                    sent += 1
+        finally:
+            sftp.close()
+        return sent
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _b64(data: str) -> bytes:
+    import base64
+
+    return base64.b64decode(data)
+
+
+def _mkdirs(sftp: paramiko.SFTPClient, path: str) -> None:
+    parts = path.strip("/").split("/")
+    current = ""
+    for part in parts:
+        current += "/" + part
+        try:
+            sftp.stat(current)
+        except FileNotFoundError:
+            sftp.mkdir(current)
+
+
+class ClusterConnections:
+    """Connections to every node of a cluster, opened in parallel and reused."""
+
+    def __init__(self, info: ClusterInfo) -> None:
+        self.info = info
+        self._pool = ThreadPoolExecutor(max_workers=max(1, min(32, len(info.nodes))))
+        self.connections = self.map(lambda node: NodeConnection(node, info.ssh_private_key_path), info.nodes)
+
+    def map(self, fn: Callable[[NodeInfo], T], nodes=None) -> list[T]:
+        futures = [self._pool.submit(fn, node) for node in (nodes or self.info.nodes)]
+        return [future.result() for future in futures]
+
+    def run_all(self, command_for: Callable[[NodeInfo], str], sink: LineSink) -> list[int]:
+        pairs = list(zip(self.info.nodes, self.connections))
+        futures = [
+            self._pool.submit(conn.run, command_for(node), lambda line, node=node: sink(node, line))
+            for node, conn in pairs
+        ]
+        return [future.result() for future in futures]
+
+    def close(self) -> None:
+        for conn in self.connections:
+            conn.close()
+        self._pool.shutdown(wait=False)
+
+    def __enter__(self) -> "ClusterConnections":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def prefixed_printer(stream=None) -> LineSink:
+    lock = threading.Lock()
+    out = stream or sys.stdout
+
+    def sink(node: NodeInfo, line: str) -> None:
+        role = "head" if node.rank == 0 else f"worker{node.rank}"
+        with lock:
+            out.write(f"({role}, rank={node.rank}) {line}\n")
+            out.flush()
+
+    return sink
