@@ -72,16 +72,27 @@ def destroy(
 
 
 @app.command()
-def status() -> None:
-    """List clusters from stix's index (instant: the engine is not started)."""
+def status(
+    refresh: bool = typer.Option(False, "--refresh", help="Reconcile with real infrastructure first (starts the engine)."),
+) -> None:
+    """List clusters from stix's index (instant: the engine is not started without --refresh)."""
     from rich.console import Console
 
     from stix.home import StixHome
     from stix.index import ClusterIndex
     from stix.render import status_table
 
-    records = ClusterIndex(StixHome.from_env().index_db).all()
+    index = ClusterIndex(StixHome.from_env().index_db)
     console = Console(highlight=False)
+    if refresh:
+        from stix import launch
+
+        session = _session()
+        for record in index.all():
+            report = launch.refresh(session, record.name)
+            for resource in report.resources:
+                console.print(f"drift in {record.name}: {resource.describe()}")
+    records = index.all()
     if not records:
         console.print("No clusters.")
         return
@@ -116,7 +127,7 @@ def engine_install() -> None:
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # returns typer.Exit's code instead of raising it
     except StixError as exc:
         print(f"stix: error: {exc.message}", file=sys.stderr)
         sys.exit(exc.exit_code)
@@ -135,3 +146,4 @@ def main() -> None:
             print("stix: aborted", file=sys.stderr)
             sys.exit(130)
         raise
+    sys.exit(code if isinstance(code, int) else 0)

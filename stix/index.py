@@ -27,6 +27,8 @@ CREATE TABLE IF NOT EXISTS clusters (
 INIT = "INIT"
 UP = "UP"
 STOPPED = "STOPPED"
+DEGRADED = "DEGRADED"
+"""Refresh found drift: a node stopped or gone behind stix's back. `stix up` repairs it."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from stix import index as idx
 from stix.compile import compile_spec
+from stix.drift import DriftReport
 from stix.engine.changes import ChangeSet
 from stix.errors import Aborted, ClusterNotFound, ConfirmationRequired, ProvisionError
 from stix.home import StixHome
@@ -119,6 +120,24 @@ def destroy(session: Session, cluster: str, yes: bool = False) -> None:
     session.console.print(f"[green]Cluster {cluster} destroyed.[/]")
 
 
+def refresh(session: Session, cluster: str) -> DriftReport:
+    """Reconcile state with reality (pulumi refresh) and report what drifted."""
+    from pulumi import automation as auto
+
+    from stix.engine.workspace import open_stack
+
+    try:
+        stack = open_stack(session.home, cluster, create=False)
+    except auto.StackNotFoundError:
+        raise ClusterNotFound(f"cluster {cluster!r} has no stack (stix status lists clusters)") from None
+    report = DriftReport(cluster)
+    _engine_call(lambda: stack.refresh(on_event=report.on_event), "refreshing")
+    record = session.index.get(cluster)
+    if record is not None:
+        session.index.set_status(cluster, idx.DEGRADED if report.drifted else idx.UP)
+    return report
+
+
 def _sweep_local(home: StixHome, cluster: str) -> None:
     """Remove node directories (and their processes) that state no longer records.
 
@@ -127,10 +146,7 @@ def _sweep_local(home: StixHome, cluster: str) -> None:
     """
     from stix.components.local import sshd
 
-    nodes = home.cluster_dir(cluster) / "nodes"
-    if nodes.exists():
-        for node_dir in nodes.iterdir():
-            sshd.stop(sshd.NodePaths(node_dir))
+    sshd.kill_all(sshd.processes_under(home.cluster_dir(cluster)))
     shutil.rmtree(home.cluster_dir(cluster), ignore_errors=True)
     shutil.rmtree(home.key_path(cluster).parent, ignore_errors=True)
     shutil.rmtree(home.workspaces_dir / cluster, ignore_errors=True)

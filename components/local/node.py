@@ -125,9 +125,8 @@ class LocalNodeProvider(ResourceProvider):
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         paths = sshd.NodePaths(Path(id_))
-        if paths.root.exists():
-            sshd.stop(paths)
-            shutil.rmtree(paths.root, ignore_errors=True)
+        sshd.stop(paths)
+        shutil.rmtree(paths.root, ignore_errors=True)
 
 
 class LocalNode(Resource, module="local", name="Node"):

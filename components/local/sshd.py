@@ -226,22 +226,25 @@ def _parent_map() -> dict[int, int]:
     return parents
 
 
-def _tagged_with(pid: int, node_dir: Path) -> bool:
+def _belongs_to(pid: int, root: Path) -> bool:
+    """Whether a process is a node sshd configured under root, or was started by a session of one."""
+    if f"-f {root}/" in " ".join(_cmdline(pid)):
+        return True
     try:
         environ = Path(f"/proc/{pid}/environ").read_bytes()
     except OSError:
         return False
-    return f"STIX_NODE_DIR={node_dir}".encode() in environ.split(b"\0")
+    prefix = f"STIX_NODE_DIR={root}".encode()
+    return any(item == prefix or item.startswith(prefix + b"/") for item in environ.split(b"\0"))
 
 
-def node_processes(paths: NodePaths) -> set[int]:
-    """The sshd, its connection children, and every process a session started."""
+def processes_under(root: Path) -> set[int]:
+    """Every node process rooted at root (a node directory or a cluster's), with descendants.
+
+    Works from /proc alone, so it finds processes whose directory was removed.
+    """
     parents = _parent_map()
-    found: set[int] = set()
-    master = running_pid(paths)
-    if master is not None:
-        found.add(master)
-    found.update(pid for pid in parents if _tagged_with(pid, paths.root))
+    found = {pid for pid in parents if _belongs_to(pid, root)}
     changed = True
     while changed:
         children = {pid for pid, ppid in parents.items() if ppid in found and pid not in found}
@@ -253,16 +256,19 @@ def node_processes(paths: NodePaths) -> set[int]:
 
 def stop(paths: NodePaths) -> None:
     """Stop the node's sshd and everything its sessions started; wait until they are gone."""
-    pids = node_processes(paths)
+    kill_all(processes_under(paths.root))
+    paths.pid_file.unlink(missing_ok=True)
+
+
+def kill_all(pids: set[int]) -> None:
     _signal_all(pids, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_S
     while time.monotonic() < deadline:
         pids = {pid for pid in pids if _alive(pid)}
         if not pids:
-            break
+            return
         time.sleep(0.05)
     _signal_all({pid for pid in pids if _alive(pid)}, signal.SIGKILL)
-    paths.pid_file.unlink(missing_ok=True)
 
 
 def _signal_all(pids: set[int], sig: int) -> None:

@@ -1,0 +1,124 @@
+"""The local node's dynamic provider, called directly against real sshd processes."""
+
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+
+from stix.components.local import sshd
+from stix.components.local.node import LocalNodeProvider
+from stix.keys import ensure_cluster_key
+from stix.spec import NodeInfo
+from stix.ssh.runner import NodeConnection
+
+
+@pytest.fixture
+def node_props(stix_home):
+    key = stix_home / "keys" / "id_ed25519"
+    return {
+        "cluster": "t",
+        "node_name": "t-head",
+        "rank": 0,
+        "root": str(stix_home / "clusters" / "t" / "nodes"),
+        "authorized_key": ensure_cluster_key(key, "t"),
+        "state": "running",
+    }, key
+
+
+def connect(outs, key) -> NodeConnection:
+    return NodeConnection(NodeInfo.from_output({**outs, "name": outs["node_name"]}), str(key))
+
+
+def test_create_read_delete_lifecycle(node_props):
+    props, key = node_props
+    provider = LocalNodeProvider()
+    created = provider.create(props)
+    outs = created.outs
+    assert outs["ip"].startswith("127.0.") and outs["port"] == sshd.BASE_PORT
+    assert outs["host_public_key"].startswith("ssh-ed25519 ")
+    assert (os.stat(os.path.join(created.id, "ssh_host_ed25519_key")).st_mode & 0o777) == 0o600
+
+    conn = connect(outs, key)
+    lines = []
+    assert conn.run("echo $HOME; echo $STIX_NODE_DIR", lines.append) == 0
+    assert lines == [outs["home"], created.id]
+    assert conn.run("exit 7") == 7
+    conn.close()
+
+    read = provider.read(created.id, outs)
+    assert read.id == created.id and read.inputs["state"] == "running"
+
+    provider.delete(created.id, outs)
+    assert not os.path.exists(created.id)
+    assert not sshd.processes_under(sshd.NodePaths(Path(created.id)).root)
+
+
+def test_killed_node_reads_as_stopped_and_update_restarts_it(node_props):
+    props, key = node_props
+    provider = LocalNodeProvider()
+    created = provider.create(props)
+    paths = sshd.NodePaths(Path(created.id))
+    os.kill(sshd.running_pid(paths), signal.SIGKILL)
+    read = provider.read(created.id, created.outs)
+    assert read.inputs["state"] == "stopped"
+    diff = provider.diff(created.id, read.inputs, props)
+    assert diff.changes and not diff.replaces
+    updated = provider.update(created.id, read.outs, props)
+    assert updated.outs["state"] == "running"
+    assert sshd.listening(updated.outs["ip"], updated.outs["port"])
+    provider.delete(created.id, updated.outs)
+
+
+def test_removed_node_reads_as_gone_and_delete_still_kills_it(node_props):
+    props, _ = node_props
+    provider = LocalNodeProvider()
+    created = provider.create(props)
+    shutil.rmtree(created.id)
+    assert provider.read(created.id, created.outs).id is None
+    assert sshd.processes_under(sshd.NodePaths(Path(created.id)).root), "sshd should still run without its directory"
+    provider.delete(created.id, created.outs)
+    assert not sshd.processes_under(sshd.NodePaths(Path(created.id)).root)
+
+
+def test_wrong_host_key_is_refused(node_props):
+    from stix.errors import SSHError
+    from stix.keys import generate_keypair
+
+    props, key = node_props
+    provider = LocalNodeProvider()
+    created = provider.create(props)
+    try:
+        forged = {**created.outs, "host_public_key": generate_keypair().public_openssh}
+        with pytest.raises(SSHError, match="host key"):
+            connect(forged, key)
+    finally:
+        provider.delete(created.id, created.outs)
+
+
+def test_session_processes_are_killed_on_delete(node_props):
+    props, key = node_props
+    provider = LocalNodeProvider()
+    created = provider.create(props)
+    conn = connect(created.outs, key)
+    conn.run("nohup sleep 300 >/dev/null 2>&1 &")
+    conn.close()
+    sleepers = [pid for pid in sshd.processes_under(sshd.NodePaths(Path(created.id)).root)
+                if "sleep" in " ".join(sshd._cmdline(pid))]
+    assert sleepers
+    provider.delete(created.id, created.outs)
+    assert not any(os.path.exists(f"/proc/{pid}") and not sshd._is_zombie(pid) for pid in sleepers)
+
+
+def test_diff_replaces_on_identity_change(node_props):
+    props, _ = node_props
+    diff = LocalNodeProvider().diff("x", props, {**props, "node_name": "other"})
+    assert diff.replaces == ["node_name"]
+    assert not LocalNodeProvider().diff("x", props, dict(props)).changes
+
+
+def test_render_config_is_key_only(tmp_path):
+    text = sshd.render_config(sshd.NodePaths(tmp_path), "127.0.0.9", 2222, "alice")
+    assert "PasswordAuthentication no" in text and "ListenAddress 127.0.0.9:2222" in text
+    assert "AllowUsers alice" in text

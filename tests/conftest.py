@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class StixRun:
+    home: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "STIX_"))}
+        env.update({"STIX_HOME": str(self.home), "NO_COLOR": "1", "COLUMNS": "200"})
+        if "STIX_CACHE" in os.environ:
+            env["STIX_CACHE"] = os.environ["STIX_CACHE"]
+        env.update(extra)
+        return env
+
+    def __call__(self, *args: str, timeout: float = 300, cwd: Path = REPO, **env: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "stix", *args],
+            cwd=cwd, env=self.env(**env), stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=timeout,
+        )
+
+    def popen(self, *args: str, cwd: Path = REPO) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "stix", *args], cwd=cwd, env=self.env(), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )
+
+
+@pytest.fixture
+def stix_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private stix home; the test fails if any node process or node directory outlives it."""
+    from stix.components.local import sshd
+
+    home = tmp_path / "stix-home"
+    monkeypatch.setenv("STIX_HOME", str(home))
+    yield home
+    leftovers = sshd.processes_under(home)
+    node_dirs = sorted(str(p) for p in home.glob("clusters/*/nodes/*"))
+    sshd.kill_all(leftovers)
+    assert not leftovers, f"node processes outlived the test: {sorted(leftovers)}"
+    assert not node_dirs, f"node directories outlived the test: {node_dirs}"
+
+
+@pytest.fixture
+def stix(stix_home: Path) -> StixRun:
+    return StixRun(stix_home)
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """The real Pulumi engine (built from Go modules once if missing): end-to-end tests never skip."""
+    from stix.engine.locate import find_engine
+
+    return find_engine(provide=True)

@@ -1,0 +1,175 @@
+"""End to end on the local cloud: the real Pulumi engine and real sshd nodes."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from stix.components.local import sshd
+
+pytestmark = pytest.mark.e2e
+
+TASK = """
+name: {name}
+num_nodes: {nodes}
+resources:
+  infra: local
+workdir: {workdir}
+envs:
+  MSG: "a b 'c' $HOME"
+setup: |
+  echo "setup-$SKYPILOT_NODE_RANK" >> "$HOME/order.log"
+  {setup_extra}
+run: |
+  echo "run-$SKYPILOT_NODE_RANK" >> "$HOME/order.log"
+  echo "RANK=$SKYPILOT_NODE_RANK TWIN=$STIX_NODE_RANK N=$SKYPILOT_NUM_NODES IPS=$(echo "$SKYPILOT_NODE_IPS" | tr '\\n' ,) DATA=$(cat data.txt)"
+  echo "MSG=$MSG"
+  echo "ORDER=$(tr '\\n' ' ' < "$HOME/order.log")"
+"""
+
+
+def write_task(tmp_path: Path, name: str, nodes: int = 2, setup_extra: str = "true") -> Path:
+    workdir = tmp_path / "code"
+    workdir.mkdir(exist_ok=True)
+    (workdir / "data.txt").write_text("synced")
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(TASK.format(name=name, nodes=nodes, workdir=workdir, setup_extra=setup_extra))
+    return path
+
+
+def lines_of(output: str, rank: int) -> list[str]:
+    role = "head" if rank == 0 else f"worker{rank}"
+    prefix = f"({role}, rank={rank}) "
+    return [line[len(prefix):] for line in output.splitlines() if line.startswith(prefix)]
+
+
+def field(lines: list[str], key: str) -> str:
+    for line in lines:
+        for part in re.findall(rf"(?<![A-Z_]){key}=(\S*)", line):
+            return part
+    raise AssertionError(f"{key} not in {lines}")
+
+
+def node_dirs(home: Path, cluster: str) -> list[Path]:
+    return sorted((home / "clusters" / cluster / "nodes").glob("*"))
+
+
+def test_two_node_cluster_up_rerun_destroy(stix, stix_home, tmp_path, engine):
+    task = write_task(tmp_path, "e2e-two")
+    first = stix("up", "-y", str(task))
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "Plan: 3 to create" in first.stdout
+
+    ips = set()
+    for rank in (0, 1):
+        lines = lines_of(first.stdout, rank)
+        assert field(lines, "RANK") == str(rank) and field(lines, "TWIN") == str(rank)
+        assert field(lines, "N") == "2"
+        node_ips = field(lines, "IPS").strip(",").split(",")
+        assert len(node_ips) == 2 and len(set(node_ips)) == 2
+        ips.add(tuple(node_ips))
+        assert field(lines, "DATA") == "synced"
+        assert f"MSG=a b 'c' $HOME" in lines
+        assert f"ORDER=setup-{rank} run-{rank} " in lines
+    assert len(ips) == 1, "every node sees the same IP list"
+    assert len(node_dirs(stix_home, "e2e-two")) == 2
+    assert "e2e-two" in stix("status").stdout and " UP " in stix("status").stdout
+
+    again = stix("up", "-y", str(task))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "No infrastructure changes (3 unchanged)." in again.stdout
+    assert "ORDER=setup-0 run-0 setup-0 run-0 " in lines_of(again.stdout, 0)
+
+    gone = stix("destroy", "-y", "e2e-two")
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    assert "3 to delete" in gone.stdout
+    assert not sshd.processes_under(stix_home)
+    assert not (stix_home / "clusters" / "e2e-two").exists()
+    assert stix("status").stdout.strip() == "No clusters."
+
+
+def test_killed_node_is_drift_and_up_repairs_it(stix, stix_home, tmp_path, engine):
+    task = write_task(tmp_path, "e2e-drift")
+    assert stix("up", "-y", str(task)).returncode == 0
+    worker = sshd.NodePaths(node_dirs(stix_home, "e2e-drift")[1])
+    assert worker.root.name == "e2e-drift-worker1"
+    os.kill(sshd.running_pid(worker), signal.SIGKILL)
+
+    refreshed = stix("status", "--refresh")
+    assert refreshed.returncode == 0, refreshed.stdout + refreshed.stderr
+    assert "drift in e2e-drift: vms-node-1 (stix:local:Node): state: 'running' -> 'stopped'" in refreshed.stdout
+    assert "DEGRADED" in refreshed.stdout
+
+    repaired = stix("up", "-y", str(task))
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert "1 to update" in repaired.stdout
+    assert field(lines_of(repaired.stdout, 1), "RANK") == "1"
+    assert stix("destroy", "-y", "e2e-drift").returncode == 0
+
+
+def test_removed_node_directory_is_reported_gone(stix, stix_home, tmp_path, engine):
+    import shutil
+
+    task = write_task(tmp_path, "e2e-gone", nodes=1)
+    assert stix("up", "-y", str(task)).returncode == 0
+    shutil.rmtree(node_dirs(stix_home, "e2e-gone")[0])
+    refreshed = stix("status", "--refresh")
+    assert "drift in e2e-gone: vms-node-0 (stix:local:Node): gone" in refreshed.stdout
+    destroyed = stix("destroy", "-y", "e2e-gone")
+    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+    assert not sshd.processes_under(stix_home)
+
+
+def test_failing_setup_stops_before_run_and_names_the_node(stix, tmp_path, engine):
+    task = write_task(tmp_path, "e2e-setup", setup_extra='[ "$SKYPILOT_NODE_RANK" = 1 ] && exit 3 || true')
+    result = stix("up", "-y", str(task))
+    assert result.returncode == 3
+    assert "stix: error: setup failed on e2e-setup-worker1 (exit 3)" in result.stderr
+    assert "RANK=" not in result.stdout
+    assert "Traceback" not in result.stderr
+    assert stix("destroy", "-y", "e2e-setup").returncode == 0
+
+
+def test_without_terminal_and_without_yes_it_refuses(stix, stix_home, tmp_path, engine):
+    task = write_task(tmp_path, "e2e-ask")
+    result = stix("up", str(task))
+    assert result.returncode == 2
+    assert "no terminal to ask; pass -y" in result.stderr
+    assert not node_dirs(stix_home, "e2e-ask")
+    assert stix("status").stdout.strip() == "No clusters."
+
+
+def test_preview_changes_nothing(stix, stix_home, tmp_path, engine):
+    task = write_task(tmp_path, "e2e-preview", nodes=3)
+    result = stix("preview", str(task))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Plan: 4 to create (0 unchanged)." in result.stdout
+    assert "vms-node-2" in result.stdout
+    assert not node_dirs(stix_home, "e2e-preview")
+    assert stix("status").stdout.strip() == "No clusters."
+
+
+def test_ctrl_c_during_apply_leaves_a_cluster_destroy_can_clean(stix, stix_home, tmp_path, engine):
+    task = write_task(tmp_path, "e2e-int", nodes=6)
+    proc = stix.popen("up", "-y", str(task))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not node_dirs(stix_home, "e2e-int"):
+        time.sleep(0.02)
+    assert node_dirs(stix_home, "e2e-int"), "apply never started"
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole process group
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode != 0, output
+    assert "Traceback" not in output
+    assert "stix destroy e2e-int" in output or "interrupted" in output
+
+    listed = stix("status").stdout
+    assert "e2e-int" in listed
+    destroyed = stix("destroy", "-y", "e2e-int")
+    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+    assert not sshd.processes_under(stix_home)
+    assert not (stix_home / "clusters" / "e2e-int").exists()

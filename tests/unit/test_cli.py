@@ -1,0 +1,95 @@
+"""Bad input through the real command line: one line on stderr, a non-zero exit, no traceback."""
+
+import pytest
+
+
+def one_line_error(result) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("stix: error: ")
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ("name: x\nrun: [a\n", ":3:1: YAML syntax error"),
+        ("name: x\nresources:\n  colud: local\n", ":3:3: resources.colud: unknown field; did you mean 'cloud'?"),
+        ("resources:\n  cloud: lcoal\n", ":2:10: resources.cloud: unknown cloud 'lcoal'; did you mean 'local'?"),
+        ("num_nodes: 0\nrun: x\n", ":1:12: num_nodes: Input should be greater than or equal to 1"),
+    ],
+)
+@pytest.mark.parametrize("command", ["up", "preview", "validate"])
+def test_bad_task_files(stix, tmp_path, body, expected, command):
+    path = tmp_path / "task.yaml"
+    path.write_text(body)
+    line = one_line_error(stix(command, str(path)))
+    assert f"{path}{expected}" in line
+    assert stix("status").stdout.strip() == "No clusters."
+
+
+def test_missing_file(stix, tmp_path):
+    line = one_line_error(stix("up", "-y", str(tmp_path / "missing.yaml")))
+    assert line == f"stix: error: {tmp_path / 'missing.yaml'}: no such task file"
+
+
+def test_cloud_not_runnable_yet(stix, tmp_path):
+    path = tmp_path / "task.yaml"
+    path.write_text("resources:\n  infra: aws/us-east-1\nrun: x\n")
+    line = one_line_error(stix("up", "-y", str(path)))
+    assert "not supported yet: resources.cloud=aws" in line
+
+
+def test_invalid_cluster_name(stix, tmp_path):
+    path = tmp_path / "task.yaml"
+    path.write_text("run: x\n")
+    assert "invalid cluster name" in one_line_error(stix("up", "-y", "-c", "Bad_Name", str(path)))
+
+
+def test_destroy_unknown_cluster(stix, engine):
+    result = stix("destroy", "-y", "nothing-here")
+    assert result.returncode == 1
+    assert one_line_error(result) == "stix: error: cluster 'nothing-here' not found (stix status lists clusters)"
+
+
+def test_validate_ok(stix):
+    result = stix("validate", "examples/hello.yaml")
+    assert result.returncode == 0 and result.stdout.strip() == "examples/hello.yaml: OK"
+
+
+def test_help_lists_commands(stix):
+    result = stix("--help")
+    assert result.returncode == 0
+    for command in ("up", "preview", "destroy", "status", "doctor"):
+        assert command in result.stdout
+
+
+def test_doctor_reports_each_check(stix, engine):
+    result = stix("doctor")
+    assert result.returncode == 0, result.stdout
+    for name in ("engine", "sshd", "state", "home"):
+        assert any(line.startswith("OK") and f" {name} " in line for line in result.stdout.splitlines()), result.stdout
+    assert str(engine.path) in result.stdout
+
+
+def test_doctor_names_the_fix_for_missing_engine(stix, tmp_path):
+    result = stix("doctor", STIX_CACHE=str(tmp_path / "empty-cache"), PATH="/usr/bin:/bin")
+    assert result.returncode == 1
+    engine_line = next(line for line in result.stdout.splitlines() if " engine " in line)
+    assert engine_line.startswith("FAIL") and "stix engine install" in engine_line
+
+
+def test_status_does_not_import_pulumi_or_cloud_sdks(stix):
+    code = (
+        "import sys, runpy; sys.argv=['stix','status'];\n"
+        "try:\n    runpy.run_module('stix', run_name='__main__')\n"
+        "except SystemExit: pass\n"
+        "bad=[m for m in sys.modules if m.split('.')[0] in ('pulumi','pulumi_aws','pulumi_gcp','pulumi_azure_native','pulumi_kubernetes','paramiko')]\n"
+        "print('LOADED', bad)"
+    )
+    import subprocess, sys
+
+    out = subprocess.run([sys.executable, "-c", code], env=stix.env(), capture_output=True, text=True, timeout=60)
+    assert "LOADED []" in out.stdout, out.stdout + out.stderr

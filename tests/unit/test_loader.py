@@ -1,0 +1,124 @@
+from pathlib import Path
+
+import pytest
+
+from stix.errors import TaskError
+from stix.loader import load_task
+
+
+def write(tmp_path: Path, text: str | bytes, name: str = "task.yaml") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def error_of(path: Path) -> str:
+    with pytest.raises(TaskError) as info:
+        load_task(path)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_full_skeleton_task(tmp_path):
+    task = load_task(write(tmp_path, """
+name: train
+num_nodes: 2
+workdir: .
+resources:
+  infra: local
+  cpus: 2+
+envs:
+  LR: 0.1
+  DEBUG: true
+  NAME: x
+setup: pip install x
+run: python train.py
+"""))
+    assert task.num_nodes == 2
+    assert task.resources.cloud_name == "local"
+    assert task.env_values() == {"LR": "0.1", "DEBUG": "true", "NAME": "x"}
+
+
+def test_example_hello_is_valid():
+    task = load_task(Path(__file__).resolve().parents[2] / "examples" / "hello.yaml")
+    assert task.num_nodes == 2 and task.setup and task.run
+
+
+def test_legacy_cloud_field(tmp_path):
+    assert load_task(write(tmp_path, "resources:\n  cloud: local\nrun: x\n")).resources.cloud_name == "local"
+    assert load_task(write(tmp_path, "resources:\n  infra: aws/us-east-1\n")).resources.cloud_name == "aws"
+
+
+def test_missing_file(tmp_path):
+    assert error_of(tmp_path / "nope.yaml") == f"{tmp_path / 'nope.yaml'}: no such task file"
+
+
+def test_yaml_syntax_error_has_line_and_column(tmp_path):
+    path = write(tmp_path, "name: x\nrun: [a, b\nsetup: y\n")
+    assert error_of(path).startswith(f"{path}:3:")
+    assert "YAML syntax error" in error_of(path)
+
+
+def test_unknown_field_with_suggestion(tmp_path):
+    path = write(tmp_path, "name: x\nresources:\n  clod: local\n")
+    assert error_of(path) == f"{path}:3:3: resources.clod: unknown field; did you mean 'cloud'?"
+
+
+def test_unknown_top_level_field(tmp_path):
+    path = write(tmp_path, "nmae: x\n")
+    assert error_of(path) == f"{path}:1:1: nmae: unknown field; did you mean 'name'?"
+
+
+def test_unknown_cloud_with_suggestion(tmp_path):
+    path = write(tmp_path, "resources:\n  cloud: lcoal\n")
+    assert error_of(path) == f"{path}:2:10: resources.cloud: unknown cloud 'lcoal'; did you mean 'local'?"
+
+
+def test_unknown_infra(tmp_path):
+    path = write(tmp_path, "resources:\n  infra: mars/olympus\n")
+    assert error_of(path).startswith(f"{path}:2:10: resources.infra: unknown cloud 'mars'")
+
+
+@pytest.mark.parametrize("value", ["0", "-3"])
+def test_num_nodes_below_one(tmp_path, value):
+    path = write(tmp_path, f"name: x\nnum_nodes: {value}\n")
+    message = error_of(path)
+    assert message.startswith(f"{path}:2:12: num_nodes: ")
+    assert "greater than or equal to 1" in message
+
+
+def test_num_nodes_wrong_type(tmp_path):
+    path = write(tmp_path, "num_nodes: many\n")
+    assert error_of(path).startswith(f"{path}:1:12: num_nodes: Input should be a valid integer")
+
+
+def test_invalid_env_name(tmp_path):
+    path = write(tmp_path, "envs:\n  1BAD: x\n")
+    assert "invalid environment variable name '1BAD'" in error_of(path)
+
+
+def test_not_a_mapping(tmp_path):
+    path = write(tmp_path, "- a\n- b\n")
+    assert error_of(path) == f"{path}:1:1: the task file must be a mapping of fields, got a list"
+
+
+def test_empty_file(tmp_path):
+    assert "the task file is empty" in error_of(write(tmp_path, ""))
+
+
+def test_binary_garbage(tmp_path):
+    assert "not UTF-8" in error_of(write(tmp_path, b"\xff\xfe\x00garbage\x9c"))
+
+
+def test_oversized_file(tmp_path):
+    assert "the limit is" in error_of(write(tmp_path, "run: x\n" + "#" * (2 * 1024 * 1024)))
+
+
+def test_directory_instead_of_file(tmp_path):
+    assert "is a directory" in error_of(tmp_path)
+
+
+def test_pipeline_refused_clearly(tmp_path):
+    path = write(tmp_path, "run: a\n---\nrun: b\n")
+    assert error_of(path) == f"{path}:3:1: not supported yet: multi-document task files (pipelines)"

@@ -1,0 +1,22 @@
+from pathlib import Path
+
+import pytest
+
+from stix.errors import UsageError
+from stix.naming import default_cluster_name, validate_cluster_name
+
+
+def test_default_name_from_task_or_file():
+    assert default_cluster_name("My_Train Job", Path("x.yaml")) == "my-train-job"
+    assert default_cluster_name(None, Path("examples/hello.yaml")) == "hello"
+    assert default_cluster_name("9lives", Path("x.yaml")) == "c-9lives"
+
+
+@pytest.mark.parametrize("bad", ["", "Upper", "-lead", "trail-", "a" * 41, "semi;colon", "../up"])
+def test_invalid_cluster_names(bad):
+    with pytest.raises(UsageError):
+        validate_cluster_name(bad)
+
+
+def test_valid_cluster_name():
+    assert validate_cluster_name("train-a100-2") == "train-a100-2"
