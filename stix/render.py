@@ -20,7 +20,7 @@ def preview_table(cluster: str, changes: ChangeSet) -> Table:
     table.add_column("type")
     table.add_column("name")
     table.add_column("changed properties")
-    for change in changes.changes:
+    for change in sorted(changes.changes, key=_row_order):
         style = OP_STYLE.get(change.op, "")
         table.add_row(
             f"[{style}]{OP_SYMBOL.get(change.op, '?')} {change.op}[/]",
@@ -29,6 +29,14 @@ def preview_table(cluster: str, changes: ChangeSet) -> Table:
             ", ".join(change.diffs),
         )
     return table
+
+
+def _row_order(change) -> tuple:
+    """Components first, then by name with numbers in numeric order (node-2 before node-10)."""
+    import re
+
+    parts = tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", change.name))
+    return (not change.type.endswith(("VmGroup", "Network")), tuple(str(type(p)) + str(p).zfill(8) for p in parts))
 
 
 def summary_line(changes: ChangeSet) -> str:

@@ -32,7 +32,7 @@ def build_from_go_modules(work_dir: Path, target: Path, log=lambda line: print(l
     version = f"v{PULUMI_VERSION}"
     work_dir.mkdir(parents=True, exist_ok=True)
     log(
-        f"stix: building the Pulumi engine {version} from Go modules (one time; about 3-15 minutes on 2 cores)"
+        f"stix: building the Pulumi engine {version} from Go modules (one time; about 3-10 minutes on 2 cores)"
     )
     log(f"stix: build directory {work_dir}, log {work_dir / 'build.log'}")
     started = time.monotonic()
