@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stix.errors import UsageError
+from stix.errors import PrerequisiteMissing, UsageError
 from stix.home import StixHome
 from stix.keys import ensure_cluster_key
 from stix.spec import ClusterSpec
@@ -16,8 +16,19 @@ def check_runnable(task: Task) -> None:
         raise UsageError(f"not supported yet: resources.cloud={cloud} (this version runs the local cloud only)")
 
 
+def check_prerequisites(cloud: str) -> None:
+    if cloud == "local":
+        from stix.components.local import sshd
+
+        try:
+            sshd.find_sshd()
+        except sshd.NodeProcessError as exc:
+            raise PrerequisiteMissing(str(exc)) from None
+
+
 def compile_spec(home: StixHome, task: Task, cluster: str) -> ClusterSpec:
     check_runnable(task)
+    check_prerequisites(task.resources.cloud_name)
     public_key = ensure_cluster_key(home.key_path(cluster), cluster)
     return ClusterSpec(
         cluster=cluster,

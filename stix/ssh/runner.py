@@ -135,7 +135,19 @@ class ClusterConnections:
     def __init__(self, info: ClusterInfo) -> None:
         self.info = info
         self._pool = ThreadPoolExecutor(max_workers=max(1, min(32, len(info.nodes))))
-        self.connections = self.map(lambda node: NodeConnection(node, info.ssh_private_key_path), info.nodes)
+        futures = [self._pool.submit(NodeConnection, node, info.ssh_private_key_path) for node in info.nodes]
+        opened, errors = [], []
+        for future in futures:
+            try:
+                opened.append(future.result())
+            except SSHError as exc:
+                errors.append(exc)
+        if errors:
+            for conn in opened:
+                conn.close()
+            self._pool.shutdown(wait=False)
+            raise errors[0]
+        self.connections: list[NodeConnection] = opened
 
     def map(self, fn: Callable[[NodeInfo], T], nodes=None) -> list[T]:
         futures = [self._pool.submit(fn, node) for node in (nodes or self.info.nodes)]

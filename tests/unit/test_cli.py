@@ -93,3 +93,14 @@ def test_status_does_not_import_pulumi_or_cloud_sdks(stix):
 
     out = subprocess.run([sys.executable, "-c", code], env=stix.env(), capture_output=True, text=True, timeout=60)
     assert "LOADED []" in out.stdout, out.stdout + out.stderr
+
+
+def test_missing_sshd_names_the_package(stix, tmp_path, monkeypatch):
+    from stix.components.local import sshd
+    from stix.compile import check_prerequisites
+    from stix.errors import PrerequisiteMissing
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(sshd.os, "access", lambda path, mode: False)
+    with pytest.raises(PrerequisiteMissing, match="apt-get install -y openssh-server"):
+        check_prerequisites("local")
