@@ -37,27 +37,49 @@ def _session():
     return Session(StixHome.from_env(), console, confirm)
 
 
+ENV_HELP = "Set an env var: K=V, or K to take it from your environment (overrides the task and --env-file)."
+ENV_FILE_HELP = "A dotenv file of env vars (overrides the task's envs)."
+SECRET_HELP = "Set a secret: K=V, or K to take it from your environment. Never printed or stored in plain text."
+
+
+def _overrides(env: list[str], env_file: list[str], secret: list[str]):
+    from stix.envs import parse_assignments, read_env_file
+    from stix.loader import EnvOverrides
+
+    merged: dict[str, str] = {}
+    for path in env_file:
+        merged.update(read_env_file(path))
+    merged.update(parse_assignments(env, "--env"))
+    return EnvOverrides(envs=merged, secrets=parse_assignments(secret, "--secret"))
+
+
 @app.command()
 def up(
     task: str = typer.Argument(..., help="Task YAML file."),
     cluster: Optional[str] = typer.Option(None, "-c", "--cluster", help="Cluster name (default: the task's name)."),
     yes: bool = typer.Option(False, "-y", "--yes", help="Apply without asking."),
+    env: list[str] = typer.Option([], "--env", help=ENV_HELP),
+    env_file: list[str] = typer.Option([], "--env-file", help=ENV_FILE_HELP),
+    secret: list[str] = typer.Option([], "--secret", help=SECRET_HELP),
 ) -> None:
     """Preview, apply, then run the task's setup and run on every node."""
     from stix import launch
 
-    raise typer.Exit(launch.up(_session(), task, cluster, yes))
+    raise typer.Exit(launch.up(_session(), task, cluster, yes, _overrides(env, env_file, secret)))
 
 
 @app.command()
 def preview(
     task: str = typer.Argument(..., help="Task YAML file."),
     cluster: Optional[str] = typer.Option(None, "-c", "--cluster", help="Cluster name (default: the task's name)."),
+    env: list[str] = typer.Option([], "--env", help=ENV_HELP),
+    env_file: list[str] = typer.Option([], "--env-file", help=ENV_FILE_HELP),
+    secret: list[str] = typer.Option([], "--secret", help=SECRET_HELP),
 ) -> None:
     """Show what `stix up` would change, changing nothing."""
     from stix import launch
 
-    launch.preview(_session(), task, cluster)
+    launch.preview(_session(), task, cluster, _overrides(env, env_file, secret))
 
 
 @app.command()
@@ -100,12 +122,40 @@ def status(
 
 
 @app.command()
-def validate(task: str = typer.Argument(..., help="Task YAML file.")) -> None:
-    """Check a task file and report the first problem as file:line:col."""
-    from stix.loader import load_task
+def validate(
+    task: str = typer.Argument(..., help="Task YAML file."),
+    env: list[str] = typer.Option([], "--env", help=ENV_HELP),
+    env_file: list[str] = typer.Option([], "--env-file", help=ENV_FILE_HELP),
+    secret: list[str] = typer.Option([], "--secret", help=SECRET_HELP),
+) -> None:
+    """Check a task file (or pipeline) and report the first problem as file:line:col."""
+    from stix.loader import load_pipeline
 
-    load_task(task)
-    print(f"{task}: OK")
+    pipeline = load_pipeline(task, _overrides(env, env_file, secret))
+    if pipeline.is_pipeline:
+        label = f" (pipeline {pipeline.name!r}, " if pipeline.name else " (pipeline, "
+        print(f"{task}: OK{label}{len(pipeline.tasks)} tasks)")
+    else:
+        print(f"{task}: OK")
+    required = sorted({key for t in pipeline.tasks for key in t.required_unset()})
+    if required:
+        print(f"{task}: needs at up: {', '.join(required)}")
+
+
+@app.command()
+def schema(
+    output: Optional[str] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
+) -> None:
+    """Write the JSON schema of the task file (for editors: yaml-language-server)."""
+    from stix.schema import task_schema_json
+
+    text = task_schema_json()
+    if output:
+        with open(output, "w") as handle:
+            handle.write(text)
+        print(f"wrote {output}")
+    else:
+        print(text, end="")
 
 
 @app.command()

@@ -5,15 +5,33 @@ from __future__ import annotations
 from stix.errors import PrerequisiteMissing, UsageError
 from stix.home import StixHome
 from stix.keys import ensure_cluster_key
+from stix.models.task import Task
 from stix.spec import ClusterSpec
-from stix.task import RUNNABLE_CLOUDS, Task
+
+RUNNABLE_CLOUDS = ("local",)
+RUNNABLE_TASK_FIELDS = {"name", "workdir", "num_nodes", "resources", "envs", "secrets", "setup", "run"}
+RUNNABLE_RESOURCE_FIELDS = {"infra", "cloud"}
 
 
-def check_runnable(task: Task) -> None:
-    """Refuse, in one line, what validates but cannot run yet."""
-    cloud = task.resources.cloud_name
+def unsupported_fields(task: Task) -> list[str]:
+    """Fields that validate but this version cannot run yet, in the user's spelling."""
+    out = [name for name in sorted(task.model_fields_set) if name not in RUNNABLE_TASK_FIELDS
+           and getattr(task, name) not in (None, {}, [])]
+    if task.workdir is not None and not isinstance(task.workdir, str):
+        out.append("workdir (git url/ref)")
+    out += [f"resources.{name}" for name in sorted(task.resources.set_of_fields() - RUNNABLE_RESOURCE_FIELDS)]
+    return out
+
+
+def check_runnable(task: Task) -> str:
+    """Refuse, in one line, what validates but cannot run yet; return the cloud to run on."""
+    cloud = task.resources.cloud_name or "local"
     if cloud not in RUNNABLE_CLOUDS:
         raise UsageError(f"not supported yet: resources.cloud={cloud} (this version runs the local cloud only)")
+    unsupported = unsupported_fields(task)
+    if unsupported:
+        raise UsageError(f"not supported yet: {', '.join(unsupported)}")
+    return cloud
 
 
 def check_prerequisites(cloud: str) -> None:
@@ -27,12 +45,12 @@ def check_prerequisites(cloud: str) -> None:
 
 
 def compile_spec(home: StixHome, task: Task, cluster: str) -> ClusterSpec:
-    check_runnable(task)
-    check_prerequisites(task.resources.cloud_name)
+    cloud = check_runnable(task)
+    check_prerequisites(cloud)
     public_key = ensure_cluster_key(home.key_path(cluster), cluster)
     return ClusterSpec(
         cluster=cluster,
-        cloud=task.resources.cloud_name,
+        cloud=cloud,
         num_nodes=task.num_nodes,
         ssh_public_key=public_key,
         node_root=str(home.cluster_dir(cluster) / "nodes"),

@@ -16,7 +16,7 @@ from typing import Optional
 from stix.errors import NodeCommandFailed
 from stix.spec import ClusterInfo, NodeInfo
 from stix.ssh.runner import ClusterConnections, LineSink
-from stix.task import Task
+from stix.models.task import Task
 
 REMOTE_WORKDIR = "sky_workdir"
 
@@ -86,7 +86,7 @@ def run_phase(conns: ClusterConnections, task: Task, phase: str, script: str,
               context: JobContext, sink: LineSink) -> None:
     """Run one phase on every node in parallel; raise naming the first node that failed."""
     info = conns.info
-    task_env = task.env_values()
+    task_env = {**task.env_values(), **task.secret_values()}
 
     def command_for(node: NodeInfo) -> str:
         env = {**task_env, **node_env(info, node, context, phase)}

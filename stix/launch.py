@@ -17,11 +17,11 @@ from stix.drift import DriftReport
 from stix.engine.changes import ChangeSet
 from stix.errors import Aborted, ClusterNotFound, ConfirmationRequired, ProvisionError
 from stix.home import StixHome
-from stix.loader import load_task
+from stix.loader import EnvOverrides, load_task
 from stix.naming import default_cluster_name, validate_cluster_name
 from stix.render import print_preview
 from stix.spec import ClusterInfo
-from stix.task import Task
+from stix.models.task import Task
 
 Confirm = Callable[[str], bool]
 
@@ -45,36 +45,37 @@ class Plan:
     cluster: str
 
 
-def plan(task_path: str, cluster: Optional[str]) -> Plan:
+def plan(task_path: str, cluster: Optional[str], overrides: Optional[EnvOverrides] = None,
+         require_env: bool = False) -> Plan:
     path = Path(task_path)
-    task = load_task(path)
+    task = load_task(path, overrides, require_env=require_env)
     name = validate_cluster_name(cluster) if cluster else default_cluster_name(task.name, path)
     return Plan(task, path, name)
 
 
-def preview(session: Session, task_path: str, cluster: Optional[str] = None) -> ChangeSet:
-    chosen = plan(task_path, cluster)
-    stack = _stack_for(session, chosen)
+def preview(session: Session, task_path: str, cluster: Optional[str] = None,
+            overrides: Optional[EnvOverrides] = None) -> ChangeSet:
+    chosen = plan(task_path, cluster, overrides)
+    stack, _ = _stack_for(session, chosen)
     changes = _preview(session, stack, chosen.cluster)
     return changes
 
 
-def up(session: Session, task_path: str, cluster: Optional[str] = None, yes: bool = False) -> int:
+def up(session: Session, task_path: str, cluster: Optional[str] = None, yes: bool = False,
+       overrides: Optional[EnvOverrides] = None) -> int:
     from stix.hooks import JobContext, cluster_info_json, new_task_id, run_phase, sync_workdir
     from stix.ssh.runner import ClusterConnections, prefixed_printer
 
-    chosen = plan(task_path, cluster)
-    stack = _stack_for(session, chosen)
+    chosen = plan(task_path, cluster, overrides, require_env=True)
+    stack, spec = _stack_for(session, chosen)
     changes = _preview(session, stack, chosen.cluster)
     if changes.has_changes:
         _confirm(session, f"Apply these changes to cluster {chosen.cluster}?", yes)
-        session.index.upsert(chosen.cluster, chosen.task.resources.cloud_name, chosen.task.num_nodes,
-                             idx.INIT, str(chosen.task_path.absolute()))
+        session.index.upsert(chosen.cluster, spec.cloud, spec.num_nodes, idx.INIT, str(chosen.task_path.absolute()))
         outputs = _apply(session, stack, chosen.cluster)
     else:
         outputs = _engine_call(lambda: stack.outputs(), "reading stack outputs")
-    session.index.upsert(chosen.cluster, chosen.task.resources.cloud_name, chosen.task.num_nodes,
-                         idx.UP, str(chosen.task_path.absolute()))
+    session.index.upsert(chosen.cluster, spec.cloud, spec.num_nodes, idx.UP, str(chosen.task_path.absolute()))
     info = ClusterInfo.from_outputs({k: v.value for k, v in outputs.items()},
                                     str(session.home.key_path(chosen.cluster)))
     task = chosen.task
@@ -157,7 +158,8 @@ def _stack_for(session: Session, chosen: Plan):
     from stix.engine.workspace import open_stack
 
     spec = compile_spec(session.home, chosen.task, chosen.cluster)
-    return _engine_call(lambda: open_stack(session.home, chosen.cluster, make_program(spec)), "opening the stack")
+    stack = _engine_call(lambda: open_stack(session.home, chosen.cluster, make_program(spec)), "opening the stack")
+    return stack, spec
 
 
 def _preview(session: Session, stack, cluster: str) -> ChangeSet:

@@ -1,4 +1,4 @@
-"""load_task(): the one place a task file becomes a Task, or a one-line error.
+"""load_pipeline() / load_task(): the one place a task file becomes Tasks, or a one-line error.
 
 Every problem is reported as `file:line:col: field.path: what is wrong`, with
 the position taken from the YAML node the problem is about.
@@ -7,35 +7,130 @@ the position taken from the YAML node the problem is about.
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from stix.envs import SUBSTITUTED_FIELDS, substitute
 from stix.errors import TaskError
-from stix.task import Task
+from stix.models.task import Task
 
-MAX_TASK_BYTES = 1024 * 1024
+MAX_TASK_BYTES = 16 * 1024 * 1024
+MAX_NODES = 500_000
 Position = tuple[int, int]
 
 
-def load_task(path: str | Path) -> Task:
+@dataclass(frozen=True)
+class EnvOverrides:
+    """Values from --env-file / --env and --secret, already merged in precedence order."""
+
+    envs: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoadedTask:
+    task: Task
+    positions: dict[tuple, Position]
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    name: Optional[str]
+    tasks: list[Task]
+
+    @property
+    def is_pipeline(self) -> bool:
+        return len(self.tasks) > 1
+
+
+def load_task(path: str | Path, overrides: Optional[EnvOverrides] = None, require_env: bool = False) -> Task:
+    pipeline = load_pipeline(path, overrides, require_env)
+    if pipeline.is_pipeline:
+        raise TaskError(f"{path}:1:1: not supported yet: multi-document task files (pipelines) here; "
+                        f"this file has {len(pipeline.tasks)} tasks")
+    return pipeline.tasks[0]
+
+
+def load_pipeline(path: str | Path, overrides: Optional[EnvOverrides] = None,
+                  require_env: bool = False) -> Pipeline:
     path = Path(path)
-    text = _read(path)
-    root, positions = _compose(path, text)
-    if root is None:
-        raise TaskError(f"{path}:1:1: the task file is empty; expected a mapping such as 'run: echo hi'")
-    data = yaml.safe_load(text)
+    return load_pipeline_text(_read(path), str(path), overrides, require_env)
+
+
+def load_pipeline_text(text: str, label: str = "<task>", overrides: Optional[EnvOverrides] = None,
+                       require_env: bool = False) -> Pipeline:
+    overrides = overrides or EnvOverrides()
+    documents = _compose(label, text)
+    if not documents:
+        raise TaskError(f"{label}:1:1: the task file is empty; expected a mapping such as 'run: echo hi'")
+    header_name = None
+    if len(documents) > 1 and _is_header(documents[0]):
+        header_name = _plain(label, documents[0]).get("name")
+        documents = documents[1:]
+    tasks = [_build(label, doc, overrides, require_env) for doc in documents]
+    _check_pipeline(label, documents, tasks)
+    return Pipeline(header_name, tasks)
+
+
+def _is_header(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.MappingNode) and [k.value for k, _ in node.value] == ["name"]
+
+
+def _build(label: str, node: yaml.Node, overrides: EnvOverrides, require_env: bool) -> Task:
+    positions: dict[tuple, Position] = {}
+    _index(label, node, (), positions, budget=[MAX_NODES])
+    data = _plain(label, node)
+    if data is None:
+        mark = node.start_mark
+        raise TaskError(f"{label}:{mark.line + 1}:1: empty task document")
     if not isinstance(data, dict):
         line, col = positions[()]
-        raise TaskError(
-            f"{path}:{line}:{col}: the task file must be a mapping of fields, got {_kind(data)}"
-        )
+        raise TaskError(f"{label}:{line}:{col}: a task must be a mapping of fields, got {_kind(data)}")
+    envs = data.get("envs")
+    if isinstance(envs, dict) or overrides.envs:
+        merged = {**(envs if isinstance(envs, dict) else {}), **overrides.envs}
+        if envs is not None or overrides.envs:
+            data["envs"] = merged
+        known = {str(k): str(v) for k, v in merged.items() if v is not None and not isinstance(v, (dict, list))}
+        for name in SUBSTITUTED_FIELDS:
+            if name in data:
+                data[name] = substitute(data[name], known)
+    if overrides.secrets:
+        secrets = data.get("secrets")
+        data["secrets"] = {**(secrets if isinstance(secrets, dict) else {}), **overrides.secrets}
     try:
-        return Task.model_validate(data)
+        task = Task.model_validate(data)
     except ValidationError as exc:
-        raise TaskError(_describe(path, exc.errors()[0], positions)) from None
+        raise TaskError(_describe(label, exc.errors()[0], positions)) from None
+    if require_env:
+        _check_required(label, task, positions)
+    return task
+
+
+def _check_required(label: str, task: Task, positions: dict[tuple, Position]) -> None:
+    for group, flag in (("envs", "--env"), ("secrets", "--secret")):
+        for key, value in getattr(task, group).items():
+            if value is None:
+                line, col = positions.get((group, key, "<key>"), positions.get((group,), (1, 1)))
+                raise TaskError(f"{label}:{line}:{col}: {group}.{key}: required but not set; pass {flag} {key}=VALUE")
+
+
+def _check_pipeline(label: str, documents: list[yaml.Node], tasks: list[Task]) -> None:
+    seen: dict[str, int] = {}
+    for doc, task in zip(documents, tasks):
+        if task.name is None:
+            continue
+        if task.name in seen:
+            line = doc.start_mark.line + 1
+            raise TaskError(
+                f"{label}:{line}:1: name: task {task.name!r} appears twice in the pipeline "
+                f"(first at line {seen[task.name]}); a pipeline runs each task once, in order"
+            )
+        seen[task.name] = doc.start_mark.line + 1
 
 
 def _read(path: Path) -> str:
@@ -50,6 +145,9 @@ def _read(path: Path) -> str:
     if size > MAX_TASK_BYTES:
         raise TaskError(f"{path}: task file is {size} bytes; the limit is {MAX_TASK_BYTES}")
     raw = path.read_bytes()
+    if b"\0" in raw:
+        line = raw[: raw.index(b"\0")].count(b"\n") + 1
+        raise TaskError(f"{path}:{line}:1: task file is binary, not YAML text")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -57,57 +155,87 @@ def _read(path: Path) -> str:
         raise TaskError(f"{path}:{line}:1: task file is not UTF-8 text") from None
 
 
-def _compose(path: Path, text: str) -> tuple[Optional[yaml.Node], dict[tuple, Position]]:
+def _compose(label: str, text: str) -> list[yaml.Node]:
     try:
         documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{mark.line + 1}:{mark.column + 1}" if mark else "1:1"
-        raise TaskError(f"{path}:{where}: YAML syntax error: {exc.problem or exc.context}") from None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise TaskError(f"{label}:{where}: YAML syntax error: {problem}") from None
     except yaml.YAMLError as exc:
-        raise TaskError(f"{path}:1:1: YAML error: {exc}") from None
-    documents = [doc for doc in documents if doc is not None]
-    if not documents:
-        return None, {}
-    if len(documents) > 1:
-        mark = documents[1].start_mark
-        raise TaskError(
-            f"{path}:{mark.line + 1}:1: not supported yet: multi-document task files (pipelines)"
-        )
-    positions: dict[tuple, Position] = {}
-    _index(documents[0], (), positions)
-    return documents[0], positions
+        raise TaskError(f"{label}:1:1: YAML error: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise TaskError(f"{label}:1:1: YAML nesting is too deep") from None
+    return [doc for doc in documents if doc is not None]
 
 
-def _index(node: yaml.Node, at: tuple, positions: dict[tuple, Position]) -> None:
+def _plain(label: str, node: yaml.Node) -> Any:
+    try:
+        return yaml.SafeLoader("").construct_document(node)
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        where = f"{mark.line + 1}:{mark.column + 1}" if mark else "1:1"
+        raise TaskError(f"{label}:{where}: YAML error: {exc.problem}") from None
+    except RecursionError:
+        raise TaskError(f"{label}:1:1: YAML nesting is too deep") from None
+
+
+def _index(label: str, node: yaml.Node, at: tuple, positions: dict[tuple, Position],
+           depth: int = 0, budget: Optional[list[int]] = None) -> None:
+    if depth > 200:
+        raise TaskError(f"{label}:{node.start_mark.line + 1}:1: YAML nesting is too deep")
+    if budget is not None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise TaskError(f"{label}:1:1: the task expands to more than {MAX_NODES} YAML nodes (alias bomb?)")
     positions[at] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
+        seen: set = set()
         for key, value in node.value:
-            name = key.value
+            name = key.value if isinstance(key, yaml.ScalarNode) else repr(key.value)
+            if name in seen and isinstance(key, yaml.ScalarNode):
+                where = ".".join(map(str, at + (name,)))
+                raise TaskError(f"{label}:{key.start_mark.line + 1}:{key.start_mark.column + 1}: {where}: duplicate key")
+            seen.add(name)
             positions[at + (name, "<key>")] = (key.start_mark.line + 1, key.start_mark.column + 1)
-            _index(value, at + (name,), positions)
+            _index(label, value, at + (name,), positions, depth + 1, budget)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _index(item, at + (i,), positions)
+            _index(label, item, at + (i,), positions, depth + 1, budget)
 
 
-def _describe(path: Path, error: dict[str, Any], positions: dict[tuple, Position]) -> str:
-    loc = tuple(error["loc"])
+def _describe(label: str, error: dict[str, Any], positions: dict[tuple, Position]) -> str:
+    loc = _clean_loc(tuple(error["loc"]))
     kind = error["type"]
     if kind == "extra_forbidden":
         key_pos = positions.get(loc + ("<key>",)) or _nearest(loc, positions)
         field = ".".join(map(str, loc))
         hint = _did_you_mean(str(loc[-1]), _model_at(loc[:-1]))
-        return f"{path}:{key_pos[0]}:{key_pos[1]}: {field}: unknown field{hint}"
+        return f"{label}:{key_pos[0]}:{key_pos[1]}: {field}: unknown field{hint}"
     known = _known_prefix(loc, positions)
     line, col = positions.get(known) or _nearest(loc, positions)
-    field = ".".join(map(str, known)) or "<task>"
+    field = ".".join(map(str, loc if kind == "missing" else known)) or "<task>"
     message = error["msg"]
     if message.startswith("Value error, "):
         message = message[len("Value error, "):]
-    if kind != "value_error" and "input" in error and not isinstance(error["input"], (dict, list)):
-        message = f"{message} (got {error['input']!r})"
-    return f"{path}:{line}:{col}: {field}: {message}"
+    elif message.startswith("Assertion failed, "):
+        message = message[len("Assertion failed, "):]
+    got = error.get("input")
+    if kind not in ("value_error", "missing") and not isinstance(got, (dict, list)):
+        message = f"{message} (got {got!r})"
+    elif kind not in ("value_error", "missing"):
+        message = f"{message} (got a {'mapping' if isinstance(got, dict) else 'list'})"
+    return f"{label}:{line}:{col}: {field}: {message}"
+
+
+def _clean_loc(loc: tuple) -> tuple:
+    """Drop pydantic's union-member markers ('str', 'list[...]', 'function-before[...]')."""
+    return tuple(part for part in loc if not (isinstance(part, str) and ("[" in part or part in _TYPE_MARKERS)))
+
+
+_TYPE_MARKERS = {"str", "int", "float", "bool", "dict", "list", "ResourceCandidate", "Storage", "JobRecovery",
+                 "AutostopConfig", "ReadinessProbe", "GitWorkdir", "constrained-int", "constrained-float"}
 
 
 def _known_prefix(loc: tuple, positions: dict[tuple, Position]) -> tuple:
@@ -122,13 +250,30 @@ def _nearest(loc: tuple, positions: dict[tuple, Position]) -> Position:
 
 
 def _model_at(loc: tuple) -> Optional[type[BaseModel]]:
+    import typing
+
     model: Optional[type[BaseModel]] = Task
     for part in loc:
-        if model is None or part not in model.model_fields:
+        if model is None:
             return None
-        annotation = model.model_fields[part].annotation
-        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+        if isinstance(part, int):
+            continue
+        if part not in model.model_fields:
+            return None
+        model = _first_model(model.model_fields[part].annotation)
     return model
+
+
+def _first_model(annotation: Any) -> Optional[type[BaseModel]]:
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _first_model(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def _did_you_mean(name: str, model: Optional[type[BaseModel]]) -> str:

@@ -102,11 +102,11 @@ def test_session_processes_are_killed_on_delete(node_props):
     provider = LocalNodeProvider()
     created = provider.create(props)
     conn = connect(created.outs, key)
-    conn.run("nohup sleep 300 >/dev/null 2>&1 &")
+    pids: list[str] = []
+    conn.run("nohup sleep 300 >/dev/null 2>&1 & echo $!", pids.append)
     conn.close()
-    sleepers = [pid for pid in sshd.processes_under(sshd.NodePaths(Path(created.id)).root)
-                if "sleep" in " ".join(sshd._cmdline(pid))]
-    assert sleepers
+    sleepers = [int(pids[0])]
+    assert set(sleepers) <= sshd.processes_under(sshd.NodePaths(Path(created.id)).root)
     provider.delete(created.id, created.outs)
     assert not any(os.path.exists(f"/proc/{pid}") and not sshd._is_zombie(pid) for pid in sleepers)
 

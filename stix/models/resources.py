@@ -1,0 +1,216 @@
+"""resources: what each node needs, in every spelling SkyPilot accepts."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
+
+from stix.models import values
+from stix.models.base import Model
+
+Scalar = Union[StrictInt, float, str]
+AcceleratorSpec = Union[str, list[Union[str, dict[str, Optional[Union[int, float]]]]], dict[str, Optional[Union[int, float]]]]
+
+
+class JobRecovery(Model):
+    strategy: Optional[str] = Field(None, description="FAILOVER, EAGER_NEXT_REGION or DYNAMIC_NODE_SET.")
+    max_restarts_on_errors: Optional[StrictInt] = Field(None, ge=0, description="Restarts after a user-code failure.")
+    recover_on_exit_codes: Optional[Union[StrictInt, list[StrictInt]]] = Field(
+        None, description="Exit codes that always trigger recovery."
+    )
+    min_nodes: Optional[StrictInt] = Field(None, ge=1, description="DYNAMIC_NODE_SET: fewest nodes to keep running.")
+
+    @field_validator("strategy", mode="before")
+    @classmethod
+    def _strategy(cls, value: Any) -> Any:
+        return None if value is None else values.choice("recovery strategy", value, values.RECOVERY_STRATEGIES)
+
+
+class AutostopConfig(Model):
+    idle_minutes: Optional[Union[StrictInt, str]] = Field(None, description="Idle time before stopping: minutes or '10h'.")
+    down: Optional[StrictBool] = Field(None, description="Tear the cluster down instead of stopping it.")
+    wait_for: Optional[str] = Field(None, description="What counts as activity: jobs_and_ssh (default), jobs, none.")
+    hook: Optional[str] = Field(None, description="Script run on the head node before autostop.")
+    hook_timeout: Optional[StrictInt] = Field(None, ge=1, description="Seconds the hook may run.")
+
+    @field_validator("idle_minutes", mode="before")
+    @classmethod
+    def _idle(cls, value: Any) -> Any:
+        if value is not None:
+            values.parse_duration_minutes(value)
+        return value
+
+    @field_validator("wait_for", mode="before")
+    @classmethod
+    def _wait_for(cls, value: Any) -> Any:
+        return None if value is None else values.choice("wait_for", value, values.WAIT_FOR)
+
+
+class ResourceFields(Model):
+    infra: Optional[str] = Field(
+        None, description="Where to run: cloud[/region[/zone]], k8s[/context], ssh/<pool>, 'local'; '*' is a wildcard."
+    )
+    cloud: Optional[str] = Field(None, description="Legacy form of infra: the cloud.")
+    region: Optional[str] = Field(None, description="Legacy form of infra: the region.")
+    zone: Optional[str] = Field(None, description="Legacy form of infra: the zone.")
+    accelerators: Optional[AcceleratorSpec] = Field(
+        None, description="GPUs/TPUs per node: 'H100:8', 'H100', {A100: 8}, an ordered list, or a set {'A100:8', 'H100:8'}."
+    )
+    accelerator_args: Optional[dict[str, Any]] = Field(None, description="Accelerator options (TPU runtime version, ...).")
+    cpus: Optional[Scalar] = Field(None, description="vCPUs per node: 4 (exactly) or '4+' (at least).")
+    memory: Optional[Scalar] = Field(None, description="Memory per node in GiB: 16, '16+', '32GB', or '4x' (per vCPU).")
+    instance_type: Optional[str] = Field(None, description="A cloud instance type, e.g. p4d.24xlarge.")
+    use_spot: Optional[StrictBool] = Field(None, description="Use spot/preemptible instances.")
+    job_recovery: Optional[Union[str, JobRecovery]] = Field(None, description="Managed-job recovery: a strategy or a mapping.")
+    spot_recovery: Optional[Union[str, JobRecovery]] = Field(None, description="Legacy name of job_recovery.")
+    disk_size: Optional[Union[StrictInt, str]] = Field(None, description="OS disk size in GiB: 256 or '1TB'.")
+    disk_tier: Optional[str] = Field(None, description="Disk performance: low, medium, high, ultra or best.")
+    network_tier: Optional[str] = Field(None, description="Network performance: standard or best.")
+    ports: Optional[Union[StrictInt, str, list[Union[StrictInt, str]]]] = Field(
+        None, description="Ports to open: 8080, '10020-10040', or a list."
+    )
+    image_id: Optional[Union[str, dict[str, str]]] = Field(
+        None, description="Machine image: an image id, 'docker:<image>', or a mapping of region to image."
+    )
+    labels: Optional[dict[str, str]] = Field(None, description="Labels/tags put on every cloud resource.")
+    autostop: Optional[Union[StrictBool, StrictInt, str, AutostopConfig]] = Field(
+        None, description="Stop when idle: true, minutes, '10h', or {idle_minutes, down, wait_for}."
+    )
+    max_hourly_cost: Optional[float] = Field(None, gt=0, description="Refuse placements costing more than this many $/hr.")
+
+    @field_validator("infra", mode="before")
+    @classmethod
+    def _infra(cls, value: Any) -> Any:
+        if value is not None:
+            values.parse_infra(value)
+        return value
+
+    @field_validator("cloud", mode="before")
+    @classmethod
+    def _cloud(cls, value: Any) -> Any:
+        if value is None:
+            return value
+        lowered = values.CLOUD_ALIASES.get(str(value).lower(), str(value).lower())
+        return values.choice("cloud", lowered, values.CLOUDS)
+
+    @field_validator("accelerators", mode="before")
+    @classmethod
+    def _accelerators(cls, value: Any) -> Any:
+        if isinstance(value, (set, frozenset)):
+            value = {item: None for item in sorted(value)}
+        if value is not None:
+            values.parse_accelerators(value)
+        return value
+
+    @field_validator("cpus", mode="before")
+    @classmethod
+    def _cpus(cls, value: Any) -> Any:
+        if value is not None:
+            values.parse_cpus(value)
+        return value
+
+    @field_validator("memory", mode="before")
+    @classmethod
+    def _memory(cls, value: Any) -> Any:
+        if value is not None:
+            values.parse_memory(value)
+        return value
+
+    @field_validator("disk_size", mode="before")
+    @classmethod
+    def _disk_size(cls, value: Any) -> Any:
+        if value is not None:
+            values.parse_disk_size(value)
+        return value
+
+    @field_validator("disk_tier", mode="before")
+    @classmethod
+    def _disk_tier(cls, value: Any) -> Any:
+        return None if value is None else values.choice("disk tier", value, values.DISK_TIERS)
+
+    @field_validator("network_tier", mode="before")
+    @classmethod
+    def _network_tier(cls, value: Any) -> Any:
+        return None if value is None else values.choice("network tier", value, values.NETWORK_TIERS)
+
+    @field_validator("ports", mode="before")
+    @classmethod
+    def _ports(cls, value: Any) -> Any:
+        if value is not None:
+            values.parse_ports(value)
+        return value
+
+    @field_validator("job_recovery", "spot_recovery", mode="before")
+    @classmethod
+    def _recovery(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            values.choice("recovery strategy", value, values.RECOVERY_STRATEGIES)
+        return value
+
+    @field_validator("autostop", mode="before")
+    @classmethod
+    def _autostop(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, (dict, AutostopConfig)):
+            values.parse_autostop(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_placement_spelling(self) -> "ResourceFields":
+        if self.infra and (self.cloud or self.region or self.zone):
+            raise ValueError("use either infra or the legacy cloud/region/zone fields, not both")
+        if self.job_recovery is not None and self.spot_recovery is not None:
+            raise ValueError("use job_recovery; spot_recovery is its legacy name, not both")
+        return self
+
+    # Normalised views, for the optimizer and the compiler.
+
+    @property
+    def placement(self) -> values.Infra:
+        if self.infra:
+            return values.parse_infra(self.infra)
+        return values.Infra(self.cloud, self.region, self.zone)
+
+    @property
+    def autostop_setting(self) -> Optional[values.Autostop]:
+        if self.autostop is None:
+            return None
+        if isinstance(self.autostop, AutostopConfig):
+            minutes = self.autostop.idle_minutes
+            return values.Autostop(
+                enabled=True,
+                idle_minutes=5 if minutes is None else values.parse_duration_minutes(minutes),
+                down=bool(self.autostop.down),
+                wait_for=self.autostop.wait_for or "jobs_and_ssh",
+            )
+        return values.parse_autostop(self.autostop)
+
+
+class ResourceCandidate(ResourceFields):
+    """One entry of any_of / ordered: overrides applied to the enclosing resources."""
+
+
+class Resources(ResourceFields):
+    any_of: Optional[list[ResourceCandidate]] = Field(
+        None, description="Alternatives, any of which will do; the optimizer picks the cheapest."
+    )
+    ordered: Optional[list[ResourceCandidate]] = Field(
+        None, description="Alternatives in order of preference; the first feasible one is used."
+    )
+
+    @model_validator(mode="after")
+    def _one_kind_of_alternatives(self) -> "Resources":
+        if self.any_of is not None and self.ordered is not None:
+            raise ValueError("use either any_of or ordered, not both")
+        for name in ("any_of", "ordered"):
+            if getattr(self, name) == []:
+                raise ValueError(f"{name} must list at least one alternative")
+        return self
+
+    @property
+    def cloud_name(self) -> Optional[str]:
+        """The cloud every alternative agrees on, or None when it is left to the optimizer."""
+        return self.placement.cloud
+
+    def set_of_fields(self) -> set[str]:
+        return {name for name in self.model_fields_set if getattr(self, name) is not None}

@@ -1,0 +1,307 @@
+"""Parsers for the value spellings SkyPilot accepts, as pure functions.
+
+Each returns a typed record or raises ValueError with a message meant for a
+user; the pydantic validators call these so the error lands at the field's
+line and column.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Any, Optional, Union
+
+CLOUDS = ("local", "aws", "gcp", "azure", "kubernetes", "ssh")
+CLOUD_ALIASES = {"k8s": "kubernetes"}
+DISK_TIERS = ("low", "medium", "high", "ultra", "best")
+NETWORK_TIERS = ("standard", "best")
+STORE_TYPES = ("s3", "gcs", "azure", "r2", "ibm", "oci", "nebius", "cos")
+MOUNT_MODES = ("MOUNT", "COPY", "MOUNT_CACHED")
+RECOVERY_STRATEGIES = ("FAILOVER", "EAGER_NEXT_REGION", "DYNAMIC_NODE_SET")
+WAIT_FOR = ("jobs_and_ssh", "jobs", "none")
+BUCKET_SCHEMES = ("s3", "gs", "r2", "cos", "oci", "azure", "https")
+
+# Canonical spellings; matching is case-insensitive. TPUs (tpu-*) are accepted by pattern.
+ACCELERATORS = (
+    "A10", "A10G", "A100", "A100-40GB", "A100-80GB", "A16", "A30", "A40", "B100", "B200", "GB200",
+    "H100", "H100-MEGA", "H100-80GB", "H200", "H20", "K80", "L4", "L40", "L40S", "M60", "MI300X",
+    "MI250X", "MI210", "P100", "P4", "P40", "RTX3090", "RTX4090", "RTX6000", "RTXPRO6000",
+    "T4", "T4g", "V100", "V100-32GB", "Gaudi HL-205", "Inferentia", "Inferentia2", "Trainium", "Trainium2",
+    "Radeon Pro V520", "A10g",
+)
+_ACCEL_BY_LOWER = {name.lower(): name for name in ACCELERATORS}
+_TPU = re.compile(r"^tpu-v\d+[a-z]*(-\d+)?$", re.IGNORECASE)
+
+
+def did_you_mean(value: str, choices: tuple[str, ...] | list[str]) -> str:
+    lowered = {choice.lower(): choice for choice in choices}
+    close = difflib.get_close_matches(value.lower(), list(lowered), n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean {lowered[close[0]]!r}?"
+    if len(choices) <= 8:
+        return f"; expected one of {', '.join(choices)}"
+    return ""
+
+
+def choice(kind: str, value: Any, choices: tuple[str, ...], case_sensitive: bool = False) -> str:
+    text = str(value)
+    for option in choices:
+        if text == option or (not case_sensitive and text.lower() == option.lower()):
+            return option
+    raise ValueError(f"unknown {kind} {text!r}{did_you_mean(text, choices)}")
+
+
+# --- infra -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Infra:
+    cloud: Optional[str]
+    """None for a '*' wildcard."""
+    region: Optional[str] = None
+    zone: Optional[str] = None
+
+
+def parse_infra(text: str) -> Infra:
+    """cloud[/region[/zone]], k8s[/context], ssh/<pool>, with '*' wildcards."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("infra must be a string such as 'aws', 'gcp/us-central1' or 'k8s'")
+    parts = text.strip().split("/")
+    head = parts[0].lower()
+    head = CLOUD_ALIASES.get(head, head)
+    if head == "*":
+        cloud = None
+    else:
+        cloud = choice("cloud", head, CLOUDS)
+    rest = [None if p == "*" else p for p in parts[1:]]
+    if cloud == "kubernetes":
+        # The remainder is a context name, which may itself contain '/'.
+        return Infra(cloud, "/".join(parts[1:]) or None)
+    if cloud == "ssh":
+        if len(parts) != 2 or not parts[1]:
+            raise ValueError("ssh infra must be 'ssh/<pool>'")
+        return Infra(cloud, parts[1])
+    if len(rest) > 2:
+        raise ValueError(f"infra {text!r} has too many parts; expected cloud[/region[/zone]]")
+    if any(p == "" for p in rest):
+        raise ValueError(f"infra {text!r} has an empty part")
+    return Infra(cloud, *(rest + [None, None])[:2])
+
+
+# --- accelerators ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    name: str
+    count: float
+
+
+def canonical_accelerator(name: str) -> str:
+    name = name.strip()
+    if _TPU.match(name):
+        return name.lower()
+    found = _ACCEL_BY_LOWER.get(name.lower())
+    if found:
+        return found
+    raise ValueError(f"unknown accelerator {name!r}{did_you_mean(name, ACCELERATORS)}")
+
+
+def _count(value: Any, name: str) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"accelerator count for {name} must be a number, got {value!r}")
+    try:
+        count = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"accelerator count for {name} must be a number, got {value!r}") from None
+    if count <= 0:
+        raise ValueError(f"accelerator count for {name} must be positive, got {value!r}")
+    if count > 1 and count != int(count):
+        raise ValueError(f"fractional accelerator counts must be below 1, got {value!r}")
+    return count
+
+
+def parse_accelerator(text: str) -> Accelerator:
+    """'H100:8', 'H100', 'tpu-v2-8'."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"accelerator must be a string like 'H100:8', got {text!r}")
+    name, _, count = text.partition(":")
+    canonical = canonical_accelerator(name)
+    return Accelerator(canonical, _count(count, canonical) if count else 1.0)
+
+
+def parse_accelerators(value: Any) -> tuple[list[Accelerator], bool]:
+    """Every spelling SkyPilot accepts; returns (choices, ordered).
+
+    A string or one-entry dict is one choice; a list is an ordered preference;
+    a dict of several entries or a set (a YAML mapping with null values) is unordered.
+    """
+    if isinstance(value, str):
+        return [parse_accelerator(value)], False
+    if isinstance(value, dict):
+        out = []
+        for name, count in value.items():
+            if count is None:
+                out.append(parse_accelerator(str(name)))
+            else:
+                canonical = canonical_accelerator(str(name))
+                out.append(Accelerator(canonical, _count(count, canonical)))
+        if not out:
+            raise ValueError("accelerators must not be empty")
+        return out, False
+    if isinstance(value, (list, tuple, set, frozenset)):
+        out = []
+        for item in value:
+            if isinstance(item, dict):
+                out.extend(parse_accelerators(item)[0])
+            else:
+                out.append(parse_accelerator(item))
+        if not out:
+            raise ValueError("accelerators must not be empty")
+        return out, isinstance(value, (list, tuple))
+    raise ValueError(f"accelerators must be a string like 'H100:8', a list or a mapping, got {type(value).__name__}")
+
+
+# --- sizes -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Amount:
+    value: float
+    at_least: bool
+    """'4+' means at least 4; '4' means exactly 4."""
+
+
+def parse_cpus(value: Union[int, float, str]) -> Amount:
+    return _amount(value, "cpus", units=False)
+
+
+_UNITS = {"": 1.0, "k": 1 / 1024 / 1024, "kb": 1 / 1024 / 1024, "m": 1 / 1024, "mb": 1 / 1024,
+          "g": 1.0, "gb": 1.0, "gi": 1.0, "gib": 1.0, "t": 1024.0, "tb": 1024.0, "ti": 1024.0, "tib": 1024.0,
+          "mi": 1 / 1024, "mib": 1 / 1024}
+
+
+@dataclass(frozen=True)
+class Memory:
+    gib: Optional[float]
+    at_least: bool
+    per_cpu: Optional[float] = None
+    """'4x': memory is 4 GiB per vCPU."""
+
+
+def parse_memory(value: Union[int, float, str]) -> Memory:
+    if isinstance(value, str) and value.strip().lower().endswith("x"):
+        number = value.strip()[:-1]
+        try:
+            ratio = float(number)
+        except ValueError:
+            raise ValueError(f"memory {value!r}: expected a number before 'x', like '4x'") from None
+        if ratio <= 0:
+            raise ValueError(f"memory {value!r} must be positive")
+        return Memory(None, True, ratio)
+    amount = _amount(value, "memory", units=True)
+    return Memory(amount.value, amount.at_least)
+
+
+def parse_disk_size(value: Union[int, str]) -> int:
+    """Disk size in GiB: 256, '256', '256GB', '1TB'."""
+    amount = _amount(value, "disk_size", units=True, plus=False)
+    if amount.value != int(amount.value):
+        raise ValueError(f"disk_size {value!r} must be a whole number of GiB")
+    return int(amount.value)
+
+
+def _amount(value: Any, field: str, units: bool, plus: bool = True) -> Amount:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{field} must be a number or a string like '4+', got {type(value).__name__}")
+    text = str(value).strip()
+    at_least = plus and text.endswith("+")
+    if at_least:
+        text = text[:-1].strip()
+    match = re.fullmatch(r"(\d+(?:\.\d+)?|\.\d+)\s*([a-zA-Z]*)", text)
+    if not match or (match.group(2) and not units):
+        example = "'4+' or 4" if plus else "256 or '1TB'"
+        raise ValueError(f"{field} {value!r} is not a valid size; expected something like {example}")
+    unit = match.group(2).lower()
+    if unit not in _UNITS:
+        raise ValueError(f"{field} {value!r}: unknown unit {match.group(2)!r}; use GB or TB")
+    number = float(match.group(1)) * _UNITS[unit]
+    if number <= 0:
+        raise ValueError(f"{field} must be positive, got {value!r}")
+    return Amount(number, at_least)
+
+
+# --- ports -----------------------------------------------------------------------------------
+
+
+def parse_ports(value: Any) -> list[tuple[int, int]]:
+    """8080, '8080', '10020-10040', or a list of those; returns inclusive ranges."""
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise ValueError("ports must not be empty")
+    out = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise ValueError(f"port {item!r} must be a number or a range like '10020-10040'")
+        text = str(item).strip()
+        match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", text)
+        if not match:
+            raise ValueError(f"port {item!r} must be a number or a range like '10020-10040'")
+        low = int(match.group(1))
+        high = int(match.group(2) or low)
+        for port in (low, high):
+            if not 1 <= port <= 65535:
+                raise ValueError(f"port {port} is outside 1-65535")
+        if low > high:
+            raise ValueError(f"port range {text!r} is reversed; write '{high}-{low}'")
+        out.append((low, high))
+    return out
+
+
+# --- autostop --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Autostop:
+    enabled: bool
+    idle_minutes: int = 5
+    down: bool = False
+    wait_for: str = "jobs_and_ssh"
+
+
+_DURATION = re.compile(r"^(\d+)\s*([smhd]?)$", re.IGNORECASE)
+
+
+def parse_duration_minutes(value: Union[int, str]) -> int:
+    """5 (minutes), '30m', '10h', '1d'."""
+    if isinstance(value, bool):
+        raise ValueError(f"duration must be minutes or a string like '10h', got {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"idle minutes must not be negative, got {value}")
+        return value
+    match = _DURATION.match(str(value).strip())
+    if not match:
+        raise ValueError(f"duration {value!r} must be minutes or a string like '30m', '10h', '1d'")
+    number, unit = int(match.group(1)), match.group(2).lower()
+    return {"": number, "m": number, "h": number * 60, "d": number * 1440, "s": -(-number // 60)}[unit]
+
+
+def parse_autostop(value: Any) -> Autostop:
+    if isinstance(value, bool):
+        return Autostop(enabled=value)
+    if isinstance(value, (int, str)):
+        return Autostop(enabled=True, idle_minutes=parse_duration_minutes(value))
+    raise ValueError("autostop must be true/false, minutes, a duration like '10h', or a mapping")
+
+
+# --- env names -------------------------------------------------------------------------------
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def check_env_name(name: Any) -> str:
+    if not isinstance(name, str) or not ENV_NAME.match(name):
+        raise ValueError(f"invalid environment variable name {name!r}: use letters, digits and '_', not starting with a digit")
+    return name
