@@ -7,6 +7,8 @@ the position taken from the YAML node the problem is about.
 from __future__ import annotations
 
 import difflib
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -105,7 +107,7 @@ def _build(label: str, node: yaml.Node, overrides: EnvOverrides, require_env: bo
     try:
         task = Task.model_validate(data)
     except ValidationError as exc:
-        raise TaskError(_describe(label, exc.errors()[0], positions)) from None
+        raise TaskError(_describe(label, _most_specific(exc.errors()), positions)) from None
     if require_env:
         _check_required(label, task, positions)
     return task
@@ -205,6 +207,11 @@ def _index(label: str, node: yaml.Node, at: tuple, positions: dict[tuple, Positi
             _index(label, item, at + (i,), positions, depth + 1, budget)
 
 
+def _most_specific(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """Of a union's failed branches, the one that got furthest into the value explains it best."""
+    return max(errors, key=lambda error: (len(_clean_loc(tuple(error["loc"]))), error["type"] == "value_error"))
+
+
 def _describe(label: str, error: dict[str, Any], positions: dict[tuple, Position]) -> str:
     loc = _clean_loc(tuple(error["loc"]))
     kind = error["type"]
@@ -216,7 +223,10 @@ def _describe(label: str, error: dict[str, Any], positions: dict[tuple, Position
     known = _known_prefix(loc, positions)
     line, col = positions.get(known) or _nearest(loc, positions)
     field = ".".join(map(str, loc if kind == "missing" else known)) or "<task>"
-    message = error["msg"]
+    message = "required field is missing" if kind == "missing" else error["msg"]
+    key = _key_named_in(message, known, positions)
+    if key is not None:
+        line, col = positions[known + (key, "<key>")]
     if message.startswith("Value error, "):
         message = message[len("Value error, "):]
     elif message.startswith("Assertion failed, "):
@@ -227,6 +237,14 @@ def _describe(label: str, error: dict[str, Any], positions: dict[tuple, Position
     elif kind not in ("value_error", "missing"):
         message = f"{message} (got a {'mapping' if isinstance(got, dict) else 'list'})"
     return f"{label}:{line}:{col}: {field}: {message}"
+
+
+def _key_named_in(message: str, at: tuple, positions: dict[tuple, Position]) -> Optional[str]:
+    """A mapping-level error that quotes one of the mapping's keys is reported at that key."""
+    for where in positions:
+        if len(where) == len(at) + 2 and where[:-2] == at and where[-1] == "<key>" and repr(where[-2]) in message:
+            return where[-2]
+    return None
 
 
 def _clean_loc(loc: tuple) -> tuple:
@@ -250,30 +268,30 @@ def _nearest(loc: tuple, positions: dict[tuple, Position]) -> Position:
 
 
 def _model_at(loc: tuple) -> Optional[type[BaseModel]]:
-    import typing
-
-    model: Optional[type[BaseModel]] = Task
+    """The model whose fields apply at loc, following models, dict values and list items."""
+    annotations: list[Any] = [Task]
     for part in loc:
-        if model is None:
-            return None
-        if isinstance(part, int):
-            continue
-        if part not in model.model_fields:
-            return None
-        model = _first_model(model.model_fields[part].annotation)
-    return model
+        following: list[Any] = []
+        for annotation in _flatten(annotations):
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                if isinstance(part, str) and part in annotation.model_fields:
+                    following.append(annotation.model_fields[part].annotation)
+            elif typing.get_origin(annotation) is dict and isinstance(part, str):
+                following.append(typing.get_args(annotation)[1])
+            elif typing.get_origin(annotation) is list and isinstance(part, int):
+                following.append(typing.get_args(annotation)[0])
+        annotations = following
+    return next((a for a in _flatten(annotations) if isinstance(a, type) and issubclass(a, BaseModel)), None)
 
 
-def _first_model(annotation: Any) -> Optional[type[BaseModel]]:
-    import typing
-
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _first_model(arg)
-        if found is not None:
-            return found
-    return None
+def _flatten(annotations: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for annotation in annotations:
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+            out.extend(_flatten(list(typing.get_args(annotation))))
+        else:
+            out.append(annotation)
+    return out
 
 
 def _did_you_mean(name: str, model: Optional[type[BaseModel]]) -> str:

@@ -76,5 +76,8 @@ def check_file_mounts(mounts: dict) -> dict:
         if isinstance(source, str):
             if not source.strip():
                 raise ValueError(f"file_mounts[{destination!r}] source is empty")
-            check_uri(source)
+            try:
+                check_uri(source)
+            except ValueError as exc:
+                raise ValueError(f"file_mounts[{destination!r}]: {exc}") from None
     return mounts

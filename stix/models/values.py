@@ -36,7 +36,7 @@ _TPU = re.compile(r"^tpu-v\d+[a-z]*(-\d+)?$", re.IGNORECASE)
 
 def did_you_mean(value: str, choices: tuple[str, ...] | list[str]) -> str:
     lowered = {choice.lower(): choice for choice in choices}
-    close = difflib.get_close_matches(value.lower(), list(lowered), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(value.lower(), list(lowered), n=1, cutoff=0.5)
     if close:
         return f"; did you mean {lowered[close[0]]!r}?"
     if len(choices) <= 8:
