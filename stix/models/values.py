@@ -126,9 +126,9 @@ def parse_accelerator(text: str) -> Accelerator:
     """'H100:8', 'H100', 'tpu-v2-8'."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"accelerator must be a string like 'H100:8', got {text!r}")
-    name, _, count = text.partition(":")
+    name, colon, count = text.partition(":")
     canonical = canonical_accelerator(name)
-    return Accelerator(canonical, _count(count, canonical) if count else 1.0)
+    return Accelerator(canonical, _count(count, canonical) if colon else 1.0)
 
 
 def parse_accelerators(value: Any) -> tuple[list[Accelerator], bool]:

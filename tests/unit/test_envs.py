@@ -1,0 +1,45 @@
+import pytest
+
+from stix.envs import parse_assignments, read_env_file, substitute
+from stix.errors import TaskError, UsageError
+from stix.loader import EnvOverrides, load_task
+
+
+def test_assignments_and_local_environment():
+    assert parse_assignments(["A=1", "B=x=y", "C"], "--env", {"C": "from-env"}) == {"A": "1", "B": "x=y", "C": "from-env"}
+    with pytest.raises(UsageError, match="--env MISSING: not set in the local environment"):
+        parse_assignments(["MISSING"], "--env", {})
+    with pytest.raises(UsageError, match="not a valid variable name"):
+        parse_assignments(["1X=2"], "--env", {})
+
+
+def test_env_file(tmp_path):
+    path = tmp_path / "app.env"
+    path.write_text("# comment\nexport A=1\nB='two words'\nC=\"q\"\nD=plain # trailing\n\n")
+    assert read_env_file(str(path)) == {"A": "1", "B": "two words", "C": "q", "D": "plain"}
+    path.write_text("NOT AN ASSIGNMENT\n")
+    with pytest.raises(UsageError, match=r"app.env:1: expected KEY=VALUE"):
+        read_env_file(str(path))
+
+
+def test_substitute_only_known_names():
+    env = {"A": "x", "B": "y"}
+    assert substitute({"/d/${A}": ["$B-2", "$UNSET", "${A}${B}"]}, env) == {"/d/x": ["y-2", "$UNSET", "xy"]}
+
+
+def test_precedence_task_then_overrides(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text("envs:\n  A: task\n  B: task\n  REQ: null\nfile_mounts:\n  /m/${A}: /src/${REQ}\nrun: x\n")
+    with pytest.raises(TaskError, match=r":4:3: envs.REQ: required but not set; pass --env REQ=VALUE"):
+        load_task(path, require_env=True)
+    task = load_task(path, EnvOverrides(envs={"A": "cli", "REQ": "given"}), require_env=True)
+    assert task.env_values() == {"A": "cli", "B": "task", "REQ": "given"}
+    assert task.file_mounts == {"/m/cli": "/src/given"}
+
+
+def test_secrets_override_and_are_not_substituted(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text("secrets:\n  TOKEN: null\nfile_mounts:\n  /m: /src/${TOKEN}\nrun: x\n")
+    task = load_task(path, EnvOverrides(secrets={"TOKEN": "s3cr3t"}), require_env=True)
+    assert task.secret_values() == {"TOKEN": "s3cr3t"}
+    assert task.file_mounts == {"/m": "/src/${TOKEN}"}
