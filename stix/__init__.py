@@ -1,3 +1,22 @@
-"""stix: SkyPilot-style task YAML compiled into Pulumi stacks."""
+"""stix: SkyPilot-style task YAML compiled into Pulumi stacks.
+
+The SDK names (stix.Task, stix.launch, ...) load on first use, so that
+`stix --help` and `stix status` stay fast.
+"""
 
 __version__ = "0.1.0"
+
+_MODELS = {"Task": "stix.models.task", "Resources": "stix.models.resources", "Storage": "stix.models.storage",
+           "Service": "stix.models.service"}
+_SDK = ("launch", "exec", "status", "stop", "start", "down", "autostop", "queue", "cancel", "tail_logs")
+__all__ = [*_MODELS, *_SDK]
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _MODELS:
+        return getattr(importlib.import_module(_MODELS[name]), name)
+    if name in _SDK:
+        return getattr(importlib.import_module("stix.sdk"), name)
+    raise AttributeError(f"module 'stix' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""The stix command line: thin commands over stix.launch, and one place that maps errors to exits.
+"""The stix command line: thin commands over stix.flows, and one place that maps errors to exits.
 
 Keep imports here cheap: `stix --help` and `stix status` must not load the
 Pulumi SDK or any cloud SDK.
@@ -28,7 +28,7 @@ def _session():
     from rich.console import Console
 
     from stix.home import StixHome
-    from stix.launch import Session
+    from stix.flows import Session
 
     console = Console(stderr=False, highlight=False)
     confirm = None
@@ -63,9 +63,9 @@ def up(
     secret: list[str] = typer.Option([], "--secret", help=SECRET_HELP),
 ) -> None:
     """Preview, apply, then run the task's setup and run on every node."""
-    from stix import launch
+    from stix import flows
 
-    raise typer.Exit(launch.up(_session(), task, cluster, yes, _overrides(env, env_file, secret)))
+    raise typer.Exit(flows.up(_session(), task, cluster, yes, _overrides(env, env_file, secret)))
 
 
 @app.command()
@@ -77,9 +77,9 @@ def preview(
     secret: list[str] = typer.Option([], "--secret", help=SECRET_HELP),
 ) -> None:
     """Show what `stix up` would change, changing nothing."""
-    from stix import launch
+    from stix import flows
 
-    launch.preview(_session(), task, cluster, _overrides(env, env_file, secret))
+    flows.preview(_session(), task, cluster, _overrides(env, env_file, secret))
 
 
 @app.command()
@@ -88,9 +88,9 @@ def destroy(
     yes: bool = typer.Option(False, "-y", "--yes", help="Destroy without asking."),
 ) -> None:
     """Tear a cluster down: every resource, node process and directory."""
-    from stix import launch
+    from stix import flows
 
-    launch.destroy(_session(), cluster, yes)
+    flows.destroy(_session(), cluster, yes)
 
 
 @app.command()
@@ -107,11 +107,11 @@ def status(
     index = ClusterIndex(StixHome.from_env().index_db)
     console = Console(highlight=False)
     if refresh:
-        from stix import launch
+        from stix import flows
 
         session = _session()
         for record in index.all():
-            report = launch.refresh(session, record.name)
+            report = flows.refresh(session, record.name)
             for resource in report.resources:
                 console.print(f"drift in {record.name}: {resource.describe()}")
     records = index.all()
@@ -186,14 +186,14 @@ def main() -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            print("stix: aborted", file=sys.stderr)
-            sys.exit(130)
-        raise
+    except typer.exceptions.Abort:
+        print("stix: aborted", file=sys.stderr)
+        sys.exit(130)
+    except typer.exceptions.TyperException as exc:  # usage errors (typer's bundled click)
+        show = getattr(exc, "show", None)
+        if show:
+            show()
+        else:
+            print(f"stix: error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(exc.exit_code)
     sys.exit(code if isinstance(code, int) else 0)

@@ -92,7 +92,7 @@ def run_phase(conns: ClusterConnections, task: Task, phase: str, script: str,
         env = {**task_env, **node_env(info, node, context, phase)}
         return shell_command(script, env, remote_workdir(node))
 
-    statuses = conns.run_all(command_for, sink)
+    statuses = conns.run_scripts(command_for, sink)
     failed = [(node, status) for node, status in zip(info.nodes, statuses) if status != 0]
     if failed:
         node, status = failed[0]

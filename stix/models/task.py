@@ -13,6 +13,7 @@ from stix.models.service import Service
 from stix.models.storage import FileMountValue, check_file_mounts
 
 EnvValue = Optional[Union[str, int, float, bool]]
+REDACTED = "<redacted>"
 
 
 class GitWorkdir(Model):
@@ -20,7 +21,7 @@ class GitWorkdir(Model):
     ref: Optional[str] = Field(None, description="Branch, tag or commit to check out.")
 
 
-class Task(Model):
+class Task(Model, validate_assignment=True):
     name: Optional[str] = Field(None, description="Task name; the default cluster name.")
     workdir: Optional[Union[str, GitWorkdir]] = Field(
         None, description="Directory synced to ~/sky_workdir on every node (setup and run start there), or {url, ref}."
@@ -64,6 +65,53 @@ class Task(Model):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)
         return value
+
+    # --- SkyPilot-style Python API -------------------------------------------------------------
+
+    @classmethod
+    def from_yaml(cls, path: str, envs: Optional[dict[str, str]] = None,
+                  secrets: Optional[dict[str, str]] = None) -> "Task":
+        from stix.loader import EnvOverrides, load_task
+
+        return load_task(path, EnvOverrides(envs or {}, secrets or {}))
+
+    @classmethod
+    def from_yaml_str(cls, text: str, label: str = "<string>") -> "Task":
+        from stix.loader import load_pipeline_text
+
+        pipeline = load_pipeline_text(text, label)
+        if pipeline.is_pipeline:
+            from stix.errors import TaskError
+
+            raise TaskError(f"{label}:1:1: holds a pipeline of {len(pipeline.tasks)} tasks, not one task")
+        return pipeline.tasks[0]
+
+    def to_yaml_config(self, redact_secrets: bool = True) -> dict[str, Any]:
+        config = self.to_config()
+        if redact_secrets and config.get("secrets"):
+            config["secrets"] = {k: (None if v is None else REDACTED) for k, v in config["secrets"].items()}
+        return config
+
+    def to_yaml(self, redact_secrets: bool = True) -> str:
+        import yaml
+
+        return yaml.safe_dump(self.to_yaml_config(redact_secrets), sort_keys=False, allow_unicode=True)
+
+    def set_resources(self, resources: Resources) -> "Task":
+        self.resources = resources
+        return self
+
+    def update_envs(self, envs: dict[str, str]) -> "Task":
+        self.envs = {**self.envs, **{values.check_env_name(k): v for k, v in envs.items()}}
+        return self
+
+    def __repr_args__(self):
+        for name, value in super().__repr_args__():
+            if name == "secrets" and value:
+                value = {k: (None if v is None else REDACTED) for k, v in value.items()}
+            yield name, value
+
+    # --- values for the nodes ---------------------------------------------------------------
 
     def env_values(self) -> dict[str, str]:
         return _as_strings(self.envs)

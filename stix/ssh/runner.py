@@ -22,6 +22,8 @@ from stix.errors import SSHError
 from stix.spec import ClusterInfo, NodeInfo
 
 CONNECT_TIMEOUT_S = 15.0
+STDIN_SCRIPT = """bash -c 'IFS= read -r -d "" __stix_script; eval "$__stix_script"'"""
+"""Reads a NUL-terminated script from stdin and runs it; the script's own commands then see EOF."""
 T = TypeVar("T")
 LineSink = Callable[[NodeInfo, str], None]
 
@@ -47,8 +49,12 @@ class NodeConnection:
             raise SSHError(f"{node.name} ({node.ip}:{node.port}): cannot connect: {exc}") from None
 
     def run(self, command: str, on_line: Optional[Callable[[str], None]] = None,
-            timeout: Optional[float] = None) -> int:
-        """Run a shell command; stream combined output by line; return its exit status."""
+            timeout: Optional[float] = None, stdin: Optional[bytes] = None) -> int:
+        """Run a command; stream combined output by line; return its exit status.
+
+        With stdin, the data is sent and the input closed, so what the command
+        reads there (a script carrying secrets, say) never appears in argv.
+        """
         transport = self.client.get_transport()
         if transport is None or not transport.is_active():
             raise SSHError(f"{self.node.name}: connection lost")
@@ -56,6 +62,9 @@ class NodeConnection:
         channel.set_combine_stderr(True)
         channel.settimeout(0.5)
         channel.exec_command(command)
+        if stdin is not None:
+            channel.sendall(stdin)
+        channel.shutdown_write()
         deadline = None if timeout is None else time.monotonic() + timeout
         pending = b""
         while True:
@@ -153,10 +162,12 @@ class ClusterConnections:
         futures = [self._pool.submit(fn, node) for node in (nodes or self.info.nodes)]
         return [future.result() for future in futures]
 
-    def run_all(self, command_for: Callable[[NodeInfo], str], sink: LineSink) -> list[int]:
+    def run_scripts(self, script_for: Callable[[NodeInfo], str], sink: LineSink) -> list[int]:
+        """Run a per-node bash script on every node in parallel, the script sent on stdin."""
         pairs = list(zip(self.info.nodes, self.connections))
         futures = [
-            self._pool.submit(conn.run, command_for(node), lambda line, node=node: sink(node, line))
+            self._pool.submit(conn.run, STDIN_SCRIPT, lambda line, node=node: sink(node, line),
+                              None, script_for(node).encode() + b"\0")
             for node, conn in pairs
         ]
         return [future.result() for future in futures]

@@ -173,3 +173,42 @@ def test_ctrl_c_during_apply_leaves_a_cluster_destroy_can_clean(stix, stix_home,
     assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
     assert not sshd.processes_under(stix_home)
     assert not (stix_home / "clusters" / "e2e-int").exists()
+
+
+def test_envs_secrets_and_required_values(stix, stix_home, tmp_path, engine):
+    task = tmp_path / "e2e-env.yaml"
+    task.write_text(
+        "name: e2e-env\nresources:\n  infra: local\n"
+        "envs:\n  FROM_TASK: task\n  REQUIRED: null\n  OVERRIDDEN: task\n"
+        "secrets:\n  TOKEN: null\n"
+        "run: |\n"
+        "  echo \"VALUES=$FROM_TASK,$REQUIRED,$OVERRIDDEN,${#TOKEN}\"\n"
+        "  for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done > \"$HOME/cmdlines.txt\"\n"
+    )
+    missing = stix("up", "-y", str(task))
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == f"stix: error: {task}:6:3: envs.REQUIRED: required but not set; pass --env REQUIRED=VALUE"
+
+    env_file = tmp_path / "app.env"
+    env_file.write_text("OVERRIDDEN=file\nREQUIRED=from-file\n")
+    result = stix("up", "-y", str(task), "--env-file", str(env_file), "--env", "OVERRIDDEN=cli",
+                  "--secret", "TOKEN", TOKEN="s3cr3t-value-123")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "VALUES=task,from-file,cli,16" in lines_of(result.stdout, 0)
+    assert "s3cr3t-value-123" not in result.stdout + result.stderr
+    cmdlines = (stix_home / "clusters" / "e2e-env" / "nodes" / "e2e-env-head" / "home" / "cmdlines.txt").read_text()
+    assert "s3cr3t-value-123" not in cmdlines, "a secret reached a process's argv on the node"
+    assert stix("destroy", "-y", "e2e-env").returncode == 0
+
+
+def test_python_sdk_launch_and_down(stix_home, tmp_path, engine, capfd):
+    import stix as sdk
+
+    task = sdk.Task(name="e2e-sdk", run='echo "SDK rank $SKYPILOT_NODE_RANK of $SKYPILOT_NUM_NODES"', num_nodes=2)
+    task.set_resources(sdk.Resources(infra="local"))
+    assert sdk.launch(task) == 0
+    out = capfd.readouterr().out
+    assert "(head, rank=0) SDK rank 0 of 2" in out and "(worker1, rank=1) SDK rank 1 of 2" in out
+    assert [r.name for r in sdk.status()] == ["e2e-sdk"]
+    sdk.down("e2e-sdk")
+    assert sdk.status() == []
