@@ -166,6 +166,75 @@ def doctor() -> None:
     raise typer.Exit(run_checks())
 
 
+@app.command()
+def optimize(
+    task: str = typer.Argument(..., help="Task YAML file."),
+    target: str = typer.Option("COST", "--target", help="COST (cheapest) or TIME (fastest accelerators)."),
+    env: list[str] = typer.Option([], "--env", help=ENV_HELP),
+    env_file: list[str] = typer.Option([], "--env-file", help=ENV_FILE_HELP),
+) -> None:
+    """Show the placements considered for a task and the one chosen, with $/hr."""
+    from rich.console import Console
+
+    from stix.errors import UsageError
+    from stix.loader import load_task
+    from stix.placement import place
+    from stix.render import candidates_table, placement_line
+
+    target = target.upper()
+    if target not in ("COST", "TIME"):
+        raise UsageError(f"--target {target!r}: expected COST or TIME")
+    placement = place(load_task(task, _overrides(env, env_file, [])), target)
+    console = Console(highlight=False)
+    console.print(candidates_table(placement))
+    console.print(placement_line(placement))
+
+
+@app.command()
+def gpus(
+    accelerator: Optional[str] = typer.Argument(None, help="NAME or NAME:COUNT, e.g. A100:8."),
+    cloud: Optional[str] = typer.Option(None, "--cloud", help="Only this cloud."),
+    region: Optional[str] = typer.Option(None, "--region", help="Only this region."),
+    all_regions: bool = typer.Option(False, "--all-regions", help="One row per region, not only the cheapest."),
+) -> None:
+    """List accelerators in the catalogs, with on-demand and spot prices."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from stix.catalog.load import load_catalog
+    from stix.gpus import offer_rows, parse_filter, summary_rows
+    from stix.render import gpus_table
+
+    name, count = parse_filter(accelerator)
+    catalog = load_catalog([cloud] if cloud else ("aws", "gcp", "azure"))
+    console = Console(highlight=False)
+    if name is None:
+        table = Table(title="Accelerators", title_justify="left")
+        for column in ("GPU", "QUANTITIES", "CLOUDS"):
+            table.add_column(column)
+        for row in summary_rows(catalog, cloud):
+            table.add_row(*row)
+        console.print(table)
+        return
+    rows = offer_rows(catalog, name, count, cloud, region, all_regions)
+    if not rows:
+        from stix.errors import UsageError
+
+        raise UsageError(f"no offers for {accelerator}" + (f" on {cloud}" if cloud else "") + (f" in {region}" if region else ""))
+    console.print(gpus_table(rows, f"{accelerator} offers"))
+
+
+@app.command()
+def check(clouds: list[str] = typer.Argument(None, help="Clouds to check (default: all).")) -> None:
+    """Which clouds have credentials (environment and the clouds' own config files); no network call."""
+    from stix.credentials import check_clouds
+
+    results = [c for c in check_clouds() if not clouds or c.cloud in clouds]
+    for result in results:
+        print(f"{'enabled ' if result.enabled else 'disabled'} {result.cloud:11} {result.detail}")
+    print("enabled clouds: " + ", ".join(c.cloud for c in check_clouds() if c.enabled))
+
+
 @engine_app.command("install")
 def engine_install() -> None:
     """Find or provide the Pulumi CLI (PATH, cache, download, or a build from Go modules)."""

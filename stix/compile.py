@@ -6,11 +6,13 @@ from stix.errors import PrerequisiteMissing, UsageError
 from stix.home import StixHome
 from stix.keys import ensure_cluster_key
 from stix.models.task import Task
+from stix.optimizer import Placement
 from stix.spec import ClusterSpec
 
 RUNNABLE_CLOUDS = ("local",)
 RUNNABLE_TASK_FIELDS = {"name", "workdir", "num_nodes", "resources", "envs", "secrets", "setup", "run"}
-RUNNABLE_RESOURCE_FIELDS = {"infra", "cloud"}
+RUNNABLE_RESOURCE_FIELDS = {"infra", "cloud", "cpus", "memory", "any_of", "ordered", "max_hourly_cost"}
+"""cpus/memory and alternatives are placement constraints the optimizer checks (the local node is the host)."""
 
 
 def unsupported_fields(task: Task) -> list[str]:
@@ -23,15 +25,27 @@ def unsupported_fields(task: Task) -> list[str]:
     return out
 
 
-def check_runnable(task: Task) -> str:
-    """Refuse, in one line, what validates but cannot run yet; return the cloud to run on."""
-    cloud = task.resources.cloud_name or "local"
-    if cloud not in RUNNABLE_CLOUDS:
+def check_runnable(task: Task) -> None:
+    """Refuse, in one line, what validates but cannot run yet."""
+    cloud = task.resources.cloud_name
+    if cloud is not None and cloud not in RUNNABLE_CLOUDS:
         raise UsageError(f"not supported yet: resources.cloud={cloud} (this version runs the local cloud only)")
     unsupported = unsupported_fields(task)
     if unsupported:
         raise UsageError(f"not supported yet: {', '.join(unsupported)}")
-    return cloud
+
+
+def choose_placement(task: Task) -> Placement:
+    from stix.placement import place
+
+    placement = place(task)
+    chosen = placement.chosen
+    if chosen.cloud not in RUNNABLE_CLOUDS:
+        raise UsageError(
+            f"not supported yet: running on {chosen.cloud} (the optimizer chose {chosen.instance_type} in "
+            f"{chosen.location} at ${chosen.hourly_cost:.2f}/hr; this version runs the local cloud only)"
+        )
+    return placement
 
 
 def check_prerequisites(cloud: str) -> None:
@@ -44,14 +58,18 @@ def check_prerequisites(cloud: str) -> None:
             raise PrerequisiteMissing(str(exc)) from None
 
 
-def compile_spec(home: StixHome, task: Task, cluster: str) -> ClusterSpec:
-    cloud = check_runnable(task)
-    check_prerequisites(cloud)
+def compile_spec(home: StixHome, task: Task, cluster: str, placement: Placement) -> ClusterSpec:
+    chosen = placement.chosen
+    check_prerequisites(chosen.cloud)
     public_key = ensure_cluster_key(home.key_path(cluster), cluster)
     return ClusterSpec(
         cluster=cluster,
-        cloud=cloud,
+        cloud=chosen.cloud,
         num_nodes=task.num_nodes,
         ssh_public_key=public_key,
         node_root=str(home.cluster_dir(cluster) / "nodes"),
+        instance_type=chosen.instance_type,
+        region=chosen.region,
+        zone=chosen.zone,
+        price_per_node=chosen.price_per_node,
     )

@@ -12,7 +12,7 @@ from typing import Callable, Iterator, Optional
 from rich.console import Console
 
 from stix import index as idx
-from stix.compile import compile_spec
+from stix.compile import check_runnable, choose_placement, compile_spec
 from stix.drift import DriftReport
 from stix.engine.changes import ChangeSet
 from stix.errors import Aborted, ClusterNotFound, ConfirmationRequired, ProvisionError
@@ -156,8 +156,12 @@ def _sweep_local(home: StixHome, cluster: str) -> None:
 def _stack_for(session: Session, chosen: Plan):
     from stix.engine.program import make_program
     from stix.engine.workspace import open_stack
+    from stix.render import placement_line
 
-    spec = compile_spec(session.home, chosen.task, chosen.cluster)
+    check_runnable(chosen.task)
+    placement = choose_placement(chosen.task)
+    session.console.print(placement_line(placement))
+    spec = compile_spec(session.home, chosen.task, chosen.cluster, placement)
     stack = _engine_call(lambda: open_stack(session.home, chosen.cluster, make_program(spec)), "opening the stack")
     return stack, spec
 

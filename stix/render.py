@@ -68,3 +68,48 @@ def status_table(records: list[ClusterRecord]) -> Table:
     for record in records:
         table.add_row(record.name, record.cloud, str(record.num_nodes), record.status, age(now - record.created_at))
     return table
+
+
+def _num(value) -> str:
+    if value is None:
+        return "host"
+    return str(int(value)) if float(value) == int(value) else f"{value:.1f}"
+
+
+def candidates_table(placement, limit: int = 15) -> Table:
+    """The considered resources, best first, one row per cloud and instance type."""
+    table = Table(title="Considered resources", title_justify="left")
+    for column in ("CLOUD", "INSTANCE", "ACCELERATORS", "vCPUs", "MEM (GiB)", "REGION/ZONE", "$/HR", "CHOSEN"):
+        table.add_column(column)
+    shown: set = set()
+    for candidate in placement.candidates:
+        key = (candidate.cloud, candidate.instance_type, candidate.accelerators)
+        if key in shown:
+            continue
+        shown.add(key)
+        chosen = candidate is placement.chosen
+        table.add_row(candidate.cloud, candidate.instance_type + (" [spot]" if candidate.spot else ""),
+                      candidate.accelerators, _num(candidate.vcpus), _num(candidate.memory_gib),
+                      candidate.location, f"{candidate.hourly_cost:.2f}", "✔" if chosen else "",
+                      style="bold green" if chosen else None)
+        if len(shown) >= limit:
+            break
+    return table
+
+
+def placement_line(placement) -> str:
+    chosen = placement.chosen
+    nodes = f"{chosen.num_nodes} node{'s' if chosen.num_nodes != 1 else ''}"
+    if chosen.cloud == "local":
+        return f"Placement: the local cloud (nodes on this machine), {nodes}, ${chosen.hourly_cost:.2f}/hr"
+    return (f"Placement: {chosen.cloud} {chosen.instance_type} ({chosen.accelerators}) in {chosen.location}, "
+            f"{nodes}, ${chosen.hourly_cost:.2f}/hr; {len(placement.candidates) - 1} failover candidate(s)")
+
+
+def gpus_table(rows: list, title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("GPU", "QTY", "CLOUD", "INSTANCE", "vCPUs", "HOST MEM", "$/HR", "SPOT $/HR", "REGION"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    return table

@@ -21,6 +21,15 @@ class ClusterSpec:
     node_root: str
     """Local cloud only: the directory under which node directories live."""
     labels: dict[str, str] = field(default_factory=dict)
+    instance_type: str = "local"
+    region: str = "local"
+    zone: str = ""
+    price_per_node: float = 0.0
+    """On-demand or spot $/hr of one node, from the catalog the optimizer used."""
+
+    @property
+    def hourly_cost(self) -> float:
+        return self.price_per_node * self.num_nodes
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -28,7 +28,7 @@ ACCELERATORS = (
     "H100", "H100-MEGA", "H100-80GB", "H200", "H20", "K80", "L4", "L40", "L40S", "M60", "MI300X",
     "MI250X", "MI210", "P100", "P4", "P40", "RTX3090", "RTX4090", "RTX6000", "RTXPRO6000",
     "T4", "T4g", "V100", "V100-32GB", "Gaudi HL-205", "Inferentia", "Inferentia2", "Trainium", "Trainium2",
-    "Radeon Pro V520", "A10g",
+    "Radeon Pro V520",
 )
 _ACCEL_BY_LOWER = {name.lower(): name for name in ACCELERATORS}
 _TPU = re.compile(r"^tpu-v\d+[a-z]*(-\d+)?$", re.IGNORECASE)

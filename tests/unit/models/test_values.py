@@ -18,7 +18,7 @@ def test_infra(text, expected):
 @pytest.mark.parametrize("value, expected, ordered", [
     ("H100:8", [("H100", 8)], False), ("h100", [("H100", 1)], False), ("A100-80GB:4", [("A100-80GB", 4)], False),
     ({"A100": 8}, [("A100", 8)], False), (["V100", "T4:2"], [("V100", 1), ("T4", 2)], True),
-    ({"L4:8": None, "A10g:8": None}, [("L4", 8), ("A10g", 8)], False), ({"T4", "L4"}, None, False),
+    ({"L4:8": None, "A10g:8": None}, [("L4", 8), ("A10G", 8)], False), ({"T4", "L4"}, None, False),
     ("T4:0.5", [("T4", 0.5)], False), ("tpu-v5e-16", [("tpu-v5e-16", 1)], False),
 ])
 def test_accelerators(value, expected, ordered):

@@ -1,0 +1,1 @@
+"""Instance catalogs: offers (instance type, accelerators, size, price, place) read from CSV."""

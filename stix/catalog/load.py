@@ -1,0 +1,105 @@
+"""Read catalogs: stix's bundled CSVs, or a SkyPilot catalog directory as it is.
+
+Columns are found by name, so any column order works (SkyPilot's GCP files
+order them differently). Lines starting with '#' are comments: stix's own files
+state their source and date there.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Iterable, Optional
+
+from stix.catalog.offers import Catalog, Offer
+from stix.errors import StixError
+
+CLOUDS_WITH_CATALOGS = ("aws", "gcp", "azure", "local")
+REQUIRED = ("InstanceType", "AcceleratorName", "AcceleratorCount", "vCPUs", "MemoryGiB", "Price", "SpotPrice",
+            "Region", "AvailabilityZone")
+
+
+class CatalogError(StixError):
+    pass
+
+
+def bundled_dir() -> Path:
+    import stix.catalogs
+
+    return Path(stix.catalogs.__file__).parent
+
+
+def catalog_dir() -> Path:
+    """Where catalogs are read from: STIX_CATALOG_DIR (stix or SkyPilot layout), else the bundled ones."""
+    override = os.environ.get("STIX_CATALOG_DIR")
+    return Path(override).expanduser() if override else bundled_dir()
+
+
+def catalog_file(cloud: str, root: Optional[Path] = None) -> Optional[Path]:
+    """`<cloud>.csv` (stix) or `<cloud>/vms.csv` (SkyPilot); the bundled file when the directory has neither."""
+    for base in ([root] if root else []) + [catalog_dir(), bundled_dir()]:
+        for candidate in (base / f"{cloud}.csv", base / cloud / "vms.csv"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def load_catalog(clouds: Iterable[str] = CLOUDS_WITH_CATALOGS, root: Optional[Path] = None) -> Catalog:
+    catalog = Catalog()
+    for cloud in clouds:
+        path = catalog_file(cloud, root)
+        if path is not None:
+            catalog.extend(read_offers(path, cloud), cloud, str(path))
+    return catalog
+
+
+def source_line(path: Path) -> str:
+    with open(path, newline="") as handle:
+        first = handle.readline().strip()
+    return first.lstrip("# ").strip() if first.startswith("#") else "(no source line)"
+
+
+def read_offers(path: Path, cloud: str) -> list[Offer]:
+    from stix.models.values import canonical_accelerator
+
+    names: dict[str, str] = {}
+    with open(path, newline="") as handle:
+        lines = (line for line in handle if not line.startswith("#"))
+        reader = csv.reader(lines)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise CatalogError(f"{path}: empty catalog") from None
+        column = {name.strip(): i for i, name in enumerate(header)}
+        missing = [name for name in REQUIRED if name not in column]
+        if missing:
+            raise CatalogError(f"{path}: catalog lacks columns {', '.join(missing)}")
+        idx = [column[name] for name in REQUIRED]
+        offers = []
+        for number, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            try:
+                itype, accel, count, vcpus, mem, price, spot, region, zone = (row[i].strip() for i in idx)
+            except IndexError:
+                raise CatalogError(f"{path}:{number}: row has {len(row)} columns, expected {len(header)}") from None
+            if accel:
+                canonical = names.get(accel)
+                if canonical is None:
+                    try:
+                        canonical = canonical_accelerator(accel)
+                    except ValueError:
+                        canonical = accel  # an accelerator stix has no canonical name for: keep it as is
+                    names[accel] = canonical
+                accel = canonical
+            try:
+                offers.append(Offer(cloud, itype, accel, float(count) if count else 0.0, _num(vcpus), _num(mem),
+                                    _num(price), _num(spot), region, zone))
+            except ValueError as exc:
+                raise CatalogError(f"{path}:{number}: {exc}") from None
+    return offers
+
+
+def _num(text: str) -> Optional[float]:
+    return float(text) if text and text.lower() != "nan" else None

@@ -1,0 +1,56 @@
+"""`stix gpus`: accelerators in the catalogs, with prices, cheapest region first."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from stix.catalog.offers import Catalog, Offer
+from stix.errors import UsageError
+
+
+def parse_filter(text: Optional[str]) -> tuple[Optional[str], Optional[float]]:
+    if not text:
+        return None, None
+    from stix.models.values import canonical_accelerator
+
+    name, colon, count = text.partition(":")
+    try:
+        canonical = canonical_accelerator(name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if not colon:
+        return canonical, None
+    try:
+        return canonical, float(count)
+    except ValueError:
+        raise UsageError(f"accelerator count {count!r} is not a number") from None
+
+
+def summary_rows(catalog: Catalog, cloud: Optional[str]) -> list[tuple[str, str, str]]:
+    rows = []
+    for name in catalog.accelerator_names():
+        offers = [o for o in catalog.with_accelerator(name) if cloud in (None, o.cloud)]
+        if offers:
+            counts = sorted({o.accelerator_count for o in offers})
+            rows.append((name, ", ".join(_n(c) for c in counts), ", ".join(sorted({o.cloud for o in offers}))))
+    return rows
+
+
+def offer_rows(catalog: Catalog, name: str, count: Optional[float], cloud: Optional[str], region: Optional[str],
+               all_regions: bool) -> list[list[str]]:
+    offers = [o for o in catalog.with_accelerator(name)
+              if (count is None or o.accelerator_count == count) and cloud in (None, o.cloud)
+              and region in (None, o.region) and o.price is not None]
+    best: dict[tuple, Offer] = {}
+    for offer in sorted(offers, key=lambda o: (o.price, o.region, o.zone)):
+        key = (offer.cloud, offer.instance_type, offer.accelerator_count) + ((offer.region,) if all_regions else ())
+        best.setdefault(key, offer)
+    ordered = sorted(best.values(), key=lambda o: (o.accelerator_count, o.price, o.cloud))
+    return [[o.accelerator, _n(o.accelerator_count), o.cloud, o.instance_type or "(attach to n1 host)",
+             _n(o.vcpus) if o.vcpus else "-", f"{_n(o.memory_gib)}GB" if o.memory_gib else "-",
+             f"{o.price:.3f}", f"{o.spot_price:.3f}" if o.spot_price is not None else "-", o.region]
+            for o in ordered]
+
+
+def _n(value: float) -> str:
+    return str(int(value)) if value == int(value) else f"{value:g}"
