@@ -22,6 +22,8 @@ app = typer.Typer(
 )
 engine_app = typer.Typer(help="The Pulumi engine stix drives.", no_args_is_help=True)
 app.add_typer(engine_app, name="engine")
+catalog_app = typer.Typer(help="Instance and price catalogs.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
 
 
 def _session():
@@ -233,6 +235,36 @@ def check(clouds: list[str] = typer.Argument(None, help="Clouds to check (defaul
     for result in results:
         print(f"{'enabled ' if result.enabled else 'disabled'} {result.cloud:11} {result.detail}")
     print("enabled clouds: " + ", ".join(c.cloud for c in check_clouds() if c.enabled))
+
+
+@catalog_app.command("update")
+def catalog_update(clouds: list[str] = typer.Argument(None, help="aws, gcp, azure (default: all three).")) -> None:
+    """Reprice catalogs from the clouds' public price endpoints (GCP needs STIX_GCP_API_KEY)."""
+    import os
+
+    from stix.catalog.fetch.http import fetch_json
+    from stix.catalog.load import updated_dir
+    from stix.catalog.update import UPDATABLE, update_catalog
+
+    failed = 0
+    for cloud in clouds or UPDATABLE:
+        try:
+            report = update_catalog(cloud, updated_dir(), fetch_json, gcp_api_key=os.environ.get("STIX_GCP_API_KEY"))
+            print(report.describe())
+        except StixError as exc:
+            failed += 1
+            print(f"stix: error: {cloud}: {exc.message}", file=sys.stderr)
+    raise typer.Exit(1 if failed else 0)
+
+
+@catalog_app.command("show")
+def catalog_show() -> None:
+    """Which catalog file each cloud is read from, with its source and date."""
+    from stix.catalog.load import CLOUDS_WITH_CATALOGS, catalog_file, source_line
+
+    for cloud in CLOUDS_WITH_CATALOGS:
+        path = catalog_file(cloud)
+        print(f"{cloud:6} {path}\n       {source_line(path) if path else '(none)'}")
 
 
 @engine_app.command("install")

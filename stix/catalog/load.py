@@ -30,15 +30,23 @@ def bundled_dir() -> Path:
     return Path(stix.catalogs.__file__).parent
 
 
-def catalog_dir() -> Path:
-    """Where catalogs are read from: STIX_CATALOG_DIR (stix or SkyPilot layout), else the bundled ones."""
+def user_catalog_dir() -> Optional[Path]:
+    """STIX_CATALOG_DIR: a directory of stix CSVs or a SkyPilot catalog directory, used as it is."""
     override = os.environ.get("STIX_CATALOG_DIR")
-    return Path(override).expanduser() if override else bundled_dir()
+    return Path(override).expanduser() if override else None
+
+
+def updated_dir() -> Path:
+    """Where `stix catalog update` writes: under stix's home, read before the bundled catalogs."""
+    from stix.home import StixHome
+
+    return StixHome.from_env().root / "catalogs"
 
 
 def catalog_file(cloud: str, root: Optional[Path] = None) -> Optional[Path]:
-    """`<cloud>.csv` (stix) or `<cloud>/vms.csv` (SkyPilot); the bundled file when the directory has neither."""
-    for base in ([root] if root else []) + [catalog_dir(), bundled_dir()]:
+    """`<cloud>.csv` (stix) or `<cloud>/vms.csv` (SkyPilot), looked up in: root, STIX_CATALOG_DIR,
+    the catalogs `stix catalog update` wrote, then the bundled ones."""
+    for base in [b for b in (root, user_catalog_dir(), updated_dir(), bundled_dir()) if b is not None]:
         for candidate in (base / f"{cloud}.csv", base / cloud / "vms.csv"):
             if candidate.is_file():
                 return candidate

@@ -1,0 +1,71 @@
+"""stix optimize / gpus / check through the real command line."""
+
+
+def task(tmp_path, body: str):
+    path = tmp_path / "t.yaml"
+    path.write_text(body)
+    return str(path)
+
+
+AWS = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example"}
+GCP_AND_AZURE = {"AZURE_CLIENT_ID": "x", "AZURE_TENANT_ID": "y", "AZURE_CLIENT_SECRET": "z"}
+
+
+def test_optimize_prints_table_and_choice(stix, tmp_path):
+    result = stix("optimize", task(tmp_path, "num_nodes: 2\nresources:\n  accelerators: A100:8\n"), **AWS)
+    assert result.returncode == 0, result.stderr
+    assert "Considered resources" in result.stdout
+    chosen = [line for line in result.stdout.splitlines() if "✔" in line]
+    assert len(chosen) == 1 and "p4d.24xlarge" in chosen[0] and "65.55" in chosen[0]
+    assert "Placement: aws p4d.24xlarge (A100:8) in us-east-1/us-east-1a, 2 nodes, $65.55/hr" in result.stdout
+
+
+def test_optimize_nothing_fits_is_one_line(stix, tmp_path):
+    result = stix("optimize", task(tmp_path, "resources:\n  accelerators: A100:8\n"))
+    assert result.returncode == 3
+    assert result.stderr.strip() == ("stix: error: no placement for A100:8: offered on aws, azure, gcp, but enabled "
+                                     "clouds are local (set up credentials; stix check)")
+
+
+def test_optimize_local_task_is_free(stix, tmp_path):
+    result = stix("optimize", "examples/hello.yaml")
+    assert result.returncode == 0
+    assert "Placement: the local cloud (nodes on this machine), 2 nodes, $0.00/hr" in result.stdout
+
+
+def test_gpus_lists_offers_cheapest_first(stix):
+    result = stix("gpus", "A100:8")
+    assert result.returncode == 0
+    lines = [line for line in result.stdout.splitlines() if "│ A100 " in line]
+    clouds = [line.split("│")[3].strip() for line in lines]
+    assert clouds == ["azure", "gcp", "aws"]
+    summary = stix("gpus")
+    assert any(line.startswith("│ H100 ") and "aws, azure, gcp" in line for line in summary.stdout.splitlines())
+    regions = stix("gpus", "H100:8", "--cloud", "aws", "--all-regions")
+    assert regions.stdout.count("p5.48xlarge") == 5
+
+
+def test_gpus_unknown_name_suggests(stix):
+    result = stix("gpus", "H1OO")
+    assert result.returncode == 2 and "did you mean 'H100'" in result.stderr
+
+
+def test_check_reports_clouds_from_environment(stix, tmp_path):
+    result = stix("check", HOME=str(tmp_path), **AWS, **GCP_AND_AZURE)
+    lines = result.stdout.splitlines()
+    assert "enabled  aws         AWS_ACCESS_KEY_ID in the environment" in lines
+    assert any(line.startswith("disabled gcp") for line in lines)
+    assert lines[-1] == "enabled clouds: local, aws, azure"
+
+
+def test_preview_shows_placement_and_cost(stix, engine):
+    result = stix("preview", "examples/hello.yaml")
+    assert result.returncode == 0, result.stderr
+    assert "Placement: the local cloud (nodes on this machine), 2 nodes, $0.00/hr" in result.stdout
+
+
+def test_up_refuses_a_cloud_placement_clearly(stix, tmp_path):
+    result = stix("up", "-y", task(tmp_path, "resources:\n  cpus: 64+\nrun: x\n"), **AWS)
+    assert result.returncode == 2
+    assert result.stderr.startswith("stix: error: not supported yet: running on ")
+    assert "$" in result.stderr and "/hr" in result.stderr
