@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from stix.errors import PrerequisiteMissing, UsageError
 from stix.home import StixHome
-from stix.keys import ensure_cluster_key
+from stix.keys import ensure_cluster_key, ensure_host_keys
+from stix.models import values
 from stix.models.task import Task
 from stix.optimizer import Placement
 from stix.spec import ClusterSpec
@@ -58,18 +59,47 @@ def check_prerequisites(cloud: str) -> None:
             raise PrerequisiteMissing(str(exc)) from None
 
 
-def compile_spec(home: StixHome, task: Task, cluster: str, placement: Placement) -> ClusterSpec:
+def compile_spec(home: StixHome, task: Task, cluster: str, placement: Placement,
+                 ssh_cidrs: tuple[str, ...] = ()) -> ClusterSpec:
+    """The planner's whole decision as data: placement, sizes, ports, labels, keys."""
     chosen = placement.chosen
     check_prerequisites(chosen.cloud)
+    resources = task.resources
     public_key = ensure_cluster_key(home.key_path(cluster), cluster)
+    autostop = resources.autostop_setting
+    host_key_dir = home.key_path(cluster).parent / "hosts"
+    host_keys = ensure_host_keys(host_key_dir, cluster, task.num_nodes) if chosen.cloud != "local" else ()
     return ClusterSpec(
         cluster=cluster,
         cloud=chosen.cloud,
         num_nodes=task.num_nodes,
         ssh_public_key=public_key,
         node_root=str(home.cluster_dir(cluster) / "nodes"),
+        labels=dict(resources.labels or {}),
         instance_type=chosen.instance_type,
         region=chosen.region,
         zone=chosen.zone,
         price_per_node=chosen.price_per_node,
+        accelerator=chosen.accelerator,
+        accelerator_count=chosen.accelerator_count,
+        use_spot=chosen.spot,
+        disk_size_gb=values.parse_disk_size(resources.disk_size) if resources.disk_size is not None else 256,
+        disk_tier=resources.disk_tier or "medium",
+        image_id=resolve_image(resources.image_id, chosen.region),
+        ports=tuple(values.parse_ports(resources.ports)) if resources.ports is not None else (),
+        ssh_cidrs=tuple(ssh_cidrs),
+        host_public_keys=host_keys,
+        host_key_dir=str(host_key_dir) if host_keys else "",
+        autostop_down=bool(autostop and autostop.down),
     )
+
+
+def resolve_image(image_id, region: str) -> str:
+    """image_id as a string, or the entry for the placed region of a per-region mapping."""
+    if image_id is None:
+        return ""
+    if isinstance(image_id, dict):
+        if region not in image_id:
+            raise UsageError(f"resources.image_id has no image for region {region}; it lists {', '.join(image_id)}")
+        return image_id[region]
+    return image_id

@@ -44,3 +44,17 @@ def ensure_cluster_key(path: Path, cluster: str) -> str:
     write_private_key(path, pair.private_openssh)
     public_path.write_text(pair.public_openssh + "\n")
     return pair.public_openssh
+
+
+def ensure_host_keys(directory: Path, cluster: str, count: int) -> tuple[str, ...]:
+    """One host key per node (files host-<rank>, 0600), made once: a node keeps its key across applies."""
+    publics = []
+    for rank in range(count):
+        private = directory / f"host-{rank}"
+        public = directory / f"host-{rank}.pub"
+        if not (private.exists() and public.exists()):
+            pair = generate_keypair(comment=f"{cluster}-node-{rank}")
+            write_private_key(private, pair.private_openssh)
+            public.write_text(pair.public_openssh + "\n")
+        publics.append(public.read_text().strip())
+    return tuple(publics)

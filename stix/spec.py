@@ -26,6 +26,26 @@ class ClusterSpec:
     zone: str = ""
     price_per_node: float = 0.0
     """On-demand or spot $/hr of one node, from the catalog the optimizer used."""
+    accelerator: str = ""
+    accelerator_count: float = 0.0
+    use_spot: bool = False
+    disk_size_gb: int = 256
+    disk_tier: str = "medium"
+    image_id: str = ""
+    """Empty: the cloud's GPU-ready default image."""
+    ports: tuple[tuple[int, int], ...] = ()
+    ssh_cidrs: tuple[str, ...] = ()
+    """Who may reach SSH: by default only the launching machine's address."""
+    host_public_keys: tuple[str, ...] = ()
+    """Clouds: one pre-generated host key per node (rank order), installed by cloud-init and pinned."""
+    host_key_dir: str = ""
+    """Clouds: where the matching private host keys are (files `host-<rank>`, 0600)."""
+    autostop_down: bool = False
+    """An on-node autostop terminates (True) or stops (False) the machine."""
+    buckets: tuple[str, ...] = ()
+    load_balancer_port: int = 0
+    """Non-zero: put the nodes behind a load balancer on this port, health-checked."""
+    ssh_user: str = "stix"
 
     @property
     def hourly_cost(self) -> float:
@@ -36,7 +56,19 @@ class ClusterSpec:
 
     @classmethod
     def from_json(cls, text: str) -> "ClusterSpec":
-        return cls(**json.loads(text))
+        data = json.loads(text)
+        data["ports"] = tuple(tuple(pair) for pair in data.get("ports", ()))
+        for key in ("ssh_cidrs", "host_public_keys", "buckets"):
+            data[key] = tuple(data.get(key, ()))
+        return cls(**data)
+
+    def node_names(self) -> list[str]:
+        """The head is rank 0; workers are numbered from 1, as SkyPilot names them."""
+        return [f"{self.cluster}-head"] + [f"{self.cluster}-worker{i}" for i in range(1, self.num_nodes)]
+
+    def labels_for(self, role: str) -> dict[str, str]:
+        """Tags/labels on every resource: the task's labels plus the cluster name (never overridden)."""
+        return {**self.labels, "stix-cluster": self.cluster, "stix-role": role}
 
 
 @dataclass(frozen=True)

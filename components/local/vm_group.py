@@ -19,7 +19,7 @@ class VmGroupArgs:
 
 
 def node_names(cluster: str, num_nodes: int) -> list[str]:
-    """The head is rank 0; workers are numbered from 1, as SkyPilot names them."""
+    """The head is rank 0; workers are numbered from 1, as SkyPilot names them (ClusterSpec.node_names)."""
     return [f"{cluster}-head"] + [f"{cluster}-worker{i}" for i in range(1, num_nodes)]
 
 

@@ -1,0 +1,57 @@
+"""AWS planning in pure functions: CIDRs, disks, spot settings, images, tags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from stix.spec import ClusterSpec
+
+VPC_CIDR = "10.20.0.0/16"
+SUBNET_CIDR = "10.20.1.0/24"
+GPU_AMI_NAME = "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *"
+CPU_AMI_NAME = "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*"
+CANONICAL = "099720109477"
+
+
+@dataclass(frozen=True)
+class Disk:
+    volume_type: str
+    iops: Optional[int]
+    throughput: Optional[int]
+
+
+DISKS = {
+    "low": Disk("gp3", 3000, 125),
+    "medium": Disk("gp3", 6000, 250),
+    "high": Disk("gp3", 12000, 500),
+    "ultra": Disk("io2", 32000, None),
+    "best": Disk("io2", 32000, None),
+}
+
+
+def disk(spec: ClusterSpec) -> Disk:
+    return DISKS[spec.disk_tier]
+
+
+@dataclass(frozen=True)
+class Market:
+    spot_instance_type: str
+    interruption_behavior: str
+    shutdown_behavior: str
+
+
+def market(spec: ClusterSpec) -> Market:
+    """Autostop stops or terminates from inside the node; spot must then be persistent (stop) or one-time."""
+    if spec.autostop_down:
+        return Market("one-time", "terminate", "terminate")
+    return Market("persistent", "stop", "stop")
+
+
+def ami_query(spec: ClusterSpec) -> tuple[str, str]:
+    """(owner, name filter) of the default image: AWS's GPU Deep Learning AMI, or Ubuntu for CPU nodes."""
+    return ("amazon", GPU_AMI_NAME) if spec.accelerator else (CANONICAL, CPU_AMI_NAME)
+
+
+def tags(spec: ClusterSpec, role: str, name: str) -> dict[str, str]:
+    return {**spec.labels_for(role), "Name": name}

@@ -1,0 +1,56 @@
+"""The shape every cloud folder follows, and the pieces they share.
+
+A cloud is a class that declares its optional capabilities as class attributes
+(`spot`, `bucket`, `load_balancer`) and builds a cluster from a ClusterSpec.
+The program finds it by name (`stix.components.<cloud>.CLOUD`), imported only
+when that cloud is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, ClassVar
+
+from stix.spec import ClusterSpec
+
+SSH_PORT = 22
+
+
+class Cloud:
+    name: ClassVar[str]
+    spot: ClassVar[bool] = False
+    bucket: ClassVar[bool] = False
+    load_balancer: ClassVar[bool] = False
+
+    @classmethod
+    def deploy(cls, spec: ClusterSpec) -> dict[str, Any]:
+        """Declare the cluster's resources; return the stack outputs (cluster, cloud, nodes, ...)."""
+        raise NotImplementedError
+
+    @classmethod
+    def check(cls, spec: ClusterSpec) -> None:
+        """Refuse a spec this cloud cannot honour, before anything is declared."""
+        if spec.use_spot and not cls.spot:
+            raise ValueError(f"{cls.name} has no spot instances")
+        if spec.buckets and not cls.bucket:
+            raise ValueError(f"{cls.name} has no bucket component")
+        if spec.load_balancer_port and not cls.load_balancer:
+            raise ValueError(f"{cls.name} has no load balancer component")
+
+
+def cloud_for(name: str) -> type[Cloud]:
+    return importlib.import_module(f"stix.components.{name}").CLOUD
+
+
+def node_output(name: str, rank: int, ip: Any, private_ip: Any, port: int, user: str, host_public_key: str,
+                home: str) -> Any:
+    import pulumi
+
+    return pulumi.Output.all(name=name, rank=rank, ip=ip, private_ip=private_ip, port=port, user=user,
+                             host_public_key=host_public_key, home=home)
+
+
+def read_host_key(spec: ClusterSpec, rank: int) -> str:
+    from pathlib import Path
+
+    return (Path(spec.host_key_dir) / f"host-{rank}").read_text()

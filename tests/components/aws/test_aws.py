@@ -1,0 +1,80 @@
+"""AWS components under strict Pulumi mocks: a 2-node GPU spot task with ports and labels."""
+
+from __future__ import annotations
+
+from stix.components.base import cloud_for
+from stix.spec import ClusterInfo
+from tests.components.conftest import SSH_CIDR
+from tests.components.mocks import StrictMocks, is_secret, reveal, run_program
+
+AMI_CALL = "aws:ec2/getAmi:getAmi"
+
+
+def deploy(spec):
+    calls = {AMI_CALL: lambda args: {"id": "ami-0123dlami", "name": "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) 20261101"}}
+    mocks = StrictMocks(calls=calls)
+    outputs = run_program(lambda: cloud_for("aws").deploy(spec), mocks)
+    return mocks, outputs
+
+
+def test_gpu_spot_cluster(spec_for):
+    spec = spec_for("aws", "aws/us-east-1", "A100:8", buckets=("train-data",), load_balancer_port=8888)
+    mocks, outputs = deploy(spec)
+
+    provider = mocks.one("pulumi:providers:aws")
+    assert provider.inputs["region"] == "us-east-1"
+    instances = mocks.of_type("aws:ec2/instance:Instance")
+    assert [i.name for i in instances] == ["vms-node-0", "vms-node-1"]
+    for rank, instance in enumerate(instances):
+        inputs = instance.inputs
+        assert inputs["instanceType"] == "p4d.24xlarge"
+        assert inputs["ami"] == "ami-0123dlami"
+        assert inputs["instanceMarketOptions"] == {"marketType": "spot", "spotOptions": {
+            "spotInstanceType": "persistent", "instanceInterruptionBehavior": "stop"}}
+        assert inputs["instanceInitiatedShutdownBehavior"] == "stop"
+        disk = inputs["rootBlockDevice"]
+        assert (disk["volumeSize"], disk["volumeType"], disk["iops"], disk["encrypted"]) == (512, "gp3", 12000, True)
+        assert inputs["tags"]["stix-cluster"] == "train" and inputs["tags"]["team"] == "ml"
+        assert inputs["tags"]["Name"] == ["train-head", "train-worker1"][rank]
+        assert is_secret(inputs["userData"])
+        cloud_init = reveal(inputs["userData"])
+        assert spec.ssh_public_key in cloud_init and spec.host_public_keys[rank] in cloud_init
+        assert cloud_init.startswith("#cloud-config\n")
+
+    group = mocks.one("aws:ec2/securityGroup:SecurityGroup")
+    ingress = {(r["fromPort"], r["toPort"]): r for r in group.inputs["ingress"]}
+    assert ingress[(22, 22)]["cidrBlocks"] == [SSH_CIDR]
+    assert ingress[(8888, 8888)]["cidrBlocks"] == ["0.0.0.0/0"]
+    assert ingress[(10020, 10040)]["cidrBlocks"] == ["0.0.0.0/0"]
+    assert ingress[(0, 0)]["self"] is True and "cidrBlocks" not in ingress[(0, 0)]
+
+    assert mocks.one("aws:ec2/subnet:Subnet").inputs["availabilityZone"] == spec.zone
+    bucket = mocks.one("aws:s3/bucket:Bucket")
+    assert bucket.inputs["bucket"] == "train-data"
+    assert mocks.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs["blockPublicAcls"] is True
+    target_group = mocks.one("aws:lb/targetGroup:TargetGroup")
+    assert target_group.inputs["healthCheck"]["protocol"] == "TCP" and target_group.inputs["port"] == 8888
+    assert mocks.one("aws:lb/loadBalancer:LoadBalancer").inputs["loadBalancerType"] == "network"
+    assert len(mocks.of_type("aws:lb/targetGroupAttachment:TargetGroupAttachment")) == 2
+
+    info = ClusterInfo.from_outputs({"cluster": "train", "cloud": "aws", **outputs}, "/keys/id")
+    assert [n.name for n in info.nodes] == ["train-head", "train-worker1"]
+    assert info.head.ip.startswith("203.0.113.") and info.head.port == 22 and info.head.user == "stix"
+    assert info.head.host_public_key == spec.host_public_keys[0]
+    assert outputs["buckets"] == ["s3://train-data"] and outputs["endpoint"].endswith(":8888")
+
+
+def test_autostop_down_terminates_and_uses_one_time_spot(spec_for):
+    spec = spec_for("aws", "aws/us-east-1", "A100:8", autostop_down=True)
+    mocks, _ = deploy(spec)
+    instance = mocks.of_type("aws:ec2/instance:Instance")[0].inputs
+    assert instance["instanceInitiatedShutdownBehavior"] == "terminate"
+    assert instance["instanceMarketOptions"]["spotOptions"]["spotInstanceType"] == "one-time"
+
+
+def test_image_override_skips_the_lookup(spec_for):
+    spec = spec_for("aws", "aws/us-east-1", "A100:8", image_id="ami-custom", use_spot=False)
+    mocks = StrictMocks()  # no calls allowed: the AMI lookup must not happen
+    run_program(lambda: cloud_for("aws").deploy(spec), mocks)
+    instance = mocks.of_type("aws:ec2/instance:Instance")[0].inputs
+    assert instance["ami"] == "ami-custom" and "instanceMarketOptions" not in instance

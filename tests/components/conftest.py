@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from stix.catalog.load import load_catalog
+from stix.compile import compile_spec
+from stix.home import StixHome
+from stix.loader import load_pipeline_text
+from stix.optimizer import HostLimits, optimize
+
+GPU_SPOT_TASK = """
+name: train
+num_nodes: 2
+resources:
+  infra: {infra}
+  accelerators: {accelerators}
+  use_spot: true
+  ports: [8888, "10020-10040"]
+  labels:
+    team: ml
+    project: llm
+  disk_size: 512
+  disk_tier: high
+run: python train.py
+"""
+SSH_CIDR = "198.51.100.7/32"
+
+
+def cloud_spec(tmp_path: Path, cloud: str, infra: str, accelerators: str, **changes):
+    task = load_pipeline_text(GPU_SPOT_TASK.format(infra=infra, accelerators=accelerators)).tasks[0]
+    placement = optimize(task.resources, task.num_nodes, load_catalog(), [cloud], host=HostLimits(2, 8))
+    spec = compile_spec(StixHome(tmp_path / "home"), task, "train", placement, ssh_cidrs=(SSH_CIDR,))
+    return dataclasses.replace(spec, **changes) if changes else spec
+
+
+@pytest.fixture
+def spec_for(tmp_path):
+    def make(cloud: str, infra: str, accelerators: str, **changes):
+        return cloud_spec(tmp_path, cloud, infra, accelerators, **changes)
+    return make
