@@ -1,0 +1,48 @@
+"""GCP planning in pure functions: CIDRs, disks, GPUs, scheduling, images, labels."""
+
+from __future__ import annotations
+
+import re
+
+from stix.spec import ClusterSpec
+
+SUBNET_CIDR = "10.30.1.0/24"
+HEALTH_CHECK_RANGES = ("35.191.0.0/16", "130.211.0.0/22")
+"""Google's load-balancer health checkers: the only sources the health-check rule admits."""
+DISK_TYPES = {"low": "pd-standard", "medium": "pd-balanced", "high": "pd-ssd", "ultra": "pd-extreme", "best": "pd-extreme"}
+ATTACHED_GPU_TYPES = {"T4": "nvidia-tesla-t4", "V100": "nvidia-tesla-v100", "P100": "nvidia-tesla-p100",
+                      "P4": "nvidia-tesla-p4"}
+GPU_IMAGE = "projects/deeplearning-platform-release/global/images/family/common-cu124-ubuntu-2204-py310"
+CPU_IMAGE = "projects/ubuntu-os-cloud/global/images/family/ubuntu-2204-lts"
+
+
+def disk_type(spec: ClusterSpec) -> str:
+    return DISK_TYPES[spec.disk_tier]
+
+
+def guest_accelerator(spec: ClusterSpec) -> tuple[str, int] | None:
+    """N1 machines take GPUs as attached accelerators; A2/A3/G2 machine types include theirs."""
+    if spec.accelerator and spec.instance_type.startswith("n1-"):
+        return ATTACHED_GPU_TYPES[spec.accelerator], int(spec.accelerator_count)
+    return None
+
+
+def image(spec: ClusterSpec) -> str:
+    return spec.image_id or (GPU_IMAGE if spec.accelerator else CPU_IMAGE)
+
+
+def termination_action(spec: ClusterSpec) -> str:
+    return "DELETE" if spec.autostop_down else "STOP"
+
+
+def network_tag(spec: ClusterSpec) -> str:
+    return f"stix-{spec.cluster}"
+
+
+def label_value(text: str) -> str:
+    """GCP labels: lowercase letters, digits, '_' and '-', at most 63 characters."""
+    return re.sub(r"[^a-z0-9_-]", "-", text.lower())[:63]
+
+
+def labels(spec: ClusterSpec, role: str) -> dict[str, str]:
+    return {label_value(k): label_value(v) for k, v in spec.labels_for(role).items()}
