@@ -64,7 +64,10 @@ class StrictMocks(Mocks):
 
     def new_resource(self, args):
         self.resources.append(Recorded(args.typ, args.name, dict(args.inputs), args.provider))
-        return f"{args.name}-id", {**args.inputs, **_outputs(args)}
+        # Like the real providers, every resource reports a name: the physical one given, else the logical one.
+        given = next((v for k, v in args.inputs.items() if k.endswith("Name") and k[:-4] in args.typ.lower()
+                      and isinstance(v, str)), None)
+        return f"{args.name}-id", {"name": given or args.name, **args.inputs, **_outputs(args)}
 
     def call(self, args):
         handler = self.calls.get(args.token)
