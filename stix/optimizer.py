@@ -184,6 +184,9 @@ def candidates_for(request: Request, catalog: Catalog, enabled: Iterable[str], n
                    host: Optional[HostLimits] = None) -> list[Candidate]:
     enabled = frozenset(enabled)
     out: list[Candidate] = []
+    if request.cloud == "kubernetes" and "kubernetes" in enabled:
+        pod = _kubernetes(request, num_nodes)
+        return [pod] if pod else []
     nothing_asked = request.accelerator is None and request.instance_type is None and \
         request.cpus is None and request.memory is None
     cloud_request = replace(request, cpus=DEFAULT_CPUS) if nothing_asked else request
@@ -214,6 +217,32 @@ def candidates_for(request: Request, catalog: Catalog, enabled: Iterable[str], n
             continue
         out.append(_candidate(offer, offer.instance_type, offer.vcpus, offer.memory_gib, price, request, num_nodes))
     return out
+
+
+KUBERNETES_DEFAULT_CPUS = 4.0
+
+
+def _kubernetes(request: Request, num_nodes: int) -> Optional[Candidate]:
+    """A pod sized to the request: Kubernetes has no catalog, and stix does not price a cluster you already run.
+
+    Only an explicit `infra: k8s` places a task there (the optimizer never picks it by price).
+    """
+    if request.use_spot or request.instance_type:
+        return None
+    cpus = request.cpus.value if request.cpus else KUBERNETES_DEFAULT_CPUS
+    if request.memory and request.memory.per_cpu is not None:
+        memory = request.memory.per_cpu * cpus
+    elif request.memory and request.memory.gib:
+        memory = request.memory.gib
+    else:
+        memory = cpus * 4
+    name = f"{_n(cpus)}CPU--{_n(memory)}GB"
+    accelerator, count = "", 0.0
+    if request.accelerator:
+        accelerator, count = request.accelerator.name, request.accelerator.count
+        name += f"--{_n(count)}{accelerator}"
+    return Candidate("kubernetes", request.region or "", "", name, accelerator, count, cpus, memory, False, 0.0,
+                     num_nodes)
 
 
 def _local(offer: Offer, request: Request, num_nodes: int, host: HostLimits) -> Optional[Candidate]:

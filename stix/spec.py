@@ -28,6 +28,9 @@ class ClusterSpec:
     """On-demand or spot $/hr of one node, from the catalog the optimizer used."""
     accelerator: str = ""
     accelerator_count: float = 0.0
+    vcpus: float = 0.0
+    memory_gib: float = 0.0
+    """Size of one node, from the catalog (Kubernetes: the pod's requests)."""
     use_spot: bool = False
     disk_size_gb: int = 256
     disk_tier: str = "medium"

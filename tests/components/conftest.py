@@ -17,7 +17,8 @@ num_nodes: 2
 resources:
   infra: {infra}
   accelerators: {accelerators}
-  use_spot: true
+  use_spot: {spot}
+  cpus: {cpus}
   ports: [8888, "10020-10040"]
   labels:
     team: ml
@@ -29,8 +30,10 @@ run: python train.py
 SSH_CIDR = "198.51.100.7/32"
 
 
-def cloud_spec(tmp_path: Path, cloud: str, infra: str, accelerators: str, **changes):
-    task = load_pipeline_text(GPU_SPOT_TASK.format(infra=infra, accelerators=accelerators)).tasks[0]
+def cloud_spec(tmp_path: Path, cloud: str, infra: str, accelerators: str, spot: bool = True, cpus: str = "4+",
+               **changes):
+    task = load_pipeline_text(GPU_SPOT_TASK.format(infra=infra, accelerators=accelerators, spot=str(spot).lower(),
+                                                   cpus=cpus)).tasks[0]
     placement = optimize(task.resources, task.num_nodes, load_catalog(), [cloud], host=HostLimits(2, 8))
     spec = compile_spec(StixHome(tmp_path / "home"), task, "train", placement, ssh_cidrs=(SSH_CIDR,))
     return dataclasses.replace(spec, **changes) if changes else spec
@@ -40,4 +43,11 @@ def cloud_spec(tmp_path: Path, cloud: str, infra: str, accelerators: str, **chan
 def spec_for(tmp_path):
     def make(cloud: str, infra: str, accelerators: str, **changes):
         return cloud_spec(tmp_path, cloud, infra, accelerators, **changes)
+    return make
+
+
+@pytest.fixture
+def k8s_spec(tmp_path):
+    def make(**changes):
+        return cloud_spec(tmp_path, "kubernetes", "k8s/my-context", "H100:8", spot=False, cpus="32", **changes)
     return make

@@ -1,0 +1,65 @@
+"""Kubernetes planning in pure functions: labels, GPU selection, pod resources, the sshd bootstrap."""
+
+from __future__ import annotations
+
+import re
+
+from stix.spec import ClusterSpec
+
+GPU_LABEL = "skypilot.co/accelerator"
+"""The node label SkyPilot's Kubernetes support uses, so clusters labelled for SkyPilot work as they are."""
+GPU_IMAGE = "nvcr.io/nvidia/cuda:12.4.1-runtime-ubuntu22.04"
+CPU_IMAGE = "ubuntu:22.04"
+KEY_MOUNT = "/etc/stix-keys"
+
+# The pod's entry point: install sshd if the image lacks it, install the keys stix generated for this
+# ordinal, and run sshd in the foreground. Built from constants only; no user value is interpolated.
+BOOTSTRAP = r"""set -eu
+ordinal="${HOSTNAME##*-}"
+if ! command -v sshd >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server sudo >/dev/null
+fi
+id -u "$STIX_USER" >/dev/null 2>&1 || useradd -m -s /bin/bash "$STIX_USER"
+mkdir -p /run/sshd "/home/$STIX_USER/.ssh"
+install -m 0600 "$STIX_KEYS/authorized_keys" "/home/$STIX_USER/.ssh/authorized_keys"
+chown -R "$STIX_USER" "/home/$STIX_USER/.ssh"
+install -m 0600 "$STIX_KEYS/host-$ordinal" /etc/ssh/ssh_host_ed25519_key
+echo "$STIX_USER ALL=(ALL) NOPASSWD:ALL" > /etc/sudoers.d/stix
+exec /usr/sbin/sshd -D -e -o PasswordAuthentication=no -o HostKey=/etc/ssh/ssh_host_ed25519_key
+"""
+
+
+def label_value(text: str) -> str:
+    """Kubernetes label values: alphanumerics, '-', '_', '.', at most 63, starting and ending alphanumeric."""
+    value = re.sub(r"[^A-Za-z0-9_.-]", "-", text)[:63]
+    return value.strip("-_.")
+
+
+def labels(spec: ClusterSpec, role: str) -> dict[str, str]:
+    return {k: label_value(v) for k, v in spec.labels_for(role).items()}
+
+
+def selector(spec: ClusterSpec) -> dict[str, str]:
+    return {"stix-cluster": label_value(spec.cluster)}
+
+
+def node_selector(spec: ClusterSpec) -> dict[str, str] | None:
+    return {GPU_LABEL: spec.accelerator.lower()} if spec.accelerator else None
+
+
+def pod_resources(spec: ClusterSpec) -> dict[str, str]:
+    resources = {"cpu": _quantity(spec.vcpus), "memory": f"{_quantity(spec.memory_gib)}Gi",
+                 "ephemeral-storage": f"{spec.disk_size_gb}Gi"}
+    if spec.accelerator:
+        resources["nvidia.com/gpu"] = _quantity(spec.accelerator_count)
+    return resources
+
+
+def image(spec: ClusterSpec) -> str:
+    if spec.image_id.startswith("docker:"):
+        return spec.image_id[len("docker:"):]
+    return spec.image_id or (GPU_IMAGE if spec.accelerator else CPU_IMAGE)
+
+
+def _quantity(value: float) -> str:
+    return str(int(value)) if value == int(value) else f"{value:g}"
