@@ -37,4 +37,16 @@ def render_cloud_init(user: str, authorized_key: str, host_private_key: str, hos
             }
         ],
     }
-    return "#cloud-config\n" + yaml.safe_dump(document, sort_keys=False, default_flow_style=False, width=1000)
+    return "#cloud-config\n" + yaml.dump(document, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+                                         width=1000)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (keys, scripts) as literal blocks, the way people write cloud-init."""
+
+
+def _string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_Dumper.add_representer(str, _string)
