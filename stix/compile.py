@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 from stix.errors import PrerequisiteMissing, UsageError
 from stix.home import StixHome
 from stix.keys import ensure_cluster_key, ensure_host_keys
@@ -10,28 +12,31 @@ from stix.models.task import Task
 from stix.optimizer import Placement
 from stix.spec import ClusterSpec
 
-RUNNABLE_CLOUDS = ("local",)
+RUNNABLE_CLOUDS = ("local", "aws", "gcp", "azure", "kubernetes")
 RUNNABLE_TASK_FIELDS = {"name", "workdir", "num_nodes", "resources", "envs", "secrets", "setup", "run"}
-RUNNABLE_RESOURCE_FIELDS = {"infra", "cloud", "cpus", "memory", "any_of", "ordered", "max_hourly_cost"}
-"""cpus/memory and alternatives are placement constraints the optimizer checks (the local node is the host)."""
+PLACEMENT_FIELDS = {"infra", "cloud", "region", "zone", "cpus", "memory", "accelerators", "instance_type", "use_spot",
+                    "any_of", "ordered", "max_hourly_cost"}
+"""Constraints the optimizer enforces on every cloud (the local node is the host: no GPUs, no spot)."""
+CLOUD_VM_FIELDS = {"disk_size", "disk_tier", "ports", "labels", "image_id"}
+"""Honoured by the cloud components; a local node has no disk, ports or image of its own."""
 
 
-def unsupported_fields(task: Task) -> list[str]:
-    """Fields that validate but this version cannot run yet, in the user's spelling."""
+def unsupported_fields(task: Task, cloud: Optional[str] = None) -> list[str]:
+    """Fields that validate but cannot run yet (on `cloud`, once placed), in the user's spelling."""
     out = [name for name in sorted(task.model_fields_set) if name not in RUNNABLE_TASK_FIELDS
            and getattr(task, name) not in (None, {}, [])]
     if task.workdir is not None and not isinstance(task.workdir, str):
         out.append("workdir (git url/ref)")
-    out += [f"resources.{name}" for name in sorted(task.resources.set_of_fields() - RUNNABLE_RESOURCE_FIELDS)]
+    runnable = PLACEMENT_FIELDS | (CLOUD_VM_FIELDS if cloud not in (None, "local") else set())
+    considered = task.resources.set_of_fields() if cloud else task.resources.set_of_fields() - CLOUD_VM_FIELDS
+    out += [f"resources.{name}" + (f" on the {cloud} cloud" if cloud == "local" and name in CLOUD_VM_FIELDS else "")
+            for name in sorted(considered - runnable)]
     return out
 
 
-def check_runnable(task: Task) -> None:
-    """Refuse, in one line, what validates but cannot run yet."""
-    cloud = task.resources.cloud_name
-    if cloud is not None and cloud not in RUNNABLE_CLOUDS:
-        raise UsageError(f"not supported yet: resources.cloud={cloud} (this version runs the local cloud only)")
-    unsupported = unsupported_fields(task)
+def check_runnable(task: Task, cloud: Optional[str] = None) -> None:
+    """Refuse, in one line, what validates but cannot run yet (before placement, then for the placed cloud)."""
+    unsupported = unsupported_fields(task, cloud)
     if unsupported:
         raise UsageError(f"not supported yet: {', '.join(unsupported)}")
 
@@ -40,16 +45,15 @@ def choose_placement(task: Task) -> Placement:
     from stix.placement import place
 
     placement = place(task)
-    chosen = placement.chosen
-    if chosen.cloud not in RUNNABLE_CLOUDS:
-        raise UsageError(
-            f"not supported yet: running on {chosen.cloud} (the optimizer chose {chosen.instance_type} in "
-            f"{chosen.location} at ${chosen.hourly_cost:.2f}/hr; this version runs the local cloud only)"
-        )
+    check_runnable(task, placement.chosen.cloud)
     return placement
 
 
-def check_prerequisites(cloud: str) -> None:
+def check_prerequisites(home: StixHome, cloud: str) -> None:
+    if cloud != "local":
+        from stix.engine.plugins import require_plugin
+
+        require_plugin(home, cloud)
     if cloud == "local":
         from stix.components.local import sshd
 
@@ -63,8 +67,12 @@ def compile_spec(home: StixHome, task: Task, cluster: str, placement: Placement,
                  ssh_cidrs: tuple[str, ...] = ()) -> ClusterSpec:
     """The planner's whole decision as data: placement, sizes, ports, labels, keys."""
     chosen = placement.chosen
-    check_prerequisites(chosen.cloud)
+    check_prerequisites(home, chosen.cloud)
     resources = task.resources
+    if chosen.cloud != "local" and not ssh_cidrs:
+        from stix.ssh_source import ssh_cidrs as detect
+
+        ssh_cidrs = detect()
     public_key = ensure_cluster_key(home.key_path(cluster), cluster)
     autostop = resources.autostop_setting
     host_key_dir = home.key_path(cluster).parent / "hosts"

@@ -35,11 +35,19 @@ def test_missing_file(stix, tmp_path):
     assert line == f"stix: error: {tmp_path / 'missing.yaml'}: no such task file"
 
 
-def test_cloud_not_runnable_yet(stix, tmp_path):
+def test_cloud_without_credentials_says_so(stix, tmp_path):
     path = tmp_path / "task.yaml"
     path.write_text("resources:\n  infra: aws/us-east-1\nrun: x\n")
-    line = one_line_error(stix("up", "-y", str(path)))
-    assert "not supported yet: resources.cloud=aws" in line
+    line = one_line_error(stix("up", "-y", str(path), HOME=str(tmp_path)))
+    assert "offered on aws, but enabled clouds are local" in line
+
+
+def test_cloud_without_provider_plugin_names_the_install_command(stix, tmp_path):
+    path = tmp_path / "task.yaml"
+    path.write_text("resources:\n  infra: aws/us-east-1\n  accelerators: T4:1\nrun: x\n")
+    line = one_line_error(stix("up", "-y", str(path), AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="y"))
+    assert "needs the Pulumi aws provider plugin v7.51.1" in line
+    assert "pulumi plugin install resource aws 7.51.1" in line
 
 
 def test_invalid_cluster_name(stix, tmp_path):
@@ -103,4 +111,4 @@ def test_missing_sshd_names_the_package(stix, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(sshd.os, "access", lambda path, mode: False)
     with pytest.raises(PrerequisiteMissing, match="apt-get install -y openssh-server"):
-        check_prerequisites("local")
+        check_prerequisites(None, "local")

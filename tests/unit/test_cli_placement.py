@@ -64,8 +64,8 @@ def test_preview_shows_placement_and_cost(stix, engine):
     assert "Placement: the local cloud (nodes on this machine), 2 nodes, $0.00/hr" in result.stdout
 
 
-def test_up_refuses_a_cloud_placement_clearly(stix, tmp_path):
+def test_up_on_a_cloud_without_its_plugin_says_how_to_install_it(stix, tmp_path):
     result = stix("up", "-y", task(tmp_path, "resources:\n  cpus: 64+\nrun: x\n"), **AWS)
-    assert result.returncode == 2
-    assert result.stderr.startswith("stix: error: not supported yet: running on ")
-    assert "$" in result.stderr and "/hr" in result.stderr
+    assert result.returncode == 1
+    assert "Placement: aws" in result.stdout and "/hr" in result.stdout
+    assert result.stderr.startswith("stix: error: provisioning on aws needs the Pulumi aws provider plugin")

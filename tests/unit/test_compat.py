@@ -86,13 +86,15 @@ def test_required_secrets_are_reported():
     assert one("llm__llama-3_1__llama-3_1.yaml").required_unset() == ["--secret HF_TOKEN"]
 
 
-@pytest.mark.parametrize("name, refusal", [
-    ("examples__minimal.yaml", "not supported yet: resources.cloud=aws"),
-    ("tests__test_yamls__autostop.yaml", "not supported yet: resources.autostop"),
-    ("tests__test_yamls__test_labels.yaml", "not supported yet: resources.labels"),
+@pytest.mark.parametrize("name, refusal, code", [
+    ("examples__minimal.yaml", "no placement for cpu on aws: offered on aws, but enabled clouds are local", 3),
+    ("tests__test_yamls__autostop.yaml", "not supported yet: resources.autostop", 2),
+    ("tests__test_yamls__test_labels.yaml", "not supported yet: resources.labels on the local cloud", 2),
+    ("llm__llama-3_1__llama-3_1.yaml", "not supported yet: service", 2),
+    ("examples__using_file_mounts.yaml", "not supported yet: file_mounts", 2),
 ])
-def test_up_refuses_what_it_cannot_run_yet(stix, name, refusal):
-    result = stix("up", "-y", str(COMPAT / name))
-    assert result.returncode == 2
+def test_up_refuses_what_it_cannot_run_yet(stix, tmp_path, name, refusal, code):
+    result = stix("up", "-y", str(COMPAT / name), "--secret", "HF_TOKEN=x", HOME=str(tmp_path))
+    assert result.returncode == code, result.stderr
     assert result.stderr.strip().startswith(f"stix: error: {refusal}")
     assert len(result.stderr.strip().splitlines()) == 1
