@@ -67,7 +67,6 @@ def compile_spec(home: StixHome, task: Task, cluster: str, placement: Placement,
                  ssh_cidrs: tuple[str, ...] = ()) -> ClusterSpec:
     """The planner's whole decision as data: placement, sizes, ports, labels, keys."""
     chosen = placement.chosen
-    check_prerequisites(home, chosen.cloud)
     resources = task.resources
     if chosen.cloud != "local" and not ssh_cidrs:
         from stix.ssh_source import ssh_cidrs as detect

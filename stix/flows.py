@@ -12,7 +12,7 @@ from typing import Callable, Iterator, Optional
 from rich.console import Console
 
 from stix import index as idx
-from stix.compile import check_runnable, choose_placement, compile_spec
+from stix.compile import check_prerequisites, check_runnable, choose_placement, compile_spec
 from stix.drift import DriftReport
 from stix.engine.changes import ChangeSet
 from stix.errors import Aborted, ClusterNotFound, ConfirmationRequired, ProvisionError
@@ -161,6 +161,7 @@ def _stack_for(session: Session, chosen: Plan):
     check_runnable(chosen.task)
     placement = choose_placement(chosen.task)
     session.console.print(placement_line(placement))
+    check_prerequisites(session.home, placement.chosen.cloud)
     spec = compile_spec(session.home, chosen.task, chosen.cluster, placement)
     stack = _engine_call(lambda: open_stack(session.home, chosen.cluster, make_program(spec)), "opening the stack")
     return stack, spec

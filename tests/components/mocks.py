@@ -77,7 +77,8 @@ class StrictMocks(Mocks):
         return handler(args.args), []
 
     def of_type(self, type_token: str) -> list[Recorded]:
-        return [r for r in self.resources if r.type == type_token]
+        """Resources of one type, by logical name: registration order is not deterministic."""
+        return sorted((r for r in self.resources if r.type == type_token), key=lambda r: r.name)
 
     def one(self, type_token: str) -> Recorded:
         found = self.of_type(type_token)
