@@ -89,9 +89,10 @@ def test_doctor_names_the_fix_for_missing_engine(stix, tmp_path):
     assert engine_line.startswith("FAIL") and "stix engine install" in engine_line
 
 
-def test_status_does_not_import_pulumi_or_cloud_sdks(stix):
+@pytest.mark.parametrize("argv", [["status"], ["--help"], ["up", "--help"], ["check"]])
+def test_fast_commands_import_no_pulumi_or_cloud_sdk(stix, argv):
     code = (
-        "import sys, runpy; sys.argv=['stix','status'];\n"
+        f"import sys, runpy; sys.argv=['stix', *{argv!r}];\n"
         "try:\n    runpy.run_module('stix', run_name='__main__')\n"
         "except SystemExit: pass\n"
         "bad=[m for m in sys.modules if m.split('.')[0] in ('pulumi','pulumi_aws','pulumi_gcp','pulumi_azure_native','pulumi_kubernetes','paramiko')]\n"
