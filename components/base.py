@@ -24,7 +24,40 @@ class Cloud:
 
     @classmethod
     def deploy(cls, spec: ClusterSpec) -> dict[str, Any]:
-        """Declare the cluster's resources; return the stack outputs (cluster, cloud, nodes, ...)."""
+        """Declare the cluster's resources; return the stack outputs (nodes, buckets, endpoint)."""
+        import pulumi
+
+        cls.check(spec)
+        opts = pulumi.ResourceOptions(provider=cls.provider(spec))
+        network = cls.network(spec, opts)
+        group = cls.vm_group(spec, network, opts)
+        outputs: dict[str, Any] = {"nodes": group.nodes}
+        outputs["buckets"] = [cls.make_bucket(spec, f"bucket-{i}", bucket, network, opts).url
+                              for i, bucket in enumerate(spec.buckets)]
+        if spec.load_balancer_port:
+            outputs["endpoint"] = cls.make_load_balancer(spec, network, group, opts).endpoint
+        return outputs
+
+    # Each cloud supplies these; the components are imported only here, when the cloud is used.
+
+    @classmethod
+    def provider(cls, spec: ClusterSpec) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def network(cls, spec: ClusterSpec, opts: Any) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def vm_group(cls, spec: ClusterSpec, network: Any, opts: Any) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def make_bucket(cls, spec: ClusterSpec, name: str, bucket: str, network: Any, opts: Any) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def make_load_balancer(cls, spec: ClusterSpec, network: Any, group: Any, opts: Any) -> Any:
         raise NotImplementedError
 
     @classmethod

@@ -9,6 +9,14 @@ from __future__ import annotations
 import yaml
 
 
+def node_cloud_init(spec, rank: int) -> str:
+    """The cloud-init document for one node of a ClusterSpec (contains its private host key)."""
+    from stix.components.base import read_host_key
+
+    return render_cloud_init(spec.ssh_user, spec.ssh_public_key, read_host_key(spec, rank),
+                             spec.host_public_keys[rank], spec.autostop_down)
+
+
 def render_cloud_init(user: str, authorized_key: str, host_private_key: str, host_public_key: str,
                       autostop_down: bool = False) -> str:
     document = {

@@ -14,6 +14,8 @@ class StixError(Exception):
     exit_code = 1
 
     def __init__(self, message: str) -> None:
+        # One line, always: a key or value from a user's file may itself hold line breaks.
+        message = message.replace("\r", "\\r").replace("\n", "\\n")
         super().__init__(message)
         self.message = message
 

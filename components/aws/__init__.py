@@ -15,28 +15,35 @@ class Aws(Cloud):
     load_balancer = True
 
     @classmethod
-    def deploy(cls, spec: ClusterSpec) -> dict[str, Any]:
-        import pulumi
+    def provider(cls, spec: ClusterSpec) -> Any:
         import pulumi_aws as aws
 
-        from stix.components.aws.bucket import AwsBucket, AwsBucketArgs
-        from stix.components.aws.load_balancer import AwsLoadBalancer, AwsLoadBalancerArgs
+        return aws.Provider("aws", region=spec.region)
+
+    @classmethod
+    def network(cls, spec: ClusterSpec, opts: Any) -> Any:
         from stix.components.aws.network import AwsNetwork, AwsNetworkArgs
+
+        return AwsNetwork("net", AwsNetworkArgs(spec), opts)
+
+    @classmethod
+    def vm_group(cls, spec: ClusterSpec, network: Any, opts: Any) -> Any:
         from stix.components.aws.vm_group import AwsVmGroup, AwsVmGroupArgs
 
-        cls.check(spec)
-        provider = aws.Provider("aws", region=spec.region)
-        opts = pulumi.ResourceOptions(provider=provider)
-        network = AwsNetwork("net", AwsNetworkArgs(spec), opts)
-        group = AwsVmGroup("vms", AwsVmGroupArgs(spec, network.subnet.id, network.security_group.id), opts)
-        outputs: dict[str, Any] = {"nodes": group.nodes}
-        outputs["buckets"] = [AwsBucket(f"bucket-{i}", AwsBucketArgs(spec, bucket), opts).url
-                              for i, bucket in enumerate(spec.buckets)]
-        if spec.load_balancer_port:
-            balancer = AwsLoadBalancer("lb", AwsLoadBalancerArgs(spec, network.vpc.id, [network.subnet.id],
-                                                                 [i.id for i in group.instances]), opts)
-            outputs["endpoint"] = balancer.endpoint
-        return outputs
+        return AwsVmGroup("vms", AwsVmGroupArgs(spec, network.subnet.id, network.security_group.id), opts)
+
+    @classmethod
+    def make_bucket(cls, spec: ClusterSpec, name: str, bucket: str, network: Any, opts: Any) -> Any:
+        from stix.components.aws.bucket import AwsBucket, AwsBucketArgs
+
+        return AwsBucket(name, AwsBucketArgs(spec, bucket), opts)
+
+    @classmethod
+    def make_load_balancer(cls, spec: ClusterSpec, network: Any, group: Any, opts: Any) -> Any:
+        from stix.components.aws.load_balancer import AwsLoadBalancer, AwsLoadBalancerArgs
+
+        return AwsLoadBalancer("lb", AwsLoadBalancerArgs(spec, network.vpc.id, [network.subnet.id],
+                                                         [i.id for i in group.instances]), opts)
 
 
 CLOUD = Aws

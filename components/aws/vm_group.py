@@ -9,8 +9,8 @@ import pulumi
 import pulumi_aws as aws
 
 from stix.components.aws import plan
-from stix.components.base import SSH_PORT, node_output, read_host_key
-from stix.components.cloud_init import render_cloud_init
+from stix.components.base import SSH_PORT, node_output
+from stix.components.cloud_init import node_cloud_init
 from stix.spec import ClusterSpec
 
 
@@ -32,9 +32,7 @@ class AwsVmGroup(pulumi.ComponentResource):
         self.instances: list[aws.ec2.Instance] = []
         nodes = []
         for rank, node_name in enumerate(spec.node_names()):
-            user_data = pulumi.Output.secret(render_cloud_init(
-                spec.ssh_user, spec.ssh_public_key, read_host_key(spec, rank), spec.host_public_keys[rank],
-                spec.autostop_down))
+            user_data = pulumi.Output.secret(node_cloud_init(spec, rank))
             instance = aws.ec2.Instance(
                 f"{name}-node-{rank}",
                 ami=image,

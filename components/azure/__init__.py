@@ -15,29 +15,36 @@ class Azure(Cloud):
     load_balancer = True
 
     @classmethod
-    def deploy(cls, spec: ClusterSpec) -> dict[str, Any]:
-        import pulumi
+    def provider(cls, spec: ClusterSpec) -> Any:
         import pulumi_azure_native as azure
 
-        from stix.components.azure.bucket import AzureBucket, AzureBucketArgs
-        from stix.components.azure.load_balancer import AzureLoadBalancer, AzureLoadBalancerArgs
+        return azure.Provider("azure", location=spec.region)
+
+    @classmethod
+    def network(cls, spec: ClusterSpec, opts: Any) -> Any:
         from stix.components.azure.network import AzureNetwork, AzureNetworkArgs
+
+        return AzureNetwork("net", AzureNetworkArgs(spec), opts)
+
+    @classmethod
+    def vm_group(cls, spec: ClusterSpec, network: Any, opts: Any) -> Any:
         from stix.components.azure.vm_group import AzureVmGroup, AzureVmGroupArgs
 
-        cls.check(spec)
-        provider = azure.Provider("azure", location=spec.region)
-        opts = pulumi.ResourceOptions(provider=provider)
-        network = AzureNetwork("net", AzureNetworkArgs(spec), opts)
-        group = AzureVmGroup("vms", AzureVmGroupArgs(spec, network.group.name, network.subnet.id,
-                                                     network.security_group.id), opts)
-        outputs: dict[str, Any] = {"nodes": group.nodes}
-        outputs["buckets"] = [AzureBucket(f"bucket-{i}", AzureBucketArgs(spec, bucket, network.group.name), opts).url
-                              for i, bucket in enumerate(spec.buckets)]
-        if spec.load_balancer_port:
-            balancer = AzureLoadBalancer("lb", AzureLoadBalancerArgs(
-                spec, network.group.name, network.group.id, network.vnet.id, group.private_ips), opts)
-            outputs["endpoint"] = balancer.endpoint
-        return outputs
+        return AzureVmGroup("vms", AzureVmGroupArgs(spec, network.group.name, network.subnet.id,
+                                                    network.security_group.id), opts)
+
+    @classmethod
+    def make_bucket(cls, spec: ClusterSpec, name: str, bucket: str, network: Any, opts: Any) -> Any:
+        from stix.components.azure.bucket import AzureBucket, AzureBucketArgs
+
+        return AzureBucket(name, AzureBucketArgs(spec, bucket, network.group.name), opts)
+
+    @classmethod
+    def make_load_balancer(cls, spec: ClusterSpec, network: Any, group: Any, opts: Any) -> Any:
+        from stix.components.azure.load_balancer import AzureLoadBalancer, AzureLoadBalancerArgs
+
+        return AzureLoadBalancer("lb", AzureLoadBalancerArgs(spec, network.group.name, network.group.id,
+                                                             network.vnet.id, group.private_ips), opts)
 
 
 CLOUD = Azure

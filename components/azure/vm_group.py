@@ -10,8 +10,8 @@ import pulumi
 import pulumi_azure_native as azure
 
 from stix.components.azure import plan
-from stix.components.base import SSH_PORT, node_output, read_host_key
-from stix.components.cloud_init import render_cloud_init
+from stix.components.base import SSH_PORT, node_output
+from stix.components.cloud_init import node_cloud_init
 from stix.spec import ClusterSpec
 
 
@@ -45,8 +45,7 @@ class AzureVmGroup(pulumi.ComponentResource):
                 network_security_group=azure.network.NetworkSecurityGroupArgs(id=args.security_group_id),
                 enable_accelerated_networking=bool(spec.accelerator),
                 tags=plan.tags(spec, "node"), opts=child)
-            cloud_init = render_cloud_init(spec.ssh_user, spec.ssh_public_key, read_host_key(spec, rank),
-                                           spec.host_public_keys[rank], spec.autostop_down)
+            cloud_init = node_cloud_init(spec, rank)
             azure.compute.VirtualMachine(
                 f"{name}-node-{rank}",
                 vm_name=node_name,

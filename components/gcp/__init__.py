@@ -15,29 +15,36 @@ class Gcp(Cloud):
     load_balancer = True
 
     @classmethod
-    def deploy(cls, spec: ClusterSpec) -> dict[str, Any]:
-        import pulumi
+    def provider(cls, spec: ClusterSpec) -> Any:
         import pulumi_gcp as gcp
 
-        from stix.components.gcp.bucket import GcpBucket, GcpBucketArgs
-        from stix.components.gcp.load_balancer import GcpLoadBalancer, GcpLoadBalancerArgs
+        return gcp.Provider("gcp", region=spec.region, zone=spec.zone or None,
+                            default_labels={"stix-cluster": spec.cluster})
+
+    @classmethod
+    def network(cls, spec: ClusterSpec, opts: Any) -> Any:
         from stix.components.gcp.network import GcpNetwork, GcpNetworkArgs
+
+        return GcpNetwork("net", GcpNetworkArgs(spec), opts)
+
+    @classmethod
+    def vm_group(cls, spec: ClusterSpec, network: Any, opts: Any) -> Any:
         from stix.components.gcp.vm_group import GcpVmGroup, GcpVmGroupArgs
 
-        cls.check(spec)
-        provider = gcp.Provider("gcp", region=spec.region, zone=spec.zone or None,
-                                default_labels={"stix-cluster": spec.cluster})
-        opts = pulumi.ResourceOptions(provider=provider)
-        network = GcpNetwork("net", GcpNetworkArgs(spec), opts)
-        group = GcpVmGroup("vms", GcpVmGroupArgs(spec, network.subnet.id), opts)
-        outputs: dict[str, Any] = {"nodes": group.nodes}
-        outputs["buckets"] = [GcpBucket(f"bucket-{i}", GcpBucketArgs(spec, bucket), opts).url
-                              for i, bucket in enumerate(spec.buckets)]
-        if spec.load_balancer_port:
-            balancer = GcpLoadBalancer("lb", GcpLoadBalancerArgs(spec, network.network.id,
-                                                                 [i.self_link for i in group.instances]), opts)
-            outputs["endpoint"] = balancer.endpoint
-        return outputs
+        return GcpVmGroup("vms", GcpVmGroupArgs(spec, network.subnet.id), opts)
+
+    @classmethod
+    def make_bucket(cls, spec: ClusterSpec, name: str, bucket: str, network: Any, opts: Any) -> Any:
+        from stix.components.gcp.bucket import GcpBucket, GcpBucketArgs
+
+        return GcpBucket(name, GcpBucketArgs(spec, bucket), opts)
+
+    @classmethod
+    def make_load_balancer(cls, spec: ClusterSpec, network: Any, group: Any, opts: Any) -> Any:
+        from stix.components.gcp.load_balancer import GcpLoadBalancer, GcpLoadBalancerArgs
+
+        return GcpLoadBalancer("lb", GcpLoadBalancerArgs(spec, network.network.id,
+                                                         [i.self_link for i in group.instances]), opts)
 
 
 CLOUD = Gcp

@@ -8,8 +8,8 @@ from typing import Optional
 import pulumi
 import pulumi_gcp as gcp
 
-from stix.components.base import SSH_PORT, node_output, read_host_key
-from stix.components.cloud_init import render_cloud_init
+from stix.components.base import SSH_PORT, node_output
+from stix.components.cloud_init import node_cloud_init
 from stix.components.gcp import plan
 from stix.spec import ClusterSpec
 
@@ -29,9 +29,7 @@ class GcpVmGroup(pulumi.ComponentResource):
         self.instances: list[gcp.compute.Instance] = []
         nodes = []
         for rank, node_name in enumerate(spec.node_names()):
-            cloud_init = pulumi.Output.secret(render_cloud_init(
-                spec.ssh_user, spec.ssh_public_key, read_host_key(spec, rank), spec.host_public_keys[rank],
-                spec.autostop_down))
+            cloud_init = pulumi.Output.secret(node_cloud_init(spec, rank))
             instance = gcp.compute.Instance(
                 f"{name}-node-{rank}",
                 name=node_name,

@@ -16,23 +16,28 @@ class Kubernetes(Cloud):
     load_balancer = True
 
     @classmethod
-    def deploy(cls, spec: ClusterSpec) -> dict[str, Any]:
-        import pulumi
+    def provider(cls, spec: ClusterSpec) -> Any:
         import pulumi_kubernetes as k8s
 
-        from stix.components.kubernetes.load_balancer import KubernetesLoadBalancer, KubernetesLoadBalancerArgs
+        return k8s.Provider("k8s", context=spec.region or None, namespace="default")
+
+    @classmethod
+    def network(cls, spec: ClusterSpec, opts: Any) -> Any:
         from stix.components.kubernetes.network import KubernetesNetwork, KubernetesNetworkArgs
+
+        return KubernetesNetwork("net", KubernetesNetworkArgs(spec), opts)
+
+    @classmethod
+    def vm_group(cls, spec: ClusterSpec, network: Any, opts: Any) -> Any:
         from stix.components.kubernetes.vm_group import KubernetesVmGroup, KubernetesVmGroupArgs
 
-        cls.check(spec)
-        provider = k8s.Provider("k8s", context=spec.region or None, namespace="default")
-        opts = pulumi.ResourceOptions(provider=provider)
-        network = KubernetesNetwork("net", KubernetesNetworkArgs(spec), opts)
-        group = KubernetesVmGroup("vms", KubernetesVmGroupArgs(spec, network.service_name), opts)
-        outputs: dict[str, Any] = {"nodes": group.nodes, "buckets": []}
-        if spec.load_balancer_port:
-            outputs["endpoint"] = KubernetesLoadBalancer("lb", KubernetesLoadBalancerArgs(spec), opts).endpoint
-        return outputs
+        return KubernetesVmGroup("vms", KubernetesVmGroupArgs(spec, network.service_name), opts)
+
+    @classmethod
+    def make_load_balancer(cls, spec: ClusterSpec, network: Any, group: Any, opts: Any) -> Any:
+        from stix.components.kubernetes.load_balancer import KubernetesLoadBalancer, KubernetesLoadBalancerArgs
+
+        return KubernetesLoadBalancer("lb", KubernetesLoadBalancerArgs(spec), opts)
 
 
 CLOUD = Kubernetes

@@ -1,4 +1,7 @@
-"""The local cloud: real sshd nodes on loopback addresses, managed by a dynamic provider."""
+"""The local cloud: real sshd nodes on loopback addresses, managed by a dynamic provider.
+
+No network (loopback needs none), bucket or load balancer: the capabilities say so.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +15,19 @@ class Local(Cloud):
     name = "local"
 
     @classmethod
-    def deploy(cls, spec: ClusterSpec) -> dict[str, Any]:
+    def provider(cls, spec: ClusterSpec) -> Any:
+        return None
+
+    @classmethod
+    def network(cls, spec: ClusterSpec, opts: Any) -> Any:
+        return None
+
+    @classmethod
+    def vm_group(cls, spec: ClusterSpec, network: Any, opts: Any) -> Any:
         from stix.components.local.vm_group import VmGroup, VmGroupArgs
 
-        cls.check(spec)
-        group = VmGroup("vms", VmGroupArgs(cluster=spec.cluster, num_nodes=spec.num_nodes,
-                                          node_root=spec.node_root, authorized_key=spec.ssh_public_key))
-        return {"nodes": group.node_outputs}
+        return VmGroup("vms", VmGroupArgs(cluster=spec.cluster, num_nodes=spec.num_nodes,
+                                         node_root=spec.node_root, authorized_key=spec.ssh_public_key), opts)
 
 
 CLOUD = Local

@@ -55,4 +55,5 @@ class VmGroup(pulumi.ComponentResource):
                 for rank, (node_name, node) in enumerate(zip(node_names(args.cluster, args.num_nodes), self.nodes))
             ]
         )
+        self.nodes = self.node_outputs
         self.register_outputs({"nodes": self.node_outputs})

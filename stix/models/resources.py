@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Union
 
-from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
+from pydantic import Field, StrictBool, StrictInt, ValidationInfo, field_validator, model_validator
 
 from stix.models import values
 from stix.models.base import Model
@@ -47,6 +47,22 @@ class AutostopConfig(Model):
         return None if value is None else values.choice("wait_for", value, values.WAIT_FOR)
 
 
+_PARSED = {
+    "infra": values.parse_infra,
+    "accelerators": values.parse_accelerators,
+    "cpus": values.parse_cpus,
+    "memory": values.parse_memory,
+    "disk_size": values.parse_disk_size,
+    "ports": values.parse_ports,
+    "autostop": values.parse_autostop,
+}
+_CHOICES = {
+    "cloud": ("cloud", values.CLOUDS),
+    "disk_tier": ("disk tier", values.DISK_TIERS),
+    "network_tier": ("network tier", values.NETWORK_TIERS),
+}
+
+
 class ResourceFields(Model):
     infra: Optional[str] = Field(
         None, description="Where to run: cloud[/region[/zone]], k8s[/context], ssh/<pool>, 'local'; '*' is a wildcard."
@@ -79,80 +95,32 @@ class ResourceFields(Model):
     )
     max_hourly_cost: Optional[float] = Field(None, gt=0, description="Refuse placements costing more than this many $/hr.")
 
-    @field_validator("infra", mode="before")
+    @field_validator(*_PARSED, mode="before")
     @classmethod
-    def _infra(cls, value: Any) -> Any:
-        if value is not None:
-            values.parse_infra(value)
+    def _parses(cls, value: Any, info: ValidationInfo) -> Any:
+        """Check the spelling with the field's parser; the model keeps what the user wrote."""
+        if isinstance(value, (set, frozenset)) and info.field_name == "accelerators":
+            value = {item: None for item in sorted(value)}
+        if value is not None and not (info.field_name == "autostop" and isinstance(value, (dict, AutostopConfig))):
+            _PARSED[info.field_name](value)
         return value
 
-    @field_validator("cloud", mode="before")
+    @field_validator(*_CHOICES, mode="before")
     @classmethod
-    def _cloud(cls, value: Any) -> Any:
+    def _one_of(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None:
             return value
-        lowered = values.CLOUD_ALIASES.get(str(value).lower(), str(value).lower())
-        return values.choice("cloud", lowered, values.CLOUDS)
-
-    @field_validator("accelerators", mode="before")
-    @classmethod
-    def _accelerators(cls, value: Any) -> Any:
-        if isinstance(value, (set, frozenset)):
-            value = {item: None for item in sorted(value)}
-        if value is not None:
-            values.parse_accelerators(value)
-        return value
-
-    @field_validator("cpus", mode="before")
-    @classmethod
-    def _cpus(cls, value: Any) -> Any:
-        if value is not None:
-            values.parse_cpus(value)
-        return value
-
-    @field_validator("memory", mode="before")
-    @classmethod
-    def _memory(cls, value: Any) -> Any:
-        if value is not None:
-            values.parse_memory(value)
-        return value
-
-    @field_validator("disk_size", mode="before")
-    @classmethod
-    def _disk_size(cls, value: Any) -> Any:
-        if value is not None:
-            values.parse_disk_size(value)
-        return value
-
-    @field_validator("disk_tier", mode="before")
-    @classmethod
-    def _disk_tier(cls, value: Any) -> Any:
-        return None if value is None else values.choice("disk tier", value, values.DISK_TIERS)
-
-    @field_validator("network_tier", mode="before")
-    @classmethod
-    def _network_tier(cls, value: Any) -> Any:
-        return None if value is None else values.choice("network tier", value, values.NETWORK_TIERS)
-
-    @field_validator("ports", mode="before")
-    @classmethod
-    def _ports(cls, value: Any) -> Any:
-        if value is not None:
-            values.parse_ports(value)
-        return value
+        kind, choices = _CHOICES[info.field_name]
+        if info.field_name == "cloud":
+            value = str(value).lower()
+            value = values.CLOUD_ALIASES.get(value, value)
+        return values.choice(kind, value, choices)
 
     @field_validator("job_recovery", "spot_recovery", mode="before")
     @classmethod
     def _recovery(cls, value: Any) -> Any:
         if isinstance(value, str):
             values.choice("recovery strategy", value, values.RECOVERY_STRATEGIES)
-        return value
-
-    @field_validator("autostop", mode="before")
-    @classmethod
-    def _autostop(cls, value: Any) -> Any:
-        if value is not None and not isinstance(value, (dict, AutostopConfig)):
-            values.parse_autostop(value)
         return value
 
     @model_validator(mode="after")

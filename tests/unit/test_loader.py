@@ -123,3 +123,9 @@ def test_directory_instead_of_file(tmp_path):
 def test_pipeline_refused_clearly(tmp_path):
     path = write(tmp_path, "run: a\n---\nrun: b\n")
     assert error_of(path).startswith(f"{path}:1:1: not supported yet: multi-document task files (pipelines)")
+
+
+def test_line_breaks_inside_keys_stay_on_one_line(tmp_path):
+    path = write(tmp_path, 'file_mounts:\n  name: {"\\n": null}\n')
+    message = error_of(path)
+    assert "\\n" in message and "\n" not in message
