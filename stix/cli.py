@@ -95,6 +95,89 @@ def destroy(
     flows.destroy(_session(), cluster, yes)
 
 
+@app.command("exec")
+def exec_(
+    cluster: str = typer.Argument(..., help="Cluster name."),
+    target: str = typer.Argument(..., help="A task YAML file, or a shell command to run on the head node."),
+    detach: bool = typer.Option(False, "-d", "--detach", help="Submit and return; do not stream the logs."),
+    env: list[str] = typer.Option([], "--env", help=ENV_HELP),
+    env_file: list[str] = typer.Option([], "--env-file", help=ENV_FILE_HELP),
+    secret: list[str] = typer.Option([], "--secret", help=SECRET_HELP),
+) -> None:
+    """Run a job on an up cluster without touching its infrastructure (no Pulumi)."""
+    from stix import flows
+
+    raise typer.Exit(flows.exec_(_session(), cluster, target, detach, _overrides(env, env_file, secret)))
+
+
+@app.command()
+def queue(cluster: str = typer.Argument(..., help="Cluster name.")) -> None:
+    """List a cluster's jobs."""
+    from rich.console import Console
+
+    from stix.home import StixHome
+    from stix.jobs import load_info, queue as read_queue
+    from stix.render import queue_table
+    from stix.ssh.runner import NodeConnection
+
+    info, _, _ = load_info(StixHome.from_env(), cluster)
+    head = NodeConnection(info.head, info.ssh_private_key_path)
+    try:
+        Console(highlight=False).print(queue_table(cluster, read_queue(head)))
+    finally:
+        head.close()
+
+
+@app.command()
+def logs(
+    cluster: str = typer.Argument(..., help="Cluster name."),
+    job: Optional[int] = typer.Argument(None, help="Job id (default: the latest)."),
+    follow: bool = typer.Option(True, "--follow/--no-follow", help="Stream until the job ends."),
+    tail: Optional[int] = typer.Option(None, "--tail", help="Start from the last N lines of each node's log."),
+    status: bool = typer.Option(False, "--status", help="Print the job's status; exit 0 succeeded, 100 failed, 101 not finished, 102 not found, 103 cancelled."),
+) -> None:
+    """Print or follow a job's logs, prefixed by node."""
+    from stix import jobs
+    from stix.home import StixHome
+    from stix.ssh.runner import NodeConnection
+
+    info, _, _ = jobs.load_info(StixHome.from_env(), cluster)
+    head = NodeConnection(info.head, info.ssh_private_key_path)
+    try:
+        job_id = job if job is not None else jobs.latest_job(head)
+        if status:
+            state, code = jobs.logs_status(head, job_id)
+            print(state)
+            raise typer.Exit(code)
+        code = jobs.follow(head, job_id, jobs.printer(), tail=tail, follow_=follow)
+        raise typer.Exit(code if code in (0, 100, 101, 102, 103) else 1)
+    finally:
+        head.close()
+
+
+@app.command()
+def cancel(
+    cluster: str = typer.Argument(..., help="Cluster name."),
+    job_ids: list[int] = typer.Argument(None, help="Job ids."),
+    all_jobs: bool = typer.Option(False, "-a", "--all", help="Cancel every unfinished job."),
+) -> None:
+    """Cancel jobs: their processes are killed on every node."""
+    from stix import jobs
+    from stix.errors import UsageError
+    from stix.home import StixHome
+    from stix.ssh.runner import NodeConnection
+
+    if not job_ids and not all_jobs:
+        raise UsageError("name the jobs to cancel, or pass -a for all")
+    info, _, _ = jobs.load_info(StixHome.from_env(), cluster)
+    head = NodeConnection(info.head, info.ssh_private_key_path)
+    try:
+        cancelled = jobs.cancel(head, job_ids or [], all_jobs)
+    finally:
+        head.close()
+    print(f"cancelled: {', '.join(map(str, cancelled)) or 'nothing (already finished)'}")
+
+
 @app.command()
 def status(
     refresh: bool = typer.Option(False, "--refresh", help="Reconcile with real infrastructure first (starts the engine)."),

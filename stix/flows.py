@@ -12,10 +12,11 @@ from typing import Callable, Iterator, Optional
 from rich.console import Console
 
 from stix import index as idx
+from stix import jobs
 from stix.compile import check_prerequisites, check_runnable, choose_placement, compile_spec
 from stix.drift import DriftReport
 from stix.engine.changes import ChangeSet
-from stix.errors import Aborted, ClusterNotFound, ConfirmationRequired, ProvisionError
+from stix.errors import Aborted, ClusterNotFound, ConfirmationRequired, ProvisionError, UsageError
 from stix.home import StixHome
 from stix.loader import EnvOverrides, load_task
 from stix.naming import default_cluster_name, validate_cluster_name
@@ -78,19 +79,71 @@ def up(session: Session, task_path: str, cluster: Optional[str] = None, yes: boo
     session.index.upsert(chosen.cluster, spec.cloud, spec.num_nodes, idx.UP, str(chosen.task_path.absolute()))
     info = ClusterInfo.from_outputs({k: v.value for k, v in outputs.items()},
                                     str(session.home.key_path(chosen.cluster)))
+    cpus, gpus = _node_capacity(spec)
+    jobs.save_info(session.home, info, cpus, gpus)
     task = chosen.task
     context = JobContext(new_task_id(chosen.cluster), cluster_info_json(info))
-    sink = prefixed_printer()
     with ClusterConnections(info) as conns:
         sync_workdir(conns, task.workdir)
+        jobs.install_agent(conns, cpus, gpus)
         if task.setup:
             session.console.print(f"[bold]Running setup on {len(info.nodes)} node(s)[/]")
-            run_phase(conns, task, "setup", task.setup, context, sink)
-        if task.run:
-            session.console.print(f"[bold]Running task on {len(info.nodes)} node(s)[/]")
-            run_phase(conns, task, "run", task.run, context, sink)
-    session.console.print(f"[green]Cluster {chosen.cluster} is up; task {context.task_id} succeeded.[/]")
+            run_phase(conns, task, "setup", task.setup, context, prefixed_printer())
+        if not task.run:
+            session.console.print(f"[green]Cluster {chosen.cluster} is up.[/]")
+            return 0
+        return _run_job(session, conns, info, task, context, detach=False)
+
+
+def exec_(session: Session, cluster: str, target: str, detach: bool = False,
+          overrides: Optional[EnvOverrides] = None) -> int:
+    """Submit a task file or a command to an up cluster: sync the workdir, queue the job, follow it."""
+    from stix.hooks import JobContext, cluster_info_json, new_task_id, sync_workdir
+    from stix.models.task import Task
+    from stix.ssh.runner import ClusterConnections
+
+    validate_cluster_name(cluster)
+    info, _, _ = jobs.load_info(session.home, cluster)
+    if Path(target).is_file() or target.endswith((".yaml", ".yml")):
+        task = load_task(Path(target), overrides, require_env=True)
+        check_runnable(task, info.cloud)
+        if task.num_nodes > len(info.nodes):
+            raise UsageError(f"{target}: num_nodes {task.num_nodes} is more than cluster {cluster}'s {len(info.nodes)} nodes")
+    else:
+        task = Task(run=target, envs=dict((overrides or EnvOverrides()).envs))
+    if not task.run:
+        raise UsageError(f"{target}: nothing to run (no `run`)")
+    context = JobContext(new_task_id(cluster), cluster_info_json(info))
+    job_info = ClusterInfo(info.cluster, info.cloud, info.nodes[: task.num_nodes], info.ssh_private_key_path)
+    with ClusterConnections(job_info) as conns:
+        sync_workdir(conns, task.workdir)
+        return _run_job(session, conns, job_info, task, context, detach)
+
+
+def _run_job(session: Session, conns, info: ClusterInfo, task, context, detach: bool) -> int:
+    from stix.hooks import job_ranks
+
+    cpus, gpus = jobs.job_demand(task)
+    head = conns.connections[0]
+    job_id = jobs.submit(head, task.name, task.run, job_ranks(info, task, context), cpus, gpus)
+    if detach:
+        session.console.print(f"Job {job_id} submitted to {info.cluster}; `stix logs {info.cluster} {job_id}` follows it.")
+        return 0
+    session.console.print(f"[bold]Job {job_id} on {len(info.nodes)} node(s)[/]")
+    jobs.follow(head, job_id, jobs.printer())
+    row = jobs.job(head, job_id)
+    code = jobs.exit_code_of(row)
+    if code != 0:
+        detail = f": {row['detail']}" if row and row.get("detail") else ""
+        raise NodeCommandFailed(f"job {job_id} on {info.cluster} {row['status'] if row else 'vanished'}{detail}", code)
+    session.console.print(f"[green]Job {job_id} on {info.cluster} succeeded.[/]")
     return 0
+
+
+def _node_capacity(spec) -> tuple[float, float]:
+    if spec.cloud == "local":
+        return jobs.local_capacity(), 0.0
+    return float(spec.vcpus or 1), float(spec.accelerator_count or 0)
 
 
 def destroy(session: Session, cluster: str, yes: bool = False) -> None:

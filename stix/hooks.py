@@ -98,3 +98,10 @@ def run_phase(conns: ClusterConnections, task: Task, phase: str, script: str,
         node, status = failed[0]
         names = ", ".join(f"{n.name} (exit {s})" for n, s in failed)
         raise NodeCommandFailed(f"{phase} failed on {names}", exit_code=status if 0 < status < 256 else 1)
+
+
+def job_ranks(info: ClusterInfo, task: Task, context: JobContext) -> list[dict]:
+    """Per-node environment and working directory of a job, for the node agent."""
+    task_env = {**task.env_values(), **task.secret_values()}
+    return [{"env": {**task_env, **node_env(info, node, context, "run")}, "cwd": remote_workdir(node)}
+            for node in info.nodes]

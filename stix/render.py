@@ -113,3 +113,17 @@ def gpus_table(rows: list, title: str) -> Table:
     for row in rows:
         table.add_row(*row)
     return table
+
+
+def queue_table(cluster: str, rows: list[dict]) -> Table:
+    table = Table(title=f"Jobs on {cluster}", title_justify="left")
+    for column in ("ID", "NAME", "STATUS", "NODES", "CPUS", "GPUS", "SUBMITTED", "DURATION", "DETAIL"):
+        table.add_column(column)
+    now = time.time()
+    for row in rows:
+        started, ended = row.get("started"), row.get("ended")
+        duration = age((ended or now) - started) if started else "-"
+        table.add_row(str(row["id"]), row.get("name") or "-", row["status"], str(row["num_nodes"]),
+                      f"{row['cpus']:g}", f"{row['gpus']:g}", age(now - row["submitted"]) + " ago", duration,
+                      row.get("detail") or "")
+    return table

@@ -117,6 +117,20 @@ class NodeConnection:
             sftp.close()
         return sent
 
+    def put_bytes(self, directory: str, name: str, data: bytes, mode: int) -> None:
+        """Write one file (created with `mode`, so a key is never readable by others, even briefly)."""
+        sftp = self.client.open_sftp()
+        sftp.get_channel().settimeout(CONNECT_TIMEOUT_S)
+        try:
+            _mkdirs(sftp, directory)
+            path = f"{directory}/{name}"
+            with sftp.open(path + ".tmp", "wb") as handle:
+                handle.chmod(mode)
+                handle.write(data)
+            sftp.posix_rename(path + ".tmp", path)
+        finally:
+            sftp.close()
+
     def close(self) -> None:
         self.client.close()
 

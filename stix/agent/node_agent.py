@@ -1,0 +1,417 @@
+#!/usr/bin/env python3
+"""stix node agent: the job queue, job logs and cancellation on a cluster's head node.
+
+Standard library only: stix uploads this one file to every node and starts it
+detached on the head, so jobs keep running when the client goes away. The
+client talks to it over SSH by running its subcommands; they print JSON or log
+lines and exit with a status, never a traceback for a known condition.
+
+    submit            read a job (JSON) on stdin, queue it, print its id
+    queue             print every job as JSON
+    logs ID           print a job's logs: --tail N, --follow, --status
+    cancel ID...|-a   cancel jobs, killing their processes on every node
+    daemon            the scheduler (one per head; started by `ensure`)
+    ensure            start the daemon unless it runs
+
+State lives in $STIX_AGENT_HOME (default ~/.stix-agent): jobs.db (SQLite), and
+jobs/<id>/ with spec.json (mode 0600: it holds the job's secrets) and
+rank-<r>.log per node. cluster.json describes the nodes; the head reaches the
+workers with the cluster key and pinned host keys stix put beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(os.environ.get("STIX_AGENT_HOME") or Path.home() / ".stix-agent")
+PENDING, SETTING_UP, RUNNING = "PENDING", "SETTING_UP", "RUNNING"
+SUCCEEDED, FAILED, FAILED_SETUP, CANCELLED = "SUCCEEDED", "FAILED", "FAILED_SETUP", "CANCELLED"
+TERMINAL = (SUCCEEDED, FAILED, FAILED_SETUP, CANCELLED)
+# `sky logs --status` exit codes.
+STATUS_EXIT = {SUCCEEDED: 0, FAILED: 100, FAILED_SETUP: 100, CANCELLED: 103}
+NOT_FINISHED_EXIT, NOT_FOUND_EXIT = 101, 102
+TICK_S = 0.1
+KILL_GRACE_S = 3.0
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT, status TEXT NOT NULL, submitted REAL NOT NULL, started REAL, ended REAL,
+    exit_code INTEGER, cpus REAL NOT NULL, gpus REAL NOT NULL, num_nodes INTEGER NOT NULL, detail TEXT
+)
+"""
+# On a worker: read the rank's script from stdin (it may hold secrets), record the process group, run it.
+REMOTE_RUNNER = ("setsid bash -c 'mkdir -p \"$HOME/.stix-agent/pids\"; echo $$ > \"$HOME/.stix-agent/pids/{job}\"; "
+                 "IFS= read -r -d \"\" __stix_script; eval \"$__stix_script\"'")
+
+
+def connect() -> sqlite3.Connection:
+    ROOT.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(ROOT / "jobs.db", timeout=30, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(SCHEMA)
+    return conn
+
+
+def job_dir(job_id: int) -> Path:
+    return ROOT / "jobs" / str(job_id)
+
+
+def cluster() -> dict:
+    return json.loads((ROOT / "cluster.json").read_text())
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+def cmd_submit(args) -> int:
+    spec = json.load(sys.stdin)
+    conn = connect()
+    cur = conn.execute(
+        "INSERT INTO jobs (name, status, submitted, cpus, gpus, num_nodes) VALUES (?, ?, ?, ?, ?, ?)",
+        (spec.get("name"), PENDING, time.time(), float(spec.get("cpus", 0.5)), float(spec.get("gpus", 0)),
+         len(spec["ranks"])),
+    )
+    job_id = cur.lastrowid
+    directory = job_dir(job_id)
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / "spec.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(spec, handle)
+    for rank in range(len(spec["ranks"])):
+        (directory / f"rank-{rank}.log").touch()
+    ensure_daemon()
+    print(job_id)
+    return 0
+
+
+def cmd_queue(args) -> int:
+    rows = connect().execute("SELECT * FROM jobs ORDER BY id").fetchall()
+    print(json.dumps([dict(row) for row in rows]))
+    return 0
+
+
+def cmd_logs(args) -> int:
+    conn = connect()
+    row = conn.execute("SELECT * FROM jobs WHERE id = ?", (args.job,)).fetchone()
+    if row is None:
+        print(f"job {args.job} not found", file=sys.stderr)
+        return NOT_FOUND_EXIT
+    if args.status:
+        print(row["status"])
+        return STATUS_EXIT.get(row["status"], NOT_FINISHED_EXIT)
+    names = [node["name"] for node in cluster()["nodes"]][: row["num_nodes"]]
+    prefixes = [f"({'head' if r == 0 else f'worker{r}'}, rank={r}) " for r in range(len(names))]
+    paths = [job_dir(args.job) / f"rank-{r}.log" for r in range(len(names))]
+    offsets = []
+    for path, prefix in zip(paths, prefixes):
+        start = tail_offset(path, args.tail) if args.tail is not None else 0
+        offsets.append(start)
+    pending = [b""] * len(paths)
+    while True:
+        finished = connect().execute("SELECT status FROM jobs WHERE id = ?", (args.job,)).fetchone()[0] in TERMINAL
+        moved = False
+        for i, path in enumerate(paths):
+            try:
+                with open(path, "rb") as handle:
+                    handle.seek(offsets[i])
+                    data = handle.read(1 << 20)
+            except FileNotFoundError:
+                continue
+            if data:
+                moved = True
+                offsets[i] += len(data)
+                pending[i] += data
+                *lines, pending[i] = pending[i].split(b"\n")
+                for line in lines:
+                    sys.stdout.write(prefixes[i] + line.decode(errors="replace") + "\n")
+        sys.stdout.flush()
+        if not args.follow or (finished and not moved):
+            break
+        time.sleep(TICK_S)
+    for i, rest in enumerate(pending):
+        if rest:
+            sys.stdout.write(prefixes[i] + rest.decode(errors="replace") + "\n")
+    status = connect().execute("SELECT status FROM jobs WHERE id = ?", (args.job,)).fetchone()[0]
+    return STATUS_EXIT.get(status, 0) if args.follow else 0
+
+
+def tail_offset(path: Path, lines: int) -> int:
+    """The offset where the last `lines` lines start, read backwards in blocks (never the whole file)."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return 0
+    if lines <= 0:
+        return size
+    block = 1 << 16
+    position, seen = size, 0
+    with open(path, "rb") as handle:
+        if size:
+            handle.seek(size - 1)
+            if handle.read(1) == b"\n":
+                seen = -1  # a final newline ends the last line; it does not start a new one
+        while position > 0:
+            start = max(0, position - block)
+            handle.seek(start)
+            data = handle.read(position - start)
+            for index in range(len(data) - 1, -1, -1):
+                if data[index:index + 1] == b"\n":
+                    seen += 1
+                    if seen == lines:
+                        return start + index + 1
+            position = start
+    return 0
+
+
+def cmd_cancel(args) -> int:
+    conn = connect()
+    if args.all:
+        ids = [row[0] for row in conn.execute(
+            f"SELECT id FROM jobs WHERE status NOT IN ({','.join('?' * len(TERMINAL))})", TERMINAL)]
+    else:
+        ids = args.jobs
+    cancelled = []
+    for job_id in ids:
+        row = conn.execute("SELECT status, num_nodes FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None or row["status"] in TERMINAL:
+            continue
+        conn.execute("UPDATE jobs SET status = ?, ended = ?, detail = ? WHERE id = ?",
+                     (CANCELLED, time.time(), "cancelled by the user", job_id))
+        kill_job(job_id, row["num_nodes"])
+        cancelled.append(job_id)
+    print(json.dumps(cancelled))
+    return 0
+
+
+def cmd_ensure(args) -> int:
+    ensure_daemon()
+    return 0
+
+
+# --- processes --------------------------------------------------------------------------------
+
+
+def ssh_command(node: dict, info: dict, remote: str) -> list[str]:
+    return ["ssh", "-i", info["key"], "-o", f"UserKnownHostsFile={info['known_hosts']}",
+            "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
+            "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", "-o", "LogLevel=ERROR",
+            "-p", str(node["port"]), f"{node['user']}@{node['ip']}", remote]
+
+
+def kill_job(job_id: int, num_nodes: int) -> None:
+    """Kill the job's process group on the head and on every worker."""
+    pid_file = job_dir(job_id) / "rank-0.pid"
+    try:
+        pgid = int(pid_file.read_text())
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + KILL_GRACE_S
+            while time.monotonic() < deadline and _group_alive(pgid):
+                time.sleep(0.05)
+            if not _group_alive(pgid):
+                break
+    except (FileNotFoundError, ValueError):
+        pass
+    if num_nodes > 1:
+        info = cluster()
+        remote = (f"f=\"$HOME/.stix-agent/pids/{int(job_id)}\"; [ -f \"$f\" ] || exit 0; g=$(cat \"$f\"); "
+                  f"kill -TERM -- -$g 2>/dev/null; sleep {KILL_GRACE_S:g}; kill -KILL -- -$g 2>/dev/null; exit 0")
+        killers = [subprocess.Popen(ssh_command(node, info, remote), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                   for node in info["nodes"][1:num_nodes]]
+        for killer in killers:
+            try:
+                killer.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                killer.kill()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[2]) == pgid and stat[0] != "Z":
+                return True
+    return False
+
+
+def ensure_daemon() -> None:
+    ROOT.mkdir(parents=True, exist_ok=True)
+    with open(ROOT / "daemon.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # a daemon holds the lock
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    with open(ROOT / "daemon.log", "ab") as log:
+        subprocess.Popen([sys.executable, os.path.abspath(__file__), "daemon"], stdin=subprocess.DEVNULL,
+                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not (ROOT / "daemon.pid").exists():
+        time.sleep(0.02)
+
+
+# --- the daemon -------------------------------------------------------------------------------
+
+
+class Scheduler:
+    def __init__(self) -> None:
+        self.conn = connect()
+        self.info = cluster()
+        self.running: dict[int, list[subprocess.Popen]] = {}
+
+    def recover(self) -> None:
+        """Jobs a previous daemon was running have lost their supervisor: they failed."""
+        stale = self.conn.execute("SELECT id, num_nodes FROM jobs WHERE status IN (?, ?)", (RUNNING, SETTING_UP)).fetchall()
+        for row in stale:
+            kill_job(row["id"], row["num_nodes"])
+            self.finish(row["id"], FAILED, None, "the node agent restarted while the job ran")
+
+    def capacity_left(self) -> tuple[float, float]:
+        used = self.conn.execute("SELECT COALESCE(SUM(cpus), 0), COALESCE(SUM(gpus), 0) FROM jobs WHERE status = ?",
+                                 (RUNNING,)).fetchone()
+        return float(self.info["cpus"]) - used[0], float(self.info.get("gpus", 0)) - used[1]
+
+    def schedule(self) -> None:
+        """Start pending jobs in order while they fit (first come, first served; no overtaking)."""
+        for row in self.conn.execute("SELECT * FROM jobs WHERE status = ? ORDER BY id", (PENDING,)).fetchall():
+            cpus_left, gpus_left = self.capacity_left()
+            if row["cpus"] > cpus_left + 1e-9 or row["gpus"] > gpus_left + 1e-9:
+                if row["cpus"] > float(self.info["cpus"]) or row["gpus"] > float(self.info.get("gpus", 0)):
+                    self.finish(row["id"], FAILED, None,
+                                f"asks for {row['cpus']:g} CPUs / {row['gpus']:g} GPUs per node; nodes have "
+                                f"{self.info['cpus']} / {self.info.get('gpus', 0)}")
+                    continue
+                return
+            self.start(row)
+
+    def start(self, row) -> None:
+        job_id = row["id"]
+        spec = json.loads((job_dir(job_id) / "spec.json").read_text())
+        self.conn.execute("UPDATE jobs SET status = ?, started = ? WHERE id = ?", (RUNNING, time.time(), job_id))
+        processes = []
+        for rank, rank_spec in enumerate(spec["ranks"]):
+            script = "".join(f"export {key}={_quote(value)}; " for key, value in rank_spec["env"].items())
+            script += f"mkdir -p {_quote(rank_spec['cwd'])} && cd {_quote(rank_spec['cwd'])} && exec bash -c {_quote(spec['script'])}"
+            log = open(job_dir(job_id) / f"rank-{rank}.log", "ab")
+            if rank == 0:
+                process = subprocess.Popen(["bash", "-c", script], stdin=subprocess.DEVNULL, stdout=log,
+                                           stderr=subprocess.STDOUT, start_new_session=True)
+                (job_dir(job_id) / "rank-0.pid").write_text(str(process.pid))
+            else:
+                node = self.info["nodes"][rank]
+                process = subprocess.Popen(ssh_command(node, self.info, REMOTE_RUNNER.format(job=int(job_id))),
+                                           stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+                                           start_new_session=True)
+                process.stdin.write(script.encode() + b"\0")
+                process.stdin.close()
+            log.close()
+            processes.append(process)
+        self.running[job_id] = processes
+
+    def reap(self) -> None:
+        for job_id, processes in list(self.running.items()):
+            status = self.conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()[0]
+            if status == CANCELLED:
+                for process in processes:
+                    _wait_briefly(process)
+                del self.running[job_id]
+                continue
+            codes = [process.poll() for process in processes]
+            failed = [(rank, code) for rank, code in enumerate(codes) if code not in (None, 0)]
+            if failed:
+                rank, code = failed[0]
+                node = self.info["nodes"][rank]["name"]
+                kill_job(job_id, len(processes))
+                for process in processes:
+                    _wait_briefly(process)
+                reason = "unreachable or died" if code == 255 and rank > 0 else f"exited {code}"
+                self.finish(job_id, FAILED, code, f"rank {rank} ({node}) {reason}")
+                del self.running[job_id]
+            elif all(code == 0 for code in codes):
+                self.finish(job_id, SUCCEEDED, 0, None)
+                del self.running[job_id]
+
+    def finish(self, job_id: int, status: str, code, detail) -> None:
+        self.conn.execute("UPDATE jobs SET status = ?, ended = ?, exit_code = ?, detail = ? WHERE id = ? AND status NOT IN (?, ?, ?, ?)",
+                          (status, time.time(), code, detail, job_id, *TERMINAL))
+
+    def loop(self) -> None:
+        self.recover()
+        while True:
+            self.reap()
+            self.schedule()
+            time.sleep(TICK_S)
+
+
+def _wait_briefly(process: subprocess.Popen) -> None:
+    try:
+        process.wait(timeout=KILL_GRACE_S + 2)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _quote(value: str) -> str:
+    return "'" + str(value).replace("'", "'\"'\"'") + "'"
+
+
+def cmd_daemon(args) -> int:
+    ROOT.mkdir(parents=True, exist_ok=True)
+    lock = open(ROOT / "daemon.lock", "a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return 0
+    (ROOT / "daemon.pid").write_text(str(os.getpid()))
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        Scheduler().loop()
+    finally:
+        (ROOT / "daemon.pid").unlink(missing_ok=True)
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="stix-agent")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("submit").set_defaults(run=cmd_submit)
+    commands.add_parser("queue").set_defaults(run=cmd_queue)
+    logs = commands.add_parser("logs")
+    logs.add_argument("job", type=int)
+    logs.add_argument("--follow", action="store_true")
+    logs.add_argument("--tail", type=int)
+    logs.add_argument("--status", action="store_true")
+    logs.set_defaults(run=cmd_logs)
+    cancel = commands.add_parser("cancel")
+    cancel.add_argument("jobs", type=int, nargs="*")
+    cancel.add_argument("-a", "--all", action="store_true")
+    cancel.set_defaults(run=cmd_cancel)
+    commands.add_parser("daemon").set_defaults(run=cmd_daemon)
+    commands.add_parser("ensure").set_defaults(run=cmd_ensure)
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

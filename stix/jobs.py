@@ -1,0 +1,164 @@
+"""Jobs on an up cluster: install the node agent, submit, follow logs, list, cancel.
+
+Everything here talks to the head node's agent over SSH, from the ClusterInfo
+saved at `up`; Pulumi is not involved, which is why `stix exec` is fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable, Optional
+
+from stix import index as idx
+from stix.agent import AGENT_SOURCE, REMOTE_DIR
+from stix.errors import ClusterNotFound, NodeCommandFailed, StixError
+from stix.home import StixHome
+from stix.spec import ClusterInfo, NodeInfo
+from stix.ssh.runner import ClusterConnections, NodeConnection
+
+AGENT = f"{REMOTE_DIR}/node_agent.py"
+TERMINAL = ("SUCCEEDED", "FAILED", "FAILED_SETUP", "CANCELLED")
+
+
+class JobError(StixError):
+    pass
+
+
+def info_path(home: StixHome, cluster: str) -> Path:
+    return home.cluster_dir(cluster) / "info.json"
+
+
+def save_info(home: StixHome, info: ClusterInfo, cpus: float, gpus: float) -> None:
+    path = info_path(home, info.cluster)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"cluster": info.cluster, "cloud": info.cloud, "key": info.ssh_private_key_path, "cpus": cpus,
+            "gpus": gpus, "nodes": [asdict(node) for node in info.nodes]}
+    path.write_text(json.dumps(data, indent=1))
+
+
+def load_info(home: StixHome, cluster: str) -> tuple[ClusterInfo, float, float]:
+    record = idx.ClusterIndex(home.index_db).get(cluster)
+    if record is None:
+        raise ClusterNotFound(f"cluster {cluster!r} not found (stix status lists clusters)")
+    if record.status != idx.UP:
+        raise JobError(f"cluster {cluster!r} is {record.status}, not UP; `stix up` or `stix start` it first")
+    try:
+        data = json.loads(info_path(home, cluster).read_text())
+    except (OSError, ValueError):
+        raise JobError(f"cluster {cluster!r} has no saved node list; run `stix up` for it again") from None
+    nodes = tuple(NodeInfo(**node) for node in data["nodes"])
+    return ClusterInfo(data["cluster"], data["cloud"], nodes, data["key"]), data["cpus"], data["gpus"]
+
+
+def agent_path(node: NodeInfo) -> str:
+    return f"{node.home}/{AGENT}"
+
+
+def install_agent(conns: ClusterConnections, cpus: float, gpus: float) -> None:
+    """Upload the agent to every node; give the head the node list, the cluster key and pinned host keys."""
+    info = conns.info
+    source = AGENT_SOURCE.read_bytes()
+
+    def upload(node: NodeInfo) -> None:
+        conn = conns.connections[node.rank]
+        conn.put_bytes(f"{node.home}/{REMOTE_DIR}", "node_agent.py", source, 0o700)
+        if node.rank == 0:
+            directory = f"{node.home}/{REMOTE_DIR}"
+            known = "".join(f"[{n.ip}]:{n.port} {' '.join(n.host_public_key.split()[:2])}\n" for n in info.nodes)
+            cluster = {"cluster": info.cluster, "cpus": cpus, "gpus": gpus,
+                       "key": f"{directory}/cluster_key", "known_hosts": f"{directory}/known_hosts",
+                       "nodes": [{"rank": n.rank, "name": n.name, "ip": n.ip, "port": n.port, "user": n.user,
+                                  "home": n.home} for n in info.nodes]}
+            conn.put_bytes(directory, "cluster_key", Path(info.ssh_private_key_path).read_bytes(), 0o600)
+            conn.put_bytes(directory, "known_hosts", known.encode(), 0o600)
+            conn.put_bytes(directory, "cluster.json", json.dumps(cluster).encode(), 0o600)
+
+    conns.map(upload)
+
+
+def _agent(head: NodeInfo, *args: str) -> str:
+    return f"exec python3 {shlex.quote(agent_path(head))} " + " ".join(shlex.quote(a) for a in args)
+
+
+def submit(head: NodeConnection, name: Optional[str], script: str, ranks: list[dict], cpus: float, gpus: float) -> int:
+    spec = {"name": name, "script": script, "ranks": ranks, "cpus": cpus, "gpus": gpus}
+    out: list[str] = []
+    status = head.run(_agent(head.node, "submit"), out.append, timeout=60, stdin=json.dumps(spec).encode())
+    if status != 0 or not out or not out[-1].strip().isdigit():
+        raise JobError(f"the node agent on {head.node.name} refused the job: {' '.join(out)[-300:]}")
+    return int(out[-1])
+
+
+def queue(head: NodeConnection) -> list[dict]:
+    out: list[str] = []
+    if head.run(_agent(head.node, "queue"), out.append, timeout=60) != 0:
+        raise JobError(f"cannot read the job queue on {head.node.name}: {' '.join(out)[-300:]}")
+    return json.loads("".join(out))
+
+
+def job(head: NodeConnection, job_id: int) -> Optional[dict]:
+    return next((row for row in queue(head) if row["id"] == job_id), None)
+
+
+def follow(head: NodeConnection, job_id: int, write: Callable[[str], None], tail: Optional[int] = None,
+           follow_: bool = True) -> int:
+    args = ["logs", str(job_id)] + (["--follow"] if follow_ else []) + (["--tail", str(tail)] if tail is not None else [])
+    return head.run(_agent(head.node, *args), write)
+
+
+def logs_status(head: NodeConnection, job_id: int) -> tuple[str, int]:
+    out: list[str] = []
+    code = head.run(_agent(head.node, "logs", str(job_id), "--status"), out.append, timeout=60)
+    return (out[-1].strip() if out else "NOT_FOUND"), code
+
+
+def cancel(head: NodeConnection, job_ids: list[int], all_jobs: bool) -> list[int]:
+    out: list[str] = []
+    args = ["cancel", *map(str, job_ids)] + (["--all"] if all_jobs else [])
+    if head.run(_agent(head.node, *args), out.append, timeout=120) != 0:
+        raise JobError(f"cancel failed on {head.node.name}: {' '.join(out)[-300:]}")
+    return json.loads(out[-1])
+
+
+def latest_job(head: NodeConnection) -> int:
+    rows = queue(head)
+    if not rows:
+        raise JobError(f"cluster {head.node.name.rsplit('-head', 1)[0]!r} has no jobs")
+    return rows[-1]["id"]
+
+
+def exit_code_of(row: Optional[dict]) -> int:
+    if row is None:
+        return 1
+    if row["status"] == "SUCCEEDED":
+        return 0
+    code = row.get("exit_code")
+    return code if isinstance(code, int) and 0 < code < 256 else 1
+
+
+def printer() -> Callable[[str], None]:
+    def write(line: str) -> None:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    return write
+
+
+def job_demand(task) -> tuple[float, float]:
+    """CPUs and GPUs a job holds on each node while it runs: the task's request, else half a CPU."""
+    from stix.models import values
+
+    resources = task.resources
+    cpus = values.parse_cpus(resources.cpus).value if resources.cpus is not None else 0.5
+    gpus = 0.0
+    if resources.accelerators is not None:
+        gpus = values.parse_accelerators(resources.accelerators)[0][0].count
+    return cpus, gpus
+
+
+def local_capacity() -> float:
+    return float(os.cpu_count() or 1)
