@@ -16,7 +16,7 @@ from stix import jobs
 from stix.compile import check_prerequisites, check_runnable, choose_placement, compile_spec
 from stix.drift import DriftReport
 from stix.engine.changes import ChangeSet
-from stix.errors import Aborted, ClusterNotFound, ConfirmationRequired, ProvisionError, UsageError
+from stix.errors import Aborted, ClusterNotFound, ConfirmationRequired, NodeCommandFailed, ProvisionError, UsageError
 from stix.home import StixHome
 from stix.loader import EnvOverrides, load_task
 from stix.naming import default_cluster_name, validate_cluster_name

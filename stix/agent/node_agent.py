@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 )
 """
 # On a worker: read the rank's script from stdin (it may hold secrets), record the process group, run it.
-REMOTE_RUNNER = ("setsid bash -c 'mkdir -p \"$HOME/.stix-agent/pids\"; echo $$ > \"$HOME/.stix-agent/pids/{job}\"; "
+REMOTE_RUNNER = ("setsid --wait bash -c 'mkdir -p \"$HOME/.stix-agent/pids\"; echo $$ > \"$HOME/.stix-agent/pids/{job}\"; "
                  "IFS= read -r -d \"\" __stix_script; eval \"$__stix_script\"'")
 
 

@@ -1,0 +1,155 @@
+"""End to end: jobs on an up local cluster through the node agent, without Pulumi."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from stix.components.local import sshd
+
+pytestmark = pytest.mark.e2e
+
+CLUSTER = "e2e-jobs"
+
+
+@pytest.fixture
+def cluster(stix, stix_home, tmp_path, engine):
+    task = tmp_path / "cluster.yaml"
+    task.write_text(f"name: {CLUSTER}\nnum_nodes: 2\nresources:\n  infra: local\n")
+    up = stix("up", "-y", str(task))
+    assert up.returncode == 0, up.stdout + up.stderr
+    yield json.loads((stix_home / "clusters" / CLUSTER / "info.json").read_text())
+    assert stix("destroy", "-y", CLUSTER).returncode == 0
+
+
+def queue(stix) -> dict[int, dict]:
+    from stix.home import StixHome
+    from stix.jobs import load_info
+    from stix.jobs import queue as read_queue
+    from stix.ssh.runner import NodeConnection
+
+    info, _, _ = load_info(StixHome.from_env(), CLUSTER)
+    head = NodeConnection(info.head, info.ssh_private_key_path)
+    try:
+        return {row["id"]: row for row in read_queue(head)}
+    finally:
+        head.close()
+
+
+def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def job_task(tmp_path: Path, name: str, cpus: float, run: str, nodes: int = 1) -> str:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(f"name: {name}\nnum_nodes: {nodes}\nresources:\n  cpus: {cpus:g}\nrun: {json.dumps(run)}\n")
+    return str(path)
+
+
+def test_exec_streams_output_and_exit_status(stix, cluster):
+    ok = stix("exec", CLUSTER, 'echo "rank $SKYPILOT_NODE_RANK of $SKYPILOT_NUM_NODES"')
+    assert ok.returncode == 0, ok.stderr
+    assert "(head, rank=0) rank 0 of 1" in ok.stdout, "a command runs on the head alone"
+    failed = stix("exec", CLUSTER, "echo before; exit 7")
+    assert failed.returncode == 7
+    assert "(head, rank=0) before" in failed.stdout
+    assert "stix: error: job 2 on e2e-jobs FAILED: rank 0 (e2e-jobs-head) exited 7" in failed.stderr
+
+
+def test_jobs_run_in_parallel_when_they_fit_and_queue_when_not(stix, cluster, tmp_path):
+    capacity = cluster["cpus"]
+    half = job_task(tmp_path, "half", capacity / 2, "sleep 30")
+    for _ in range(2):
+        assert stix("exec", "-d", CLUSTER, half).returncode == 0
+    wait_for(lambda: [r["status"] for r in queue(stix).values() if r["name"] == "half"] == ["RUNNING", "RUNNING"],
+             what="two half-size jobs running together")
+    assert stix("cancel", CLUSTER, "-a").returncode == 0
+    whole = job_task(tmp_path, "whole", capacity, "sleep 30")
+    for _ in range(2):
+        assert stix("exec", "-d", CLUSTER, whole).returncode == 0
+    time.sleep(1.0)
+    states = [r["status"] for r in queue(stix).values() if r["name"] == "whole"]
+    assert states == ["RUNNING", "PENDING"], states
+    assert stix("cancel", CLUSTER, "-a").returncode == 0
+
+
+def test_cancel_kills_the_job_on_every_node(stix, stix_home, cluster, tmp_path):
+    spec = job_task(tmp_path, "long", 0.5, "sleep 300 & sleep 301; wait", nodes=2)
+    assert stix("exec", "-d", CLUSTER, spec).returncode == 0
+    root = stix_home / "clusters" / CLUSTER
+
+    def sleepers() -> list[int]:
+        return [pid for pid in sshd.processes_under(root) if sshd._cmdline(pid) in (["sleep", "300"], ["sleep", "301"])]
+
+    wait_for(lambda: len(sleepers()) == 4, what="the job's processes on both nodes")
+    result = stix("cancel", CLUSTER, "1")
+    assert result.returncode == 0 and result.stdout.strip() == "cancelled: 1"
+    wait_for(lambda: not sleepers(), timeout=15, what="every process of the cancelled job to exit")
+    assert queue(stix)[1]["status"] == "CANCELLED"
+
+
+def test_logs_follow_ends_with_the_job_and_status_codes(stix, cluster):
+    assert stix("exec", "-d", CLUSTER, "echo start; sleep 2; echo end").returncode == 0
+    started = time.monotonic()
+    followed = stix("logs", CLUSTER, "1", "--follow")
+    assert followed.returncode == 0
+    assert followed.stdout.splitlines() == ["(head, rank=0) start", "(head, rank=0) end"]
+    assert 1.0 < time.monotonic() - started < 20
+    assert stix("logs", CLUSTER, "1", "--status").returncode == 0
+    assert stix("logs", CLUSTER, "99", "--status").returncode == 102
+    assert stix("exec", "-d", CLUSTER, "sleep 30").returncode == 0
+    running = stix("logs", CLUSTER, "2", "--status")
+    assert (running.returncode, running.stdout.strip()) in ((101, "RUNNING"), (101, "PENDING"))
+    stix("cancel", CLUSTER, "2")
+    assert stix("logs", CLUSTER, "2", "--status").returncode == 103
+    tail = stix("logs", CLUSTER, "1", "--no-follow", "--tail", "1")
+    assert tail.returncode == 0
+
+
+def test_a_node_dying_mid_job_fails_it_naming_the_node(stix, stix_home, cluster, tmp_path):
+    spec = job_task(tmp_path, "doomed", 0.5, "sleep 120", nodes=2)
+    assert stix("exec", "-d", CLUSTER, spec).returncode == 0
+    worker = stix_home / "clusters" / CLUSTER / "nodes" / f"{CLUSTER}-worker1"
+    wait_for(lambda: any("sleep 120" in " ".join(sshd._cmdline(p)) for p in sshd.processes_under(worker)),
+             what="the job on the worker")
+    sshd.kill_all(sshd.processes_under(worker))  # the worker dies: its sshd and everything on it
+    row = wait_for(lambda: (r := queue(stix)[1])["status"] in ("FAILED",) and r, timeout=60, what="the job to fail")
+    assert row["detail"].startswith(f"rank 1 ({CLUSTER}-worker1)")
+    head = stix_home / "clusters" / CLUSTER / "nodes" / f"{CLUSTER}-head"
+    wait_for(lambda: not any("sleep 120" in " ".join(sshd._cmdline(p)) for p in sshd.processes_under(head)),
+             what="the head's part of the job to be killed")
+
+
+def test_agent_restart_keeps_the_queue(stix, stix_home, cluster):
+    assert stix("exec", CLUSTER, "echo one").returncode == 0
+    agent_home = stix_home / "clusters" / CLUSTER / "nodes" / f"{CLUSTER}-head" / "home" / ".stix-agent"
+    pid = int((agent_home / "daemon.pid").read_text())
+    os.kill(pid, signal.SIGKILL)
+    listed = stix("queue", CLUSTER)
+    assert listed.returncode == 0 and "SUCCEEDED" in listed.stdout
+    again = stix("exec", CLUSTER, "echo two")
+    assert again.returncode == 0 and "(head, rank=0) two" in again.stdout
+    assert int((agent_home / "daemon.pid").read_text()) != pid
+
+
+def test_exec_on_missing_or_down_cluster_is_one_line(stix, stix_home, cluster):
+    missing = stix("exec", "no-such-cluster", "echo")
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "stix: error: cluster 'no-such-cluster' not found (stix status lists clusters)"
+    worker = sshd.NodePaths(stix_home / "clusters" / CLUSTER / "nodes" / f"{CLUSTER}-worker1")
+    os.kill(sshd.running_pid(worker), signal.SIGKILL)
+    assert stix("status", "--refresh").returncode == 0
+    down = stix("exec", CLUSTER, "echo")
+    assert down.returncode == 1
+    assert down.stderr.strip() == f"stix: error: cluster '{CLUSTER}' is DEGRADED, not UP; `stix up` or `stix start` it first"
