@@ -222,14 +222,15 @@ def _stack_for(session: Session, chosen: Plan):
 
 def _preview(session: Session, stack, cluster: str) -> ChangeSet:
     changes = ChangeSet()
-    _engine_call(lambda: stack.preview(on_event=changes.on_event), "previewing")
+    # Refresh first, so the plan starts from what really exists: a node that died is recreated by `up`.
+    _engine_call(lambda: stack.preview(on_event=changes.on_event, refresh=True), "previewing")
     print_preview(session.console, cluster, changes)
     return changes
 
 
 def _apply(session: Session, stack, cluster: str):
     with _interrupts_deferred(session, cluster, "apply"):
-        result = _engine_call(lambda: stack.up(on_event=_progress(session)), "applying")
+        result = _engine_call(lambda: stack.up(on_event=_progress(session), refresh=True), "applying")
     return result.outputs
 
 
@@ -248,7 +249,7 @@ def _progress(session: Session):
         if done is not None:
             meta = done.metadata
             op = getattr(meta.op, "value", str(meta.op))
-            if op != "same" and meta.type != "pulumi:pulumi:Stack" and not meta.type.startswith("pulumi:providers:"):
+            if op not in ("same", "refresh") and meta.type != "pulumi:pulumi:Stack" and not meta.type.startswith("pulumi:providers:"):
                 session.console.print(f"  {op}: {meta.urn.rsplit('::', 1)[-1]}", highlight=False)
         failed = getattr(event, "diagnostic_event", None)
         if failed is not None and failed.severity == "error" and failed.urn:

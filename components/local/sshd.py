@@ -112,6 +112,8 @@ def address_lock() -> Iterator[None]:
 
 def address_free(ip: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As sshd binds (SO_REUSEADDR): connections of a stopped sshd in TIME_WAIT do not hold the address.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((ip, port))
         except OSError as exc:

@@ -164,11 +164,14 @@ def tail_offset(path: Path, lines: int) -> int:
             start = max(0, position - block)
             handle.seek(start)
             data = handle.read(position - start)
-            for index in range(len(data) - 1, -1, -1):
-                if data[index:index + 1] == b"\n":
-                    seen += 1
-                    if seen == lines:
-                        return start + index + 1
+            index = len(data)
+            while True:
+                index = data.rfind(b"\n", 0, index)
+                if index < 0:
+                    break
+                seen += 1
+                if seen == lines:
+                    return start + index + 1
             position = start
     return 0
 
@@ -307,6 +310,7 @@ class Scheduler:
 
     def start(self, row) -> None:
         job_id = row["id"]
+        self.info = cluster()  # stix rewrites it when a node comes back on a new address
         spec = json.loads((job_dir(job_id) / "spec.json").read_text())
         self.conn.execute("UPDATE jobs SET status = ?, started = ? WHERE id = ?", (RUNNING, time.time(), job_id))
         processes = []

@@ -44,7 +44,7 @@ class ChangeSet:
         name = meta.urn.rsplit("::", 1)[-1]
         if any(existing.name == name and existing.type == display_type(meta.type) for existing in self.changes):
             return
-        diffs = tuple(key for key in (meta.diffs or []) if not key.startswith("__"))
+        diffs = tuple(key for key in (meta.diffs or []) if not key.startswith("__")) or _changed_inputs(meta)
         self.changes.append(ResourceChange(op=op, type=display_type(meta.type), name=name, diffs=diffs))
 
 
@@ -52,3 +52,12 @@ def display_type(type_token: str) -> str:
     """Dynamic resources carry Pulumi's generic token; show them as stix's own."""
     prefix = "pulumi-python:dynamic/"
     return "stix:" + type_token[len(prefix):] if type_token.startswith(prefix) else type_token
+
+
+def _changed_inputs(meta: Any) -> tuple[str, ...]:
+    """Dynamic providers report no per-property diff; compare the recorded and planned inputs instead."""
+    old = dict(meta.old.inputs) if getattr(meta, "old", None) else {}
+    new = dict(meta.new.inputs) if getattr(meta, "new", None) else {}
+    if not old or not new:
+        return ()
+    return tuple(sorted(k for k in set(old) | set(new) if not k.startswith("__") and old.get(k) != new.get(k)))

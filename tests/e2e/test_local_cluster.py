@@ -212,3 +212,16 @@ def test_python_sdk_launch_and_down(stix_home, tmp_path, engine, capfd):
     assert [r.name for r in sdk.status()] == ["e2e-sdk"]
     sdk.down("e2e-sdk")
     assert sdk.status() == []
+
+
+def test_up_alone_repairs_a_killed_node(stix, stix_home, tmp_path, engine):
+    task = write_task(tmp_path, "e2e-heal")
+    assert stix("up", "-y", str(task)).returncode == 0
+    worker = sshd.NodePaths(node_dirs(stix_home, "e2e-heal")[1])
+    os.kill(sshd.running_pid(worker), signal.SIGKILL)
+    healed = stix("up", "-y", str(task))
+    assert healed.returncode == 0, healed.stdout + healed.stderr
+    assert "Plan: 1 to update (2 unchanged)." in healed.stdout
+    assert "vms-node-1 │ state" in healed.stdout.replace("  ", " ").replace("  ", " ") or "state" in healed.stdout
+    assert field(lines_of(healed.stdout, 1), "RANK") == "1"
+    assert stix("destroy", "-y", "e2e-heal").returncode == 0
