@@ -90,8 +90,16 @@ def cmd_submit(args) -> int:
     for rank in range(len(spec["ranks"])):
         (directory / f"rank-{rank}.log").touch()
     ensure_daemon()
+    _poke_daemon()
     print(job_id)
     return 0
+
+
+def _poke_daemon() -> None:
+    try:
+        os.kill(int((ROOT / "daemon.pid").read_text()), signal.SIGUSR1)
+    except (OSError, ValueError):
+        pass  # it will see the job on its next tick
 
 
 def cmd_queue(args) -> int:
@@ -361,11 +369,16 @@ class Scheduler:
                           (status, time.time(), code, detail, job_id, *TERMINAL))
 
     def loop(self) -> None:
+        import threading
+
+        wake = threading.Event()
+        signal.signal(signal.SIGUSR1, lambda signum, frame: wake.set())  # `submit` pokes the daemon
         self.recover()
         while True:
             self.reap()
             self.schedule()
-            time.sleep(TICK_S)
+            wake.wait(TICK_S)
+            wake.clear()
 
 
 def _wait_briefly(process: subprocess.Popen) -> None:
