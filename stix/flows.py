@@ -12,7 +12,7 @@ from typing import Callable, Iterator, Optional
 from rich.console import Console
 
 from stix import index as idx
-from stix import jobs
+from stix import jobs, ssh_config
 from stix.compile import check_prerequisites, check_runnable, choose_placement, compile_spec
 from stix.drift import DriftReport
 from stix.engine.changes import ChangeSet
@@ -81,6 +81,7 @@ def up(session: Session, task_path: str, cluster: Optional[str] = None, yes: boo
                                     str(session.home.key_path(chosen.cluster)))
     cpus, gpus = _node_capacity(spec)
     jobs.save_info(session.home, info, cpus, gpus)
+    ssh_config.write_cluster_config(session.home, info)
     task = chosen.task
     context = JobContext(new_task_id(chosen.cluster), cluster_info_json(info))
     with ClusterConnections(info) as conns:
@@ -170,6 +171,7 @@ def destroy(session: Session, cluster: str, yes: bool = False) -> None:
     else:
         _confirm(session, f"Remove leftovers of cluster {cluster}?", yes)
     _sweep_local(session.home, cluster)
+    ssh_config.remove_cluster_config(session.home, cluster)
     session.index.remove(cluster)
     session.console.print(f"[green]Cluster {cluster} destroyed.[/]")
 

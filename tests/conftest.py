@@ -17,9 +17,10 @@ class StixRun:
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "STIX_"))}
-        env.update({"STIX_HOME": str(self.home), "NO_COLOR": "1", "COLUMNS": "200"})
-        if "STIX_CACHE" in os.environ:
-            env["STIX_CACHE"] = os.environ["STIX_CACHE"]
+        from stix.home import cache_dir
+
+        # The engine cache is pinned, so a test that moves HOME never triggers a fresh engine build.
+        env.update({"STIX_HOME": str(self.home), "NO_COLOR": "1", "COLUMNS": "200", "STIX_CACHE": str(cache_dir())})
         env.update(extra)
         return env
 

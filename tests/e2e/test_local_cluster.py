@@ -225,3 +225,25 @@ def test_up_alone_repairs_a_killed_node(stix, stix_home, tmp_path, engine):
     assert "vms-node-1 │ state" in healed.stdout.replace("  ", " ").replace("  ", " ") or "state" in healed.stdout
     assert field(lines_of(healed.stdout, 1), "RANK") == "1"
     assert stix("destroy", "-y", "e2e-heal").returncode == 0
+
+
+def test_ssh_to_cluster_and_worker_from_the_shell(stix, stix_home, tmp_path, engine):
+    import subprocess
+
+    user_home = tmp_path / "user"
+    (user_home / ".ssh").mkdir(parents=True)
+    (user_home / ".ssh" / "config").write_text("Host example\n  User someone\n")
+    task = write_task(tmp_path, "e2e-ssh")
+    assert stix("up", "-y", str(task), HOME=str(user_home)).returncode == 0
+    config = user_home / ".ssh" / "config"
+    text = config.read_text()
+    assert text.startswith("# >>> stix: cluster hosts (managed by stix) >>>\nInclude ") and "Host example" in text
+    for alias, rank in (("e2e-ssh", 0), ("e2e-ssh-worker1", 1)):
+        out = subprocess.run(["ssh", "-F", str(config), "-o", "BatchMode=yes", alias, "echo $STIX_NODE_DIR"],
+                             capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == str(node_dirs(stix_home, "e2e-ssh")[rank])
+    assert stix("up", "-y", str(task), HOME=str(user_home)).returncode == 0
+    assert config.read_text().count("Include ") == 1, "the include block is added once"
+    assert stix("destroy", "-y", "e2e-ssh", HOME=str(user_home)).returncode == 0
+    assert not (stix_home / "ssh" / "e2e-ssh.config").exists()
