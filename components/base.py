@@ -19,6 +19,8 @@ SSH_PORT = 22
 class Cloud:
     name: ClassVar[str]
     spot: ClassVar[bool] = False
+    stop: ClassVar[bool] = False
+    """Nodes can be stopped through the stack and started again with their disks."""
     bucket: ClassVar[bool] = False
     load_balancer: ClassVar[bool] = False
 
@@ -63,6 +65,8 @@ class Cloud:
     @classmethod
     def check(cls, spec: ClusterSpec) -> None:
         """Refuse a spec this cloud cannot honour, before anything is declared."""
+        if spec.stopped and not cls.stop:
+            raise ValueError(f"{cls.name} clusters cannot be stopped by stix yet; `stix destroy` removes them")
         if spec.use_spot and not cls.spot:
             raise ValueError(f"{cls.name} has no spot instances")
         if spec.buckets and not cls.bucket:

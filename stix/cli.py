@@ -63,11 +63,13 @@ def up(
     env: list[str] = typer.Option([], "--env", help=ENV_HELP),
     env_file: list[str] = typer.Option([], "--env-file", help=ENV_FILE_HELP),
     secret: list[str] = typer.Option([], "--secret", help=SECRET_HELP),
+    idle_minutes: Optional[float] = typer.Option(None, "-i", "--idle-minutes-to-autostop", help="Stop the cluster after this many idle minutes."),
+    down: bool = typer.Option(False, "--down", help="With -i: tear the cluster down instead of stopping it."),
 ) -> None:
     """Preview, apply, then run the task's setup and run on every node."""
     from stix import flows
 
-    raise typer.Exit(flows.up(_session(), task, cluster, yes, _overrides(env, env_file, secret)))
+    raise typer.Exit(flows.up(_session(), task, cluster, yes, _overrides(env, env_file, secret), idle_minutes, down))
 
 
 @app.command()
@@ -176,6 +178,47 @@ def cancel(
     finally:
         head.close()
     print(f"cancelled: {', '.join(map(str, cancelled)) or 'nothing (already finished)'}")
+
+
+@app.command()
+def autostop(
+    cluster: str = typer.Argument(..., help="Cluster name."),
+    idle_minutes: Optional[float] = typer.Option(None, "-i", "--idle-minutes", help="Idle minutes before stopping (fractions allowed)."),
+    down: bool = typer.Option(False, "--down", help="Tear the cluster down instead of stopping it."),
+    cancel_: bool = typer.Option(False, "--cancel", help="Turn autostop off."),
+) -> None:
+    """Set the idle timer on a cluster's node agent: no jobs and no SSH session for that long stops it."""
+    from stix import flows
+    from stix.errors import UsageError
+
+    if cancel_ == (idle_minutes is not None):
+        raise UsageError("pass -i MINUTES to set autostop, or --cancel to turn it off")
+    if idle_minutes is not None and idle_minutes < 0:
+        raise UsageError("-i must not be negative")
+    flows.set_autostop(_session(), cluster, idle_minutes, down)
+    print(f"autostop for {cluster}: " + ("off" if cancel_ else f"{idle_minutes:g} idle minutes, then {'down' if down else 'stop'}"))
+
+
+@app.command()
+def stop(
+    cluster: str = typer.Argument(..., help="Cluster name."),
+    yes: bool = typer.Option(False, "-y", "--yes", help="Stop without asking."),
+) -> None:
+    """Stop a cluster's nodes, keeping their disks and files."""
+    from stix import flows
+
+    flows.stop(_session(), cluster, yes)
+
+
+@app.command()
+def start(
+    cluster: str = typer.Argument(..., help="Cluster name."),
+    yes: bool = typer.Option(False, "-y", "--yes", help="Start without asking."),
+) -> None:
+    """Start a stopped cluster again."""
+    from stix import flows
+
+    flows.start(_session(), cluster, yes)
 
 
 @app.command()

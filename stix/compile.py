@@ -17,6 +17,8 @@ RUNNABLE_TASK_FIELDS = {"name", "workdir", "num_nodes", "resources", "envs", "se
 PLACEMENT_FIELDS = {"infra", "cloud", "region", "zone", "cpus", "memory", "accelerators", "instance_type", "use_spot",
                     "any_of", "ordered", "max_hourly_cost"}
 """Constraints the optimizer enforces on every cloud (the local node is the host: no GPUs, no spot)."""
+RUNTIME_FIELDS = {"autostop"}
+"""Carried out by the node agent, on every cloud."""
 CLOUD_VM_FIELDS = {"disk_size", "disk_tier", "ports", "labels", "image_id"}
 """Honoured by the cloud components; a local node has no disk, ports or image of its own."""
 
@@ -27,7 +29,7 @@ def unsupported_fields(task: Task, cloud: Optional[str] = None) -> list[str]:
            and getattr(task, name) not in (None, {}, [])]
     if task.workdir is not None and not isinstance(task.workdir, str):
         out.append("workdir (git url/ref)")
-    runnable = PLACEMENT_FIELDS | (CLOUD_VM_FIELDS if cloud not in (None, "local") else set())
+    runnable = PLACEMENT_FIELDS | RUNTIME_FIELDS | (CLOUD_VM_FIELDS if cloud not in (None, "local") else set())
     considered = task.resources.set_of_fields() if cloud else task.resources.set_of_fields() - CLOUD_VM_FIELDS
     out += [f"resources.{name}" + (f" on the {cloud} cloud" if cloud == "local" and name in CLOUD_VM_FIELDS else "")
             for name in sorted(considered - runnable)]

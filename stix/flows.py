@@ -21,7 +21,7 @@ from stix.home import StixHome
 from stix.loader import EnvOverrides, load_task
 from stix.naming import default_cluster_name, validate_cluster_name
 from stix.render import print_preview
-from stix.spec import ClusterInfo
+from stix.spec import ClusterInfo, ClusterSpec
 from stix.models.task import Task
 
 Confirm = Callable[[str], bool]
@@ -63,7 +63,7 @@ def preview(session: Session, task_path: str, cluster: Optional[str] = None,
 
 
 def up(session: Session, task_path: str, cluster: Optional[str] = None, yes: bool = False,
-       overrides: Optional[EnvOverrides] = None) -> int:
+       overrides: Optional[EnvOverrides] = None, idle_minutes: Optional[float] = None, down: bool = False) -> int:
     from stix.hooks import JobContext, cluster_info_json, new_task_id, run_phase, sync_workdir
     from stix.ssh.runner import ClusterConnections, prefixed_printer
 
@@ -77,16 +77,15 @@ def up(session: Session, task_path: str, cluster: Optional[str] = None, yes: boo
     else:
         outputs = _engine_call(lambda: stack.outputs(), "reading stack outputs")
     session.index.upsert(chosen.cluster, spec.cloud, spec.num_nodes, idx.UP, str(chosen.task_path.absolute()))
-    info = ClusterInfo.from_outputs({k: v.value for k, v in outputs.items()},
-                                    str(session.home.key_path(chosen.cluster)))
+    save_spec(session.home, spec)
+    info = _record_cluster(session, spec, outputs)
     cpus, gpus = _node_capacity(spec)
-    jobs.save_info(session.home, info, cpus, gpus)
-    ssh_config.write_cluster_config(session.home, info)
     task = chosen.task
     context = JobContext(new_task_id(chosen.cluster), cluster_info_json(info))
     with ClusterConnections(info) as conns:
         sync_workdir(conns, task.workdir)
         jobs.install_agent(conns, cpus, gpus)
+        _arm_autostop(session, conns.connections[0], chosen.cluster, task, idle_minutes, down)
         if task.setup:
             session.console.print(f"[bold]Running setup on {len(info.nodes)} node(s)[/]")
             run_phase(conns, task, "setup", task.setup, context, prefixed_printer())
@@ -141,6 +140,101 @@ def _run_job(session: Session, conns, info: ClusterInfo, task, context, detach: 
     return 0
 
 
+def _arm_autostop(session: Session, head, cluster: str, task, idle_minutes: Optional[float], down: bool) -> None:
+    """`-i/--down` on the command line win over resources.autostop; neither leaves the timer as it is."""
+    setting = task.resources.autostop_setting
+    if idle_minutes is None and setting is not None:
+        if not setting.enabled:
+            return set_autostop(session, cluster, None, head=head)
+        idle_minutes, down, wait_for = setting.idle_minutes, setting.down or down, setting.wait_for
+        return set_autostop(session, cluster, idle_minutes, down, wait_for, head=head)
+    if idle_minutes is not None:
+        set_autostop(session, cluster, idle_minutes, down, head=head)
+
+
+def set_autostop(session: Session, cluster: str, idle_minutes: Optional[float], down: bool = False,
+                 wait_for: str = "jobs_and_ssh", head=None) -> None:
+    from stix.ssh.runner import NodeConnection
+
+    own = head is None
+    if own:
+        info, _, _ = jobs.load_info(session.home, cluster)
+        head = NodeConnection(info.head, info.ssh_private_key_path)
+    try:
+        jobs.set_autostop(head, idle_minutes, down, wait_for)
+    finally:
+        if own:
+            head.close()
+    label = None if idle_minutes is None else f"{idle_minutes:g}m" + (" (down)" if down else "")
+    session.index.set_autostop(cluster, label)
+
+
+def _record_cluster(session: Session, spec: ClusterSpec, outputs) -> ClusterInfo:
+    """What SSH-side commands need later without Pulumi: the node list and the ssh config."""
+    info = ClusterInfo.from_outputs({k: v.value for k, v in outputs.items()}, str(session.home.key_path(spec.cluster)))
+    cpus, gpus = _node_capacity(spec)
+    jobs.save_info(session.home, info, cpus, gpus)
+    ssh_config.write_cluster_config(session.home, info)
+    return info
+
+
+def spec_path(home: StixHome, cluster: str) -> Path:
+    return home.cluster_dir(cluster) / "spec.json"
+
+
+def save_spec(home: StixHome, spec: ClusterSpec) -> None:
+    path = spec_path(home, spec.cluster)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(spec.to_json())
+
+
+def stop(session: Session, cluster: str, yes: bool = False) -> None:
+    """Stop every node through the stack, keeping disks and files; `stix start` brings them back."""
+    _set_power(session, cluster, stopped=True, yes=yes)
+    session.index.set_status(cluster, idx.STOPPED)
+    session.console.print(f"[green]Cluster {cluster} stopped; `stix start {cluster}` resumes it.[/]")
+
+
+def start(session: Session, cluster: str, yes: bool = False) -> None:
+    from stix.ssh.runner import ClusterConnections
+
+    spec, outputs = _set_power(session, cluster, stopped=False, yes=yes)
+    session.index.set_status(cluster, idx.UP)
+    info = _record_cluster(session, spec, outputs)
+    cpus, gpus = _node_capacity(spec)
+    with ClusterConnections(info) as conns:
+        jobs.install_agent(conns, cpus, gpus)
+    session.console.print(f"[green]Cluster {cluster} is up again.[/]")
+
+
+def _set_power(session: Session, cluster: str, stopped: bool, yes: bool):
+    import dataclasses
+
+    from stix.components.base import cloud_for
+    from stix.engine.program import make_program
+    from stix.engine.workspace import open_stack
+
+    validate_cluster_name(cluster)
+    if session.index.get(cluster) is None:
+        raise ClusterNotFound(f"cluster {cluster!r} not found (stix status lists clusters)")
+    try:
+        spec = ClusterSpec.from_json(spec_path(session.home, cluster).read_text())
+    except OSError:
+        raise UsageError(f"cluster {cluster!r} has no saved plan; run `stix up` for it first") from None
+    if not cloud_for(spec.cloud).stop:
+        raise UsageError(f"{spec.cloud} clusters cannot be stopped by stix yet; `stix destroy {cluster}` removes it")
+    spec = dataclasses.replace(spec, stopped=stopped)
+    stack = _engine_call(lambda: open_stack(session.home, cluster, make_program(spec)), "opening the stack")
+    changes = _preview(session, stack, cluster)
+    if changes.has_changes:
+        _confirm(session, f"{'Stop' if stopped else 'Start'} cluster {cluster}?", yes)
+        outputs = _apply(session, stack, cluster)
+    else:
+        outputs = _engine_call(lambda: stack.outputs(), "reading stack outputs")
+    save_spec(session.home, spec)
+    return spec, outputs
+
+
 def _node_capacity(spec) -> tuple[float, float]:
     if spec.cloud == "local":
         return jobs.local_capacity(), 0.0
@@ -190,8 +284,22 @@ def refresh(session: Session, cluster: str) -> DriftReport:
     _engine_call(lambda: stack.refresh(on_event=report.on_event), "refreshing")
     record = session.index.get(cluster)
     if record is not None:
-        session.index.set_status(cluster, idx.DEGRADED if report.drifted else idx.UP)
+        status = _status_after(record, report)
+        session.index.set_status(cluster, status)
+        if status == idx.STOPPED and record.status == idx.UP:
+            session.index.set_autostop(cluster, None)  # the agent's timer fired, and it is spent
     return report
+
+
+def _status_after(record: idx.ClusterRecord, report: DriftReport) -> str:
+    """UP or STOPPED as recorded when nothing drifted; STOPPED when every node stopped by itself
+    (autostop); DEGRADED for anything else."""
+    if not report.drifted:
+        return record.status if record.status in (idx.UP, idx.STOPPED) else idx.UP
+    stopped = [r for r in report.resources if r.op == "update" and ("state", "running", "stopped") in r.properties]
+    if len(stopped) == len(report.resources) == record.num_nodes:
+        return idx.STOPPED
+    return idx.DEGRADED
 
 
 def _sweep_local(home: StixHome, cluster: str) -> None:

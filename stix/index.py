@@ -40,6 +40,8 @@ class ClusterRecord:
     task_path: Optional[str]
     created_at: float
     updated_at: float
+    autostop: Optional[str] = None
+    """As `stix status` shows it: '10m', '10m (down)', or None when off."""
 
 
 class ClusterIndex:
@@ -50,6 +52,10 @@ class ClusterIndex:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=10)
         conn.execute(SCHEMA)
+        try:
+            conn.execute("ALTER TABLE clusters ADD COLUMN autostop TEXT")  # indexes written before autostop
+        except sqlite3.OperationalError:
+            pass
         return conn
 
     def upsert(self, name: str, cloud: str, num_nodes: int, status: str, task_path: Optional[str]) -> None:
@@ -66,6 +72,10 @@ class ClusterIndex:
     def set_status(self, name: str, status: str) -> None:
         with self._connect() as conn:
             conn.execute("UPDATE clusters SET status=?, updated_at=? WHERE name=?", (status, time.time(), name))
+
+    def set_autostop(self, name: str, setting: Optional[str]) -> None:
+        with self._connect() as conn:
+            conn.execute("UPDATE clusters SET autostop=? WHERE name=?", (setting, name))
 
     def remove(self, name: str) -> None:
         with self._connect() as conn:

@@ -70,7 +70,7 @@ def install_agent(conns: ClusterConnections, cpus: float, gpus: float) -> None:
         if node.rank == 0:
             directory = f"{node.home}/{REMOTE_DIR}"
             known = "".join(f"[{n.ip}]:{n.port} {' '.join(n.host_public_key.split()[:2])}\n" for n in info.nodes)
-            cluster = {"cluster": info.cluster, "cpus": cpus, "gpus": gpus,
+            cluster = {"cluster": info.cluster, "cloud": info.cloud, "cpus": cpus, "gpus": gpus,
                        "key": f"{directory}/cluster_key", "known_hosts": f"{directory}/known_hosts",
                        "nodes": [{"rank": n.rank, "name": n.name, "ip": n.ip, "port": n.port, "user": n.user,
                                   "home": n.home} for n in info.nodes]}
@@ -123,6 +123,15 @@ def cancel(head: NodeConnection, job_ids: list[int], all_jobs: bool) -> list[int
     if head.run(_agent(head.node, *args), out.append, timeout=120) != 0:
         raise JobError(f"cancel failed on {head.node.name}: {' '.join(out)[-300:]}")
     return json.loads(out[-1])
+
+
+def set_autostop(head: NodeConnection, idle_minutes: Optional[float], down: bool = False,
+                 wait_for: str = "jobs_and_ssh") -> None:
+    args = ["autostop", "--cancel"] if idle_minutes is None else \
+        ["autostop", "--idle", f"{idle_minutes:g}", "--wait-for", wait_for] + (["--down"] if down else [])
+    out: list[str] = []
+    if head.run(_agent(head.node, *args), out.append, timeout=60) != 0:
+        raise JobError(f"cannot set autostop on {head.node.name}: {' '.join(out)[-300:]}")
 
 
 def latest_job(head: NodeConnection) -> int:

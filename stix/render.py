@@ -62,11 +62,12 @@ def age(seconds: float) -> str:
 
 def status_table(records: list[ClusterRecord]) -> Table:
     table = Table(title="Clusters", title_justify="left")
-    for column in ("NAME", "CLOUD", "NODES", "STATUS", "AGE"):
+    for column in ("NAME", "CLOUD", "NODES", "STATUS", "AUTOSTOP", "AGE"):
         table.add_column(column)
     now = time.time()
     for record in records:
-        table.add_row(record.name, record.cloud, str(record.num_nodes), record.status, age(now - record.created_at))
+        table.add_row(record.name, record.cloud, str(record.num_nodes), record.status, record.autostop or "-",
+                      age(now - record.created_at))
     return table
 
 

@@ -49,6 +49,8 @@ class ClusterSpec:
     load_balancer_port: int = 0
     """Non-zero: put the nodes behind a load balancer on this port, health-checked."""
     ssh_user: str = "stix"
+    stopped: bool = False
+    """`stix stop`: the nodes exist (disks, files) but do not run."""
 
     @property
     def hourly_cost(self) -> float:

@@ -11,6 +11,7 @@ from stix.spec import ClusterSpec
 class Aws(Cloud):
     name = "aws"
     spot = True
+    stop = True
     bucket = True
     load_balancer = True
 

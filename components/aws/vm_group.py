@@ -57,6 +57,8 @@ class AwsVmGroup(pulumi.ComponentResource):
                 volume_tags=None,
                 opts=child,
             )
+            aws.ec2transitgateway.InstanceState(f"{name}-power-{rank}", instance_id=instance.id,
+                                  state="stopped" if spec.stopped else "running", opts=child)
             self.instances.append(instance)
             nodes.append(node_output(node_name, rank, instance.public_ip, instance.private_ip, SSH_PORT,
                                      spec.ssh_user, spec.host_public_keys[rank], f"/home/{spec.ssh_user}"))

@@ -11,6 +11,7 @@ from stix.spec import ClusterSpec
 class Gcp(Cloud):
     name = "gcp"
     spot = True
+    stop = True
     bucket = True
     load_balancer = True
 

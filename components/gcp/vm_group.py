@@ -56,6 +56,7 @@ class GcpVmGroup(pulumi.ComponentResource):
                 labels=plan.labels(spec, "node"),
                 tags=[plan.network_tag(spec)],
                 allow_stopping_for_update=True,
+                desired_status="TERMINATED" if spec.stopped else "RUNNING",
                 opts=child,
             )
             self.instances.append(instance)

@@ -13,6 +13,7 @@ from stix.spec import ClusterSpec
 
 class Local(Cloud):
     name = "local"
+    stop = True
 
     @classmethod
     def provider(cls, spec: ClusterSpec) -> Any:
@@ -26,8 +27,9 @@ class Local(Cloud):
     def vm_group(cls, spec: ClusterSpec, network: Any, opts: Any) -> Any:
         from stix.components.local.vm_group import VmGroup, VmGroupArgs
 
-        return VmGroup("vms", VmGroupArgs(cluster=spec.cluster, num_nodes=spec.num_nodes,
-                                         node_root=spec.node_root, authorized_key=spec.ssh_public_key), opts)
+        return VmGroup("vms", VmGroupArgs(cluster=spec.cluster, num_nodes=spec.num_nodes, node_root=spec.node_root,
+                                         authorized_key=spec.ssh_public_key,
+                                         state="stopped" if spec.stopped else "running"), opts)
 
 
 CLOUD = Local

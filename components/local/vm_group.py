@@ -16,6 +16,7 @@ class VmGroupArgs:
     num_nodes: int
     node_root: str
     authorized_key: str
+    state: str = "running"
 
 
 def node_names(cluster: str, num_nodes: int) -> list[str]:
@@ -37,6 +38,7 @@ class VmGroup(pulumi.ComponentResource):
                 rank=rank,
                 root=args.node_root,
                 authorized_key=args.authorized_key,
+                state=args.state,
                 opts=child,
             )
             for rank, node_name in enumerate(node_names(args.cluster, args.num_nodes))

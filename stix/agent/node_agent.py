@@ -12,6 +12,7 @@ lines and exit with a status, never a traceback for a known condition.
     cancel ID...|-a   cancel jobs, killing their processes on every node
     daemon            the scheduler (one per head; started by `ensure`)
     ensure            start the daemon unless it runs
+    autostop          set (--idle MINUTES [--down] [--wait-for W]) or --cancel the idle timer
 
 State lives in $STIX_AGENT_HOME (default ~/.stix-agent): jobs.db (SQLite), and
 jobs/<id>/ with spec.json (mode 0600: it holds the job's secrets) and
@@ -209,6 +210,95 @@ def cmd_ensure(args) -> int:
     return 0
 
 
+def cmd_autostop(args) -> int:
+    path = ROOT / "autostop.json"
+    if args.cancel:
+        path.unlink(missing_ok=True)
+    else:
+        setting = {"idle_minutes": args.idle, "down": args.down, "wait_for": args.wait_for, "set_at": time.time()}
+        path.write_text(json.dumps(setting))
+    ensure_daemon()
+    _poke_daemon()
+    print(json.dumps(None if args.cancel else json.loads(path.read_text())))
+    return 0
+
+
+def autostop_setting():
+    try:
+        return json.loads((ROOT / "autostop.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def ssh_sessions(ip: str, port: int) -> int:
+    """Established TCP connections to this node's sshd (from /proc/net/tcp; loopback nodes by address)."""
+    target_port = f"{port:04X}"
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, state = fields[1], fields[3]
+            address, _, local_port = local.partition(":")
+            if state != "01" or local_port != target_port:
+                continue
+            if ip.startswith("127.") and table.endswith("tcp") and _ipv4(address) != ip:
+                continue
+            count += 1
+    return count
+
+
+def _ipv4(hex_address: str) -> str:
+    raw = bytes.fromhex(hex_address)[::-1]
+    return ".".join(str(b) for b in raw)
+
+
+def power_off(info: dict, down: bool) -> None:
+    """Stop (or tear down) every node from inside: workers first, then the head, then this daemon."""
+    if info.get("cloud") == "local":
+        import shutil
+
+        for node in reversed(info["nodes"]):
+            node_dir = Path(node["home"]).parent
+            _kill_node(node_dir)
+            if down:
+                shutil.rmtree(node_dir, ignore_errors=True)
+        return
+    command = "sudo shutdown -h now"
+    for node in info["nodes"][1:]:
+        subprocess.run(ssh_command(node, info, command), stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    subprocess.run(["sudo", "shutdown", "-h", "now"], stdin=subprocess.DEVNULL, capture_output=True)
+
+
+def _kill_node(node_dir: Path) -> None:
+    """A local-cloud node is its sshd plus everything its sessions started (tagged STIX_NODE_DIR)."""
+    tag = f"STIX_NODE_DIR={node_dir}".encode()
+    me = os.getpid()
+    victims = []
+    try:
+        victims.append(int((node_dir / "sshd.pid").read_text()))
+    except (OSError, ValueError):
+        pass
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            environ = Path(f"/proc/{entry.name}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if tag in environ:
+            victims.append(int(entry.name))
+    for pid in victims:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    (node_dir / "sshd.pid").unlink(missing_ok=True)
+
+
 # --- processes --------------------------------------------------------------------------------
 
 
@@ -368,15 +458,38 @@ class Scheduler:
         self.conn.execute("UPDATE jobs SET status = ?, ended = ?, exit_code = ?, detail = ? WHERE id = ? AND status NOT IN (?, ?, ?, ?)",
                           (status, time.time(), code, detail, job_id, *TERMINAL))
 
+    def idle_check(self) -> None:
+        setting = autostop_setting()
+        if not setting:
+            self.last_active = time.time()
+            return
+        busy = self.conn.execute("SELECT COUNT(*) FROM jobs WHERE status IN (?, ?, ?)",
+                                 (PENDING, SETTING_UP, RUNNING)).fetchone()[0]
+        wait_for = setting.get("wait_for") or "jobs_and_ssh"
+        head = self.info["nodes"][0]
+        if wait_for != "none" and busy:
+            self.last_active = time.time()
+        elif wait_for == "jobs_and_ssh" and ssh_sessions(head["ip"], int(head["port"])):
+            self.last_active = time.time()
+        idle_since = max(self.last_active, float(setting.get("set_at", 0)))
+        if time.time() - idle_since >= float(setting["idle_minutes"]) * 60:
+            print(f"autostop: idle for {setting['idle_minutes']} min; {'tearing down' if setting.get('down') else 'stopping'}",
+                  flush=True)
+            (ROOT / "autostop.json").unlink(missing_ok=True)
+            power_off(self.info, bool(setting.get("down")))
+            sys.exit(0)
+
     def loop(self) -> None:
         import threading
 
         wake = threading.Event()
         signal.signal(signal.SIGUSR1, lambda signum, frame: wake.set())  # `submit` pokes the daemon
         self.recover()
+        self.last_active = time.time()
         while True:
             self.reap()
             self.schedule()
+            self.idle_check()
             wake.wait(TICK_S)
             wake.clear()
 
@@ -426,6 +539,12 @@ def main(argv=None) -> int:
     cancel.set_defaults(run=cmd_cancel)
     commands.add_parser("daemon").set_defaults(run=cmd_daemon)
     commands.add_parser("ensure").set_defaults(run=cmd_ensure)
+    autostop = commands.add_parser("autostop")
+    autostop.add_argument("--idle", type=float)
+    autostop.add_argument("--down", action="store_true")
+    autostop.add_argument("--wait-for", default="jobs_and_ssh", choices=("jobs_and_ssh", "jobs", "none"))
+    autostop.add_argument("--cancel", action="store_true")
+    autostop.set_defaults(run=cmd_autostop)
     args = parser.parse_args(argv)
     return args.run(args)
 

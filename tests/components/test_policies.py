@@ -16,7 +16,7 @@ UNTAGGABLE = {
     "pulumi:providers:aws", "pulumi:providers:gcp", "pulumi:providers:azure-native", "pulumi:providers:kubernetes",
     "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-    "aws:lb/targetGroupAttachment:TargetGroupAttachment",
+    "aws:lb/targetGroupAttachment:TargetGroupAttachment", "aws:ec2transitgateway/instanceState:InstanceState",
     "gcp:compute/network:Network", "gcp:compute/subnetwork:Subnetwork", "gcp:compute/firewall:Firewall",
     "gcp:compute/regionHealthCheck:RegionHealthCheck", "gcp:compute/instanceGroup:InstanceGroup",
     "gcp:compute/regionBackendService:RegionBackendService",

@@ -153,3 +153,48 @@ def test_exec_on_missing_or_down_cluster_is_one_line(stix, stix_home, cluster):
     down = stix("exec", CLUSTER, "echo")
     assert down.returncode == 1
     assert down.stderr.strip() == f"stix: error: cluster '{CLUSTER}' is DEGRADED, not UP; `stix up` or `stix start` it first"
+
+
+def test_stop_and_start_keep_the_files(stix, stix_home, cluster):
+    assert stix("exec", CLUSTER, "echo kept > ~/kept.txt").returncode == 0
+    stopped = stix("stop", "-y", CLUSTER)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert "2 to update" in stopped.stdout
+    assert not sshd.processes_under(stix_home / "clusters" / CLUSTER), "a stopped cluster runs nothing"
+    assert (stix_home / "clusters" / CLUSTER / "nodes" / f"{CLUSTER}-head" / "home" / "kept.txt").exists()
+    refused = stix("exec", CLUSTER, "echo")
+    assert refused.stderr.strip() == f"stix: error: cluster '{CLUSTER}' is STOPPED, not UP; `stix up` or `stix start` it first"
+    assert " STOPPED " in stix("status").stdout
+    assert stix("start", "-y", CLUSTER).returncode == 0
+    back = stix("exec", CLUSTER, "cat ~/kept.txt")
+    assert back.returncode == 0 and "(head, rank=0) kept" in back.stdout
+
+
+def test_autostop_stops_an_idle_cluster(stix, stix_home, cluster):
+    assert stix("exec", CLUSTER, "sleep 4").returncode == 0  # busy, then idle
+    set_ = stix("autostop", CLUSTER, "-i", "0.05")
+    assert set_.returncode == 0 and set_.stdout.strip() == f"autostop for {CLUSTER}: 0.05 idle minutes, then stop"
+    assert "0.05m" in stix("status").stdout
+    wait_for(lambda: not sshd.processes_under(stix_home / "clusters" / CLUSTER), timeout=30,
+             what="the agent to stop the idle cluster")
+    refreshed = stix("status", "--refresh")
+    assert refreshed.returncode == 0
+    row = next(line for line in refreshed.stdout.splitlines() if CLUSTER in line and "│" in line)
+    assert " STOPPED " in row and " - " in row
+    assert stix("start", "-y", CLUSTER).returncode == 0
+    assert stix("exec", CLUSTER, "true").returncode == 0
+
+
+def test_autostop_waits_for_running_jobs(stix, stix_home, cluster):
+    assert stix("exec", "-d", CLUSTER, "sleep 8").returncode == 0
+    assert stix("autostop", CLUSTER, "-i", "0.02").returncode == 0
+    time.sleep(4)
+    assert sshd.processes_under(stix_home / "clusters" / CLUSTER), "stopped while a job was running"
+    wait_for(lambda: not sshd.processes_under(stix_home / "clusters" / CLUSTER), timeout=30,
+             what="autostop after the job ended")
+    assert queue_after_restart_is_kept(stix)
+
+
+def queue_after_restart_is_kept(stix) -> bool:
+    assert stix("start", "-y", CLUSTER).returncode == 0
+    return queue(stix)[1]["status"] == "SUCCEEDED"

@@ -247,3 +247,15 @@ def test_ssh_to_cluster_and_worker_from_the_shell(stix, stix_home, tmp_path, eng
     assert config.read_text().count("Include ") == 1, "the include block is added once"
     assert stix("destroy", "-y", "e2e-ssh", HOME=str(user_home)).returncode == 0
     assert not (stix_home / "ssh" / "e2e-ssh.config").exists()
+
+
+def test_up_arms_autostop_from_the_task_or_the_command_line(stix, tmp_path, engine):
+    task = tmp_path / "e2e-auto.yaml"
+    task.write_text("name: e2e-auto\nresources:\n  infra: local\n  autostop:\n    idle_minutes: 90\n    down: true\nrun: echo ok\n")
+    assert stix("up", "-y", str(task)).returncode == 0
+    row = next(line for line in stix("status").stdout.splitlines() if "e2e-auto" in line)
+    assert "90m (down)" in row
+    assert stix("up", "-y", str(task), "-i", "30").returncode == 0
+    row = next(line for line in stix("status").stdout.splitlines() if "e2e-auto" in line)
+    assert "30m" in row and "down" not in row
+    assert stix("destroy", "-y", "e2e-auto").returncode == 0

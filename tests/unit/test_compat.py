@@ -88,7 +88,7 @@ def test_required_secrets_are_reported():
 
 @pytest.mark.parametrize("name, refusal, code", [
     ("examples__minimal.yaml", "no placement for cpu on aws: offered on aws, but enabled clouds are local", 3),
-    ("tests__test_yamls__autostop.yaml", "not supported yet: resources.autostop", 2),
+    ("tests__test_yamls__test_k8s_pod_config_image_pull_secrets.yaml", "not supported yet: config", 2),
     ("tests__test_yamls__test_labels.yaml", "not supported yet: resources.labels on the local cloud", 2),
     ("llm__llama-3_1__llama-3_1.yaml", "not supported yet: service", 2),
     ("examples__using_file_mounts.yaml", "not supported yet: file_mounts", 2),
