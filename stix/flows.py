@@ -83,7 +83,7 @@ def up(session: Session, task_path: str, cluster: Optional[str] = None, yes: boo
     task = chosen.task
     context = JobContext(new_task_id(chosen.cluster), cluster_info_json(info))
     with ClusterConnections(info) as conns:
-        sync_workdir(conns, task.workdir)
+        _report_sync(session, sync_workdir(conns, task.workdir))
         jobs.install_agent(conns, cpus, gpus)
         _arm_autostop(session, conns.connections[0], chosen.cluster, task, idle_minutes, down)
         if task.setup:
@@ -116,8 +116,13 @@ def exec_(session: Session, cluster: str, target: str, detach: bool = False,
     context = JobContext(new_task_id(cluster), cluster_info_json(info))
     job_info = ClusterInfo(info.cluster, info.cloud, info.nodes[: task.num_nodes], info.ssh_private_key_path)
     with ClusterConnections(job_info) as conns:
-        sync_workdir(conns, task.workdir)
+        _report_sync(session, sync_workdir(conns, task.workdir))
         return _run_job(session, conns, job_info, task, context, detach)
+
+
+def _report_sync(session: Session, sent: list[int]) -> None:
+    if sent:
+        session.console.print(f"Workdir synced: {sum(sent)} changed file(s) sent to {len(sent)} node(s).")
 
 
 def _run_job(session: Session, conns, info: ClusterInfo, task, context, detach: bool) -> int:

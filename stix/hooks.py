@@ -75,11 +75,17 @@ def remote_workdir(node: NodeInfo) -> str:
     return f"{node.home}/{REMOTE_WORKDIR}"
 
 
-def sync_workdir(conns: ClusterConnections, workdir: Optional[str]) -> None:
+def sync_workdir(conns: ClusterConnections, workdir: Optional[str]) -> list[int]:
+    """Send the workdir's changed files to every node; returns how many files each node received."""
+    from stix.errors import UsageError
+    from stix.sync import sync_dir
+
     if not workdir:
-        return
+        return []
     local = Path(workdir).expanduser().absolute()
-    conns.map(lambda node: conns.connections[node.rank].put_tree(local, remote_workdir(node)))
+    if not local.is_dir():
+        raise UsageError(f"workdir {workdir!r} is not a directory")
+    return conns.map(lambda node: sync_dir(conns.connections[node.rank], local, remote_workdir(node)))
 
 
 def run_phase(conns: ClusterConnections, task: Task, phase: str, script: str,

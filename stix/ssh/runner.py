@@ -6,9 +6,7 @@ Every network call has a timeout; exit statuses are checked, never output.
 
 from __future__ import annotations
 
-import os
 import socket
-import stat
 import sys
 import threading
 import time
@@ -92,30 +90,6 @@ class NodeConnection:
         status = channel.recv_exit_status()
         channel.close()
         return status
-
-    def put_tree(self, local: Path, remote: str) -> int:
-        """Upload a directory tree; returns the number of files sent."""
-        sftp = self.client.open_sftp()
-        sftp.get_channel().settimeout(CONNECT_TIMEOUT_S)
-        sent = 0
-        try:
-            _mkdirs(sftp, remote)
-            for root, dirs, files in os.walk(local):
-                dirs[:] = [d for d in dirs if d not in (".git", "__pycache__", ".venv")]
-                rel = os.path.relpath(root, local)
-                target = remote if rel == "." else f"{remote}/{rel}"
-                if rel != ".":
-                    _mkdirs(sftp, target)
-                for name in files:
-                    source = os.path.join(root, name)
-                    if not os.path.isfile(source):
-                        continue
-                    sftp.put(source, f"{target}/{name}")
-                    sftp.chmod(f"{target}/{name}", stat.S_IMODE(os.stat(source).st_mode))
-                    sent += 1
-        finally:
-            sftp.close()
-        return sent
 
     def put_bytes(self, directory: str, name: str, data: bytes, mode: int) -> None:
         """Write one file (created with `mode`, so a key is never readable by others, even briefly)."""

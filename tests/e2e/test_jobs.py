@@ -198,3 +198,25 @@ def test_autostop_waits_for_running_jobs(stix, stix_home, cluster):
 def queue_after_restart_is_kept(stix) -> bool:
     assert stix("start", "-y", CLUSTER).returncode == 0
     return queue(stix)[1]["status"] == "SUCCEEDED"
+
+
+def test_workdir_sync_is_incremental_and_honours_ignore_files(stix, stix_home, cluster, tmp_path):
+    work = tmp_path / "work"
+    (work / "data").mkdir(parents=True)
+    (work / "train.py").write_text("print('v1')\n")
+    (work / "notes.log").write_text("noise\n")
+    (work / "data" / "big.bin").write_text("big\n")
+    (work / ".gitignore").write_text("*.log\n")
+    (work / ".stixignore").write_text("data/\n")
+    task = tmp_path / "job.yaml"
+    task.write_text(f"workdir: {work}\nrun: ls -A; python3 train.py\n")
+    first = stix("exec", CLUSTER, str(task))
+    assert first.returncode == 0, first.stderr
+    assert "Workdir synced: 3 changed file(s) sent to 1 node(s)." in first.stdout
+    listed = [line.split(") ", 1)[1] for line in first.stdout.splitlines() if line.startswith("(head")]
+    assert listed == [".gitignore", ".stix-sync-manifest.json", ".stixignore", "train.py", "v1"]
+    second = stix("exec", CLUSTER, str(task))
+    assert "Workdir synced: 0 changed file(s)" in second.stdout
+    (work / "train.py").write_text("print('v2')\n")
+    third = stix("exec", CLUSTER, str(task))
+    assert "Workdir synced: 1 changed file(s)" in third.stdout and "(head, rank=0) v2" in third.stdout

@@ -1,0 +1,107 @@
+"""Incremental workdir sync: send only files that changed, honouring .gitignore and .stixignore.
+
+Each node keeps a manifest (path -> size, mtime) of what it was sent; a file
+is sent again only when its size or modification time differ. Like rsync
+without --delete, files removed locally stay on the nodes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+import pathspec
+
+IGNORE_FILES = (".gitignore", ".stixignore")
+ALWAYS_IGNORED = (".git/", ".stix-sync-manifest.json")
+MANIFEST = ".stix-sync-manifest.json"
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    path: str
+    """Relative, '/'-separated."""
+    size: int
+    mtime_ns: int
+    mode: int
+
+
+def _spec_for(directory: Path) -> pathspec.GitIgnoreSpec | None:
+    lines: list[str] = []
+    for name in IGNORE_FILES:
+        try:
+            lines += (directory / name).read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+    return pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+
+
+def local_files(root: Path) -> list[LocalFile]:
+    """Every file to sync under root; ignore files apply to their own directory and below, as git's do."""
+    root = root.resolve()
+    always = pathspec.GitIgnoreSpec.from_lines(ALWAYS_IGNORED)
+    specs: list[tuple[str, pathspec.GitIgnoreSpec]] = []
+    out: list[LocalFile] = []
+    for current, dirs, files in os.walk(root):
+        rel_dir = os.path.relpath(current, root)
+        rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
+        spec = _spec_for(Path(current))
+        if spec is not None:
+            specs.append((rel_dir, spec))
+
+        def ignored(rel: str) -> bool:
+            if always.match_file(rel):
+                return True
+            return any(rel.startswith(base) and spec.match_file(rel[len(base):]) for base, spec in specs)
+
+        dirs[:] = sorted(d for d in dirs if not ignored(f"{rel_dir}{d}/"))
+        for name in sorted(files):
+            rel = f"{rel_dir}{name}"
+            full = os.path.join(current, name)
+            try:
+                info = os.stat(full)
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode) and not ignored(rel):
+                out.append(LocalFile(rel, info.st_size, info.st_mtime_ns, stat.S_IMODE(info.st_mode)))
+    return sorted(out, key=lambda f: f.path)
+
+
+def changed(files: list[LocalFile], manifest: dict[str, list[int]]) -> list[LocalFile]:
+    return [f for f in files if manifest.get(f.path) != [f.size, f.mtime_ns]]
+
+
+def sync_dir(conn, local: Path, remote: str) -> int:
+    """Send what changed under local to remote on one node; return the number of files sent."""
+    files = local_files(local)
+    sftp = conn.client.open_sftp()
+    try:
+        from stix.ssh.runner import CONNECT_TIMEOUT_S, _mkdirs
+
+        sftp.get_channel().settimeout(CONNECT_TIMEOUT_S)
+        _mkdirs(sftp, remote)
+        try:
+            with sftp.open(f"{remote}/{MANIFEST}", "r") as handle:
+                manifest = json.loads(handle.read() or b"{}")
+        except (OSError, ValueError):
+            manifest = {}
+        todo = changed(files, manifest)
+        made: set[str] = set()
+        for item in todo:
+            parent = item.path.rsplit("/", 1)[0] if "/" in item.path else ""
+            if parent and parent not in made:
+                _mkdirs(sftp, f"{remote}/{parent}")
+                made.add(parent)
+            target = f"{remote}/{item.path}"
+            sftp.put(str(local / item.path), target)
+            sftp.chmod(target, item.mode)
+        if todo or len(manifest) != len(files):
+            current = {f.path: [f.size, f.mtime_ns] for f in files}
+            with sftp.open(f"{remote}/{MANIFEST}", "w") as handle:
+                handle.write(json.dumps({**manifest, **current}))
+        return len(todo)
+    finally:
+        sftp.close()
