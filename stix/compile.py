@@ -70,14 +70,15 @@ def compile_spec(home: StixHome, task: Task, cluster: str, placement: Placement,
     """The planner's whole decision as data: placement, sizes, ports, labels, keys."""
     chosen = placement.chosen
     resources = task.resources
-    if chosen.cloud != "local" and not ssh_cidrs:
+    pool_hosts, pool_identity = _pool_hosts(chosen, task.num_nodes)
+    if chosen.cloud not in ("local", "ssh") and not ssh_cidrs:
         from stix.ssh_source import ssh_cidrs as detect
 
         ssh_cidrs = detect()
     public_key = ensure_cluster_key(home.key_path(cluster), cluster)
     autostop = resources.autostop_setting
     host_key_dir = home.key_path(cluster).parent / "hosts"
-    host_keys = ensure_host_keys(host_key_dir, cluster, task.num_nodes) if chosen.cloud != "local" else ()
+    host_keys = ensure_host_keys(host_key_dir, cluster, task.num_nodes) if chosen.cloud not in ("local", "ssh") else ()
     return ClusterSpec(
         cluster=cluster,
         cloud=chosen.cloud,
@@ -102,7 +103,18 @@ def compile_spec(home: StixHome, task: Task, cluster: str, placement: Placement,
         host_public_keys=host_keys,
         host_key_dir=str(host_key_dir) if host_keys else "",
         autostop_down=bool(autostop and autostop.down),
+        pool_hosts=pool_hosts,
+        pool_identity_file=pool_identity,
     )
+
+
+def _pool_hosts(chosen, num_nodes: int):
+    if chosen.cloud != "ssh":
+        return (), ""
+    from stix.pools import load_pools
+
+    pool = load_pools()[chosen.region]
+    return tuple((h.ip, h.port, h.user, h.host_key) for h in pool.hosts[:num_nodes]), pool.identity_file
 
 
 def resolve_image(image_id, region: str) -> str:

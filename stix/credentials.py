@@ -67,7 +67,20 @@ def check_kubernetes(env: Mapping[str, str]) -> CloudCheck:
     return CloudCheck("kubernetes", False, "no kubeconfig: set KUBECONFIG or create ~/.kube/config")
 
 
-CHECKS = {"aws": check_aws, "gcp": check_gcp, "azure": check_azure, "kubernetes": check_kubernetes}
+def check_ssh(env: Mapping[str, str]) -> CloudCheck:
+    from stix.pools import PoolError, load_pools, pools_file
+
+    path = pools_file()
+    try:
+        pools = load_pools(path)
+    except PoolError as exc:
+        return CloudCheck("ssh", False, exc.message)
+    if not pools:
+        return CloudCheck("ssh", False, f"no SSH node pools: list your machines in {path}")
+    return CloudCheck("ssh", True, f"pools {', '.join(sorted(pools))} in {path}")
+
+
+CHECKS = {"aws": check_aws, "gcp": check_gcp, "azure": check_azure, "kubernetes": check_kubernetes, "ssh": check_ssh}
 
 
 def check_clouds(env: Optional[Mapping[str, str]] = None) -> list[CloudCheck]:

@@ -83,6 +83,9 @@ def up(session: Session, task_path: str, cluster: Optional[str] = None, yes: boo
     task = chosen.task
     context = JobContext(new_task_id(chosen.cluster), cluster_info_json(info))
     with ClusterConnections(info) as conns:
+        if spec.cloud == "ssh":
+            cpus = _probe_cpus(conns.connections[0])
+            jobs.save_info(session.home, info, cpus, gpus)
         _report_sync(session, sync_workdir(conns, task.workdir))
         jobs.install_agent(conns, cpus, gpus)
         _arm_autostop(session, conns.connections[0], chosen.cluster, task, idle_minutes, down)
@@ -238,6 +241,14 @@ def _set_power(session: Session, cluster: str, stopped: bool, yes: bool):
         outputs = _engine_call(lambda: stack.outputs(), "reading stack outputs")
     save_spec(session.home, spec)
     return spec, outputs
+
+
+def _probe_cpus(conn) -> float:
+    """A pool machine is whatever it is: ask it."""
+    out: list[str] = []
+    if conn.run("nproc", out.append, timeout=30) != 0 or not out or not out[-1].strip().isdigit():
+        return 1.0
+    return float(out[-1].strip())
 
 
 def _node_capacity(spec) -> tuple[float, float]:

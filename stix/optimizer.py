@@ -181,9 +181,15 @@ def _price(offer: Offer, spot: bool) -> Optional[float]:
 
 
 def candidates_for(request: Request, catalog: Catalog, enabled: Iterable[str], num_nodes: int,
-                   host: Optional[HostLimits] = None) -> list[Candidate]:
+                   host: Optional[HostLimits] = None, pools: Optional[dict[str, int]] = None) -> list[Candidate]:
     enabled = frozenset(enabled)
     out: list[Candidate] = []
+    if request.cloud == "ssh":
+        size = (pools or {}).get(request.region or "", 0)
+        if request.accelerator or request.use_spot or request.instance_type or size < num_nodes:
+            return []
+        return [Candidate("ssh", request.region or "", "", f"pool:{request.region}", "", 0.0, None, None, False,
+                          0.0, num_nodes)]
     if request.cloud == "kubernetes" and "kubernetes" in enabled:
         pod = _kubernetes(request, num_nodes)
         return [pod] if pod else []
@@ -299,13 +305,13 @@ def rank_key(target: str):
 
 
 def optimize(resources: Resources, num_nodes: int, catalog: Catalog, enabled: Iterable[str],
-             target: str = COST, host: Optional[HostLimits] = None) -> Placement:
+             target: str = COST, host: Optional[HostLimits] = None, pools: Optional[dict[str, int]] = None) -> Placement:
     enabled = frozenset(enabled)
     ranked: list[Candidate] = []
     seen: set = set()
     groups = request_groups(resources)
     for group in groups:
-        found = [c for request in group for c in candidates_for(request, catalog, enabled, num_nodes, host)]
+        found = [c for request in group for c in candidates_for(request, catalog, enabled, num_nodes, host, pools)]
         for candidate in sorted(found, key=rank_key(target)):
             identity = (candidate.cloud, candidate.zone or candidate.region, candidate.instance_type,
                         candidate.accelerator, candidate.spot)
@@ -313,6 +319,14 @@ def optimize(resources: Resources, num_nodes: int, catalog: Catalog, enabled: It
                 seen.add(identity)
                 ranked.append(candidate)
     if not ranked:
+        pinned_pools = {r.region for g in groups for r in g if r.cloud == "ssh"}
+        for pool in sorted(p for p in pinned_pools if p):
+            size = (pools or {}).get(pool)
+            if size is None:
+                raise NoFeasiblePlacement(f"no SSH node pool named {pool!r} (pools are listed in the pool file; "
+                                          f"see `stix check ssh`)")
+            if size < num_nodes:
+                raise NoFeasiblePlacement(f"SSH node pool {pool!r} has {size} host(s); the task needs {num_nodes}")
         raise NoFeasiblePlacement(explain(groups, catalog, enabled, num_nodes, host))
     return Placement(ranked[0], ranked)
 

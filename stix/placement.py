@@ -12,6 +12,8 @@ def place(task: Task, target: str = COST, clouds: Optional[list[str]] = None) ->
     from stix.catalog.load import load_catalog
     from stix.credentials import enabled_clouds
 
+    from stix.pools import pool_sizes
+
     enabled = clouds if clouds is not None else enabled_clouds()
     catalog = load_catalog()  # every catalog, so a refusal can say where the request would fit
-    return optimize(task.resources, task.num_nodes, catalog, enabled, target)
+    return optimize(task.resources, task.num_nodes, catalog, enabled, target, pools=pool_sizes())

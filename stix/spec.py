@@ -49,6 +49,10 @@ class ClusterSpec:
     load_balancer_port: int = 0
     """Non-zero: put the nodes behind a load balancer on this port, health-checked."""
     ssh_user: str = "stix"
+    pool_hosts: tuple[tuple[str, int, str, str], ...] = ()
+    """SSH node pools: (ip, port, user, pinned host key) of each node, in rank order."""
+    pool_identity_file: str = ""
+    """SSH node pools: the user's key, used only to authorize the cluster's own key on each host."""
     stopped: bool = False
     """`stix stop`: the nodes exist (disks, files) but do not run."""
 
@@ -65,6 +69,7 @@ class ClusterSpec:
         data["ports"] = tuple(tuple(pair) for pair in data.get("ports", ()))
         for key in ("ssh_cidrs", "host_public_keys", "buckets"):
             data[key] = tuple(data.get(key, ()))
+        data["pool_hosts"] = tuple(tuple(host) for host in data.get("pool_hosts", ()))
         return cls(**data)
 
     def node_names(self) -> list[str]:
