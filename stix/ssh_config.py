@@ -49,8 +49,14 @@ def write_cluster_config(home: StixHome, info: ClusterInfo, user_ssh_config: Pat
     known.write_text("".join(f"stix-{info.cluster}-{n.rank} {' '.join(n.host_public_key.split()[:2])}\n" for n in info.nodes))
     config = directory / f"{info.cluster}.config"
     config.write_text(render(info, known))
-    ensure_include(directory, user_ssh_config or Path(os.path.expanduser("~")) / ".ssh" / "config")
+    ensure_include(directory, user_ssh_config or user_config_path())
     return config
+
+
+def user_config_path() -> Path:
+    """The user's ssh config: ~/.ssh/config, or STIX_SSH_CONFIG (tests point it elsewhere)."""
+    override = os.environ.get("STIX_SSH_CONFIG")
+    return Path(override) if override else Path(os.path.expanduser("~")) / ".ssh" / "config"
 
 
 def remove_cluster_config(home: StixHome, cluster: str) -> None:

@@ -20,7 +20,8 @@ class StixRun:
         from stix.home import cache_dir
 
         # The engine cache is pinned, so a test that moves HOME never triggers a fresh engine build.
-        env.update({"STIX_HOME": str(self.home), "NO_COLOR": "1", "COLUMNS": "200", "STIX_CACHE": str(cache_dir())})
+        env.update({"STIX_HOME": str(self.home), "NO_COLOR": "1", "COLUMNS": "200", "STIX_CACHE": str(cache_dir()),
+                    "STIX_SSH_CONFIG": str(self.home.parent / "user-ssh" / "config")})
         env.update(extra)
         return env
 
@@ -45,6 +46,7 @@ def stix_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     home = tmp_path / "stix-home"
     monkeypatch.setenv("STIX_HOME", str(home))
+    monkeypatch.setenv("STIX_SSH_CONFIG", str(tmp_path / "user-ssh" / "config"))  # never the real ~/.ssh/config
     yield home
     leftovers = sshd.processes_under(home)
     node_dirs = sorted(str(p) for p in home.glob("clusters/*/nodes/*"))

@@ -479,11 +479,7 @@ class Scheduler:
             power_off(self.info, bool(setting.get("down")))
             sys.exit(0)
 
-    def loop(self) -> None:
-        import threading
-
-        wake = threading.Event()
-        signal.signal(signal.SIGUSR1, lambda signum, frame: wake.set())  # `submit` pokes the daemon
+    def loop(self, wake) -> None:
         self.recover()
         self.last_active = time.time()
         while True:
@@ -507,6 +503,13 @@ def _quote(value: str) -> str:
 
 
 def cmd_daemon(args) -> int:
+    import threading
+
+    # `submit` pokes the daemon with SIGUSR1 as soon as daemon.pid exists, and SIGUSR1's default action is
+    # to terminate: the handler must be in place before the pid file is written.
+    wake = threading.Event()
+    signal.signal(signal.SIGUSR1, lambda signum, frame: wake.set())
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     ROOT.mkdir(parents=True, exist_ok=True)
     lock = open(ROOT / "daemon.lock", "a")
     try:
@@ -514,9 +517,8 @@ def cmd_daemon(args) -> int:
     except BlockingIOError:
         return 0
     (ROOT / "daemon.pid").write_text(str(os.getpid()))
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
-        Scheduler().loop()
+        Scheduler().loop(wake)
     finally:
         (ROOT / "daemon.pid").unlink(missing_ok=True)
     return 0

@@ -234,7 +234,7 @@ def test_ssh_to_cluster_and_worker_from_the_shell(stix, stix_home, tmp_path, eng
     (user_home / ".ssh").mkdir(parents=True)
     (user_home / ".ssh" / "config").write_text("Host example\n  User someone\n")
     task = write_task(tmp_path, "e2e-ssh")
-    assert stix("up", "-y", str(task), HOME=str(user_home)).returncode == 0
+    assert stix("up", "-y", str(task), STIX_SSH_CONFIG=str(user_home / ".ssh" / "config")).returncode == 0
     config = user_home / ".ssh" / "config"
     text = config.read_text()
     assert text.startswith("# >>> stix: cluster hosts (managed by stix) >>>\nInclude ") and "Host example" in text
@@ -243,9 +243,9 @@ def test_ssh_to_cluster_and_worker_from_the_shell(stix, stix_home, tmp_path, eng
                              capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() == str(node_dirs(stix_home, "e2e-ssh")[rank])
-    assert stix("up", "-y", str(task), HOME=str(user_home)).returncode == 0
+    assert stix("up", "-y", str(task), STIX_SSH_CONFIG=str(user_home / ".ssh" / "config")).returncode == 0
     assert config.read_text().count("Include ") == 1, "the include block is added once"
-    assert stix("destroy", "-y", "e2e-ssh", HOME=str(user_home)).returncode == 0
+    assert stix("destroy", "-y", "e2e-ssh", STIX_SSH_CONFIG=str(user_home / ".ssh" / "config")).returncode == 0
     assert not (stix_home / "ssh" / "e2e-ssh.config").exists()
 
 

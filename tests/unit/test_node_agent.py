@@ -50,3 +50,30 @@ def test_agent_uses_only_the_standard_library():
     imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported - set(sys.stdlib_module_names)
+
+
+def test_daemon_survives_a_poke_the_moment_it_starts(tmp_path):
+    """submit pokes (SIGUSR1) as soon as daemon.pid exists; an early poke must not kill the daemon."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "STIX_AGENT_HOME": str(tmp_path)}
+    (tmp_path / "cluster.json").write_text(json.dumps({
+        "cloud": "local", "cpus": 1, "gpus": 0, "key": "", "known_hosts": "",
+        "nodes": [{"rank": 0, "name": "n", "ip": "127.0.0.1", "port": 22, "user": "u", "home": str(tmp_path)}]}))
+    daemon = subprocess.Popen([sys.executable, str(AGENT_SOURCE), "daemon"], env=env)
+    try:
+        pid_file = tmp_path / "daemon.pid"
+        deadline = time.monotonic() + 10
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.001)
+        for _ in range(50):
+            os.kill(daemon.pid, signal.SIGUSR1)
+        time.sleep(0.3)
+        assert daemon.poll() is None, "the daemon died of an early SIGUSR1"
+    finally:
+        daemon.kill()
+        daemon.wait()
