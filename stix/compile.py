@@ -26,7 +26,14 @@ CLOUD_VM_FIELDS = {"disk_size", "disk_tier", "ports", "labels", "image_id"}
 def unsupported_fields(task: Task, cloud: Optional[str] = None) -> list[str]:
     """Fields that validate but cannot run yet (on `cloud`, once placed), in the user's spelling."""
     out = [name for name in sorted(task.model_fields_set) if name not in RUNNABLE_TASK_FIELDS
-           and getattr(task, name) not in (None, {}, [])]
+           and name != "file_mounts" and getattr(task, name) not in (None, {}, [])]
+    if any(not isinstance(source, str) or "://" in source for source in (task.file_mounts or {}).values()):
+        out.append("file_mounts (buckets and storage objects; local paths work)")
+    if cloud == "local":
+        absolute = [dest for dest in (task.file_mounts or {}) if dest.startswith("/")]
+        if absolute:
+            out.append(f"file_mounts destination {absolute[0]!r} on the local cloud (its nodes share this "
+                       f"machine's filesystem; use a path under ~)")
     if task.workdir is not None and not isinstance(task.workdir, str):
         out.append("workdir (git url/ref)")
     runnable = PLACEMENT_FIELDS | RUNTIME_FIELDS | (CLOUD_VM_FIELDS if cloud not in (None, "local") else set())

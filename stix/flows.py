@@ -64,7 +64,7 @@ def preview(session: Session, task_path: str, cluster: Optional[str] = None,
 
 def up(session: Session, task_path: str, cluster: Optional[str] = None, yes: bool = False,
        overrides: Optional[EnvOverrides] = None, idle_minutes: Optional[float] = None, down: bool = False) -> int:
-    from stix.hooks import JobContext, cluster_info_json, new_task_id, run_phase, sync_workdir
+    from stix.hooks import JobContext, cluster_info_json, new_task_id, run_phase, sync_file_mounts, sync_workdir
     from stix.ssh.runner import ClusterConnections, prefixed_printer
 
     chosen = plan(task_path, cluster, overrides, require_env=True)
@@ -87,6 +87,7 @@ def up(session: Session, task_path: str, cluster: Optional[str] = None, yes: boo
             cpus = _probe_cpus(conns.connections[0])
             jobs.save_info(session.home, info, cpus, gpus)
         _report_sync(session, sync_workdir(conns, task.workdir))
+        _report_sync(session, sync_file_mounts(conns, task.file_mounts), "file_mounts")
         jobs.install_agent(conns, cpus, gpus)
         _arm_autostop(session, conns.connections[0], chosen.cluster, task, idle_minutes, down)
         if task.setup:
@@ -123,9 +124,9 @@ def exec_(session: Session, cluster: str, target: str, detach: bool = False,
         return _run_job(session, conns, job_info, task, context, detach)
 
 
-def _report_sync(session: Session, sent: list[int]) -> None:
+def _report_sync(session: Session, sent: list[int], what: str = "Workdir") -> None:
     if sent:
-        session.console.print(f"Workdir synced: {sum(sent)} changed file(s) sent to {len(sent)} node(s).")
+        session.console.print(f"{what} synced: {sum(sent)} changed file(s) sent to {len(sent)} node(s).")
 
 
 def _run_job(session: Session, conns, info: ClusterInfo, task, context, detach: bool) -> int:

@@ -88,6 +88,20 @@ def sync_workdir(conns: ClusterConnections, workdir: Optional[str]) -> list[int]
     return conns.map(lambda node: sync_dir(conns.connections[node.rank], local, remote_workdir(node)))
 
 
+def sync_file_mounts(conns: ClusterConnections, mounts: Optional[dict]) -> list[int]:
+    """Local-path file_mounts to every node, incrementally (bucket mounts are refused before this)."""
+    from stix.sync import sync_mount
+
+    if not mounts:
+        return []
+
+    def send(node: NodeInfo) -> int:
+        return sum(sync_mount(conns.connections[node.rank], source, destination, node.home)
+                   for destination, source in mounts.items())
+
+    return conns.map(send)
+
+
 def run_phase(conns: ClusterConnections, task: Task, phase: str, script: str,
               context: JobContext, sink: LineSink) -> None:
     """Run one phase on every node in parallel; raise naming the first node that failed."""

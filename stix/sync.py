@@ -105,3 +105,49 @@ def sync_dir(conn, local: Path, remote: str) -> int:
         return len(todo)
     finally:
         sftp.close()
+
+
+def sync_file(conn, local: Path, remote: str) -> int:
+    """Send one file unless the node already has it (same size and modification time); return 0 or 1."""
+    from stix.ssh.runner import CONNECT_TIMEOUT_S, _mkdirs
+
+    info = local.stat()
+    sftp = conn.client.open_sftp()
+    try:
+        sftp.get_channel().settimeout(CONNECT_TIMEOUT_S)
+        try:
+            there = sftp.stat(remote)
+            if there.st_size == info.st_size and int(there.st_mtime or 0) == int(info.st_mtime):
+                return 0
+        except OSError:
+            pass
+        parent = remote.rsplit("/", 1)[0]
+        if parent:
+            _mkdirs(sftp, parent)
+        sftp.put(str(local), remote)
+        sftp.chmod(remote, stat.S_IMODE(info.st_mode))
+        sftp.utime(remote, (int(info.st_atime), int(info.st_mtime)))
+        return 1
+    finally:
+        sftp.close()
+
+
+def remote_path(destination: str, home: str) -> str:
+    """Where a file_mounts destination lands on a node: `~/x` and relative paths under its home."""
+    if destination.startswith("~/") or destination == "~":
+        return home + destination[1:]
+    if destination.startswith("/"):
+        return destination.rstrip("/") or "/"
+    return f"{home}/{destination.rstrip('/')}"
+
+
+def sync_mount(conn, source: str, destination: str, home: str) -> int:
+    from stix.errors import UsageError
+
+    local = Path(source).expanduser().absolute()
+    target = remote_path(destination, home)
+    if local.is_dir():
+        return sync_dir(conn, local, target)
+    if local.is_file():
+        return sync_file(conn, local, target)
+    raise UsageError(f"file_mounts[{destination!r}]: local source {source!r} does not exist")

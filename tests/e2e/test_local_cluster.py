@@ -259,3 +259,36 @@ def test_up_arms_autostop_from_the_task_or_the_command_line(stix, tmp_path, engi
     row = next(line for line in stix("status").stdout.splitlines() if "e2e-auto" in line)
     assert "30m" in row and "down" not in row
     assert stix("destroy", "-y", "e2e-auto").returncode == 0
+
+
+def test_local_file_mounts_reach_every_node(stix, stix_home, tmp_path, engine):
+    data = tmp_path / "dataset"
+    (data / "part").mkdir(parents=True)
+    (data / "part" / "a.txt").write_text("A\n")
+    (data / "skip.log").write_text("ignored\n")
+    (data / ".gitignore").write_text("*.log\n")
+    settings = tmp_path / "settings.txt"
+    settings.write_text("lr=0.1\n")
+    task = tmp_path / "e2e-mounts.yaml"
+    task.write_text(
+        "name: e2e-mounts\nnum_nodes: 2\nresources:\n  infra: local\n"
+        f"file_mounts:\n  ~/data: {data}\n  ~/cfg/settings.txt: {settings}\n  scratch: {data}/part\n"
+        "run: cat ~/data/part/a.txt ~/cfg/settings.txt ~/scratch/a.txt; ls ~/data\n"
+    )
+    first = stix("up", "-y", str(task))
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "file_mounts synced: 8 changed file(s) sent to 2 node(s)." in first.stdout
+    for rank in (0, 1):
+        assert lines_of(first.stdout, rank)[:3] == ["A", "lr=0.1", "A"]
+        assert "skip.log" not in lines_of(first.stdout, rank)
+    again = stix("up", "-y", str(task))
+    assert "file_mounts synced: 0 changed file(s)" in again.stdout
+    assert stix("destroy", "-y", "e2e-mounts").returncode == 0
+
+
+def test_absolute_file_mount_destination_is_refused_on_the_local_cloud(stix, tmp_path, engine):
+    task = tmp_path / "abs.yaml"
+    task.write_text(f"resources:\n  infra: local\nfile_mounts:\n  /data: {tmp_path}\nrun: echo\n")
+    result = stix("up", "-y", str(task))
+    assert result.returncode == 2
+    assert "file_mounts destination '/data' on the local cloud" in result.stderr
