@@ -16,9 +16,6 @@ from typing import Optional, Union
 
 from stix.models.task import Task
 
-LIFECYCLE_ISSUE = "the cluster lifecycle (node agent, job queue) lands with issue #6"
-
-
 def _session():
     from rich.console import Console
 
@@ -65,18 +62,76 @@ def down(cluster_name: str) -> None:
     flows.destroy(_session(), cluster_name, yes=True)
 
 
-def _not_yet(name: str):
-    def call(*args, **kwargs):
-        raise NotImplementedError(f"stix.{name}: not supported yet; {LIFECYCLE_ISSUE}")
+def exec(task: Union[Task, str], cluster_name: str, detach: bool = False,  # noqa: A001 - SkyPilot's name
+         envs: Optional[dict[str, str]] = None, secrets: Optional[dict[str, str]] = None) -> int:
+    """Queue a job (a Task, a task file, or a shell command) on an up cluster; returns its exit status."""
+    from stix import flows
+    from stix.loader import EnvOverrides
 
-    call.__name__ = name
-    return call
+    overrides = EnvOverrides(envs or {}, secrets or {})
+    if isinstance(task, Task):
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="task-") as handle:
+            handle.write(task.to_yaml(redact_secrets=False))
+            handle.flush()
+            return flows.exec_(_session(), cluster_name, handle.name, detach, overrides)
+    return flows.exec_(_session(), cluster_name, task, detach, overrides)
 
 
-exec = _not_yet("exec")  # noqa: A001 - SkyPilot's name
-stop = _not_yet("stop")
-start = _not_yet("start")
-autostop = _not_yet("autostop")
-queue = _not_yet("queue")
-cancel = _not_yet("cancel")
-tail_logs = _not_yet("tail_logs")
+def _head(cluster_name: str):
+    from stix import jobs
+    from stix.home import StixHome
+    from stix.ssh.runner import NodeConnection
+
+    info, _, _ = jobs.load_info(StixHome.from_env(), cluster_name)
+    return NodeConnection(info.head, info.ssh_private_key_path)
+
+
+def queue(cluster_name: str) -> list[dict]:
+    from stix import jobs
+
+    head = _head(cluster_name)
+    try:
+        return jobs.queue(head)
+    finally:
+        head.close()
+
+
+def cancel(cluster_name: str, job_ids: Optional[list[int]] = None, all: bool = False) -> list[int]:  # noqa: A002
+    from stix import jobs
+
+    head = _head(cluster_name)
+    try:
+        return jobs.cancel(head, list(job_ids or []), all)
+    finally:
+        head.close()
+
+
+def tail_logs(cluster_name: str, job_id: Optional[int] = None, follow: bool = True, tail: Optional[int] = None) -> int:
+    """Print a job's logs (following it unless follow=False); returns `sky logs`-style status codes."""
+    from stix import jobs
+
+    head = _head(cluster_name)
+    try:
+        return jobs.follow(head, job_id if job_id is not None else jobs.latest_job(head), jobs.printer(),
+                           tail=tail, follow_=follow)
+    finally:
+        head.close()
+
+
+def stop(cluster_name: str) -> None:
+    from stix import flows
+
+    flows.stop(_session(), cluster_name, yes=True)
+
+
+def start(cluster_name: str) -> None:
+    from stix import flows
+
+    flows.start(_session(), cluster_name, yes=True)
+
+
+def autostop(cluster_name: str, idle_minutes: Optional[float], down: bool = False) -> None:
+    """Set the idle timer (None turns it off)."""
+    from stix import flows
+
+    flows.set_autostop(_session(), cluster_name, idle_minutes, down)

@@ -210,6 +210,10 @@ def test_python_sdk_launch_and_down(stix_home, tmp_path, engine, capfd):
     out = capfd.readouterr().out
     assert "(head, rank=0) SDK rank 0 of 2" in out and "(worker1, rank=1) SDK rank 1 of 2" in out
     assert [r.name for r in sdk.status()] == ["e2e-sdk"]
+    assert sdk.exec("echo from-exec", "e2e-sdk") == 0
+    assert [job["status"] for job in sdk.queue("e2e-sdk")] == ["SUCCEEDED", "SUCCEEDED"]
+    assert sdk.tail_logs("e2e-sdk", 2, follow=False) == 0
+    assert "(head, rank=0) from-exec" in capfd.readouterr().out
     sdk.down("e2e-sdk")
     assert sdk.status() == []
 

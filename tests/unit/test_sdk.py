@@ -50,9 +50,12 @@ def test_from_yaml_file(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["exec", "stop", "start", "autostop", "queue", "cancel", "tail_logs"])
-def test_lifecycle_calls_name_their_issue(name):
-    with pytest.raises(NotImplementedError, match="issue #6"):
-        getattr(stix, name)("c")
+def test_lifecycle_calls_on_a_missing_cluster_raise_the_cli_error(stix_home, name):
+    from stix.errors import ClusterNotFound
+
+    args = {"exec": ("echo", "nope"), "autostop": ("nope", 5)}.get(name, ("nope",))
+    with pytest.raises(ClusterNotFound, match="cluster 'nope' not found"):
+        getattr(stix, name)(*args)
 
 
 def test_status_lists_records(stix_home):
