@@ -79,11 +79,58 @@ def preview(
     env: list[str] = typer.Option([], "--env", help=ENV_HELP),
     env_file: list[str] = typer.Option([], "--env-file", help=ENV_FILE_HELP),
     secret: list[str] = typer.Option([], "--secret", help=SECRET_HELP),
+    format_: str = typer.Option("text", "--format", help="text, json, or markdown (for a pull-request comment)."),
 ) -> None:
     """Show what `stix up` would change, changing nothing."""
-    from stix import flows
+    import json as json_
 
-    flows.preview(_session(), task, cluster, _overrides(env, env_file, secret))
+    from stix import flows
+    from stix.errors import UsageError
+
+    if format_ not in ("text", "json", "markdown"):
+        raise UsageError(f"--format {format_!r}: expected text, json or markdown")
+    report = flows.preview(_session(), task, cluster, _overrides(env, env_file, secret), quiet=format_ != "text")
+    if format_ == "json":
+        print(json_.dumps(report.to_dict(), indent=2))
+    elif format_ == "markdown":
+        print(report.to_markdown(), end="")
+
+
+@app.command()
+def drift(
+    clusters: list[str] = typer.Argument(None, help="Clusters to check (default with --all: every cluster)."),
+    all_clusters: bool = typer.Option(False, "--all", help="Check every cluster stix knows."),
+    format_: str = typer.Option("text", "--format", help="text, json, or markdown."),
+) -> None:
+    """Compare real resources with state, changing neither. Exit 0: no drift, 2: drift, 1: error."""
+    from stix import flows
+    from stix.index import ClusterIndex
+    from stix.report import drift_json, drift_markdown
+
+    try:
+        session = _session()
+        names = list(clusters or [])
+        if all_clusters:
+            names += [r.name for r in ClusterIndex(session.home.index_db).all() if r.name not in names]
+        if not names:
+            raise StixError("name clusters to check, or pass --all")
+        if format_ not in ("text", "json", "markdown"):
+            raise StixError(f"--format {format_!r}: expected text, json or markdown")
+        reports = [flows.drift(session, name) for name in names]
+    except StixError as exc:
+        print(f"stix: error: {exc.message}", file=sys.stderr)
+        raise typer.Exit(1)  # Terraform's -detailed-exitcode: 1 is an error, whatever kind
+    if format_ == "json":
+        print(drift_json(reports))
+    elif format_ == "markdown":
+        print(drift_markdown(reports), end="")
+    else:
+        for report in reports:
+            if not report.drifted:
+                print(f"{report.cluster}: no drift")
+            for resource in report.resources:
+                print(f"{report.cluster}: {resource.describe()}")
+    raise typer.Exit(2 if any(r.drifted for r in reports) else 0)
 
 
 @app.command()

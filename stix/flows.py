@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 from contextlib import contextmanager
@@ -55,11 +56,39 @@ def plan(task_path: str, cluster: Optional[str], overrides: Optional[EnvOverride
 
 
 def preview(session: Session, task_path: str, cluster: Optional[str] = None,
-            overrides: Optional[EnvOverrides] = None) -> ChangeSet:
+            overrides: Optional[EnvOverrides] = None, quiet: bool = False):
+    """Plan without changing anything; returns a PreviewReport (text printed unless quiet)."""
+    from stix.report import PreviewReport
+
     chosen = plan(task_path, cluster, overrides)
-    stack, _ = _stack_for(session, chosen)
+    console = session.console
+    if quiet:
+        session = Session(session.home, Console(file=open(os.devnull, "w")), session.confirm)
+    stack, spec = _stack_for(session, chosen)
     changes = _preview(session, stack, chosen.cluster)
-    return changes
+    before = None
+    try:
+        before = ClusterSpec.from_json(spec_path(session.home, chosen.cluster).read_text()).hourly_cost
+    except OSError:
+        pass
+    session.console = console
+    return PreviewReport(chosen.cluster, changes, before, spec.hourly_cost)
+
+
+def drift(session: Session, cluster: str) -> DriftReport:
+    """What changed behind stix's back, without changing state or resources (a refresh preview)."""
+    from pulumi import automation as auto
+
+    from stix.engine.workspace import open_stack
+
+    validate_cluster_name(cluster)
+    try:
+        stack = open_stack(session.home, cluster, create=False)
+    except auto.StackNotFoundError:
+        raise ClusterNotFound(f"cluster {cluster!r} has no stack (stix status lists clusters)") from None
+    report = DriftReport(cluster)
+    _engine_call(lambda: stack.preview_refresh(on_event=report.on_event), "checking for drift")
+    return report
 
 
 def up(session: Session, task_path: str, cluster: Optional[str] = None, yes: bool = False,

@@ -296,3 +296,30 @@ def test_absolute_file_mount_destination_is_refused_on_the_local_cloud(stix, tmp
     result = stix("up", "-y", str(task))
     assert result.returncode == 2
     assert "file_mounts destination '/data' on the local cloud" in result.stderr
+
+
+def test_drift_exit_codes_and_formats(stix, stix_home, tmp_path, engine):
+    import json
+    import shutil
+
+    task = write_task(tmp_path, "e2e-drift2")
+    assert stix("up", "-y", str(task)).returncode == 0
+    clean = stix("drift", "e2e-drift2")
+    assert (clean.returncode, clean.stdout.strip()) == (0, "e2e-drift2: no drift")
+    worker, head = node_dirs(stix_home, "e2e-drift2")[1], node_dirs(stix_home, "e2e-drift2")[0]
+    os.kill(sshd.running_pid(sshd.NodePaths(worker)), signal.SIGKILL)
+    sshd.stop(sshd.NodePaths(head))
+    shutil.rmtree(head)
+    drifted = stix("drift", "--all", "--format", "json")
+    assert drifted.returncode == 2
+    resources = {r["name"]: r for r in json.loads(drifted.stdout)["clusters"][0]["resources"]}
+    assert resources["vms-node-1"]["properties"] == [{"name": "state", "recorded": "running", "real": "stopped"}]
+    assert resources["vms-node-0"]["op"] == "delete"
+    again = stix("drift", "e2e-drift2")
+    assert again.returncode == 2, "drift changes neither state nor resources"
+    assert stix("drift", "missing-cluster").returncode == 1
+    plan = stix("preview", str(task), "--format", "json")
+    assert plan.returncode == 0
+    summary = json.loads(plan.stdout)["summary"]
+    assert (summary["create"], summary["update"]) == (1, 1)
+    assert stix("destroy", "-y", "e2e-drift2").returncode == 0

@@ -1,0 +1,91 @@
+"""Machine-readable previews and drift reports: JSON for tools, markdown for pull-request comments."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from stix.drift import DriftReport
+from stix.engine.changes import CHANGE_OPS, ChangeSet
+
+MARKDOWN_LIMIT = 65_000
+"""GitHub comments stop at 65,536 characters."""
+
+
+@dataclass
+class PreviewReport:
+    cluster: str
+    changes: ChangeSet
+    cost_before: Optional[float] = None
+    cost_after: Optional[float] = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        counts = self.changes.counts()
+        return {op: counts.get(op, 0) for op in (*CHANGE_OPS, "same")}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cluster": self.cluster,
+            "summary": self.counts(),
+            "has_changes": self.changes.has_changes,
+            "cost_per_hour": {"before": self.cost_before, "after": self.cost_after},
+            "resources": [{"op": c.op, "type": c.type, "name": c.name, "changed": list(c.diffs)}
+                          for c in self.changes.changes if c.op != "same"],
+        }
+
+    def to_markdown(self, limit: int = MARKDOWN_LIMIT) -> str:
+        counts = self.counts()
+        head = [f"### stix preview: `{self.cluster}`", "",
+                "| create | update | replace | delete | unchanged |", "|---|---|---|---|---|",
+                f"| {counts['create']} | {counts['update']} | {counts['replace']} | {counts['delete']} | {counts['same']} |",
+                "", f"Cost: {_money(self.cost_before)} → {_money(self.cost_after)} per hour", ""]
+        rows = ["| op | type | name | changed |", "|---|---|---|---|"]
+        rows += [f"| {c.op} | `{c.type}` | `{c.name}` | {', '.join(f'`{d}`' for d in c.diffs)} |"
+                 for c in self.changes.changes if c.op != "same"]
+        return _fit(head, rows, limit)
+
+
+def drift_dict(report: DriftReport) -> dict[str, Any]:
+    return {"cluster": report.cluster, "drifted": report.drifted,
+            "resources": [{"name": r.name, "type": r.type, "op": r.op,
+                           "properties": [{"name": k, "recorded": _plain(o), "real": _plain(n)} for k, o, n in r.properties]}
+                          for r in report.resources]}
+
+
+def drift_markdown(reports: list[DriftReport], limit: int = MARKDOWN_LIMIT) -> str:
+    drifted = [r for r in reports if r.drifted]
+    head = [f"### stix drift: {len(drifted)} of {len(reports)} cluster(s) drifted", ""]
+    rows = ["| cluster | resource | change |", "|---|---|---|"]
+    rows += [f"| `{report.cluster}` | `{r.name}` | {r.describe().split(': ', 1)[-1]} |"
+             for report in drifted for r in report.resources]
+    return _fit(head, rows if drifted else [], limit)
+
+
+def drift_json(reports: list[DriftReport]) -> str:
+    return json.dumps({"drifted": any(r.drifted for r in reports), "clusters": [drift_dict(r) for r in reports]},
+                      indent=2)
+
+
+def _fit(head: list[str], rows: list[str], limit: int) -> str:
+    """The summary always fits; rows are cut with a note when the whole would not."""
+    text = "\n".join(head + rows) + "\n"
+    if len(text) <= limit:
+        return text
+    kept: list[str] = []
+    budget = limit - len("\n".join(head)) - 200
+    for row in rows:
+        if sum(len(r) + 1 for r in kept) + len(row) + 1 > budget:
+            break
+        kept.append(row)
+    note = f"\n_…{len(rows) - len(kept)} more row(s) cut to fit a comment; run `stix preview` for all._"
+    return "\n".join(head + kept) + note + "\n"
+
+
+def _money(value: Optional[float]) -> str:
+    return "n/a" if value is None else f"${value:,.2f}"
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool, type(None), list, dict)) else str(value)
