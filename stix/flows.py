@@ -455,6 +455,7 @@ def _engine_call(fn, what: str):
 def _engine_message(exc) -> str:
     text = f"{getattr(exc, 'stderr', '')}\n{getattr(exc, 'stdout', '')}\n{exc}"
     lines = [line.strip() for line in text.splitlines()]
-    errors = [line for line in lines if line.startswith("error:") and "update failed" not in line]
-    chosen = errors[0] if errors else next((line for line in lines if line), "unknown error")
-    return chosen.removeprefix("error:").strip()[:500]
+    errors = [line.split("error:", 1)[1].strip() for line in lines
+              if "error:" in line and "update failed" not in line and "preview failed" not in line]
+    chosen = next((e for e in errors if e), None) or next((line for line in lines if line), "unknown error")
+    return chosen[:500]

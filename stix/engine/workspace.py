@@ -34,10 +34,14 @@ def ensure_shim(home: StixHome) -> Path:
 
 def engine_env(home: StixHome, engine: Engine) -> dict[str, str]:
     path = os.pathsep.join([str(home.bin_dir), str(engine.path.parent), os.environ.get("PATH", "")])
+    # A team's shared backend comes with its passphrase (CI secrets): then it, not stix's own file, unlocks state.
+    secrets = ({"PULUMI_CONFIG_PASSPHRASE": os.environ["PULUMI_CONFIG_PASSPHRASE"]}
+               if os.environ.get("PULUMI_CONFIG_PASSPHRASE") else
+               {"PULUMI_CONFIG_PASSPHRASE_FILE": str(home.passphrase_file)})
     return {
+        **secrets,
         "PULUMI_HOME": str(home.pulumi_home),
         "PULUMI_BACKEND_URL": home.backend_url,
-        "PULUMI_CONFIG_PASSPHRASE_FILE": str(home.passphrase_file),
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",

@@ -323,3 +323,13 @@ def test_drift_exit_codes_and_formats(stix, stix_home, tmp_path, engine):
     summary = json.loads(plan.stdout)["summary"]
     assert (summary["create"], summary["update"]) == (1, 1)
     assert stix("destroy", "-y", "e2e-drift2").returncode == 0
+
+
+def test_a_team_passphrase_from_the_environment_unlocks_state(stix, tmp_path, engine):
+    task = write_task(tmp_path, "e2e-pass", nodes=1)
+    team = {"PULUMI_CONFIG_PASSPHRASE": "team-secret-1"}
+    assert stix("up", "-y", str(task), **team).returncode == 0
+    assert stix("drift", "e2e-pass", **team).returncode == 0
+    wrong = stix("drift", "e2e-pass", PULUMI_CONFIG_PASSPHRASE="not-the-team-secret")
+    assert wrong.returncode == 1 and "passphrase" in wrong.stderr.lower()
+    assert stix("destroy", "-y", "e2e-pass", **team).returncode == 0
