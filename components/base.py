@@ -44,11 +44,13 @@ class Cloud:
 
     @classmethod
     def provider(cls, spec: ClusterSpec) -> Any:
-        raise NotImplementedError
+        """The cloud's Pulumi provider (region, credentials); None where there is none (local, pools)."""
+        return None
 
     @classmethod
     def network(cls, spec: ClusterSpec, opts: Any) -> Any:
-        raise NotImplementedError
+        """None where nodes need no network of their own (loopback, the user's machines)."""
+        return None
 
     @classmethod
     def vm_group(cls, spec: ClusterSpec, network: Any, opts: Any) -> Any:

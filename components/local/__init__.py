@@ -16,14 +16,6 @@ class Local(Cloud):
     stop = True
 
     @classmethod
-    def provider(cls, spec: ClusterSpec) -> Any:
-        return None
-
-    @classmethod
-    def network(cls, spec: ClusterSpec, opts: Any) -> Any:
-        return None
-
-    @classmethod
     def vm_group(cls, spec: ClusterSpec, network: Any, opts: Any) -> Any:
         from stix.components.local.vm_group import VmGroup, VmGroupArgs
 

@@ -13,14 +13,6 @@ class Ssh(Cloud):
     name = "ssh"
 
     @classmethod
-    def provider(cls, spec: ClusterSpec) -> Any:
-        return None
-
-    @classmethod
-    def network(cls, spec: ClusterSpec, opts: Any) -> Any:
-        return None
-
-    @classmethod
     def vm_group(cls, spec: ClusterSpec, network: Any, opts: Any) -> Any:
         from stix.components.ssh.vm_group import PoolGroup, PoolGroupArgs
 
