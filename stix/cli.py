@@ -165,16 +165,11 @@ def queue(cluster: str = typer.Argument(..., help="Cluster name.")) -> None:
     from rich.console import Console
 
     from stix.home import StixHome
-    from stix.jobs import load_info, queue as read_queue
+    from stix.jobs import head_connection, queue as read_queue
     from stix.render import queue_table
-    from stix.ssh.runner import NodeConnection
 
-    info, _, _ = load_info(StixHome.from_env(), cluster)
-    head = NodeConnection(info.head, info.ssh_private_key_path)
-    try:
+    with head_connection(StixHome.from_env(), cluster) as head:
         Console(highlight=False).print(queue_table(cluster, read_queue(head)))
-    finally:
-        head.close()
 
 
 @app.command()
@@ -188,20 +183,15 @@ def logs(
     """Print or follow a job's logs, prefixed by node."""
     from stix import jobs
     from stix.home import StixHome
-    from stix.ssh.runner import NodeConnection
 
-    info, _, _ = jobs.load_info(StixHome.from_env(), cluster)
-    head = NodeConnection(info.head, info.ssh_private_key_path)
-    try:
+    with jobs.head_connection(StixHome.from_env(), cluster) as head:
         job_id = job if job is not None else jobs.latest_job(head)
         if status:
             state, code = jobs.logs_status(head, job_id)
             print(state)
-            raise typer.Exit(code)
-        code = jobs.follow(head, job_id, jobs.printer(), tail=tail, follow_=follow)
-        raise typer.Exit(code if code in (0, 100, 101, 102, 103) else 1)
-    finally:
-        head.close()
+        else:
+            code = jobs.follow(head, job_id, jobs.printer(), tail=tail, follow_=follow)
+    raise typer.Exit(code if code in (0, 100, 101, 102, 103) else 1)
 
 
 @app.command()
@@ -214,16 +204,11 @@ def cancel(
     from stix import jobs
     from stix.errors import UsageError
     from stix.home import StixHome
-    from stix.ssh.runner import NodeConnection
 
     if not job_ids and not all_jobs:
         raise UsageError("name the jobs to cancel, or pass -a for all")
-    info, _, _ = jobs.load_info(StixHome.from_env(), cluster)
-    head = NodeConnection(info.head, info.ssh_private_key_path)
-    try:
+    with jobs.head_connection(StixHome.from_env(), cluster) as head:
         cancelled = jobs.cancel(head, job_ids or [], all_jobs)
-    finally:
-        head.close()
     print(f"cancelled: {', '.join(map(str, cancelled)) or 'nothing (already finished)'}")
 
 

@@ -75,17 +75,21 @@ def preview(session: Session, task_path: str, cluster: Optional[str] = None,
     return PreviewReport(chosen.cluster, changes, before, spec.hourly_cost)
 
 
-def drift(session: Session, cluster: str) -> DriftReport:
-    """What changed behind stix's back, without changing state or resources (a refresh preview)."""
+def _existing_stack(session: Session, cluster: str):
     from pulumi import automation as auto
 
     from stix.engine.workspace import open_stack
 
     validate_cluster_name(cluster)
     try:
-        stack = open_stack(session.home, cluster, create=False)
+        return open_stack(session.home, cluster, create=False)
     except auto.StackNotFoundError:
         raise ClusterNotFound(f"cluster {cluster!r} has no stack (stix status lists clusters)") from None
+
+
+def drift(session: Session, cluster: str) -> DriftReport:
+    """What changed behind stix's back, without changing state or resources (a refresh preview)."""
+    stack = _existing_stack(session, cluster)
     report = DriftReport(cluster)
     _engine_call(lambda: stack.preview_refresh(on_event=report.on_event), "checking for drift")
     return report
@@ -192,17 +196,10 @@ def _arm_autostop(session: Session, head, cluster: str, task, idle_minutes: Opti
 
 def set_autostop(session: Session, cluster: str, idle_minutes: Optional[float], down: bool = False,
                  wait_for: str = "jobs_and_ssh", head=None) -> None:
-    from stix.ssh.runner import NodeConnection
-
-    own = head is None
-    if own:
-        info, _, _ = jobs.load_info(session.home, cluster)
-        head = NodeConnection(info.head, info.ssh_private_key_path)
-    try:
-        jobs.set_autostop(head, idle_minutes, down, wait_for)
-    finally:
-        if own:
-            head.close()
+    if head is None:
+        with jobs.head_connection(session.home, cluster) as own:
+            return set_autostop(session, cluster, idle_minutes, down, wait_for, own)
+    jobs.set_autostop(head, idle_minutes, down, wait_for)
     label = None if idle_minutes is None else f"{idle_minutes:g}m" + (" (down)" if down else "")
     session.index.set_autostop(cluster, label)
 
@@ -318,14 +315,7 @@ def destroy(session: Session, cluster: str, yes: bool = False) -> None:
 
 def refresh(session: Session, cluster: str) -> DriftReport:
     """Reconcile state with reality (pulumi refresh) and report what drifted."""
-    from pulumi import automation as auto
-
-    from stix.engine.workspace import open_stack
-
-    try:
-        stack = open_stack(session.home, cluster, create=False)
-    except auto.StackNotFoundError:
-        raise ClusterNotFound(f"cluster {cluster!r} has no stack (stix status lists clusters)") from None
+    stack = _existing_stack(session, cluster)
     report = DriftReport(cluster)
     _engine_call(lambda: stack.refresh(on_event=report.on_event), "refreshing")
     record = session.index.get(cluster)

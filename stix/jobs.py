@@ -10,9 +10,10 @@ import json
 import os
 import shlex
 import sys
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 from stix import index as idx
 from stix.agent import AGENT_SOURCE, REMOTE_DIR
@@ -53,6 +54,17 @@ def load_info(home: StixHome, cluster: str) -> tuple[ClusterInfo, float, float]:
         raise JobError(f"cluster {cluster!r} has no saved node list; run `stix up` for it again") from None
     nodes = tuple(NodeInfo(**node) for node in data["nodes"])
     return ClusterInfo(data["cluster"], data["cloud"], nodes, data["key"]), data["cpus"], data["gpus"]
+
+
+@contextmanager
+def head_connection(home: StixHome, cluster: str) -> Iterator[NodeConnection]:
+    """One SSH connection to an up cluster's head node, from the saved node list, closed on exit."""
+    info, _, _ = load_info(home, cluster)
+    head = NodeConnection(info.head, info.ssh_private_key_path)
+    try:
+        yield head
+    finally:
+        head.close()
 
 
 def agent_path(node: NodeInfo) -> str:

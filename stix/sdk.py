@@ -80,42 +80,31 @@ def exec(task: Union[Task, str], cluster_name: str, detach: bool = False,  # noq
 def _head(cluster_name: str):
     from stix import jobs
     from stix.home import StixHome
-    from stix.ssh.runner import NodeConnection
 
-    info, _, _ = jobs.load_info(StixHome.from_env(), cluster_name)
-    return NodeConnection(info.head, info.ssh_private_key_path)
+    return jobs.head_connection(StixHome.from_env(), cluster_name)
 
 
 def queue(cluster_name: str) -> list[dict]:
     from stix import jobs
 
-    head = _head(cluster_name)
-    try:
+    with _head(cluster_name) as head:
         return jobs.queue(head)
-    finally:
-        head.close()
 
 
 def cancel(cluster_name: str, job_ids: Optional[list[int]] = None, all: bool = False) -> list[int]:  # noqa: A002
     from stix import jobs
 
-    head = _head(cluster_name)
-    try:
+    with _head(cluster_name) as head:
         return jobs.cancel(head, list(job_ids or []), all)
-    finally:
-        head.close()
 
 
 def tail_logs(cluster_name: str, job_id: Optional[int] = None, follow: bool = True, tail: Optional[int] = None) -> int:
     """Print a job's logs (following it unless follow=False); returns `sky logs`-style status codes."""
     from stix import jobs
 
-    head = _head(cluster_name)
-    try:
+    with _head(cluster_name) as head:
         return jobs.follow(head, job_id if job_id is not None else jobs.latest_job(head), jobs.printer(),
                            tail=tail, follow_=follow)
-    finally:
-        head.close()
 
 
 def stop(cluster_name: str) -> None:
