@@ -111,7 +111,12 @@ def drift(
         session = _session()
         names = list(clusters or [])
         if all_clusters:
-            names += [r.name for r in ClusterIndex(session.home.index_db).all() if r.name not in names]
+            from stix.project import find_project
+
+            project = find_project()
+            known = [r.name for r in ClusterIndex(session.home.index_db).all()]
+            known += project.pinned_clusters() if project else []  # CI: a fresh machine, the project's stacks
+            names += [name for name in dict.fromkeys(known) if name not in names]
         if not names:
             raise StixError("name clusters to check, or pass --all")
         if format_ not in ("text", "json", "markdown"):
@@ -131,6 +136,34 @@ def drift(
             for resource in report.resources:
                 print(f"{report.cluster}: {resource.describe()}")
     raise typer.Exit(2 if any(r.drifted for r in reports) else 0)
+
+
+@app.command()
+def init(directory: str = typer.Argument(".", help="The directory to make a stix project (default: here).")) -> None:
+    """Make a directory a stix project: Pulumi.yaml and stacks/, where `stix up` pins each cluster's placement."""
+    from pathlib import Path
+
+    from stix.project import PROJECT_FILE, init_project
+
+    project, created = init_project(Path(directory))
+    if created:
+        print(f"Initialized a stix project in {project.root}: {PROJECT_FILE}, {project.stacks_dir.name}/")
+    else:
+        print(f"{project.root} is already a stix project")
+    print("`stix up TASK.yaml` here pins the cluster's placement in "
+          f"{project.stacks_dir.name}/Pulumi.<cluster>.yaml; commit it.")
+
+
+@app.command("env")
+def env_() -> None:
+    """Shell exports that let plain `pulumi` use stix's engine, state and program: eval "$(stix env)"."""
+    import shlex
+
+    from stix.engine.workspace import plain_pulumi_env
+    from stix.home import StixHome
+
+    for key, value in plain_pulumi_env(StixHome.from_env()).items():
+        print(f"export {key}={shlex.quote(value)}")
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -21,6 +22,7 @@ from stix.errors import Aborted, ClusterNotFound, ConfirmationRequired, NodeComm
 from stix.home import StixHome
 from stix.loader import EnvOverrides, load_task
 from stix.naming import default_cluster_name, validate_cluster_name
+from stix.project import Project, find_project, load_project
 from stix.render import print_preview
 from stix.spec import ClusterInfo, ClusterSpec
 from stix.models.task import Task
@@ -45,6 +47,8 @@ class Plan:
     task: Task
     task_path: Path
     cluster: str
+    project: Optional[Project]
+    """The stix project around the current directory, whose stacks/ pins the placement."""
 
 
 def plan(task_path: str, cluster: Optional[str], overrides: Optional[EnvOverrides] = None,
@@ -52,7 +56,21 @@ def plan(task_path: str, cluster: Optional[str], overrides: Optional[EnvOverride
     path = Path(task_path)
     task = load_task(path, overrides, require_env=require_env)
     name = validate_cluster_name(cluster) if cluster else default_cluster_name(task.name, path)
-    return Plan(task, path, name)
+    return Plan(task, path, name, find_project())
+
+
+def cluster_project(session: Session, cluster: str) -> Optional[Project]:
+    """Where an existing cluster's stack config lives: the current project if it pins the cluster,
+    else the project it was launched in, else (None) stix's home."""
+    here = find_project()
+    if here is not None and here.stack_file(cluster).exists():
+        return here
+    record = session.index.get(cluster)
+    if record is not None and record.project:
+        recorded = load_project(Path(record.project))
+        if recorded is not None and recorded.stack_file(cluster).exists():
+            return recorded
+    return None
 
 
 def preview(session: Session, task_path: str, cluster: Optional[str] = None,
@@ -64,7 +82,7 @@ def preview(session: Session, task_path: str, cluster: Optional[str] = None,
     console = session.console
     if quiet:
         session = Session(session.home, Console(file=open(os.devnull, "w")), session.confirm)
-    stack, spec = _stack_for(session, chosen)
+    stack, spec, _ = _stack_for(session, chosen)
     changes = _preview(session, stack, chosen.cluster)
     before = None
     try:
@@ -82,7 +100,7 @@ def _existing_stack(session: Session, cluster: str):
 
     validate_cluster_name(cluster)
     try:
-        return open_stack(session.home, cluster, create=False)
+        return open_stack(session.home, cluster, create=False, project=cluster_project(session, cluster))
     except auto.StackNotFoundError:
         raise ClusterNotFound(f"cluster {cluster!r} has no stack (stix status lists clusters)") from None
 
@@ -101,15 +119,20 @@ def up(session: Session, task_path: str, cluster: Optional[str] = None, yes: boo
     from stix.ssh.runner import ClusterConnections, prefixed_printer
 
     chosen = plan(task_path, cluster, overrides, require_env=True)
-    stack, spec = _stack_for(session, chosen)
+    stack, spec, pin = _stack_for(session, chosen)
     changes = _preview(session, stack, chosen.cluster)
+    project_dir = str(chosen.project.root) if chosen.project else None
+    record = lambda status: session.index.upsert(  # noqa: E731
+        chosen.cluster, spec.cloud, spec.num_nodes, status, str(chosen.task_path.absolute()), project_dir)
     if changes.has_changes:
         _confirm(session, f"Apply these changes to cluster {chosen.cluster}?", yes)
-        session.index.upsert(chosen.cluster, spec.cloud, spec.num_nodes, idx.INIT, str(chosen.task_path.absolute()))
+        record(idx.INIT)
+        _write_pin(session, chosen, pin)
         outputs = _apply(session, stack, chosen.cluster)
     else:
+        _write_pin(session, chosen, pin)
         outputs = _engine_call(lambda: stack.outputs(), "reading stack outputs")
-    session.index.upsert(chosen.cluster, spec.cloud, spec.num_nodes, idx.UP, str(chosen.task_path.absolute()))
+    record(idx.UP)
     save_spec(session.home, spec)
     info = _record_cluster(session, spec, outputs)
     cpus, gpus = _node_capacity(spec)
@@ -160,6 +183,21 @@ def exec_(session: Session, cluster: str, target: str, detach: bool = False,
 def _report_sync(session: Session, sent: list[int], what: str = "Workdir") -> None:
     if sent:
         session.console.print(f"{what} synced: {sum(sent)} changed file(s) sent to {len(sent)} node(s).")
+
+
+def _write_pin(session: Session, chosen: Plan, pin) -> None:
+    from stix.pin import write_pin
+
+    if chosen.project is not None and write_pin(chosen.project.stack_file(chosen.cluster), pin):
+        path = chosen.project.stack_file(chosen.cluster)
+        session.console.print(f"Pinned the placement in {_relative(path)} (commit it to review placement changes).")
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _run_job(session: Session, conns, info: ClusterInfo, task, context, detach: bool) -> int:
@@ -243,8 +281,6 @@ def start(session: Session, cluster: str, yes: bool = False) -> None:
 
 
 def _set_power(session: Session, cluster: str, stopped: bool, yes: bool):
-    import dataclasses
-
     from stix.components.base import cloud_for
     from stix.engine.program import make_program
     from stix.engine.workspace import open_stack
@@ -259,15 +295,28 @@ def _set_power(session: Session, cluster: str, stopped: bool, yes: bool):
     if not cloud_for(spec.cloud).stop:
         raise UsageError(f"{spec.cloud} clusters cannot be stopped by stix yet; `stix destroy {cluster}` removes it")
     spec = dataclasses.replace(spec, stopped=stopped)
-    stack = _engine_call(lambda: open_stack(session.home, cluster, make_program(spec)), "opening the stack")
+    project = cluster_project(session, cluster)
+    stack = _engine_call(lambda: open_stack(session.home, cluster, make_program(spec), project=project),
+                         "opening the stack")
     changes = _preview(session, stack, cluster)
     if changes.has_changes:
         _confirm(session, f"{'Stop' if stopped else 'Start'} cluster {cluster}?", yes)
+        if project is not None:
+            _pin_power(project, cluster, stopped)
         outputs = _apply(session, stack, cluster)
     else:
         outputs = _engine_call(lambda: stack.outputs(), "reading stack outputs")
     save_spec(session.home, spec)
     return spec, outputs
+
+
+def _pin_power(project: Project, cluster: str, stopped: bool) -> None:
+    """A stopped cluster says so in its pin, so plain `pulumi preview` does not plan to start it."""
+    from stix.pin import read_pin, write_pin
+
+    pin = read_pin(project.stack_file(cluster))
+    if pin is not None:
+        write_pin(project.stack_file(cluster), dataclasses.replace(pin, stopped=stopped))
 
 
 def _probe_cpus(conn) -> float:
@@ -292,7 +341,7 @@ def destroy(session: Session, cluster: str, yes: bool = False) -> None:
     validate_cluster_name(cluster)
     record = session.index.get(cluster)
     try:
-        stack = open_stack(session.home, cluster, create=False)
+        stack = open_stack(session.home, cluster, create=False, project=cluster_project(session, cluster))
     except auto.StackNotFoundError:
         if record is None and not session.home.cluster_dir(cluster).exists():
             raise ClusterNotFound(f"cluster {cluster!r} not found (stix status lists clusters)") from None
@@ -353,17 +402,45 @@ def _sweep_local(home: StixHome, cluster: str) -> None:
 
 
 def _stack_for(session: Session, chosen: Plan):
+    """Place the task, compile its spec (through the cluster's pin, in a project) and open its stack."""
     from stix.engine.program import make_program
     from stix.engine.workspace import open_stack
     from stix.render import placement_line
 
     check_runnable(chosen.task)
     placement = choose_placement(chosen.task)
+    pin = None
+    if chosen.project is not None:
+        placement, pin = _pinned(chosen, placement)
     session.console.print(placement_line(placement))
     check_prerequisites(session.home, placement.chosen.cloud)
-    spec = compile_spec(session.home, chosen.task, chosen.cluster, placement)
-    stack = _engine_call(lambda: open_stack(session.home, chosen.cluster, make_program(spec)), "opening the stack")
-    return stack, spec
+    if pin is not None:
+        from stix.pin import spec_from_pin
+
+        spec = spec_from_pin(session.home, chosen.project.root, chosen.cluster, pin, chosen.task)
+    else:
+        spec = compile_spec(session.home, chosen.task, chosen.cluster, placement)
+    stack = _engine_call(lambda: open_stack(session.home, chosen.cluster, make_program(spec), project=chosen.project),
+                         "opening the stack")
+    return stack, spec, pin
+
+
+def _pinned(chosen: Plan, placement):
+    """Keep the cluster's pinned placement while it fits the task; returns the placement used and its pin."""
+    from stix.compile import resolve_image
+    from stix.optimizer import Placement
+    from stix.pin import Pin, keep_pinned, read_pin, task_reference
+
+    candidate = keep_pinned(read_pin(chosen.project.stack_file(chosen.cluster)), placement)
+    check_runnable(chosen.task, candidate.cloud)
+    cidrs: tuple[str, ...] = ()
+    if candidate.cloud not in ("local", "ssh"):
+        from stix.ssh_source import ssh_cidrs
+
+        cidrs = tuple(ssh_cidrs())
+    pin = Pin.of(task_reference(chosen.project.root, chosen.task_path), candidate,
+                 resolve_image(chosen.task.resources.image_id, candidate.region), cidrs)
+    return Placement(candidate, placement.candidates), pin
 
 
 def _preview(session: Session, stack, cluster: str) -> ChangeSet:
@@ -445,6 +522,10 @@ def _engine_call(fn, what: str):
 def _engine_message(exc) -> str:
     text = f"{getattr(exc, 'stderr', '')}\n{getattr(exc, 'stdout', '')}\n{exc}"
     lines = [line.strip() for line in text.splitlines()]
+    if any("currently locked" in line for line in lines):
+        holder = next((line.split(": created by ", 1)[1] for line in lines if ": created by " in line), "unknown")
+        return (f"the cluster's stack is locked by another update (created by {holder}); nothing was changed. "
+                f"Wait for it to finish; if that process died, `pulumi cancel` (or deleting the lock file) frees it")
     errors = [line.split("error:", 1)[1].strip() for line in lines
               if "error:" in line and "update failed" not in line and "preview failed" not in line]
     chosen = next((e for e in errors if e), None) or next((line for line in lines if line), "unknown error")

@@ -42,6 +42,8 @@ class ClusterRecord:
     updated_at: float
     autostop: Optional[str] = None
     """As `stix status` shows it: '10m', '10m (down)', or None when off."""
+    project: Optional[str] = None
+    """The stix project directory whose stacks/ holds the cluster's config, if it was launched in one."""
 
 
 class ClusterIndex:
@@ -52,21 +54,24 @@ class ClusterIndex:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=10)
         conn.execute(SCHEMA)
-        try:
-            conn.execute("ALTER TABLE clusters ADD COLUMN autostop TEXT")  # indexes written before autostop
-        except sqlite3.OperationalError:
-            pass
+        for column in ("autostop", "project"):  # indexes written before these columns existed
+            try:
+                conn.execute(f"ALTER TABLE clusters ADD COLUMN {column} TEXT")
+            except sqlite3.OperationalError:
+                pass
         return conn
 
-    def upsert(self, name: str, cloud: str, num_nodes: int, status: str, task_path: Optional[str]) -> None:
+    def upsert(self, name: str, cloud: str, num_nodes: int, status: str, task_path: Optional[str],
+               project: Optional[str] = None) -> None:
         now = time.time()
         with self._connect() as conn:
             conn.execute(
-                """INSERT INTO clusters (name, cloud, num_nodes, status, task_path, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)
+                """INSERT INTO clusters (name, cloud, num_nodes, status, task_path, created_at, updated_at, project)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(name) DO UPDATE SET cloud=excluded.cloud, num_nodes=excluded.num_nodes,
-                   status=excluded.status, task_path=excluded.task_path, updated_at=excluded.updated_at""",
-                (name, cloud, num_nodes, status, task_path, now, now),
+                   status=excluded.status, task_path=excluded.task_path, updated_at=excluded.updated_at,
+                   project=excluded.project""",
+                (name, cloud, num_nodes, status, task_path, now, now, project),
             )
 
     def set_status(self, name: str, status: str) -> None:

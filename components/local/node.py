@@ -5,8 +5,9 @@ this module must have no side effects. Refresh and destroy run the provider
 code stored in state.
 
 read() is what makes drift visible: a node whose directory is gone reads as
-deleted, and a node whose sshd is not running reads back `state: stopped`
-as an input, so the refresh diff (taken against desired inputs) shows it.
+deleted, a node whose sshd is not running reads back `state: stopped`, and
+one whose sshd listens on another port reads back that `port`, as inputs, so
+the refresh diff (taken against desired inputs) shows them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from stix.components.local import sshd
 from stix.keys import generate_keypair, write_private_key
 
 REPLACE_KEYS = ("cluster", "node_name", "root")
-UPDATE_KEYS = ("authorized_key", "state")
+UPDATE_KEYS = ("authorized_key", "state", "port")
 RUNNING = "running"
 STOPPED = "stopped"
 
@@ -46,8 +47,8 @@ def _outputs(props: dict[str, Any], ip: str, port: int, host_public_key: str, st
     }
 
 
-def _inputs(props: dict[str, Any], state: str) -> dict[str, Any]:
-    return {**{key: props[key] for key in (*REPLACE_KEYS, "rank", "authorized_key")}, "state": state}
+def _inputs(props: dict[str, Any], state: str, port: int) -> dict[str, Any]:
+    return {**{key: props[key] for key in (*REPLACE_KEYS, "rank", "authorized_key")}, "state": state, "port": port}
 
 
 def _listen_address(paths: sshd.NodePaths) -> Optional[tuple[str, int]]:
@@ -61,14 +62,19 @@ def _listen_address(paths: sshd.NodePaths) -> Optional[tuple[str, int]]:
     return None
 
 
-def _start(paths: sshd.NodePaths, preferred: Optional[tuple[str, int]]) -> tuple[str, int]:
-    """Start sshd, on the preferred address if it is still free, else on a new one."""
+def _real_address(paths: sshd.NodePaths, pid: Optional[int]) -> Optional[tuple[str, int]]:
+    """Where the node's sshd really listens (its sockets), else where its config says it would."""
+    actual = sshd.listen_addresses(pid) if pid is not None else []
+    return actual[0] if actual else _listen_address(paths)
+
+
+def _start(paths: sshd.NodePaths, preferred: Optional[tuple[str, int]], port: int) -> tuple[str, int]:
+    """Start sshd on port, at the preferred address if it is still free, else on a new one."""
     user = sshd.current_user()
     with sshd.address_lock():
         if preferred and sshd.address_free(*preferred):
             ip, port = preferred
         else:
-            port = sshd.BASE_PORT
             ip = sshd.allocate_address(port)
         paths.config.write_text(sshd.render_config(paths, ip, port, user))
         sshd.start(paths, ip, port)
@@ -87,7 +93,7 @@ class LocalNodeProvider(ResourceProvider):
         write_private_key(paths.host_key, host.private_openssh)
         paths.authorized_keys.write_text(props["authorized_key"].strip() + "\n")
         try:
-            ip, port = _start(paths, None)
+            ip, port = _start(paths, None, int(props.get("port") or sshd.BASE_PORT))
         except Exception:
             sshd.stop(paths)
             shutil.rmtree(paths.root, ignore_errors=True)
@@ -98,12 +104,13 @@ class LocalNodeProvider(ResourceProvider):
         paths = sshd.NodePaths(Path(id_))
         if not paths.config.exists() or not paths.host_key.exists():
             return ReadResult(None, {})
-        address = _listen_address(paths)
-        alive = sshd.running_pid(paths) is not None and address is not None and sshd.listening(*address)
+        pid = sshd.running_pid(paths)
+        address = _real_address(paths, pid)
+        alive = pid is not None and address is not None and sshd.listening(*address)
         state = RUNNING if alive else STOPPED
         ip, port = address if address else (props.get("ip", ""), props.get("port", 0))
         outs = {**props, "state": state, "ip": ip, "port": port}
-        return ReadResult(id_, outs, _inputs(outs, state))
+        return ReadResult(id_, outs, _inputs(outs, state, port))
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = [key for key in (*REPLACE_KEYS, *UPDATE_KEYS, "rank") if olds.get(key) != news.get(key)]
@@ -113,10 +120,15 @@ class LocalNodeProvider(ResourceProvider):
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         paths = sshd.NodePaths(Path(id_))
         paths.authorized_keys.write_text(news["authorized_key"].strip() + "\n")
-        address = (olds["ip"], int(olds["port"])) if olds.get("ip") else _listen_address(paths)
+        port = int(news.get("port") or sshd.BASE_PORT)
+        pid = sshd.running_pid(paths)
+        address = _real_address(paths, pid) or ((olds["ip"], port) if olds.get("ip") else None)
         if news["state"] == RUNNING:
-            if sshd.running_pid(paths) is None:
-                address = _start(paths, address)
+            if pid is not None and address is not None and address[1] != port:
+                sshd.stop_listener(paths)  # moved behind stix's back: back to its port, sessions kept
+                pid = None
+            if pid is None:
+                address = _start(paths, (address[0], port) if address else None, port)
         else:
             sshd.stop(paths)
         ip, port = address if address else ("", 0)
@@ -147,6 +159,7 @@ class LocalNode(Resource, module="local", name="Node"):
         root: str,
         authorized_key: str,
         state: str = RUNNING,
+        port: int = sshd.BASE_PORT,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         props = {
@@ -156,8 +169,8 @@ class LocalNode(Resource, module="local", name="Node"):
             "root": root,
             "authorized_key": authorized_key,
             "state": state,
+            "port": port,
             "ip": None,
-            "port": None,
             "user": None,
             "host_public_key": None,
             "home": None,

@@ -174,6 +174,33 @@ def running_pid(paths: NodePaths) -> Optional[int]:
     return pid
 
 
+def listen_addresses(pid: int) -> list[tuple[str, int]]:
+    """The IPv4 TCP addresses a process really listens on (from /proc), whatever its config file says."""
+    inodes = set()
+    try:
+        for fd in os.scandir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(fd.path)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:["):-1])
+    except OSError:
+        return []
+    found = []
+    try:
+        rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return []
+    for row in rows:
+        fields = row.split()
+        if len(fields) > 9 and fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+            address, port = fields[1].split(":")
+            ip = socket.inet_ntoa(bytes.fromhex(address)[::-1])
+            found.append((ip, int(port, 16)))
+    return sorted(found)
+
+
 def listening(ip: str, port: int) -> bool:
     try:
         with socket.create_connection((ip, port), timeout=0.5) as sock:
@@ -259,6 +286,14 @@ def processes_under(root: Path) -> set[int]:
 def stop(paths: NodePaths) -> None:
     """Stop the node's sshd and everything its sessions started; wait until they are gone."""
     kill_all(processes_under(paths.root))
+    paths.pid_file.unlink(missing_ok=True)
+
+
+def stop_listener(paths: NodePaths) -> None:
+    """Stop only the node's listening sshd; sessions it already forked (and their jobs) live on."""
+    pid = running_pid(paths)
+    if pid is not None:
+        kill_all({pid})
     paths.pid_file.unlink(missing_ok=True)
 
 

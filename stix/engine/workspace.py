@@ -15,8 +15,7 @@ from typing import Callable, Optional
 from stix.engine.locate import Engine, find_engine
 from stix.engine.program import empty_program
 from stix.home import StixHome
-
-PROJECT = "stix"
+from stix.project import PROJECT_NAME, Project
 SHIM_NAME = "pulumi-resource-pulumi-python"
 SHIM = '#!/bin/sh\n# Runs Pulumi Python dynamic providers with the interpreter stix runs under.\nexec "${PULUMI_PYTHON_CMD:-python3}" -u -m pulumi.dynamic "$@"\n'
 
@@ -50,9 +49,27 @@ def engine_env(home: StixHome, engine: Engine) -> dict[str, str]:
     }
 
 
+def plain_pulumi_env(home: StixHome) -> dict[str, str]:
+    """What a shell needs for plain `pulumi` to work on stix's stacks: the same engine, state, passphrase
+    and home, the dynamic-provider shim, and this environment's `pulumi-language-stix` on PATH."""
+    home.ensure()
+    home.passphrase()
+    ensure_shim(home)
+    env = engine_env(home, find_engine())
+    env.pop("PULUMI_CONFIG_PASSPHRASE", None)  # already in the caller's environment; never printed
+    scripts = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join([scripts, env["PATH"]])
+    return {"STIX_HOME": str(home.root), **env}
+
+
 def open_stack(home: StixHome, cluster: str, program: Optional[Callable[[], None]] = None,
-               create: bool = True):
-    """Select (or create) the cluster's stack; returns an automation Stack."""
+               create: bool = True, project: Optional[Project] = None):
+    """Select (or create) the cluster's stack; returns an automation Stack.
+
+    In a stix project the workspace is the project directory, so Pulumi reads
+    and writes the stack's config in its stacks/; elsewhere it is a directory
+    of stix's home, with project settings stix supplies.
+    """
     from pulumi import automation as auto
 
     home.ensure()
@@ -62,19 +79,22 @@ def open_stack(home: StixHome, cluster: str, program: Optional[Callable[[], None
     env = engine_env(home, engine)
     # The inline program and the Automation API read some settings from this process.
     os.environ.update({k: v for k, v in env.items() if k != "PATH"})
-    work_dir = home.workspaces_dir / cluster
-    work_dir.mkdir(parents=True, exist_ok=True)
+    if project is not None:
+        work_dir, settings = project.root, None  # the project's own Pulumi.yaml
+    else:
+        work_dir = home.workspaces_dir / cluster
+        work_dir.mkdir(parents=True, exist_ok=True)
+        settings = auto.ProjectSettings(name=PROJECT_NAME, runtime="python",
+                                        backend=auto.ProjectBackend(url=home.backend_url))
     opts = auto.LocalWorkspaceOptions(
         work_dir=str(work_dir),
         pulumi_home=str(home.pulumi_home),
         env_vars=env,
         secrets_provider="passphrase",
         pulumi_command=auto.PulumiCommand(root=str(engine.root), skip_version_check=True),
-        project_settings=auto.ProjectSettings(
-            name=PROJECT, runtime="python", backend=auto.ProjectBackend(url=home.backend_url)
-        ),
+        project_settings=settings,
     )
     program = program or empty_program
     if create:
-        return auto.create_or_select_stack(stack_name=cluster, project_name=PROJECT, program=program, opts=opts)
-    return auto.select_stack(stack_name=cluster, project_name=PROJECT, program=program, opts=opts)
+        return auto.create_or_select_stack(stack_name=cluster, project_name=PROJECT_NAME, program=program, opts=opts)
+    return auto.select_stack(stack_name=cluster, project_name=PROJECT_NAME, program=program, opts=opts)
