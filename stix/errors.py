@@ -51,6 +51,10 @@ class ProvisionError(StixError):
     """Applying or destroying infrastructure failed."""
 
 
+class StackLocked(ProvisionError):
+    """Another update holds the stack's lock; this one changed nothing."""
+
+
 class ConfirmationRequired(StixError):
     """A change needs a yes, and there is no terminal to ask and no -y."""
 

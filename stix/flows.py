@@ -18,7 +18,8 @@ from stix import jobs, ssh_config
 from stix.compile import check_prerequisites, check_runnable, choose_placement, compile_spec
 from stix.drift import DriftReport
 from stix.engine.changes import ChangeSet
-from stix.errors import Aborted, ClusterNotFound, ConfirmationRequired, NodeCommandFailed, ProvisionError, UsageError
+from stix.errors import (Aborted, ClusterNotFound, ConfirmationRequired, NodeCommandFailed, ProvisionError, StackLocked,
+                         UsageError)
 from stix.home import StixHome
 from stix.loader import EnvOverrides, load_task
 from stix.naming import default_cluster_name, validate_cluster_name
@@ -82,8 +83,16 @@ def preview(session: Session, task_path: str, cluster: Optional[str] = None,
     console = session.console
     if quiet:
         session = Session(session.home, Console(file=open(os.devnull, "w")), session.confirm)
+    stack_file = chosen.project.stack_file(chosen.cluster) if chosen.project else None
+    new_cluster = session.index.get(chosen.cluster) is None and not (stack_file and stack_file.exists())
     stack, spec, _ = _stack_for(session, chosen)
-    changes = _preview(session, stack, chosen.cluster)
+    try:
+        changes = _preview(session, stack, chosen.cluster)
+    finally:
+        if new_cluster:  # the stack existed only to be previewed: leave no trace of it
+            _engine_call(lambda: stack.workspace.remove_stack(chosen.cluster), "removing the previewed stack")
+            if stack_file is not None:
+                stack_file.unlink(missing_ok=True)
     before = None
     try:
         before = ClusterSpec.from_json(spec_path(session.home, chosen.cluster).read_text()).hourly_cost
@@ -126,9 +135,10 @@ def up(session: Session, task_path: str, cluster: Optional[str] = None, yes: boo
         chosen.cluster, spec.cloud, spec.num_nodes, status, str(chosen.task_path.absolute()), project_dir)
     if changes.has_changes:
         _confirm(session, f"Apply these changes to cluster {chosen.cluster}?", yes)
-        record(idx.INIT)
-        _write_pin(session, chosen, pin)
-        outputs = _apply(session, stack, chosen.cluster)
+        with _undone_if_locked(session, chosen):
+            record(idx.INIT)
+            _write_pin(session, chosen, pin)
+            outputs = _apply(session, stack, chosen.cluster)
     else:
         _write_pin(session, chosen, pin)
         outputs = _engine_call(lambda: stack.outputs(), "reading stack outputs")
@@ -183,6 +193,21 @@ def exec_(session: Session, cluster: str, target: str, detach: bool = False,
 def _report_sync(session: Session, sent: list[int], what: str = "Workdir") -> None:
     if sent:
         session.console.print(f"{what} synced: {sum(sent)} changed file(s) sent to {len(sent)} node(s).")
+
+
+@contextmanager
+def _undone_if_locked(session: Session, chosen: Plan) -> Iterator[None]:
+    """An `up` that finds another update holding the stack leaves the index and the pin as it found them."""
+    record = session.index.get(chosen.cluster)
+    stack_file = chosen.project.stack_file(chosen.cluster) if chosen.project else None
+    pinned = stack_file.read_bytes() if stack_file is not None and stack_file.exists() else None
+    try:
+        yield
+    except StackLocked:
+        session.index.restore(chosen.cluster, record)
+        if stack_file is not None and pinned is not None:
+            stack_file.write_bytes(pinned)
+        raise
 
 
 def _write_pin(session: Session, chosen: Plan, pin) -> None:
@@ -516,16 +541,22 @@ def _engine_call(fn, what: str):
     try:
         return fn()
     except auto.CommandError as exc:
-        raise ProvisionError(f"engine failed while {what}: {_engine_message(exc)}") from None
+        lines = _engine_lines(exc)
+        if any("currently locked" in line for line in lines):
+            holder = next((line.split(": created by ", 1)[1] for line in lines if ": created by " in line), "unknown")
+            raise StackLocked(
+                f"engine refused {what}: the cluster's stack is locked by another update (created by {holder}); "
+                f"nothing was changed. Wait for it to finish; if that process died, "
+                f"`eval \"$(stix env)\" && pulumi cancel -s <cluster>` frees it") from None
+        raise ProvisionError(f"engine failed while {what}: {_engine_message(lines)}") from None
 
 
-def _engine_message(exc) -> str:
+def _engine_lines(exc) -> list[str]:
     text = f"{getattr(exc, 'stderr', '')}\n{getattr(exc, 'stdout', '')}\n{exc}"
-    lines = [line.strip() for line in text.splitlines()]
-    if any("currently locked" in line for line in lines):
-        holder = next((line.split(": created by ", 1)[1] for line in lines if ": created by " in line), "unknown")
-        return (f"the cluster's stack is locked by another update (created by {holder}); nothing was changed. "
-                f"Wait for it to finish; if that process died, `pulumi cancel` (or deleting the lock file) frees it")
+    return [line.strip() for line in text.splitlines()]
+
+
+def _engine_message(lines: list[str]) -> str:
     errors = [line.split("error:", 1)[1].strip() for line in lines
               if "error:" in line and "update failed" not in line and "preview failed" not in line]
     chosen = next((e for e in errors if e), None) or next((line for line in lines if line), "unknown error")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -73,6 +73,15 @@ class ClusterIndex:
                    project=excluded.project""",
                 (name, cloud, num_nodes, status, task_path, now, now, project),
             )
+
+    def restore(self, name: str, record: Optional[ClusterRecord]) -> None:
+        """Put back a record read earlier (None: there was none), undoing this run's writes."""
+        if record is None:
+            self.remove(name)
+            return
+        with self._connect() as conn:
+            conn.execute("INSERT OR REPLACE INTO clusters (name, cloud, num_nodes, status, task_path, created_at, "
+                         "updated_at, autostop, project) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", astuple(record))
 
     def set_status(self, name: str, status: str) -> None:
         with self._connect() as conn:

@@ -18,7 +18,7 @@ PROJECT_FILE = "Pulumi.yaml"
 PROJECT_NAME = "stix"
 """Every cluster lives in the Pulumi project `stix`, in a project directory or not, so any stix finds it."""
 RUNTIME = "stix"
-"""Pulumi runs the program through the `pulumi-language-stix` host that stix installs."""
+"""Plain `pulumi` runs the program through stix's language host, which `stix env` puts in the plugin cache."""
 STACKS_DIR = "stacks"
 
 PULUMI_YAML = f"""\

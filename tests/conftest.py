@@ -25,16 +25,21 @@ class StixRun:
         env.update(extra)
         return env
 
-    def __call__(self, *args: str, timeout: float = 300, cwd: Path = REPO, **env: str) -> subprocess.CompletedProcess:
+    @property
+    def workdir(self) -> Path:
+        """Where commands run unless told: beside the home, outside any stix project (the repository is one)."""
+        return self.home.parent
+
+    def __call__(self, *args: str, timeout: float = 300, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "stix", *args],
-            cwd=cwd, env=self.env(**env), stdin=subprocess.DEVNULL,
+            cwd=cwd or self.workdir, env=self.env(**env), stdin=subprocess.DEVNULL,
             capture_output=True, text=True, timeout=timeout,
         )
 
-    def popen(self, *args: str, cwd: Path = REPO) -> subprocess.Popen:
+    def popen(self, *args: str, cwd: Path | None = None, **env: str) -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "-m", "stix", *args], cwd=cwd, env=self.env(), stdin=subprocess.DEVNULL,
+            [sys.executable, "-m", "stix", *args], cwd=cwd or self.workdir, env=self.env(**env), stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         )
 

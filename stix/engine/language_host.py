@@ -1,4 +1,4 @@
-"""`pulumi-language-stix`: the language host plain `pulumi` starts in a stix project (`runtime: stix`).
+"""The language host plain `pulumi` starts in a stix project (`runtime: stix`).
 
 Pulumi starts `pulumi-language-<runtime>` with the engine's address as its last
 argument and reads the port the host serves on from its stdout. This host runs
@@ -55,7 +55,10 @@ def main(argv: Optional[list[str]] = None) -> None:
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     print(port, flush=True)
-    server.wait_for_termination()
+    try:
+        server.wait_for_termination()
+    except KeyboardInterrupt:  # the engine interrupts its plugins when it is done with them
+        server.stop(grace=None)
 
 
 if __name__ == "__main__":

@@ -49,16 +49,36 @@ def engine_env(home: StixHome, engine: Engine) -> dict[str, str]:
     }
 
 
+LANGUAGE_HOST = '#!/bin/sh\n# `runtime: stix`: plain `pulumi` runs stix projects through this host.\nexec "{python}" -u -m stix.engine.language_host "$@"\n'
+
+
+def _install_plugin(home: StixHome, kind: str, name: str, version: str, script: str) -> None:
+    """Put an executable script in the engine's plugin cache, where plain `pulumi` finds it without PATH."""
+    directory = home.pulumi_home / "plugins" / f"{kind}-{name}-v{version}"
+    path = directory / f"pulumi-{kind}-{name}"
+    if path.exists() and path.read_text() == script:
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(script)
+    tmp.chmod(0o755)
+    os.replace(tmp, path)
+
+
 def plain_pulumi_env(home: StixHome) -> dict[str, str]:
     """What a shell needs for plain `pulumi` to work on stix's stacks: the same engine, state, passphrase
-    and home, the dynamic-provider shim, and this environment's `pulumi-language-stix` on PATH."""
+    and home, with stix's language host and the dynamic-provider shim in that home's plugin cache."""
+    from importlib.metadata import version
+
     home.ensure()
     home.passphrase()
-    ensure_shim(home)
-    env = engine_env(home, find_engine())
+    _install_plugin(home, "language", "stix", version("stix"), LANGUAGE_HOST.format(python=sys.executable))
+    _install_plugin(home, "resource", "pulumi-python", version("pulumi"), SHIM)
+    engine = find_engine()
+    env = engine_env(home, engine)
     env.pop("PULUMI_CONFIG_PASSPHRASE", None)  # already in the caller's environment; never printed
-    scripts = str(Path(sys.executable).parent)
-    env["PATH"] = os.pathsep.join([scripts, env["PATH"]])
+    env["PATH"] = os.pathsep.join([str(engine.path.parent), os.environ.get("PATH", "")])
+    env["PULUMI_IGNORE_AMBIENT_PLUGINS"] = "true"  # the cache's copies, not whatever else PATH holds
     return {"STIX_HOME": str(home.root), **env}
 
 

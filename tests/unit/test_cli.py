@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.conftest import REPO
+
 
 def one_line_error(result) -> str:
     assert result.returncode != 0
@@ -63,7 +65,7 @@ def test_destroy_unknown_cluster(stix, engine):
 
 
 def test_validate_ok(stix):
-    result = stix("validate", "examples/hello.yaml")
+    result = stix("validate", "examples/hello.yaml", cwd=REPO)
     assert result.returncode == 0 and result.stdout.strip() == "examples/hello.yaml: OK"
 
 

@@ -1,5 +1,7 @@
 """stix optimize / gpus / check through the real command line."""
 
+from tests.conftest import REPO
+
 
 def task(tmp_path, body: str):
     path = tmp_path / "t.yaml"
@@ -28,7 +30,7 @@ def test_optimize_nothing_fits_is_one_line(stix, tmp_path):
 
 
 def test_optimize_local_task_is_free(stix, tmp_path):
-    result = stix("optimize", "examples/hello.yaml")
+    result = stix("optimize", "examples/hello.yaml", cwd=REPO)
     assert result.returncode == 0
     assert "Placement: the local cloud (nodes on this machine), 2 nodes, $0.00/hr" in result.stdout
 
@@ -59,7 +61,7 @@ def test_check_reports_clouds_from_environment(stix, tmp_path):
 
 
 def test_preview_shows_placement_and_cost(stix, engine):
-    result = stix("preview", "examples/hello.yaml")
+    result = stix("preview", str(REPO / "examples/hello.yaml"))
     assert result.returncode == 0, result.stderr
     assert "Placement: the local cloud (nodes on this machine), 2 nodes, $0.00/hr" in result.stdout
 
