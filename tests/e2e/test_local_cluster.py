@@ -333,3 +333,26 @@ def test_a_team_passphrase_from_the_environment_unlocks_state(stix, tmp_path, en
     wrong = stix("drift", "e2e-pass", PULUMI_CONFIG_PASSPHRASE="not-the-team-secret")
     assert wrong.returncode == 1 and "passphrase" in wrong.stderr.lower()
     assert stix("destroy", "-y", "e2e-pass", **team).returncode == 0
+
+
+def test_sshd_moved_to_another_port_is_drift_and_up_moves_it_back(stix, stix_home, tmp_path, engine):
+    import json
+
+    task = write_task(tmp_path, "e2e-port", nodes=1)
+    assert stix("up", "-y", str(task)).returncode == 0
+    node = sshd.NodePaths(node_dirs(stix_home, "e2e-port")[0])
+    (ip, port), = sshd.listen_addresses(sshd.running_pid(node))
+    sshd.stop_listener(node)  # someone restarts the node's sshd elsewhere, by hand
+    node.config.write_text(sshd.render_config(node, ip, port + 1, sshd.current_user()))
+    sshd.start(node, ip, port + 1)
+
+    drifted = stix("drift", "e2e-port", "--format", "json")
+    assert drifted.returncode == 2, drifted.stdout + drifted.stderr
+    resource, = json.loads(drifted.stdout)["clusters"][0]["resources"]
+    assert {"name": "port", "recorded": port, "real": port + 1} in resource["properties"]
+    repaired = stix("up", "-y", str(task))
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    (_, repaired_port), = sshd.listen_addresses(sshd.running_pid(node))  # same ip unless another node took it meanwhile
+    assert repaired_port == port
+    assert stix("drift", "e2e-port").returncode == 0, "state records where it listens now"
+    assert stix("destroy", "-y", "e2e-port").returncode == 0

@@ -122,3 +122,27 @@ def test_render_config_is_key_only(tmp_path):
     text = sshd.render_config(sshd.NodePaths(tmp_path), "127.0.0.9", 2222, "alice")
     assert "PasswordAuthentication no" in text and "ListenAddress 127.0.0.9:2222" in text
     assert "AllowUsers alice" in text
+
+
+def test_sshd_moved_to_another_port_reads_as_port_drift_and_update_moves_it_back(node_props):
+    props = {**node_props[0], "port": sshd.BASE_PORT}
+    provider = LocalNodeProvider()
+    created = provider.create(props)
+    paths = sshd.NodePaths(Path(created.id))
+    ip, port = created.outs["ip"], created.outs["port"]
+    moved = port + 1
+    sshd.stop_listener(paths)
+    paths.config.write_text(sshd.render_config(paths, ip, moved, sshd.current_user()))
+    sshd.start(paths, ip, moved)
+    assert sshd.listen_addresses(sshd.running_pid(paths)) == [(ip, moved)]
+
+    read = provider.read(created.id, created.outs)
+    assert read.inputs["state"] == "running" and read.inputs["port"] == moved and read.outs["port"] == moved
+    assert provider.diff(created.id, read.inputs, read.inputs).changes is False
+    diff = provider.diff(created.id, read.inputs, props)
+    assert diff.changes and not diff.replaces
+
+    updated = provider.update(created.id, read.outs, props)
+    assert (updated.outs["ip"], updated.outs["port"]) == (ip, port)
+    assert sshd.listening(ip, port) and not sshd.listening(ip, moved)
+    provider.delete(created.id, updated.outs)
