@@ -177,6 +177,17 @@ def destroy(
     flows.destroy(_session(), cluster, yes)
 
 
+@app.command()
+def unlock(
+    cluster: str = typer.Argument(..., help="Cluster name."),
+    yes: bool = typer.Option(False, "-y", "--yes", help="Unlock without asking."),
+) -> None:
+    """Free a cluster's stack lock left by an update that died (Pulumi's `pulumi cancel`)."""
+    from stix import flows
+
+    flows.unlock(_session(), cluster, yes)
+
+
 @app.command("exec")
 def exec_(
     cluster: str = typer.Argument(..., help="Cluster name."),

@@ -114,6 +114,16 @@ def _existing_stack(session: Session, cluster: str):
         raise ClusterNotFound(f"cluster {cluster!r} has no stack (stix status lists clusters)") from None
 
 
+def unlock(session: Session, cluster: str, yes: bool = False) -> None:
+    """Release the stack's lock; an update still running under it loses its claim, so ask first."""
+    stack = _existing_stack(session, cluster)
+    _confirm(session, f"Release the lock on cluster {cluster}'s stack? Only do this if the update holding it died.",
+             yes)
+    _engine_call(lambda: stack.cancel(), "cancelling the update")
+    session.console.print(f"Cluster {cluster}'s stack is unlocked; `stix drift {cluster}` shows what the dead update "
+                          f"left, `stix up` or `stix destroy` settles it.")
+
+
 def drift(session: Session, cluster: str) -> DriftReport:
     """What changed behind stix's back, without changing state or resources (a refresh preview)."""
     stack = _existing_stack(session, cluster)
@@ -377,7 +387,7 @@ def destroy(session: Session, cluster: str, yes: bool = False) -> None:
         print_preview(session.console, cluster, changes)
         _confirm(session, f"Destroy cluster {cluster}?", yes)
         with _interrupts_deferred(session, cluster, "destroy"):
-            _engine_call(lambda: stack.destroy(on_event=_progress(session)), "destroying")
+            _engine_call(lambda: stack.destroy(on_event=_progress(session)), "destroying", cluster)
         _engine_call(lambda: stack.workspace.remove_stack(cluster), "removing the stack")
     else:
         _confirm(session, f"Remove leftovers of cluster {cluster}?", yes)
@@ -391,7 +401,7 @@ def refresh(session: Session, cluster: str) -> DriftReport:
     """Reconcile state with reality (pulumi refresh) and report what drifted."""
     stack = _existing_stack(session, cluster)
     report = DriftReport(cluster)
-    _engine_call(lambda: stack.refresh(on_event=report.on_event), "refreshing")
+    _engine_call(lambda: stack.refresh(on_event=report.on_event), "refreshing", cluster)
     record = session.index.get(cluster)
     if record is not None:
         status = _status_after(record, report)
@@ -478,7 +488,7 @@ def _preview(session: Session, stack, cluster: str) -> ChangeSet:
 
 def _apply(session: Session, stack, cluster: str):
     with _interrupts_deferred(session, cluster, "apply"):
-        result = _engine_call(lambda: stack.up(on_event=_progress(session), refresh=True), "applying")
+        result = _engine_call(lambda: stack.up(on_event=_progress(session), refresh=True), "applying", cluster)
     return result.outputs
 
 
@@ -535,7 +545,7 @@ def _interrupts_deferred(session: Session, cluster: str, what: str) -> Iterator[
         raise Aborted(f"{what} interrupted after it finished; cluster {cluster} is as shown by `stix status`")
 
 
-def _engine_call(fn, what: str):
+def _engine_call(fn, what: str, cluster: str = "CLUSTER"):
     from pulumi import automation as auto
 
     try:
@@ -546,8 +556,8 @@ def _engine_call(fn, what: str):
             holder = next((line.split(": created by ", 1)[1] for line in lines if ": created by " in line), "unknown")
             raise StackLocked(
                 f"engine refused {what}: the cluster's stack is locked by another update (created by {holder}); "
-                f"nothing was changed. Wait for it to finish; if that process died, "
-                f"`eval \"$(stix env)\" && pulumi cancel -s <cluster>` frees it") from None
+                f"nothing was changed. Wait for it to finish; if that process died, `stix unlock {cluster}` frees it"
+            ) from None
         raise ProvisionError(f"engine failed while {what}: {_engine_message(lines)}") from None
 
 
