@@ -26,6 +26,8 @@ from typing import Iterator, Optional
 BASE_PORT = 2222
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
+EXEC_SETTLE_S = 1.0
+_PF_KTHREAD = 0x00200000  # /proc/PID/stat flags: a kernel thread
 SSHD_INSTALL_HINT = "install OpenSSH's server: apt-get install -y openssh-server (or your OS's openssh-server package)"
 
 
@@ -147,20 +149,26 @@ def read_pid(paths: NodePaths) -> Optional[int]:
         return None
 
 
-def _cmdline(pid: int) -> list[str]:
+def _proc_bytes(pid: int, name: str) -> bytes:
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return Path(f"/proc/{pid}/{name}").read_bytes()
     except OSError:
-        return []
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+        return b""
+
+
+def _cmdline(pid: int) -> list[str]:
+    return [part.decode(errors="replace") for part in _proc_bytes(pid, "cmdline").split(b"\0") if part]
+
+
+def _stat_fields(pid: int) -> Optional[list[str]]:
+    """/proc/PID/stat from the state field on (the command name before it may hold spaces)."""
+    stat = _proc_bytes(pid, "stat").decode(errors="replace")
+    return stat.rsplit(")", 1)[1].split() if ")" in stat else None
 
 
 def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+    fields = _stat_fields(pid)
+    return fields is None or fields[0] == "Z"
 
 
 def running_pid(paths: NodePaths) -> Optional[int]:
@@ -245,26 +253,31 @@ def _tail(path: Path, limit: int = 400) -> str:
 def _parent_map() -> dict[int, int]:
     parents: dict[int, int] = {}
     for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry.name}/stat").read_text()
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields is not None:
+                parents[int(entry.name)] = int(fields[1])
     return parents
+
+
+def _in_execve(pid: int) -> bool:
+    """A live user process whose arguments and environment read empty is inside execve: the kernel has
+    swapped in the new image but not yet laid out its arguments. It settles within moments."""
+    fields = _stat_fields(pid)
+    if fields is None or fields[0] == "Z" or int(fields[6]) & _PF_KTHREAD:
+        return False
+    return not _proc_bytes(pid, "cmdline") and not _proc_bytes(pid, "environ")
 
 
 def _belongs_to(pid: int, root: Path) -> bool:
     """Whether a process is a node sshd configured under root, or was started by a session of one."""
+    deadline = time.monotonic() + EXEC_SETTLE_S
+    while _in_execve(pid) and time.monotonic() < deadline:
+        time.sleep(0.005)
     if f"-f {root}/" in " ".join(_cmdline(pid)):
         return True
-    try:
-        environ = Path(f"/proc/{pid}/environ").read_bytes()
-    except OSError:
-        return False
     prefix = f"STIX_NODE_DIR={root}".encode()
-    return any(item == prefix or item.startswith(prefix + b"/") for item in environ.split(b"\0"))
+    return any(item == prefix or item.startswith(prefix + b"/") for item in _proc_bytes(pid, "environ").split(b"\0"))
 
 
 def processes_under(root: Path) -> set[int]:
