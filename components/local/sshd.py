@@ -263,10 +263,10 @@ def _parent_map() -> dict[int, int]:
 def _in_execve(pid: int) -> bool:
     """A live user process whose arguments and environment read empty is inside execve: the kernel has
     swapped in the new image but not yet laid out its arguments. It settles within moments."""
-    fields = _stat_fields(pid)
-    if fields is None or fields[0] == "Z" or int(fields[6]) & _PF_KTHREAD:
+    if _proc_bytes(pid, "cmdline") or _proc_bytes(pid, "environ"):
         return False
-    return not _proc_bytes(pid, "cmdline") and not _proc_bytes(pid, "environ")
+    fields = _stat_fields(pid)  # zombies and kernel threads read empty for good
+    return fields is not None and fields[0] != "Z" and not int(fields[6]) & _PF_KTHREAD
 
 
 def _belongs_to(pid: int, root: Path) -> bool:
