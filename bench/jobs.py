@@ -47,7 +47,7 @@ def run(args, env: dict, home: Path) -> None:
     from stix.jobs import load_info, queue, submit
     from stix.ssh.runner import NodeConnection
 
-    info, _, _ = load_info(StixHome.from_env(), CLUSTER)
+    info = load_info(StixHome.from_env(), CLUSTER)
     head = NodeConnection(info.head, info.ssh_private_key_path)
     try:
         latencies = []

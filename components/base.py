@@ -9,7 +9,7 @@ when that cloud is used.
 from __future__ import annotations
 
 import importlib
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Optional
 
 from stix.spec import ClusterSpec
 
@@ -23,6 +23,23 @@ class Cloud:
     """Nodes can be stopped through the stack and started again with their disks."""
     bucket: ClassVar[bool] = False
     load_balancer: ClassVar[bool] = False
+    plugin: ClassVar[Optional[tuple[str, str]]] = None
+    """The Pulumi provider plugin its components need, and the Python package that pins its version."""
+    ssh_rule: ClassVar[bool] = True
+    """Nodes sit behind a firewall whose SSH rule names who may connect (the launching machine's address)."""
+    preset_host_keys: ClassVar[bool] = True
+    """stix makes each node's host key and installs it at boot, so the client pins it from the first connection."""
+    vm_fields: ClassVar[bool] = True
+    """Nodes are machines of their own: disk_size/disk_tier, ports, labels and image_id apply."""
+    probes_capacity: ClassVar[bool] = False
+    """Node sizes are not known from a catalog: ask the nodes after apply."""
+    pooled: ClassVar[bool] = False
+    """Nodes are the hosts of a named pool (the placement's region names it)."""
+
+    @classmethod
+    def missing_on_host(cls) -> Optional[str]:
+        """What this machine lacks to run the cloud's nodes, as the fix to apply; None when nothing is missing."""
+        return None
 
     @classmethod
     def deploy(cls, spec: ClusterSpec) -> dict[str, Any]:
@@ -33,7 +50,7 @@ class Cloud:
         opts = pulumi.ResourceOptions(provider=cls.provider(spec))
         network = cls.network(spec, opts)
         group = cls.vm_group(spec, network, opts)
-        outputs: dict[str, Any] = {"nodes": group.nodes}
+        outputs: dict[str, Any] = {"nodes": with_capacity(spec, group.nodes)}
         outputs["buckets"] = [cls.make_bucket(spec, f"bucket-{i}", bucket, network, opts).url
                               for i, bucket in enumerate(spec.buckets)]
         if spec.load_balancer_port:
@@ -79,6 +96,14 @@ class Cloud:
 
 def cloud_for(name: str) -> type[Cloud]:
     return importlib.import_module(f"stix.components.{name}").CLOUD
+
+
+def with_capacity(spec: ClusterSpec, nodes: Any) -> Any:
+    """Every node's outputs plus what it has (cpus, gpus, accelerator), so the outputs read as ClusterInfo."""
+    import pulumi
+
+    capacity = {"cpus": spec.vcpus, "gpus": spec.accelerator_count, "accelerator": spec.accelerator}
+    return pulumi.Output.from_input(nodes).apply(lambda listed: [{**node, **capacity} for node in listed])
 
 
 def node_output(name: str, rank: int, ip: Any, private_ip: Any, port: int, user: str, host_public_key: str,

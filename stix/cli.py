@@ -26,17 +26,31 @@ catalog_app = typer.Typer(help="Instance and price catalogs.", no_args_is_help=T
 app.add_typer(catalog_app, name="catalog")
 
 
-def _session():
+def _session(quiet: bool = False):
     from rich.console import Console
 
-    from stix.home import StixHome
+    from stix.events import discard
     from stix.flows import Session
+    from stix.home import StixHome
+    from stix.render import console_events
 
-    console = Console(stderr=False, highlight=False)
     confirm = None
     if sys.stdin.isatty():
         confirm = lambda question: typer.confirm(question, default=False)  # noqa: E731
-    return Session(StixHome.from_env(), console, confirm)
+    events = discard if quiet else console_events(Console(stderr=False, highlight=False))
+    return Session(StixHome.from_env(), events, confirm)
+
+
+def _launch_request(task: str, cluster: Optional[str], overrides, **options):
+    """The load stage: the task file, parsed once, with the command line's envs and secrets."""
+    from pathlib import Path
+
+    from stix.flows import LaunchRequest
+    from stix.loader import load_task
+
+    path = Path(task)
+    return LaunchRequest(load_task(path, overrides, require_env=options.pop("require_env", False)), cluster, path,
+                         **options)
 
 
 ENV_HELP = "Set an env var: K=V, or K to take it from your environment (overrides the task and --env-file)."
@@ -69,7 +83,9 @@ def up(
     """Preview, apply, then run the task's setup and run on every node."""
     from stix import flows
 
-    raise typer.Exit(flows.up(_session(), task, cluster, yes, _overrides(env, env_file, secret), idle_minutes, down))
+    request = _launch_request(task, cluster, _overrides(env, env_file, secret), require_env=True, yes=yes,
+                              idle_minutes=idle_minutes, down=down)
+    raise typer.Exit(flows.up(_session(), request).exit_code)
 
 
 @app.command()
@@ -89,7 +105,8 @@ def preview(
 
     if format_ not in ("text", "json", "markdown"):
         raise UsageError(f"--format {format_!r}: expected text, json or markdown")
-    report = flows.preview(_session(), task, cluster, _overrides(env, env_file, secret), quiet=format_ != "text")
+    request = _launch_request(task, cluster, _overrides(env, env_file, secret))
+    report = flows.preview(_session(quiet=format_ != "text"), request)
     if format_ == "json":
         print(json_.dumps(report.to_dict(), indent=2))
     elif format_ == "markdown":
@@ -198,9 +215,18 @@ def exec_(
     secret: list[str] = typer.Option([], "--secret", help=SECRET_HELP),
 ) -> None:
     """Run a job on an up cluster without touching its infrastructure (no Pulumi)."""
-    from stix import flows
+    from pathlib import Path
 
-    raise typer.Exit(flows.exec_(_session(), cluster, target, detach, _overrides(env, env_file, secret)))
+    from stix import flows
+    from stix.loader import load_task
+    from stix.models.task import Task
+
+    overrides = _overrides(env, env_file, secret)
+    if Path(target).is_file() or target.endswith((".yaml", ".yml")):
+        task = load_task(Path(target), overrides, require_env=True)
+    else:
+        task = Task(run=target, envs=dict(overrides.envs), secrets=dict(overrides.secrets))
+    raise typer.Exit(flows.exec_(_session(), flows.ExecRequest(cluster, task, detach)).exit_code)
 
 
 @app.command()
@@ -234,7 +260,7 @@ def logs(
             state, code = jobs.logs_status(head, job_id)
             print(state)
         else:
-            code = jobs.follow(head, job_id, jobs.printer(), tail=tail, follow_=follow)
+            code = jobs.follow(head, job_id, _print_line, tail=tail, follow_=follow)
     raise typer.Exit(code if code in (0, 100, 101, 102, 103) else 1)
 
 
@@ -476,6 +502,11 @@ def engine_install() -> None:
 
     engine = find_engine(provide=True)
     print(f"pulumi v{engine.version} at {engine.path} ({engine.source})")
+
+
+def _print_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def main() -> None:

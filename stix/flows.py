@@ -1,63 +1,118 @@
-"""The up / preview / destroy flows, shared by the CLI and the Python SDK."""
+"""The flows behind every infrastructure command, shared by the CLI and the Python SDK.
+
+Each flow takes a typed request and returns a typed result; while it works it reports events
+(stix.events) to the session and prints nothing: the CLI and the SDK render. The stages run
+once each, downward: the task is already loaded; plan (placement, pin) -> compile (spec) ->
+apply (engine) -> ClusterInfo -> hooks and the job queue.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
-import signal
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Optional
-
-from rich.console import Console
+from typing import Any, Callable, Iterator, Optional
 
 from stix import index as idx
 from stix import jobs, ssh_config
-from stix.compile import check_prerequisites, check_runnable, choose_placement, compile_spec
+from stix.compile import check_prerequisites, check_runnable, compile_spec
 from stix.drift import DriftReport
+from stix.engine.calls import engine_call, interrupts_deferred, progress
 from stix.engine.changes import ChangeSet
-from stix.errors import (Aborted, ClusterNotFound, ConfirmationRequired, NodeCommandFailed, ProvisionError, StackLocked,
-                         UsageError)
+from stix.errors import Aborted, ClusterNotFound, ConfirmationRequired, NodeCommandFailed, StackLocked, UsageError
+from stix.events import EventSink, Note, PlacementChosen, PreviewReady, discard
 from stix.home import StixHome
-from stix.loader import EnvOverrides, load_task
-from stix.naming import default_cluster_name, validate_cluster_name
-from stix.project import Project, find_project, load_project
-from stix.render import print_preview
-from stix.spec import ClusterInfo, ClusterSpec
 from stix.models.task import Task
+from stix.naming import default_cluster_name, validate_cluster_name
+from stix.optimizer import Placement
+from stix.project import Project, find_project, load_project
+from stix.spec import ClusterInfo, ClusterSpec
 
 Confirm = Callable[[str], bool]
+LineSink = Callable[[str], None]
+
+
+def _stdout(line: str) -> None:
+    import sys
+
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 @dataclass
 class Session:
     home: StixHome
-    console: Console
-    confirm: Optional[Confirm]
+    events: EventSink = discard
+    confirm: Optional[Confirm] = None
     """None when there is no terminal to ask."""
+    output: LineSink = _stdout
+    """Where the nodes' output goes (setup, job logs), one prefixed line at a time."""
 
     @property
     def index(self) -> idx.ClusterIndex:
         return idx.ClusterIndex(self.home.index_db)
 
+    def note(self, text: str, level: str = "info") -> None:
+        self.events(Note(text, level))
+
+
+# --- requests and results ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
-class Plan:
+class LaunchRequest:
     task: Task
-    task_path: Path
+    cluster: Optional[str] = None
+    """Default: the task's name, else the task file's stem."""
+    task_path: Optional[Path] = None
+    """Where the task came from (the default name; the pin's reference in a project); None from the SDK."""
+    yes: bool = False
+    idle_minutes: Optional[float] = None
+    down: bool = False
+
+    @property
+    def cluster_name(self) -> str:
+        if self.cluster:
+            return validate_cluster_name(self.cluster)
+        return default_cluster_name(self.task.name, self.task_path or Path("task.yaml"))
+
+
+@dataclass(frozen=True)
+class JobResult:
     cluster: str
-    project: Optional[Project]
-    """The stix project around the current directory, whose stacks/ pins the placement."""
+    job_id: Optional[int]
+    """None when the task has no `run`."""
+    exit_code: int = 0
 
 
-def plan(task_path: str, cluster: Optional[str], overrides: Optional[EnvOverrides] = None,
-         require_env: bool = False) -> Plan:
-    path = Path(task_path)
-    task = load_task(path, overrides, require_env=require_env)
-    name = validate_cluster_name(cluster) if cluster else default_cluster_name(task.name, path)
-    return Plan(task, path, name, find_project())
+@dataclass(frozen=True)
+class ExecRequest:
+    cluster: str
+    task: Task
+    detach: bool = False
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A launch request resolved against this machine: the cluster's name and the project around it."""
+
+    request: LaunchRequest
+    cluster: str
+    project: Optional[Project] = field(default=None)
+
+    @property
+    def task(self) -> Task:
+        return self.request.task
+
+    @property
+    def stack_file(self) -> Optional[Path]:
+        return self.project.stack_file(self.cluster) if self.project else None
+
+
+def _target(request: LaunchRequest) -> _Target:
+    return _Target(request, request.cluster_name, find_project())
 
 
 def cluster_project(session: Session, cluster: str) -> Optional[Project]:
@@ -74,158 +129,136 @@ def cluster_project(session: Session, cluster: str) -> Optional[Project]:
     return None
 
 
-def preview(session: Session, task_path: str, cluster: Optional[str] = None,
-            overrides: Optional[EnvOverrides] = None, quiet: bool = False):
-    """Plan without changing anything; returns a PreviewReport (text printed unless quiet)."""
+# --- preview and up ------------------------------------------------------------------------------
+
+
+def preview(session: Session, request: LaunchRequest):
+    """Plan without changing anything; returns a PreviewReport."""
     from stix.report import PreviewReport
 
-    chosen = plan(task_path, cluster, overrides)
-    console = session.console
-    if quiet:
-        session = Session(session.home, Console(file=open(os.devnull, "w")), session.confirm)
-    stack_file = chosen.project.stack_file(chosen.cluster) if chosen.project else None
-    new_cluster = session.index.get(chosen.cluster) is None and not (stack_file and stack_file.exists())
-    stack, spec, _ = _stack_for(session, chosen)
+    target = _target(request)
+    stack_file = target.stack_file
+    new_cluster = session.index.get(target.cluster) is None and not (stack_file and stack_file.exists())
+    stack, spec, _ = _stack_for(session, target)
     try:
-        changes = _preview(session, stack, chosen.cluster)
+        changes = _preview(session, stack, target.cluster)
     finally:
         if new_cluster:  # the stack existed only to be previewed: leave no trace of it
-            _engine_call(lambda: stack.workspace.remove_stack(chosen.cluster), "removing the previewed stack")
+            engine_call(lambda: stack.workspace.remove_stack(target.cluster), "removing the previewed stack")
             if stack_file is not None:
                 stack_file.unlink(missing_ok=True)
     before = None
     try:
-        before = ClusterSpec.from_json(spec_path(session.home, chosen.cluster).read_text()).hourly_cost
+        before = ClusterSpec.from_json(spec_path(session.home, target.cluster).read_text()).hourly_cost
     except OSError:
         pass
-    session.console = console
-    return PreviewReport(chosen.cluster, changes, before, spec.hourly_cost)
+    return PreviewReport(target.cluster, changes, before, spec.hourly_cost)
 
 
-def _existing_stack(session: Session, cluster: str):
-    from pulumi import automation as auto
+def up(session: Session, request: LaunchRequest) -> JobResult:
+    """Preview, confirm, apply; then sync, install the agent, arm autostop, run setup, and run the task as a job."""
+    from stix.hooks import JobContext, new_task_id, run_phase, sync_file_mounts, sync_workdir
+    from stix.ssh.runner import ClusterConnections
 
-    from stix.engine.workspace import open_stack
-
-    validate_cluster_name(cluster)
-    try:
-        return open_stack(session.home, cluster, create=False, project=cluster_project(session, cluster))
-    except auto.StackNotFoundError:
-        raise ClusterNotFound(f"cluster {cluster!r} has no stack (stix status lists clusters)") from None
-
-
-def unlock(session: Session, cluster: str, yes: bool = False) -> None:
-    """Release the stack's lock; an update still running under it loses its claim, so ask first."""
-    stack = _existing_stack(session, cluster)
-    _confirm(session, f"Release the lock on cluster {cluster}'s stack? Only do this if the update holding it died.",
-             yes)
-    _engine_call(lambda: stack.cancel(), "cancelling the update")
-    session.console.print(f"Cluster {cluster}'s stack is unlocked; `stix drift {cluster}` shows what the dead update "
-                          f"left, `stix up` or `stix destroy` settles it.")
-
-
-def drift(session: Session, cluster: str) -> DriftReport:
-    """What changed behind stix's back, without changing state or resources (a refresh preview)."""
-    stack = _existing_stack(session, cluster)
-    report = DriftReport(cluster)
-    _engine_call(lambda: stack.preview_refresh(on_event=report.on_event), "checking for drift")
-    return report
-
-
-def up(session: Session, task_path: str, cluster: Optional[str] = None, yes: bool = False,
-       overrides: Optional[EnvOverrides] = None, idle_minutes: Optional[float] = None, down: bool = False) -> int:
-    from stix.hooks import JobContext, cluster_info_json, new_task_id, run_phase, sync_file_mounts, sync_workdir
-    from stix.ssh.runner import ClusterConnections, prefixed_printer
-
-    chosen = plan(task_path, cluster, overrides, require_env=True)
-    stack, spec, pin = _stack_for(session, chosen)
-    changes = _preview(session, stack, chosen.cluster)
-    project_dir = str(chosen.project.root) if chosen.project else None
+    target = _target(request)
+    missing = target.task.required_unset()
+    if missing:
+        raise UsageError(f"the task needs values at up: {', '.join(missing)}")
+    stack, spec, pin = _stack_for(session, target)
+    changes = _preview(session, stack, target.cluster)
+    project_dir = str(target.project.root) if target.project else None
+    task_file = str(request.task_path.absolute()) if request.task_path else None
     record = lambda status: session.index.upsert(  # noqa: E731
-        chosen.cluster, spec.cloud, spec.num_nodes, status, str(chosen.task_path.absolute()), project_dir)
+        target.cluster, spec.cloud, spec.num_nodes, status, task_file, project_dir)
     if changes.has_changes:
-        _confirm(session, f"Apply these changes to cluster {chosen.cluster}?", yes)
-        with _undone_if_locked(session, chosen):
+        _confirm(session, f"Apply these changes to cluster {target.cluster}?", request.yes)
+        with _undone_if_locked(session, target):
             record(idx.INIT)
-            _write_pin(session, chosen, pin)
-            outputs = _apply(session, stack, chosen.cluster)
+            _write_pin(session, target, pin, spec)
+            outputs = _apply(session, stack, target.cluster)
     else:
-        _write_pin(session, chosen, pin)
-        outputs = _engine_call(lambda: stack.outputs(), "reading stack outputs")
+        _write_pin(session, target, pin, spec)
+        outputs = engine_call(lambda: stack.outputs(), "reading stack outputs")
     record(idx.UP)
     save_spec(session.home, spec)
-    info = _record_cluster(session, spec, outputs)
-    cpus, gpus = _node_capacity(spec)
-    task = chosen.task
-    context = JobContext(new_task_id(chosen.cluster), cluster_info_json(info))
+    info = _cluster_info(session, spec, outputs)
+    task = target.task
     with ClusterConnections(info) as conns:
-        if spec.cloud == "ssh":
-            cpus = _probe_cpus(conns.connections[0])
-            jobs.save_info(session.home, info, cpus, gpus)
+        if _probe_capacity(spec):
+            info = info.with_capacity(_probe_cpus(conns.connections[0]))
+            conns.info = info
+            _record_info(session, info)
+        _, gpus = jobs.job_demand(task, info.head)
+        context = JobContext(new_task_id(target.cluster), gpus)
         _report_sync(session, sync_workdir(conns, task.workdir))
         _report_sync(session, sync_file_mounts(conns, task.file_mounts), "file_mounts")
-        jobs.install_agent(conns, cpus, gpus)
-        _arm_autostop(session, conns.connections[0], chosen.cluster, task, idle_minutes, down)
+        jobs.install_agent(conns)
+        _arm_autostop(session, conns.connections[0], target.cluster, task, request.idle_minutes, request.down)
         if task.setup:
-            session.console.print(f"[bold]Running setup on {len(info.nodes)} node(s)[/]")
-            run_phase(conns, task, "setup", task.setup, context, prefixed_printer())
+            session.note(f"Running setup on {len(info.nodes)} node(s)", "heading")
+            run_phase(conns, task, "setup", task.setup, context, _prefixed(session))
         if not task.run:
-            session.console.print(f"[green]Cluster {chosen.cluster} is up.[/]")
-            return 0
+            session.note(f"Cluster {target.cluster} is up.", "success")
+            return JobResult(target.cluster, None)
         return _run_job(session, conns, info, task, context, detach=False)
 
 
-def exec_(session: Session, cluster: str, target: str, detach: bool = False,
-          overrides: Optional[EnvOverrides] = None) -> int:
-    """Submit a task file or a command to an up cluster: sync the workdir, queue the job, follow it."""
-    from stix.hooks import JobContext, cluster_info_json, new_task_id, sync_workdir
-    from stix.models.task import Task
+def exec_(session: Session, request: ExecRequest) -> JobResult:
+    """Submit a task to an up cluster: sync the workdir, queue the job, follow it unless detached."""
+    from stix.hooks import JobContext, new_task_id, sync_workdir
     from stix.ssh.runner import ClusterConnections
 
-    validate_cluster_name(cluster)
-    info, _, _ = jobs.load_info(session.home, cluster)
-    if Path(target).is_file() or target.endswith((".yaml", ".yml")):
-        task = load_task(Path(target), overrides, require_env=True)
-        check_runnable(task, info.cloud)
-        if task.num_nodes > len(info.nodes):
-            raise UsageError(f"{target}: num_nodes {task.num_nodes} is more than cluster {cluster}'s {len(info.nodes)} nodes")
-    else:
-        task = Task(run=target, envs=dict((overrides or EnvOverrides()).envs))
+    validate_cluster_name(request.cluster)
+    info = jobs.load_info(session.home, request.cluster)
+    task = request.task
+    check_runnable(task, info.cloud)
+    if task.num_nodes > len(info.nodes):
+        raise UsageError(f"num_nodes {task.num_nodes} is more than cluster {request.cluster}'s {len(info.nodes)} nodes")
     if not task.run:
-        raise UsageError(f"{target}: nothing to run (no `run`)")
-    context = JobContext(new_task_id(cluster), cluster_info_json(info))
-    job_info = ClusterInfo(info.cluster, info.cloud, info.nodes[: task.num_nodes], info.ssh_private_key_path)
+        raise UsageError("nothing to run (no `run`)")
+    missing = task.required_unset()
+    if missing:
+        raise UsageError(f"the task needs values: {', '.join(missing)}")
+    job_info = info.first(task.num_nodes)
+    _, gpus = jobs.job_demand(task, info.head)
+    context = JobContext(new_task_id(request.cluster), gpus)
     with ClusterConnections(job_info) as conns:
         _report_sync(session, sync_workdir(conns, task.workdir))
-        return _run_job(session, conns, job_info, task, context, detach)
+        return _run_job(session, conns, job_info, task, context, request.detach)
 
 
 def _report_sync(session: Session, sent: list[int], what: str = "Workdir") -> None:
     if sent:
-        session.console.print(f"{what} synced: {sum(sent)} changed file(s) sent to {len(sent)} node(s).")
+        session.note(f"{what} synced: {sum(sent)} changed file(s) sent to {len(sent)} node(s).")
+
+
+def _prefixed(session: Session):
+    from stix.ssh.runner import prefixed_printer
+
+    return prefixed_printer(session.output)
 
 
 @contextmanager
-def _undone_if_locked(session: Session, chosen: Plan) -> Iterator[None]:
+def _undone_if_locked(session: Session, target: _Target) -> Iterator[None]:
     """An `up` that finds another update holding the stack leaves the index and the pin as it found them."""
-    record = session.index.get(chosen.cluster)
-    stack_file = chosen.project.stack_file(chosen.cluster) if chosen.project else None
+    record = session.index.get(target.cluster)
+    stack_file = target.stack_file
     pinned = stack_file.read_bytes() if stack_file is not None and stack_file.exists() else None
     try:
         yield
     except StackLocked:
-        session.index.restore(chosen.cluster, record)
+        session.index.restore(target.cluster, record)
         if stack_file is not None and pinned is not None:
             stack_file.write_bytes(pinned)
         raise
 
 
-def _write_pin(session: Session, chosen: Plan, pin) -> None:
+def _write_pin(session: Session, target: _Target, pin, spec: ClusterSpec) -> None:
     from stix.pin import write_pin
 
-    if chosen.project is not None and write_pin(chosen.project.stack_file(chosen.cluster), pin):
-        path = chosen.project.stack_file(chosen.cluster)
-        session.console.print(f"Pinned the placement in {_relative(path)} (commit it to review placement changes).")
+    path = target.stack_file
+    if path is not None and pin is not None and write_pin(path, pin, spec):
+        session.note(f"Pinned the placement in {_relative(path)} (commit it to review placement changes).")
 
 
 def _relative(path: Path) -> str:
@@ -235,27 +268,27 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-def _run_job(session: Session, conns, info: ClusterInfo, task, context, detach: bool) -> int:
+def _run_job(session: Session, conns, info: ClusterInfo, task: Task, context, detach: bool) -> JobResult:
     from stix.hooks import job_ranks
 
-    cpus, gpus = jobs.job_demand(task)
+    cpus, gpus = jobs.job_demand(task, info.head)
     head = conns.connections[0]
     job_id = jobs.submit(head, task.name, task.run, job_ranks(info, task, context), cpus, gpus)
     if detach:
-        session.console.print(f"Job {job_id} submitted to {info.cluster}; `stix logs {info.cluster} {job_id}` follows it.")
-        return 0
-    session.console.print(f"[bold]Job {job_id} on {len(info.nodes)} node(s)[/]")
-    jobs.follow(head, job_id, jobs.printer())
+        session.note(f"Job {job_id} submitted to {info.cluster}; `stix logs {info.cluster} {job_id}` follows it.")
+        return JobResult(info.cluster, job_id)
+    session.note(f"Job {job_id} on {len(info.nodes)} node(s)", "heading")
+    jobs.follow(head, job_id, session.output)
     row = jobs.job(head, job_id)
     code = jobs.exit_code_of(row)
     if code != 0:
         detail = f": {row['detail']}" if row and row.get("detail") else ""
         raise NodeCommandFailed(f"job {job_id} on {info.cluster} {row['status'] if row else 'vanished'}{detail}", code)
-    session.console.print(f"[green]Job {job_id} on {info.cluster} succeeded.[/]")
-    return 0
+    session.note(f"Job {job_id} on {info.cluster} succeeded.", "success")
+    return JobResult(info.cluster, job_id)
 
 
-def _arm_autostop(session: Session, head, cluster: str, task, idle_minutes: Optional[float], down: bool) -> None:
+def _arm_autostop(session: Session, head, cluster: str, task: Task, idle_minutes: Optional[float], down: bool) -> None:
     """`-i/--down` on the command line win over resources.autostop; neither leaves the timer as it is."""
     setting = task.resources.autostop_setting
     if idle_minutes is None and setting is not None:
@@ -277,13 +310,17 @@ def set_autostop(session: Session, cluster: str, idle_minutes: Optional[float], 
     session.index.set_autostop(cluster, label)
 
 
-def _record_cluster(session: Session, spec: ClusterSpec, outputs) -> ClusterInfo:
-    """What SSH-side commands need later without Pulumi: the node list and the ssh config."""
-    info = ClusterInfo.from_outputs({k: v.value for k, v in outputs.items()}, str(session.home.key_path(spec.cluster)))
-    cpus, gpus = _node_capacity(spec)
-    jobs.save_info(session.home, info, cpus, gpus)
-    ssh_config.write_cluster_config(session.home, info)
+def _cluster_info(session: Session, spec: ClusterSpec, outputs: dict[str, Any]) -> ClusterInfo:
+    """The stack outputs read as ClusterInfo, recorded for the commands that later work without Pulumi."""
+    values = {key: getattr(value, "value", value) for key, value in outputs.items()}
+    info = ClusterInfo.from_dict(values, str(session.home.key_path(spec.cluster)))
+    _record_info(session, info)
     return info
+
+
+def _record_info(session: Session, info: ClusterInfo) -> None:
+    jobs.save_info(session.home, info)
+    ssh_config.write_cluster_config(session.home, info)
 
 
 def spec_path(home: StixHome, cluster: str) -> Path:
@@ -296,11 +333,28 @@ def save_spec(home: StixHome, spec: ClusterSpec) -> None:
     path.write_text(spec.to_json())
 
 
+def _probe_capacity(spec: ClusterSpec) -> bool:
+    from stix.components.base import cloud_for
+
+    return cloud_for(spec.cloud).probes_capacity
+
+
+def _probe_cpus(conn) -> float:
+    """A pool machine is whatever it is: ask it."""
+    out: list[str] = []
+    if conn.run("nproc", out.append, timeout=30) != 0 or not out or not out[-1].strip().isdigit():
+        return 1.0
+    return float(out[-1].strip())
+
+
+# --- stop, start, destroy, refresh, drift, unlock --------------------------------------------------
+
+
 def stop(session: Session, cluster: str, yes: bool = False) -> None:
     """Stop every node through the stack, keeping disks and files; `stix start` brings them back."""
     _set_power(session, cluster, stopped=True, yes=yes)
     session.index.set_status(cluster, idx.STOPPED)
-    session.console.print(f"[green]Cluster {cluster} stopped; `stix start {cluster}` resumes it.[/]")
+    session.note(f"Cluster {cluster} stopped; `stix start {cluster}` resumes it.", "success")
 
 
 def start(session: Session, cluster: str, yes: bool = False) -> None:
@@ -308,11 +362,13 @@ def start(session: Session, cluster: str, yes: bool = False) -> None:
 
     spec, outputs = _set_power(session, cluster, stopped=False, yes=yes)
     session.index.set_status(cluster, idx.UP)
-    info = _record_cluster(session, spec, outputs)
-    cpus, gpus = _node_capacity(spec)
+    info = _cluster_info(session, spec, outputs)
     with ClusterConnections(info) as conns:
-        jobs.install_agent(conns, cpus, gpus)
-    session.console.print(f"[green]Cluster {cluster} is up again.[/]")
+        if _probe_capacity(spec):
+            conns.info = info = info.with_capacity(_probe_cpus(conns.connections[0]))
+            _record_info(session, info)
+        jobs.install_agent(conns)
+    session.note(f"Cluster {cluster} is up again.", "success")
 
 
 def _set_power(session: Session, cluster: str, stopped: bool, yes: bool):
@@ -331,41 +387,27 @@ def _set_power(session: Session, cluster: str, stopped: bool, yes: bool):
         raise UsageError(f"{spec.cloud} clusters cannot be stopped by stix yet; `stix destroy {cluster}` removes it")
     spec = dataclasses.replace(spec, stopped=stopped)
     project = cluster_project(session, cluster)
-    stack = _engine_call(lambda: open_stack(session.home, cluster, make_program(spec), project=project),
-                         "opening the stack")
+    stack = engine_call(lambda: open_stack(session.home, cluster, make_program(spec), project=project),
+                        "opening the stack")
     changes = _preview(session, stack, cluster)
     if changes.has_changes:
         _confirm(session, f"{'Stop' if stopped else 'Start'} cluster {cluster}?", yes)
         if project is not None:
-            _pin_power(project, cluster, stopped)
+            _pin_power(project, cluster, spec)
         outputs = _apply(session, stack, cluster)
     else:
-        outputs = _engine_call(lambda: stack.outputs(), "reading stack outputs")
+        outputs = engine_call(lambda: stack.outputs(), "reading stack outputs")
     save_spec(session.home, spec)
     return spec, outputs
 
 
-def _pin_power(project: Project, cluster: str, stopped: bool) -> None:
-    """A stopped cluster says so in its pin, so plain `pulumi preview` does not plan to start it."""
+def _pin_power(project: Project, cluster: str, spec: ClusterSpec) -> None:
+    """A stopped cluster says so in its pin and stored spec, so plain `pulumi preview` does not plan to start it."""
     from stix.pin import read_pin, write_pin
 
     pin = read_pin(project.stack_file(cluster))
     if pin is not None:
-        write_pin(project.stack_file(cluster), dataclasses.replace(pin, stopped=stopped))
-
-
-def _probe_cpus(conn) -> float:
-    """A pool machine is whatever it is: ask it."""
-    out: list[str] = []
-    if conn.run("nproc", out.append, timeout=30) != 0 or not out or not out[-1].strip().isdigit():
-        return 1.0
-    return float(out[-1].strip())
-
-
-def _node_capacity(spec) -> tuple[float, float]:
-    if spec.cloud == "local":
-        return jobs.local_capacity(), 0.0
-    return float(spec.vcpus or 1), float(spec.accelerator_count or 0)
+        write_pin(project.stack_file(cluster), dataclasses.replace(pin, stopped=spec.stopped), spec)
 
 
 def destroy(session: Session, cluster: str, yes: bool = False) -> None:
@@ -383,25 +425,55 @@ def destroy(session: Session, cluster: str, yes: bool = False) -> None:
         stack = None
     if stack is not None:
         changes = ChangeSet()
-        _engine_call(lambda: stack.preview_destroy(on_event=changes.on_event), "previewing destroy")
-        print_preview(session.console, cluster, changes)
+        engine_call(lambda: stack.preview_destroy(on_event=changes.on_event), "previewing destroy")
+        session.events(PreviewReady(cluster, changes))
         _confirm(session, f"Destroy cluster {cluster}?", yes)
-        with _interrupts_deferred(session, cluster, "destroy"):
-            _engine_call(lambda: stack.destroy(on_event=_progress(session)), "destroying", cluster)
-        _engine_call(lambda: stack.workspace.remove_stack(cluster), "removing the stack")
+        with interrupts_deferred(session.events, cluster, "destroy"):
+            engine_call(lambda: stack.destroy(on_event=progress(session.events)), "destroying", cluster)
+        engine_call(lambda: stack.workspace.remove_stack(cluster), "removing the stack")
     else:
         _confirm(session, f"Remove leftovers of cluster {cluster}?", yes)
     _sweep_local(session.home, cluster)
     ssh_config.remove_cluster_config(session.home, cluster)
     session.index.remove(cluster)
-    session.console.print(f"[green]Cluster {cluster} destroyed.[/]")
+    session.note(f"Cluster {cluster} destroyed.", "success")
+
+
+def _existing_stack(session: Session, cluster: str):
+    from pulumi import automation as auto
+
+    from stix.engine.workspace import open_stack
+
+    validate_cluster_name(cluster)
+    try:
+        return open_stack(session.home, cluster, create=False, project=cluster_project(session, cluster))
+    except auto.StackNotFoundError:
+        raise ClusterNotFound(f"cluster {cluster!r} has no stack (stix status lists clusters)") from None
+
+
+def unlock(session: Session, cluster: str, yes: bool = False) -> None:
+    """Release the stack's lock; an update still running under it loses its claim, so ask first."""
+    stack = _existing_stack(session, cluster)
+    _confirm(session, f"Release the lock on cluster {cluster}'s stack? Only do this if the update holding it died.",
+             yes)
+    engine_call(lambda: stack.cancel(), "cancelling the update")
+    session.note(f"Cluster {cluster}'s stack is unlocked; `stix drift {cluster}` shows what the dead update "
+                 f"left, `stix up` or `stix destroy` settles it.")
+
+
+def drift(session: Session, cluster: str) -> DriftReport:
+    """What changed behind stix's back, without changing state or resources (a refresh preview)."""
+    stack = _existing_stack(session, cluster)
+    report = DriftReport(cluster)
+    engine_call(lambda: stack.preview_refresh(on_event=report.on_event), "checking for drift")
+    return report
 
 
 def refresh(session: Session, cluster: str) -> DriftReport:
     """Reconcile state with reality (pulumi refresh) and report what drifted."""
     stack = _existing_stack(session, cluster)
     report = DriftReport(cluster)
-    _engine_call(lambda: stack.refresh(on_event=report.on_event), "refreshing", cluster)
+    engine_call(lambda: stack.refresh(on_event=report.on_event), "refreshing", cluster)
     record = session.index.get(cluster)
     if record is not None:
         status = _status_after(record, report)
@@ -436,59 +508,69 @@ def _sweep_local(home: StixHome, cluster: str) -> None:
     shutil.rmtree(home.workspaces_dir / cluster, ignore_errors=True)
 
 
-def _stack_for(session: Session, chosen: Plan):
-    """Place the task, compile its spec (through the cluster's pin, in a project) and open its stack."""
+# --- the stages: plan, compile, open the stack ---------------------------------------------------------
+
+
+def _stack_for(session: Session, target: _Target):
+    """Plan (through the cluster's pin, in a project), compile, and open the cluster's stack with the spec."""
     from stix.engine.program import make_program
     from stix.engine.workspace import open_stack
-    from stix.render import placement_line
+    from stix.inputs import cluster_inputs
 
-    check_runnable(chosen.task)
-    placement = choose_placement(chosen.task)
-    pin = None
-    if chosen.project is not None:
-        placement, pin = _pinned(chosen, placement)
-    session.console.print(placement_line(placement))
+    placement, pin = _plan(target)
+    session.events(PlacementChosen(placement))
     check_prerequisites(session.home, placement.chosen.cloud)
+    cidrs = pin.ssh_cidrs if pin is not None else ()
+    inputs = cluster_inputs(session.home, target.cluster, placement.chosen, target.task.num_nodes, cidrs)
+    spec = compile_spec(target.task, target.cluster, placement.chosen, inputs)
     if pin is not None:
-        from stix.pin import spec_from_pin
-
-        spec = spec_from_pin(session.home, chosen.project.root, chosen.cluster, pin, chosen.task)
-    else:
-        spec = compile_spec(session.home, chosen.task, chosen.cluster, placement)
-    stack = _engine_call(lambda: open_stack(session.home, chosen.cluster, make_program(spec), project=chosen.project),
-                         "opening the stack")
+        spec = dataclasses.replace(spec, stopped=pin.stopped)
+    stack = engine_call(lambda: open_stack(session.home, target.cluster, make_program(spec), project=target.project),
+                        "opening the stack")
     return stack, spec, pin
 
 
-def _pinned(chosen: Plan, placement):
-    """Keep the cluster's pinned placement while it fits the task; returns the placement used and its pin."""
+def _plan(target: _Target) -> tuple[Placement, Any]:
+    """The optimizer's placement; in a project, the cluster's pinned one while it still fits the task."""
+    from stix.placement import place
+
+    check_runnable(target.task)
+    placement = place(target.task)
+    pin = None
+    if target.project is not None:
+        placement, pin = _pinned(target, placement)
+    check_runnable(target.task, placement.chosen.cloud)
+    return placement, pin
+
+
+def _pinned(target: _Target, placement: Placement):
     from stix.compile import resolve_image
-    from stix.optimizer import Placement
+    from stix.components.base import cloud_for
     from stix.pin import Pin, keep_pinned, read_pin, task_reference
 
-    candidate = keep_pinned(read_pin(chosen.project.stack_file(chosen.cluster)), placement)
-    check_runnable(chosen.task, candidate.cloud)
+    assert target.project is not None and target.stack_file is not None
+    candidate = keep_pinned(read_pin(target.stack_file), placement)
     cidrs: tuple[str, ...] = ()
-    if candidate.cloud not in ("local", "ssh"):
+    if cloud_for(candidate.cloud).ssh_rule:
         from stix.ssh_source import ssh_cidrs
 
         cidrs = tuple(ssh_cidrs())
-    pin = Pin.of(task_reference(chosen.project.root, chosen.task_path), candidate,
-                 resolve_image(chosen.task.resources.image_id, candidate.region), cidrs)
+    reference = task_reference(target.project.root, target.request.task_path) if target.request.task_path else "<sdk>"
+    pin = Pin.of(reference, candidate, resolve_image(target.task.resources.image_id, candidate.region), cidrs)
     return Placement(candidate, placement.candidates), pin
 
 
 def _preview(session: Session, stack, cluster: str) -> ChangeSet:
     changes = ChangeSet()
     # Refresh first, so the plan starts from what really exists: a node that died is recreated by `up`.
-    _engine_call(lambda: stack.preview(on_event=changes.on_event, refresh=True), "previewing")
-    print_preview(session.console, cluster, changes)
+    engine_call(lambda: stack.preview(on_event=changes.on_event, refresh=True), "previewing")
+    session.events(PreviewReady(cluster, changes))
     return changes
 
 
 def _apply(session: Session, stack, cluster: str):
-    with _interrupts_deferred(session, cluster, "apply"):
-        result = _engine_call(lambda: stack.up(on_event=_progress(session), refresh=True), "applying", cluster)
+    with interrupts_deferred(session.events, cluster, "apply"):
+        result = engine_call(lambda: stack.up(on_event=progress(session.events), refresh=True), "applying", cluster)
     return result.outputs
 
 
@@ -499,75 +581,3 @@ def _confirm(session: Session, question: str, yes: bool) -> None:
         raise ConfirmationRequired("refusing to change infrastructure without confirmation: no terminal to ask; pass -y")
     if not session.confirm(question):
         raise Aborted("cancelled; nothing was changed")
-
-
-def _progress(session: Session):
-    def on_event(event) -> None:
-        done = getattr(event, "res_outputs_event", None)
-        if done is not None:
-            meta = done.metadata
-            op = getattr(meta.op, "value", str(meta.op))
-            if op not in ("same", "refresh") and meta.type != "pulumi:pulumi:Stack" and not meta.type.startswith("pulumi:providers:"):
-                session.console.print(f"  {op}: {meta.urn.rsplit('::', 1)[-1]}", highlight=False)
-        failed = getattr(event, "diagnostic_event", None)
-        if failed is not None and failed.severity == "error" and failed.urn:
-            name = failed.urn.rsplit("::", 1)[-1]
-            session.console.print(f"  [red]error[/] {name}: {failed.message.strip()}", markup=True, highlight=False)
-    return on_event
-
-
-@contextmanager
-def _interrupts_deferred(session: Session, cluster: str, what: str) -> Iterator[None]:
-    """Let the engine finish or cancel cleanly on Ctrl-C, then stop with a way out.
-
-    A terminal's Ctrl-C reaches the engine too (same process group), which then
-    cancels gracefully; stix keeps serving the program until the engine exits,
-    so state is written and `stix destroy` can clean up whatever was created.
-    """
-    interrupted = []
-
-    def handler(signum, frame) -> None:
-        if not interrupted:
-            session.console.print(f"[yellow]Interrupted: waiting for the engine to stop the {what} safely...[/]")
-        interrupted.append(signum)
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    except ProvisionError:
-        if interrupted:
-            raise Aborted(f"{what} interrupted; cluster {cluster} may be partly created: "
-                          f"`stix destroy {cluster}` removes it") from None
-        raise
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if interrupted:
-        raise Aborted(f"{what} interrupted after it finished; cluster {cluster} is as shown by `stix status`")
-
-
-def _engine_call(fn, what: str, cluster: str = "CLUSTER"):
-    from pulumi import automation as auto
-
-    try:
-        return fn()
-    except auto.CommandError as exc:
-        lines = _engine_lines(exc)
-        if any("currently locked" in line for line in lines):
-            holder = next((line.split(": created by ", 1)[1] for line in lines if ": created by " in line), "unknown")
-            raise StackLocked(
-                f"engine refused {what}: the cluster's stack is locked by another update (created by {holder}); "
-                f"nothing was changed. Wait for it to finish; if that process died, `stix unlock {cluster}` frees it"
-            ) from None
-        raise ProvisionError(f"engine failed while {what}: {_engine_message(lines)}") from None
-
-
-def _engine_lines(exc) -> list[str]:
-    text = f"{getattr(exc, 'stderr', '')}\n{getattr(exc, 'stdout', '')}\n{exc}"
-    return [line.strip() for line in text.splitlines()]
-
-
-def _engine_message(lines: list[str]) -> str:
-    errors = [line.split("error:", 1)[1].strip() for line in lines
-              if "error:" in line and "update failed" not in line and "preview failed" not in line]
-    chosen = next((e for e in errors if e), None) or next((line for line in lines if line), "unknown error")
-    return chosen[:500]

@@ -6,7 +6,7 @@ scripts) go through shlex.quote, and scripts run as `bash -c <quoted>`.
 
 from __future__ import annotations
 
-import json
+import math
 import shlex
 import time
 from dataclasses import dataclass
@@ -24,25 +24,13 @@ REMOTE_WORKDIR = "sky_workdir"
 @dataclass(frozen=True)
 class JobContext:
     task_id: str
-    cluster_info_json: str
+    gpus_per_node: float = 0.0
+    """The job's GPUs on each node (jobs.job_demand), for SKYPILOT_NUM_GPUS_PER_NODE."""
 
 
 def new_task_id(cluster: str) -> str:
     stamp = time.strftime("%Y-%m-%d-%H-%M-%S", time.gmtime())
     return f"stix-{stamp}-{time.time_ns() % 1_000_000:06d}_{cluster}_1"
-
-
-def cluster_info_json(info: ClusterInfo) -> str:
-    return json.dumps(
-        {
-            "cluster_name": info.cluster,
-            "cloud": info.cloud,
-            "num_nodes": len(info.nodes),
-            "ips": info.ips,
-            "nodes": [{"rank": n.rank, "name": n.name, "ip": n.ip} for n in info.nodes],
-        },
-        sort_keys=True,
-    )
 
 
 def node_env(info: ClusterInfo, node: NodeInfo, context: JobContext, phase: str) -> dict[str, str]:
@@ -52,9 +40,9 @@ def node_env(info: ClusterInfo, node: NodeInfo, context: JobContext, phase: str)
         "NODE_RANK": str(node.rank),
         "NODE_IPS": ips,
         "NUM_NODES": str(len(info.nodes)),
-        "NUM_GPUS_PER_NODE": "0",
+        "NUM_GPUS_PER_NODE": str(math.ceil(context.gpus_per_node)),  # SkyPilot rounds a fraction up
         "TASK_ID": context.task_id,
-        "CLUSTER_INFO": context.cluster_info_json,
+        "CLUSTER_INFO": info.to_json(),
     }
     if phase == "setup":
         base["SETUP_NODE_RANK"] = str(node.rank)

@@ -7,11 +7,8 @@ saved at `up`; Pulumi is not involved, which is why `stix exec` is fast.
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import sys
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
@@ -34,15 +31,13 @@ def info_path(home: StixHome, cluster: str) -> Path:
     return home.cluster_dir(cluster) / "info.json"
 
 
-def save_info(home: StixHome, info: ClusterInfo, cpus: float, gpus: float) -> None:
+def save_info(home: StixHome, info: ClusterInfo) -> None:
     path = info_path(home, info.cluster)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"cluster": info.cluster, "cloud": info.cloud, "key": info.ssh_private_key_path, "cpus": cpus,
-            "gpus": gpus, "nodes": [asdict(node) for node in info.nodes]}
-    path.write_text(json.dumps(data, indent=1))
+    path.write_text(json.dumps({**info.to_dict(), "ssh_private_key_path": info.ssh_private_key_path}, indent=1))
 
 
-def load_info(home: StixHome, cluster: str) -> tuple[ClusterInfo, float, float]:
+def load_info(home: StixHome, cluster: str) -> ClusterInfo:
     record = idx.ClusterIndex(home.index_db).get(cluster)
     if record is None:
         raise ClusterNotFound(f"cluster {cluster!r} not found (stix status lists clusters)")
@@ -50,16 +45,15 @@ def load_info(home: StixHome, cluster: str) -> tuple[ClusterInfo, float, float]:
         raise JobError(f"cluster {cluster!r} is {record.status}, not UP; `stix up` or `stix start` it first")
     try:
         data = json.loads(info_path(home, cluster).read_text())
-    except (OSError, ValueError):
+        return ClusterInfo.from_dict(data, data.get("ssh_private_key_path") or data["key"])
+    except (OSError, ValueError, KeyError):
         raise JobError(f"cluster {cluster!r} has no saved node list; run `stix up` for it again") from None
-    nodes = tuple(NodeInfo(**node) for node in data["nodes"])
-    return ClusterInfo(data["cluster"], data["cloud"], nodes, data["key"]), data["cpus"], data["gpus"]
 
 
 @contextmanager
 def head_connection(home: StixHome, cluster: str) -> Iterator[NodeConnection]:
     """One SSH connection to an up cluster's head node, from the saved node list, closed on exit."""
-    info, _, _ = load_info(home, cluster)
+    info = load_info(home, cluster)
     head = NodeConnection(info.head, info.ssh_private_key_path)
     try:
         yield head
@@ -71,7 +65,7 @@ def agent_path(node: NodeInfo) -> str:
     return f"{node.home}/{AGENT}"
 
 
-def install_agent(conns: ClusterConnections, cpus: float, gpus: float) -> None:
+def install_agent(conns: ClusterConnections) -> None:
     """Upload the agent to every node; give the head the node list, the cluster key and pinned host keys."""
     info = conns.info
     source = AGENT_SOURCE.read_bytes()
@@ -82,10 +76,8 @@ def install_agent(conns: ClusterConnections, cpus: float, gpus: float) -> None:
         if node.rank == 0:
             directory = f"{node.home}/{REMOTE_DIR}"
             known = "".join(f"[{n.ip}]:{n.port} {' '.join(n.host_public_key.split()[:2])}\n" for n in info.nodes)
-            cluster = {"cluster": info.cluster, "cloud": info.cloud, "cpus": cpus, "gpus": gpus,
-                       "key": f"{directory}/cluster_key", "known_hosts": f"{directory}/known_hosts",
-                       "nodes": [{"rank": n.rank, "name": n.name, "ip": n.ip, "port": n.port, "user": n.user,
-                                  "home": n.home} for n in info.nodes]}
+            cluster = {**info.to_dict(), "cpus": node.cpus, "gpus": node.gpus,
+                       "key": f"{directory}/cluster_key", "known_hosts": f"{directory}/known_hosts"}
             conn.put_bytes(directory, "cluster_key", Path(info.ssh_private_key_path).read_bytes(), 0o600)
             conn.put_bytes(directory, "known_hosts", known.encode(), 0o600)
             conn.put_bytes(directory, "cluster.json", json.dumps(cluster).encode(), 0o600)
@@ -162,24 +154,23 @@ def exit_code_of(row: Optional[dict]) -> int:
     return code if isinstance(code, int) and 0 < code < 256 else 1
 
 
-def printer() -> Callable[[str], None]:
-    def write(line: str) -> None:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-    return write
+def job_demand(task, node: NodeInfo) -> tuple[float, float]:
+    """CPUs and GPUs a job holds on each of its nodes while it runs.
 
-
-def job_demand(task) -> tuple[float, float]:
-    """CPUs and GPUs a job holds on each node while it runs: the task's request, else half a CPU."""
-    from stix.models import values
-
+    CPUs: the task's request, else half a CPU. GPUs: the task's choice of the accelerator the cluster was
+    placed on (any spelling, any_of / ordered included), so `['A100:1', 'H100:8']` on an H100 node holds 8.
+    """
     resources = task.resources
-    cpus = values.parse_cpus(resources.cpus).value if resources.cpus is not None else 0.5
-    gpus = 0.0
-    if resources.accelerators is not None:
-        gpus = values.parse_accelerators(resources.accelerators)[0][0].count
-    return cpus, gpus
+    cpus = resources.cpus.value if resources.cpus is not None else 0.5
+    wanted = resources.accelerator_choices()
+    if not wanted:
+        return cpus, 0.0
+    match = next((choice for choice in wanted if node.accelerator and choice.name.lower() == node.accelerator.lower()),
+                 None)
+    if match is None:
+        have = f"{node.accelerator}:{node.gpus:g}" if node.accelerator else "no accelerators"
+        raise JobError(f"the task asks for {', '.join(map(str, wanted))}; the cluster's nodes have {have}")
+    return cpus, match.count
 
 
-def local_capacity() -> float:
-    return float(os.cpu_count() or 1)
+

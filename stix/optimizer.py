@@ -96,12 +96,18 @@ class Placement:
     """Every feasible placement, best first: the failover order."""
 
 
+LOCAL_GPUS_ENV = "STIX_LOCAL_GPUS"
+
+
 @dataclass(frozen=True)
 class HostLimits:
     """The local cloud's node is this machine."""
 
     vcpus: float
     memory_gib: float
+    accelerator: Optional[values.Accelerator] = None
+    """What each local node declares it has (STIX_LOCAL_GPUS=A100:2): the job queue's GPU bookkeeping,
+    SKYPILOT_NUM_GPUS_PER_NODE and CUDA_VISIBLE_DEVICES follow it; nothing probes real devices."""
 
     @classmethod
     def detect(cls) -> "HostLimits":
@@ -110,7 +116,14 @@ class HostLimits:
                 kib = next(int(line.split()[1]) for line in handle if line.startswith("MemTotal:"))
         except (OSError, StopIteration, ValueError):
             kib = 0
-        return cls(float(os.cpu_count() or 1), kib / 1024 / 1024)
+        declared = os.environ.get(LOCAL_GPUS_ENV, "").strip()
+        accelerator = None
+        if declared:
+            try:
+                accelerator = values.parse_accelerator(declared)
+            except ValueError as exc:
+                raise StixError(f"{LOCAL_GPUS_ENV}={declared!r}: {exc}") from None
+        return cls(float(os.cpu_count() or 1), kib / 1024 / 1024, accelerator)
 
 
 # --- requests -------------------------------------------------------------------------------
@@ -119,9 +132,7 @@ class HostLimits:
 def request_groups(resources: Resources) -> list[list[Request]]:
     """Resources -> groups of concrete requests; groups are tried in order, a group's members compete."""
     alternatives = resources.ordered or resources.any_of
-    base = resources.model_dump(exclude={"any_of", "ordered"}, exclude_none=True)
-    merged = [ResourceFields.model_validate({**base, **alt.model_dump(exclude_none=True)}) for alt in alternatives] \
-        if alternatives else [ResourceFields.model_validate(base)]
+    merged = [_merged(resources, alt) for alt in alternatives] if alternatives else [resources]
     groups: list[list[Request]] = []
     if resources.ordered or not alternatives:
         for fields in merged:
@@ -132,20 +143,29 @@ def request_groups(resources: Resources) -> list[list[Request]]:
     return groups
 
 
+def _merged(base: Resources, alternative: ResourceFields) -> ResourceFields:
+    """An any_of / ordered entry over the enclosing resources: the values are already parsed, so no re-validation."""
+    fields = {name: getattr(base, name) for name in ResourceFields.model_fields}
+    fields.update({name: getattr(alternative, name) for name in alternative.model_fields_set
+                   if getattr(alternative, name) is not None})
+    if alternative.infra is not None or alternative.cloud is not None:  # a new place replaces the old one whole
+        for name in ("infra", "cloud", "region", "zone"):
+            if name not in alternative.model_fields_set:
+                fields[name] = None
+    return ResourceFields.model_construct(**fields)
+
+
 def _requests_for(fields: ResourceFields) -> list[list[Request]]:
     placement = fields.placement
     base = Request(
         cloud=placement.cloud, region=placement.region, zone=placement.zone,
-        instance_type=fields.instance_type,
-        cpus=values.parse_cpus(fields.cpus) if fields.cpus is not None else None,
-        memory=values.parse_memory(fields.memory) if fields.memory is not None else None,
+        instance_type=fields.instance_type, cpus=fields.cpus, memory=fields.memory,
         use_spot=bool(fields.use_spot), max_hourly_cost=fields.max_hourly_cost,
     )
     if fields.accelerators is None:
         return [[base]]
-    choices, ordered = values.parse_accelerators(fields.accelerators)
-    requests = [replace(base, accelerator=choice) for choice in choices]
-    return [[request] for request in requests] if ordered else [requests]
+    requests = [replace(base, accelerator=choice) for choice in fields.accelerators.choices]
+    return [[request] for request in requests] if fields.accelerators.ordered else [requests]
 
 
 # --- matching -------------------------------------------------------------------------------
@@ -198,8 +218,9 @@ def candidates_for(request: Request, catalog: Catalog, enabled: Iterable[str], n
     cloud_request = replace(request, cpus=DEFAULT_CPUS) if nothing_asked else request
     if request.accelerator is None:
         pool: Iterable[Offer] = catalog.cpu_only()
-    else:
-        pool = catalog.with_accelerator(request.accelerator.name)
+    else:  # the local node is in no accelerator's list: what it has is declared at run time
+        pool = [*catalog.with_accelerator(request.accelerator.name),
+                *(offer for offer in catalog.cpu_only() if offer.cloud == "local")]
     for offer in pool:
         if not _place_ok(offer, request, enabled):
             continue
@@ -252,11 +273,16 @@ def _kubernetes(request: Request, num_nodes: int) -> Optional[Candidate]:
 
 
 def _local(offer: Offer, request: Request, num_nodes: int, host: HostLimits) -> Optional[Candidate]:
-    if request.accelerator or request.use_spot or request.instance_type not in (None, offer.instance_type):
+    if request.use_spot or request.instance_type not in (None, offer.instance_type):
+        return None
+    have = host.accelerator
+    if request.accelerator and not (have and have.name.lower() == request.accelerator.name.lower()
+                                    and request.accelerator.count <= have.count):
         return None
     if not (_amount_ok(host.vcpus, _at_most(request.cpus)) and _memory_ok(host.memory_gib, host.vcpus, _at_most_mem(request.memory))):
         return None
-    return _candidate(offer, offer.instance_type, host.vcpus, host.memory_gib, offer.price or 0.0, request, num_nodes)
+    return Candidate(offer.cloud, offer.region, offer.zone, offer.instance_type, have.name if have else "",
+                     have.count if have else 0.0, host.vcpus, host.memory_gib, False, offer.price or 0.0, num_nodes)
 
 
 def _at_most(want: Optional[values.Amount]) -> Optional[values.Amount]:

@@ -8,18 +8,17 @@ Plain `pulumi preview` reads the same pin, so both plan the same resources.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
 from stix.errors import UsageError
-from stix.home import StixHome
-from stix.models.task import Task
 from stix.optimizer import Candidate, Placement
-from stix.spec import ClusterSpec
+from stix.spec import CONFIG_NAMESPACE, ClusterSpec
 
-NAMESPACE = "stix"
+NAMESPACE = CONFIG_NAMESPACE
 _FIELDS = {  # Pulumi config spelling -> Pin field
     "cloud": "cloud", "region": "region", "zone": "zone", "instanceType": "instance_type",
     "accelerator": "accelerator", "acceleratorCount": "accelerator_count", "vcpus": "vcpus",
@@ -113,19 +112,6 @@ def task_reference(root: Path, task_path: Path) -> str:
         return str(path)
 
 
-def spec_from_pin(home: StixHome, root: Path, cluster: str, pin: Pin, task: Optional[Task] = None) -> ClusterSpec:
-    """The ClusterSpec a pin stands for: the one path from pin to resources, for stix and plain Pulumi alike."""
-    from stix.compile import compile_spec
-
-    if task is None:
-        from stix.loader import load_task
-
-        task = load_task(root / pin.task if not os.path.isabs(pin.task) else Path(pin.task))
-    candidate = replace(pin.candidate(), num_nodes=task.num_nodes)
-    spec = compile_spec(home, task, cluster, Placement(candidate, [candidate]), ssh_cidrs=pin.ssh_cidrs)
-    return replace(spec, stopped=pin.stopped)
-
-
 def read_pin(stack_file: Path) -> Optional[Pin]:
     data = _read_stack_file(stack_file)
     config = data.get("config") or {}
@@ -135,13 +121,27 @@ def read_pin(stack_file: Path) -> Optional[Pin]:
                            config.get(f"{NAMESPACE}:stopped", False), where=str(stack_file))
 
 
-def write_pin(stack_file: Path, pin: Pin) -> bool:
-    """Merge the pin into the stack file, keeping what Pulumi and users put there; returns whether it changed."""
+def read_spec(stack_file: Path) -> Optional[ClusterSpec]:
+    """The compiled spec stored beside the pin: what plain `pulumi preview` deploys."""
+    spec = (_read_stack_file(stack_file).get("config") or {}).get(f"{NAMESPACE}:spec")
+    if spec is None:
+        return None
+    try:
+        return ClusterSpec.from_dict(spec)
+    except (TypeError, ValueError, KeyError, IndexError) as exc:
+        raise UsageError(f"{stack_file}: config: {NAMESPACE}:spec: {exc}") from None
+
+
+def write_pin(stack_file: Path, pin: Pin, spec: Optional[ClusterSpec] = None) -> bool:
+    """Merge the pin and the spec compiled from it into the stack file, keeping what Pulumi and users put
+    there; returns whether it changed. The program builds from the spec alone, never from the task file."""
     import yaml
 
     data = _read_stack_file(stack_file)
     config = {k: v for k, v in (data.get("config") or {}).items() if not k.startswith(f"{NAMESPACE}:")}
     config.update(pin.to_config())
+    if spec is not None:
+        config[f"{NAMESPACE}:spec"] = json.loads(spec.to_json())
     updated = {**data, "config": config}
     if updated == data:
         return False

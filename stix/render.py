@@ -102,7 +102,8 @@ def placement_line(placement) -> str:
     chosen = placement.chosen
     nodes = f"{chosen.num_nodes} node{'s' if chosen.num_nodes != 1 else ''}"
     if chosen.cloud == "local":
-        return f"Placement: the local cloud (nodes on this machine), {nodes}, ${chosen.hourly_cost:.2f}/hr"
+        gpus = f" with {chosen.accelerators} each" if chosen.accelerator else ""
+        return f"Placement: the local cloud (nodes on this machine{gpus}), {nodes}, ${chosen.hourly_cost:.2f}/hr"
     return (f"Placement: {chosen.cloud} {chosen.instance_type} ({chosen.accelerators}) in {chosen.location}, "
             f"{nodes}, ${chosen.hourly_cost:.2f}/hr; {len(placement.candidates) - 1} failover candidate(s)")
 
@@ -128,3 +129,26 @@ def queue_table(cluster: str, rows: list[dict]) -> Table:
                       f"{row['cpus']:g}", f"{row['gpus']:g}", age(now - row["submitted"]) + " ago", duration,
                       row.get("detail") or "")
     return table
+
+
+_LEVEL_STYLES = {"info": "", "heading": "bold", "success": "green", "warning": "yellow"}
+
+
+def console_events(console: Console):
+    """Render a flow's events on a terminal (the CLI, and the SDK's default)."""
+    from stix.events import Note, PlacementChosen, PreviewReady, ResourceChanged, ResourceFailed
+
+    def render(event) -> None:
+        if isinstance(event, Note):
+            console.print(event.text, style=_LEVEL_STYLES.get(event.level) or None, markup=False, highlight=False)
+        elif isinstance(event, PlacementChosen):
+            console.print(placement_line(event.placement), markup=False, highlight=False)
+        elif isinstance(event, PreviewReady):
+            print_preview(console, event.cluster, event.changes)
+        elif isinstance(event, ResourceChanged):
+            console.print(f"  {event.op}: {event.name}", markup=False, highlight=False)
+        elif isinstance(event, ResourceFailed):
+            console.print("  error", style="red", end=" ", highlight=False)
+            console.print(f"{event.name}: {event.message}", markup=False, highlight=False)
+
+    return render

@@ -11,41 +11,44 @@ Calling launch() or down() is the consent `-y` gives on the command line.
 
 from __future__ import annotations
 
-import tempfile
+import sys
+from pathlib import Path
 from typing import Optional, Union
 
 from stix.models.task import Task
 
+
 def _session():
     from rich.console import Console
 
-    from stix.home import StixHome
     from stix.flows import Session
+    from stix.home import StixHome
+    from stix.render import console_events
 
-    return Session(StixHome.from_env(), Console(highlight=False), confirm=None)
+    return Session(StixHome.from_env(), console_events(Console(highlight=False)), confirm=None)
+
+
+def _task(task: Union[Task, str], envs: Optional[dict[str, str]], secrets: Optional[dict[str, str]]) -> tuple[Task, Optional[Path]]:
+    """A Task goes to the flows as it is (with envs and secrets applied); a path is loaded first."""
+    from stix.loader import EnvOverrides, load_task
+
+    if isinstance(task, Task):
+        task = task.model_copy(deep=True)
+        if envs:
+            task.update_envs(envs)
+        if secrets:
+            task.secrets = {**task.secrets, **secrets}
+        return task, None
+    return load_task(task, EnvOverrides(envs or {}, secrets or {}), require_env=True), Path(task)
 
 
 def launch(task: Union[Task, str], cluster_name: Optional[str] = None,
            envs: Optional[dict[str, str]] = None, secrets: Optional[dict[str, str]] = None) -> int:
     """Bring the cluster up (preview, apply) and run the task; returns the job's exit status."""
     from stix import flows
-    from stix.loader import EnvOverrides
 
-    overrides = EnvOverrides(envs or {}, secrets or {})
-    if isinstance(task, str):
-        return flows.up(_session(), task, cluster_name, yes=True, overrides=overrides)
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix=f"{task.name or 'task'}-") as handle:
-        handle.write(task.to_yaml(redact_secrets=False))
-        handle.flush()
-        return flows.up(_session(), handle.name, cluster_name or _default_name(task), yes=True, overrides=overrides)
-
-
-def _default_name(task: Task) -> str:
-    from pathlib import Path
-
-    from stix.naming import default_cluster_name
-
-    return default_cluster_name(task.name, Path("task.yaml"))
+    loaded, path = _task(task, envs, secrets)
+    return flows.up(_session(), flows.LaunchRequest(loaded, cluster_name, path, yes=True)).exit_code
 
 
 def status() -> list:
@@ -66,15 +69,11 @@ def exec(task: Union[Task, str], cluster_name: str, detach: bool = False,  # noq
          envs: Optional[dict[str, str]] = None, secrets: Optional[dict[str, str]] = None) -> int:
     """Queue a job (a Task, a task file, or a shell command) on an up cluster; returns its exit status."""
     from stix import flows
-    from stix.loader import EnvOverrides
 
-    overrides = EnvOverrides(envs or {}, secrets or {})
-    if isinstance(task, Task):
-        with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="task-") as handle:
-            handle.write(task.to_yaml(redact_secrets=False))
-            handle.flush()
-            return flows.exec_(_session(), cluster_name, handle.name, detach, overrides)
-    return flows.exec_(_session(), cluster_name, task, detach, overrides)
+    if isinstance(task, str) and not (Path(task).is_file() or task.endswith((".yaml", ".yml"))):
+        task = Task(run=task)
+    loaded, _ = _task(task, envs, secrets)
+    return flows.exec_(_session(), flows.ExecRequest(cluster_name, loaded, detach)).exit_code
 
 
 def _head(cluster_name: str):
@@ -103,7 +102,7 @@ def tail_logs(cluster_name: str, job_id: Optional[int] = None, follow: bool = Tr
     from stix import jobs
 
     with _head(cluster_name) as head:
-        return jobs.follow(head, job_id if job_id is not None else jobs.latest_job(head), jobs.printer(),
+        return jobs.follow(head, job_id if job_id is not None else jobs.latest_job(head), _print_line,
                            tail=tail, follow_=follow)
 
 
@@ -124,3 +123,8 @@ def autostop(cluster_name: str, idle_minutes: Optional[float], down: bool = Fals
     from stix import flows
 
     flows.set_autostop(_session(), cluster_name, idle_minutes, down)
+
+
+def _print_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()

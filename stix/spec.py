@@ -8,8 +8,12 @@ Both are plain data that round-trip through JSON.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+
+CONFIG_NAMESPACE = "stix"
+"""Stack config keys stix writes (`stix:spec`, `stix:placement`, ...)."""
 
 
 @dataclass(frozen=True)
@@ -60,16 +64,26 @@ class ClusterSpec:
     def hourly_cost(self) -> float:
         return self.price_per_node * self.num_nodes
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> "ClusterSpec":
-        data = json.loads(text)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ClusterSpec":
+        data = dict(data)
         data["ports"] = tuple(tuple(pair) for pair in data.get("ports", ()))
         for key in ("ssh_cidrs", "host_public_keys", "buckets"):
             data[key] = tuple(data.get(key, ()))
-        data["pool_hosts"] = tuple(tuple(host) for host in data.get("pool_hosts", ()))
+        data["pool_hosts"] = tuple((str(h[0]), int(h[1]), str(h[2]), str(h[3])) for h in data.get("pool_hosts", ()))
+        data["ports"] = tuple((int(low), int(high)) for low, high in data["ports"])
+        data["num_nodes"] = int(data["num_nodes"])
+        data["disk_size_gb"] = int(data.get("disk_size_gb", 256))
         return cls(**data)
 
     def node_names(self) -> list[str]:
@@ -92,26 +106,37 @@ class NodeInfo:
     """The node's host key as 'ssh-ed25519 AAAA...', pinned by the client."""
     home: str
     """The directory the node's commands run under (HOME on the node)."""
+    private_ip: str = ""
+    """The address other nodes of the cluster reach it on (clouds: inside the network)."""
+    cpus: float = 0.0
+    gpus: float = 0.0
+    """What the node has, from the placement (SSH pools: cpus probed after apply)."""
+    accelerator: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
     @classmethod
-    def from_output(cls, data: dict[str, Any]) -> "NodeInfo":
+    def from_dict(cls, data: dict[str, Any]) -> "NodeInfo":
+        """Also reads what older stix versions wrote (no capacity fields); the engine hands numbers back as floats."""
         return cls(
-            name=str(data["name"]),
-            rank=int(data["rank"]),
-            ip=str(data["ip"]),
-            port=int(data["port"]),
-            user=str(data["user"]),
-            host_public_key=str(data["host_public_key"]),
-            home=str(data["home"]),
+            name=str(data["name"]), rank=int(data["rank"]), ip=str(data["ip"]), port=int(data["port"]),
+            user=str(data["user"]), host_public_key=str(data["host_public_key"]), home=str(data["home"]),
+            private_ip=str(data.get("private_ip") or data["ip"]), cpus=float(data.get("cpus") or 0.0),
+            gpus=float(data.get("gpus") or 0.0), accelerator=str(data.get("accelerator") or ""),
         )
 
 
 @dataclass(frozen=True)
 class ClusterInfo:
+    """What Pulumi made, as SSH needs it. Its one serialisation (to_dict) is the stack outputs' shape,
+    the client's info.json, the head agent's cluster.json and SKYPILOT_CLUSTER_INFO."""
+
     cluster: str
     cloud: str
     nodes: tuple[NodeInfo, ...]
-    ssh_private_key_path: str
+    ssh_private_key_path: str = ""
+    """On this machine; never serialised."""
 
     @property
     def head(self) -> NodeInfo:
@@ -121,12 +146,26 @@ class ClusterInfo:
     def ips(self) -> list[str]:
         return [node.ip for node in self.nodes]
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"cluster_name": self.cluster, "cloud": self.cloud, "num_nodes": len(self.nodes),
+                "nodes": [node.to_dict() for node in self.nodes]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
     @classmethod
-    def from_outputs(cls, outputs: dict[str, Any], ssh_private_key_path: str) -> "ClusterInfo":
-        nodes = sorted((NodeInfo.from_output(n) for n in outputs["nodes"]), key=lambda n: n.rank)
+    def from_dict(cls, data: dict[str, Any], ssh_private_key_path: str = "") -> "ClusterInfo":
+        nodes = sorted((NodeInfo.from_dict(n) for n in data["nodes"]), key=lambda n: n.rank)
         return cls(
-            cluster=str(outputs["cluster"]),
-            cloud=str(outputs["cloud"]),
+            cluster=str(data.get("cluster_name") or data["cluster"]),
+            cloud=str(data["cloud"]),
             nodes=tuple(nodes),
             ssh_private_key_path=ssh_private_key_path,
         )
+
+    def first(self, num_nodes: int) -> "ClusterInfo":
+        """The nodes a job of num_nodes runs on."""
+        return replace(self, nodes=self.nodes[:num_nodes])
+
+    def with_capacity(self, cpus: float) -> "ClusterInfo":
+        return replace(self, nodes=tuple(replace(node, cpus=cpus) for node in self.nodes))

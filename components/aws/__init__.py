@@ -14,6 +14,7 @@ class Aws(Cloud):
     stop = True
     bucket = True
     load_balancer = True
+    plugin = ("aws", "pulumi-aws")
 
     @classmethod
     def provider(cls, spec: ClusterSpec) -> Any:

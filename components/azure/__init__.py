@@ -13,6 +13,7 @@ class Azure(Cloud):
     spot = True
     bucket = True
     load_balancer = True
+    plugin = ("azure-native", "pulumi-azure-native")
 
     @classmethod
     def provider(cls, spec: ClusterSpec) -> Any:

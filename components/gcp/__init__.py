@@ -14,6 +14,7 @@ class Gcp(Cloud):
     stop = True
     bucket = True
     load_balancer = True
+    plugin = ("gcp", "pulumi-gcp")
 
     @classmethod
     def provider(cls, spec: ClusterSpec) -> Any:

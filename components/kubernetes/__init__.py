@@ -14,6 +14,7 @@ class Kubernetes(Cloud):
     spot = False
     bucket = False
     load_balancer = True
+    plugin = ("kubernetes", "pulumi-kubernetes")
 
     @classmethod
     def provider(cls, spec: ClusterSpec) -> Any:

@@ -5,7 +5,7 @@ No network (loopback needs none), bucket or load balancer: the capabilities say 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from stix.components.base import Cloud
 from stix.spec import ClusterSpec
@@ -14,6 +14,19 @@ from stix.spec import ClusterSpec
 class Local(Cloud):
     name = "local"
     stop = True
+    ssh_rule = False  # loopback
+    preset_host_keys = False  # the node provider makes each node's key and reports it
+    vm_fields = False  # a node is a directory on this machine
+
+    @classmethod
+    def missing_on_host(cls) -> Optional[str]:
+        from stix.components.local import sshd
+
+        try:
+            sshd.find_sshd()
+        except sshd.NodeProcessError as exc:
+            return str(exc)
+        return None
 
     @classmethod
     def vm_group(cls, spec: ClusterSpec, network: Any, opts: Any) -> Any:

@@ -49,6 +49,7 @@ class VmGroup(pulumi.ComponentResource):
                     name=node_name,
                     rank=rank,
                     ip=node.ip,
+                    private_ip=node.ip,
                     port=node.port,
                     user=node.user,
                     host_public_key=node.host_public_key,

@@ -11,6 +11,10 @@ from stix.spec import ClusterSpec
 
 class Ssh(Cloud):
     name = "ssh"
+    ssh_rule = False  # the user's own machines and network
+    preset_host_keys = False  # pinned from the pool file
+    probes_capacity = True
+    pooled = True
 
     @classmethod
     def vm_group(cls, spec: ClusterSpec, network: Any, opts: Any) -> Any:

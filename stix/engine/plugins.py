@@ -15,26 +15,21 @@ from pathlib import Path
 from stix.errors import PrerequisiteMissing
 from stix.home import StixHome
 
-PLUGINS = {"aws": ("aws", "pulumi-aws"), "gcp": ("gcp", "pulumi-gcp"),
-           "azure": ("azure-native", "pulumi-azure-native"), "kubernetes": ("kubernetes", "pulumi-kubernetes")}
+def plugin_version(package: str) -> str:
+    return metadata.version(package)
 
 
-def plugin_version(cloud: str) -> str:
-    return metadata.version(PLUGINS[cloud][1])
-
-
-def has_plugin(home: StixHome, cloud: str) -> bool:
-    name, _ = PLUGINS[cloud]
+def has_plugin(home: StixHome, name: str, package: str) -> bool:
     binary = f"pulumi-resource-{name}"
-    installed = home.pulumi_home / "plugins" / f"resource-{name}-v{plugin_version(cloud)}" / binary
+    installed = home.pulumi_home / "plugins" / f"resource-{name}-v{plugin_version(package)}" / binary
     return (installed.is_file() and os.access(installed, os.X_OK)) or shutil.which(binary) is not None
 
 
-def require_plugin(home: StixHome, cloud: str) -> None:
-    if cloud not in PLUGINS or has_plugin(home, cloud):
+def require_plugin(home: StixHome, cloud: str, name: str, package: str) -> None:
+    """name: the plugin (`aws`, `azure-native`); package: the Python SDK whose version the plugin must match."""
+    if has_plugin(home, name, package):
         return
-    name, _ = PLUGINS[cloud]
-    version = plugin_version(cloud)
+    version = plugin_version(package)
     raise PrerequisiteMissing(
         f"provisioning on {cloud} needs the Pulumi {name} provider plugin v{version}; install it with: "
         f"PULUMI_HOME={home.pulumi_home} pulumi plugin install resource {name} {version}"

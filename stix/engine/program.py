@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from stix.spec import ClusterSpec
+from stix.spec import CONFIG_NAMESPACE, ClusterSpec
 
 
 def deploy(spec: ClusterSpec) -> None:
@@ -14,8 +14,9 @@ def deploy(spec: ClusterSpec) -> None:
     from stix.components.base import cloud_for
 
     outputs = cloud_for(spec.cloud).deploy(spec)
-    pulumi.export("cluster", spec.cluster)
+    pulumi.export("cluster_name", spec.cluster)
     pulumi.export("cloud", spec.cloud)
+    pulumi.export("num_nodes", spec.num_nodes)
     for key, value in outputs.items():
         pulumi.export(key, value)
 
@@ -26,23 +27,20 @@ def make_program(spec: ClusterSpec) -> Callable[[], None]:
 
 
 def project_program(root: Path) -> Callable[[], None]:
-    """The program plain `pulumi` runs in a stix project: the stack's pinned config, planned the way stix plans it."""
+    """The program plain `pulumi` runs in a stix project: the spec `stix up` stored in the stack's config."""
 
     def program() -> None:
         import pulumi
 
-        from stix.errors import StixError
-        from stix.home import StixHome
-        from stix.pin import NAMESPACE, Pin, spec_from_pin
-
-        config = pulumi.Config(NAMESPACE)
         cluster = pulumi.get_stack()
+        stored = pulumi.Config(CONFIG_NAMESPACE).get_object("spec")
+        if stored is None:
+            raise pulumi.RunError(f"stack {cluster}: config: {CONFIG_NAMESPACE}:spec is missing; run `stix up` for "
+                                  f"the cluster once, which stores it")
         try:
-            pin = Pin.from_config(config.get("task"), config.get_object("placement"), config.get_bool("stopped") or False,
-                                  where=f"stack {cluster}")
-            spec = spec_from_pin(StixHome.from_env(), root, cluster, pin)
-        except StixError as exc:
-            raise pulumi.RunError(exc.message) from None
+            spec = ClusterSpec.from_dict(stored)
+        except (TypeError, ValueError, KeyError, IndexError) as exc:
+            raise pulumi.RunError(f"stack {cluster}: config: {CONFIG_NAMESPACE}:spec: {exc}") from None
         deploy(spec)
 
     return program

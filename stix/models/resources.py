@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Annotated, Any, Callable, Optional, Union
 
-from pydantic import Field, StrictBool, StrictInt, ValidationInfo, field_validator, model_validator
+from pydantic import (BeforeValidator, Field, InstanceOf, PlainSerializer, StrictBool, StrictInt, TypeAdapter,
+                      ValidationInfo, WithJsonSchema, field_validator, model_validator)
 
 from stix.models import values
 from stix.models.base import Model
 
 Scalar = Union[StrictInt, float, str]
 AcceleratorSpec = Union[str, list[Union[str, dict[str, Optional[Union[int, float]]]]], dict[str, Optional[Union[int, float]]]]
+PortsSpec = Union[StrictInt, str, list[Union[StrictInt, str]]]
+
+
+def _parsed(kind: type, parse: Callable[[Any], Any], spelled: Any) -> Any:
+    """A field kept as its parsed record (parsed once, at load), written back and described as the user spells it."""
+
+    def before(value: Any) -> Any:
+        return value if value is None or isinstance(value, kind) else parse(value)
+
+    return Annotated[InstanceOf[kind], BeforeValidator(before),
+                     PlainSerializer(lambda value: value.to_spelling(), return_type=Any),
+                     WithJsonSchema(TypeAdapter(spelled).json_schema())]
+
+
+Infra = _parsed(values.Infra, values.parse_infra, str)
+Accelerators = _parsed(values.Accelerators, values.parse_accelerators, AcceleratorSpec)
+Cpus = _parsed(values.Amount, values.parse_cpus, Scalar)
+Memory = _parsed(values.Memory, values.parse_memory, Scalar)
+DiskSize = _parsed(values.DiskSize, values.parse_disk_size, Union[StrictInt, str])
+Ports = _parsed(values.Ports, values.parse_ports, PortsSpec)
 
 
 class JobRecovery(Model):
@@ -47,15 +68,6 @@ class AutostopConfig(Model):
         return None if value is None else values.choice("wait_for", value, values.WAIT_FOR)
 
 
-_PARSED = {
-    "infra": values.parse_infra,
-    "accelerators": values.parse_accelerators,
-    "cpus": values.parse_cpus,
-    "memory": values.parse_memory,
-    "disk_size": values.parse_disk_size,
-    "ports": values.parse_ports,
-    "autostop": values.parse_autostop,
-}
 _CHOICES = {
     "cloud": ("cloud", values.CLOUDS),
     "disk_tier": ("disk tier", values.DISK_TIERS),
@@ -64,26 +76,26 @@ _CHOICES = {
 
 
 class ResourceFields(Model):
-    infra: Optional[str] = Field(
+    infra: Optional[Infra] = Field(
         None, description="Where to run: cloud[/region[/zone]], k8s[/context], ssh/<pool>, 'local'; '*' is a wildcard."
     )
     cloud: Optional[str] = Field(None, description="Legacy form of infra: the cloud.")
     region: Optional[str] = Field(None, description="Legacy form of infra: the region.")
     zone: Optional[str] = Field(None, description="Legacy form of infra: the zone.")
-    accelerators: Optional[AcceleratorSpec] = Field(
+    accelerators: Optional[Accelerators] = Field(
         None, description="GPUs/TPUs per node: 'H100:8', 'H100', {A100: 8}, an ordered list, or a set {'A100:8', 'H100:8'}."
     )
     accelerator_args: Optional[dict[str, Any]] = Field(None, description="Accelerator options (TPU runtime version, ...).")
-    cpus: Optional[Scalar] = Field(None, description="vCPUs per node: 4 (exactly) or '4+' (at least).")
-    memory: Optional[Scalar] = Field(None, description="Memory per node in GiB: 16, '16+', '32GB', or '4x' (per vCPU).")
+    cpus: Optional[Cpus] = Field(None, description="vCPUs per node: 4 (exactly) or '4+' (at least).")
+    memory: Optional[Memory] = Field(None, description="Memory per node in GiB: 16, '16+', '32GB', or '4x' (per vCPU).")
     instance_type: Optional[str] = Field(None, description="A cloud instance type, e.g. p4d.24xlarge.")
     use_spot: Optional[StrictBool] = Field(None, description="Use spot/preemptible instances.")
     job_recovery: Optional[Union[str, JobRecovery]] = Field(None, description="Managed-job recovery: a strategy or a mapping.")
     spot_recovery: Optional[Union[str, JobRecovery]] = Field(None, description="Legacy name of job_recovery.")
-    disk_size: Optional[Union[StrictInt, str]] = Field(None, description="OS disk size in GiB: 256 or '1TB'.")
+    disk_size: Optional[DiskSize] = Field(None, description="OS disk size in GiB: 256 or '1TB'.")
     disk_tier: Optional[str] = Field(None, description="Disk performance: low, medium, high, ultra or best.")
     network_tier: Optional[str] = Field(None, description="Network performance: standard or best.")
-    ports: Optional[Union[StrictInt, str, list[Union[StrictInt, str]]]] = Field(
+    ports: Optional[Ports] = Field(
         None, description="Ports to open: 8080, '10020-10040', or a list."
     )
     image_id: Optional[Union[str, dict[str, str]]] = Field(
@@ -95,14 +107,11 @@ class ResourceFields(Model):
     )
     max_hourly_cost: Optional[float] = Field(None, gt=0, description="Refuse placements costing more than this many $/hr.")
 
-    @field_validator(*_PARSED, mode="before")
+    @field_validator("autostop", mode="before")
     @classmethod
-    def _parses(cls, value: Any, info: ValidationInfo) -> Any:
-        """Check the spelling with the field's parser; the model keeps what the user wrote."""
-        if isinstance(value, (set, frozenset)) and info.field_name == "accelerators":
-            value = {item: None for item in sorted(value)}
-        if value is not None and not (info.field_name == "autostop" and isinstance(value, (dict, AutostopConfig))):
-            _PARSED[info.field_name](value)
+    def _autostop(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, (dict, AutostopConfig)):
+            values.parse_autostop(value)
         return value
 
     @field_validator(*_CHOICES, mode="before")
@@ -135,9 +144,7 @@ class ResourceFields(Model):
 
     @property
     def placement(self) -> values.Infra:
-        if self.infra:
-            return values.parse_infra(self.infra)
-        return values.Infra(self.cloud, self.region, self.zone)
+        return self.infra or values.Infra(self.cloud, self.region, self.zone)
 
     @property
     def autostop_setting(self) -> Optional[values.Autostop]:
@@ -179,6 +186,14 @@ class Resources(ResourceFields):
     def cloud_name(self) -> Optional[str]:
         """The cloud every alternative agrees on, or None when it is left to the optimizer."""
         return self.placement.cloud
+
+    def accelerator_choices(self) -> list[values.Accelerator]:
+        """Every accelerator the task would take, in preference order, alternatives included."""
+        out = list(self.accelerators.choices) if self.accelerators is not None else []
+        for alternative in self.ordered or self.any_of or []:
+            if alternative.accelerators is not None:
+                out.extend(alternative.accelerators.choices)
+        return out
 
     def set_of_fields(self) -> set[str]:
         return {name for name in self.model_fields_set if getattr(self, name) is not None}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 CLOUDS = ("local", "aws", "gcp", "azure", "kubernetes", "ssh")
@@ -61,13 +61,25 @@ class Infra:
     """None for a '*' wildcard."""
     region: Optional[str] = None
     zone: Optional[str] = None
+    spelling: Optional[str] = field(default=None, compare=False)
+    """What the user wrote; every typed value keeps it, so a task file round-trips unchanged."""
+
+    def to_spelling(self) -> str:
+        if self.spelling is not None:
+            return self.spelling
+        parts = [self.cloud or "*", self.region, self.zone]
+        return "/".join(part or "*" for part in parts[: max(i + 1 for i, p in enumerate(parts) if p or i == 0)])
 
 
 def parse_infra(text: str) -> Infra:
     """cloud[/region[/zone]], k8s[/context], ssh/<pool>, with '*' wildcards."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("infra must be a string such as 'aws', 'gcp/us-central1' or 'k8s'")
-    parts = text.strip().split("/")
+    return _parse_infra(text.strip(), text)
+
+
+def _parse_infra(text: str, spelling: str) -> Infra:
+    parts = text.split("/")
     head = parts[0].lower()
     head = CLOUD_ALIASES.get(head, head)
     if head == "*":
@@ -77,16 +89,17 @@ def parse_infra(text: str) -> Infra:
     rest = [None if p == "*" else p for p in parts[1:]]
     if cloud == "kubernetes":
         # The remainder is a context name, which may itself contain '/'.
-        return Infra(cloud, "/".join(parts[1:]) or None)
+        return Infra(cloud, "/".join(parts[1:]) or None, spelling=spelling)
     if cloud == "ssh":
         if len(parts) != 2 or not parts[1]:
             raise ValueError("ssh infra must be 'ssh/<pool>'")
-        return Infra(cloud, parts[1])
+        return Infra(cloud, parts[1], spelling=spelling)
     if len(rest) > 2:
         raise ValueError(f"infra {text!r} has too many parts; expected cloud[/region[/zone]]")
     if any(p == "" for p in rest):
         raise ValueError(f"infra {text!r} has an empty part")
-    return Infra(cloud, *(rest + [None, None])[:2])
+    region, zone = (rest + [None, None])[:2]
+    return Infra(cloud, region, zone, spelling=spelling)
 
 
 # --- accelerators ----------------------------------------------------------------------------
@@ -96,6 +109,32 @@ def parse_infra(text: str) -> Infra:
 class Accelerator:
     name: str
     count: float
+
+    def __str__(self) -> str:
+        return f"{self.name}:{_number(self.count)}"
+
+
+@dataclass(frozen=True)
+class Accelerators:
+    """`resources.accelerators`, parsed: the choices, and whether their order is a preference."""
+
+    choices: tuple[Accelerator, ...]
+    ordered: bool = False
+    spelling: Any = field(default=None, compare=False)
+
+    def to_spelling(self) -> Any:
+        if self.spelling is not None:
+            return self.spelling
+        names = [str(choice) for choice in self.choices]
+        return names[0] if len(names) == 1 else names if self.ordered else {name: None for name in names}
+
+    def named(self, name: str) -> Optional[Accelerator]:
+        """The first choice of this accelerator, in preference order."""
+        return next((choice for choice in self.choices if choice.name.lower() == name.lower()), None)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else f"{value:g}"
 
 
 def canonical_accelerator(name: str) -> str:
@@ -131,12 +170,19 @@ def parse_accelerator(text: str) -> Accelerator:
     return Accelerator(canonical, _count(count, canonical) if colon else 1.0)
 
 
-def parse_accelerators(value: Any) -> tuple[list[Accelerator], bool]:
-    """Every spelling SkyPilot accepts; returns (choices, ordered).
+def parse_accelerators(value: Any) -> Accelerators:
+    """Every spelling SkyPilot accepts.
 
     A string or one-entry dict is one choice; a list is an ordered preference;
     a dict of several entries or a set (a YAML mapping with null values) is unordered.
     """
+    if isinstance(value, (set, frozenset)):
+        value = {item: None for item in sorted(value, key=str)}
+    choices, ordered = _accelerator_choices(value)
+    return Accelerators(tuple(choices), ordered, value)
+
+
+def _accelerator_choices(value: Any) -> tuple[list[Accelerator], bool]:
     if isinstance(value, str):
         return [parse_accelerator(value)], False
     if isinstance(value, dict):
@@ -154,7 +200,7 @@ def parse_accelerators(value: Any) -> tuple[list[Accelerator], bool]:
         out = []
         for item in value:
             if isinstance(item, dict):
-                out.extend(parse_accelerators(item)[0])
+                out.extend(_accelerator_choices(item)[0])
             else:
                 out.append(parse_accelerator(item))
         if not out:
@@ -171,10 +217,17 @@ class Amount:
     value: float
     at_least: bool
     """'4+' means at least 4; '4' means exactly 4."""
+    spelling: Any = field(default=None, compare=False)
+
+    def to_spelling(self) -> Any:
+        if self.spelling is not None:
+            return self.spelling
+        return f"{_number(self.value)}+" if self.at_least else (int(self.value) if self.value == int(self.value) else self.value)
 
 
 def parse_cpus(value: Union[int, float, str]) -> Amount:
-    return _amount(value, "cpus", units=False)
+    amount = _amount(value, "cpus", units=False)
+    return Amount(amount.value, amount.at_least, value)
 
 
 _UNITS = {"": 1.0, "k": 1 / 1024 / 1024, "kb": 1 / 1024 / 1024, "m": 1 / 1024, "mb": 1 / 1024,
@@ -188,6 +241,14 @@ class Memory:
     at_least: bool
     per_cpu: Optional[float] = None
     """'4x': memory is 4 GiB per vCPU."""
+    spelling: Any = field(default=None, compare=False)
+
+    def to_spelling(self) -> Any:
+        if self.spelling is not None:
+            return self.spelling
+        if self.per_cpu is not None:
+            return f"{_number(self.per_cpu)}x"
+        return f"{_number(self.gib or 0)}" + ("+" if self.at_least else "")
 
 
 def parse_memory(value: Union[int, float, str]) -> Memory:
@@ -199,17 +260,26 @@ def parse_memory(value: Union[int, float, str]) -> Memory:
             raise ValueError(f"memory {value!r}: expected a number before 'x', like '4x'") from None
         if ratio <= 0:
             raise ValueError(f"memory {value!r} must be positive")
-        return Memory(None, True, ratio)
+        return Memory(None, True, ratio, value)
     amount = _amount(value, "memory", units=True)
-    return Memory(amount.value, amount.at_least)
+    return Memory(amount.value, amount.at_least, spelling=value)
 
 
-def parse_disk_size(value: Union[int, str]) -> int:
+@dataclass(frozen=True)
+class DiskSize:
+    gib: int
+    spelling: Any = field(default=None, compare=False)
+
+    def to_spelling(self) -> Any:
+        return self.gib if self.spelling is None else self.spelling
+
+
+def parse_disk_size(value: Union[int, str]) -> DiskSize:
     """Disk size in GiB: 256, '256', '256GB', '1TB'."""
     amount = _amount(value, "disk_size", units=True, plus=False)
     if amount.value != int(amount.value):
         raise ValueError(f"disk_size {value!r} must be a whole number of GiB")
-    return int(amount.value)
+    return DiskSize(int(amount.value), value)
 
 
 def _amount(value: Any, field: str, units: bool, plus: bool = True) -> Amount:
@@ -235,8 +305,20 @@ def _amount(value: Any, field: str, units: bool, plus: bool = True) -> Amount:
 # --- ports -----------------------------------------------------------------------------------
 
 
-def parse_ports(value: Any) -> list[tuple[int, int]]:
-    """8080, '8080', '10020-10040', or a list of those; returns inclusive ranges."""
+@dataclass(frozen=True)
+class Ports:
+    ranges: tuple[tuple[int, int], ...]
+    """Inclusive ranges."""
+    spelling: Any = field(default=None, compare=False)
+
+    def to_spelling(self) -> Any:
+        if self.spelling is not None:
+            return self.spelling
+        return [str(low) if low == high else f"{low}-{high}" for low, high in self.ranges]
+
+
+def parse_ports(value: Any) -> Ports:
+    """8080, '8080', '10020-10040', or a list of those."""
     items = value if isinstance(value, list) else [value]
     if not items:
         raise ValueError("ports must not be empty")
@@ -256,7 +338,7 @@ def parse_ports(value: Any) -> list[tuple[int, int]]:
         if low > high:
             raise ValueError(f"port range {text!r} is reversed; write '{high}-{low}'")
         out.append((low, high))
-    return out
+    return Ports(tuple(out), value)
 
 
 # --- autostop --------------------------------------------------------------------------------

@@ -172,14 +172,19 @@ class ClusterConnections:
         self.close()
 
 
-def prefixed_printer(stream=None) -> LineSink:
+def prefixed_printer(write: Optional[Callable[[str], None]] = None) -> LineSink:
+    """Node output as `(head, rank=0) line`, one whole line at a time across threads."""
     lock = threading.Lock()
-    out = stream or sys.stdout
+
+    def stdout(line: str) -> None:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    out = write or stdout
 
     def sink(node: NodeInfo, line: str) -> None:
         role = "head" if node.rank == 0 else f"worker{node.rank}"
         with lock:
-            out.write(f"({role}, rank={node.rank}) {line}\n")
-            out.flush()
+            out(f"({role}, rank={node.rank}) {line}")
 
     return sink

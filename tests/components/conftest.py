@@ -7,6 +7,7 @@ import pytest
 
 from stix.catalog.load import load_catalog
 from stix.compile import compile_spec
+from stix.inputs import cluster_inputs
 from stix.home import StixHome
 from stix.loader import load_pipeline_text
 from stix.optimizer import HostLimits, optimize
@@ -35,7 +36,8 @@ def cloud_spec(tmp_path: Path, cloud: str, infra: str, accelerators: str, spot: 
     task = load_pipeline_text(GPU_SPOT_TASK.format(infra=infra, accelerators=accelerators, spot=str(spot).lower(),
                                                    cpus=cpus)).tasks[0]
     placement = optimize(task.resources, task.num_nodes, load_catalog(), [cloud], host=HostLimits(2, 8))
-    spec = compile_spec(StixHome(tmp_path / "home"), task, "train", placement, ssh_cidrs=(SSH_CIDR,))
+    inputs = cluster_inputs(StixHome(tmp_path / "home"), "train", placement.chosen, task.num_nodes, (SSH_CIDR,))
+    spec = compile_spec(task, "train", placement.chosen, inputs)
     return dataclasses.replace(spec, **changes) if changes else spec
 
 

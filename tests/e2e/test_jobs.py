@@ -33,7 +33,7 @@ def queue(stix) -> dict[int, dict]:
     from stix.jobs import queue as read_queue
     from stix.ssh.runner import NodeConnection
 
-    info, _, _ = load_info(StixHome.from_env(), CLUSTER)
+    info = load_info(StixHome.from_env(), CLUSTER)
     head = NodeConnection(info.head, info.ssh_private_key_path)
     try:
         return {row["id"]: row for row in read_queue(head)}
@@ -68,7 +68,7 @@ def test_exec_streams_output_and_exit_status(stix, cluster):
 
 
 def test_jobs_run_in_parallel_when_they_fit_and_queue_when_not(stix, cluster, tmp_path):
-    capacity = cluster["cpus"]
+    capacity = cluster["nodes"][0]["cpus"]
     half = job_task(tmp_path, "half", capacity / 2, "sleep 30")
     for _ in range(2):
         assert stix("exec", "-d", CLUSTER, half).returncode == 0

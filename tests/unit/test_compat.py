@@ -39,17 +39,15 @@ def one(name: str):
 
 
 def test_accelerator_spellings():
-    from stix.models.values import parse_accelerators
-
-    ds = one("llm__deepseek-r1__deepseek-r1-671B.yaml").resources
-    choices, ordered = parse_accelerators(ds.accelerators)
-    assert [(a.name, a.count) for a in choices] == [("H200", 8), ("H100", 8), ("A100-80GB", 8)] and not ordered
-    listed, ordered = parse_accelerators(one("tests__test_yamls__test_multiple_accelerators_ordered.yaml").resources.accelerators)
-    assert [a.name for a in listed] == ["A100-40GB", "T4", "V100", "K80"] and ordered
-    dicts, _ = parse_accelerators(one("tests__test_yamls__test_list_of_dicts_accelerators.yaml").resources.accelerators)
-    assert [(a.name, a.count) for a in dicts] == [("T4", 1), ("L4", 1)]
-    tpu, _ = parse_accelerators(one("examples__tpu__tpuvm_mnist.yaml").resources.accelerators)
-    assert tpu[0].name == "tpu-v2-8"
+    """Parsed once, at load: the model holds the typed choices."""
+    ds = one("llm__deepseek-r1__deepseek-r1-671B.yaml").resources.accelerators
+    assert [(a.name, a.count) for a in ds.choices] == [("H200", 8), ("H100", 8), ("A100-80GB", 8)] and not ds.ordered
+    listed = one("tests__test_yamls__test_multiple_accelerators_ordered.yaml").resources.accelerators
+    assert [a.name for a in listed.choices] == ["A100-40GB", "T4", "V100", "K80"] and listed.ordered
+    dicts = one("tests__test_yamls__test_list_of_dicts_accelerators.yaml").resources.accelerators
+    assert [(a.name, a.count) for a in dicts.choices] == [("T4", 1), ("L4", 1)]
+    tpu = one("examples__tpu__tpuvm_mnist.yaml").resources.accelerators
+    assert tpu.choices[0].name == "tpu-v2-8"
 
 
 def test_legacy_and_new_fields():

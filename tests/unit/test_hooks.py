@@ -1,14 +1,14 @@
 import json
 import subprocess
 
-from stix.hooks import JobContext, cluster_info_json, node_env, shell_command
+from stix.hooks import JobContext, node_env, shell_command
 from stix.spec import ClusterInfo, NodeInfo
 
 
 def info() -> ClusterInfo:
     nodes = tuple(
         NodeInfo(name=f"c-{r}", rank=r, ip=f"127.0.0.{r + 2}", port=2222, user="u",
-                 host_public_key="ssh-ed25519 AAAA", home="/tmp/h")
+                 host_public_key="ssh-ed25519 AAAA", home="/tmp/h", gpus=8, accelerator="H100")
         for r in range(2)
     )
     return ClusterInfo(cluster="c", cloud="local", nodes=nodes, ssh_private_key_path="/k")
@@ -16,13 +16,16 @@ def info() -> ClusterInfo:
 
 def test_node_env_has_skypilot_names_and_stix_twins():
     cluster = info()
-    context = JobContext("task-1", cluster_info_json(cluster))
+    context = JobContext("task-1", gpus_per_node=8)
     env = node_env(cluster, cluster.nodes[1], context, "run")
     assert env["SKYPILOT_NODE_RANK"] == env["STIX_NODE_RANK"] == "1"
     assert env["SKYPILOT_NODE_IPS"] == "127.0.0.2\n127.0.0.3"
     assert env["SKYPILOT_NUM_NODES"] == "2"
     assert env["SKYPILOT_TASK_ID"] == "task-1"
-    assert json.loads(env["SKYPILOT_CLUSTER_INFO"])["num_nodes"] == 2
+    assert env["SKYPILOT_NUM_GPUS_PER_NODE"] == env["STIX_NUM_GPUS_PER_NODE"] == "8"
+    described = json.loads(env["SKYPILOT_CLUSTER_INFO"])
+    assert described["num_nodes"] == 2 and described["nodes"][1]["accelerator"] == "H100"
+    assert ClusterInfo.from_dict(described) == ClusterInfo.from_dict(cluster.to_dict())
     assert "SKYPILOT_SETUP_NODE_RANK" not in env
     setup_env = node_env(cluster, cluster.nodes[0], context, "setup")
     assert setup_env["SKYPILOT_SETUP_NODE_RANK"] == "0"
@@ -37,3 +40,10 @@ def test_shell_command_quotes_hostile_values(tmp_path):
     out = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=True).stdout
     assert out == f"{hostile}|{cwd}|"
     assert not marker.exists()
+
+
+def test_a_fraction_of_a_gpu_counts_as_one():
+    cluster = info()
+    env = node_env(cluster, cluster.nodes[0], JobContext("t", gpus_per_node=0.5), "run")
+    assert env["SKYPILOT_NUM_GPUS_PER_NODE"] == "1"
+    assert node_env(cluster, cluster.nodes[0], JobContext("t"), "run")["SKYPILOT_NUM_GPUS_PER_NODE"] == "0"

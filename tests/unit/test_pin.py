@@ -9,7 +9,7 @@ from stix.errors import UsageError
 from stix.home import StixHome
 from stix.models.task import Task
 from stix.optimizer import Candidate, Placement
-from stix.pin import Pin, keep_pinned, read_pin, spec_from_pin, task_reference, write_pin
+from stix.pin import Pin, keep_pinned, read_pin, read_spec, task_reference, write_pin
 
 A100 = Candidate("aws", "us-east-1", "us-east-1a", "p4d.24xlarge", "A100", 8.0, 96.0, 1152.0, False, 32.77, 2)
 CHEAPER = Candidate("gcp", "us-central1", "us-central1-a", "a2-highgpu-8g", "A100", 8.0, 96.0, 680.0, False, 29.39, 2)
@@ -75,9 +75,20 @@ def test_task_reference_is_relative_inside_the_project_and_absolute_outside(tmp_
     assert task_reference(root, tmp_path / "elsewhere.yaml") == str(tmp_path / "elsewhere.yaml")
 
 
-def test_spec_from_pin_takes_placement_from_the_pin_and_node_count_from_the_task(tmp_path):
+def test_the_stack_file_stores_the_compiled_spec_the_program_deploys(tmp_path):
+    """Plain `pulumi preview` builds from the stored spec: no task file is read, nothing is re-planned."""
+    from stix.compile import compile_spec
+    from stix.inputs import cluster_inputs
+
     home = StixHome(tmp_path / "home")
-    task = Task.model_validate({"name": "train", "num_nodes": 3, "run": "true"})
-    spec = spec_from_pin(home, tmp_path, "train", pin(stopped=True), task)
-    assert (spec.cloud, spec.region, spec.zone, spec.instance_type) == ("aws", "us-east-1", "us-east-1a", "p4d.24xlarge")
-    assert spec.num_nodes == 3 and spec.stopped and spec.ssh_cidrs == ("203.0.113.7/32",)
+    task = Task.model_validate({"name": "train", "num_nodes": 3, "run": "true", "resources": {"ports": [8888]}})
+    pinned = pin(stopped=True)
+    candidate = pinned.candidate()
+    spec = compile_spec(task, "train", candidate, cluster_inputs(home, "train", candidate, 3, pinned.ssh_cidrs))
+    stack_file = tmp_path / "stacks" / "Pulumi.train.yaml"
+    assert write_pin(stack_file, pinned, spec)
+    assert not write_pin(stack_file, pinned, spec)
+    stored = read_spec(stack_file)
+    assert stored == spec
+    assert (stored.cloud, stored.region, stored.zone, stored.instance_type) == ("aws", "us-east-1", "us-east-1a", "p4d.24xlarge")
+    assert stored.num_nodes == 3 and stored.ports == ((8888, 8888),) and stored.ssh_cidrs == ("203.0.113.7/32",)

@@ -57,7 +57,7 @@ def test_gpu_spot_cluster(spec_for):
     assert mocks.one("aws:lb/loadBalancer:LoadBalancer").inputs["loadBalancerType"] == "network"
     assert len(mocks.of_type("aws:lb/targetGroupAttachment:TargetGroupAttachment")) == 2
 
-    info = ClusterInfo.from_outputs({"cluster": "train", "cloud": "aws", **outputs}, "/keys/id")
+    info = ClusterInfo.from_dict({"cluster": "train", "cloud": "aws", **outputs}, "/keys/id")
     assert [n.name for n in info.nodes] == ["train-head", "train-worker1"]
     assert info.head.ip.startswith("203.0.113.") and info.head.port == 22 and info.head.user == "stix"
     assert info.head.host_public_key == spec.host_public_keys[0]

@@ -45,7 +45,7 @@ def test_gpu_spot_cluster(spec_for):
     assert balancer["probes"][0]["port"] == 8888 and balancer["loadBalancingRules"][0]["frontendPort"] == 8888
     assert len(balancer["backendAddressPools"][0]["loadBalancerBackendAddresses"]) == 2
 
-    info = ClusterInfo.from_outputs({"cluster": "train", "cloud": "azure", **outputs}, "/keys/id")
+    info = ClusterInfo.from_dict({"cluster": "train", "cloud": "azure", **outputs}, "/keys/id")
     assert info.head.ip.startswith("192.0.2.") and info.head.user == "stix"
     assert outputs["buckets"][0].endswith(".blob.core.windows.net/train-data")
 

@@ -46,7 +46,7 @@ def test_attached_gpu_spot_cluster(spec_for):
     assert mocks.one("gcp:compute/regionHealthCheck:RegionHealthCheck").inputs["tcpHealthCheck"]["port"] == 8888
     assert mocks.one("gcp:compute/forwardingRule:ForwardingRule").inputs["portRange"] == "8888"
 
-    info = ClusterInfo.from_outputs({"cluster": "train", "cloud": "gcp", **outputs}, "/keys/id")
+    info = ClusterInfo.from_dict({"cluster": "train", "cloud": "gcp", **outputs}, "/keys/id")
     assert info.head.ip.startswith("198.51.100.") and info.nodes[1].name == "train-worker1"
     assert outputs["buckets"] == ["gs://train-data"]
 

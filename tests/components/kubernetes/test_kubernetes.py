@@ -47,7 +47,7 @@ def test_gpu_statefulset(k8s_spec):
     ssh_rule = next(rule for rule in policy["ingress"] if rule.get("ports", [{}])[0].get("port") == 22)
     assert ssh_rule["from"] == [{"ipBlock": {"cidr": SSH_CIDR}}]
 
-    info = ClusterInfo.from_outputs({"cluster": "train", "cloud": "kubernetes", **outputs}, "/keys/id")
+    info = ClusterInfo.from_dict({"cluster": "train", "cloud": "kubernetes", **outputs}, "/keys/id")
     assert [n.rank for n in info.nodes] == [0, 1] and info.head.ip.startswith("192.0.2.")
     assert outputs["endpoint"].endswith(":8888")
 

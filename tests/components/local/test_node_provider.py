@@ -28,7 +28,7 @@ def node_props(stix_home):
 
 
 def connect(outs, key) -> NodeConnection:
-    return NodeConnection(NodeInfo.from_output({**outs, "name": outs["node_name"]}), str(key))
+    return NodeConnection(NodeInfo.from_dict({**outs, "name": outs["node_name"]}), str(key))
 
 
 def test_create_read_delete_lifecycle(node_props):

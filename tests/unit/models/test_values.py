@@ -22,7 +22,8 @@ def test_infra(text, expected):
     ("T4:0.5", [("T4", 0.5)], False), ("tpu-v5e-16", [("tpu-v5e-16", 1)], False),
 ])
 def test_accelerators(value, expected, ordered):
-    choices, got_ordered = v.parse_accelerators(value)
+    parsed = v.parse_accelerators(value)
+    choices, got_ordered = parsed.choices, parsed.ordered
     if expected is not None:
         assert [(a.name, a.count) for a in choices] == expected
     assert got_ordered == ordered
@@ -43,14 +44,14 @@ def test_memory(value, gib, at_least, per_cpu):
 
 @pytest.mark.parametrize("value, gib", [(256, 256), ("256", 256), ("256GB", 256), ("1TB", 1024), ("2 TB", 2048)])
 def test_disk_size(value, gib):
-    assert v.parse_disk_size(value) == gib
+    assert v.parse_disk_size(value).gib == gib
 
 
 @pytest.mark.parametrize("value, ranges", [
     (8080, [(8080, 8080)]), ("10020-10040", [(10020, 10040)]), ([22, "8000-8002"], [(22, 22), (8000, 8002)]),
 ])
 def test_ports(value, ranges):
-    assert v.parse_ports(value) == ranges
+    assert list(v.parse_ports(value).ranges) == ranges
 
 
 @pytest.mark.parametrize("value, expected", [
