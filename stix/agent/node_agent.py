@@ -16,8 +16,11 @@ lines and exit with a status, never a traceback for a known condition.
 
 State lives in $STIX_AGENT_HOME (default ~/.stix-agent): jobs.db (SQLite), and
 jobs/<id>/ with spec.json (mode 0600: it holds the job's secrets) and
-rank-<r>.log per node. cluster.json describes the nodes; the head reaches the
-workers with the cluster key and pinned host keys stix put beside it.
+rank-<r>.log per node. cluster.json describes the nodes (each with its "gpus" and
+"accelerator"); the head reaches the workers with the cluster key and pinned host
+keys stix put beside it. A job holds its CPUs and GPU devices on each of its nodes
+(ranks 0..N-1) while it runs; the daemon tells it which devices in
+CUDA_VISIBLE_DEVICES and records them in the jobs table (gpu_ids).
 """
 
 from __future__ import annotations
