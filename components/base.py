@@ -33,6 +33,8 @@ class Cloud:
     """Nodes are machines of their own: disk_size/disk_tier, ports, labels and image_id apply."""
     probes_capacity: ClassVar[bool] = False
     """Node sizes are not known from a catalog: ask the nodes after apply."""
+    nodes_are_processes: ClassVar[bool] = False
+    """A node is processes on this machine (sshd and its sessions): autostop kills them rather than shutting down."""
     pooled: ClassVar[bool] = False
     """Nodes are the hosts of a named pool (the placement's region names it)."""
 

@@ -261,7 +261,7 @@ def logs(
             print(state)
         else:
             code = jobs.follow(head, job_id, _print_line, tail=tail, follow_=follow)
-    raise typer.Exit(code if code in (0, 100, 101, 102, 103) else 1)
+    raise typer.Exit(code if code in jobs.LOGS_STATUS_EXITS else 1)
 
 
 @app.command()

@@ -13,14 +13,18 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 from stix import index as idx
-from stix.agent import AGENT_SOURCE, REMOTE_DIR
+from stix.agent import AGENT_SOURCE
+from stix.agent.node_agent import (AGENT_FILE, CLUSTER_FILE, KEY_FILE, KNOWN_HOSTS_FILE, NOT_FINISHED_EXIT,
+                                   NOT_FOUND_EXIT, REMOTE_DIR, STATUS_EXIT, SUCCEEDED)
+from stix.agent.node_agent import TERMINAL  # noqa: F401  (re-exported: jobs.TERMINAL)
 from stix.errors import ClusterNotFound, NodeCommandFailed, StixError
 from stix.home import StixHome
 from stix.spec import ClusterInfo, NodeInfo
 from stix.ssh.runner import ClusterConnections, NodeConnection
 
-AGENT = f"{REMOTE_DIR}/node_agent.py"
-TERMINAL = ("SUCCEEDED", "FAILED", "FAILED_SETUP", "CANCELLED")
+AGENT = f"{REMOTE_DIR}/{AGENT_FILE}"
+LOGS_STATUS_EXITS = tuple(sorted({*STATUS_EXIT.values(), NOT_FINISHED_EXIT, NOT_FOUND_EXIT}))
+"""Every exit status `logs --status` (and `logs --follow`) can end with; anything else means the call failed."""
 
 
 class JobError(StixError):
@@ -65,6 +69,17 @@ def agent_path(node: NodeInfo) -> str:
     return f"{node.home}/{AGENT}"
 
 
+def cluster_file(info: ClusterInfo, directory: str) -> dict:
+    """The head agent's cluster.json: ClusterInfo's one serialisation (each node with its cpus, gpus and
+    accelerator), plus where the head keeps the cluster key and the pinned host keys."""
+    from stix.components.base import cloud_for
+
+    head = info.head
+    return {**info.to_dict(), "cpus": head.cpus, "gpus": head.gpus,
+            "nodes_are_processes": cloud_for(info.cloud).nodes_are_processes,
+            "key": f"{directory}/{KEY_FILE}", "known_hosts": f"{directory}/{KNOWN_HOSTS_FILE}"}
+
+
 def install_agent(conns: ClusterConnections) -> None:
     """Upload the agent to every node; give the head the node list, the cluster key and pinned host keys."""
     info = conns.info
@@ -72,15 +87,14 @@ def install_agent(conns: ClusterConnections) -> None:
 
     def upload(node: NodeInfo) -> None:
         conn = conns.connections[node.rank]
-        conn.put_bytes(f"{node.home}/{REMOTE_DIR}", "node_agent.py", source, 0o700)
+        directory = f"{node.home}/{REMOTE_DIR}"
+        conn.put_bytes(directory, AGENT_FILE, source, 0o700)
         if node.rank == 0:
-            directory = f"{node.home}/{REMOTE_DIR}"
             known = "".join(f"[{n.ip}]:{n.port} {' '.join(n.host_public_key.split()[:2])}\n" for n in info.nodes)
-            cluster = {**info.to_dict(), "cpus": node.cpus, "gpus": node.gpus,
-                       "key": f"{directory}/cluster_key", "known_hosts": f"{directory}/known_hosts"}
-            conn.put_bytes(directory, "cluster_key", Path(info.ssh_private_key_path).read_bytes(), 0o600)
-            conn.put_bytes(directory, "known_hosts", known.encode(), 0o600)
-            conn.put_bytes(directory, "cluster.json", json.dumps(cluster).encode(), 0o600)
+            cluster = cluster_file(info, directory)
+            conn.put_bytes(directory, KEY_FILE, Path(info.ssh_private_key_path).read_bytes(), 0o600)
+            conn.put_bytes(directory, KNOWN_HOSTS_FILE, known.encode(), 0o600)
+            conn.put_bytes(directory, CLUSTER_FILE, json.dumps(cluster).encode(), 0o600)
 
     conns.map(upload)
 
@@ -148,7 +162,7 @@ def latest_job(head: NodeConnection) -> int:
 def exit_code_of(row: Optional[dict]) -> int:
     if row is None:
         return 1
-    if row["status"] == "SUCCEEDED":
+    if row["status"] == SUCCEEDED:
         return 0
     code = row.get("exit_code")
     return code if isinstance(code, int) and 0 < code < 256 else 1

@@ -17,6 +17,7 @@ class Local(Cloud):
     ssh_rule = False  # loopback
     preset_host_keys = False  # the node provider makes each node's key and reports it
     vm_fields = False  # a node is a directory on this machine
+    nodes_are_processes = True
 
     @classmethod
     def missing_on_host(cls) -> Optional[str]:

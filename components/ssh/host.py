@@ -15,31 +15,28 @@ from typing import Any, Optional
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
+from stix.agent.node_agent import AGENT_FILE, DAEMON_PID_FILE, PIDS_DIR, REMOTE_DIR
+from stix.errors import SSHError
+
 IDENTITY_KEYS = ("ip", "port", "user", "authorized_key")
 
 
-def _connect(props: dict[str, Any], key_path: str):
-    import paramiko
+def _connect(props: dict[str, Any]):
+    """Log in with the user's key, the host key pinned (the project's one SSH client: stix.ssh.runner)."""
+    from stix.ssh.runner import NodeConnection  # paramiko: loaded only when the provider acts
 
-    client = paramiko.SSHClient()
-    key_type, key_data = props["host_key"].split()[:2]
-    port = int(props["port"])  # the engine hands numbers back as floats
-    host = props["ip"] if port == 22 else f"[{props['ip']}]:{port}"
-    import base64
-
-    client.get_host_keys().add(host, key_type, paramiko.PKey.from_type_string(key_type, base64.b64decode(key_data)))
-    client.set_missing_host_key_policy(paramiko.RejectPolicy())
-    client.connect(props["ip"], port=int(props["port"]), username=props["user"], pkey=paramiko.PKey.from_path(key_path),
-                   timeout=15, banner_timeout=15, auth_timeout=15, look_for_keys=False, allow_agent=False)
-    return client
+    # The engine hands numbers back as floats.
+    return NodeConnection.to_host(props["ip"], int(props["port"]), props["user"], props["host_key"],
+                                  props["identity_file"])
 
 
-def _run(client, command: str) -> str:
-    _, stdout, _ = client.exec_command(command, timeout=60)
-    out = stdout.read().decode(errors="replace")
-    if stdout.channel.recv_exit_status() != 0:
-        raise RuntimeError(f"command failed on the pool host: {command.split(';')[0]}")
-    return out.strip()
+def _run(conn, command: str) -> str:
+    """The command's last output line; its exit status is checked."""
+    out: list[str] = []
+    if conn.run(command, out.append, timeout=60) != 0:
+        raise RuntimeError(f"command failed on the pool host {conn.node.name}: {command.split(';')[0]}: "
+                           f"{' '.join(out)[-300:]}")
+    return out[-1].strip() if out else ""
 
 
 def _authorize(key: str) -> str:
@@ -53,28 +50,27 @@ def _revoke(key: str) -> str:
     quoted = shlex.quote(key.strip())
     # Stop stix's jobs and agent on this machine by their recorded ids (never by name: the machine is the
     # user's, and other clusters may share it), then remove what stix put there.
-    return ("d=\"$HOME/.stix-agent\"; [ -f \"$d/node_agent.py\" ] && python3 \"$d/node_agent.py\" cancel --all >/dev/null 2>&1; "
-            "for f in \"$d\"/pids/*; do [ -f \"$f\" ] && kill -KILL -- -\"$(cat \"$f\")\" 2>/dev/null; done; "
-            "[ -f \"$d/daemon.pid\" ] && kill \"$(cat \"$d/daemon.pid\")\" 2>/dev/null; rm -rf \"$d\"; "
+    return (f"d=\"$HOME/{REMOTE_DIR}\"; [ -f \"$d/{AGENT_FILE}\" ] && python3 \"$d/{AGENT_FILE}\" cancel --all >/dev/null 2>&1; "
+            f"for f in \"$d\"/{PIDS_DIR}/*; do [ -f \"$f\" ] && kill -KILL -- -\"$(cat \"$f\")\" 2>/dev/null; done; "
+            f"[ -f \"$d/{DAEMON_PID_FILE}\" ] && kill \"$(cat \"$d/{DAEMON_PID_FILE}\")\" 2>/dev/null; rm -rf \"$d\"; "
             "f=\"$HOME/.ssh/authorized_keys\"; [ -f \"$f\" ] || exit 0; "
             f"grep -vxF {quoted} \"$f\" > \"$f.stix\"; cat \"$f.stix\" > \"$f\"; rm -f \"$f.stix\"")
 
 
 class PoolHostProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
-        client = _connect(props, props["identity_file"])
+        conn = _connect(props)
         try:
-            home = _run(client, _authorize(props["authorized_key"]))
+            home = _run(conn, _authorize(props["authorized_key"]))
         finally:
-            client.close()
+            conn.close()
         return CreateResult(f"{props['user']}@{props['ip']}:{props['port']}", {**props, "home": home, "state": "running"})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         state = "running"
         try:
-            client = _connect(props, props["identity_file"])
-            client.close()
-        except Exception:
+            _connect(props).close()
+        except SSHError:
             state = "stopped"
         outs = {**props, "state": state}
         return ReadResult(id_, outs, {k: v for k, v in outs.items() if k != "home"})
@@ -85,22 +81,22 @@ class PoolHostProvider(ResourceProvider):
                           delete_before_replace=True)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        client = _connect(news, news["identity_file"])
+        conn = _connect(news)
         try:
-            home = _run(client, _authorize(news["authorized_key"]))
+            home = _run(conn, _authorize(news["authorized_key"]))
         finally:
-            client.close()
+            conn.close()
         return UpdateResult({**news, "home": home, "state": "running"})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         try:
-            client = _connect(props, props["identity_file"])
-        except Exception:
+            conn = _connect(props)
+        except SSHError:
             return  # unreachable: nothing of stix's can be removed there now
         try:
-            _run(client, _revoke(props["authorized_key"]))
+            _run(conn, _revoke(props["authorized_key"]))
         finally:
-            client.close()
+            conn.close()
 
 
 class PoolHost(Resource, module="ssh", name="PoolHost"):

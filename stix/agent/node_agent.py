@@ -16,8 +16,11 @@ lines and exit with a status, never a traceback for a known condition.
 
 State lives in $STIX_AGENT_HOME (default ~/.stix-agent): jobs.db (SQLite), and
 jobs/<id>/ with spec.json (mode 0600: it holds the job's secrets) and
-rank-<r>.log per node. cluster.json describes the nodes; the head reaches the
-workers with the cluster key and pinned host keys stix put beside it.
+rank-<r>.log per node. cluster.json describes the nodes (each with its "gpus" and
+"accelerator"); the head reaches the workers with the cluster key and pinned host
+keys stix put beside it. A job holds its CPUs and GPU devices on each of its nodes
+(ranks 0..N-1) while it runs; the daemon tells it which devices in
+CUDA_VISIBLE_DEVICES and records them in the jobs table (gpu_ids).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import math
 import os
 import signal
 import sqlite3
@@ -33,49 +37,96 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(os.environ.get("STIX_AGENT_HOME") or Path.home() / ".stix-agent")
+# The agent's layout, statuses and exit codes: the client (stix.jobs, the SSH pool provider) imports these
+# names from this module, so nothing here may do more at import than compute constants.
+REMOTE_DIR = ".stix-agent"
+"""Under the node's home: the agent, the head's job database, job logs, the pids of jobs on workers."""
+AGENT_FILE = "node_agent.py"
+CLUSTER_FILE = "cluster.json"
+KEY_FILE = "cluster_key"
+KNOWN_HOSTS_FILE = "known_hosts"
+JOBS_DB = "jobs.db"
+JOBS_DIR = "jobs"
+SPEC_FILE = "spec.json"
+PIDS_DIR = "pids"
+DAEMON_PID_FILE = "daemon.pid"
+DAEMON_LOCK_FILE = "daemon.lock"
+DAEMON_LOG_FILE = "daemon.log"
+AUTOSTOP_FILE = "autostop.json"
+HEAD_PID_FILE = "rank-0.pid"
+"""In a job's directory: the process group of its rank on the head."""
+# expanduser never raises (it returns "~" unchanged when there is no home); Path.home() can.
+ROOT = Path(os.environ.get("STIX_AGENT_HOME") or os.path.join(os.path.expanduser("~"), REMOTE_DIR))
+
 PENDING, SETTING_UP, RUNNING = "PENDING", "SETTING_UP", "RUNNING"
 SUCCEEDED, FAILED, FAILED_SETUP, CANCELLED = "SUCCEEDED", "FAILED", "FAILED_SETUP", "CANCELLED"
+ACTIVE = (SETTING_UP, RUNNING)
+"""Statuses that hold CPUs and GPU devices."""
 TERMINAL = (SUCCEEDED, FAILED, FAILED_SETUP, CANCELLED)
 # `sky logs --status` exit codes.
 STATUS_EXIT = {SUCCEEDED: 0, FAILED: 100, FAILED_SETUP: 100, CANCELLED: 103}
 NOT_FINISHED_EXIT, NOT_FOUND_EXIT = 101, 102
+GPU_ENV = "CUDA_VISIBLE_DEVICES"
 TICK_S = 0.1
 KILL_GRACE_S = 3.0
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT, status TEXT NOT NULL, submitted REAL NOT NULL, started REAL, ended REAL,
-    exit_code INTEGER, cpus REAL NOT NULL, gpus REAL NOT NULL, num_nodes INTEGER NOT NULL, detail TEXT
+    exit_code INTEGER, cpus REAL NOT NULL, gpus REAL NOT NULL, num_nodes INTEGER NOT NULL, detail TEXT,
+    gpu_ids TEXT
 )
 """
+# Columns added since the first agent: agents are upgraded in place, so an older jobs.db gains them.
+ADDED_COLUMNS = {"gpu_ids": "TEXT"}
+"""gpu_ids: the devices a started job holds, a JSON list per rank (node), e.g. [[0, 1], [0, 1]]."""
 # On a worker: read the rank's script from stdin (it may hold secrets), record the process group, run it.
-REMOTE_RUNNER = ("setsid --wait bash -c 'mkdir -p \"$HOME/.stix-agent/pids\"; echo $$ > \"$HOME/.stix-agent/pids/{job}\"; "
-                 "IFS= read -r -d \"\" __stix_script; eval \"$__stix_script\"'")
+REMOTE_RUNNER = ("setsid --wait bash -c 'd=\"$HOME/" + REMOTE_DIR + "/" + PIDS_DIR + "\"; mkdir -p \"$d\"; "
+                 "echo $$ > \"$d/{job}\"; IFS= read -r -d \"\" __stix_script; eval \"$__stix_script\"'")
+
+
+def rank_log(rank: int) -> str:
+    return f"rank-{rank}.log"
 
 
 def connect() -> sqlite3.Connection:
     ROOT.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(ROOT / "jobs.db", timeout=30, isolation_level=None)
+    conn = sqlite3.connect(ROOT / JOBS_DB, timeout=30, isolation_level=None)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(SCHEMA)
+    have = {row["name"] for row in conn.execute("PRAGMA table_info(jobs)")}
+    for column, kind in ADDED_COLUMNS.items():
+        if column not in have:
+            try:
+                conn.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
+            except sqlite3.OperationalError as exc:  # another agent process added it first
+                if "duplicate column" not in str(exc):
+                    raise
     return conn
 
 
 def job_dir(job_id: int) -> Path:
-    return ROOT / "jobs" / str(job_id)
+    return ROOT / JOBS_DIR / str(job_id)
 
 
 def cluster() -> dict:
-    return json.loads((ROOT / "cluster.json").read_text())
+    return json.loads((ROOT / CLUSTER_FILE).read_text())
 
 
 # --- commands ---------------------------------------------------------------------------------
 
 
 def cmd_submit(args) -> int:
-    spec = json.load(sys.stdin)
+    job_id = enqueue(json.load(sys.stdin))
+    ensure_daemon()
+    _poke_daemon()
+    print(job_id)
+    return 0
+
+
+def enqueue(spec: dict) -> int:
+    """Queue a job: {"name", "script", "ranks": [{"env", "cwd"}, ...], "cpus", "gpus"}, cpus and gpus per node."""
     conn = connect()
     cur = conn.execute(
         "INSERT INTO jobs (name, status, submitted, cpus, gpus, num_nodes) VALUES (?, ?, ?, ?, ?, ?)",
@@ -85,27 +136,26 @@ def cmd_submit(args) -> int:
     job_id = cur.lastrowid
     directory = job_dir(job_id)
     directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory / "spec.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(directory / SPEC_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump(spec, handle)
     for rank in range(len(spec["ranks"])):
-        (directory / f"rank-{rank}.log").touch()
-    ensure_daemon()
-    _poke_daemon()
-    print(job_id)
-    return 0
+        (directory / rank_log(rank)).touch()
+    return job_id
 
 
 def _poke_daemon() -> None:
     try:
-        os.kill(int((ROOT / "daemon.pid").read_text()), signal.SIGUSR1)
+        os.kill(int((ROOT / DAEMON_PID_FILE).read_text()), signal.SIGUSR1)
     except (OSError, ValueError):
         pass  # it will see the job on its next tick
 
 
 def cmd_queue(args) -> int:
-    rows = connect().execute("SELECT * FROM jobs ORDER BY id").fetchall()
-    print(json.dumps([dict(row) for row in rows]))
+    rows = [dict(row) for row in connect().execute("SELECT * FROM jobs ORDER BY id")]
+    for row in rows:
+        row["gpu_ids"] = json.loads(row["gpu_ids"]) if row["gpu_ids"] else None
+    print(json.dumps(rows))
     return 0
 
 
@@ -120,7 +170,7 @@ def cmd_logs(args) -> int:
         return STATUS_EXIT.get(row["status"], NOT_FINISHED_EXIT)
     names = [node["name"] for node in cluster()["nodes"]][: row["num_nodes"]]
     prefixes = [f"({'head' if r == 0 else f'worker{r}'}, rank={r}) " for r in range(len(names))]
-    paths = [job_dir(args.job) / f"rank-{r}.log" for r in range(len(names))]
+    paths = [job_dir(args.job) / rank_log(r) for r in range(len(names))]
     offsets = []
     for path, prefix in zip(paths, prefixes):
         start = tail_offset(path, args.tail) if args.tail is not None else 0
@@ -211,7 +261,7 @@ def cmd_ensure(args) -> int:
 
 
 def cmd_autostop(args) -> int:
-    path = ROOT / "autostop.json"
+    path = ROOT / AUTOSTOP_FILE
     if args.cancel:
         path.unlink(missing_ok=True)
     else:
@@ -225,7 +275,7 @@ def cmd_autostop(args) -> int:
 
 def autostop_setting():
     try:
-        return json.loads((ROOT / "autostop.json").read_text())
+        return json.loads((ROOT / AUTOSTOP_FILE).read_text())
     except (OSError, ValueError):
         return None
 
@@ -258,7 +308,7 @@ def _ipv4(hex_address: str) -> str:
 
 def power_off(info: dict, down: bool) -> None:
     """Stop (or tear down) every node from inside: workers first, then the head, then this daemon."""
-    if info.get("cloud") == "local":
+    if info.get("nodes_are_processes"):
         import shutil
 
         for node in reversed(info["nodes"]):
@@ -311,7 +361,7 @@ def ssh_command(node: dict, info: dict, remote: str) -> list[str]:
 
 def kill_job(job_id: int, num_nodes: int) -> None:
     """Kill the job's process group on the head and on every worker."""
-    pid_file = job_dir(job_id) / "rank-0.pid"
+    pid_file = job_dir(job_id) / HEAD_PID_FILE
     try:
         pgid = int(pid_file.read_text())
         for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -328,7 +378,7 @@ def kill_job(job_id: int, num_nodes: int) -> None:
         pass
     if num_nodes > 1:
         info = cluster()
-        remote = (f"f=\"$HOME/.stix-agent/pids/{int(job_id)}\"; [ -f \"$f\" ] || exit 0; g=$(cat \"$f\"); "
+        remote = (f"f=\"$HOME/{REMOTE_DIR}/{PIDS_DIR}/{int(job_id)}\"; [ -f \"$f\" ] || exit 0; g=$(cat \"$f\"); "
                   f"kill -TERM -- -$g 2>/dev/null; sleep {KILL_GRACE_S:g}; kill -KILL -- -$g 2>/dev/null; exit 0")
         killers = [subprocess.Popen(ssh_command(node, info, remote), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -358,21 +408,66 @@ def _group_alive(pgid: int) -> bool:
 
 def ensure_daemon() -> None:
     ROOT.mkdir(parents=True, exist_ok=True)
-    with open(ROOT / "daemon.lock", "a") as handle:
+    with open(ROOT / DAEMON_LOCK_FILE, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return  # a daemon holds the lock
         fcntl.flock(handle, fcntl.LOCK_UN)
-    with open(ROOT / "daemon.log", "ab") as log:
+    with open(ROOT / DAEMON_LOG_FILE, "ab") as log:
         subprocess.Popen([sys.executable, os.path.abspath(__file__), "daemon"], stdin=subprocess.DEVNULL,
                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not (ROOT / "daemon.pid").exists():
+    while time.monotonic() < deadline and not (ROOT / DAEMON_PID_FILE).exists():
         time.sleep(0.02)
 
 
 # --- the daemon -------------------------------------------------------------------------------
+
+
+def node_capacity(info: dict, rank: int) -> tuple[float, float]:
+    """A node's CPUs and GPUs: its own entry in cluster.json, else the cluster-wide per-node figures."""
+    node = info["nodes"][rank]
+    return float(node.get("cpus", info.get("cpus", 0))), float(node.get("gpus", info.get("gpus", 0)))
+
+
+def devices_needed(gpus: float) -> int:
+    """Devices a per-node GPU demand occupies: a fraction shares one; counts above 1 are whole."""
+    return 0 if gpus <= 0 else max(1, math.ceil(gpus - 1e-9))
+
+
+def device_share(gpus: float) -> float:
+    """How much of each of its devices a job holds."""
+    return gpus if 0 < gpus < 1 else 1.0
+
+
+def pick_devices(gpus: float, used: dict[int, float]) -> list[int] | None:
+    """The devices (of `used`: device -> fraction held) a job demanding `gpus` gets, or None if they are taken.
+
+    A fractional job goes on the fullest device it fits on, so shares pack together and whole devices
+    stay free for whole-device jobs.
+    """
+    if gpus <= 0:
+        return []
+    if gpus < 1:
+        fits = [d for d in sorted(used) if used[d] + gpus <= 1 + 1e-9]
+        return [max(fits, key=lambda d: used[d])] if fits else None
+    free = [d for d in sorted(used) if used[d] <= 1e-9]
+    need = devices_needed(gpus)
+    return free[:need] if len(free) >= need else None
+
+
+def never_fits(info: dict, cpus: float, gpus: float, num_nodes: int) -> str | None:
+    """Why a job can never start on this cluster, or None."""
+    nodes = info["nodes"]
+    if num_nodes > len(nodes):
+        return f"asks for {num_nodes} nodes; the cluster has {len(nodes)}"
+    for rank in range(num_nodes):
+        node_cpus, node_gpus = node_capacity(info, rank)
+        if cpus > node_cpus + 1e-9 or devices_needed(gpus) > int(node_gpus):
+            return (f"asks for {cpus:g} CPUs / {gpus:g} GPUs per node; node {nodes[rank]['name']} (rank {rank}) "
+                    f"has {node_cpus:g} CPUs / {node_gpus:g} GPUs")
+    return None
 
 
 class Scheduler:
@@ -383,43 +478,76 @@ class Scheduler:
 
     def recover(self) -> None:
         """Jobs a previous daemon was running have lost their supervisor: they failed."""
-        stale = self.conn.execute("SELECT id, num_nodes FROM jobs WHERE status IN (?, ?)", (RUNNING, SETTING_UP)).fetchall()
+        stale = self.conn.execute("SELECT id, num_nodes FROM jobs WHERE status IN (?, ?)", ACTIVE).fetchall()
         for row in stale:
             kill_job(row["id"], row["num_nodes"])
             self.finish(row["id"], FAILED, None, "the node agent restarted while the job ran")
 
-    def capacity_left(self) -> tuple[float, float]:
-        used = self.conn.execute("SELECT COALESCE(SUM(cpus), 0), COALESCE(SUM(gpus), 0) FROM jobs WHERE status = ?",
-                                 (RUNNING,)).fetchone()
-        return float(self.info["cpus"]) - used[0], float(self.info.get("gpus", 0)) - used[1]
+    def usage(self) -> tuple[list[float], list[dict[int, float]]]:
+        """Per node: the CPUs held, and each device's held fraction. Read from the jobs table, never kept
+        in memory, so a restarted daemon (or a job cancelled by another process) is accounted for."""
+        nodes = self.info["nodes"]
+        cpus = [0.0] * len(nodes)
+        devices = [{d: 0.0 for d in range(int(node_capacity(self.info, r)[1]))} for r in range(len(nodes))]
+        rows = self.conn.execute("SELECT cpus, gpus, num_nodes, gpu_ids FROM jobs WHERE status IN (?, ?)", ACTIVE)
+        for row in rows:
+            held = json.loads(row["gpu_ids"] or "[]")
+            for rank in range(min(row["num_nodes"], len(nodes))):
+                cpus[rank] += row["cpus"]
+                for device in held[rank] if rank < len(held) else ():
+                    devices[rank][device] = devices[rank].get(device, 0.0) + device_share(row["gpus"])
+        return cpus, devices
+
+    def placement(self, row) -> list[list[int]] | None:
+        """The devices the job gets on each of its nodes, or None while any of them lacks CPUs or devices."""
+        cpus_used, devices = self.usage()
+        assignment = []
+        for rank in range(row["num_nodes"]):
+            if row["cpus"] > node_capacity(self.info, rank)[0] - cpus_used[rank] + 1e-9:
+                return None
+            picked = pick_devices(row["gpus"], devices[rank])
+            if picked is None:
+                return None
+            assignment.append(picked)
+        return assignment
 
     def schedule(self) -> None:
         """Start pending jobs in order while they fit (first come, first served; no overtaking)."""
-        for row in self.conn.execute("SELECT * FROM jobs WHERE status = ? ORDER BY id", (PENDING,)).fetchall():
-            cpus_left, gpus_left = self.capacity_left()
-            if row["cpus"] > cpus_left + 1e-9 or row["gpus"] > gpus_left + 1e-9:
-                if row["cpus"] > float(self.info["cpus"]) or row["gpus"] > float(self.info.get("gpus", 0)):
-                    self.finish(row["id"], FAILED, None,
-                                f"asks for {row['cpus']:g} CPUs / {row['gpus']:g} GPUs per node; nodes have "
-                                f"{self.info['cpus']} / {self.info.get('gpus', 0)}")
-                    continue
+        pending = self.conn.execute("SELECT * FROM jobs WHERE status = ? ORDER BY id", (PENDING,)).fetchall()
+        if pending:
+            self.info = cluster()  # stix rewrites it when a node comes back on a new address
+        for row in pending:
+            reason = never_fits(self.info, row["cpus"], row["gpus"], row["num_nodes"])
+            if reason:
+                self.finish(row["id"], FAILED, None, reason)
+                continue
+            assignment = self.placement(row)
+            if assignment is None:
                 return
-            self.start(row)
+            self.start(row, assignment)
 
-    def start(self, row) -> None:
+    def start(self, row, assignment: list[list[int]]) -> None:
         job_id = row["id"]
-        self.info = cluster()  # stix rewrites it when a node comes back on a new address
-        spec = json.loads((job_dir(job_id) / "spec.json").read_text())
-        self.conn.execute("UPDATE jobs SET status = ?, started = ? WHERE id = ?", (RUNNING, time.time(), job_id))
+        spec = json.loads((job_dir(job_id) / SPEC_FILE).read_text())
+        claimed = self.conn.execute("UPDATE jobs SET status = ?, started = ?, gpu_ids = ? WHERE id = ? AND status = ?",
+                                    (RUNNING, time.time(), json.dumps(assignment), job_id, PENDING))
+        if claimed.rowcount == 0:
+            return  # cancelled since it was read
         processes = []
         for rank, rank_spec in enumerate(spec["ranks"]):
-            script = "".join(f"export {key}={_quote(value)}; " for key, value in rank_spec["env"].items())
+            env = dict(rank_spec["env"])
+            if int(node_capacity(self.info, rank)[1]) > 0:
+                # The agent's assignment replaces any CUDA_VISIBLE_DEVICES in the job's own env: a job that
+                # chose its devices would run on devices the agent gave to another job. A job asking for no
+                # GPUs gets "" (no devices), not the whole node.
+                env[GPU_ENV] = ",".join(str(device) for device in assignment[rank])
+            script = "".join(f"export {key}={_quote(value)}; " for key, value in env.items())
             script += f"mkdir -p {_quote(rank_spec['cwd'])} && cd {_quote(rank_spec['cwd'])} && exec bash -c {_quote(spec['script'])}"
-            log = open(job_dir(job_id) / f"rank-{rank}.log", "ab")
+            log = open(job_dir(job_id) / rank_log(rank), "ab")
             if rank == 0:
                 process = subprocess.Popen(["bash", "-c", script], stdin=subprocess.DEVNULL, stdout=log,
                                            stderr=subprocess.STDOUT, start_new_session=True)
-                (job_dir(job_id) / "rank-0.pid").write_text(str(process.pid))
+                (job_dir(job_id) / HEAD_PID_FILE).write_text(str(process.pid))
             else:
                 node = self.info["nodes"][rank]
                 process = subprocess.Popen(ssh_command(node, self.info, REMOTE_RUNNER.format(job=int(job_id))),
@@ -464,7 +592,7 @@ class Scheduler:
             self.last_active = time.time()
             return
         busy = self.conn.execute("SELECT COUNT(*) FROM jobs WHERE status IN (?, ?, ?)",
-                                 (PENDING, SETTING_UP, RUNNING)).fetchone()[0]
+                                 (PENDING, *ACTIVE)).fetchone()[0]
         wait_for = setting.get("wait_for") or "jobs_and_ssh"
         head = self.info["nodes"][0]
         if wait_for != "none" and busy:
@@ -475,7 +603,7 @@ class Scheduler:
         if time.time() - idle_since >= float(setting["idle_minutes"]) * 60:
             print(f"autostop: idle for {setting['idle_minutes']} min; {'tearing down' if setting.get('down') else 'stopping'}",
                   flush=True)
-            (ROOT / "autostop.json").unlink(missing_ok=True)
+            (ROOT / AUTOSTOP_FILE).unlink(missing_ok=True)
             power_off(self.info, bool(setting.get("down")))
             sys.exit(0)
 
@@ -511,16 +639,16 @@ def cmd_daemon(args) -> int:
     signal.signal(signal.SIGUSR1, lambda signum, frame: wake.set())
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     ROOT.mkdir(parents=True, exist_ok=True)
-    lock = open(ROOT / "daemon.lock", "a")
+    lock = open(ROOT / DAEMON_LOCK_FILE, "a")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return 0
-    (ROOT / "daemon.pid").write_text(str(os.getpid()))
+    (ROOT / DAEMON_PID_FILE).write_text(str(os.getpid()))
     try:
         Scheduler().loop(wake)
     finally:
-        (ROOT / "daemon.pid").unlink(missing_ok=True)
+        (ROOT / DAEMON_PID_FILE).unlink(missing_ok=True)
     return 0
 
 

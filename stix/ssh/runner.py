@@ -46,6 +46,13 @@ class NodeConnection:
         except (paramiko.SSHException, OSError) as exc:
             raise SSHError(f"{node.name} ({node.ip}:{node.port}): cannot connect: {exc}") from None
 
+    @classmethod
+    def to_host(cls, ip: str, port: int, user: str, host_public_key: str, key_path: str) -> "NodeConnection":
+        """A connection to a machine that is not a cluster node yet (an SSH pool host): no rank, home unknown."""
+        node = NodeInfo(name=f"{user}@{ip}:{int(port)}", rank=0, ip=ip, port=int(port), user=user,
+                        host_public_key=host_public_key, home="")
+        return cls(node, key_path)
+
     def run(self, command: str, on_line: Optional[Callable[[str], None]] = None,
             timeout: Optional[float] = None, stdin: Optional[bytes] = None) -> int:
         """Run a command; stream combined output by line; return its exit status.

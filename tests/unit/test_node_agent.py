@@ -77,3 +77,277 @@ def test_daemon_survives_a_poke_the_moment_it_starts(tmp_path):
     finally:
         daemon.kill()
         daemon.wait()
+
+
+# --- GPU devices per job: the real scheduler, in process, on a one-node cluster ------------------
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+
+import pytest  # noqa: E402
+
+from stix.agent import node_agent as na  # noqa: E402
+
+WAIT_S = 30.0
+
+
+@pytest.fixture
+def head(tmp_path, monkeypatch):
+    """A head node with 2 GPUs and 8 CPUs (rank 0 runs jobs locally, no SSH); yields a scheduler factory.
+    Every job a scheduler started is killed afterwards."""
+    monkeypatch.setattr(na, "ROOT", tmp_path / "agent")
+    na.ROOT.mkdir()
+    schedulers = []
+
+    def make(gpus: float = 2, accelerator: str = "H100") -> na.Scheduler:
+        node = {"rank": 0, "name": "c-head", "ip": "127.0.0.1", "port": 22, "user": "u", "home": str(tmp_path),
+                "gpus": gpus, "accelerator": accelerator}
+        (na.ROOT / na.CLUSTER_FILE).write_text(json.dumps(
+            {"cluster": "c", "cloud": "local", "cpus": 8, "gpus": 0, "key": "", "known_hosts": "", "nodes": [node]}))
+        scheduler = na.Scheduler()
+        schedulers.append(scheduler)
+        return scheduler
+
+    yield make
+    for scheduler in schedulers:
+        for job_id, processes in scheduler.running.items():
+            na.kill_job(job_id, 1)
+            for process in processes:
+                process.kill()
+                process.wait(timeout=10)
+
+
+def submit(tmp_path, name: str, gpus: float, seconds: float = 0.0, env: dict | None = None) -> int:
+    """A job that records the CUDA_VISIBLE_DEVICES it got ("unset" when it has none) in tmp_path/name."""
+    script = f'printf %s "${{CUDA_VISIBLE_DEVICES-unset}}" > {tmp_path / name}.tmp && mv {tmp_path / name}.tmp {tmp_path / name}; sleep {seconds}'
+    return na.enqueue({"name": name, "script": script, "ranks": [{"env": env or {}, "cwd": str(tmp_path)}],
+                       "cpus": 1, "gpus": gpus})
+
+
+def row(scheduler, job_id: int) -> dict:
+    return dict(scheduler.conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone())
+
+
+def drive(scheduler, until, what: str) -> None:
+    """Run the daemon's loop body until `until()` holds, or fail after WAIT_S."""
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        scheduler.reap()
+        scheduler.schedule()
+        if until():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def seen(tmp_path, name: str, scheduler) -> str:
+    drive(scheduler, lambda: (tmp_path / name).exists(), f"job {name} to write its devices")
+    return (tmp_path / name).read_text()
+
+
+def test_one_gpu_jobs_get_distinct_devices_and_the_third_waits_for_a_freed_one(head, tmp_path, capsys):
+    scheduler = head()
+    first, second, third = (submit(tmp_path, "first", 1, 0.5), submit(tmp_path, "second", 1, 20),
+                            submit(tmp_path, "third", 1, 0))
+    later = submit(tmp_path, "later", 0)  # needs no GPU, but must not overtake the waiting job
+    scheduler.schedule()
+    assert [row(scheduler, j)["status"] for j in (first, second, third, later)] == ["RUNNING", "RUNNING", "PENDING", "PENDING"]
+    assert seen(tmp_path, "first", scheduler) == "0" and seen(tmp_path, "second", scheduler) == "1"
+    assert json.loads(row(scheduler, first)["gpu_ids"]) == [[0]] and json.loads(row(scheduler, second)["gpu_ids"]) == [[1]]
+
+    drive(scheduler, lambda: row(scheduler, third)["status"] != "PENDING", "the third job to start")
+    assert row(scheduler, first)["status"] == "SUCCEEDED" and row(scheduler, second)["status"] == "RUNNING"
+    assert seen(tmp_path, "third", scheduler) == "0", "the third job gets the device the first one freed"
+    assert seen(tmp_path, "later", scheduler) == ""
+
+    capsys.readouterr()
+    na.cmd_queue(None)
+    shown = {job["id"]: job["gpu_ids"] for job in json.loads(capsys.readouterr().out)}
+    assert shown[first] == [[0]] and shown[second] == [[1]] and shown[third] == [[0]] and shown[later] == [[]]
+
+
+def test_a_job_without_gpus_gets_no_devices_and_the_agent_overrides_the_jobs_own_choice(head, tmp_path):
+    scheduler = head()
+    none = submit(tmp_path, "none", 0)
+    chooser = submit(tmp_path, "chooser", 1, env={"CUDA_VISIBLE_DEVICES": "1"})
+    scheduler.schedule()
+    assert seen(tmp_path, "none", scheduler) == "", "a 0-GPU job must not see the devices others hold"
+    assert seen(tmp_path, "chooser", scheduler) == "0", "the agent's assignment wins over the job's env"
+    assert json.loads(row(scheduler, none)["gpu_ids"]) == [[]]
+    assert json.loads(row(scheduler, chooser)["gpu_ids"]) == [[0]]
+
+
+def test_a_node_without_gpus_leaves_cuda_visible_devices_unset(head, tmp_path):
+    scheduler = head(gpus=0, accelerator="")
+    job = submit(tmp_path, "cpu", 0, env={"CUDA_VISIBLE_DEVICES": "7"})
+    scheduler.schedule()
+    assert seen(tmp_path, "cpu", scheduler) == "7", "on a GPU-less node the agent sets nothing"
+    drive(scheduler, lambda: row(scheduler, job)["status"] == "SUCCEEDED", "the job to succeed")
+
+
+def test_half_gpu_jobs_share_a_device_and_leave_the_other_whole(head, tmp_path):
+    scheduler = head()
+    halves = [submit(tmp_path, f"half{i}", 0.5, 20) for i in range(2)]
+    whole = submit(tmp_path, "whole", 1, 20)
+    third_half = submit(tmp_path, "half2", 0.5, 0)
+    scheduler.schedule()
+    assert [row(scheduler, j)["status"] for j in (*halves, whole, third_half)] == ["RUNNING"] * 3 + ["PENDING"]
+    assert seen(tmp_path, "half0", scheduler) == seen(tmp_path, "half1", scheduler) == "0"
+    assert seen(tmp_path, "whole", scheduler) == "1"
+    na.cmd_cancel(argparse.Namespace(all=False, jobs=[halves[0]]))
+    scheduler.schedule()
+    assert row(scheduler, third_half)["status"] == "RUNNING"
+    assert seen(tmp_path, "half2", scheduler) == "0", "half of device 0 came free"
+
+
+def test_a_job_asking_more_gpus_than_the_node_has_fails_and_blocks_nobody(head, tmp_path):
+    scheduler = head()
+    greedy = submit(tmp_path, "greedy", 3)
+    after = submit(tmp_path, "after", 2)
+    scheduler.schedule()
+    failed = row(scheduler, greedy)
+    assert failed["status"] == "FAILED"
+    assert "3 GPUs" in failed["detail"] and "2 GPUs" in failed["detail"] and "c-head" in failed["detail"]
+    assert seen(tmp_path, "after", scheduler) == "0,1"
+
+
+def test_cancelling_a_job_frees_its_device(head, tmp_path, capsys):
+    scheduler = head()
+    jobs = [submit(tmp_path, f"j{i}", 1, 20) for i in range(3)]
+    scheduler.schedule()
+    assert row(scheduler, jobs[2])["status"] == "PENDING"
+    assert seen(tmp_path, "j1", scheduler) == "1"
+    na.cmd_cancel(argparse.Namespace(all=False, jobs=[jobs[1]]))
+    assert json.loads(capsys.readouterr().out) == [jobs[1]]
+    scheduler.reap()
+    scheduler.schedule()
+    assert row(scheduler, jobs[2])["status"] == "RUNNING"
+    assert seen(tmp_path, "j2", scheduler) == "1"
+
+
+def test_device_bookkeeping_comes_from_the_table_so_a_restarted_daemon_sees_it(head, tmp_path):
+    old = head()
+    held = submit(tmp_path, "held", 1, 20)
+    old.schedule()
+    assert seen(tmp_path, "held", old) == "0"
+
+    new = head()  # another daemon: it knows nothing of `held` but what the table says
+    newcomer = submit(tmp_path, "newcomer", 1, 20)
+    new.schedule()
+    assert seen(tmp_path, "newcomer", new) == "1"
+
+    new.recover()  # a restart fails what ran (and kills it), which gives every device back
+    assert {row(new, held)["status"], row(new, newcomer)["status"]} == {"FAILED"}
+    both = submit(tmp_path, "both", 2)
+    new.schedule()
+    assert seen(tmp_path, "both", new) == "0,1"
+
+
+def test_an_old_jobs_db_gains_the_gpu_ids_column(tmp_path, monkeypatch):
+    import sqlite3
+
+    monkeypatch.setattr(na, "ROOT", tmp_path)
+    old = sqlite3.connect(tmp_path / na.JOBS_DB)
+    old.execute("CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT, status TEXT NOT NULL, "
+                "submitted REAL NOT NULL, started REAL, ended REAL, exit_code INTEGER, cpus REAL NOT NULL, "
+                "gpus REAL NOT NULL, num_nodes INTEGER NOT NULL, detail TEXT)")
+    old.execute("INSERT INTO jobs (name, status, submitted, cpus, gpus, num_nodes) VALUES ('old', 'SUCCEEDED', 1, 1, 0, 1)")
+    old.commit()
+    old.close()
+    conn = na.connect()
+    assert "gpu_ids" in {r["name"] for r in conn.execute("PRAGMA table_info(jobs)")}
+    assert dict(conn.execute("SELECT name, gpu_ids FROM jobs").fetchone()) == {"name": "old", "gpu_ids": None}
+    na.connect()  # a second open (another agent process) finds it migrated
+
+
+def test_device_placement_across_nodes_uses_each_nodes_own_count():
+    info = {"cpus": 4, "gpus": 2, "nodes": [{"name": "head"}, {"name": "worker1", "gpus": 1, "cpus": 2}]}
+    assert na.node_capacity(info, 0) == (4.0, 2.0) and na.node_capacity(info, 1) == (2.0, 1.0)
+    assert na.never_fits(info, 1, 1, 2) is None
+    detail = na.never_fits(info, 1, 2, 2)
+    assert "worker1" in detail and "2 GPUs per node" in detail and "1 GPUs" in detail
+    assert "3 nodes" in na.never_fits(info, 1, 0, 3)
+    assert na.never_fits(info, 3, 0, 2) is not None  # worker1 has 2 CPUs
+    assert na.pick_devices(2, {0: 0.0, 1: 0.5, 2: 0.0}) == [0, 2]
+    assert na.pick_devices(2, {0: 0.0, 1: 0.5}) is None
+    assert na.pick_devices(0.25, {0: 0.0, 1: 0.5}) == [1], "shares pack onto the fullest device that fits"
+    assert na.pick_devices(0.6, {0: 1.0, 1: 0.5}) is None
+    assert na.pick_devices(0, {}) == []
+
+
+def test_install_agent_writes_per_node_gpus_the_agent_reads(tmp_path):
+    from stix.jobs import cluster_file
+    from stix.spec import ClusterInfo, NodeInfo
+
+    nodes = tuple(NodeInfo(f"c-{r}", r, f"127.0.0.{r + 2}", 22, "u", "ssh-ed25519 AAAA", f"/h{r}", cpus=8, gpus=4,
+                           accelerator="A100") for r in range(2))
+    data = cluster_file(ClusterInfo("c", "aws", nodes, "/k"), "/h0/.stix-agent")
+    assert [(n["gpus"], n["accelerator"]) for n in data["nodes"]] == [(4.0, "A100"), (4.0, "A100")]
+    assert data["key"] == f"/h0/{na.REMOTE_DIR}/{na.KEY_FILE}"
+    assert na.node_capacity(data, 1) == (8.0, 4.0)
+
+
+def test_the_client_takes_the_agents_names_and_exit_codes():
+    from stix import agent, jobs
+
+    assert jobs.TERMINAL is na.TERMINAL
+    assert jobs.LOGS_STATUS_EXITS == (0, 100, 101, 102, 103)
+    assert agent.REMOTE_DIR == na.REMOTE_DIR and jobs.AGENT == f"{na.REMOTE_DIR}/{na.AGENT_FILE}"
+    assert f"$HOME/{na.REMOTE_DIR}/{na.PIDS_DIR}" in na.REMOTE_RUNNER
+
+
+def test_importing_the_agent_touches_nothing_even_without_a_home(tmp_path):
+    import subprocess
+    import sys
+
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(AGENT_SOURCE.parent)}
+    result = subprocess.run([sys.executable, "-c", "import node_agent; print(node_agent.ROOT)"], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith(na.REMOTE_DIR)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_daemon_assigns_devices_to_jobs_submitted_from_the_command_line(tmp_path):
+    """The real path: `submit` starts the daemon, which runs the jobs with their devices."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    home = tmp_path / "agent"
+    home.mkdir()
+    (home / na.CLUSTER_FILE).write_text(json.dumps({
+        "cloud": "local", "cpus": 4, "gpus": 0, "key": "", "known_hosts": "",
+        "nodes": [{"rank": 0, "name": "n", "ip": "127.0.0.1", "port": 22, "user": "u", "home": str(tmp_path),
+                   "gpus": 2, "accelerator": "L4"}]}))
+    env = {**os.environ, "STIX_AGENT_HOME": str(home)}
+
+    def agent_cli(*args, stdin=None):
+        result = subprocess.run([sys.executable, str(AGENT_SOURCE), *args], env=env, input=stdin,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    try:
+        ids = []
+        for name in ("a", "b"):
+            script = f'printf %s "$CUDA_VISIBLE_DEVICES" > {tmp_path / name}; sleep 1'
+            spec = {"name": name, "script": script, "ranks": [{"env": {}, "cwd": str(tmp_path)}], "cpus": 1, "gpus": 1}
+            ids.append(int(agent_cli("submit", stdin=json.dumps(spec))))
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            rows = json.loads(agent_cli("queue"))
+            if all(r["status"] in na.TERMINAL for r in rows):
+                break
+            time.sleep(0.2)
+        assert [r["status"] for r in rows] == ["SUCCEEDED", "SUCCEEDED"], rows
+        assert sorted(r["gpu_ids"][0][0] for r in rows) == [0, 1]
+        assert {(tmp_path / "a").read_text(), (tmp_path / "b").read_text()} == {"0", "1"}
+        # Both ran at once (2 devices): the second started before the first ended.
+        assert rows[1]["started"] < rows[0]["ended"]
+    finally:
+        try:
+            os.kill(int((home / na.DAEMON_PID_FILE).read_text()), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
