@@ -1,30 +1,49 @@
-"""The shape every cloud folder follows, and the pieces they share.
+"""The shape every cloud follows, and the pieces they share.
 
-A cloud is a class that declares its optional capabilities as class attributes
-(`spot`, `bucket`, `load_balancer`) and builds a cluster from a ClusterSpec.
-The program finds it by name (`stix.components.<cloud>.CLOUD`), imported only
-when that cloud is used.
+A cloud is one class, cheap to import, that owns its facts and behaviour: its offers (catalog
+matching, or its own sizing), its credentials check, what its nodes need on this machine, how its
+nodes are reached, and the component resources it builds from a ClusterSpec. Optional capabilities
+are mixins (Spot, Stoppable, Buckets, LoadBalancers): the class implements the interface, so
+inheriting is having. Provider SDKs are imported only inside the builders, when the cloud is used.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any, ClassVar, Optional
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional
 
 from stix.spec import ClusterSpec
 
+if TYPE_CHECKING:
+    from stix.catalog.offers import Candidate, Catalog, HostLimits, Request
+
 SSH_PORT = 22
+CLOUD_NAMES = ("local", "aws", "gcp", "azure", "kubernetes", "ssh")
+"""Every cloud, in the order `stix check` lists them; each is stix.components.<name>.CLOUD."""
+
+
+@dataclass(frozen=True)
+class CloudCheck:
+    cloud: str
+    enabled: bool
+    detail: str
 
 
 class Cloud:
     name: ClassVar[str]
-    spot: ClassVar[bool] = False
-    stop: ClassVar[bool] = False
-    """Nodes can be stopped through the stack and started again with their disks."""
-    bucket: ClassVar[bool] = False
-    load_balancer: ClassVar[bool] = False
     plugin: ClassVar[Optional[tuple[str, str]]] = None
     """The Pulumi provider plugin its components need, and the Python package that pins its version."""
+    catalog: ClassVar[bool] = False
+    """Its offers come from a catalog file (catalogs/<name>.csv, or a SkyPilot catalog directory)."""
+    prices: ClassVar[Optional[str]] = None
+    """The module that reprices its catalog from the cloud's public price endpoint (`stix catalog update`)."""
+    gated: ClassVar[bool] = True
+    """Placed only when enabled (credentials found)."""
+    explicit_only: ClassVar[bool] = False
+    """Placed only when the task names it: the optimizer never picks it by price."""
     ssh_rule: ClassVar[bool] = True
     """Nodes sit behind a firewall whose SSH rule names who may connect (the launching machine's address)."""
     preset_host_keys: ClassVar[bool] = True
@@ -37,11 +56,44 @@ class Cloud:
     """A node is processes on this machine (sshd and its sessions): autostop kills them rather than shutting down."""
     pooled: ClassVar[bool] = False
     """Nodes are the hosts of a named pool (the placement's region names it)."""
+    host_program: ClassVar[Optional[str]] = None
+    """The program this machine must have to run the cloud's nodes (`stix doctor` checks it)."""
+    placement_label: ClassVar[Optional[str]] = None
+    """How a placement here reads to a user, where instance type and region say nothing."""
+
+    # --- offers ------------------------------------------------------------------------------
+
+    @classmethod
+    def candidates(cls, request: "Request", catalog: "Catalog", num_nodes: int,
+                   host: Optional["HostLimits"] = None, pools: Optional[dict[str, int]] = None) -> list["Candidate"]:
+        """Placements here that satisfy one request; by default, its catalog's offers."""
+        from stix.catalog.offers import catalog_candidates
+
+        return catalog_candidates(cls.name, request, catalog, num_nodes)
+
+    @classmethod
+    def why_not(cls, requests: list["Request"], num_nodes: int, pools: Optional[dict[str, int]]) -> Optional[str]:
+        """Why requests that name this cloud found no placement, when the cloud knows better than the catalog."""
+        return None
+
+    # --- this machine --------------------------------------------------------------------------
+
+    @classmethod
+    def check_credentials(cls, env: Mapping[str, str]) -> CloudCheck:
+        """Whether credentials are present (environment, the cloud's own files); no network call, no SDK."""
+        return CloudCheck(cls.name, False, "no credentials check")
+
+    @classmethod
+    def host_check(cls) -> tuple[bool, str]:
+        """What this machine needs to run the cloud's nodes: (present, where it is, or the fix)."""
+        return True, ""
 
     @classmethod
     def missing_on_host(cls) -> Optional[str]:
-        """What this machine lacks to run the cloud's nodes, as the fix to apply; None when nothing is missing."""
-        return None
+        ok, detail = cls.host_check()
+        return None if ok else detail
+
+    # --- the components ------------------------------------------------------------------------
 
     @classmethod
     def deploy(cls, spec: ClusterSpec) -> dict[str, Any]:
@@ -53,13 +105,11 @@ class Cloud:
         network = cls.network(spec, opts)
         group = cls.vm_group(spec, network, opts)
         outputs: dict[str, Any] = {"nodes": with_capacity(spec, group.nodes)}
-        outputs["buckets"] = [cls.make_bucket(spec, f"bucket-{i}", bucket, network, opts).url
-                              for i, bucket in enumerate(spec.buckets)]
+        outputs["buckets"] = [cls.make_bucket(spec, f"bucket-{i}", bucket, network, opts).url  # type: ignore[attr-defined]
+                              for i, bucket in enumerate(spec.buckets)]  # check() refused buckets without Buckets
         if spec.load_balancer_port:
-            outputs["endpoint"] = cls.make_load_balancer(spec, network, group, opts).endpoint
+            outputs["endpoint"] = cls.make_load_balancer(spec, network, group, opts).endpoint  # type: ignore[attr-defined]
         return outputs
-
-    # Each cloud supplies these; the components are imported only here, when the cloud is used.
 
     @classmethod
     def provider(cls, spec: ClusterSpec) -> Any:
@@ -76,28 +126,51 @@ class Cloud:
         raise NotImplementedError
 
     @classmethod
+    def check(cls, spec: ClusterSpec) -> None:
+        """Refuse a spec this cloud cannot honour, before anything is declared."""
+        if spec.stopped and not issubclass(cls, Stoppable):
+            raise ValueError(f"{cls.name} clusters cannot be stopped by stix yet; `stix destroy` removes them")
+        if spec.use_spot and not issubclass(cls, Spot):
+            raise ValueError(f"{cls.name} has no spot instances")
+        if spec.buckets and not issubclass(cls, Buckets):
+            raise ValueError(f"{cls.name} has no bucket component")
+        if spec.load_balancer_port and not issubclass(cls, LoadBalancers):
+            raise ValueError(f"{cls.name} has no load balancer component")
+
+
+# --- capabilities ---------------------------------------------------------------------------
+
+
+class Spot:
+    """Spot / preemptible instances."""
+
+
+class Stoppable:
+    """Nodes stop through the stack and start again with their disks (`stix stop` / `stix start`)."""
+
+
+class Buckets:
+    @classmethod
     def make_bucket(cls, spec: ClusterSpec, name: str, bucket: str, network: Any, opts: Any) -> Any:
         raise NotImplementedError
 
+
+class LoadBalancers:
     @classmethod
     def make_load_balancer(cls, spec: ClusterSpec, network: Any, group: Any, opts: Any) -> Any:
         raise NotImplementedError
 
-    @classmethod
-    def check(cls, spec: ClusterSpec) -> None:
-        """Refuse a spec this cloud cannot honour, before anything is declared."""
-        if spec.stopped and not cls.stop:
-            raise ValueError(f"{cls.name} clusters cannot be stopped by stix yet; `stix destroy` removes them")
-        if spec.use_spot and not cls.spot:
-            raise ValueError(f"{cls.name} has no spot instances")
-        if spec.buckets and not cls.bucket:
-            raise ValueError(f"{cls.name} has no bucket component")
-        if spec.load_balancer_port and not cls.load_balancer:
-            raise ValueError(f"{cls.name} has no load balancer component")
+
+def can(cloud: type[Cloud], capability: type) -> bool:
+    return issubclass(cloud, capability)
 
 
 def cloud_for(name: str) -> type[Cloud]:
     return importlib.import_module(f"stix.components.{name}").CLOUD
+
+
+def user_home(env: Mapping[str, str]) -> Path:
+    return Path(env.get("HOME") or os.path.expanduser("~"))
 
 
 def with_capacity(spec: ClusterSpec, nodes: Any) -> Any:
@@ -117,6 +190,4 @@ def node_output(name: str, rank: int, ip: Any, private_ip: Any, port: int, user:
 
 
 def read_host_key(spec: ClusterSpec, rank: int) -> str:
-    from pathlib import Path
-
     return (Path(spec.host_key_dir) / f"host-{rank}").read_text()

@@ -436,7 +436,7 @@ def gpus(
     from stix.render import gpus_table
 
     name, count = parse_filter(accelerator)
-    catalog = load_catalog([cloud] if cloud else ("aws", "gcp", "azure"))
+    catalog = load_catalog([cloud] if cloud else None)
     console = Console(highlight=False)
     if name is None:
         table = Table(title="Accelerators", title_justify="left")
@@ -472,10 +472,10 @@ def catalog_update(clouds: list[str] = typer.Argument(None, help="aws, gcp, azur
 
     from stix.catalog.fetch.http import fetch_json
     from stix.catalog.load import updated_dir
-    from stix.catalog.update import UPDATABLE, update_catalog
+    from stix.catalog.update import updatable, update_catalog
 
     failed = 0
-    for cloud in clouds or UPDATABLE:
+    for cloud in clouds or updatable():
         try:
             report = update_catalog(cloud, updated_dir(), fetch_json, gcp_api_key=os.environ.get("STIX_GCP_API_KEY"))
             print(report.describe())
@@ -488,9 +488,9 @@ def catalog_update(clouds: list[str] = typer.Argument(None, help="aws, gcp, azur
 @catalog_app.command("show")
 def catalog_show() -> None:
     """Which catalog file each cloud is read from, with its source and date."""
-    from stix.catalog.load import CLOUDS_WITH_CATALOGS, catalog_file, source_line
+    from stix.catalog.load import catalog_clouds, catalog_file, source_line
 
-    for cloud in CLOUDS_WITH_CATALOGS:
+    for cloud in catalog_clouds():
         path = catalog_file(cloud)
         print(f"{cloud:6} {path}\n       {source_line(path) if path else '(none)'}")
 

@@ -17,7 +17,7 @@ class Check:
 
 
 def checks() -> list[Check]:
-    from stix.components.local import sshd
+    from stix.components.base import CLOUD_NAMES, cloud_for
     from stix.engine.locate import engine_dir, find_engine
     from stix.errors import StixError
 
@@ -31,10 +31,11 @@ def checks() -> list[Check]:
         if not shutil.which("go"):
             fix = "install Go (apt-get install -y golang-go), then run: stix engine install"
         out.append(Check("engine", False, f"not installed in {engine_dir()}; {fix}"))
-    try:
-        out.append(Check("sshd", True, sshd.find_sshd()))
-    except sshd.NodeProcessError:
-        out.append(Check("sshd", False, f"not found; {sshd.SSHD_INSTALL_HINT}"))
+    for name in CLOUD_NAMES:
+        cloud = cloud_for(name)
+        if cloud.host_program:
+            ok, detail = cloud.host_check()
+            out.append(Check(cloud.host_program, ok, detail))
     backend = home.backend_url
     if backend.startswith("file://"):
         path = backend[len("file://"):]

@@ -101,9 +101,12 @@ def candidates_table(placement, limit: int = 15) -> Table:
 def placement_line(placement) -> str:
     chosen = placement.chosen
     nodes = f"{chosen.num_nodes} node{'s' if chosen.num_nodes != 1 else ''}"
-    if chosen.cloud == "local":
-        gpus = f" with {chosen.accelerators} each" if chosen.accelerator else ""
-        return f"Placement: the local cloud (nodes on this machine{gpus}), {nodes}, ${chosen.hourly_cost:.2f}/hr"
+    from stix.components.base import cloud_for
+
+    label = cloud_for(chosen.cloud).placement_label
+    if label:
+        gpus = f", with {chosen.accelerators} each" if chosen.accelerator else ""
+        return f"Placement: {label}{gpus}, {nodes}, ${chosen.hourly_cost:.2f}/hr"
     return (f"Placement: {chosen.cloud} {chosen.instance_type} ({chosen.accelerators}) in {chosen.location}, "
             f"{nodes}, ${chosen.hourly_cost:.2f}/hr; {len(placement.candidates) - 1} failover candidate(s)")
 

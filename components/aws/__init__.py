@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, Mapping
 
-from stix.components.base import Cloud
+from stix.components.base import Buckets, Cloud, CloudCheck, LoadBalancers, Spot, Stoppable, user_home
 from stix.spec import ClusterSpec
 
 
-class Aws(Cloud):
+class Aws(Spot, Stoppable, Buckets, LoadBalancers, Cloud):
     name = "aws"
-    spot = True
-    stop = True
-    bucket = True
-    load_balancer = True
     plugin = ("aws", "pulumi-aws")
+    catalog = True
+    prices = "stix.catalog.fetch.aws"
+
+    @classmethod
+    def check_credentials(cls, env: Mapping[str, str]) -> CloudCheck:
+        if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+            return CloudCheck("aws", True, "AWS_ACCESS_KEY_ID in the environment")
+        if env.get("AWS_WEB_IDENTITY_TOKEN_FILE") and env.get("AWS_ROLE_ARN"):
+            return CloudCheck("aws", True, "web identity (AWS_ROLE_ARN)")
+        files = [Path(env["AWS_SHARED_CREDENTIALS_FILE"])] if env.get("AWS_SHARED_CREDENTIALS_FILE") else []
+        files += [user_home(env) / ".aws" / "credentials"]
+        for path in files:
+            if path.is_file() and "aws_access_key_id" in path.read_text(errors="replace"):
+                return CloudCheck("aws", True, f"credentials in {path}")
+        config = Path(env.get("AWS_CONFIG_FILE") or user_home(env) / ".aws" / "config")
+        if config.is_file() and any(key in config.read_text(errors="replace")
+                                    for key in ("sso_", "credential_process", "role_arn")):
+            return CloudCheck("aws", True, f"profile in {config}")
+        return CloudCheck("aws", False,
+                          "no credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or run `aws configure`")
 
     @classmethod
     def provider(cls, spec: ClusterSpec) -> Any:

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, Mapping
 
-from stix.components.base import Cloud
+from stix.components.base import Buckets, Cloud, CloudCheck, LoadBalancers, Spot, user_home
 from stix.spec import ClusterSpec
 
 
-class Azure(Cloud):
+class Azure(Spot, Buckets, LoadBalancers, Cloud):
     name = "azure"
-    spot = True
-    bucket = True
-    load_balancer = True
     plugin = ("azure-native", "pulumi-azure-native")
+    catalog = True
+    prices = "stix.catalog.fetch.azure"
+
+    @classmethod
+    def check_credentials(cls, env: Mapping[str, str]) -> CloudCheck:
+        if env.get("AZURE_CLIENT_ID") and env.get("AZURE_TENANT_ID") and (
+                env.get("AZURE_CLIENT_SECRET") or env.get("AZURE_FEDERATED_TOKEN_FILE")):
+            return CloudCheck("azure", True, "service principal in the environment (AZURE_CLIENT_ID)")
+        profile = Path(env.get("AZURE_CONFIG_DIR") or user_home(env) / ".azure")
+        if (profile / "azureProfile.json").is_file() and (profile / "msal_token_cache.json").is_file():
+            return CloudCheck("azure", True, f"az login session in {profile}")
+        return CloudCheck("azure", False,
+                          "no credentials: run `az login` or set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET")
 
     @classmethod
     def provider(cls, spec: ClusterSpec) -> Any:

@@ -2,19 +2,48 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-from stix.components.base import Cloud
+from stix.components.base import Buckets, Cloud, CloudCheck, LoadBalancers, Spot, Stoppable, user_home
 from stix.spec import ClusterSpec
 
+if TYPE_CHECKING:
+    from stix.catalog.offers import Candidate, Catalog, HostLimits, Offer, Request
 
-class Gcp(Cloud):
+
+class Gcp(Spot, Stoppable, Buckets, LoadBalancers, Cloud):
     name = "gcp"
-    spot = True
-    stop = True
-    bucket = True
-    load_balancer = True
     plugin = ("gcp", "pulumi-gcp")
+    catalog = True
+    prices = "stix.catalog.fetch.gcp"
+
+    @classmethod
+    def candidates(cls, request: "Request", catalog: "Catalog", num_nodes: int,
+                   host: Optional["HostLimits"] = None, pools: Optional[dict[str, int]] = None) -> list["Candidate"]:
+        """The catalog's instances, plus GPUs that attach to an N1 host in the same zone."""
+        from stix.catalog.offers import place_ok
+
+        out = super().candidates(request, catalog, num_nodes, host, pools)
+        if request.accelerator is None:
+            return out
+        for gpu in catalog.with_accelerator(request.accelerator.name):
+            if gpu.cloud == cls.name and gpu.attachable and place_ok(gpu, request) \
+                    and abs(gpu.accelerator_count - request.accelerator.count) <= 1e-9:
+                out.extend(_attached(gpu, request, catalog, num_nodes))
+        return out
+
+    @classmethod
+    def check_credentials(cls, env: Mapping[str, str]) -> CloudCheck:
+        path = env.get("GOOGLE_APPLICATION_CREDENTIALS")
+        if path and Path(path).is_file():
+            return CloudCheck("gcp", True, f"GOOGLE_APPLICATION_CREDENTIALS={path}")
+        adc = Path(env.get("CLOUDSDK_CONFIG") or user_home(env) / ".config" / "gcloud") / \
+            "application_default_credentials.json"
+        if adc.is_file():
+            return CloudCheck("gcp", True, f"application default credentials in {adc}")
+        return CloudCheck("gcp", False, "no credentials: run `gcloud auth application-default login` or set "
+                                        "GOOGLE_APPLICATION_CREDENTIALS")
 
     @classmethod
     def provider(cls, spec: ClusterSpec) -> Any:
@@ -47,6 +76,32 @@ class Gcp(Cloud):
 
         return GcpLoadBalancer("lb", GcpLoadBalancerArgs(spec, network.network.id,
                                                          [i.self_link for i in group.instances]), opts)
+
+
+def _attached(gpu: "Offer", request: "Request", catalog: "Catalog", num_nodes: int) -> list["Candidate"]:
+    """A GCP GPU on an N1 host in the same zone: the host must meet the cpu/memory request."""
+    from stix.catalog.offers import DEFAULT_CPUS, amount_ok, candidate, memory_ok, price_of
+
+    gpu_price = price_of(gpu, request.use_spot)
+    if gpu_price is None:
+        return []
+    cpus = request.cpus or (None if request.memory else DEFAULT_CPUS)
+    out = []
+    for host in catalog.hosts(gpu.cloud, gpu.zone):
+        if not host.instance_type.startswith("n1-"):
+            continue
+        if request.instance_type and host.instance_type != request.instance_type:
+            continue
+        if not (amount_ok(host.vcpus, cpus) and memory_ok(host.memory_gib, host.vcpus, request.memory)):
+            continue
+        host_price = price_of(host, request.use_spot)
+        if host_price is None:
+            continue
+        price = host_price + gpu_price
+        if request.max_hourly_cost is not None and price > request.max_hourly_cost:
+            continue
+        out.append(candidate(gpu, host.instance_type, host.vcpus, host.memory_gib, price, request, num_nodes))
+    return out
 
 
 CLOUD = Gcp

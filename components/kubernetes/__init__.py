@@ -3,18 +3,55 @@ LoadBalancer Service for ports. No bucket: storage comes from the clouds' own bu
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-from stix.components.base import Cloud
+from stix.components.base import Cloud, CloudCheck, LoadBalancers, user_home
 from stix.spec import ClusterSpec
 
+if TYPE_CHECKING:
+    from stix.catalog.offers import Candidate, Catalog, HostLimits, Request
 
-class Kubernetes(Cloud):
+DEFAULT_CPUS = 4.0
+
+
+class Kubernetes(LoadBalancers, Cloud):
     name = "kubernetes"
-    spot = False
-    bucket = False
-    load_balancer = True
     plugin = ("kubernetes", "pulumi-kubernetes")
+    explicit_only = True  # stix does not price a cluster you already run
+
+    @classmethod
+    def candidates(cls, request: "Request", catalog: "Catalog", num_nodes: int,
+                   host: Optional["HostLimits"] = None, pools: Optional[dict[str, int]] = None) -> list["Candidate"]:
+        """A pod sized to the request: Kubernetes has no catalog."""
+        from stix.catalog.offers import Candidate, number
+
+        if request.use_spot or request.instance_type:
+            return []
+        cpus = request.cpus.value if request.cpus else DEFAULT_CPUS
+        if request.memory and request.memory.per_cpu is not None:
+            memory = request.memory.per_cpu * cpus
+        elif request.memory and request.memory.gib:
+            memory = request.memory.gib
+        else:
+            memory = cpus * 4
+        name = f"{number(cpus)}CPU--{number(memory)}GB"
+        accelerator, count = "", 0.0
+        if request.accelerator:
+            accelerator, count = request.accelerator.name, request.accelerator.count
+            name += f"--{number(count)}{accelerator}"
+        return [Candidate(cls.name, request.region or "", "", name, accelerator, count, cpus, memory, False, 0.0,
+                          num_nodes)]
+
+    @classmethod
+    def check_credentials(cls, env: Mapping[str, str]) -> CloudCheck:
+        for raw in (env.get("KUBECONFIG") or str(user_home(env) / ".kube" / "config")).split(os.pathsep):
+            if raw and Path(raw).is_file():
+                return CloudCheck(cls.name, True, f"kubeconfig {raw}")
+        if env.get("KUBERNETES_SERVICE_HOST"):
+            return CloudCheck(cls.name, True, "in-cluster service account")
+        return CloudCheck(cls.name, False, "no kubeconfig: set KUBECONFIG or create ~/.kube/config")
 
     @classmethod
     def provider(cls, spec: ClusterSpec) -> Any:

@@ -5,29 +5,62 @@ No network (loopback needs none), bucket or load balancer: the capabilities say 
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-from stix.components.base import Cloud
+from stix.components.base import Cloud, CloudCheck, Stoppable
 from stix.spec import ClusterSpec
 
+if TYPE_CHECKING:
+    from stix.catalog.offers import Candidate, Catalog, HostLimits, Request
 
-class Local(Cloud):
+
+class Local(Stoppable, Cloud):
     name = "local"
-    stop = True
+    catalog = True
+    placement_label = "the local cloud (nodes on this machine)"
+    host_program = "sshd"
     ssh_rule = False  # loopback
     preset_host_keys = False  # the node provider makes each node's key and reports it
     vm_fields = False  # a node is a directory on this machine
     nodes_are_processes = True
 
     @classmethod
-    def missing_on_host(cls) -> Optional[str]:
+    def candidates(cls, request: "Request", catalog: "Catalog", num_nodes: int,
+                   host: Optional["HostLimits"] = None, pools: Optional[dict[str, int]] = None) -> list["Candidate"]:
+        """A node is this machine: it holds any request the host can (and the GPUs it declares)."""
+        from dataclasses import replace
+
+        from stix.catalog.offers import Candidate, HostLimits, amount_ok, memory_ok, place_ok
+
+        host = host or HostLimits.detect()
+        have = host.accelerator
+        if request.use_spot:
+            return []
+        if request.accelerator and not (have and have.name.lower() == request.accelerator.name.lower()
+                                        and request.accelerator.count <= have.count):
+            return []
+        cpus = None if request.cpus is None else replace(request.cpus, at_least=True)
+        memory = None if request.memory is None else replace(request.memory, at_least=True)
+        if not (amount_ok(host.vcpus, cpus) and memory_ok(host.memory_gib, host.vcpus, memory)):
+            return []
+        return [Candidate(offer.cloud, offer.region, offer.zone, offer.instance_type, have.name if have else "",
+                          have.count if have else 0.0, host.vcpus, host.memory_gib, False, offer.price or 0.0, num_nodes)
+                for offer in catalog.cpu_only()
+                if offer.cloud == cls.name and place_ok(offer, request)
+                and request.instance_type in (None, offer.instance_type)]
+
+    @classmethod
+    def check_credentials(cls, env: Mapping[str, str]) -> CloudCheck:
+        return CloudCheck(cls.name, True, "always enabled")
+
+    @classmethod
+    def host_check(cls) -> tuple[bool, str]:
         from stix.components.local import sshd
 
         try:
-            sshd.find_sshd()
+            return True, sshd.find_sshd()
         except sshd.NodeProcessError as exc:
-            return str(exc)
-        return None
+            return False, str(exc)
 
     @classmethod
     def vm_group(cls, spec: ClusterSpec, network: Any, opts: Any) -> Any:

@@ -15,7 +15,6 @@ from typing import Iterable, Optional
 from stix.catalog.offers import Catalog, Offer
 from stix.errors import StixError
 
-CLOUDS_WITH_CATALOGS = ("aws", "gcp", "azure", "local")
 REQUIRED = ("InstanceType", "AcceleratorName", "AcceleratorCount", "vCPUs", "MemoryGiB", "Price", "SpotPrice",
             "Region", "AvailabilityZone")
 
@@ -53,9 +52,16 @@ def catalog_file(cloud: str, root: Optional[Path] = None) -> Optional[Path]:
     return None
 
 
-def load_catalog(clouds: Iterable[str] = CLOUDS_WITH_CATALOGS, root: Optional[Path] = None) -> Catalog:
+def catalog_clouds() -> list[str]:
+    """The clouds whose offers come from a catalog file."""
+    from stix.components.base import CLOUD_NAMES, cloud_for
+
+    return [name for name in CLOUD_NAMES if cloud_for(name).catalog]
+
+
+def load_catalog(clouds: Optional[Iterable[str]] = None, root: Optional[Path] = None) -> Catalog:
     catalog = Catalog()
-    for cloud in clouds:
+    for cloud in catalog_clouds() if clouds is None else clouds:
         path = catalog_file(cloud, root)
         if path is not None:
             catalog.extend(read_offers(path, cloud), cloud, str(path))

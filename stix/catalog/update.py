@@ -9,20 +9,32 @@ from __future__ import annotations
 
 import csv
 import datetime
+import importlib
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Optional
 
-from stix.catalog.fetch import aws, azure, gcp
 from stix.catalog.fetch.http import FetchJson
 from stix.catalog.load import catalog_file, read_offers, source_line
 from stix.catalog.offers import Offer
 from stix.errors import UsageError
 
-UPDATABLE = ("aws", "gcp", "azure")
 COLUMNS = ["InstanceType", "AcceleratorName", "AcceleratorCount", "vCPUs", "MemoryGiB", "GpuInfo", "Price",
            "SpotPrice", "Region", "AvailabilityZone"]
+
+
+def updatable() -> list[str]:
+    """The clouds whose class names a module that reprices its catalog."""
+    from stix.components.base import CLOUD_NAMES, cloud_for
+
+    return [name for name in CLOUD_NAMES if cloud_for(name).prices]
+
+
+def _prices(cloud: str) -> Any:
+    from stix.components.base import cloud_for
+
+    return importlib.import_module(str(cloud_for(cloud).prices))
 
 
 @dataclass(frozen=True)
@@ -40,19 +52,20 @@ class UpdateReport:
 
 def update_catalog(cloud: str, out_dir: Path, fetch: FetchJson, today: Optional[datetime.date] = None,
                    gcp_api_key: Optional[str] = None) -> UpdateReport:
-    if cloud not in UPDATABLE:
-        raise UsageError(f"cannot update the {cloud!r} catalog; updatable: {', '.join(UPDATABLE)}")
+    if cloud not in updatable():
+        raise UsageError(f"cannot update the {cloud!r} catalog; updatable: {', '.join(updatable())}")
+    prices = _prices(cloud)
     current_path = catalog_file(cloud)
     if current_path is None:
         raise UsageError(f"no current {cloud} catalog to update")
     current = read_offers(current_path, cloud)
-    reprice = _repricer(cloud, current, fetch, gcp_api_key)
+    reprice = prices.repricer(current, fetch, gcp_api_key)
     updated, repriced, source = [], 0, ""
     for offer in current:
         new, changed = reprice(offer)
         updated.append(new)
         repriced += changed
-    source = _SOURCES[cloud]
+    source = prices.SOURCE
     day = (today or datetime.date.today()).isoformat()
     header = (f"# source: {source}, fetched {day}; {repriced} of {len(current)} rows repriced, the rest kept from: "
               f"{source_line(current_path)[:200]}. date: {day}\n")
@@ -60,48 +73,6 @@ def update_catalog(cloud: str, out_dir: Path, fetch: FetchJson, today: Optional[
     path = out_dir / f"{cloud}.csv"
     _write(path, header, updated)
     return UpdateReport(cloud, path, len(current), repriced, source)
-
-
-_SOURCES = {
-    "aws": "AWS Price List bulk API (EC2 OnDemand, Linux, shared tenancy; spot prices kept)",
-    "azure": "Azure Retail Prices API (Linux consumption; Spot meters)",
-    "gcp": "GCP Cloud Billing Catalog API (Compute Engine SKUs)",
-}
-
-
-def _repricer(cloud: str, current: list[Offer], fetch: FetchJson,
-              gcp_api_key: Optional[str]) -> Callable[[Offer], tuple[Offer, bool]]:
-    if cloud == "aws":
-        book = aws.fetch_prices(fetch, sorted({o.region for o in current}))
-
-        def reprice(offer: Offer) -> tuple[Offer, bool]:
-            price = book.price(offer.instance_type, offer.region)
-            return (replace(offer, price=price), True) if price is not None else (offer, False)
-        return reprice
-    if cloud == "azure":
-        book = azure.fetch_prices(fetch)
-
-        def reprice(offer: Offer) -> tuple[Offer, bool]:
-            price = book.price(offer.instance_type, offer.region)
-            if price is None:
-                return offer, False
-            return replace(offer, price=price, spot_price=book.spot_price(offer.instance_type, offer.region)), True
-        return reprice
-    units = gcp.unit_prices(gcp.fetch_skus(fetch, gcp_api_key))
-
-    def reprice(offer: Offer) -> tuple[Offer, bool]:
-        def at(spot: bool) -> Optional[float]:
-            return gcp.machine_price(units, offer.instance_type, offer.vcpus or 0, offer.memory_gib or 0,
-                                     offer.accelerator, offer.accelerator_count, offer.region, spot)
-        price = at(False)
-        if price is None:
-            return offer, False
-        return replace(offer, price=round(price, 6), spot_price=_round(at(True))), True
-    return reprice
-
-
-def _round(value: Optional[float]) -> Optional[float]:
-    return None if value is None else round(value, 6)
 
 
 def _write(path: Path, header: str, offers: list[Offer]) -> None:

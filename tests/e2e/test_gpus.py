@@ -43,7 +43,7 @@ run: echo "gpus=$SKYPILOT_NUM_GPUS_PER_NODE stix=$STIX_NUM_GPUS_PER_NODE cuda=$C
     up = stix("up", "-y", task, **GPUS)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
-        assert "with A100:2 each" in up.stdout
+        assert "with A100:2 each" in up.stdout, up.stdout
         # The job holds the A100:1 it asked for, not the node's 2 and not 0.
         assert "(head, rank=0) gpus=1 stix=1 cuda=0" in up.stdout, up.stdout
         assert "(worker1, rank=1) gpus=1 stix=1 cuda=0" in up.stdout, up.stdout

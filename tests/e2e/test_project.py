@@ -83,9 +83,17 @@ def test_project_pins_placement_and_plain_pulumi_plans_what_stix_plans(stix, sti
     ours = stix("preview", "jobs/proj.yaml", "--format", "json", cwd=project)
     assert ours.returncode == 0, ours.stderr
     planned = json.loads(ours.stdout)
-    theirs = pulumi_preview(stix, project, env, "proj")
-    assert {(r["op"], r["name"]) for r in planned["resources"]} == changes_of(theirs) == {("create", "vms-node-2")}
+    assert {(r["op"], r["name"]) for r in planned["resources"]} == {("create", "vms-node-2")}
     assert stack_file.read_text() == before, "previews change no file"
+    # Plain pulumi deploys the stored spec, never the task file: the task's edit is not in the stack file yet...
+    assert changes_of(pulumi_preview(stix, project, env, "proj")) == set()
+    # ...and once the stack file says 3 nodes (what `stix up` writes, and what a reviewed change carries),
+    # plain pulumi plans exactly what stix planned.
+    edited = yaml.safe_load(before)
+    edited["config"]["stix:spec"]["num_nodes"] = 3
+    stack_file.write_text(yaml.safe_dump(edited, sort_keys=False))
+    assert changes_of(pulumi_preview(stix, project, env, "proj")) == {("create", "vms-node-2")}
+    stack_file.write_text(before)
 
     task.write_text(TASK.format(nodes=2))
     assert stix("stop", "-y", "proj", cwd=project).returncode == 0

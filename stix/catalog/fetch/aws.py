@@ -7,10 +7,12 @@ need the EC2 API and credentials), so an update keeps the catalog's spot prices.
 
 from __future__ import annotations
 
-from typing import Iterable
+from dataclasses import replace
+from typing import Callable, Iterable, Optional
 
 from stix.catalog.fetch.http import FetchJson
 from stix.catalog.fetch.pricebook import PriceBook
+from stix.catalog.offers import Offer
 
 BASE = "https://pricing.us-east-1.amazonaws.com"
 REGION_INDEX = f"{BASE}/offers/v1.0/aws/AmazonEC2/current/region_index.json"
@@ -53,3 +55,15 @@ def parse_offer(offer: dict, region: str) -> dict[tuple[str, str], float]:
                 if usd > 0:
                     prices[(instance_type, region)] = usd
     return prices
+
+
+SOURCE = "AWS Price List bulk API (EC2 OnDemand, Linux, shared tenancy; spot prices kept)"
+
+
+def repricer(current: list[Offer], fetch: FetchJson, api_key: Optional[str] = None) -> Callable[[Offer], tuple[Offer, bool]]:
+    book = fetch_prices(fetch, sorted({o.region for o in current}))
+
+    def reprice(offer: Offer) -> tuple[Offer, bool]:
+        price = book.price(offer.instance_type, offer.region)
+        return (replace(offer, price=price), True) if price is not None else (offer, False)
+    return reprice

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import urllib.parse
+from dataclasses import replace
+from typing import Callable, Optional
 
 from stix.catalog.fetch.http import FetchJson
 from stix.catalog.fetch.pricebook import PriceBook
+from stix.catalog.offers import Offer
 
 API = "https://prices.azure.com/api/retail/prices"
 FILTER = "serviceName eq 'Virtual Machines' and priceType eq 'Consumption'"
@@ -43,3 +46,17 @@ def add_items(book: PriceBook, items: list[dict]) -> None:
             continue
         target = book.spot if "Spot" in meter else book.on_demand
         target[key] = min(price, target.get(key, price))
+
+
+SOURCE = "Azure Retail Prices API (Linux consumption; Spot meters)"
+
+
+def repricer(current: list[Offer], fetch: FetchJson, api_key: Optional[str] = None) -> Callable[[Offer], tuple[Offer, bool]]:
+    book = fetch_prices(fetch)
+
+    def reprice(offer: Offer) -> tuple[Offer, bool]:
+        price = book.price(offer.instance_type, offer.region)
+        if price is None:
+            return offer, False
+        return replace(offer, price=price, spot_price=book.spot_price(offer.instance_type, offer.region)), True
+    return reprice

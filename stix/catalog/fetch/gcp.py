@@ -7,10 +7,12 @@ are priced per GPU, so a machine type's price is assembled from its specs.
 from __future__ import annotations
 
 import urllib.parse
-from typing import Optional
+from dataclasses import replace
+from typing import Callable, Optional
 
 from stix.catalog.fetch.http import FetchError, FetchJson
 from stix.catalog.fetch.pricebook import PriceBook
+from stix.catalog.offers import Offer
 
 SERVICE = "6F81-5844-456A"  # Compute Engine
 API = f"https://cloudbilling.googleapis.com/v1/services/{SERVICE}/skus"
@@ -88,3 +90,21 @@ def machine_price(units: dict, instance_type: str, vcpus: float, memory_gib: flo
             return None
         total += gpu * count
     return total
+
+
+SOURCE = "GCP Cloud Billing Catalog API (Compute Engine SKUs)"
+
+
+def repricer(current: list[Offer], fetch: FetchJson, api_key: Optional[str] = None) -> Callable[[Offer], tuple[Offer, bool]]:
+    units = unit_prices(fetch_skus(fetch, api_key))
+
+    def reprice(offer: Offer) -> tuple[Offer, bool]:
+        def at(spot: bool) -> Optional[float]:
+            return machine_price(units, offer.instance_type, offer.vcpus or 0, offer.memory_gib or 0,
+                                 offer.accelerator, offer.accelerator_count, offer.region, spot)
+        price = at(False)
+        if price is None:
+            return offer, False
+        spot_price = at(True)
+        return replace(offer, price=round(price, 6), spot_price=None if spot_price is None else round(spot_price, 6)), True
+    return reprice
