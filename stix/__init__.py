@@ -6,7 +6,7 @@ The SDK names (stix.Task, stix.launch, ...) load on first use, so that
 
 __version__ = "0.1.0"
 
-_MODELS = {"Task": "stix.models.task", "Resources": "stix.models.resources", "Storage": "stix.models.storage",
+_MODELS = {"Task": "stix.sdk", "Resources": "stix.models.resources", "Storage": "stix.models.storage",
            "Service": "stix.models.service"}
 _SDK = ("launch", "exec", "status", "stop", "start", "down", "autostop", "queue", "cancel", "tail_logs")
 __all__ = [*_MODELS, *_SDK]

@@ -51,8 +51,9 @@ class Pipeline:
         return len(self.tasks) > 1
 
 
-def load_task(path: str | Path, overrides: Optional[EnvOverrides] = None, require_env: bool = False) -> Task:
-    pipeline = load_pipeline(path, overrides, require_env)
+def load_task(path: str | Path, overrides: Optional[EnvOverrides] = None, require_env: bool = False,
+              model: type[Task] = Task) -> Task:
+    pipeline = load_pipeline(path, overrides, require_env, model)
     if pipeline.is_pipeline:
         raise TaskError(f"{path}:1:1: not supported yet: multi-document task files (pipelines) here; "
                         f"this file has {len(pipeline.tasks)} tasks")
@@ -60,13 +61,14 @@ def load_task(path: str | Path, overrides: Optional[EnvOverrides] = None, requir
 
 
 def load_pipeline(path: str | Path, overrides: Optional[EnvOverrides] = None,
-                  require_env: bool = False) -> Pipeline:
+                  require_env: bool = False, model: type[Task] = Task) -> Pipeline:
     path = Path(path)
-    return load_pipeline_text(_read(path), str(path), overrides, require_env)
+    return load_pipeline_text(_read(path), str(path), overrides, require_env, model)
 
 
 def load_pipeline_text(text: str, label: str = "<task>", overrides: Optional[EnvOverrides] = None,
-                       require_env: bool = False) -> Pipeline:
+                       require_env: bool = False, model: type[Task] = Task) -> Pipeline:
+    """model: the Task class to build (the SDK's subclass builds its own)."""
     overrides = overrides or EnvOverrides()
     documents = _compose(label, text)
     if not documents:
@@ -75,7 +77,7 @@ def load_pipeline_text(text: str, label: str = "<task>", overrides: Optional[Env
     if len(documents) > 1 and _is_header(documents[0]):
         header_name = _plain(label, documents[0]).get("name")
         documents = documents[1:]
-    tasks = [_build(label, doc, overrides, require_env) for doc in documents]
+    tasks = [_build(label, doc, overrides, require_env, model) for doc in documents]
     _check_pipeline(label, documents, tasks)
     return Pipeline(header_name, tasks)
 
@@ -84,7 +86,7 @@ def _is_header(node: yaml.Node) -> bool:
     return isinstance(node, yaml.MappingNode) and [k.value for k, _ in node.value] == ["name"]
 
 
-def _build(label: str, node: yaml.Node, overrides: EnvOverrides, require_env: bool) -> Task:
+def _build(label: str, node: yaml.Node, overrides: EnvOverrides, require_env: bool, model: type[Task]) -> Task:
     positions: dict[tuple, Position] = {}
     _index(label, node, (), positions, budget=[MAX_NODES])
     data = _plain(label, node)
@@ -107,7 +109,7 @@ def _build(label: str, node: yaml.Node, overrides: EnvOverrides, require_env: bo
         secrets = data.get("secrets")
         data["secrets"] = {**(secrets if isinstance(secrets, dict) else {}), **overrides.secrets}
     try:
-        task = Task.model_validate(data)
+        task = model.model_validate(data)
     except ValidationError as exc:
         raise TaskError(_describe(label, _most_specific(exc.errors()), positions)) from None
     if require_env:

@@ -15,7 +15,28 @@ import sys
 from pathlib import Path
 from typing import Optional, Union
 
-from stix.models.task import Task
+from stix.models import task as models
+
+
+class Task(models.Task):
+    """The task model with SkyPilot's constructors (the loader lives above the models, so they live here)."""
+
+    @classmethod
+    def from_yaml(cls, path: str, envs: Optional[dict[str, str]] = None,
+                  secrets: Optional[dict[str, str]] = None) -> "Task":
+        from stix.loader import EnvOverrides, load_task
+
+        return load_task(path, EnvOverrides(envs or {}, secrets or {}), model=cls)  # type: ignore[return-value]
+
+    @classmethod
+    def from_yaml_str(cls, text: str, label: str = "<string>") -> "Task":
+        from stix.errors import TaskError
+        from stix.loader import load_pipeline_text
+
+        pipeline = load_pipeline_text(text, label, model=cls)
+        if pipeline.is_pipeline:
+            raise TaskError(f"{label}:1:1: holds a pipeline of {len(pipeline.tasks)} tasks, not one task")
+        return pipeline.tasks[0]  # type: ignore[return-value]
 
 
 def _session():
@@ -28,11 +49,12 @@ def _session():
     return Session(StixHome.from_env(), console_events(Console(highlight=False)), confirm=None)
 
 
-def _task(task: Union[Task, str], envs: Optional[dict[str, str]], secrets: Optional[dict[str, str]]) -> tuple[Task, Optional[Path]]:
+def _task(task: Union[models.Task, str], envs: Optional[dict[str, str]],
+          secrets: Optional[dict[str, str]]) -> tuple[models.Task, Optional[Path]]:
     """A Task goes to the flows as it is (with envs and secrets applied); a path is loaded first."""
     from stix.loader import EnvOverrides, load_task
 
-    if isinstance(task, Task):
+    if isinstance(task, models.Task):
         task = task.model_copy(deep=True)
         if envs:
             task.update_envs(envs)
@@ -42,7 +64,7 @@ def _task(task: Union[Task, str], envs: Optional[dict[str, str]], secrets: Optio
     return load_task(task, EnvOverrides(envs or {}, secrets or {}), require_env=True), Path(task)
 
 
-def launch(task: Union[Task, str], cluster_name: Optional[str] = None,
+def launch(task: Union[models.Task, str], cluster_name: Optional[str] = None,
            envs: Optional[dict[str, str]] = None, secrets: Optional[dict[str, str]] = None) -> int:
     """Bring the cluster up (preview, apply) and run the task; returns the job's exit status."""
     from stix import flows
@@ -65,7 +87,7 @@ def down(cluster_name: str) -> None:
     flows.destroy(_session(), cluster_name, yes=True)
 
 
-def exec(task: Union[Task, str], cluster_name: str, detach: bool = False,  # noqa: A001 - SkyPilot's name
+def exec(task: Union[models.Task, str], cluster_name: str, detach: bool = False,  # noqa: A001 - SkyPilot's name
          envs: Optional[dict[str, str]] = None, secrets: Optional[dict[str, str]] = None) -> int:
     """Queue a job (a Task, a task file, or a shell command) on an up cluster; returns its exit status."""
     from stix import flows

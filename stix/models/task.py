@@ -66,25 +66,7 @@ class Task(Model, validate_assignment=True):
             return str(value)
         return value
 
-    # --- SkyPilot-style Python API -------------------------------------------------------------
-
-    @classmethod
-    def from_yaml(cls, path: str, envs: Optional[dict[str, str]] = None,
-                  secrets: Optional[dict[str, str]] = None) -> "Task":
-        from stix.loader import EnvOverrides, load_task
-
-        return load_task(path, EnvOverrides(envs or {}, secrets or {}))
-
-    @classmethod
-    def from_yaml_str(cls, text: str, label: str = "<string>") -> "Task":
-        from stix.loader import load_pipeline_text
-
-        pipeline = load_pipeline_text(text, label)
-        if pipeline.is_pipeline:
-            from stix.errors import TaskError
-
-            raise TaskError(f"{label}:1:1: holds a pipeline of {len(pipeline.tasks)} tasks, not one task")
-        return pipeline.tasks[0]
+    # --- SkyPilot-style Python API (from_yaml / from_yaml_str: stix.Task, the SDK's subclass) --------
 
     def to_yaml_config(self, redact_secrets: bool = True) -> dict[str, Any]:
         config = self.to_config()
