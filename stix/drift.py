@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from stix.engine.changes import display_type
+from stix.engine.events import ResourceEvent, read
 
 
 @dataclass(frozen=True)
@@ -34,20 +34,14 @@ class DriftReport:
         return bool(self.resources)
 
     def on_event(self, event: Any) -> None:
-        done = getattr(event, "res_outputs_event", None)
-        if done is None:
+        """The Automation API callback of a refresh (or its preview)."""
+        record = read(event)
+        if record is not None:
+            self.add(record)
+
+    def add(self, record: ResourceEvent) -> None:
+        if record.phase != "done" or record.op not in ("update", "delete"):
             return
-        meta = done.metadata
-        op = getattr(meta.op, "value", str(meta.op))
-        if op not in ("update", "delete"):
-            return
-        old = dict(meta.old.inputs) if meta.old else {}
-        new = dict(meta.new.inputs) if meta.new else {}
-        properties = tuple(
-            (key, old.get(key), new.get(key))
-            for key in sorted(set(old) | set(new))
-            if not key.startswith("__") and old.get(key) != new.get(key)
-        )
-        self.resources.append(
-            DriftedResource(meta.urn.rsplit("::", 1)[-1], display_type(meta.type), op, properties)
-        )
+        properties = tuple((key, record.old_inputs.get(key), record.new_inputs.get(key))
+                           for key in record.changed_inputs)
+        self.resources.append(DriftedResource(record.name, record.type, record.op, properties))

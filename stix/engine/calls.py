@@ -6,6 +6,7 @@ import signal
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, TypeVar
 
+from stix.engine.events import ResourceEvent, listener
 from stix.errors import Aborted, ProvisionError, StackLocked
 from stix.events import EventSink, Note, ResourceChanged, ResourceFailed
 
@@ -43,19 +44,13 @@ def _engine_message(lines: list[str]) -> str:
 def progress(events: EventSink) -> Callable[[Any], None]:
     """An engine event callback that reports each resource changed or failed."""
 
-    def on_event(event: Any) -> None:
-        done = getattr(event, "res_outputs_event", None)
-        if done is not None:
-            meta = done.metadata
-            op = getattr(meta.op, "value", str(meta.op))
-            if op not in ("same", "refresh") and meta.type != "pulumi:pulumi:Stack" \
-                    and not meta.type.startswith("pulumi:providers:"):
-                events(ResourceChanged(op, meta.urn.rsplit("::", 1)[-1]))
-        failed = getattr(event, "diagnostic_event", None)
-        if failed is not None and failed.severity == "error" and failed.urn:
-            events(ResourceFailed(failed.urn.rsplit("::", 1)[-1], failed.message.strip()))
+    def report(record: ResourceEvent) -> None:
+        if record.phase == "done" and record.op not in ("same", "refresh"):
+            events(ResourceChanged(record.op, record.name))
+        elif record.phase == "error":
+            events(ResourceFailed(record.name, record.message))
 
-    return on_event
+    return listener(report)
 
 
 @contextmanager

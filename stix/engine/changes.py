@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from stix.engine.events import ResourceEvent, display_type, read
+
+__all__ = ["CHANGE_OPS", "ChangeSet", "ResourceChange", "display_type"]
+
 CHANGE_OPS = ("create", "update", "replace", "delete")
-_OP_ALIASES = {"create-replacement": "replace", "delete-replaced": None, "same": "same",
-               "discard": "delete", "refresh": None, "read": None}
 
 
 @dataclass(frozen=True)
@@ -33,31 +35,16 @@ class ChangeSet:
         return any(change.op in CHANGE_OPS for change in self.changes)
 
     def on_event(self, event: Any) -> None:
-        pre = getattr(event, "resource_pre_event", None)
-        if pre is None:
+        """The Automation API callback of a preview."""
+        record = read(event)
+        if record is not None:
+            self.add(record)
+
+    def add(self, record: ResourceEvent) -> None:
+        op = record.change
+        if record.phase != "planned" or op is None:
             return
-        meta = pre.metadata
-        op = getattr(meta.op, "value", str(meta.op))
-        op = _OP_ALIASES.get(op, op)
-        if op is None or meta.type == "pulumi:pulumi:Stack" or meta.type.startswith("pulumi:providers:"):
+        if any(existing.name == record.name and existing.type == record.type for existing in self.changes):
             return
-        name = meta.urn.rsplit("::", 1)[-1]
-        if any(existing.name == name and existing.type == display_type(meta.type) for existing in self.changes):
-            return
-        diffs = tuple(key for key in (meta.diffs or []) if not key.startswith("__")) or _changed_inputs(meta)
-        self.changes.append(ResourceChange(op=op, type=display_type(meta.type), name=name, diffs=diffs))
-
-
-def display_type(type_token: str) -> str:
-    """Dynamic resources carry Pulumi's generic token; show them as stix's own."""
-    prefix = "pulumi-python:dynamic/"
-    return "stix:" + type_token[len(prefix):] if type_token.startswith(prefix) else type_token
-
-
-def _changed_inputs(meta: Any) -> tuple[str, ...]:
-    """Dynamic providers report no per-property diff; compare the recorded and planned inputs instead."""
-    old = dict(meta.old.inputs) if getattr(meta, "old", None) else {}
-    new = dict(meta.new.inputs) if getattr(meta, "new", None) else {}
-    if not old or not new:
-        return ()
-    return tuple(sorted(k for k in set(old) | set(new) if not k.startswith("__") and old.get(k) != new.get(k)))
+        compared = record.changed_inputs if record.old_inputs and record.new_inputs else ()
+        self.changes.append(ResourceChange(op, record.type, record.name, record.diffs or compared))
