@@ -1,8 +1,15 @@
 """The one exception tree of stix.
 
-Every error a user can cause or fix derives from StixError. The CLI maps them
-to a one-line message and the exit code named here; anything else is a bug and
-keeps its traceback.
+Every error a user can cause or fix derives from StixError, and every one is
+defined here. The CLI maps them to a one-line message and the exit code named
+here; anything else is a bug and keeps its traceback.
+
+    StixError (1)
+      TaskError (2), UsageError (2), ConfirmationRequired (2), PoolError (2)
+      NoFeasiblePlacement (3), Aborted (130)
+      ClusterNotFound, EngineError, PrerequisiteMissing, ProvisionError > StackLocked,
+      NodeCommandFailed (the node's status), SSHError, JobError,
+      CatalogError, FetchError, NodeProcessError
 """
 
 from __future__ import annotations
@@ -77,3 +84,31 @@ class NodeCommandFailed(StixError):
 
 class SSHError(StixError):
     """A node could not be reached, or its host key did not match the pinned one."""
+
+
+class NoFeasiblePlacement(StixError):
+    """No enabled cloud offers what the task asks for; the message says why and what would fit."""
+
+    exit_code = 3
+
+
+class CatalogError(StixError):
+    """A catalog file is missing columns or holds a row that is not a number where one is needed."""
+
+
+class FetchError(StixError):
+    """A cloud's public price endpoint could not be read (`stix catalog update`)."""
+
+
+class PoolError(StixError):
+    """The SSH node pool file is malformed or names a pool that does not exist."""
+
+    exit_code = 2
+
+
+class JobError(StixError):
+    """The node agent refused a job or a query, or the cluster cannot take jobs now."""
+
+
+class NodeProcessError(StixError):
+    """A local-cloud node's sshd could not be found, started or stopped."""

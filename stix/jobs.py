@@ -17,7 +17,7 @@ from stix.agent import AGENT_SOURCE
 from stix.agent.node_agent import (AGENT_FILE, CLUSTER_FILE, KEY_FILE, KNOWN_HOSTS_FILE, NOT_FINISHED_EXIT,
                                    NOT_FOUND_EXIT, REMOTE_DIR, STATUS_EXIT, SUCCEEDED)
 from stix.agent.node_agent import TERMINAL  # noqa: F401  (re-exported: jobs.TERMINAL)
-from stix.errors import ClusterNotFound, NodeCommandFailed, StixError
+from stix.errors import ClusterNotFound, JobError, NodeCommandFailed
 from stix.home import StixHome
 from stix.spec import ClusterInfo, NodeInfo
 from stix.ssh.runner import ClusterConnections, NodeConnection
@@ -25,10 +25,6 @@ from stix.ssh.runner import ClusterConnections, NodeConnection
 AGENT = f"{REMOTE_DIR}/{AGENT_FILE}"
 LOGS_STATUS_EXITS = tuple(sorted({*STATUS_EXIT.values(), NOT_FINISHED_EXIT, NOT_FOUND_EXIT}))
 """Every exit status `logs --status` (and `logs --follow`) can end with; anything else means the call failed."""
-
-
-class JobError(StixError):
-    pass
 
 
 def info_path(home: StixHome, cluster: str) -> Path:
@@ -185,6 +181,5 @@ def job_demand(task, node: NodeInfo) -> tuple[float, float]:
         have = f"{node.accelerator}:{node.gpus:g}" if node.accelerator else "no accelerators"
         raise JobError(f"the task asks for {', '.join(map(str, wanted))}; the cluster's nodes have {have}")
     return cpus, match.count
-
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable, Optional
 
 from stix.catalog.offers import Candidate, Catalog, HostLimits, Request, number
-from stix.errors import StixError
+from stix.errors import NoFeasiblePlacement
 from stix.models.resources import ResourceFields, Resources
 
 __all__ = ["COST", "TIME", "Candidate", "HostLimits", "NoFeasiblePlacement", "Placement", "Request", "optimize",
@@ -26,10 +26,6 @@ THROUGHPUT = {
     "H200": 1.15, "H100-MEGA": 1.0, "H100": 1.0, "A100-80GB": 0.55, "A100": 0.5, "L40S": 0.4, "V100-32GB": 0.25,
     "V100": 0.24, "A10G": 0.18, "A10": 0.18, "L4": 0.15, "P100": 0.12, "T4": 0.08, "P4": 0.05, "M60": 0.04,
 }
-
-
-class NoFeasiblePlacement(StixError):
-    exit_code = 3
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,8 @@ from typing import Optional
 
 import yaml
 
-from stix.errors import StixError
+from stix.errors import PoolError
 from stix.home import StixHome
-
-
-class PoolError(StixError):
-    exit_code = 2
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ class Gcp(Spot, Stoppable, Buckets, LoadBalancers, Cloud):
         out = super().candidates(request, catalog, num_nodes, host, pools)
         if request.accelerator is None:
             return out
-        for gpu in catalog.with_accelerator(request.accelerator.name):
-            if gpu.cloud == cls.name and gpu.attachable and place_ok(gpu, request) \
+        for gpu in catalog.of_cloud(cls.name, request.accelerator.name):
+            if gpu.attachable and place_ok(gpu, request) \
                     and abs(gpu.accelerator_count - request.accelerator.count) <= 1e-9:
                 out.extend(_attached(gpu, request, catalog, num_nodes))
         return out

@@ -45,8 +45,8 @@ class Local(Stoppable, Cloud):
             return []
         return [Candidate(offer.cloud, offer.region, offer.zone, offer.instance_type, have.name if have else "",
                           have.count if have else 0.0, host.vcpus, host.memory_gib, False, offer.price or 0.0, num_nodes)
-                for offer in catalog.cpu_only()
-                if offer.cloud == cls.name and place_ok(offer, request)
+                for offer in catalog.of_cloud(cls.name)
+                if place_ok(offer, request)
                 and request.instance_type in (None, offer.instance_type)]
 
     @classmethod

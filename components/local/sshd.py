@@ -29,10 +29,7 @@ STOP_TIMEOUT_S = 5.0
 EXEC_SETTLE_S = 1.0
 _PF_KTHREAD = 0x00200000  # /proc/PID/stat flags: a kernel thread
 SSHD_INSTALL_HINT = "install OpenSSH's server: apt-get install -y openssh-server (or your OS's openssh-server package)"
-
-
-class NodeProcessError(RuntimeError):
-    pass
+from stix.errors import NodeProcessError
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,10 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from stix.catalog.offers import Catalog, Offer
-from stix.errors import StixError
+from stix.errors import CatalogError
 
 REQUIRED = ("InstanceType", "AcceleratorName", "AcceleratorCount", "vCPUs", "MemoryGiB", "Price", "SpotPrice",
             "Region", "AvailabilityZone")
-
-
-class CatalogError(StixError):
-    pass
 
 
 def bundled_dir() -> Path:

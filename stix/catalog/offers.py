@@ -48,10 +48,12 @@ class Catalog:
         self._by_accelerator: dict[str, list[Offer]] = {}
         self._cpu_only: list[Offer] = []
         self._hosts: dict[tuple[str, str], list[Offer]] = {}
+        self._of_cloud: dict[tuple[str, str], list[Offer]] = {}
         self._index(self.offers)
 
     def _index(self, offers: Iterable[Offer]) -> None:
         for offer in offers:
+            self._of_cloud.setdefault((offer.cloud, offer.accelerator.lower()), []).append(offer)
             if offer.accelerator:
                 self._by_accelerator.setdefault(offer.accelerator.lower(), []).append(offer)
             else:
@@ -68,6 +70,10 @@ class Catalog:
 
     def cpu_only(self) -> list[Offer]:
         return self._cpu_only
+
+    def of_cloud(self, cloud: str, accelerator: Optional[str] = None) -> list[Offer]:
+        """A cloud's offers with this accelerator (None: its CPU-only offers)."""
+        return self._of_cloud.get((cloud, (accelerator or "").lower()), [])
 
     def hosts(self, cloud: str, zone: str) -> list[Offer]:
         """CPU-only instances of a cloud in a zone: what an attachable GPU can be added to."""
@@ -209,10 +215,10 @@ def catalog_candidates(cloud: str, request: Request, catalog: Catalog, num_nodes
     """A cloud's catalog offers that satisfy the request: instances with exactly the accelerators asked
     (GPUs that attach to a host are left to the cloud that has them), sizes, spot, price cap."""
     want = replace(request, cpus=DEFAULT_CPUS) if request.asks_nothing else request
-    pool = catalog.cpu_only() if request.accelerator is None else catalog.with_accelerator(request.accelerator.name)
+    pool = catalog.of_cloud(cloud, request.accelerator.name if request.accelerator else None)
     out: list[Candidate] = []
     for offer in pool:
-        if offer.cloud != cloud or offer.attachable or not place_ok(offer, request):
+        if offer.attachable or not place_ok(offer, request):
             continue
         if request.accelerator is not None and abs(offer.accelerator_count - request.accelerator.count) > 1e-9:
             continue

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Callable, Optional, Union
 
-from pydantic import (BeforeValidator, Field, InstanceOf, PlainSerializer, StrictBool, StrictInt, TypeAdapter,
-                      ValidationInfo, WithJsonSchema, field_validator, model_validator)
+from pydantic import (BeforeValidator, Field, InstanceOf, PlainSerializer, StrictBool, StrictInt, ValidationInfo,
+                      field_validator, model_validator)
 
 from stix.models import values
 from stix.models.base import Model
@@ -21,9 +21,8 @@ def _parsed(kind: type, parse: Callable[[Any], Any], spelled: Any) -> Any:
     def before(value: Any) -> Any:
         return value if value is None or isinstance(value, kind) else parse(value)
 
-    return Annotated[InstanceOf[kind], BeforeValidator(before),
-                     PlainSerializer(lambda value: value.to_spelling(), return_type=Any),
-                     WithJsonSchema(TypeAdapter(spelled).json_schema())]
+    return Annotated[InstanceOf[kind], BeforeValidator(before, json_schema_input_type=spelled),
+                     PlainSerializer(lambda value: value.to_spelling(), return_type=Any)]
 
 
 Infra = _parsed(values.Infra, values.parse_infra, str)

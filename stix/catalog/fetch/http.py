@@ -6,14 +6,10 @@ import json
 import urllib.request
 from typing import Any, Callable
 
-from stix.errors import StixError
+from stix.errors import FetchError
 
 TIMEOUT_S = 60.0
 FetchJson = Callable[[str], Any]
-
-
-class FetchError(StixError):
-    pass
 
 
 def fetch_json(url: str) -> Any:
