@@ -15,14 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional
 
+from stix.models import values
 from stix.spec import ClusterSpec
 
 if TYPE_CHECKING:
     from stix.catalog.offers import Candidate, Catalog, HostLimits, Request
 
 SSH_PORT = 22
-CLOUD_NAMES = ("local", "aws", "gcp", "azure", "kubernetes", "ssh")
-"""Every cloud, in the order `stix check` lists them; each is stix.components.<name>.CLOUD."""
+CLOUD_NAMES = values.CLOUDS
+"""Every cloud, in the order `stix check` lists them; each is stix.components.<name>.CLOUD. The task schema
+owns the list (it validates `infra`), so there is one."""
 
 
 @dataclass(frozen=True)
