@@ -85,7 +85,7 @@ def check_prerequisites(home: StixHome, cloud: str) -> None:
 def compile_spec(task: Task, cluster: str, chosen: Candidate, inputs: ClusterInputs) -> ClusterSpec:
     """The planner's whole decision as data: placement, sizes, ports, labels, keys."""
     resources = task.resources
-    autostop = resources.autostop_setting
+    autostop = resources.autostop
     return ClusterSpec(
         cluster=cluster,
         cloud=chosen.cloud,

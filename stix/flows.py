@@ -290,7 +290,7 @@ def _run_job(session: Session, conns, info: ClusterInfo, task: Task, context, de
 
 def _arm_autostop(session: Session, head, cluster: str, task: Task, idle_minutes: Optional[float], down: bool) -> None:
     """`-i/--down` on the command line win over resources.autostop; neither leaves the timer as it is."""
-    setting = task.resources.autostop_setting
+    setting = task.resources.autostop
     if idle_minutes is None and setting is not None:
         if not setting.enabled:
             return set_autostop(session, cluster, None, head=head)

@@ -293,6 +293,11 @@ def _flatten(annotations: list[Any]) -> list[Any]:
     for annotation in annotations:
         if typing.get_origin(annotation) in (typing.Union, types.UnionType):
             out.extend(_flatten(list(typing.get_args(annotation))))
+        elif typing.get_origin(annotation) is typing.Annotated:
+            # A parsed field (models.resources._parsed) is described by the spelling it accepts.
+            base, *metadata = typing.get_args(annotation)
+            spelled = [getattr(meta, "json_schema_input_type", None) for meta in metadata]
+            out.extend(_flatten([base, *(s for s in spelled if s is not None)]))
         else:
             out.append(annotation)
     return out

@@ -74,6 +74,19 @@ _CHOICES = {
 }
 
 
+def _autostop(value: Any) -> values.Autostop:
+    if isinstance(value, (dict, AutostopConfig)):
+        config = AutostopConfig.model_validate(value)  # nested errors keep their place: autostop.idle_minutes
+        minutes = config.idle_minutes
+        return values.Autostop(enabled=True, idle_minutes=5 if minutes is None else values.parse_duration_minutes(minutes),
+                               down=bool(config.down), wait_for=config.wait_for or "jobs_and_ssh",
+                               spelling=config.to_config())
+    return values.parse_autostop(value)
+
+
+Autostop = _parsed(values.Autostop, _autostop, Union[StrictBool, StrictInt, str, AutostopConfig])
+
+
 class ResourceFields(Model):
     infra: Optional[Infra] = Field(
         None, description="Where to run: cloud[/region[/zone]], k8s[/context], ssh/<pool>, 'local'; '*' is a wildcard."
@@ -101,17 +114,10 @@ class ResourceFields(Model):
         None, description="Machine image: an image id, 'docker:<image>', or a mapping of region to image."
     )
     labels: Optional[dict[str, str]] = Field(None, description="Labels/tags put on every cloud resource.")
-    autostop: Optional[Union[StrictBool, StrictInt, str, AutostopConfig]] = Field(
+    autostop: Optional[Autostop] = Field(
         None, description="Stop when idle: true, minutes, '10h', or {idle_minutes, down, wait_for}."
     )
     max_hourly_cost: Optional[float] = Field(None, gt=0, description="Refuse placements costing more than this many $/hr.")
-
-    @field_validator("autostop", mode="before")
-    @classmethod
-    def _autostop(cls, value: Any) -> Any:
-        if value is not None and not isinstance(value, (dict, AutostopConfig)):
-            values.parse_autostop(value)
-        return value
 
     @field_validator(*_CHOICES, mode="before")
     @classmethod
@@ -144,20 +150,6 @@ class ResourceFields(Model):
     @property
     def placement(self) -> values.Infra:
         return self.infra or values.Infra(self.cloud, self.region, self.zone)
-
-    @property
-    def autostop_setting(self) -> Optional[values.Autostop]:
-        if self.autostop is None:
-            return None
-        if isinstance(self.autostop, AutostopConfig):
-            minutes = self.autostop.idle_minutes
-            return values.Autostop(
-                enabled=True,
-                idle_minutes=5 if minutes is None else values.parse_duration_minutes(minutes),
-                down=bool(self.autostop.down),
-                wait_for=self.autostop.wait_for or "jobs_and_ssh",
-            )
-        return values.parse_autostop(self.autostop)
 
 
 class ResourceCandidate(ResourceFields):

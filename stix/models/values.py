@@ -350,6 +350,14 @@ class Autostop:
     idle_minutes: int = 5
     down: bool = False
     wait_for: str = "jobs_and_ssh"
+    spelling: Any = field(default=None, compare=False)
+
+    def to_spelling(self) -> Any:
+        if self.spelling is not None:
+            return self.spelling
+        if not self.enabled:
+            return False
+        return {"idle_minutes": self.idle_minutes, "down": self.down, "wait_for": self.wait_for}
 
 
 _DURATION = re.compile(r"^(\d+)\s*([smhd]?)$", re.IGNORECASE)
@@ -372,9 +380,9 @@ def parse_duration_minutes(value: Union[int, str]) -> int:
 
 def parse_autostop(value: Any) -> Autostop:
     if isinstance(value, bool):
-        return Autostop(enabled=value)
+        return Autostop(enabled=value, spelling=value)
     if isinstance(value, (int, str)):
-        return Autostop(enabled=True, idle_minutes=parse_duration_minutes(value))
+        return Autostop(enabled=True, idle_minutes=parse_duration_minutes(value), spelling=value)
     raise ValueError("autostop must be true/false, minutes, a duration like '10h', or a mapping")
 
 

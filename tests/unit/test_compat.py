@@ -58,7 +58,7 @@ def test_legacy_and_new_fields():
     assert jax.workdir.url.endswith("skypilot.git") and jax.workdir.ref == "speedup-job"
     assert jax.resources.job_recovery.strategy == "DYNAMIC_NODE_SET" and jax.resources.job_recovery.min_nodes == 3
     assert jax.env_values() == {"NUM_EPOCHS": "50", "STEPS_PER_EPOCH": "20"}
-    assert one("tests__test_yamls__autostop.yaml").resources.autostop_setting.idle_minutes == 5
+    assert one("tests__test_yamls__autostop.yaml").resources.autostop.idle_minutes == 5
     assert one("tests__test_yamls__test_labels.yaml").resources.labels == {"inlinelabel1": "inlinevalue1", "inlinelabel2": "inlinevalue2"}
 
 

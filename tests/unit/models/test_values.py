@@ -67,7 +67,7 @@ def test_autostop_dict_setting():
     from stix.models.resources import Resources
 
     r = Resources.model_validate({"autostop": {"idle_minutes": "2h", "down": True, "wait_for": "jobs"}})
-    assert r.autostop_setting == v.Autostop(True, 120, True, "jobs")
+    assert r.autostop == v.Autostop(True, 120, True, "jobs")
 
 
 @pytest.mark.parametrize("bad", ["H100:", "H100:-1", "Z900:1", ""])
