@@ -184,7 +184,7 @@ def with_capacity(spec: ClusterSpec, nodes: Any) -> Any:
 
 
 def node_output(name: str, rank: int, ip: Any, private_ip: Any, port: int, user: str, host_public_key: str,
-                home: str) -> Any:
+                home: Any) -> Any:
     import pulumi
 
     return pulumi.Output.all(name=name, rank=rank, ip=ip, private_ip=private_ip, port=port, user=user,

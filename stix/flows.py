@@ -273,6 +273,7 @@ def _run_job(session: Session, conns, info: ClusterInfo, task: Task, context, de
 
     cpus, gpus = jobs.job_demand(task, info.head)
     head = conns.connections[0]
+    assert task.run is not None  # both callers return before this without a run
     job_id = jobs.submit(head, task.name, task.run, job_ranks(info, task, context), cpus, gpus)
     if detach:
         session.note(f"Job {job_id} submitted to {info.cluster}; `stix logs {info.cluster} {job_id}` follows it.")

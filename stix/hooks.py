@@ -16,7 +16,7 @@ from typing import Optional
 from stix.errors import NodeCommandFailed
 from stix.spec import ClusterInfo, NodeInfo
 from stix.ssh.runner import ClusterConnections, LineSink
-from stix.models.task import Task
+from stix.models.task import GitWorkdir, Task
 
 REMOTE_WORKDIR = "sky_workdir"
 
@@ -63,13 +63,15 @@ def remote_workdir(node: NodeInfo) -> str:
     return f"{node.home}/{REMOTE_WORKDIR}"
 
 
-def sync_workdir(conns: ClusterConnections, workdir: Optional[str]) -> list[int]:
+def sync_workdir(conns: ClusterConnections, workdir: Optional[str | GitWorkdir]) -> list[int]:
     """Send the workdir's changed files to every node; returns how many files each node received."""
     from stix.errors import UsageError
     from stix.sync import sync_dir
 
     if not workdir:
         return []
+    if isinstance(workdir, GitWorkdir):  # check_runnable refuses these before any sync
+        raise UsageError("a git workdir ({url, ref}) is not supported")
     local = Path(workdir).expanduser().absolute()
     if not local.is_dir():
         raise UsageError(f"workdir {workdir!r} is not a directory")

@@ -15,6 +15,7 @@ from typing import Any, Mapping, Optional
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from stix.envs import SUBSTITUTED_FIELDS, substitute
 from stix.errors import TaskError
@@ -211,12 +212,12 @@ def _index(label: str, node: yaml.Node, at: tuple, positions: dict[tuple, Positi
             _index(label, item, at + (i,), positions, depth + 1, budget)
 
 
-def _most_specific(errors: list[dict[str, Any]]) -> dict[str, Any]:
+def _most_specific(errors: list[ErrorDetails]) -> ErrorDetails:
     """Of a union's failed branches, the one that got furthest into the value explains it best."""
     return max(errors, key=lambda error: (len(_clean_loc(tuple(error["loc"]))), error["type"] == "value_error"))
 
 
-def _describe(label: str, error: dict[str, Any], positions: dict[tuple, Position]) -> str:
+def _describe(label: str, error: ErrorDetails, positions: dict[tuple, Position]) -> str:
     loc = _clean_loc(tuple(error["loc"]))
     kind = error["type"]
     if kind == "extra_forbidden":

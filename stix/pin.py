@@ -76,7 +76,7 @@ class Pin:
         missing = [key for key in _FIELDS if key not in placement and key != "sshCidrs"]
         if missing:
             raise UsageError(f"{where}: config: {NAMESPACE}:placement: missing {', '.join(missing)}")
-        values = {field: placement.get(key) for key, field in _FIELDS.items()}
+        values: dict[str, Any] = {field: placement.get(key) for key, field in _FIELDS.items()}
         values["ssh_cidrs"] = tuple(placement.get("sshCidrs") or ())
         try:
             return cls(task=str(task), stopped=bool(stopped), **{

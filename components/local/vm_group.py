@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import pulumi
 
@@ -25,12 +25,12 @@ def node_names(cluster: str, num_nodes: int) -> list[str]:
 
 
 class VmGroup(pulumi.ComponentResource):
-    nodes: list[LocalNode]
+    nodes: pulumi.Output[list[Any]]  # one record per node, as every cloud's VmGroup
 
     def __init__(self, name: str, args: VmGroupArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("stix:local:VmGroup", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.nodes = [
+        nodes = [
             LocalNode(
                 f"{name}-node-{rank}",
                 cluster=args.cluster,
@@ -55,7 +55,7 @@ class VmGroup(pulumi.ComponentResource):
                     host_public_key=node.host_public_key,
                     home=node.home,
                 )
-                for rank, (node_name, node) in enumerate(zip(node_names(args.cluster, args.num_nodes), self.nodes))
+                for rank, (node_name, node) in enumerate(zip(node_names(args.cluster, args.num_nodes), nodes))
             ]
         )
         self.nodes = self.node_outputs

@@ -134,6 +134,7 @@ def enqueue(spec: dict) -> int:
          len(spec["ranks"])),
     )
     job_id = cur.lastrowid
+    assert job_id is not None  # set by every INSERT
     directory = job_dir(job_id)
     directory.mkdir(parents=True, exist_ok=True)
     fd = os.open(directory / SPEC_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -553,6 +554,7 @@ class Scheduler:
                 process = subprocess.Popen(ssh_command(node, self.info, REMOTE_RUNNER.format(job=int(job_id))),
                                            stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
                                            start_new_session=True)
+                assert process.stdin is not None  # stdin=PIPE
                 process.stdin.write(script.encode() + b"\0")
                 process.stdin.close()
             log.close()

@@ -193,7 +193,7 @@ def memory_ok(have: Optional[float], vcpus: Optional[float], want: Optional[valu
         return False
     if want.per_cpu is not None:
         return vcpus is not None and have >= want.per_cpu * vcpus - 1e-9
-    return have >= want.gib - 1e-9 if want.at_least else abs(have - (want.gib or 0.0)) < 1e-6
+    return have >= (want.gib or 0.0) - 1e-9 if want.at_least else abs(have - (want.gib or 0.0)) < 1e-6
 
 
 def place_ok(offer: Offer, request: Request) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional, Union, cast
 
 from pydantic import (BeforeValidator, Field, InstanceOf, PlainSerializer, StrictBool, StrictInt, ValidationInfo,
                       field_validator, model_validator)
@@ -21,16 +21,24 @@ def _parsed(kind: type, parse: Callable[[Any], Any], spelled: Any) -> Any:
     def before(value: Any) -> Any:
         return value if value is None or isinstance(value, kind) else parse(value)
 
-    return Annotated[InstanceOf[kind], BeforeValidator(before, json_schema_input_type=spelled),
+    return Annotated[InstanceOf[kind], BeforeValidator(before, json_schema_input_type=spelled),  # type: ignore[misc, valid-type]  # a type built at runtime
                      PlainSerializer(lambda value: value.to_spelling(), return_type=Any)]
 
 
-Infra = _parsed(values.Infra, values.parse_infra, str)
-Accelerators = _parsed(values.Accelerators, values.parse_accelerators, AcceleratorSpec)
-Cpus = _parsed(values.Amount, values.parse_cpus, Scalar)
-Memory = _parsed(values.Memory, values.parse_memory, Scalar)
-DiskSize = _parsed(values.DiskSize, values.parse_disk_size, Union[StrictInt, str])
-Ports = _parsed(values.Ports, values.parse_ports, PortsSpec)
+if TYPE_CHECKING:  # what a field holds once loaded; the annotated forms below are built at runtime
+    Infra = values.Infra
+    Accelerators = values.Accelerators
+    Cpus = values.Amount
+    Memory = values.Memory
+    DiskSize = values.DiskSize
+    Ports = values.Ports
+else:
+    Infra = _parsed(values.Infra, values.parse_infra, str)
+    Accelerators = _parsed(values.Accelerators, values.parse_accelerators, AcceleratorSpec)
+    Cpus = _parsed(values.Amount, values.parse_cpus, Scalar)
+    Memory = _parsed(values.Memory, values.parse_memory, Scalar)
+    DiskSize = _parsed(values.DiskSize, values.parse_disk_size, Union[StrictInt, str])
+    Ports = _parsed(values.Ports, values.parse_ports, PortsSpec)
 
 
 class JobRecovery(Model):
@@ -84,7 +92,10 @@ def _autostop(value: Any) -> values.Autostop:
     return values.parse_autostop(value)
 
 
-Autostop = _parsed(values.Autostop, _autostop, Union[StrictBool, StrictInt, str, AutostopConfig])
+if TYPE_CHECKING:
+    Autostop = values.Autostop
+else:
+    Autostop = _parsed(values.Autostop, _autostop, Union[StrictBool, StrictInt, str, AutostopConfig])
 
 
 class ResourceFields(Model):
@@ -124,7 +135,7 @@ class ResourceFields(Model):
     def _one_of(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None:
             return value
-        kind, choices = _CHOICES[info.field_name]
+        kind, choices = _CHOICES[cast(str, info.field_name)]  # set for field validators
         if info.field_name == "cloud":
             value = str(value).lower()
             value = values.CLOUD_ALIASES.get(value, value)
@@ -180,7 +191,7 @@ class Resources(ResourceFields):
 
     def accelerator_choices(self) -> list[values.Accelerator]:
         """Every accelerator the task would take, in preference order, alternatives included."""
-        out = list(self.accelerators.choices) if self.accelerators is not None else []
+        out: list[values.Accelerator] = list(self.accelerators.choices) if self.accelerators is not None else []
         for alternative in self.ordered or self.any_of or []:
             if alternative.accelerators is not None:
                 out.extend(alternative.accelerators.choices)

@@ -6,6 +6,7 @@ Every network call has a timeout; exit statuses are checked, never output.
 
 from __future__ import annotations
 
+import functools
 import socket
 import sys
 import threading
@@ -161,7 +162,7 @@ class ClusterConnections:
         """Run a per-node bash script on every node in parallel, the script sent on stdin."""
         pairs = list(zip(self.info.nodes, self.connections))
         futures = [
-            self._pool.submit(conn.run, STDIN_SCRIPT, lambda line, node=node: sink(node, line),
+            self._pool.submit(conn.run, STDIN_SCRIPT, functools.partial(sink, node),
                               None, script_for(node).encode() + b"\0")
             for node, conn in pairs
         ]
