@@ -1,0 +1,179 @@
+"""An existing cluster's life after `up`: stop and start through the stack, destroy, drift, refresh, unlock."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+
+from stix import index as idx
+from stix import jobs, ssh_config
+from stix.drift import DriftReport
+from stix.engine.calls import engine_call, interrupts_deferred, progress
+from stix.engine.changes import ChangeSet
+from stix.errors import ClusterNotFound, UsageError
+from stix.events import PreviewReady
+from stix.home import StixHome
+from stix.naming import validate_cluster_name
+from stix.project import Project
+from stix.session import Session, confirm
+from stix.spec import ClusterSpec
+from stix.stages import (apply_stack, cluster_info, cluster_project, preview_stack, probe_cpus, probes_capacity,
+                         record_info, save_spec, spec_path)
+
+
+def stop(session: Session, cluster: str, yes: bool = False) -> None:
+    """Stop every node through the stack, keeping disks and files; `stix start` brings them back."""
+    _set_power(session, cluster, stopped=True, yes=yes)
+    session.index.set_status(cluster, idx.STOPPED)
+    session.note(f"Cluster {cluster} stopped; `stix start {cluster}` resumes it.", "success")
+
+
+def start(session: Session, cluster: str, yes: bool = False) -> None:
+    from stix.ssh.runner import ClusterConnections
+
+    spec, outputs = _set_power(session, cluster, stopped=False, yes=yes)
+    session.index.set_status(cluster, idx.UP)
+    info = cluster_info(session, spec, outputs)
+    with ClusterConnections(info) as conns:
+        if probes_capacity(spec):
+            conns.info = info = info.with_capacity(probe_cpus(conns.connections[0]))
+            record_info(session, info)
+        jobs.install_agent(conns)
+    session.note(f"Cluster {cluster} is up again.", "success")
+
+
+def _set_power(session: Session, cluster: str, stopped: bool, yes: bool):
+    from stix.components.base import Stoppable, can, cloud_for
+    from stix.engine.program import make_program
+    from stix.engine.workspace import open_stack
+
+    validate_cluster_name(cluster)
+    if session.index.get(cluster) is None:
+        raise ClusterNotFound(f"cluster {cluster!r} not found (stix status lists clusters)")
+    try:
+        spec = ClusterSpec.from_json(spec_path(session.home, cluster).read_text())
+    except OSError:
+        raise UsageError(f"cluster {cluster!r} has no saved plan; run `stix up` for it first") from None
+    if not can(cloud_for(spec.cloud), Stoppable):
+        raise UsageError(f"{spec.cloud} clusters cannot be stopped by stix yet; `stix destroy {cluster}` removes it")
+    spec = dataclasses.replace(spec, stopped=stopped)
+    project = cluster_project(session, cluster)
+    stack = engine_call(lambda: open_stack(session.home, cluster, make_program(spec), project=project),
+                        "opening the stack")
+    changes = preview_stack(session, stack, cluster)
+    if changes.has_changes:
+        confirm(session, f"{'Stop' if stopped else 'Start'} cluster {cluster}?", yes)
+        if project is not None:
+            _pin_power(project, cluster, spec)
+        outputs = apply_stack(session, stack, cluster)
+    else:
+        outputs = engine_call(lambda: stack.outputs(), "reading stack outputs")
+    save_spec(session.home, spec)
+    return spec, outputs
+
+
+def _pin_power(project: Project, cluster: str, spec: ClusterSpec) -> None:
+    """A stopped cluster says so in its pin and stored spec, so plain `pulumi preview` does not plan to start it."""
+    from stix.pin import read_pin, write_pin
+
+    pin = read_pin(project.stack_file(cluster))
+    if pin is not None:
+        write_pin(project.stack_file(cluster), dataclasses.replace(pin, stopped=spec.stopped), spec)
+
+
+def destroy(session: Session, cluster: str, yes: bool = False) -> None:
+    from pulumi import automation as auto
+
+    from stix.engine.workspace import open_stack
+
+    validate_cluster_name(cluster)
+    record = session.index.get(cluster)
+    try:
+        stack = open_stack(session.home, cluster, create=False, project=cluster_project(session, cluster))
+    except auto.StackNotFoundError:
+        if record is None and not session.home.cluster_dir(cluster).exists():
+            raise ClusterNotFound(f"cluster {cluster!r} not found (stix status lists clusters)") from None
+        stack = None
+    if stack is not None:
+        changes = ChangeSet()
+        engine_call(lambda: stack.preview_destroy(on_event=changes.on_event), "previewing destroy")
+        session.events(PreviewReady(cluster, changes))
+        confirm(session, f"Destroy cluster {cluster}?", yes)
+        with interrupts_deferred(session.events, cluster, "destroy"):
+            engine_call(lambda: stack.destroy(on_event=progress(session.events)), "destroying", cluster)
+        engine_call(lambda: stack.workspace.remove_stack(cluster), "removing the stack")
+    else:
+        confirm(session, f"Remove leftovers of cluster {cluster}?", yes)
+    _sweep_local(session.home, cluster)
+    ssh_config.remove_cluster_config(session.home, cluster)
+    session.index.remove(cluster)
+    session.note(f"Cluster {cluster} destroyed.", "success")
+
+
+def _existing_stack(session: Session, cluster: str):
+    from pulumi import automation as auto
+
+    from stix.engine.workspace import open_stack
+
+    validate_cluster_name(cluster)
+    try:
+        return open_stack(session.home, cluster, create=False, project=cluster_project(session, cluster))
+    except auto.StackNotFoundError:
+        raise ClusterNotFound(f"cluster {cluster!r} has no stack (stix status lists clusters)") from None
+
+
+def unlock(session: Session, cluster: str, yes: bool = False) -> None:
+    """Release the stack's lock; an update still running under it loses its claim, so ask first."""
+    stack = _existing_stack(session, cluster)
+    confirm(session, f"Release the lock on cluster {cluster}'s stack? Only do this if the update holding it died.",
+             yes)
+    engine_call(lambda: stack.cancel(), "cancelling the update")
+    session.note(f"Cluster {cluster}'s stack is unlocked; `stix drift {cluster}` shows what the dead update "
+                 f"left, `stix up` or `stix destroy` settles it.")
+
+
+def drift(session: Session, cluster: str) -> DriftReport:
+    """What changed behind stix's back, without changing state or resources (a refresh preview)."""
+    stack = _existing_stack(session, cluster)
+    report = DriftReport(cluster)
+    engine_call(lambda: stack.preview_refresh(on_event=report.on_event), "checking for drift")
+    return report
+
+
+def refresh(session: Session, cluster: str) -> DriftReport:
+    """Reconcile state with reality (pulumi refresh) and report what drifted."""
+    stack = _existing_stack(session, cluster)
+    report = DriftReport(cluster)
+    engine_call(lambda: stack.refresh(on_event=report.on_event), "refreshing", cluster)
+    record = session.index.get(cluster)
+    if record is not None:
+        status = _status_after(record, report)
+        session.index.set_status(cluster, status)
+        if status == idx.STOPPED and record.status == idx.UP:
+            session.index.set_autostop(cluster, None)  # the agent's timer fired, and it is spent
+    return report
+
+
+def _status_after(record: idx.ClusterRecord, report: DriftReport) -> str:
+    """UP or STOPPED as recorded when nothing drifted; STOPPED when every node stopped by itself
+    (autostop); DEGRADED for anything else."""
+    if not report.drifted:
+        return record.status if record.status in (idx.UP, idx.STOPPED) else idx.UP
+    stopped = [r for r in report.resources if r.op == "update" and ("state", "running", "stopped") in r.properties]
+    if len(stopped) == len(report.resources) == record.num_nodes:
+        return idx.STOPPED
+    return idx.DEGRADED
+
+
+def _sweep_local(home: StixHome, cluster: str) -> None:
+    """Remove node directories (and their processes) that state no longer records.
+
+    A node whose create was interrupted can exist without a state entry; every
+    local resource lives under the cluster's directory, so this finds them all.
+    """
+    from stix.components.local import sshd
+
+    sshd.kill_all(sshd.processes_under(home.cluster_dir(cluster)))
+    shutil.rmtree(home.cluster_dir(cluster), ignore_errors=True)
+    shutil.rmtree(home.key_path(cluster).parent, ignore_errors=True)
+    shutil.rmtree(home.workspaces_dir / cluster, ignore_errors=True)

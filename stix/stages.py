@@ -1,0 +1,178 @@
+"""The stages of a launch, each once and downward: plan (placement, through the cluster's pin in a
+project) -> compile (spec) -> open the stack -> preview -> apply; and the record of what apply made."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from stix import jobs, ssh_config
+from stix.compile import check_prerequisites, check_runnable, compile_spec
+from stix.engine.calls import engine_call, interrupts_deferred, progress
+from stix.engine.changes import ChangeSet
+from stix.events import PlacementChosen, PreviewReady
+from stix.home import StixHome
+from stix.models.task import Task
+from stix.naming import default_cluster_name, validate_cluster_name
+from stix.optimizer import Placement
+from stix.project import Project, find_project, load_project
+from stix.session import Session
+from stix.spec import ClusterInfo, ClusterSpec
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    task: Task
+    cluster: Optional[str] = None
+    """Default: the task's name, else the task file's stem."""
+    task_path: Optional[Path] = None
+    """Where the task came from (the default name; the pin's reference in a project); None from the SDK."""
+    yes: bool = False
+    idle_minutes: Optional[float] = None
+    down: bool = False
+
+    @property
+    def cluster_name(self) -> str:
+        if self.cluster:
+            return validate_cluster_name(self.cluster)
+        return default_cluster_name(self.task.name, self.task_path or Path("task.yaml"))
+
+
+@dataclass(frozen=True)
+class Target:
+    """A launch request resolved against this machine: the cluster's name and the project around it."""
+
+    request: LaunchRequest
+    cluster: str
+    project: Optional[Project] = field(default=None)
+
+    @property
+    def task(self) -> Task:
+        return self.request.task
+
+    @property
+    def stack_file(self) -> Optional[Path]:
+        return self.project.stack_file(self.cluster) if self.project else None
+
+
+def target_of(request: LaunchRequest) -> Target:
+    return Target(request, request.cluster_name, find_project())
+
+
+def cluster_project(session: Session, cluster: str) -> Optional[Project]:
+    """Where an existing cluster's stack config lives: the current project if it pins the cluster,
+    else the project it was launched in, else (None) stix's home."""
+    here = find_project()
+    if here is not None and here.stack_file(cluster).exists():
+        return here
+    record = session.index.get(cluster)
+    if record is not None and record.project:
+        recorded = load_project(Path(record.project))
+        if recorded is not None and recorded.stack_file(cluster).exists():
+            return recorded
+    return None
+
+
+def stack_for(session: Session, target: Target):
+    """Plan (through the cluster's pin, in a project), compile, and open the cluster's stack with the spec."""
+    from stix.engine.program import make_program
+    from stix.engine.workspace import open_stack
+    from stix.inputs import cluster_inputs
+
+    placement, pin = plan(target)
+    session.events(PlacementChosen(placement))
+    check_prerequisites(session.home, placement.chosen.cloud)
+    cidrs = pin.ssh_cidrs if pin is not None else ()
+    inputs = cluster_inputs(session.home, target.cluster, placement.chosen, target.task.num_nodes, cidrs)
+    spec = compile_spec(target.task, target.cluster, placement.chosen, inputs)
+    if pin is not None:
+        spec = dataclasses.replace(spec, stopped=pin.stopped)
+    stack = engine_call(lambda: open_stack(session.home, target.cluster, make_program(spec), project=target.project),
+                        "opening the stack")
+    return stack, spec, pin
+
+
+def plan(target: Target) -> tuple[Placement, Any]:
+    """The optimizer's placement; in a project, the cluster's pinned one while it still fits the task."""
+    from stix.placement import place
+
+    check_runnable(target.task)
+    placement = place(target.task)
+    pin = None
+    if target.project is not None:
+        placement, pin = _pinned(target, placement)
+    check_runnable(target.task, placement.chosen.cloud)
+    return placement, pin
+
+
+def _pinned(target: Target, placement: Placement):
+    from stix.compile import resolve_image
+    from stix.components.base import cloud_for
+    from stix.pin import Pin, keep_pinned, read_pin, task_reference
+
+    assert target.project is not None and target.stack_file is not None
+    candidate = keep_pinned(read_pin(target.stack_file), placement)
+    cidrs: tuple[str, ...] = ()
+    if cloud_for(candidate.cloud).ssh_rule:
+        from stix.ssh_source import ssh_cidrs
+
+        cidrs = tuple(ssh_cidrs())
+    reference = task_reference(target.project.root, target.request.task_path) if target.request.task_path else "<sdk>"
+    pin = Pin.of(reference, candidate, resolve_image(target.task.resources.image_id, candidate.region), cidrs)
+    return Placement(candidate, placement.candidates), pin
+
+
+def preview_stack(session: Session, stack, cluster: str) -> ChangeSet:
+    changes = ChangeSet()
+    # Refresh first, so the plan starts from what really exists: a node that died is recreated by `up`.
+    engine_call(lambda: stack.preview(on_event=changes.on_event, refresh=True), "previewing")
+    session.events(PreviewReady(cluster, changes))
+    return changes
+
+
+def apply_stack(session: Session, stack, cluster: str):
+    with interrupts_deferred(session.events, cluster, "apply"):
+        result = engine_call(lambda: stack.up(on_event=progress(session.events), refresh=True), "applying", cluster)
+    return result.outputs
+
+
+# --- what apply made ---------------------------------------------------------------------------
+
+
+def cluster_info(session: Session, spec: ClusterSpec, outputs: dict[str, Any]) -> ClusterInfo:
+    """The stack outputs read as ClusterInfo, recorded for the commands that later work without Pulumi."""
+    values = {key: getattr(value, "value", value) for key, value in outputs.items()}
+    info = ClusterInfo.from_dict(values, str(session.home.key_path(spec.cluster)))
+    record_info(session, info)
+    return info
+
+
+def record_info(session: Session, info: ClusterInfo) -> None:
+    jobs.save_info(session.home, info)
+    ssh_config.write_cluster_config(session.home, info)
+
+
+def spec_path(home: StixHome, cluster: str) -> Path:
+    return home.cluster_dir(cluster) / "spec.json"
+
+
+def save_spec(home: StixHome, spec: ClusterSpec) -> None:
+    path = spec_path(home, spec.cluster)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(spec.to_json())
+
+
+def probes_capacity(spec: ClusterSpec) -> bool:
+    from stix.components.base import cloud_for
+
+    return cloud_for(spec.cloud).probes_capacity
+
+
+def probe_cpus(conn) -> float:
+    """A pool machine is whatever it is: ask it."""
+    out: list[str] = []
+    if conn.run("nproc", out.append, timeout=30) != 0 or not out or not out[-1].strip().isdigit():
+        return 1.0
+    return float(out[-1].strip())
