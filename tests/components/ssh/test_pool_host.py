@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-from pathlib import Path
 
 import dill
 import pytest
@@ -12,26 +11,8 @@ from stix.agent.node_agent import DAEMON_PID_FILE, PIDS_DIR, REMOTE_DIR
 from stix.components.local import sshd
 from stix.components.ssh.host import PoolHostProvider, _connect, _run
 from stix.errors import SSHError
-from stix.keys import ensure_cluster_key, generate_keypair, write_private_key
-
-
-class Machine:
-    """A user's machine: its own sshd, host key and authorized_keys (holding the user's key) in its home."""
-
-    def __init__(self, root: Path, user_public_key: str) -> None:
-        self.paths = sshd.NodePaths(root)
-        (self.paths.home / ".ssh").mkdir(parents=True)
-        host = generate_keypair("pool-machine")
-        write_private_key(self.paths.host_key, host.private_openssh)
-        self.host_key = host.public_openssh
-        self.authorized = self.paths.home / ".ssh" / "authorized_keys"
-        self.authorized.write_text(user_public_key + "\n")
-        with sshd.address_lock():
-            self.ip, self.port = sshd.allocate_address(), sshd.BASE_PORT
-            config = sshd.render_config(self.paths, self.ip, self.port, sshd.current_user())
-            self.paths.config.write_text(config.replace(f"AuthorizedKeysFile {self.paths.authorized_keys}",
-                                                        f"AuthorizedKeysFile {self.authorized}"))
-            sshd.start(self.paths, self.ip, self.port)
+from stix.keys import ensure_cluster_key, generate_keypair
+from tests.pool_machine import PoolMachine
 
 
 @pytest.fixture
@@ -39,11 +20,11 @@ def machine(stix_home):
     user_key = stix_home / "user" / "id_ed25519"
     user_public = ensure_cluster_key(user_key, "user")
     cluster_public = ensure_cluster_key(stix_home / "cluster" / "id_ed25519", "cluster")
-    m = Machine(stix_home / "machines" / "m0", user_public)
+    m = PoolMachine(stix_home / "machines" / "m0", user_public)
     props = {"ip": m.ip, "port": float(m.port), "user": sshd.current_user(), "host_key": m.host_key,
              "identity_file": str(user_key), "authorized_key": cluster_public, "state": "running", "home": None}
     yield m, props
-    sshd.stop(m.paths)
+    m.stop()
 
 
 def test_create_authorizes_the_cluster_key_and_delete_takes_it_and_the_agent_back(machine):
@@ -84,7 +65,7 @@ def test_a_failing_command_raises_and_an_unreachable_host_reads_as_stopped(machi
             _run(conn, "echo nope; exit 3")
     finally:
         conn.close()
-    sshd.stop(m.paths)
+    m.stop()
     provider = PoolHostProvider()
     assert provider.read("id", props).outs["state"] == "stopped"
     provider.delete("id", props)  # unreachable: nothing to take back, and no error
