@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional
 
 from stix.models import values
-from stix.spec import ClusterSpec
 
 if TYPE_CHECKING:
+    from stix.spec import ClusterSpec
     from stix.catalog.offers import Candidate, Catalog, HostLimits, Request
 
 SSH_PORT = 22

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
-from stix.engine.changes import CHANGE_OPS, ChangeSet
 from stix.index import ClusterRecord
+
+if TYPE_CHECKING:
+    from stix.engine.changes import ChangeSet
 
 OP_STYLE = {"create": "green", "update": "yellow", "replace": "magenta", "delete": "red", "same": "dim"}
 OP_SYMBOL = {"create": "+", "update": "~", "replace": "+-", "delete": "-", "same": " "}
@@ -43,6 +46,8 @@ def summary_line(changes: ChangeSet) -> str:
     counts = changes.counts()
     if not changes.has_changes:
         return f"No infrastructure changes ({counts['same']} unchanged)."
+    from stix.engine.changes import CHANGE_OPS
+
     parts = [f"{counts[op]} to {op}" for op in CHANGE_OPS if counts[op]]
     return "Plan: " + ", ".join(parts) + f" ({counts['same']} unchanged)."
 

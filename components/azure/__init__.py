@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from stix.components.base import Buckets, Cloud, CloudCheck, LoadBalancers, Spot, user_home
-from stix.spec import ClusterSpec
+
+if TYPE_CHECKING:
+    from stix.spec import ClusterSpec
 
 
 class Azure(Spot, Buckets, LoadBalancers, Cloud):

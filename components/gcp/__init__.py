@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from stix.components.base import Buckets, Cloud, CloudCheck, LoadBalancers, Spot, Stoppable, user_home
-from stix.spec import ClusterSpec
 
 if TYPE_CHECKING:
+    from stix.spec import ClusterSpec
     from stix.catalog.offers import Candidate, Catalog, HostLimits, Offer, Request
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from stix.components.base import Cloud, CloudCheck, LoadBalancers, user_home
-from stix.spec import ClusterSpec
 
 if TYPE_CHECKING:
+    from stix.spec import ClusterSpec
     from stix.catalog.offers import Candidate, Catalog, HostLimits, Request
 
 DEFAULT_CPUS = 4.0

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from stix.components.base import Cloud, CloudCheck
-from stix.spec import ClusterSpec
 
 if TYPE_CHECKING:
+    from stix.spec import ClusterSpec
     from stix.catalog.offers import Candidate, Catalog, HostLimits, Request
 
 
