@@ -23,8 +23,8 @@ from stix.models.task import Task
 from stix.naming import validate_cluster_name
 from stix.session import Session, confirm
 from stix.spec import ClusterInfo, ClusterSpec
-from stix.stages import (LaunchRequest, Target, cluster_info, preview_stack, probe_cpus, probes_capacity, record_info,
-                         save_spec, spec_path, stack_for, target_of, apply_stack)
+from stix.stages import (LaunchRequest, Target, apply_stack, cluster_info, preview_stack, probe_cpus, probes_capacity,
+                         record_info, save_spec, spec_path, stack_for, target_of)
 
 __all__ = ["ExecRequest", "JobResult", "LaunchRequest", "Session", "destroy", "drift", "exec_", "preview", "refresh",
            "set_autostop", "start", "stop", "unlock", "up"]
