@@ -128,20 +128,28 @@ def cmd_submit(args) -> int:
 def enqueue(spec: dict) -> int:
     """Queue a job: {"name", "script", "ranks": [{"env", "cwd"}, ...], "cpus", "gpus"}, cpus and gpus per node."""
     conn = connect()
-    cur = conn.execute(
-        "INSERT INTO jobs (name, status, submitted, cpus, gpus, num_nodes) VALUES (?, ?, ?, ?, ?, ?)",
-        (spec.get("name"), PENDING, time.time(), float(spec.get("cpus", 0.5)), float(spec.get("gpus", 0)),
-         len(spec["ranks"])),
-    )
-    job_id = cur.lastrowid
-    assert job_id is not None  # set by every INSERT
-    directory = job_dir(job_id)
-    directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory / SPEC_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(spec, handle)
-    for rank in range(len(spec["ranks"])):
-        (directory / rank_log(rank)).touch()
+    # The row and its files appear together: the daemon (polling, or woken by another command) must never
+    # see a PENDING job whose spec.json is not written yet.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        cur = conn.execute(
+            "INSERT INTO jobs (name, status, submitted, cpus, gpus, num_nodes) VALUES (?, ?, ?, ?, ?, ?)",
+            (spec.get("name"), PENDING, time.time(), float(spec.get("cpus", 0.5)), float(spec.get("gpus", 0)),
+             len(spec["ranks"])),
+        )
+        job_id = cur.lastrowid
+        assert job_id is not None  # set by every INSERT
+        directory = job_dir(job_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory / SPEC_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(spec, handle)
+        for rank in range(len(spec["ranks"])):
+            (directory / rank_log(rank)).touch()
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
     return job_id
 
 
@@ -529,7 +537,11 @@ class Scheduler:
 
     def start(self, row, assignment: list[list[int]]) -> None:
         job_id = row["id"]
-        spec = json.loads((job_dir(job_id) / SPEC_FILE).read_text())
+        try:
+            spec = json.loads((job_dir(job_id) / SPEC_FILE).read_text())
+        except (OSError, ValueError) as exc:
+            self.finish(job_id, FAILED, None, f"its spec could not be read: {exc}")
+            return
         claimed = self.conn.execute("UPDATE jobs SET status = ?, started = ?, gpu_ids = ? WHERE id = ? AND status = ?",
                                     (RUNNING, time.time(), json.dumps(assignment), job_id, PENDING))
         if claimed.rowcount == 0:
@@ -613,9 +625,15 @@ class Scheduler:
         self.recover()
         self.last_active = time.time()
         while True:
-            self.reap()
-            self.schedule()
-            self.idle_check()
+            try:
+                self.reap()
+                self.schedule()
+                self.idle_check()
+            except Exception:  # one bad job or a full disk must not leave every job PENDING forever
+                import traceback
+
+                traceback.print_exc()
+                sys.stdout.flush()
             wake.wait(TICK_S)
             wake.clear()
 

@@ -351,3 +351,34 @@ def test_the_daemon_assigns_devices_to_jobs_submitted_from_the_command_line(tmp_
             os.kill(int((home / na.DAEMON_PID_FILE).read_text()), signal.SIGKILL)
         except (OSError, ValueError):
             pass
+
+
+def test_a_queued_job_is_invisible_until_its_spec_is_written(head, tmp_path, monkeypatch):
+    """The daemon polls: a PENDING row it can see must already have its spec.json (a clean CI run hung on this)."""
+    import sqlite3
+
+    head()
+    seen_pending = []
+    real_dump = json.dump
+
+    def dump_while_watching(obj, handle):
+        other = sqlite3.connect(na.ROOT / na.JOBS_DB, timeout=5)
+        seen_pending.append(other.execute("SELECT COUNT(*) FROM jobs WHERE status = ?", (na.PENDING,)).fetchone()[0])
+        other.close()
+        real_dump(obj, handle)
+
+    monkeypatch.setattr(na.json, "dump", dump_while_watching)
+    job_id = submit(tmp_path, "late", 0)
+    monkeypatch.setattr(na.json, "dump", real_dump)
+    assert seen_pending == [0], "the row was visible before its spec existed"
+    assert (na.job_dir(job_id) / na.SPEC_FILE).exists()
+
+
+def test_a_job_whose_spec_is_unreadable_fails_and_the_next_one_runs(head, tmp_path):
+    scheduler = head()
+    broken = submit(tmp_path, "broken", 0)
+    (na.job_dir(broken) / na.SPEC_FILE).unlink()
+    fine = submit(tmp_path, "fine", 0)
+    drive(scheduler, lambda: row(scheduler, fine)["status"] == na.SUCCEEDED, "the next job to run")
+    failed = row(scheduler, broken)
+    assert failed["status"] == na.FAILED and "its spec could not be read" in failed["detail"]
