@@ -215,15 +215,13 @@ def exec_(
     secret: list[str] = typer.Option([], "--secret", help=SECRET_HELP),
 ) -> None:
     """Run a job on an up cluster without touching its infrastructure (no Pulumi)."""
-    from pathlib import Path
-
     from stix import flows
-    from stix.loader import load_task
+    from stix.loader import is_task_file, load_task
     from stix.models.task import Task
 
     overrides = _overrides(env, env_file, secret)
-    if Path(target).is_file() or target.endswith((".yaml", ".yml")):
-        task = load_task(Path(target), overrides, require_env=True)
+    if is_task_file(target):
+        task = load_task(target, overrides, require_env=True)
     else:
         task = Task(run=target, envs=dict(overrides.envs), secrets=dict(overrides.secrets))
     raise typer.Exit(flows.exec_(_session(), flows.ExecRequest(cluster, task, detach)).exit_code)
@@ -253,6 +251,7 @@ def logs(
     """Print or follow a job's logs, prefixed by node."""
     from stix import jobs
     from stix.home import StixHome
+    from stix.session import print_line
 
     with jobs.head_connection(StixHome.from_env(), cluster) as head:
         job_id = job if job is not None else jobs.latest_job(head)
@@ -260,7 +259,7 @@ def logs(
             state, code = jobs.logs_status(head, job_id)
             print(state)
         else:
-            code = jobs.follow(head, job_id, _print_line, tail=tail, follow_=follow)
+            code = jobs.follow(head, job_id, print_line, tail=tail, follow_=follow)
     raise typer.Exit(code if code in jobs.LOGS_STATUS_EXITS else 1)
 
 
@@ -502,11 +501,6 @@ def engine_install() -> None:
 
     engine = find_engine(provide=True)
     print(f"pulumi v{engine.version} at {engine.path} ({engine.source})")
-
-
-def _print_line(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
 
 
 def main() -> None:

@@ -23,8 +23,8 @@ from stix.models.task import Task
 from stix.naming import validate_cluster_name
 from stix.session import Session, confirm
 from stix.spec import ClusterInfo, ClusterSpec
-from stix.stages import (LaunchRequest, Target, apply_stack, cluster_info, preview_stack, probe_cpus, probes_capacity,
-                         record_info, save_spec, spec_path, stack_for, target_of)
+from stix.stages import (LaunchRequest, Target, apply_stack, cluster_info, preview_stack, save_spec, sized, spec_path,
+                         stack_for, target_of)
 
 __all__ = ["ExecRequest", "JobResult", "LaunchRequest", "Session", "destroy", "drift", "exec_", "preview", "refresh",
            "set_autostop", "start", "stop", "unlock", "up"]
@@ -94,15 +94,11 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
         outputs = engine_call(lambda: stack.outputs(), "reading stack outputs")
     record(idx.UP)
     save_spec(session.home, spec)
-    info = cluster_info(session, spec, outputs)
     task = target.task
-    with ClusterConnections(info) as conns:
-        if probes_capacity(spec):
-            info = info.with_capacity(probe_cpus(conns.connections[0]))
-            conns.info = info
-            record_info(session, info)
-        _, gpus = jobs.job_demand(task, info.head)
-        context = JobContext(new_task_id(target.cluster), gpus)
+    with ClusterConnections(cluster_info(session, spec, outputs)) as conns:
+        info = sized(session, conns, spec)
+        demand = jobs.job_demand(task, info.head)
+        context = JobContext(new_task_id(target.cluster), demand[1])
         _report_sync(session, sync_workdir(conns, task.workdir))
         _report_sync(session, sync_file_mounts(conns, task.file_mounts), "file_mounts")
         jobs.install_agent(conns)
@@ -113,7 +109,7 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
         if not task.run:
             session.note(f"Cluster {target.cluster} is up.", "success")
             return JobResult(target.cluster, None)
-        return _run_job(session, conns, info, task, context, detach=False)
+        return _run_job(session, conns, info, task, demand, context, detach=False)
 
 
 def exec_(session: Session, request: ExecRequest) -> JobResult:
@@ -133,11 +129,11 @@ def exec_(session: Session, request: ExecRequest) -> JobResult:
     if missing:
         raise UsageError(f"the task needs values: {', '.join(missing)}")
     job_info = info.first(task.num_nodes)
-    _, gpus = jobs.job_demand(task, info.head)
-    context = JobContext(new_task_id(request.cluster), gpus)
+    demand = jobs.job_demand(task, info.head)
+    context = JobContext(new_task_id(request.cluster), demand[1])
     with ClusterConnections(job_info) as conns:
         _report_sync(session, sync_workdir(conns, task.workdir))
-        return _run_job(session, conns, job_info, task, context, request.detach)
+        return _run_job(session, conns, job_info, task, demand, context, request.detach)
 
 
 def _report_sync(session: Session, sent: list[int], what: str = "Workdir") -> None:
@@ -181,10 +177,12 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-def _run_job(session: Session, conns, info: ClusterInfo, task: Task, context, detach: bool) -> JobResult:
+def _run_job(session: Session, conns, info: ClusterInfo, task: Task, demand: tuple[float, float], context,
+             detach: bool) -> JobResult:
+    """Queue the task as a job holding `demand` (cpus, gpus per node), and follow it unless detached."""
     from stix.hooks import job_ranks
 
-    cpus, gpus = jobs.job_demand(task, info.head)
+    cpus, gpus = demand
     head = conns.connections[0]
     assert task.run is not None  # both callers return before this without a run
     job_id = jobs.submit(head, task.name, task.run, job_ranks(info, task, context), cpus, gpus)

@@ -17,7 +17,7 @@ from stix.agent import AGENT_SOURCE
 from stix.agent.node_agent import (AGENT_FILE, CLUSTER_FILE, KEY_FILE, KNOWN_HOSTS_FILE, NOT_FINISHED_EXIT,
                                    NOT_FOUND_EXIT, REMOTE_DIR, STATUS_EXIT, SUCCEEDED)
 from stix.agent.node_agent import TERMINAL  # noqa: F401  (re-exported: jobs.TERMINAL)
-from stix.errors import ClusterNotFound, JobError, NodeCommandFailed
+from stix.errors import ClusterNotFound, JobError
 from stix.home import StixHome
 from stix.spec import ClusterInfo, NodeInfo
 from stix.ssh.runner import ClusterConnections, NodeConnection
@@ -70,8 +70,7 @@ def cluster_file(info: ClusterInfo, directory: str) -> dict:
     accelerator), plus where the head keeps the cluster key and the pinned host keys."""
     from stix.components.base import cloud_for
 
-    head = info.head
-    return {**info.to_dict(), "cpus": head.cpus, "gpus": head.gpus,
+    return {**info.to_dict(),
             "nodes_are_processes": cloud_for(info.cloud).nodes_are_processes,
             "key": f"{directory}/{KEY_FILE}", "known_hosts": f"{directory}/{KNOWN_HOSTS_FILE}"}
 

@@ -17,8 +17,7 @@ from stix.naming import validate_cluster_name
 from stix.project import Project
 from stix.session import Session, confirm
 from stix.spec import ClusterSpec
-from stix.stages import (apply_stack, cluster_info, cluster_project, preview_stack, probe_cpus, probes_capacity,
-                         record_info, save_spec, spec_path)
+from stix.stages import (apply_stack, cluster_info, cluster_project, preview_stack, save_spec, sized, spec_path)
 
 
 def stop(session: Session, cluster: str, yes: bool = False) -> None:
@@ -33,11 +32,8 @@ def start(session: Session, cluster: str, yes: bool = False) -> None:
 
     spec, outputs = _set_power(session, cluster, stopped=False, yes=yes)
     session.index.set_status(cluster, idx.UP)
-    info = cluster_info(session, spec, outputs)
-    with ClusterConnections(info) as conns:
-        if probes_capacity(spec):
-            conns.info = info = info.with_capacity(probe_cpus(conns.connections[0]))
-            record_info(session, info)
+    with ClusterConnections(cluster_info(session, spec, outputs)) as conns:
+        sized(session, conns, spec)
         jobs.install_agent(conns)
     session.note(f"Cluster {cluster} is up again.", "success")
 

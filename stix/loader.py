@@ -52,6 +52,11 @@ class Pipeline:
         return len(self.tasks) > 1
 
 
+def is_task_file(target: str) -> bool:
+    """`stix exec CLUSTER TARGET` and `stix.exec(TARGET)`: a task file, or else a command to run."""
+    return Path(target).is_file() or target.endswith((".yaml", ".yml"))
+
+
 def load_task(path: str | Path, overrides: Optional[EnvOverrides] = None, require_env: bool = False,
               model: type[Task] = Task) -> Task:
     pipeline = load_pipeline(path, overrides, require_env, model)

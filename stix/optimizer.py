@@ -106,6 +106,8 @@ def rank_key(target: str):
 def optimize(resources: Resources, num_nodes: int, catalog: Catalog, enabled: Iterable[str],
              target: str = COST, host: Optional[HostLimits] = None, pools: Optional[dict[str, int]] = None) -> Placement:
     enabled = frozenset(enabled)
+    if host is None and "local" in enabled:
+        host = HostLimits.detect()  # once, not per request: it reads /proc and the environment
     ranked: list[Candidate] = []
     seen: set = set()
     groups = request_groups(resources)

@@ -11,7 +11,6 @@ Calling launch() or down() is the consent `-y` gives on the command line.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional, Union
 
@@ -91,8 +90,9 @@ def exec(task: Union[models.Task, str], cluster_name: str, detach: bool = False,
          envs: Optional[dict[str, str]] = None, secrets: Optional[dict[str, str]] = None) -> int:
     """Queue a job (a Task, a task file, or a shell command) on an up cluster; returns its exit status."""
     from stix import flows
+    from stix.loader import is_task_file
 
-    if isinstance(task, str) and not (Path(task).is_file() or task.endswith((".yaml", ".yml"))):
+    if isinstance(task, str) and not is_task_file(task):
         task = Task(run=task)
     loaded, _ = _task(task, envs, secrets)
     return flows.exec_(_session(), flows.ExecRequest(cluster_name, loaded, detach)).exit_code
@@ -122,9 +122,10 @@ def cancel(cluster_name: str, job_ids: Optional[list[int]] = None, all: bool = F
 def tail_logs(cluster_name: str, job_id: Optional[int] = None, follow: bool = True, tail: Optional[int] = None) -> int:
     """Print a job's logs (following it unless follow=False); returns `sky logs`-style status codes."""
     from stix import jobs
+    from stix.session import print_line
 
     with _head(cluster_name) as head:
-        return jobs.follow(head, job_id if job_id is not None else jobs.latest_job(head), _print_line,
+        return jobs.follow(head, job_id if job_id is not None else jobs.latest_job(head), print_line,
                            tail=tail, follow_=follow)
 
 
@@ -146,7 +147,3 @@ def autostop(cluster_name: str, idle_minutes: Optional[float], down: bool = Fals
 
     flows.set_autostop(_session(), cluster_name, idle_minutes, down)
 
-
-def _print_line(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()

@@ -14,7 +14,8 @@ Confirm = Callable[[str], bool]
 LineSink = Callable[[str], None]
 
 
-def _stdout(line: str) -> None:
+def print_line(line: str) -> None:
+    """Node output to this process's stdout, a whole line at a time."""
     import sys
 
     sys.stdout.write(line + "\n")
@@ -27,7 +28,7 @@ class Session:
     events: EventSink = discard
     confirm: Optional[Confirm] = None
     """None when there is no terminal to ask."""
-    output: LineSink = _stdout
+    output: LineSink = print_line
     """Where the nodes' output goes (setup, job logs), one prefixed line at a time."""
 
     @property

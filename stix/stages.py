@@ -142,14 +142,26 @@ def apply_stack(session: Session, stack, cluster: str):
 
 
 def cluster_info(session: Session, spec: ClusterSpec, outputs: dict[str, Any]) -> ClusterInfo:
-    """The stack outputs read as ClusterInfo, recorded for the commands that later work without Pulumi."""
+    """The stack outputs read as ClusterInfo, recorded (before any connection, so `stix ssh` reaches a node
+    that refuses stix) for the commands that later work without Pulumi."""
     values = {key: getattr(value, "value", value) for key, value in outputs.items()}
     info = ClusterInfo.from_dict(values, str(session.home.key_path(spec.cluster)))
-    record_info(session, info)
+    _record(session, info)
     return info
 
 
-def record_info(session: Session, info: ClusterInfo) -> None:
+def sized(session: Session, conns: Any, spec: ClusterSpec) -> ClusterInfo:
+    """The connected cluster with what its nodes have: from the placement, or, where the cloud has no
+    catalog to say (SSH pools), asked of the head and recorded again."""
+    from stix.components.base import cloud_for
+
+    if cloud_for(spec.cloud).probes_capacity:
+        conns.info = conns.info.with_capacity(_probe_cpus(conns.connections[0]))
+        _record(session, conns.info)
+    return conns.info
+
+
+def _record(session: Session, info: ClusterInfo) -> None:
     jobs.save_info(session.home, info)
     ssh_config.write_cluster_config(session.home, info)
 
@@ -164,13 +176,7 @@ def save_spec(home: StixHome, spec: ClusterSpec) -> None:
     path.write_text(spec.to_json())
 
 
-def probes_capacity(spec: ClusterSpec) -> bool:
-    from stix.components.base import cloud_for
-
-    return cloud_for(spec.cloud).probes_capacity
-
-
-def probe_cpus(conn) -> float:
+def _probe_cpus(conn: Any) -> float:
     """A pool machine is whatever it is: ask it."""
     out: list[str] = []
     if conn.run("nproc", out.append, timeout=30) != 0 or not out or not out[-1].strip().isdigit():

@@ -46,7 +46,6 @@ class Catalog:
 
     def __post_init__(self) -> None:
         self._by_accelerator: dict[str, list[Offer]] = {}
-        self._cpu_only: list[Offer] = []
         self._hosts: dict[tuple[str, str], list[Offer]] = {}
         self._of_cloud: dict[tuple[str, str], list[Offer]] = {}
         self._index(self.offers)
@@ -57,7 +56,6 @@ class Catalog:
             if offer.accelerator:
                 self._by_accelerator.setdefault(offer.accelerator.lower(), []).append(offer)
             else:
-                self._cpu_only.append(offer)
                 self._hosts.setdefault((offer.cloud, offer.zone), []).append(offer)
 
     def extend(self, offers: list[Offer], cloud: str, source: str) -> None:
@@ -67,9 +65,6 @@ class Catalog:
 
     def with_accelerator(self, name: str) -> list[Offer]:
         return self._by_accelerator.get(name.lower(), [])
-
-    def cpu_only(self) -> list[Offer]:
-        return self._cpu_only
 
     def of_cloud(self, cloud: str, accelerator: Optional[str] = None) -> list[Offer]:
         """A cloud's offers with this accelerator (None: its CPU-only offers)."""

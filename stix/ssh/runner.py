@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import functools
 import socket
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Callable, Optional, TypeVar
 
 import paramiko
@@ -180,15 +178,9 @@ class ClusterConnections:
         self.close()
 
 
-def prefixed_printer(write: Optional[Callable[[str], None]] = None) -> LineSink:
+def prefixed_printer(out: Callable[[str], None]) -> LineSink:
     """Node output as `(head, rank=0) line`, one whole line at a time across threads."""
     lock = threading.Lock()
-
-    def stdout(line: str) -> None:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-
-    out = write or stdout
 
     def sink(node: NodeInfo, line: str) -> None:
         role = "head" if node.rank == 0 else f"worker{node.rank}"
