@@ -163,10 +163,6 @@ class LoadBalancers:
         raise NotImplementedError
 
 
-def can(cloud: type[Cloud], capability: type) -> bool:
-    return issubclass(cloud, capability)
-
-
 def cloud_for(name: str) -> type[Cloud]:
     return importlib.import_module(f"stix.components.{name}").CLOUD
 

@@ -39,7 +39,7 @@ def start(session: Session, cluster: str, yes: bool = False) -> None:
 
 
 def _set_power(session: Session, cluster: str, stopped: bool, yes: bool):
-    from stix.components.base import Stoppable, can, cloud_for
+    from stix.components.base import Stoppable, cloud_for
     from stix.engine.program import make_program
     from stix.engine.workspace import open_stack
 
@@ -50,7 +50,7 @@ def _set_power(session: Session, cluster: str, stopped: bool, yes: bool):
         spec = ClusterSpec.from_json(spec_path(session.home, cluster).read_text())
     except OSError:
         raise UsageError(f"cluster {cluster!r} has no saved plan; run `stix up` for it first") from None
-    if not can(cloud_for(spec.cloud), Stoppable):
+    if not issubclass(cloud_for(spec.cloud), Stoppable):
         raise UsageError(f"{spec.cloud} clusters cannot be stopped by stix yet; `stix destroy {cluster}` removes it")
     spec = dataclasses.replace(spec, stopped=stopped)
     project = cluster_project(session, cluster)
