@@ -5,7 +5,7 @@ defined here. The CLI maps them to a one-line message and the exit code named
 here; anything else is a bug and keeps its traceback.
 
     StixError (1)
-      TaskError (2), UsageError (2), ConfirmationRequired (2), PoolError (2)
+      TaskError (2), UsageError (2), ConfirmationRequired (2), PoolError (2) > PoolHostBusy
       NoFeasiblePlacement (3), Aborted (130)
       ClusterNotFound, EngineError, PrerequisiteMissing, ProvisionError > StackLocked,
       NodeCommandFailed (the node's status), SSHError, JobError,
@@ -104,6 +104,10 @@ class PoolError(StixError):
     """The SSH node pool file is malformed or names a pool that does not exist."""
 
     exit_code = 2
+
+
+class PoolHostBusy(PoolError):
+    """A pool host is held by another cluster: in this stix home's index, or as recorded on the host itself."""
 
 
 class JobError(StixError):

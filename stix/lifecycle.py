@@ -100,6 +100,10 @@ def destroy(session: Session, cluster: str, yes: bool = False) -> None:
         engine_call(lambda: stack.workspace.remove_stack(cluster), "removing the stack")
     else:
         confirm(session, f"Remove leftovers of cluster {cluster}?", yes)
+    from stix.pools import take_leftovers
+
+    for line in take_leftovers(session.home.cluster_dir(cluster)):  # pool hosts destroy could not reach
+        session.note(line, "warning")
     _sweep_local(session.home, cluster)
     ssh_config.remove_cluster_config(session.home, cluster)
     session.index.remove(cluster)

@@ -22,7 +22,7 @@ from typing import Optional
 
 import yaml
 
-from stix.errors import PoolError
+from stix.errors import PoolError, PoolHostBusy
 from stix.home import StixHome
 
 
@@ -88,3 +88,41 @@ def pool_sizes() -> dict[str, int]:
         return {name: len(pool.hosts) for name, pool in load_pools().items()}
     except PoolError:
         return {}
+
+
+HostId = tuple[str, int, str]
+"""(ip, port, user): a host as a cluster holds it (stix's agent directory is per user's home)."""
+
+
+def choose_hosts(pool: Pool, num_nodes: int, holders: dict[HostId, str],
+                 own: tuple[HostId, ...] = ()) -> tuple[PoolHost, ...]:
+    """The hosts a cluster gets: those it already holds, in their order, then the first free ones.
+
+    holders: hosts held by other clusters (in this stix home's index), by cluster name. The host itself
+    also records its holder (components/ssh/remote.py), which covers other stix homes and machines.
+    """
+    by_id = {(h.ip, h.port, h.user): h for h in pool.hosts}
+    chosen = [by_id[i] for i in own if i in by_id and i not in holders][:num_nodes]
+    chosen += [h for h in pool.hosts if (h.ip, h.port, h.user) not in holders and h not in chosen]
+    if len(chosen) < num_nodes:
+        held = sorted({name for i, name in holders.items() if i in by_id})
+        raise PoolHostBusy(f"SSH node pool {pool.name!r}: {len(chosen)} of {len(pool.hosts)} host(s) free, the task "
+                           f"needs {num_nodes}; the others are held by cluster(s) {', '.join(held)} "
+                           f"(`stix destroy` one to free its hosts)")
+    return tuple(chosen[:num_nodes])
+
+
+def leftovers_file(cluster_dir: Path) -> Path:
+    """Where a pool host's delete records that it could not reach the host (see take_leftovers)."""
+    return cluster_dir / "pool-unreachable.txt"
+
+
+def take_leftovers(cluster_dir: Path) -> list[str]:
+    """The lines destroy should print: one per pool host that kept the cluster key because it was unreachable."""
+    path = leftovers_file(cluster_dir)
+    try:
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+    except FileNotFoundError:
+        return []
+    path.unlink(missing_ok=True)
+    return list(dict.fromkeys(lines))

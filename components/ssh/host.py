@@ -1,22 +1,27 @@
 """PoolHost: one machine of an SSH node pool as a Pulumi dynamic resource.
 
 Nothing is provisioned: the machine is the user's. Creating the resource logs in
-once with the user's key (host key pinned) and authorizes the cluster's own key;
-deleting it stops stix's agent and jobs there, removes stix's directory, and
-takes the cluster key back out of authorized_keys. read() reports a machine
+once with the user's key (host key pinned), claims the host for the cluster
+(refused if another cluster holds it) and authorizes the cluster's own key;
+deleting it stops stix's agent and jobs there and removes stix's directory
+(only if this cluster holds the host), and takes the cluster key back out of
+authorized_keys. read() reports a machine
 that cannot be reached as stopped, so a refresh shows it.
 """
 
 from __future__ import annotations
 
-import shlex
+import base64
+import hashlib
+from pathlib import Path
 from typing import Any, Optional
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
-from stix.agent.node_agent import AGENT_FILE, DAEMON_PID_FILE, PIDS_DIR, REMOTE_DIR
-from stix.errors import SSHError
+from stix.agent.node_agent import REMOTE_DIR
+from stix.components.ssh import remote
+from stix.errors import PoolError, PoolHostBusy, SSHError
 
 IDENTITY_KEYS = ("ip", "port", "user", "authorized_key")
 
@@ -30,38 +35,45 @@ def _connect(props: dict[str, Any]):
                                   props["identity_file"])
 
 
-def _run(conn, command: str) -> str:
-    """The command's last output line; its exit status is checked."""
+def _script(conn, action: str, props: dict[str, Any]) -> str:
+    """Run the remote script (components/ssh/remote.py); its last output line, or a one-line error."""
     out: list[str] = []
-    if conn.run(command, out.append, timeout=60) != 0:
-        raise RuntimeError(f"command failed on the pool host {conn.node.name}: {command.split(';')[0]}: "
-                           f"{' '.join(out)[-300:]}")
-    return out[-1].strip() if out else ""
+    status = conn.run("python3 -", out.append, timeout=120,
+                      stdin=remote.script(action, props.get("cluster") or "", props["authorized_key"]))
+    last = out[-1].strip() if out else ""
+    if status == remote.REFUSED_EXIT:
+        raise PoolHostBusy(f"pool host {conn.node.name}: {last.removeprefix('stix: ')}")
+    if status != 0:
+        raise PoolError(f"pool host {conn.node.name}: {action} failed (exit {status}): {last[-300:]}")
+    return last
 
 
-def _authorize(key: str) -> str:
-    quoted = shlex.quote(key.strip())
-    return ("umask 077; mkdir -p \"$HOME/.ssh\"; touch \"$HOME/.ssh/authorized_keys\"; "
-            f"grep -qxF {quoted} \"$HOME/.ssh/authorized_keys\" || echo {quoted} >> \"$HOME/.ssh/authorized_keys\"; "
-            "echo \"$HOME\"")
+def fingerprint(public_key: str) -> str:
+    """As `ssh-keygen -lf` prints it."""
+    blob = base64.b64decode(public_key.split()[1])
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
 
 
-def _revoke(key: str) -> str:
-    quoted = shlex.quote(key.strip())
-    # Stop stix's jobs and agent on this machine by their recorded ids (never by name: the machine is the
-    # user's, and other clusters may share it), then remove what stix put there.
-    return (f"d=\"$HOME/{REMOTE_DIR}\"; [ -f \"$d/{AGENT_FILE}\" ] && python3 \"$d/{AGENT_FILE}\" cancel --all >/dev/null 2>&1; "
-            f"for f in \"$d\"/{PIDS_DIR}/*; do [ -f \"$f\" ] && kill -KILL -- -\"$(cat \"$f\")\" 2>/dev/null; done; "
-            f"[ -f \"$d/{DAEMON_PID_FILE}\" ] && kill \"$(cat \"$d/{DAEMON_PID_FILE}\")\" 2>/dev/null; rm -rf \"$d\"; "
-            "f=\"$HOME/.ssh/authorized_keys\"; [ -f \"$f\" ] || exit 0; "
-            f"grep -vxF {quoted} \"$f\" > \"$f.stix\"; cat \"$f.stix\" > \"$f\"; rm -f \"$f.stix\"")
+def _leftover(props: dict[str, Any]) -> None:
+    """The destroy flow cannot hear from a provider's delete: leave it a line in the cluster's directory."""
+    notes = props.get("notes_file")
+    if not notes:
+        return
+    comment = props["authorized_key"].split()[2] if len(props["authorized_key"].split()) > 2 else ""
+    line = (f"host {props['ip']}:{int(props['port'])} unreachable: cluster key "
+            f"{fingerprint(props['authorized_key'])} is still in ~{props['user']}/.ssh/authorized_keys there; "
+            f"remove the line ending in {comment!r}, and ~/{REMOTE_DIR}")
+    path = Path(notes)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        handle.write(line + "\n")
 
 
 class PoolHostProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         conn = _connect(props)
         try:
-            home = _run(conn, _authorize(props["authorized_key"]))
+            home = _script(conn, "create", props)
         finally:
             conn.close()
         return CreateResult(f"{props['user']}@{props['ip']}:{props['port']}", {**props, "home": home, "state": "running"})
@@ -83,18 +95,21 @@ class PoolHostProvider(ResourceProvider):
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         conn = _connect(news)
         try:
-            home = _run(conn, _authorize(news["authorized_key"]))
+            home = _script(conn, "create", news)
         finally:
             conn.close()
         return UpdateResult({**news, "home": home, "state": "running"})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        """Stops stix's jobs and agent and removes its directory only where this cluster holds the host; the
+        cluster key always comes out. An unreachable host cannot be cleaned: destroy still succeeds, and says so."""
         try:
             conn = _connect(props)
         except SSHError:
-            return  # unreachable: nothing of stix's can be removed there now
+            _leftover(props)
+            return
         try:
-            _run(conn, _revoke(props["authorized_key"]))
+            _script(conn, "delete", props)
         finally:
             conn.close()
 
@@ -103,7 +118,10 @@ class PoolHost(Resource, module="ssh", name="PoolHost"):
     home: pulumi.Output[str]
 
     def __init__(self, name: str, *, ip: str, port: int, user: str, host_key: str, identity_file: str,
-                 authorized_key: str, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+                 authorized_key: str, cluster: str, notes_file: str,
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        """notes_file: where delete records a host it could not reach (stix.pools.take_leftovers reads it)."""
         props = {"ip": ip, "port": port, "user": user, "host_key": host_key, "identity_file": identity_file,
-                 "authorized_key": authorized_key, "state": "running", "home": None}
+                 "authorized_key": authorized_key, "cluster": cluster, "notes_file": notes_file,
+                 "state": "running", "home": None}
         super().__init__(PoolHostProvider(), name, props, opts)
