@@ -24,10 +24,12 @@ def cluster_inputs(home: StixHome, cluster: str, chosen: Candidate, num_nodes: i
     pool_hosts: tuple[tuple[str, int, str, str], ...] = ()
     pool_identity = ""
     if cloud.pooled:
-        from stix.pools import load_pools
+        from stix.pools import choose_hosts, load_pools
 
         pool = load_pools()[chosen.region]
-        pool_hosts = tuple((h.ip, h.port, h.user, h.host_key) for h in pool.hosts[:num_nodes])
+        holders, own = _pool_holders(home, cluster)
+        hosts = choose_hosts(pool, num_nodes, holders, own)
+        pool_hosts = tuple((h.ip, h.port, h.user, h.host_key) for h in hosts)
         pool_identity = pool.identity_file
     return ClusterInputs(
         ssh_public_key=ensure_cluster_key(home.key_path(cluster), cluster),
@@ -38,3 +40,23 @@ def cluster_inputs(home: StixHome, cluster: str, chosen: Candidate, num_nodes: i
         pool_hosts=pool_hosts,
         pool_identity_file=pool_identity,
     )
+
+
+def _pool_holders(home: StixHome, cluster: str):
+    """Pool hosts held by the other clusters in the index, by cluster name; and the hosts this one holds."""
+    from stix.index import ClusterIndex
+    from stix.spec import ClusterSpec
+
+    holders: dict[tuple[str, int, str], str] = {}
+    own: tuple[tuple[str, int, str], ...] = ()
+    for record in ClusterIndex(home.index_db).all():
+        try:
+            spec = ClusterSpec.from_json((home.cluster_dir(record.name) / "spec.json").read_text())
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # never applied, or unreadable: the host's own holder record still guards it
+        hosts = tuple((ip, port, user) for ip, port, user, _ in spec.pool_hosts)
+        if record.name == cluster:
+            own = hosts
+        else:
+            holders.update({host: record.name for host in hosts})
+    return holders, own

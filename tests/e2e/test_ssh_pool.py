@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from stix.components.local import sshd
+from stix.components.ssh.host import fingerprint
 from stix.keys import ensure_cluster_key
+from tests.conftest import StixRun
 from tests.pool_machine import PoolMachine
 
 pytestmark = pytest.mark.e2e
@@ -59,3 +61,41 @@ def test_pool_file_without_host_key_says_how_to_get_it(stix, stix_home):
     (stix_home / "ssh_node_pools.yaml").write_text("lab:\n  user: me\n  identity_file: ~/.ssh/id\n  hosts: [10.0.0.9]\n")
     check = stix("check", "ssh")
     assert "`host_key` is required so stix can pin it; get it with: ssh-keyscan -t ed25519 -p 22 10.0.0.9" in check.stdout
+
+
+def test_two_clusters_share_a_pool_without_clobbering_each_other(stix, stix_home, tmp_path, pool, engine):
+    task = tmp_path / "one.yaml"
+    task.write_text("resources:\n  infra: ssh/lab\nrun: echo \"on $(echo $STIX_NODE_DIR | xargs basename)\"\n")
+    first = stix("up", "-y", "-c", "first", str(task))
+    assert first.returncode == 0 and "on m0" in first.stdout, first.stdout + first.stderr
+    second = stix("up", "-y", "-c", "second", str(task))
+    assert second.returncode == 0 and "on m1" in second.stdout, "the next free host, not the first one again"
+    third = stix("up", "-y", "-c", "third", str(task))
+    assert third.returncode == 2 and third.stderr.strip() == (
+        "stix: error: SSH node pool 'lab': 0 of 2 host(s) free, the task needs 1; the others are held by "
+        "cluster(s) first, second (`stix destroy` one to free its hosts)"), third.stderr
+
+    # Another stix home (another laptop) does not see this index: the host's own holder record refuses it.
+    laptop = StixRun(tmp_path / "laptop" / "stix-home")
+    laptop.workdir.mkdir()
+    other = laptop("up", "-y", "-c", "other", str(task), STIX_SSH_POOLS=str(stix_home / "ssh_node_pools.yaml"))
+    assert other.returncode != 0 and other.stderr.count("\n") == 1, other.stderr
+    assert (f"pool host {sshd.current_user()}@{pool[0].ip}:{pool[0].port}: held by stix cluster 'first' "
+            "(from another stix home or machine") in other.stderr
+    assert laptop("destroy", "-y", "other").returncode == 0
+    first_key = (stix_home / "keys" / "first" / "id_ed25519.pub").read_text().strip()
+    assert first_key in pool[0].authorized.read_text() and (pool[0].paths.home / ".stix-agent").exists()
+    again = stix("exec", "first", "echo still here")
+    assert again.returncode == 0 and "still here" in again.stdout, again.stdout + again.stderr
+
+    # A destroy that cannot reach its host succeeds and says what it left there.
+    second_key = (stix_home / "keys" / "second" / "id_ed25519.pub").read_text().strip()
+    pool[1].stop()
+    down = stix("destroy", "-y", "second")
+    assert down.returncode == 0, down.stdout + down.stderr
+    said = " ".join(down.stdout.split())  # the terminal may wrap the line
+    assert (f"host {pool[1].ip}:{pool[1].port} unreachable: cluster key {fingerprint(second_key)} is still in "
+            f"~{sshd.current_user()}/.ssh/authorized_keys there; remove the line ending in 'stix-second', "
+            "and ~/.stix-agent") in said, down.stdout
+    assert stix("destroy", "-y", "first").returncode == 0
+    assert first_key not in pool[0].authorized.read_text() and not (pool[0].paths.home / ".stix-agent").exists()
