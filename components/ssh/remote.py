@@ -33,10 +33,17 @@ def fail(message, status=1):
     sys.exit(status)
 
 
+def makedir(path):
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise
+
+
 def keys_file():
     ssh = os.path.join(HOME, ".ssh")
-    if not os.path.isdir(ssh):
-        os.mkdir(ssh, 0o700)
+    makedir(ssh)
     return os.path.realpath(os.path.join(ssh, "authorized_keys"))
 
 
@@ -117,11 +124,21 @@ def claim():
         fail("held by stix cluster %r (from another stix home or machine, or a cluster whose destroy could not "
              "reach this host); if that cluster is gone, remove ~/%s on that host" % (found.get("cluster"), P["remote_dir"]),
              P["refused_exit"])
-    if not os.path.isdir(AGENT):
-        os.mkdir(AGENT, 0o700)
+    makedir(AGENT)
     if found is not None:
         return False
-    write_atomic(HOLDER, json.dumps({"cluster": P["cluster"], "key": P["key"].strip()}).encode(), 0o600)
+    fd, tmp = tempfile.mkstemp(prefix=".stix-", dir=AGENT)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(json.dumps({"cluster": P["cluster"], "key": P["key"].strip()}).encode())
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, HOLDER)  # atomic and exclusive: of two clusters claiming at once, one wins
+        except FileExistsError:
+            return claim()
+    finally:
+        os.unlink(tmp)
     return True
 
 
@@ -180,8 +197,11 @@ def release():
     if not other and os.path.isdir(AGENT):
         agent = os.path.join(AGENT, P["agent_file"])
         if os.path.isfile(agent):
-            subprocess.call([sys.executable, agent, "cancel", "--all"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, timeout=60)
+            try:  # best effort: what it leaves running is killed below
+                subprocess.call([sys.executable, agent, "cancel", "--all"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, timeout=30)
+            except subprocess.SubprocessError:
+                pass
         kill_jobs()
         stop_daemon()
         shutil.rmtree(AGENT, ignore_errors=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import dill
 import pytest
 
-from stix.agent.node_agent import DAEMON_PID_FILE, PIDS_DIR, REMOTE_DIR
+from stix.agent.node_agent import AGENT_FILE, DAEMON_PID_FILE, PIDS_DIR, REMOTE_DIR
 from stix.components.local import sshd
 from stix.components.ssh import remote
 from stix.components.ssh.host import PoolHostProvider, fingerprint
@@ -185,21 +185,54 @@ def test_delete_kills_only_processes_that_are_still_stix_jobs(machine):
     stranger = subprocess.Popen(["sleep", "300"], start_new_session=True)  # a reused pid: not stix's
     (pids / "1").write_text(str(job.pid))
     (pids / "2").write_text(str(stranger.pid))
-    (m.paths.home / REMOTE_DIR / DAEMON_PID_FILE).write_text(str(stranger.pid))
+    agent = m.paths.home / REMOTE_DIR / AGENT_FILE  # a stand-in daemon that also ignores `cancel --all`
+    agent.write_text("import sys, time\nif sys.argv[1:] == ['daemon']:\n    time.sleep(300)\n")
+    daemon = subprocess.Popen([sys.executable, str(agent), "daemon"], start_new_session=True)
+    daemon_pid = m.paths.home / REMOTE_DIR / DAEMON_PID_FILE
     try:
+        daemon_pid.write_text(str(stranger.pid))
         provider.delete(created.id, created.outs)
-        deadline = time.monotonic() + 10
-        while job.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert job.poll() is not None, "the stix job is killed"
+        assert _gone(job), "the stix job is killed"
         assert stranger.poll() is None, "a process that is not stix's is left alone"
+        assert daemon.poll() is None, "a daemon pid file naming another process spares the real daemon too"
+
+        created = provider.create(props)
+        pids.mkdir(parents=True)
+        agent.write_text("import sys, time\nif sys.argv[1:] == ['daemon']:\n    time.sleep(300)\n")
+        daemon_pid.write_text(str(daemon.pid))
+        provider.delete(created.id, created.outs)
+        assert _gone(daemon), "the agent's own daemon is stopped"
+        assert stranger.poll() is None
     finally:
-        for p in (job, stranger):
+        for p in (job, stranger, daemon):
             p.kill()
             p.wait()
+
+
+def _gone(process: subprocess.Popen) -> bool:
+    deadline = time.monotonic() + 10
+    while process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return process.poll() is not None
 
 
 def test_no_auto_add_host_key_policy_anywhere():
     root = Path(__file__).resolve().parents[3]
     found = [str(p) for d in ("stix", "components") for p in (root / d).rglob("*.py") if "AutoAddPolicy" in p.read_text()]
     assert found == []
+
+
+def test_of_clusters_claiming_a_host_at_once_exactly_one_wins(machine):
+    m, _ = machine
+    env = {**os.environ, "HOME": str(m.paths.home)}
+    racers = [subprocess.Popen([sys.executable, "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+              for _ in range(8)]
+    for i, racer in enumerate(racers):  # all started first, then all fed: they claim as close together as can be
+        assert racer.stdin is not None
+        racer.stdin.write(remote.script("create", f"c{i}", f"ssh-ed25519 AAAAC3{i} stix-c{i}"))
+        racer.stdin.close()
+    codes = sorted(racer.wait(timeout=60) for racer in racers)
+    assert codes == [0] + [remote.REFUSED_EXIT] * 7, codes
+    winner = json.loads((m.paths.home / REMOTE_DIR / HOLDER_FILE).read_text())
+    assert sum(line.endswith(f"stix-{winner['cluster']}") for line in m.authorized.read_text().splitlines()) == 1
+    assert sum(" stix-c" in line for line in m.authorized.read_text().splitlines()) == 1
