@@ -5,8 +5,8 @@ once with the user's key (host key pinned), claims the host for the cluster
 (refused if another cluster holds it) and authorizes the cluster's own key;
 deleting it stops stix's agent and jobs there and removes stix's directory
 (only if this cluster holds the host), and takes the cluster key back out of
-authorized_keys. read() reports a machine
-that cannot be reached as stopped, so a refresh shows it.
+authorized_keys. read() reports a machine that cannot be reached as stopped, so
+a refresh shows it.
 """
 
 from __future__ import annotations
@@ -54,15 +54,16 @@ def fingerprint(public_key: str) -> str:
     return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
 
 
-def _leftover(props: dict[str, Any]) -> None:
+def _leftover(props: dict[str, Any], why: str) -> None:
     """The destroy flow cannot hear from a provider's delete: leave it a line in the cluster's directory."""
     notes = props.get("notes_file")
     if not notes:
         return
-    comment = props["authorized_key"].split()[2] if len(props["authorized_key"].split()) > 2 else ""
-    line = (f"host {props['ip']}:{int(props['port'])} unreachable: cluster key "
+    fields = props["authorized_key"].split()
+    which = f"the line ending in {fields[2]!r}" if len(fields) > 2 else "that key's line"
+    line = (f"host {props['ip']}:{int(props['port'])} {why}: cluster key "
             f"{fingerprint(props['authorized_key'])} is still in ~{props['user']}/.ssh/authorized_keys there; "
-            f"remove the line ending in {comment!r}, and ~/{REMOTE_DIR}")
+            f"remove {which}, and ~/{REMOTE_DIR}")
     path = Path(notes)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
@@ -105,8 +106,9 @@ class PoolHostProvider(ResourceProvider):
         cluster key always comes out. An unreachable host cannot be cleaned: destroy still succeeds, and says so."""
         try:
             conn = _connect(props)
-        except SSHError:
-            _leftover(props)
+        except SSHError as exc:
+            mismatch = "host key does not match" in str(exc)  # never logged in to a host that may be an impostor
+            _leftover(props, "refused: its host key does not match the pinned one" if mismatch else "unreachable")
             return
         try:
             _script(conn, "delete", props)

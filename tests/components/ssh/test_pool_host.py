@@ -68,6 +68,11 @@ def test_the_host_key_is_pinned(machine):
     with pytest.raises(SSHError, match="host key does not match"):
         PoolHostProvider().create({**props, "host_key": impostor})
     assert props["authorized_key"] not in m.authorized.read_text()
+    with pytest.raises(SSHError, match="host key does not match"):
+        PoolHostProvider().update("id", props, {**props, "host_key": impostor})
+    PoolHostProvider().delete("id", {**props, "host_key": impostor})  # destroy goes on, and says why
+    [line] = take_leftovers(Path(props["notes_file"]).parent)
+    assert line.startswith(f"host {m.ip}:{m.port} refused: its host key does not match the pinned one: cluster key ")
 
 
 def test_an_unreachable_host_reads_as_stopped_and_its_delete_leaves_a_note_for_destroy(machine):
