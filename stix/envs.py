@@ -22,7 +22,7 @@ def parse_assignments(items: Iterable[str], flag: str, environ: Optional[Mapping
     out: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not ENV_NAME.match(key):
+        if not ENV_NAME.fullmatch(key):
             raise UsageError(f"{flag} {item!r}: {key!r} is not a valid variable name")
         if not sep:
             if key not in environ:
@@ -47,7 +47,7 @@ def read_env_file(path: str) -> dict[str, str]:
             line = line[len("export "):].lstrip()
         key, sep, value = line.partition("=")
         key = key.strip()
-        if not sep or not ENV_NAME.match(key):
+        if not sep or not ENV_NAME.fullmatch(key):
             raise UsageError(f"{path}:{number}: expected KEY=VALUE, got {raw.strip()!r}")
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":

@@ -43,3 +43,27 @@ def test_secrets_override_and_are_not_substituted(tmp_path):
     task = load_task(path, EnvOverrides(secrets={"TOKEN": "s3cr3t"}), require_env=True)
     assert task.secret_values() == {"TOKEN": "s3cr3t"}
     assert task.file_mounts == {"/m": "/src/${TOKEN}"}
+
+
+def test_env_files_then_env_flags_in_order(tmp_path, monkeypatch):
+    """Several --env-file: later files win; --env wins over every file; a bare --env K reads the environment."""
+    from stix.cli import _overrides
+
+    first, second = tmp_path / "a.env", tmp_path / "b.env"
+    first.write_text("A=first\nB=first\nC=first\n")
+    second.write_text("B=second\nC=second\n")
+    monkeypatch.setenv("FROM_SHELL", "shell")
+    overrides = _overrides(["C=flag", "FROM_SHELL"], [str(first), str(second)], ["TOKEN=t"])
+    assert dict(overrides.envs) == {"A": "first", "B": "second", "C": "flag", "FROM_SHELL": "shell"}
+    assert dict(overrides.secrets) == {"TOKEN": "t"}
+    path = tmp_path / "t.yaml"
+    path.write_text("envs:\n  A: task\n  D: task\nrun: x\n")
+    assert load_task(path, overrides).env_values() == {"A": "first", "D": "task", "B": "second", "C": "flag",
+                                                       "FROM_SHELL": "shell"}
+
+
+@pytest.mark.parametrize("item", ["FOO\n=1", "FOO\n", "A B=1", "=1", "FOO\r=1"])
+def test_names_with_line_breaks_are_refused(item):
+    with pytest.raises(UsageError, match="not a valid variable name"):
+        parse_assignments([item], "--secret", {"FOO\n": "x", "FOO": "x"})
+
