@@ -32,9 +32,10 @@ def info_path(home: StixHome, cluster: str) -> Path:
 
 
 def save_info(home: StixHome, info: ClusterInfo) -> None:
-    path = info_path(home, info.cluster)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({**info.to_dict(), "ssh_private_key_path": info.ssh_private_key_path}, indent=1))
+    from stix.atomic import write_atomic
+
+    write_atomic(info_path(home, info.cluster),
+                 json.dumps({**info.to_dict(), "ssh_private_key_path": info.ssh_private_key_path}, indent=1))
 
 
 def load_info(home: StixHome, cluster: str) -> ClusterInfo:
