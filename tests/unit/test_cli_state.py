@@ -138,3 +138,45 @@ def test_sigterm_during_apply_waits_for_the_engine(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143
     assert err.strip() == "stix: error: apply interrupted after it finished; cluster c is as shown by `stix status`"
+
+
+def test_exec_of_a_command_sends_its_secrets_and_envs_to_every_rank(stix_home, tmp_path, monkeypatch):
+    """`stix exec C 'cmd' --secret K=V`: the flow submits the secret in each rank's environment."""
+    from typer.testing import CliRunner
+
+    from stix import cli, hooks, jobs
+    from stix.spec import ClusterInfo, NodeInfo
+    from stix.ssh import runner
+
+    nodes = tuple(NodeInfo(f"c-{r}", r, "127.0.0.1", 2222, "u", "ssh-ed25519 AAAA", f"/h{r}", cpus=2.0)
+                  for r in range(2))
+    info = ClusterInfo("c", "local", nodes, "/k")
+    submitted = {}
+
+    class Conns:
+        def __init__(self, info):
+            self.info, self.connections = info, [object()]
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    def submit(head, name, script, ranks, cpus, gpus):
+        submitted.update(script=script, ranks=ranks)
+        return 7
+
+    monkeypatch.setattr(jobs, "load_info", lambda home, cluster: info)
+    monkeypatch.setattr(jobs, "submit", submit)
+    monkeypatch.setattr(runner, "ClusterConnections", Conns)
+    monkeypatch.setattr(hooks, "sync_workdir", lambda conns, workdir: [])
+    monkeypatch.setenv("FROM_SHELL", "shell-secret")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli.app, ["exec", "-d", "c", "echo $TOKEN", "--secret", "TOKEN=t0k3n",
+                                          "--secret", "FROM_SHELL", "--env", "MODE=fast"])
+    assert result.exit_code == 0, result.output
+    assert submitted["script"] == "echo $TOKEN"
+    env = submitted["ranks"][0]["env"]
+    assert (env["TOKEN"], env["FROM_SHELL"], env["MODE"]) == ("t0k3n", "shell-secret", "fast")
+    assert "t0k3n" not in result.output
