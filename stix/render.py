@@ -119,7 +119,7 @@ def placement_line(placement) -> str:
 
 
 def gpus_table(rows: list, title: str) -> Table:
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     for column in ("GPU", "QTY", "CLOUD", "INSTANCE", "vCPUs", "HOST MEM", "$/HR", "SPOT $/HR", "REGION"):
         table.add_column(column)
     for row in rows:

@@ -6,7 +6,7 @@ from stix.catalog.offers import Candidate
 from stix.engine.changes import ChangeSet, ResourceChange
 from stix.events import Note, ResourceChanged, ResourceFailed
 from stix.optimizer import Placement
-from stix.render import candidates_table, console_events, preview_table, queue_table
+from stix.render import candidates_table, console_events, gpus_table, preview_table, queue_table
 
 
 def rendered(*renderables) -> str:
@@ -19,7 +19,8 @@ def rendered(*renderables) -> str:
 def test_job_names_and_details_are_literal():
     row = {"id": 1, "name": "train [/x] [bold]big", "status": "FAILED", "num_nodes": 1, "cpus": 1.0, "gpus": 0.0,
            "submitted": 0.0, "started": None, "ended": None, "detail": "exit [red]3[/red]"}
-    text = rendered(queue_table("c", [row]))
+    text = rendered(queue_table("c", [row]), gpus_table([("A100[/x]",) * 9], "A100[/x] offers"))
+    assert "A100[/x] offers" in text
     assert "train [/x] [bold]big" in text
     assert "exit [red]3[/red]" in text
 
