@@ -67,3 +67,16 @@ def test_names_with_line_breaks_are_refused(item):
     with pytest.raises(UsageError, match="not a valid variable name"):
         parse_assignments([item], "--secret", {"FOO\n": "x", "FOO": "x"})
 
+
+
+def test_errors_name_the_key_never_the_value(tmp_path):
+    with pytest.raises(UsageError) as info:
+        parse_assignments(["BAD-NAME=s3cr3t"], "--secret", {})
+    assert str(info.value) == "--secret: 'BAD-NAME' is not a valid variable name"
+    path = tmp_path / "app.env"
+    for line, expected in (("s3cr3t-pasted-alone", "app.env:2: expected KEY=VALUE"),
+                           ("BAD NAME=s3cr3t", "app.env:2: expected KEY=VALUE; 'BAD NAME' is not a valid variable name")):
+        path.write_text(f"A=1\n{line}\n")
+        with pytest.raises(UsageError) as info:
+            read_env_file(str(path))
+        assert str(info.value).endswith(expected) and "s3cr3t" not in str(info.value)
