@@ -46,6 +46,18 @@ def test_a_corrupt_saved_plan_is_one_line_naming_the_file(stix, stix_home, text)
                         "`stix up TASK -c c` rewrites it")
 
 
+@pytest.mark.parametrize("text", ['{"cluster_name": "c", "nodes": [', "", "[1, 2]", '{"nodes": 3}'])
+def test_a_corrupt_node_list_is_one_line_naming_the_file(stix, stix_home, text):
+    info = stix_home / "clusters" / "c" / "info.json"
+    info.parent.mkdir(parents=True)
+    info.write_text(text)
+    idx.ClusterIndex(StixHome.from_env().index_db).upsert("c", "local", 1, idx.UP, None)
+    for command in (("queue", "c"), ("exec", "c", "true")):
+        line = one_line_error(stix(*command))
+        assert line == (f"stix: error: {info}: cluster c's saved node list is corrupt (truncated?); "
+                        "`stix up TASK -c c` rewrites it")
+
+
 class InterruptedApply:
     """A stack whose apply succeeds while a signal arrives, as a Ctrl-C just as the engine finishes would."""
 
