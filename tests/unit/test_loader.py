@@ -160,3 +160,15 @@ def test_non_string_secrets_are_redacted(tmp_path, value, text):
     shown = task.to_yaml() + repr(task) + str(task) + str(task.to_yaml_config())
     assert str(value) not in shown and "<redacted>" in shown
     assert task.secret_values()["TOKEN"] == str(value).lower() if value == "true" else str(value)
+
+
+@pytest.mark.parametrize("destination, refused", [
+    ("~/../x", True), ("../x", True), ("a/../../x", True), ("~root/.ssh/authorized_keys", True), ("~/..", True),
+    ("~/a/../b", False), ("rel/dir", False), ("/abs/../x", False), ("~", False), ("~/data", False),
+])
+def test_file_mount_destinations_stay_in_the_home(tmp_path, destination, refused):
+    path = write(tmp_path, f"run: x\nfile_mounts:\n  /first: ./a\n  '{destination}': ./b\n")
+    if refused:
+        assert f":4:3: file_mounts: file_mounts[{destination!r}]: destination leaves the node's home" in error_of(path)
+    else:
+        assert destination in load_task(path).file_mounts
