@@ -342,7 +342,7 @@ def status(
         for record in index.all():
             report = flows.refresh(session, record.name)
             for resource in report.resources:
-                console.print(f"drift in {record.name}: {resource.describe()}")
+                console.print(f"drift in {record.name}: {resource.describe()}", markup=False)
     records = index.all()
     if not records:
         console.print("No clusters.")
@@ -416,7 +416,7 @@ def optimize(
     placement = place(load_task(task, _overrides(env, env_file, [])), target)
     console = Console(highlight=False)
     console.print(candidates_table(placement))
-    console.print(placement_line(placement))
+    console.print(placement_line(placement), markup=False)
 
 
 @app.command()
@@ -429,6 +429,7 @@ def gpus(
     """List accelerators in the catalogs, with on-demand and spot prices."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from stix.catalog.load import load_catalog
     from stix.gpus import offer_rows, parse_filter, summary_rows
@@ -442,7 +443,7 @@ def gpus(
         for column in ("GPU", "QUANTITIES", "CLOUDS"):
             table.add_column(column)
         for row in summary_rows(catalog, cloud):
-            table.add_row(*row)
+            table.add_row(*(Text(cell) for cell in row))
         console.print(table)
         return
     rows = offer_rows(catalog, name, count, cloud, region, all_regions)
@@ -503,20 +504,43 @@ def engine_install() -> None:
     print(f"pulumi v{engine.version} at {engine.path} ({engine.source})")
 
 
+_terminated: list[int] = []
+
+
+def _on_sigterm(signum: int, frame) -> None:
+    """SIGTERM is handled as Ctrl-C is: by whatever SIGINT handler is current, so it is deferred while the
+    engine applies (stix.engine.calls.interrupts_deferred) and otherwise raises KeyboardInterrupt."""
+    import signal
+
+    _terminated.append(signum)
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    else:
+        raise KeyboardInterrupt
+
+
+def _interrupted_exit() -> int:
+    return 143 if _terminated else 130
+
+
 def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         code = app(standalone_mode=False)  # returns typer.Exit's code instead of raising it
     except StixError as exc:
         print(f"stix: error: {exc.message}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+        sys.exit(_interrupted_exit() if exc.exit_code == 130 else exc.exit_code)
     except KeyboardInterrupt:
-        print("stix: interrupted", file=sys.stderr)
-        sys.exit(130)
+        print("stix: terminated" if _terminated else "stix: interrupted", file=sys.stderr)
+        sys.exit(_interrupted_exit())
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.exceptions.Abort:
         print("stix: aborted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(_interrupted_exit())
     except typer.exceptions.TyperException as exc:  # usage errors (typer's bundled click)
         show = getattr(exc, "show", None)
         if show:
@@ -524,4 +548,7 @@ def main() -> None:
         else:
             print(f"stix: error: {exc.format_message()}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    if code == 130 and _terminated:  # typer turns KeyboardInterrupt (here: SIGTERM's) into exit 130
+        print("stix: terminated", file=sys.stderr)
+        sys.exit(143)
     sys.exit(code if isinstance(code, int) else 0)

@@ -22,8 +22,8 @@ def parse_assignments(items: Iterable[str], flag: str, environ: Optional[Mapping
     out: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not ENV_NAME.match(key):
-            raise UsageError(f"{flag} {item!r}: {key!r} is not a valid variable name")
+        if not ENV_NAME.fullmatch(key):  # the value is never echoed: it may be a secret
+            raise UsageError(f"{flag}: {key!r} is not a valid variable name")
         if not sep:
             if key not in environ:
                 raise UsageError(f"{flag} {key}: not set in the local environment; use {flag} {key}=VALUE")
@@ -47,8 +47,10 @@ def read_env_file(path: str) -> dict[str, str]:
             line = line[len("export "):].lstrip()
         key, sep, value = line.partition("=")
         key = key.strip()
-        if not sep or not ENV_NAME.match(key):
-            raise UsageError(f"{path}:{number}: expected KEY=VALUE, got {raw.strip()!r}")
+        if not sep:  # the line is never echoed: it may be a secret pasted without its name
+            raise UsageError(f"{path}:{number}: expected KEY=VALUE")
+        if not ENV_NAME.fullmatch(key):
+            raise UsageError(f"{path}:{number}: expected KEY=VALUE; {key!r} is not a valid variable name")
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]

@@ -23,7 +23,7 @@ from stix.models.task import Task
 from stix.naming import validate_cluster_name
 from stix.session import Session, confirm
 from stix.spec import ClusterInfo, ClusterSpec
-from stix.stages import (LaunchRequest, Target, apply_stack, cluster_info, preview_stack, save_spec, sized, spec_path,
+from stix.stages import (LaunchRequest, Target, apply_stack, cluster_info, load_spec, preview_stack, save_spec, sized,
                          stack_for, target_of)
 
 __all__ = ["ExecRequest", "JobResult", "LaunchRequest", "Session", "destroy", "drift", "exec_", "preview", "refresh",
@@ -60,12 +60,8 @@ def preview(session: Session, request: LaunchRequest):
             engine_call(lambda: stack.workspace.remove_stack(target.cluster), "removing the previewed stack")
             if stack_file is not None:
                 stack_file.unlink(missing_ok=True)
-    before = None
-    try:
-        before = ClusterSpec.from_json(spec_path(session.home, target.cluster).read_text()).hourly_cost
-    except OSError:
-        pass
-    return PreviewReport(target.cluster, changes, before, spec.hourly_cost)
+    saved = load_spec(session.home, target.cluster)
+    return PreviewReport(target.cluster, changes, saved.hourly_cost if saved else None, spec.hourly_cost)
 
 
 def up(session: Session, request: LaunchRequest) -> JobResult:
@@ -83,17 +79,21 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
     task_file = str(request.task_path.absolute()) if request.task_path else None
     record = lambda status: session.index.upsert(  # noqa: E731
         target.cluster, spec.cloud, spec.num_nodes, status, task_file, project_dir)
+
+    def applied() -> None:
+        record(idx.UP)
+        save_spec(session.home, spec)
+
     if changes.has_changes:
         confirm(session, f"Apply these changes to cluster {target.cluster}?", request.yes)
         with _undone_if_locked(session, target):
             record(idx.INIT)
             _write_pin(session, target, pin, spec)
-            outputs = apply_stack(session, stack, target.cluster)
+            outputs = apply_stack(session, stack, target.cluster, on_applied=applied)
     else:
         _write_pin(session, target, pin, spec)
         outputs = engine_call(lambda: stack.outputs(), "reading stack outputs")
-    record(idx.UP)
-    save_spec(session.home, spec)
+        applied()
     task = target.task
     with ClusterConnections(cluster_info(session, spec, outputs)) as conns:
         info = sized(session, conns, spec)
@@ -158,7 +158,9 @@ def _undone_if_locked(session: Session, target: Target) -> Iterator[None]:
     except StackLocked:
         session.index.restore(target.cluster, record)
         if stack_file is not None and pinned is not None:
-            stack_file.write_bytes(pinned)
+            from stix.atomic import write_atomic
+
+            write_atomic(stack_file, pinned)
         raise
 
 

@@ -32,9 +32,10 @@ def info_path(home: StixHome, cluster: str) -> Path:
 
 
 def save_info(home: StixHome, info: ClusterInfo) -> None:
-    path = info_path(home, info.cluster)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({**info.to_dict(), "ssh_private_key_path": info.ssh_private_key_path}, indent=1))
+    from stix.atomic import write_atomic
+
+    write_atomic(info_path(home, info.cluster),
+                 json.dumps({**info.to_dict(), "ssh_private_key_path": info.ssh_private_key_path}, indent=1))
 
 
 def load_info(home: StixHome, cluster: str) -> ClusterInfo:
@@ -43,11 +44,15 @@ def load_info(home: StixHome, cluster: str) -> ClusterInfo:
         raise ClusterNotFound(f"cluster {cluster!r} not found (stix status lists clusters)")
     if record.status != idx.UP:
         raise JobError(f"cluster {cluster!r} is {record.status}, not UP; `stix up` or `stix start` it first")
+    path = info_path(home, cluster)
     try:
-        data = json.loads(info_path(home, cluster).read_text())
+        data = json.loads(path.read_text())
         return ClusterInfo.from_dict(data, data.get("ssh_private_key_path") or data["key"])
-    except (OSError, ValueError, KeyError):
+    except OSError:
         raise JobError(f"cluster {cluster!r} has no saved node list; run `stix up` for it again") from None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise JobError(f"{path}: cluster {cluster}'s saved node list is corrupt (truncated?); "
+                       f"`stix up TASK -c {cluster}` rewrites it") from None
 
 
 @contextmanager

@@ -17,13 +17,12 @@ from stix.naming import validate_cluster_name
 from stix.project import Project
 from stix.session import Session, confirm
 from stix.spec import ClusterSpec
-from stix.stages import (apply_stack, cluster_info, cluster_project, preview_stack, save_spec, sized, spec_path)
+from stix.stages import (apply_stack, cluster_info, cluster_project, load_spec, preview_stack, save_spec, sized)
 
 
 def stop(session: Session, cluster: str, yes: bool = False) -> None:
     """Stop every node through the stack, keeping disks and files; `stix start` brings them back."""
     _set_power(session, cluster, stopped=True, yes=yes)
-    session.index.set_status(cluster, idx.STOPPED)
     session.note(f"Cluster {cluster} stopped; `stix start {cluster}` resumes it.", "success")
 
 
@@ -31,7 +30,6 @@ def start(session: Session, cluster: str, yes: bool = False) -> None:
     from stix.ssh.runner import ClusterConnections
 
     spec, outputs = _set_power(session, cluster, stopped=False, yes=yes)
-    session.index.set_status(cluster, idx.UP)
     with ClusterConnections(cluster_info(session, spec, outputs)) as conns:
         sized(session, conns, spec)
         jobs.install_agent(conns)
@@ -46,10 +44,9 @@ def _set_power(session: Session, cluster: str, stopped: bool, yes: bool):
     validate_cluster_name(cluster)
     if session.index.get(cluster) is None:
         raise ClusterNotFound(f"cluster {cluster!r} not found (stix status lists clusters)")
-    try:
-        spec = ClusterSpec.from_json(spec_path(session.home, cluster).read_text())
-    except OSError:
-        raise UsageError(f"cluster {cluster!r} has no saved plan; run `stix up` for it first") from None
+    spec = load_spec(session.home, cluster)
+    if spec is None:
+        raise UsageError(f"cluster {cluster!r} has no saved plan; run `stix up` for it first")
     if not issubclass(cloud_for(spec.cloud), Stoppable):
         raise UsageError(f"{spec.cloud} clusters cannot be stopped by stix yet; `stix destroy {cluster}` removes it")
     spec = dataclasses.replace(spec, stopped=stopped)
@@ -61,11 +58,16 @@ def _set_power(session: Session, cluster: str, stopped: bool, yes: bool):
         confirm(session, f"{'Stop' if stopped else 'Start'} cluster {cluster}?", yes)
         if project is not None:
             _pin_power(project, cluster, spec)
-        outputs = apply_stack(session, stack, cluster)
+        outputs = apply_stack(session, stack, cluster, on_applied=lambda: _powered(session, spec))
     else:
         outputs = engine_call(lambda: stack.outputs(), "reading stack outputs")
-    save_spec(session.home, spec)
+        _powered(session, spec)
     return spec, outputs
+
+
+def _powered(session: Session, spec: ClusterSpec) -> None:
+    save_spec(session.home, spec)
+    session.index.set_status(spec.cluster, idx.STOPPED if spec.stopped else idx.UP)
 
 
 def _pin_power(project: Project, cluster: str, spec: ClusterSpec) -> None:

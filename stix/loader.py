@@ -242,7 +242,9 @@ def _describe(label: str, error: ErrorDetails, positions: dict[tuple, Position])
     elif message.startswith("Assertion failed, "):
         message = message[len("Assertion failed, "):]
     got = error.get("input")
-    if kind not in ("value_error", "missing") and not isinstance(got, (dict, list)):
+    if loc[:1] == ("secrets",) and kind not in ("value_error", "missing"):
+        pass  # a secret's value is never echoed, however wrongly typed
+    elif kind not in ("value_error", "missing") and not isinstance(got, (dict, list)):
         message = f"{message} (got {got!r})"
     elif kind not in ("value_error", "missing"):
         message = f"{message} (got a {'mapping' if isinstance(got, dict) else 'list'})"

@@ -8,11 +8,11 @@ from typing import Optional
 
 from stix.errors import UsageError
 
-NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
+NAME = re.compile(r"[a-z]([-a-z0-9]{0,38}[a-z0-9])?")
 
 
 def validate_cluster_name(name: str) -> str:
-    if not NAME.match(name):
+    if not isinstance(name, str) or not NAME.fullmatch(name):
         raise UsageError(
             f"invalid cluster name {name!r}: use 1-40 lowercase letters, digits and '-', starting with a letter"
         )

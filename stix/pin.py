@@ -9,7 +9,6 @@ Plain `pulumi preview` reads the same pin, so both plan the same resources.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -145,10 +144,9 @@ def write_pin(stack_file: Path, pin: Pin, spec: Optional[ClusterSpec] = None) ->
     updated = {**data, "config": config}
     if updated == data:
         return False
-    stack_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = stack_file.with_name(stack_file.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(updated, sort_keys=False, default_flow_style=False))
-    os.replace(tmp, stack_file)
+    from stix.atomic import write_atomic
+
+    write_atomic(stack_file, yaml.safe_dump(updated, sort_keys=False, default_flow_style=False), new_mode=0o644)
     return True
 
 

@@ -6,7 +6,9 @@ import time
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from stix.index import ClusterRecord
 
@@ -18,7 +20,7 @@ OP_SYMBOL = {"create": "+", "update": "~", "replace": "+-", "delete": "-", "same
 
 
 def preview_table(cluster: str, changes: ChangeSet) -> Table:
-    table = Table(title=f"Planned changes for cluster {cluster}", title_justify="left")
+    table = Table(title=f"Planned changes for cluster {escape(cluster)}", title_justify="left")
     table.add_column("op")
     table.add_column("type")
     table.add_column("name")
@@ -26,10 +28,10 @@ def preview_table(cluster: str, changes: ChangeSet) -> Table:
     for change in sorted(changes.changes, key=_row_order):
         style = OP_STYLE.get(change.op, "")
         table.add_row(
-            f"[{style}]{OP_SYMBOL.get(change.op, '?')} {change.op}[/]",
-            change.type,
-            change.name,
-            ", ".join(change.diffs),
+            Text(f"{OP_SYMBOL.get(change.op, '?')} {change.op}", style=style),
+            Text(change.type),
+            Text(change.name),
+            Text(", ".join(change.diffs)),
         )
     return table
 
@@ -71,8 +73,8 @@ def status_table(records: list[ClusterRecord]) -> Table:
         table.add_column(column)
     now = time.time()
     for record in records:
-        table.add_row(record.name, record.cloud, str(record.num_nodes), record.status, record.autostop or "-",
-                      age(now - record.created_at))
+        table.add_row(*_plain(record.name, record.cloud, str(record.num_nodes), record.status, record.autostop or "-",
+                              age(now - record.created_at)))
     return table
 
 
@@ -94,9 +96,9 @@ def candidates_table(placement, limit: int = 15) -> Table:
             continue
         shown.add(key)
         chosen = candidate is placement.chosen
-        table.add_row(candidate.cloud, candidate.instance_type + (" [spot]" if candidate.spot else ""),
-                      candidate.accelerators, _num(candidate.vcpus), _num(candidate.memory_gib),
-                      candidate.location, f"{candidate.hourly_cost:.2f}", "✔" if chosen else "",
+        table.add_row(*_plain(candidate.cloud, candidate.instance_type + (" [spot]" if candidate.spot else ""),
+                              candidate.accelerators, _num(candidate.vcpus), _num(candidate.memory_gib),
+                              candidate.location, f"{candidate.hourly_cost:.2f}", "✔" if chosen else ""),
                       style="bold green" if chosen else None)
         if len(shown) >= limit:
             break
@@ -117,26 +119,31 @@ def placement_line(placement) -> str:
 
 
 def gpus_table(rows: list, title: str) -> Table:
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     for column in ("GPU", "QTY", "CLOUD", "INSTANCE", "vCPUs", "HOST MEM", "$/HR", "SPOT $/HR", "REGION"):
         table.add_column(column)
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*_plain(*row))
     return table
 
 
 def queue_table(cluster: str, rows: list[dict]) -> Table:
-    table = Table(title=f"Jobs on {cluster}", title_justify="left")
+    table = Table(title=f"Jobs on {escape(cluster)}", title_justify="left")
     for column in ("ID", "NAME", "STATUS", "NODES", "CPUS", "GPUS", "SUBMITTED", "DURATION", "DETAIL"):
         table.add_column(column)
     now = time.time()
     for row in rows:
         started, ended = row.get("started"), row.get("ended")
         duration = age((ended or now) - started) if started else "-"
-        table.add_row(str(row["id"]), row.get("name") or "-", row["status"], str(row["num_nodes"]),
-                      f"{row['cpus']:g}", f"{row['gpus']:g}", age(now - row["submitted"]) + " ago", duration,
-                      row.get("detail") or "")
+        table.add_row(*_plain(str(row["id"]), row.get("name") or "-", row["status"], str(row["num_nodes"]),
+                              f"{row['cpus']:g}", f"{row['gpus']:g}", age(now - row["submitted"]) + " ago", duration,
+                              row.get("detail") or ""))
     return table
+
+
+def _plain(*cells: str) -> list[Text]:
+    """Table cells as literal text: job names, engine messages and '[spot]' are not rich markup."""
+    return [Text(str(cell)) for cell in cells]
 
 
 _LEVEL_STYLES = {"info": "", "heading": "bold", "success": "green", "warning": "yellow"}

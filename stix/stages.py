@@ -6,12 +6,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from stix import jobs, ssh_config
 from stix.compile import check_prerequisites, check_runnable, compile_spec
 from stix.engine.calls import engine_call, interrupts_deferred, progress
 from stix.engine.changes import ChangeSet
+from stix.errors import UsageError
 from stix.events import PlacementChosen, PreviewReady
 from stix.home import StixHome
 from stix.models.task import Task
@@ -132,9 +133,13 @@ def preview_stack(session: Session, stack, cluster: str) -> ChangeSet:
     return changes
 
 
-def apply_stack(session: Session, stack, cluster: str):
+def apply_stack(session: Session, stack, cluster: str, on_applied: Optional[Callable[[], None]] = None):
+    """on_applied records what the apply made while interrupts are still deferred: a Ctrl-C or SIGTERM
+    that arrives as the engine finishes stops stix afterwards, with the index already saying UP."""
     with interrupts_deferred(session.events, cluster, "apply"):
         result = engine_call(lambda: stack.up(on_event=progress(session.events), refresh=True), "applying", cluster)
+        if on_applied is not None:
+            on_applied()
     return result.outputs
 
 
@@ -171,9 +176,25 @@ def spec_path(home: StixHome, cluster: str) -> Path:
 
 
 def save_spec(home: StixHome, spec: ClusterSpec) -> None:
-    path = spec_path(home, spec.cluster)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(spec.to_json())
+    from stix.atomic import write_atomic
+
+    write_atomic(spec_path(home, spec.cluster), spec.to_json())
+
+
+def load_spec(home: StixHome, cluster: str) -> Optional[ClusterSpec]:
+    """The plan saved at the cluster's last apply; None when there is none."""
+    path = spec_path(home, cluster)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read cluster {cluster}'s saved plan: {exc.strerror or exc}") from None
+    try:
+        return ClusterSpec.from_json(text)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        raise UsageError(f"{path}: cluster {cluster}'s saved plan is corrupt (truncated?); "
+                         f"`stix up TASK -c {cluster}` rewrites it") from None
 
 
 def _probe_cpus(conn: Any) -> float:

@@ -2,7 +2,9 @@
 
 Each node keeps a manifest (path -> size, mtime) of what it was sent; a file
 is sent again only when its size or modification time differ. Like rsync
-without --delete, files removed locally stay on the nodes.
+without --delete, files removed locally stay on the nodes. Symbolic links are
+sent as links (rsync's default), never followed: a link to ~/.aws/credentials
+must not ship the credentials, and a linked directory arrives as the link.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import pathspec
 
@@ -27,6 +30,12 @@ class LocalFile:
     size: int
     mtime_ns: int
     mode: int
+    link: Optional[str] = None
+    """The target, when the path is a symbolic link (sent as a link, never followed)."""
+
+    @property
+    def stamp(self) -> list:
+        return [self.size, self.mtime_ns] if self.link is None else [self.size, self.mtime_ns, self.link]
 
 
 def _spec_for(directory: Path) -> pathspec.GitIgnoreSpec | None:
@@ -57,21 +66,25 @@ def local_files(root: Path) -> list[LocalFile]:
                 return True
             return any(rel.startswith(base) and spec.match_file(rel[len(base):]) for base, spec in specs)
 
-        dirs[:] = sorted(d for d in dirs if not ignored(f"{rel_dir}{d}/"))
-        for name in sorted(files):
+        linked = [d for d in dirs if os.path.islink(os.path.join(current, d))]
+        dirs[:] = sorted(d for d in dirs if d not in linked and not ignored(f"{rel_dir}{d}/"))
+        for name in sorted(files + linked):
             rel = f"{rel_dir}{name}"
             full = os.path.join(current, name)
             try:
-                info = os.stat(full)
+                info = os.lstat(full)
+                target = os.readlink(full) if stat.S_ISLNK(info.st_mode) else None
             except OSError:
                 continue
-            if stat.S_ISREG(info.st_mode) and not ignored(rel):
-                out.append(LocalFile(rel, info.st_size, info.st_mtime_ns, stat.S_IMODE(info.st_mode)))
+            if name in linked and ignored(f"{rel}/"):
+                continue
+            if (target is not None or stat.S_ISREG(info.st_mode)) and not ignored(rel):
+                out.append(LocalFile(rel, info.st_size, info.st_mtime_ns, stat.S_IMODE(info.st_mode), target))
     return sorted(out, key=lambda f: f.path)
 
 
 def changed(files: list[LocalFile], manifest: dict[str, list[int]]) -> list[LocalFile]:
-    return [f for f in files if manifest.get(f.path) != [f.size, f.mtime_ns]]
+    return [f for f in files if manifest.get(f.path) != f.stamp]
 
 
 def sync_dir(conn, local: Path, remote: str) -> int:
@@ -96,15 +109,27 @@ def sync_dir(conn, local: Path, remote: str) -> int:
                 _mkdirs(sftp, f"{remote}/{parent}")
                 made.add(parent)
             target = f"{remote}/{item.path}"
+            if item.link is not None or len(manifest.get(item.path) or ()) > 2:
+                _remove(sftp, target)  # never write through a link sent earlier
+            if item.link is not None:
+                sftp.symlink(item.link, target)
+                continue
             sftp.put(str(local / item.path), target)
             sftp.chmod(target, item.mode)
         if todo or len(manifest) != len(files):
-            current = {f.path: [f.size, f.mtime_ns] for f in files}
+            current = {f.path: f.stamp for f in files}
             with sftp.open(f"{remote}/{MANIFEST}", "w") as handle:
                 handle.write(json.dumps({**manifest, **current}))
         return len(todo)
     finally:
         sftp.close()
+
+
+def _remove(sftp, path: str) -> None:
+    try:
+        sftp.remove(path)
+    except OSError:
+        pass
 
 
 def sync_file(conn, local: Path, remote: str) -> int:
@@ -134,6 +159,11 @@ def sync_file(conn, local: Path, remote: str) -> int:
 
 def remote_path(destination: str, home: str) -> str:
     """Where a file_mounts destination lands on a node: `~/x` and relative paths under its home."""
+    from stix.errors import UsageError
+    from stix.models.storage import escapes_home
+
+    if escapes_home(destination):
+        raise UsageError(f"file_mounts[{destination!r}]: destination leaves the node's home")
     if destination.startswith("~/") or destination == "~":
         return home + destination[1:]
     if destination.startswith("/"):

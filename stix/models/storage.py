@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any, Optional, Union
 
 from pydantic import Field, StrictBool, field_validator, model_validator
@@ -67,10 +68,23 @@ class Storage(Model):
 FileMountValue = Union[str, Storage]
 
 
+def escapes_home(destination: str) -> bool:
+    """A `~/...` or relative destination whose '..' climbs out of the home it is resolved under."""
+    if destination.startswith("/"):
+        return False
+    relative = destination[1:].lstrip("/") if destination.startswith("~") else destination
+    if destination.startswith("~") and not destination.startswith(("~/",)) and destination != "~":
+        return True  # ~user/...: another user's home
+    return posixpath.normpath(relative or ".").split("/")[0] == ".."
+
+
 def check_file_mounts(mounts: dict) -> dict:
     for destination, source in mounts.items():
         if not isinstance(destination, str) or not destination.strip():
             raise ValueError(f"file_mounts destination must be a path, got {destination!r}")
+        if escapes_home(destination):
+            raise ValueError(f"file_mounts[{destination!r}]: destination leaves the node's home; "
+                             "use a path under ~ without '..', or an absolute path")
         if source is None:
             raise ValueError(f"file_mounts[{destination!r}] has no source; give a path, a bucket URI or a storage mapping")
         if isinstance(source, str):

@@ -43,6 +43,11 @@ class Task(Model, validate_assignment=True):
     service: Optional[Service] = Field(None, description="Serve the task behind a load balancer.")
     config: Optional[dict[str, Any]] = Field(None, description="Per-task overrides of stix/SkyPilot config.")
 
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, value: Any) -> Any:
+        return values.check_task_name(value) if isinstance(value, str) else value
+
     @field_validator("envs", "secrets", mode="before")
     @classmethod
     def _env_names(cls, value: Any) -> Any:

@@ -31,7 +31,7 @@ ACCELERATORS = (
     "Radeon Pro V520",
 )
 _ACCEL_BY_LOWER = {name.lower(): name for name in ACCELERATORS}
-_TPU = re.compile(r"^tpu-v\d+[a-z]*(-\d+)?$", re.IGNORECASE)
+_TPU = re.compile(r"tpu-v\d+[a-z]*(-\d+)?", re.IGNORECASE)
 
 
 def did_you_mean(value: str, choices: tuple[str, ...] | list[str]) -> str:
@@ -139,7 +139,7 @@ def _number(value: float) -> str:
 
 def canonical_accelerator(name: str) -> str:
     name = name.strip()
-    if _TPU.match(name):
+    if _TPU.fullmatch(name):
         return name.lower()
     found = _ACCEL_BY_LOWER.get(name.lower())
     if found:
@@ -360,7 +360,7 @@ class Autostop:
         return {"idle_minutes": self.idle_minutes, "down": self.down, "wait_for": self.wait_for}
 
 
-_DURATION = re.compile(r"^(\d+)\s*([smhd]?)$", re.IGNORECASE)
+_DURATION = re.compile(r"(\d+)\s*([smhd]?)", re.IGNORECASE)
 
 
 def parse_duration_minutes(value: Union[int, str]) -> int:
@@ -371,7 +371,7 @@ def parse_duration_minutes(value: Union[int, str]) -> int:
         if value < 0:
             raise ValueError(f"idle minutes must not be negative, got {value}")
         return value
-    match = _DURATION.match(str(value).strip())
+    match = _DURATION.fullmatch(str(value).strip())
     if not match:
         raise ValueError(f"duration {value!r} must be minutes or a string like '30m', '10h', '1d'")
     number, unit = int(match.group(1)), match.group(2).lower()
@@ -388,10 +388,26 @@ def parse_autostop(value: Any) -> Autostop:
 
 # --- env names -------------------------------------------------------------------------------
 
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def check_env_name(name: Any) -> str:
-    if not isinstance(name, str) or not ENV_NAME.match(name):
+    if not isinstance(name, str) or not ENV_NAME.fullmatch(name):
         raise ValueError(f"invalid environment variable name {name!r}: use letters, digits and '_', not starting with a digit")
+    return name
+
+
+# --- task (and job) names ----------------------------------------------------------------------
+
+MAX_TASK_NAME = 128
+
+
+def check_task_name(name: str) -> str:
+    """Free text, as SkyPilot's, but one printable line: it names jobs in queues and logs."""
+    if not name.strip():
+        raise ValueError("name must not be empty")
+    if len(name) > MAX_TASK_NAME:
+        raise ValueError(f"name is {len(name)} characters; the limit is {MAX_TASK_NAME}")
+    if not name.isprintable():
+        raise ValueError(f"name {name!r} holds a control character (a line break?); use one printable line")
     return name

@@ -43,3 +43,40 @@ def test_secrets_override_and_are_not_substituted(tmp_path):
     task = load_task(path, EnvOverrides(secrets={"TOKEN": "s3cr3t"}), require_env=True)
     assert task.secret_values() == {"TOKEN": "s3cr3t"}
     assert task.file_mounts == {"/m": "/src/${TOKEN}"}
+
+
+def test_env_files_then_env_flags_in_order(tmp_path, monkeypatch):
+    """Several --env-file: later files win; --env wins over every file; a bare --env K reads the environment."""
+    from stix.cli import _overrides
+
+    first, second = tmp_path / "a.env", tmp_path / "b.env"
+    first.write_text("A=first\nB=first\nC=first\n")
+    second.write_text("B=second\nC=second\n")
+    monkeypatch.setenv("FROM_SHELL", "shell")
+    overrides = _overrides(["C=flag", "FROM_SHELL"], [str(first), str(second)], ["TOKEN=t"])
+    assert dict(overrides.envs) == {"A": "first", "B": "second", "C": "flag", "FROM_SHELL": "shell"}
+    assert dict(overrides.secrets) == {"TOKEN": "t"}
+    path = tmp_path / "t.yaml"
+    path.write_text("envs:\n  A: task\n  D: task\nrun: x\n")
+    assert load_task(path, overrides).env_values() == {"A": "first", "D": "task", "B": "second", "C": "flag",
+                                                       "FROM_SHELL": "shell"}
+
+
+@pytest.mark.parametrize("item", ["FOO\n=1", "FOO\n", "A B=1", "=1", "FOO\r=1"])
+def test_names_with_line_breaks_are_refused(item):
+    with pytest.raises(UsageError, match="not a valid variable name"):
+        parse_assignments([item], "--secret", {"FOO\n": "x", "FOO": "x"})
+
+
+
+def test_errors_name_the_key_never_the_value(tmp_path):
+    with pytest.raises(UsageError) as info:
+        parse_assignments(["BAD-NAME=s3cr3t"], "--secret", {})
+    assert str(info.value) == "--secret: 'BAD-NAME' is not a valid variable name"
+    path = tmp_path / "app.env"
+    for line, expected in (("s3cr3t-pasted-alone", "app.env:2: expected KEY=VALUE"),
+                           ("BAD NAME=s3cr3t", "app.env:2: expected KEY=VALUE; 'BAD NAME' is not a valid variable name")):
+        path.write_text(f"A=1\n{line}\n")
+        with pytest.raises(UsageError) as info:
+            read_env_file(str(path))
+        assert str(info.value).endswith(expected) and "s3cr3t" not in str(info.value)

@@ -129,3 +129,46 @@ def test_line_breaks_inside_keys_stay_on_one_line(tmp_path):
     path = write(tmp_path, 'file_mounts:\n  name: {"\\n": null}\n')
     message = error_of(path)
     assert "\\n" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("text, where", [
+    # an unknown key, third in its mapping, on line 6
+    ("name: deep\nenvs:\n  A: 1\nresources:\n  cpus: 2\n  memory: 8\n  acelerators: A100\nrun: x\n",
+     ":7:3: resources.acelerators: unknown field; did you mean 'accelerators'?"),
+    # a bad value under the second item of a list, last key of its mapping
+    ("run: x\nresources:\n  any_of:\n    - cpus: 2\n    - cpus: 4\n      disk_size: -5\n",
+     ":6:18: resources.any_of.1.disk_size:"),
+    # a bad env name that is not the first key, after a multi-line value
+    ("envs:\n  A: |\n    one\n    two\n  OK_TOO: 2\n  9BAD: 3\nrun: x\n", ":6:3: envs: invalid environment variable name '9BAD'"),
+])
+def test_located_errors_deep_in_a_file(tmp_path, text, where):
+    assert where in error_of(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("value", ["2024-01-31", "[s3cr3t-1, s3cr3t-2]", "{inner: s3cr3t-1}"])
+def test_a_wrongly_typed_secret_is_named_never_echoed(tmp_path, value):
+    message = error_of(write(tmp_path, f"run: x\nsecrets:\n  OTHER: fine\n  TOKEN: {value}\n"))
+    assert ":4:10: secrets.TOKEN:" in message
+    for leaked in ("s3cr3t", "2024", "czNj"):
+        assert leaked not in message
+
+
+@pytest.mark.parametrize("value, text", [("12345678", 12345678), ("true", True), ("3.25", 3.25)])
+def test_non_string_secrets_are_redacted(tmp_path, value, text):
+    task = load_task(write(tmp_path, f"run: x\nsecrets:\n  TOKEN: {value}\n  LATER: null\n"))
+    assert task.secrets["TOKEN"] == text
+    shown = task.to_yaml() + repr(task) + str(task) + str(task.to_yaml_config())
+    assert str(value) not in shown and "<redacted>" in shown
+    assert task.secret_values()["TOKEN"] == str(value).lower() if value == "true" else str(value)
+
+
+@pytest.mark.parametrize("destination, refused", [
+    ("~/../x", True), ("../x", True), ("a/../../x", True), ("~root/.ssh/authorized_keys", True), ("~/..", True),
+    ("~/a/../b", False), ("rel/dir", False), ("/abs/../x", False), ("~", False), ("~/data", False),
+])
+def test_file_mount_destinations_stay_in_the_home(tmp_path, destination, refused):
+    path = write(tmp_path, f"run: x\nfile_mounts:\n  /first: ./a\n  '{destination}': ./b\n")
+    if refused:
+        assert f":4:3: file_mounts: file_mounts[{destination!r}]: destination leaves the node's home" in error_of(path)
+    else:
+        assert destination in load_task(path).file_mounts

@@ -12,7 +12,7 @@ def test_default_name_from_task_or_file():
     assert default_cluster_name("9lives", Path("x.yaml")) == "c-9lives"
 
 
-@pytest.mark.parametrize("bad", ["", "Upper", "-lead", "trail-", "a" * 41, "semi;colon", "../up"])
+@pytest.mark.parametrize("bad", ["", "Upper", "-lead", "trail-", "a" * 41, "semi;colon", "../up", "abc\n", "abc\r", None])
 def test_invalid_cluster_names(bad):
     with pytest.raises(UsageError):
         validate_cluster_name(bad)

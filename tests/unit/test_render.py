@@ -1,0 +1,43 @@
+"""Terminal rendering: names and messages from users and the engine are printed as text, never as rich markup."""
+
+from rich.console import Console
+
+from stix.catalog.offers import Candidate
+from stix.engine.changes import ChangeSet, ResourceChange
+from stix.events import Note, ResourceChanged, ResourceFailed
+from stix.optimizer import Placement
+from stix.render import candidates_table, console_events, gpus_table, preview_table, queue_table
+
+
+def rendered(*renderables) -> str:
+    console = Console(record=True, width=240, color_system=None)
+    for item in renderables:
+        console.print(item)
+    return console.export_text()
+
+
+def test_job_names_and_details_are_literal():
+    row = {"id": 1, "name": "train [/x] [bold]big", "status": "FAILED", "num_nodes": 1, "cpus": 1.0, "gpus": 0.0,
+           "submitted": 0.0, "started": None, "ended": None, "detail": "exit [red]3[/red]"}
+    text = rendered(queue_table("c", [row]), gpus_table([("A100[/x]",) * 9], "A100[/x] offers"))
+    assert "A100[/x] offers" in text
+    assert "train [/x] [bold]big" in text
+    assert "exit [red]3[/red]" in text
+
+
+def test_spot_is_shown():
+    spot = Candidate("aws", "us-east-1", "us-east-1a", "p4d.24xlarge", "A100", 8.0, 96.0, 1152.0, True, 12.5, 1)
+    text = rendered(candidates_table(Placement(spot, [spot])))
+    assert "p4d.24xlarge [spot]" in text
+
+
+def test_engine_names_and_messages_are_literal():
+    changes = ChangeSet([ResourceChange("create", "stix:x:[/Node]", "node-[1]", ("tags[/]",))])
+    text = rendered(preview_table("c", changes))
+    assert "stix:x:[/Node]" in text and "node-[1]" in text and "tags[/]" in text
+    console = Console(record=True, width=240, color_system=None)
+    render = console_events(console)
+    for event in (Note("job [/x] done"), ResourceChanged("create", "n[/a]"), ResourceFailed("n[b]", "bad [/i] input")):
+        render(event)
+    out = console.export_text()
+    assert "job [/x] done" in out and "create: n[/a]" in out and "n[b]: bad [/i] input" in out
