@@ -744,12 +744,12 @@ class Scheduler:
         for job_id, ranks in list(self.running.items()):
             status = self.conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()[0]
             if status in TERMINAL:  # cancelled by another process, which killed it
-                for rank in ranks:
-                    if rank.process is not None:
-                        _wait_briefly(rank.process)
+                for each in ranks:
+                    if each.process is not None:
+                        _wait_briefly(each.process)
                 del self.running[job_id]
                 continue
-            codes = [rank.outcome() for rank in ranks]
+            codes = [each.outcome() for each in ranks]
             failed = [(rank, code) for rank, code in enumerate(codes) if code not in (None, 0)]
             if failed:
                 rank, code = failed[0]
@@ -820,7 +820,8 @@ def launch(job_id: int, rank: int, command: list[str], script: str) -> Rank:
         process = subprocess.Popen(["bash", "-c", RANK_WRAPPER, "stix-rank", str(directory / rank_exit(rank)), *command],
                                    stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     started = start_time(process.pid)
-    (directory / rank_pid(rank)).write_text(f"{process.pid} {started}")
+    # Without a start time (no /proc) the group can still be killed, but a later daemon will not adopt it.
+    (directory / rank_pid(rank)).write_text(f"{process.pid}" if started is None else f"{process.pid} {started}")
     assert process.stdin is not None  # stdin=PIPE
     try:
         process.stdin.write(script.encode() + b"\0")
