@@ -433,12 +433,18 @@ def ssh_command(node: dict, info: dict, remote: str) -> list[str]:
             "-p", str(node["port"]), f"{node['user']}@{node['ip']}", remote]
 
 
+def _stat(pid: int) -> list[str] | None:
+    """/proc/PID/stat from field 3 (state) on: the command name before it may hold spaces."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def start_time(pid: int) -> int | None:
     """The process's start time (/proc/PID/stat field 22, clock ticks since boot), None if there is none."""
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
+    fields = _stat(pid)
+    return int(fields[19]) if fields and len(fields) > 19 else None
 
 
 def read_group(path: Path) -> tuple[int, int | None] | None:
@@ -455,9 +461,12 @@ def group_alive(pgid: int, started: int | None = None) -> bool:
     lives the kernel never hands the number to a new process, so a leader with another start time means
     ours ended and the number was reused."""
     if started is not None:
-        leader = start_time(pgid)
-        if leader is not None and leader != started:
-            return False
+        leader = _stat(pgid)
+        if leader and len(leader) > 19:
+            if int(leader[19]) != started:
+                return False
+            if leader[0] != "Z":
+                return True  # the leader itself runs: no need to look for the other members
     try:
         os.killpg(pgid, 0)
     except (ProcessLookupError, PermissionError):  # PermissionError: another user's group, not ours
