@@ -592,7 +592,10 @@ def agent_home(tmp_path):
     for pid_file in home.glob(f"{na.JOBS_DIR}/*/rank-*.pid"):
         pgid = int(pid_file.read_text().split()[0])
         for member in group_members(pgid):
-            os.kill(member, signal.SIGKILL)
+            try:
+                os.kill(member, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # it ended meanwhile
     current = na_daemon_in(home)
     for pid in daemons + ([current] if current else []):
         try:
