@@ -14,8 +14,8 @@ from typing import Callable, Iterator, Optional
 
 from stix import index as idx
 from stix.agent import AGENT_SOURCE
-from stix.agent.node_agent import (AGENT_FILE, CLUSTER_FILE, KEY_FILE, KNOWN_HOSTS_FILE, NOT_FINISHED_EXIT,
-                                   NOT_FOUND_EXIT, REMOTE_DIR, STATUS_EXIT, SUCCEEDED)
+from stix.agent.node_agent import (AGENT_FILE, CLUSTER_FILE, DAEMON_GONE_EXIT, KEY_FILE, KNOWN_HOSTS_FILE,
+                                   NOT_FINISHED_EXIT, NOT_FOUND_EXIT, REMOTE_DIR, STATUS_EXIT, SUCCEEDED)
 from stix.agent.node_agent import TERMINAL  # noqa: F401  (re-exported: jobs.TERMINAL)
 from stix.errors import ClusterNotFound, JobError
 from stix.home import StixHome
@@ -125,8 +125,16 @@ def job(head: NodeConnection, job_id: int) -> Optional[dict]:
 
 def follow(head: NodeConnection, job_id: int, write: Callable[[str], None], tail: Optional[int] = None,
            follow_: bool = True) -> int:
+    """Stream a job's logs; the agent's exit status (`sky logs` codes). The agent ends a follow whose daemon
+    is gone and cannot be restarted: that is a JobError, never a hang."""
     args = ["logs", str(job_id)] + (["--follow"] if follow_ else []) + (["--tail", str(tail)] if tail is not None else [])
-    return head.run(_agent(head.node, *args), write)
+    code = head.run(_agent(head.node, *args), write)
+    if code == DAEMON_GONE_EXIT:
+        cluster = _cluster_name(head)
+        raise JobError(f"the node agent on cluster {cluster!r} stopped and could not be restarted while following "
+                       f"job {job_id}; the job may still run: `stix queue {cluster}` shows it, `stix logs {cluster} "
+                       f"{job_id}` tries the agent again")
+    return code
 
 
 def logs_status(head: NodeConnection, job_id: int) -> tuple[str, int]:
@@ -152,10 +160,14 @@ def set_autostop(head: NodeConnection, idle_minutes: Optional[float], down: bool
         raise JobError(f"cannot set autostop on {head.node.name}: {' '.join(out)[-300:]}")
 
 
+def _cluster_name(head: NodeConnection) -> str:
+    return head.node.name.rsplit('-head', 1)[0]
+
+
 def latest_job(head: NodeConnection) -> int:
     rows = queue(head)
     if not rows:
-        raise JobError(f"cluster {head.node.name.rsplit('-head', 1)[0]!r} has no jobs")
+        raise JobError(f"cluster {_cluster_name(head)!r} has no jobs")
     return rows[-1]["id"]
 
 

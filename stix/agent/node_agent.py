@@ -21,6 +21,24 @@ rank-<r>.log per node. cluster.json describes the nodes (each with its "gpus" an
 keys stix put beside it. A job holds its CPUs and GPU devices on each of its nodes
 (ranks 0..N-1) while it runs; the daemon tells it which devices in
 CUDA_VISIBLE_DEVICES and records them in the jobs table (gpu_ids).
+
+Jobs outlive the daemon. Each rank runs under a wrapper on the head, in its own
+session (so neither a daemon death nor a closed SSH session touches it): for rank
+0 the wrapper runs the job, for a worker rank it runs the ssh to that worker,
+which lives on when the daemon that started it dies. The wrapper records its
+process group and start time in jobs/<id>/rank-<r>.pid before it is handed the
+rank's script on stdin (no secrets in argv; a wrapper whose daemon died before
+handing it the script reads EOF and runs nothing), and writes the rank's exit
+status to rank-<r>.exit when it ends (a worker rank's status is its ssh's: the
+remote status, or 255). A restarted daemon adopts every RUNNING job: a rank has
+ended when its .exit file exists; a rank whose process group is gone without one
+was killed (or its node restarted), and the job FAILS saying so. A job whose
+ranks were not all started when the daemon died FAILS too. Once every rank has
+its script, spec.json loses the env values (secrets). A pid is signalled only
+after checking it is still the process recorded (start time, or for the daemon
+its command line). `logs --follow` watches the daemon: if it is gone it starts
+one (which adopts the job) once, and if that one is gone as well it exits
+DAEMON_GONE_EXIT, which the client turns into an error.
 """
 
 from __future__ import annotations
@@ -54,7 +72,7 @@ DAEMON_LOCK_FILE = "daemon.lock"
 DAEMON_LOG_FILE = "daemon.log"
 AUTOSTOP_FILE = "autostop.json"
 HEAD_PID_FILE = "rank-0.pid"
-"""In a job's directory: the process group of its rank on the head."""
+"""In a job's directory: the process group of its rank on the head (rank_pid(0))."""
 # expanduser never raises (it returns "~" unchanged when there is no home); Path.home() can.
 ROOT = Path(os.environ.get("STIX_AGENT_HOME") or os.path.join(os.path.expanduser("~"), REMOTE_DIR))
 
@@ -66,6 +84,9 @@ TERMINAL = (SUCCEEDED, FAILED, FAILED_SETUP, CANCELLED)
 # `sky logs --status` exit codes.
 STATUS_EXIT = {SUCCEEDED: 0, FAILED: 100, FAILED_SETUP: 100, CANCELLED: 103}
 NOT_FINISHED_EXIT, NOT_FOUND_EXIT = 101, 102
+DAEMON_GONE_EXIT = 104
+"""`logs --follow`: the daemon stopped while the job was unfinished, and a restart did not hold."""
+DAEMON_CHECK_S = 1.0
 GPU_ENV = "CUDA_VISIBLE_DEVICES"
 TICK_S = 0.1
 KILL_GRACE_S = 3.0
@@ -80,13 +101,27 @@ CREATE TABLE IF NOT EXISTS jobs (
 # Columns added since the first agent: agents are upgraded in place, so an older jobs.db gains them.
 ADDED_COLUMNS = {"gpu_ids": "TEXT"}
 """gpu_ids: the devices a started job holds, a JSON list per rank (node), e.g. [[0, 1], [0, 1]]."""
-# On a worker: read the rank's script from stdin (it may hold secrets), record the process group, run it.
+# On a worker: record the process group, read the rank's script from stdin (it may hold secrets), run it,
+# and remove the pid file when it ends (pool destroy kills every group a pid file names).
 REMOTE_RUNNER = ("setsid --wait bash -c 'd=\"$HOME/" + REMOTE_DIR + "/" + PIDS_DIR + "\"; mkdir -p \"$d\"; "
-                 "echo $$ > \"$d/{job}\"; IFS= read -r -d \"\" __stix_script; eval \"$__stix_script\"'")
+                 "echo $$ > \"$d/{job}\"; IFS= read -r -d \"\" __stix_script || {{ rm -f \"$d/{job}\"; exit 1; }}; "
+                 "(eval \"$__stix_script\"); c=$?; rm -f \"$d/{job}\"; exit $c'")
+# On the head, a rank's wrapper: run the rank ("$@"), then record its exit status ($1) atomically.
+RANK_WRAPPER = 'e=$1; shift; "$@"; c=$?; printf "%s\\n" "$c" > "$e.tmp" && mv -f "$e.tmp" "$e"; exit $c'
+# Rank 0 itself: its script arrives on stdin, never in argv; the job's own stdin is /dev/null.
+LOCAL_RUNNER = 'IFS= read -r -d "" __stix_script || exit 1; eval "$__stix_script" </dev/null'
 
 
 def rank_log(rank: int) -> str:
     return f"rank-{rank}.log"
+
+
+def rank_pid(rank: int) -> str:
+    return f"rank-{rank}.pid"
+
+
+def rank_exit(rank: int) -> str:
+    return f"rank-{rank}.exit"
 
 
 def connect() -> sqlite3.Connection:
@@ -154,10 +189,13 @@ def enqueue(spec: dict) -> int:
 
 
 def _poke_daemon() -> None:
+    pid = daemon_pid()
+    if pid is None:
+        return  # none runs, or it is starting: it will see the job on its first tick
     try:
-        os.kill(int((ROOT / DAEMON_PID_FILE).read_text()), signal.SIGUSR1)
-    except (OSError, ValueError):
-        pass  # it will see the job on its next tick
+        os.kill(pid, signal.SIGUSR1)
+    except OSError:
+        pass
 
 
 def cmd_queue(args) -> int:
@@ -185,8 +223,13 @@ def cmd_logs(args) -> int:
         start = tail_offset(path, args.tail) if args.tail is not None else 0
         offsets.append(start)
     pending = [b""] * len(paths)
+    watch = DaemonWatch()
     while True:
         finished = connect().execute("SELECT status FROM jobs WHERE id = ?", (args.job,)).fetchone()[0] in TERMINAL
+        if args.follow and not finished and watch.gone():
+            print(f"the node agent's daemon stopped and did not come back; job {args.job} may still be running "
+                  f"(see {ROOT / DAEMON_LOG_FILE})", file=sys.stderr)
+            return DAEMON_GONE_EXIT
         moved = False
         for i, path in enumerate(paths):
             try:
@@ -211,6 +254,27 @@ def cmd_logs(args) -> int:
             sys.stdout.write(prefixes[i] + rest.decode(errors="replace") + "\n")
     status = connect().execute("SELECT status FROM jobs WHERE id = ?", (args.job,)).fetchone()[0]
     return STATUS_EXIT.get(status, 0) if args.follow else 0
+
+
+class DaemonWatch:
+    """For a follower: is the daemon gone for good? The first time it is found gone it is restarted (the new
+    one adopts the running jobs); gone again means it cannot run."""
+
+    def __init__(self) -> None:
+        self.next_check = time.monotonic() + DAEMON_CHECK_S
+        self.restarted = False
+
+    def gone(self) -> bool:
+        if time.monotonic() < self.next_check:
+            return False
+        self.next_check = time.monotonic() + DAEMON_CHECK_S
+        if daemon_pid() is not None:
+            return False
+        if self.restarted:
+            return True
+        self.restarted = True
+        ensure_daemon()
+        return False
 
 
 def tail_offset(path: Path, lines: int) -> int:
@@ -259,6 +323,7 @@ def cmd_cancel(args) -> int:
         conn.execute("UPDATE jobs SET status = ?, ended = ?, detail = ? WHERE id = ?",
                      (CANCELLED, time.time(), "cancelled by the user", job_id))
         kill_job(job_id, row["num_nodes"])
+        scrub_spec(job_id)
         cancelled.append(job_id)
     print(json.dumps(cancelled))
     return 0
@@ -368,41 +433,43 @@ def ssh_command(node: dict, info: dict, remote: str) -> list[str]:
             "-p", str(node["port"]), f"{node['user']}@{node['ip']}", remote]
 
 
-def kill_job(job_id: int, num_nodes: int) -> None:
-    """Kill the job's process group on the head and on every worker."""
-    pid_file = job_dir(job_id) / HEAD_PID_FILE
+def _stat(pid: int) -> list[str] | None:
+    """/proc/PID/stat from field 3 (state) on: the command name before it may hold spaces."""
     try:
-        pgid = int(pid_file.read_text())
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(pgid, sig)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + KILL_GRACE_S
-            while time.monotonic() < deadline and _group_alive(pgid):
-                time.sleep(0.05)
-            if not _group_alive(pgid):
-                break
-    except (FileNotFoundError, ValueError):
-        pass
-    if num_nodes > 1:
-        info = cluster()
-        remote = (f"f=\"$HOME/{REMOTE_DIR}/{PIDS_DIR}/{int(job_id)}\"; [ -f \"$f\" ] || exit 0; g=$(cat \"$f\"); "
-                  f"kill -TERM -- -$g 2>/dev/null; sleep {KILL_GRACE_S:g}; kill -KILL -- -$g 2>/dev/null; exit 0")
-        killers = [subprocess.Popen(ssh_command(node, info, remote), stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                   for node in info["nodes"][1:num_nodes]]
-        for killer in killers:
-            try:
-                killer.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                killer.kill()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
 
 
-def _group_alive(pgid: int) -> bool:
+def start_time(pid: int) -> int | None:
+    """The process's start time (/proc/PID/stat field 22, clock ticks since boot), None if there is none."""
+    fields = _stat(pid)
+    return int(fields[19]) if fields and len(fields) > 19 else None
+
+
+def read_group(path: Path) -> tuple[int, int | None] | None:
+    """A rank's recorded process group and its leader's start time ("PGID START"; an older agent wrote "PGID")."""
+    try:
+        fields = path.read_text().split()
+        return int(fields[0]), (int(fields[1]) if len(fields) > 1 else None)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def group_alive(pgid: int, started: int | None = None) -> bool:
+    """Whether a process of group `pgid` still runs, and the group is the one recorded: while any member
+    lives the kernel never hands the number to a new process, so a leader with another start time means
+    ours ended and the number was reused."""
+    if started is not None:
+        leader = _stat(pgid)
+        if leader and len(leader) > 19:
+            if int(leader[19]) != started:
+                return False
+            if leader[0] != "Z":
+                return True  # the leader itself runs: no need to look for the other members
     try:
         os.killpg(pgid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):  # PermissionError: another user's group, not ours
         return False
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
@@ -413,6 +480,56 @@ def _group_alive(pgid: int) -> bool:
             if int(stat[2]) == pgid and stat[0] != "Z":
                 return True
     return False
+
+
+def kill_group(pgid: int, started: int | None) -> None:
+    """SIGTERM the group, then SIGKILL what is left after KILL_GRACE_S; never a group that is not ours."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not group_alive(pgid, started):
+            return
+        try:
+            os.killpg(pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        deadline = time.monotonic() + KILL_GRACE_S
+        while time.monotonic() < deadline and group_alive(pgid, started):
+            time.sleep(0.05)
+
+
+def kill_job(job_id: int, num_nodes: int) -> None:
+    """Kill the job's process group on the head and on every worker, then the head's ssh to each worker."""
+    groups = [read_group(job_dir(job_id) / rank_pid(rank)) for rank in range(num_nodes)]
+    if groups and groups[0]:
+        kill_group(*groups[0])
+    if num_nodes > 1:
+        info = cluster()
+        remote = (f"f=\"$HOME/{REMOTE_DIR}/{PIDS_DIR}/{int(job_id)}\"; [ -f \"$f\" ] || exit 0; g=$(cat \"$f\"); "
+                  f"kill -TERM -- -$g 2>/dev/null; sleep {KILL_GRACE_S:g}; kill -KILL -- -$g 2>/dev/null; "
+                  f"rm -f \"$f\"; exit 0")
+        killers = [subprocess.Popen(ssh_command(node, info, remote), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                   for node in info["nodes"][1:num_nodes]]
+        for killer in killers:
+            try:
+                killer.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                killer.kill()
+        for group in groups[1:]:
+            if group:
+                kill_group(*group)
+
+
+def daemon_pid() -> int | None:
+    """The running daemon's pid: daemon.pid, if that process is this agent's daemon (a stale file may
+    name any process, and SIGUSR1 kills most)."""
+    try:
+        pid = int((ROOT / DAEMON_PID_FILE).read_text())
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, ValueError, IndexError):
+        return None
+    ours = len(argv) > 2 and argv[1] == os.path.abspath(__file__).encode() and argv[2] == b"daemon"
+    return pid if ours and state != "Z" else None
 
 
 def ensure_daemon() -> None:
@@ -479,18 +596,81 @@ def never_fits(info: dict, cpus: float, gpus: float, num_nodes: int) -> str | No
     return None
 
 
+GONE = -1
+"""A rank's outcome when its processes are gone and it recorded no exit status."""
+
+
+class Rank:
+    """One rank's wrapper on the head: its process group, the leader's start time, and the Popen when this
+    daemon started it (None when adopted from a previous daemon)."""
+
+    def __init__(self, job_id: int, rank: int, pgid: int, started: int | None,
+                 process: subprocess.Popen | None = None) -> None:
+        self.exit_path = job_dir(job_id) / rank_exit(rank)
+        self.pgid, self.started, self.process = pgid, started, process
+
+    def recorded(self) -> int | None:
+        try:
+            return int(self.exit_path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def outcome(self) -> int | None:
+        """The rank's exit status, None while it runs, or GONE."""
+        code = self.recorded()
+        if code is not None:
+            if self.process is not None:
+                self.process.poll()  # reap it
+            return code
+        if self.process is not None:
+            returned = self.process.poll()
+            if returned is None:
+                return None
+            code = self.recorded()  # written just before the wrapper exited
+            return code if code is not None else (returned if returned >= 0 else GONE)
+        if group_alive(self.pgid, self.started):
+            return None
+        code = self.recorded()
+        return code if code is not None else GONE
+
+
+def scrub_spec(job_id: int) -> None:
+    """Rewrite a job's spec without its env values (the secrets): nothing reads them once its ranks have them."""
+    path = job_dir(job_id) / SPEC_FILE
+    try:
+        spec = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    if not any(rank.get("env") for rank in spec.get("ranks", ())):
+        return
+    for rank in spec.get("ranks", ()):
+        rank["env_keys"] = sorted(rank.pop("env", None) or {})
+    temporary = path.with_name(SPEC_FILE + ".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(spec, handle)
+    os.replace(temporary, path)
+
+
 class Scheduler:
     def __init__(self) -> None:
         self.conn = connect()
         self.info = cluster()
-        self.running: dict[int, list[subprocess.Popen]] = {}
+        self.running: dict[int, list[Rank]] = {}
 
     def recover(self) -> None:
-        """Jobs a previous daemon was running have lost their supervisor: they failed."""
-        stale = self.conn.execute("SELECT id, num_nodes FROM jobs WHERE status IN (?, ?)", ACTIVE).fetchall()
-        for row in stale:
-            kill_job(row["id"], row["num_nodes"])
-            self.finish(row["id"], FAILED, None, "the node agent restarted while the job ran")
+        """Adopt the jobs a previous daemon started; fail those it had not finished starting."""
+        active = self.conn.execute("SELECT id, num_nodes FROM jobs WHERE status IN (?, ?)", ACTIVE).fetchall()
+        for row in active:
+            job_id, num_nodes = row["id"], row["num_nodes"]
+            groups = [read_group(job_dir(job_id) / rank_pid(rank)) for rank in range(num_nodes)]
+            if all(group and group[1] is not None for group in groups):
+                self.running[job_id] = [Rank(job_id, rank, *group) for rank, group in enumerate(groups) if group]
+                scrub_spec(job_id)
+                continue
+            kill_job(job_id, num_nodes)
+            self.finish(job_id, FAILED, None, "the node agent stopped while starting the job (or an older agent "
+                                              "ran it); it cannot be followed")
 
     def usage(self) -> tuple[list[float], list[dict[int, float]]]:
         """Per node: the CPUs held, and each device's held fraction. Read from the jobs table, never kept
@@ -546,51 +726,54 @@ class Scheduler:
                                     (RUNNING, time.time(), json.dumps(assignment), job_id, PENDING))
         if claimed.rowcount == 0:
             return  # cancelled since it was read
-        processes = []
-        for rank, rank_spec in enumerate(spec["ranks"]):
-            env = dict(rank_spec["env"])
-            if int(node_capacity(self.info, rank)[1]) > 0:
-                # The agent's assignment replaces any CUDA_VISIBLE_DEVICES in the job's own env: a job that
-                # chose its devices would run on devices the agent gave to another job. A job asking for no
-                # GPUs gets "" (no devices), not the whole node.
-                env[GPU_ENV] = ",".join(str(device) for device in assignment[rank])
-            script = "".join(f"export {key}={_quote(value)}; " for key, value in env.items())
-            script += f"mkdir -p {_quote(rank_spec['cwd'])} && cd {_quote(rank_spec['cwd'])} && exec bash -c {_quote(spec['script'])}"
-            log = open(job_dir(job_id) / rank_log(rank), "ab")
-            if rank == 0:
-                process = subprocess.Popen(["bash", "-c", script], stdin=subprocess.DEVNULL, stdout=log,
-                                           stderr=subprocess.STDOUT, start_new_session=True)
-                (job_dir(job_id) / HEAD_PID_FILE).write_text(str(process.pid))
-            else:
-                node = self.info["nodes"][rank]
-                process = subprocess.Popen(ssh_command(node, self.info, REMOTE_RUNNER.format(job=int(job_id))),
-                                           stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
-                                           start_new_session=True)
-                assert process.stdin is not None  # stdin=PIPE
-                process.stdin.write(script.encode() + b"\0")
-                process.stdin.close()
-            log.close()
-            processes.append(process)
-        self.running[job_id] = processes
+        ranks: list[Rank] = []
+        self.running[job_id] = ranks
+        try:
+            for rank, rank_spec in enumerate(spec["ranks"]):
+                env = dict(rank_spec["env"])
+                if int(node_capacity(self.info, rank)[1]) > 0:
+                    # The agent's assignment replaces any CUDA_VISIBLE_DEVICES in the job's own env: a job that
+                    # chose its devices would run on devices the agent gave to another job. A job asking for no
+                    # GPUs gets "" (no devices), not the whole node.
+                    env[GPU_ENV] = ",".join(str(device) for device in assignment[rank])
+                script = "".join(f"export {key}={_quote(value)}; " for key, value in env.items())
+                script += f"mkdir -p {_quote(rank_spec['cwd'])} && cd {_quote(rank_spec['cwd'])} && exec bash -c {_quote(spec['script'])}"
+                if rank == 0:
+                    command = ["bash", "-c", LOCAL_RUNNER]
+                else:
+                    command = ssh_command(self.info["nodes"][rank], self.info, REMOTE_RUNNER.format(job=int(job_id)))
+                ranks.append(launch(job_id, rank, command, script))
+        except Exception as exc:  # a malformed spec, or no processes left: the job fails, the daemon goes on
+            kill_job(job_id, len(ranks))
+            self.finish(job_id, FAILED, None, f"rank {len(ranks)} could not be started: {exc!r}"[:500])
+            del self.running[job_id]
+        scrub_spec(job_id)
 
     def reap(self) -> None:
-        for job_id, processes in list(self.running.items()):
+        for job_id, ranks in list(self.running.items()):
             status = self.conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()[0]
-            if status == CANCELLED:
-                for process in processes:
-                    _wait_briefly(process)
+            if status in TERMINAL:  # cancelled by another process, which killed it
+                for each in ranks:
+                    if each.process is not None:
+                        _wait_briefly(each.process)
                 del self.running[job_id]
                 continue
-            codes = [process.poll() for process in processes]
+            codes = [each.outcome() for each in ranks]
             failed = [(rank, code) for rank, code in enumerate(codes) if code not in (None, 0)]
             if failed:
                 rank, code = failed[0]
                 node = self.info["nodes"][rank]["name"]
-                kill_job(job_id, len(processes))
-                for process in processes:
-                    _wait_briefly(process)
-                reason = "unreachable or died" if code == 255 and rank > 0 else f"exited {code}"
-                self.finish(job_id, FAILED, code, f"rank {rank} ({node}) {reason}")
+                kill_job(job_id, len(ranks))
+                for each in ranks:
+                    if each.process is not None:
+                        _wait_briefly(each.process)
+                if code == GONE:
+                    reason = "ended without an exit status (killed, or its node restarted)"
+                elif code == 255 and rank > 0:
+                    reason = "unreachable or died"
+                else:
+                    reason = f"exited {code}"
+                self.finish(job_id, FAILED, None if code == GONE else code, f"rank {rank} ({node}) {reason}")
                 del self.running[job_id]
             elif all(code == 0 for code in codes):
                 self.finish(job_id, SUCCEEDED, 0, None)
@@ -599,6 +782,7 @@ class Scheduler:
     def finish(self, job_id: int, status: str, code, detail) -> None:
         self.conn.execute("UPDATE jobs SET status = ?, ended = ?, exit_code = ?, detail = ? WHERE id = ? AND status NOT IN (?, ?, ?, ?)",
                           (status, time.time(), code, detail, job_id, *TERMINAL))
+        scrub_spec(job_id)
 
     def idle_check(self) -> None:
         setting = autostop_setting()
@@ -636,6 +820,24 @@ class Scheduler:
                 sys.stdout.flush()
             wake.wait(TICK_S)
             wake.clear()
+
+
+def launch(job_id: int, rank: int, command: list[str], script: str) -> Rank:
+    """Start a rank's wrapper in its own session; record its group, then hand it the script on stdin."""
+    directory = job_dir(job_id)
+    with open(directory / rank_log(rank), "ab") as log:
+        process = subprocess.Popen(["bash", "-c", RANK_WRAPPER, "stix-rank", str(directory / rank_exit(rank)), *command],
+                                   stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    started = start_time(process.pid)
+    # Without a start time (no /proc) the group can still be killed, but a later daemon will not adopt it.
+    (directory / rank_pid(rank)).write_text(f"{process.pid}" if started is None else f"{process.pid} {started}")
+    assert process.stdin is not None  # stdin=PIPE
+    try:
+        process.stdin.write(script.encode() + b"\0")
+        process.stdin.close()
+    except BrokenPipeError:
+        pass  # it died at once: its exit status says how
+    return Rank(job_id, rank, process.pid, started, process)
 
 
 def _wait_briefly(process: subprocess.Popen) -> None:

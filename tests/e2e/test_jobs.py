@@ -220,3 +220,38 @@ def test_workdir_sync_is_incremental_and_honours_ignore_files(stix, stix_home, c
     (work / "train.py").write_text("print('v2')\n")
     third = stix("exec", CLUSTER, str(task))
     assert "Workdir synced: 1 changed file(s)" in third.stdout and "(head, rank=0) v2" in third.stdout
+
+
+def test_a_two_node_job_survives_a_daemon_kill_and_is_adopted(stix, stix_home, cluster, tmp_path):
+    """The daemon dies (SIGKILL) mid-job: both ranks keep running, the next submit's daemon adopts the job,
+    and it ends SUCCEEDED when its ranks do."""
+    nodes = stix_home / "clusters" / CLUSTER / "nodes"
+    homes = [nodes / f"{CLUSTER}-head" / "home", nodes / f"{CLUSTER}-worker1" / "home"]
+    run = 'echo "up $SKYPILOT_NODE_RANK"; while [ ! -f ~/survivor.go ]; do sleep 0.1; done; echo "done $SKYPILOT_NODE_RANK"'
+    assert stix("exec", "-d", CLUSTER, job_task(tmp_path, "survivor", 0.5, run, nodes=2)).returncode == 0
+
+    def waiting(node: Path) -> list[int]:
+        return [p for p in sshd.processes_under(node) if "survivor.go" in " ".join(sshd._cmdline(p))]
+
+    wait_for(lambda: all(waiting(home.parent) for home in homes), what="the job on both nodes")
+    agent_home = homes[0] / ".stix-agent"
+    old = int((agent_home / "daemon.pid").read_text())
+    os.kill(old, signal.SIGKILL)
+    wait_for(lambda: not Path(f"/proc/{old}").exists() or " Z " in Path(f"/proc/{old}/stat").read_text(),
+             what="the daemon to die")
+    assert all(waiting(home.parent) for home in homes), "the daemon's death killed the job"
+
+    restarted = time.monotonic()
+    again = stix("exec", CLUSTER, "echo two")  # its submit starts a daemon, which adopts job 1
+    assert again.returncode == 0 and "(head, rank=0) two" in again.stdout, again.stderr
+    assert queue(stix)[1]["status"] == "RUNNING"
+    for home in homes:
+        (home / "survivor.go").touch()
+    row = wait_for(lambda: (r := queue(stix)[1])["status"] in ("SUCCEEDED", "FAILED") and r, timeout=60,
+                   what="the adopted job to end")
+    assert (row["status"], row["exit_code"]) == ("SUCCEEDED", 0), row
+    print(f"\nadopted two-node job ended {time.monotonic() - restarted:.1f}s after the restart")
+    logs = stix("logs", CLUSTER, "1", "--no-follow")
+    assert {"(head, rank=0) done 0", "(worker1, rank=1) done 1"} <= set(logs.stdout.splitlines()), logs.stdout
+    worker_pids = homes[1] / ".stix-agent" / "pids"
+    assert not worker_pids.exists() or not list(worker_pids.iterdir()), "a finished rank left its pid file"

@@ -110,11 +110,12 @@ def head(tmp_path, monkeypatch):
 
     yield make
     for scheduler in schedulers:
-        for job_id, processes in scheduler.running.items():
+        for job_id, ranks in scheduler.running.items():
             na.kill_job(job_id, 1)
-            for process in processes:
-                process.kill()
-                process.wait(timeout=10)
+            for rank in ranks:
+                if rank.process is not None:
+                    rank.process.kill()
+                    rank.process.wait(timeout=10)
 
 
 def submit(tmp_path, name: str, gpus: float, seconds: float = 0.0, env: dict | None = None) -> int:
@@ -236,11 +237,17 @@ def test_device_bookkeeping_comes_from_the_table_so_a_restarted_daemon_sees_it(h
     new.schedule()
     assert seen(tmp_path, "newcomer", new) == "1"
 
-    new.recover()  # a restart fails what ran (and kills it), which gives every device back
-    assert {row(new, held)["status"], row(new, newcomer)["status"]} == {"FAILED"}
+    restarted = head()
+    restarted.recover()  # a restart adopts what runs: the devices stay held
+    assert {row(restarted, held)["status"], row(restarted, newcomer)["status"]} == {"RUNNING"}
+    assert sorted(restarted.running) == [held, newcomer]
     both = submit(tmp_path, "both", 2)
-    new.schedule()
-    assert seen(tmp_path, "both", new) == "0,1"
+    restarted.schedule()
+    assert row(restarted, both)["status"] == "PENDING"
+    na.cmd_cancel(argparse.Namespace(all=False, jobs=[held, newcomer]))
+    restarted.reap()
+    restarted.schedule()
+    assert seen(tmp_path, "both", restarted) == "0,1"
 
 
 def test_an_old_jobs_db_gains_the_gpu_ids_column(tmp_path, monkeypatch):
@@ -382,3 +389,329 @@ def test_a_job_whose_spec_is_unreadable_fails_and_the_next_one_runs(head, tmp_pa
     drive(scheduler, lambda: row(scheduler, fine)["status"] == na.SUCCEEDED, "the next job to run")
     failed = row(scheduler, broken)
     assert failed["status"] == na.FAILED and "its spec could not be read" in failed["detail"]
+
+
+# --- hardening: no secrets in argv, adoption after a daemon death, stale pids -----------------------
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+
+def wait_until(predicate, what: str, timeout: float = WAIT_S):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def cmdlines() -> dict[int, bytes]:
+    found = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                found[int(entry.name)] = Path(f"/proc/{entry.name}/cmdline").read_bytes()
+            except OSError:
+                pass
+    return found
+
+
+def group_members(pgid: int) -> list[int]:
+    members = []
+    for pid in cmdlines():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(pid)
+    return members
+
+
+def test_secrets_never_reach_argv_and_leave_the_spec_once_started(head, tmp_path):
+    """Sampled while rank 0 is still before its exec (a slow mkdir on its PATH) and while the job runs."""
+    scheduler = head()
+    secret = "s3cret-token-4f1c9a"
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "mkdir").write_text(f'#!/bin/sh\ntouch "$MARK/pre"\nwhile [ ! -f "$MARK/go" ]; do sleep 0.02; done\n'
+                                f'exec {shutil.which("mkdir")} "$@"\n')
+    (fake / "mkdir").chmod(0o755)
+    env = {"PATH": f"{fake}:{os.environ['PATH']}", "TOKEN": secret, "MARK": str(tmp_path)}
+    script = 'printf %s "$TOKEN" > "$MARK/token"; touch "$MARK/user"; while [ ! -f "$MARK/end" ]; do sleep 0.02; done'
+    job_id = na.enqueue({"name": "s", "script": script, "ranks": [{"env": env, "cwd": str(tmp_path / "w")}],
+                         "cpus": 1, "gpus": 0})
+    spec_path = na.job_dir(job_id) / na.SPEC_FILE
+    assert secret in spec_path.read_text()
+    scheduler.schedule()
+    assert secret not in spec_path.read_text(), "the spec keeps the secret after the job started"
+    assert json.loads(spec_path.read_text())["ranks"][0]["env_keys"] == ["MARK", "PATH", "TOKEN"]
+    pgid = scheduler.running[job_id][0].pgid
+    wait_until(lambda: (tmp_path / "pre").exists(), "rank 0 to reach its (slow) mkdir, before the exec")
+    before = {pid: cmdlines().get(pid, b"") for pid in group_members(pgid)}
+    assert any(na.LOCAL_RUNNER.encode() in line for line in before.values()), before  # the shell before its exec
+    assert not [line for line in before.values() if secret.encode() in line], before
+    assert not [line for line in cmdlines().values() if secret.encode() in line]
+    (tmp_path / "go").touch()
+    wait_until(lambda: (tmp_path / "user").exists(), "the job's own script")
+    during = {pid: cmdlines().get(pid, b"") for pid in group_members(pgid)}
+    assert len(during) >= 2 and not [line for line in during.values() if secret.encode() in line], during
+    (tmp_path / "end").touch()
+    drive(scheduler, lambda: row(scheduler, job_id)["status"] in na.TERMINAL, "the job to end")
+    assert row(scheduler, job_id)["status"] == na.SUCCEEDED
+    assert (tmp_path / "token").read_text() == secret, "the job sees its secret in its env"
+
+
+def test_the_daemons_loop_survives_an_error(head, monkeypatch):
+    scheduler = head()
+    ticks = []
+
+    def reap():
+        ticks.append(time.monotonic())
+        if len(ticks) == 1:
+            raise RuntimeError("one bad tick")
+
+    def idle_check():
+        if len(ticks) >= 3:
+            raise SystemExit(0)
+
+    monkeypatch.setattr(scheduler, "reap", reap)
+    monkeypatch.setattr(scheduler, "idle_check", idle_check)
+    import threading
+
+    with pytest.raises(SystemExit):
+        scheduler.loop(threading.Event())
+    assert len(ticks) == 3
+
+
+def test_kill_job_leaves_alone_a_group_that_is_not_the_jobs(head, tmp_path, monkeypatch):
+    head()
+    job_id = submit(tmp_path, "stale", 0)
+    stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        started = na.start_time(stranger.pid)
+        pid_file = na.job_dir(job_id) / na.rank_pid(0)
+        signalled = []
+        real_killpg = os.killpg
+        monkeypatch.setattr(na.os, "killpg", lambda pgid, sig: signalled.append(sig) if sig else real_killpg(pgid, sig))
+        pid_file.write_text(f"{stranger.pid} {started + 1}")  # the number was reused by another process
+        na.kill_job(job_id, 1)
+        assert signalled == [] and stranger.poll() is None
+
+        def denied(pgid, sig):  # another user's group on that number
+            raise PermissionError(1, "Operation not permitted")
+
+        monkeypatch.setattr(na.os, "killpg", denied)
+        pid_file.write_text(f"{stranger.pid}")  # an older agent's file: no start time
+        na.kill_job(job_id, 1)  # no PermissionError
+        na.cmd_cancel(argparse.Namespace(all=False, jobs=[job_id]))
+        assert stranger.poll() is None
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_submit_pokes_only_the_agents_own_daemon(tmp_path, monkeypatch):
+    monkeypatch.setattr(na, "ROOT", tmp_path)
+    stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    poked = []
+    real_kill = os.kill
+    monkeypatch.setattr(na.os, "kill", lambda pid, sig: poked.append(pid) if sig == signal.SIGUSR1 else real_kill(pid, sig))
+    try:
+        (tmp_path / na.DAEMON_PID_FILE).write_text(str(stranger.pid))  # stale: the pid now names `sleep`
+        na._poke_daemon()
+        assert poked == [] and na.daemon_pid() is None
+        (tmp_path / na.DAEMON_PID_FILE).write_text("not a pid")
+        na._poke_daemon()
+        assert poked == []
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_a_worker_rank_removes_its_pid_file_and_keeps_its_exit_status(tmp_path):
+    """REMOTE_RUNNER as sshd runs it on a worker (here without ssh)."""
+    env = {**os.environ, "HOME": str(tmp_path)}
+    pid_file = tmp_path / na.REMOTE_DIR / na.PIDS_DIR / "5"
+    runner = na.REMOTE_RUNNER.format(job=5)
+    script = f'[ -f {pid_file} ] && echo recorded; exit 7'
+    done = subprocess.run(["bash", "-c", runner], input=script.encode() + b"\0", env=env, capture_output=True,
+                          timeout=60)
+    assert (done.returncode, done.stdout) == (7, b"recorded\n")
+    assert not pid_file.exists(), "a finished rank's pid file stays for pool destroy to kill"
+    cut = subprocess.run(["bash", "-c", runner], input=b"touch ran", cwd=tmp_path, env=env, timeout=60)
+    assert cut.returncode == 1 and not (tmp_path / "ran").exists(), "a script cut short must not run"
+    assert not pid_file.exists()
+
+
+def test_the_client_turns_a_gone_daemon_into_a_job_error():
+    from stix import jobs
+    from stix.errors import JobError
+
+    class Head:
+        node = type("Node", (), {"name": "train-head", "home": "/home/u"})()
+
+        def run(self, command, write, **kwargs):
+            return na.DAEMON_GONE_EXIT
+
+    with pytest.raises(JobError) as caught:
+        jobs.follow(Head(), 3, print)
+    message = str(caught.value)
+    assert "'train'" in message and "stix queue train" in message and "stix logs train 3" in message
+    assert na.DAEMON_GONE_EXIT not in jobs.LOGS_STATUS_EXITS
+
+
+# --- the real agent, its daemon killed mid-job ----------------------------------------------------------
+
+
+@pytest.fixture
+def agent_home(tmp_path):
+    """A temp STIX_AGENT_HOME with a one-node cluster; yields a CLI runner. Kills every daemon and job after."""
+    home = tmp_path / "agent"
+    home.mkdir()
+    (home / na.CLUSTER_FILE).write_text(json.dumps({
+        "cloud": "local", "cpus": 4, "gpus": 0, "key": "", "known_hosts": "",
+        "nodes": [{"rank": 0, "name": "n", "ip": "127.0.0.1", "port": 22, "user": "u", "home": str(tmp_path)}]}))
+    env = {**os.environ, "STIX_AGENT_HOME": str(home)}
+    daemons: list[int] = []
+
+    def cli(*args, stdin=None, check=True):
+        result = subprocess.run([sys.executable, str(AGENT_SOURCE), *args], env=env, input=stdin,
+                                capture_output=True, text=True, timeout=60)
+        assert not check or result.returncode == 0, result.stderr
+        return result
+
+    cli.home, cli.env, cli.daemons = home, env, daemons
+    yield cli
+    for pid_file in home.glob(f"{na.JOBS_DIR}/*/rank-*.pid"):
+        pgid = int(pid_file.read_text().split()[0])
+        for member in group_members(pgid):
+            try:
+                os.kill(member, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # it ended meanwhile
+    current = na_daemon_in(home)
+    for pid in daemons + ([current] if current else []):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def job_spec(name: str, script: str) -> str:
+    return json.dumps({"name": name, "script": script, "ranks": [{"env": {"SECRET": "x"}, "cwd": "/tmp"}],
+                       "cpus": 1, "gpus": 0})
+
+
+def live_daemon(cli) -> int:
+    pid = int((cli.home / na.DAEMON_PID_FILE).read_text())
+    cli.daemons.append(pid)
+    return pid
+
+
+def kill_daemon(pid: int) -> None:
+    os.kill(pid, signal.SIGKILL)
+
+    def dead():
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        except OSError:
+            return True
+
+    wait_until(dead, "the daemon to die")
+
+
+def waiting_job(tmp_path, name: str, code: int = 0) -> str:
+    return (f'echo start; touch {tmp_path / name}.started; while [ ! -f {tmp_path / name}.go ]; do sleep 0.02; done; '
+            f'echo done; exit {code}')
+
+
+def test_a_restarted_daemon_adopts_running_jobs_and_records_their_exit(agent_home, tmp_path, capsys):
+    cli = agent_home
+    ok = int(cli("submit", stdin=job_spec("ok", waiting_job(tmp_path, "ok"))).stdout)
+    bad = int(cli("submit", stdin=job_spec("bad", waiting_job(tmp_path, "bad", 7))).stdout)
+    lost = int(cli("submit", stdin=job_spec("lost", waiting_job(tmp_path, "lost"))).stdout)
+    wait_until(lambda: all((tmp_path / f"{n}.started").exists() for n in ("ok", "bad", "lost")), "the jobs to start")
+    kill_daemon(live_daemon(cli))
+
+    groups = {job: na.read_group(cli.home / na.JOBS_DIR / str(job) / na.rank_pid(0)) for job in (ok, bad, lost)}
+    assert all(na.group_alive(*group) for group in groups.values()), "a daemon's death killed its jobs"
+    for member in group_members(groups[lost][0]):  # this one dies with no daemon to see its exit
+        os.kill(member, signal.SIGKILL)
+    wait_until(lambda: not na.group_alive(*groups[lost]), "the lost job's processes to die")
+
+    restarted = time.monotonic()
+    cli("ensure")
+    live_daemon(cli)
+
+    def rows():
+        return {r["id"]: r for r in json.loads(cli("queue").stdout)}
+
+    wait_until(lambda: rows()[lost]["status"] == na.FAILED, "the new daemon to see the lost job")
+    adopted_s = time.monotonic() - restarted
+    assert rows()[lost]["detail"] == "rank 0 (n) ended without an exit status (killed, or its node restarted)"
+    assert rows()[ok]["status"] == rows()[bad]["status"] == na.RUNNING
+    for name in ("ok", "bad"):
+        (tmp_path / f"{name}.go").touch()
+    released = time.monotonic()
+    wait_until(lambda: all(rows()[j]["status"] in na.TERMINAL for j in (ok, bad)), "the adopted jobs to end")
+    ended_s = time.monotonic() - released
+    final = rows()
+    assert (final[ok]["status"], final[ok]["exit_code"]) == (na.SUCCEEDED, 0)
+    assert (final[bad]["status"], final[bad]["exit_code"], final[bad]["detail"]) == (na.FAILED, 7, "rank 0 (n) exited 7")
+    assert cli("logs", str(ok)).stdout.splitlines() == ["(head, rank=0) start", "(head, rank=0) done"]
+    assert "SECRET" not in json.dumps(json.loads((cli.home / na.JOBS_DIR / str(ok) / na.SPEC_FILE).read_text())["ranks"][0].get("env", {}))
+    with capsys.disabled():
+        print(f"\nadoption: ensure to the lost job failed {adopted_s:.2f}s; job end to SUCCEEDED {ended_s:.2f}s")
+
+
+def test_logs_follow_restarts_a_dead_daemon_once_then_fails_within_a_bound(agent_home, tmp_path):
+    cli = agent_home
+    first = int(cli("submit", stdin=job_spec("first", waiting_job(tmp_path, "first"))).stdout)
+    wait_until(lambda: (tmp_path / "first.started").exists(), "the job to start")
+    follower = subprocess.Popen([sys.executable, str(AGENT_SOURCE), "logs", str(first), "--follow"], env=cli.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        old = live_daemon(cli)
+        kill_daemon(old)
+        wait_until(lambda: na_daemon_in(cli.home) not in (None, old), "the follower to restart the daemon")
+        live_daemon(cli)
+        (tmp_path / "first.go").touch()
+        out, err = follower.communicate(timeout=WAIT_S)
+        assert follower.returncode == 0, err
+        assert out.splitlines() == ["(head, rank=0) start", "(head, rank=0) done"]
+
+        second = int(cli("submit", stdin=job_spec("second", waiting_job(tmp_path, "second"))).stdout)
+        wait_until(lambda: (tmp_path / "second.started").exists(), "the second job to start")
+        follower = subprocess.Popen([sys.executable, str(AGENT_SOURCE), "logs", str(second), "--follow"],
+                                    env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_until(lambda: follower.stdout.readline(), "the follower to print the job's first line")
+        kill_daemon(live_daemon(cli))
+        wait_until(lambda: na_daemon_in(cli.home) is not None, "the follower to restart the daemon")
+        killed = time.monotonic()
+        kill_daemon(live_daemon(cli))  # it does not hold
+        _, err = follower.communicate(timeout=WAIT_S)
+        gone_s = time.monotonic() - killed
+        assert follower.returncode == na.DAEMON_GONE_EXIT
+        assert f"job {second} may still be running" in err and "Traceback" not in err
+        assert gone_s < 3 * na.DAEMON_CHECK_S + 2, gone_s
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+        follower.communicate()
+
+
+def na_daemon_in(home: Path) -> int | None:
+    """daemon_pid() for another agent home."""
+    saved = na.ROOT
+    try:
+        na.ROOT = home
+        return na.daemon_pid()
+    finally:
+        na.ROOT = saved
