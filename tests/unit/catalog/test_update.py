@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -108,7 +109,14 @@ def test_gcp_without_api_key_says_what_to_set(home):
         update_catalog("gcp", home / "catalogs", Replay(), DAY)
 
 
-def test_cli_reports_each_cloud_offline(stix):
-    result = stix("catalog", "update", "azure")
+def test_cli_reports_a_failed_fetch_in_one_line(stix):
+    """The fetch goes through a proxy that refuses connections: it fails the same with or without a network."""
+    with socket.socket() as refusing:
+        refusing.bind(("127.0.0.1", 0))  # bound, never listening: connections to it are refused
+        proxy = f"http://127.0.0.1:{refusing.getsockname()[1]}"
+        result = stix("catalog", "update", "azure", timeout=120, HTTPS_PROXY=proxy, https_proxy=proxy,
+                      NO_PROXY="", no_proxy="")
     assert result.returncode == 1
     assert result.stderr.startswith("stix: error: azure: fetching https://prices.azure.com/api/retail/prices failed")
+    assert "refused" in result.stderr.lower() and "Traceback" not in result.stderr
+    assert not (stix.home / "catalogs").exists(), "a failed update writes no catalog"
