@@ -15,6 +15,7 @@ from stix.catalog.load import catalog_file, load_catalog, read_offers, source_li
 from stix.catalog.update import update_catalog
 from stix.models.resources import Resources
 from stix.optimizer import HostLimits, optimize
+from tests.catalog_rows import bundled_row, bundled_rows, price
 
 RECORDED = Path(__file__).resolve().parents[2] / "catalog_responses"
 DAY = datetime.date(2026, 11, 24)
@@ -67,7 +68,9 @@ def test_aws_reprices_linux_shared_on_demand_and_keeps_spot(home):
     assert {o.price for o in rows(report.path, "p4d.24xlarge", "us-east-1")} == {30.0}
     assert {o.price for o in rows(report.path, "m6i.large", "us-east-1")} == {0.096}, "capacity reservations are skipped"
     assert {o.price for o in rows(report.path, "m6i.large", "eu-west-1")} == {0.107}
-    assert {o.price for o in rows(report.path, "g4dn.xlarge", "us-west-2")} == {0.526}, "unpriced regions keep their price"
+    assert {o.price for o in rows(report.path, "g4dn.xlarge", "us-west-2")} == \
+        {price(r) for r in bundled_rows("aws", InstanceType="g4dn.xlarge", Region="us-west-2")}, \
+        "unpriced regions keep their price"
     assert "AWS Price List bulk API" in source_line(report.path) and "date: 2026-11-24" in source_line(report.path)
     assert len(replay.urls) == 3
 
@@ -101,7 +104,8 @@ def test_gcp_assembles_machine_prices_from_core_ram_and_gpu_skus(home):
           and o.accelerator_count == 2 and o.region == "us-east1"][0]
     assert (t4.price, t4.spot_price) == (pytest.approx(0.70), pytest.approx(0.22))
     untouched = rows(report.path, "g2-standard-4", "us-central1")[0]
-    assert untouched.price == 0.7068, "families without SKUs in the response keep their price"
+    assert untouched.price == price(bundled_row("gcp", InstanceType="g2-standard-4", AvailabilityZone=untouched.zone)), \
+        "families without SKUs in the response keep their price"
 
 
 def test_gcp_without_api_key_says_what_to_set(home):
