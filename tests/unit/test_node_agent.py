@@ -334,12 +334,11 @@ def test_the_daemon_assigns_devices_to_jobs_submitted_from_the_command_line(tmp_
             script = f'printf %s "$CUDA_VISIBLE_DEVICES" > {tmp_path / name}; sleep 1'
             spec = {"name": name, "script": script, "ranks": [{"env": {}, "cwd": str(tmp_path)}], "cpus": 1, "gpus": 1}
             ids.append(int(agent_cli("submit", stdin=json.dumps(spec))))
-        deadline = time.monotonic() + WAIT_S
-        while time.monotonic() < deadline:
+        def ended() -> list[dict]:
             rows = json.loads(agent_cli("queue"))
-            if all(r["status"] in na.TERMINAL for r in rows):
-                break
-            time.sleep(0.2)
+            return rows if all(r["status"] in na.TERMINAL for r in rows) else []
+
+        rows = wait_for(ended, timeout=WAIT_S, what="both jobs to end", interval=0.2)
         assert [r["status"] for r in rows] == ["SUCCEEDED", "SUCCEEDED"], rows
         assert sorted(r["gpu_ids"][0][0] for r in rows) == [0, 1]
         assert {(tmp_path / "a").read_text(), (tmp_path / "b").read_text()} == {"0", "1"}
