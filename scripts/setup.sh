@@ -33,11 +33,38 @@ if [[ ! -x .venv/bin/python ]]; then
   say "creating virtualenv .venv"
   "$python" -m venv .venv
 fi
+# The dependencies come from the lock (README, "Dependencies"); the stamp covers it, so a new lock reinstalls.
+lock="requirements-test.lock"
+uv_version="0.13.9"
 stamp=".venv/.stix-installed"
-want="$(cat pyproject.toml | sha256sum | cut -c1-16)${extras}"
+want="$(cat pyproject.toml "$lock" | sha256sum | cut -c1-16)${extras}"
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   say "installing stix and its dependencies into .venv"
-  .venv/bin/pip install --disable-pip-version-check -q -e ".${extras}"
+  pip=(.venv/bin/pip install --disable-pip-version-check -q)
+  [[ -x .venv/bin/uv ]] || "${pip[@]}" "uv==$uv_version" || say "uv unavailable; installing with pip (slower)"
+  if [[ -x .venv/bin/uv ]]; then
+    # uv does not read pip's configuration: hand it the same index, wheel folder and CA bundle.
+    pip_conf() { .venv/bin/pip config get "global.$1" 2>/dev/null || true; }
+    index="${PIP_INDEX_URL:-$(pip_conf index-url)}"
+    links="${PIP_FIND_LINKS:-$(pip_conf find-links)}"
+    cert="${PIP_CERT:-$(pip_conf cert)}"
+    if [[ -n "$index" && -z "${UV_DEFAULT_INDEX:-}" ]]; then export UV_DEFAULT_INDEX="$index"; fi
+    if [[ -n "$links" && -d "$links" && -z "${UV_FIND_LINKS:-}" ]]; then export UV_FIND_LINKS="$links"; fi
+    if [[ -n "$cert" && -z "${SSL_CERT_FILE:-}" ]]; then export SSL_CERT_FILE="$cert"; fi
+    install=(.venv/bin/uv pip install -q --python .venv/bin/python)
+  else
+    install=("${pip[@]}")
+  fi
+  if [[ -n "$extras" ]]; then
+    "${install[@]}" --require-hashes -r "$lock"
+    "${install[@]}" --no-deps -e .
+  else
+    # Runtime only: the lock's versions (its pins without the hashes) constrain stix's own dependencies.
+    constraints="$(mktemp)"
+    grep -E '^[A-Za-z0-9]' "$lock" | sed 's/ *\\$//' > "$constraints"
+    "${install[@]}" -c "$constraints" -e .
+    rm -f "$constraints"
+  fi
   echo "$want" > "$stamp"
 fi
 

@@ -10,17 +10,39 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+# What makes a cloud look enabled, or reachable, from the environment of whoever runs the tests (a CI pod
+# has KUBERNETES_SERVICE_HOST; a developer has AWS keys): every test runs without it, and with a fresh HOME
+# so ~/.kube, ~/.aws and gcloud's config are not read either.
+CLOUD_ENV_PREFIXES = ("AWS_", "GOOGLE_", "GCLOUD_", "CLOUDSDK_", "AZURE_", "ARM_", "KUBERNETES_")
+CLOUD_ENV_NAMES = frozenset({"KUBECONFIG"})
+# Where the engine is cached, fixed before any test moves HOME, so that nothing is rebuilt under a new HOME.
+ENGINE_CACHE = os.environ.get("STIX_CACHE") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "stix")
+
+
+def is_cloud_env(name: str) -> bool:
+    return name.startswith(CLOUD_ENV_PREFIXES) or name in CLOUD_ENV_NAMES
+
+
+@pytest.fixture(autouse=True)
+def hermetic_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [name for name in os.environ if is_cloud_env(name)]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+    monkeypatch.setenv("STIX_CACHE", str(Path(ENGINE_CACHE).absolute()))
+
 
 @dataclass
 class StixRun:
     home: Path
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "STIX_"))}
-        from stix.home import cache_dir
-
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "STIX_")) and not is_cloud_env(k)}
+        user_home = self.home.parent / "user-home"
+        user_home.mkdir(exist_ok=True)
         # The engine cache is pinned, so a test that moves HOME never triggers a fresh engine build.
-        env.update({"STIX_HOME": str(self.home), "NO_COLOR": "1", "COLUMNS": "200", "STIX_CACHE": str(cache_dir()),
+        env.update({"STIX_HOME": str(self.home), "NO_COLOR": "1", "COLUMNS": "200", "HOME": str(user_home),
+                    "STIX_CACHE": str(Path(ENGINE_CACHE).absolute()),
                     "STIX_SSH_CONFIG": str(self.home.parent / "user-ssh" / "config")})
         env.update(extra)
         return env

@@ -4,10 +4,11 @@ SKYPILOT_NUM_GPUS_PER_NODE, job demand comes from the placement, and the agent h
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -58,10 +59,7 @@ run: echo "gpus=$SKYPILOT_NUM_GPUS_PER_NODE stix=$STIX_NUM_GPUS_PER_NODE cuda=$C
             submitted = stix("exec", "-d", CLUSTER, one_gpu)
             assert submitted.returncode == 0, submitted.stderr
             ids.append(int(submitted.stdout.split()[1]))
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not all(queue(stix)[i]["status"] == "RUNNING" for i in ids):
-            time.sleep(0.1)
-        assert all(queue(stix)[i]["status"] == "RUNNING" for i in ids), queue(stix)
+        wait_for(lambda: all(queue(stix)[i]["status"] == "RUNNING" for i in ids), what="both 1-GPU jobs running")
         logs = [stix("logs", CLUSTER, str(i)) for i in ids]
         assert all(log.returncode == 0 for log in logs), [log.stderr for log in logs]
         devices = {log.stdout.strip().rsplit("cuda=", 1)[1] for log in logs}

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from stix.components.local import sshd
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -41,16 +42,6 @@ def queue(stix) -> dict[int, dict]:
         head.close()
 
 
-def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def job_task(tmp_path: Path, name: str, cpus: float, run: str, nodes: int = 1) -> str:
     path = tmp_path / f"{name}.yaml"
     path.write_text(f"name: {name}\nnum_nodes: {nodes}\nresources:\n  cpus: {cpus:g}\nrun: {json.dumps(run)}\n")
@@ -78,8 +69,9 @@ def test_jobs_run_in_parallel_when_they_fit_and_queue_when_not(stix, cluster, tm
     whole = job_task(tmp_path, "whole", capacity, "sleep 30")
     for _ in range(2):
         assert stix("exec", "-d", CLUSTER, whole).returncode == 0
-    time.sleep(1.0)
-    states = [r["status"] for r in queue(stix).values() if r["name"] == "whole"]
+    # Once the first runs, the scheduler has seen both: the second stays queued behind it.
+    states = wait_for(lambda: (found := [r["status"] for r in queue(stix).values() if r["name"] == "whole"])
+                      and found[0] == "RUNNING" and found, what="the first whole-size job to start")
     assert states == ["RUNNING", "PENDING"], states
     assert stix("cancel", CLUSTER, "-a").returncode == 0
 
@@ -186,12 +178,12 @@ def test_autostop_stops_an_idle_cluster(stix, stix_home, cluster):
 
 
 def test_autostop_waits_for_running_jobs(stix, stix_home, cluster):
+    submitted = time.monotonic()
     assert stix("exec", "-d", CLUSTER, "sleep 8").returncode == 0
-    assert stix("autostop", CLUSTER, "-i", "0.02").returncode == 0
-    time.sleep(4)
-    assert sshd.processes_under(stix_home / "clusters" / CLUSTER), "stopped while a job was running"
+    assert stix("autostop", CLUSTER, "-i", "0.02").returncode == 0  # 1.2s idle: due many times over during the job
     wait_for(lambda: not sshd.processes_under(stix_home / "clusters" / CLUSTER), timeout=30,
              what="autostop after the job ended")
+    assert time.monotonic() - submitted >= 8, "stopped while a job was running"
     assert queue_after_restart_is_kept(stix)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from stix.components.local import sshd
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -157,10 +158,7 @@ def test_preview_changes_nothing(stix, stix_home, tmp_path, engine):
 def test_ctrl_c_during_apply_leaves_a_cluster_destroy_can_clean(stix, stix_home, tmp_path, engine):
     task = write_task(tmp_path, "e2e-int", nodes=6)
     proc = stix.popen("up", "-y", str(task))
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not node_dirs(stix_home, "e2e-int"):
-        time.sleep(0.02)
-    assert node_dirs(stix_home, "e2e-int"), "apply never started"
+    wait_for(lambda: node_dirs(stix_home, "e2e-int"), timeout=120, what="the apply to create a node", interval=0.02)
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole process group
     output, _ = proc.communicate(timeout=120)
     assert proc.returncode != 0, output
@@ -222,12 +220,16 @@ def test_up_alone_repairs_a_killed_node(stix, stix_home, tmp_path, engine):
     task = write_task(tmp_path, "e2e-heal")
     assert stix("up", "-y", str(task)).returncode == 0
     worker = sshd.NodePaths(node_dirs(stix_home, "e2e-heal")[1])
-    os.kill(sshd.running_pid(worker), signal.SIGKILL)
+    killed = sshd.running_pid(worker)
+    assert killed is not None
+    os.kill(killed, signal.SIGKILL)
     healed = stix("up", "-y", str(task))
     assert healed.returncode == 0, healed.stdout + healed.stderr
     assert "Plan: 1 to update (2 unchanged)." in healed.stdout
-    assert "vms-node-1 │ state" in healed.stdout.replace("  ", " ").replace("  ", " ") or "state" in healed.stdout
+    assert sshd.running_pid(worker) not in (None, killed), "the worker's sshd runs again"
     assert field(lines_of(healed.stdout, 1), "RANK") == "1"
+    after = stix("drift", "e2e-heal")
+    assert (after.returncode, after.stdout.strip()) == (0, "e2e-heal: no drift"), after.stdout + after.stderr
     assert stix("destroy", "-y", "e2e-heal").returncode == 0
 
 

@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from tests.polling import wait_for
+
 pytestmark = pytest.mark.e2e
 
 BUCKET = "stix-state"
@@ -41,14 +43,15 @@ def s3(tmp_path):
                               stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **CREDENTIALS})
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
+        def listening() -> bool:
+            assert server.poll() is None, (tmp_path / "moto.log").read_text()
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
+                return True
             except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "moto.log").read_text()
-                time.sleep(0.1)
+                return False
+
+        wait_for(listening, timeout=30, what="the S3 server to listen", interval=0.1)
         client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                               aws_access_key_id="testing", aws_secret_access_key="testing")
         client.create_bucket(Bucket=BUCKET)
@@ -57,6 +60,12 @@ def s3(tmp_path):
         server.terminate()
         server.wait(timeout=10)
         log.close()
+
+
+def lock_taken_by(proc, client) -> list[str]:
+    """The stack's lock objects; fails at once, with its output, if `proc` (which should take the lock) exited."""
+    assert proc.poll() is None, proc.stdout.read()
+    return keys(client, ".pulumi/locks/")
 
 
 def keys(client, prefix: str = "") -> list[str]:
@@ -79,11 +88,7 @@ def test_state_lives_in_the_bucket_and_a_second_up_fails_fast_on_the_lock(stix, 
     task.write_text(TASK.replace("num_nodes: 2", "num_nodes: 3"))
     holder = stix.popen("up", "-y", str(task), **env)
     try:
-        deadline = time.monotonic() + 120
-        while not keys(client, ".pulumi/locks/"):
-            assert holder.poll() is None, holder.stdout.read()
-            assert time.monotonic() < deadline, "the first up never took the stack's lock"
-            time.sleep(0.05)
+        wait_for(lambda: lock_taken_by(holder, client), timeout=120, what="the first up to take the stack's lock")
         os.killpg(holder.pid, signal.SIGSTOP)
         started = time.monotonic()
         second = stix("up", "-y", str(task), **env)
@@ -108,10 +113,7 @@ def test_state_lives_in_the_bucket_and_a_second_up_fails_fast_on_the_lock(stix, 
     # An up that dies holding the lock: the lock stays until `stix unlock`, then up settles the cluster.
     task.write_text(TASK)
     dying = stix.popen("up", "-y", str(task), **env)
-    deadline = time.monotonic() + 120
-    while not keys(client, ".pulumi/locks/"):
-        assert dying.poll() is None and time.monotonic() < deadline, dying.stdout.read()
-        time.sleep(0.05)
+    wait_for(lambda: lock_taken_by(dying, client), timeout=120, what="the dying up to take the stack's lock")
     os.killpg(dying.pid, signal.SIGKILL)
     dying.communicate(timeout=30)
     refused = stix("up", "-y", str(task), **env)

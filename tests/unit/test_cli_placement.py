@@ -1,5 +1,6 @@
 """stix optimize / gpus / check through the real command line."""
 
+from tests.catalog_rows import bundled_row, price
 from tests.conftest import REPO
 
 
@@ -18,8 +19,9 @@ def test_optimize_prints_table_and_choice(stix, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Considered resources" in result.stdout
     chosen = [line for line in result.stdout.splitlines() if "✔" in line]
-    assert len(chosen) == 1 and "p4d.24xlarge" in chosen[0] and "65.55" in chosen[0]
-    assert "Placement: aws p4d.24xlarge (A100:8) in us-east-1/us-east-1a, 2 nodes, $65.55/hr" in result.stdout
+    cost = f"{2 * price(bundled_row('aws', InstanceType='p4d.24xlarge', AvailabilityZone='us-east-1a')):.2f}"
+    assert len(chosen) == 1 and "p4d.24xlarge" in chosen[0] and cost in chosen[0]
+    assert f"Placement: aws p4d.24xlarge (A100:8) in us-east-1/us-east-1a, 2 nodes, ${cost}/hr" in result.stdout
 
 
 def test_optimize_nothing_fits_is_one_line(stix, tmp_path):

@@ -4,6 +4,7 @@ import importlib.util
 import time
 
 from stix.agent import AGENT_SOURCE
+from tests.polling import wait_for
 
 
 def agent():
@@ -66,14 +67,12 @@ def test_daemon_survives_a_poke_the_moment_it_starts(tmp_path):
         "nodes": [{"rank": 0, "name": "n", "ip": "127.0.0.1", "port": 22, "user": "u", "home": str(tmp_path)}]}))
     daemon = subprocess.Popen([sys.executable, str(AGENT_SOURCE), "daemon"], env=env)
     try:
-        pid_file = tmp_path / "daemon.pid"
-        deadline = time.monotonic() + 10
-        while not pid_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.001)
+        wait_for((tmp_path / "daemon.pid").exists, timeout=10, what="daemon.pid", interval=0.001)
         for _ in range(50):
             os.kill(daemon.pid, signal.SIGUSR1)
-        time.sleep(0.3)
-        assert daemon.poll() is None, "the daemon died of an early SIGUSR1"
+        # Pending signals are delivered lowest first: without its handler the daemon dies of SIGUSR1, not SIGTERM.
+        os.kill(daemon.pid, signal.SIGTERM)
+        assert daemon.wait(timeout=10) != -signal.SIGUSR1, "the daemon died of an early SIGUSR1"
     finally:
         daemon.kill()
         daemon.wait()
@@ -342,12 +341,11 @@ def test_the_daemon_assigns_devices_to_jobs_submitted_from_the_command_line(tmp_
             script = f'printf %s "$CUDA_VISIBLE_DEVICES" > {tmp_path / name}; sleep 1'
             spec = {"name": name, "script": script, "ranks": [{"env": {}, "cwd": str(tmp_path)}], "cpus": 1, "gpus": 1}
             ids.append(int(agent_cli("submit", stdin=json.dumps(spec))))
-        deadline = time.monotonic() + WAIT_S
-        while time.monotonic() < deadline:
+        def ended() -> list[dict]:
             rows = json.loads(agent_cli("queue"))
-            if all(r["status"] in na.TERMINAL for r in rows):
-                break
-            time.sleep(0.2)
+            return rows if all(r["status"] in na.TERMINAL for r in rows) else []
+
+        rows = wait_for(ended, timeout=WAIT_S, what="both jobs to end", interval=0.2)
         assert [r["status"] for r in rows] == ["SUCCEEDED", "SUCCEEDED"], rows
         assert sorted(r["gpu_ids"][0][0] for r in rows) == [0, 1]
         assert {(tmp_path / "a").read_text(), (tmp_path / "b").read_text()} == {"0", "1"}

@@ -8,7 +8,8 @@ import pytest
 
 from stix.catalog.load import load_catalog
 from stix.models.resources import Resources
-from stix.optimizer import HostLimits, NoFeasiblePlacement, optimize, request_groups
+from stix.optimizer import HostLimits, NoFeasiblePlacement, candidates_for, optimize, request_groups
+from tests.catalog_rows import bundled_row, price
 
 CATALOG = load_catalog()
 HOST = HostLimits(vcpus=2, memory_gib=24)
@@ -199,3 +200,27 @@ def test_bundled_families_are_covered():
         assert any(t.startswith(family) for t in types), family
     attachable = {o.accelerator for o in CATALOG.offers if o.cloud == "gcp" and not o.instance_type}
     assert {"T4", "V100", "P100"} <= attachable
+
+
+@pytest.mark.parametrize("spot", [False, True])
+def test_gcp_attached_gpu_price_cap_counts_host_and_gpus(spot):
+    zone = {"Region": "us-central1", "AvailabilityZone": "us-central1-a"}
+    gpus = bundled_row("gcp", InstanceType="", AcceleratorName="T4", AcceleratorCount="2", **zone)
+    host = bundled_row("gcp", InstanceType="n1-standard-8", **zone)
+    total = price(host, spot) + price(gpus, spot)
+    spec = {"accelerators": "T4:2", "infra": "gcp/us-central1/us-central1-a", "instance_type": "n1-standard-8",
+            "use_spot": spot}
+
+    def placed(cap: float) -> list:
+        resources = Resources.model_validate({**spec, "max_hourly_cost": cap})
+        return [c for group in request_groups(resources) for r in group for c in candidates_for(r, CATALOG, ALL, 1)]
+
+    at_cap = placed(total)
+    assert [(c.instance_type, c.accelerator, c.accelerator_count, c.spot) for c in at_cap] == \
+        [("n1-standard-8", "T4", 2, spot)]
+    assert at_cap[0].price_per_node == pytest.approx(total)
+    below = total - 0.01
+    assert below > max(price(host, spot), price(gpus, spot)), "the cap must sit above either part alone"
+    assert placed(below) == []
+    with pytest.raises(NoFeasiblePlacement):
+        optimize(Resources.model_validate({**spec, "max_hourly_cost": below}), 1, CATALOG, ALL, host=HOST)

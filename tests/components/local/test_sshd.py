@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from stix.components.local import sshd
+from tests.polling import wait_for
 
 
 def test_a_process_caught_inside_execve_is_read_again_until_it_settles(tmp_path, monkeypatch):
@@ -37,10 +38,7 @@ def test_a_process_caught_inside_execve_is_read_again_until_it_settles(tmp_path,
 def test_zombies_do_not_make_the_scan_wait(tmp_path):
     """A zombie's /proc entries read empty forever; only live user processes are waited for."""
     zombie = subprocess.Popen(["true"])
-    deadline = time.monotonic() + 10
-    while not sshd._is_zombie(zombie.pid):
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_for(lambda: sshd._is_zombie(zombie.pid), timeout=10, what="the exited child to be a zombie", interval=0.01)
     try:
         started = time.monotonic()
         assert zombie.pid not in sshd.processes_under(tmp_path)
