@@ -72,13 +72,20 @@ def _start(paths: sshd.NodePaths, preferred: Optional[tuple[str, int]], port: in
     """Start sshd on port, at the preferred address if it is still free, else on a new one."""
     user = sshd.current_user()
     with sshd.address_lock():
-        if preferred and sshd.address_free(*preferred):
-            ip, port = preferred
-        else:
-            ip = sshd.allocate_address(port)
-        paths.config.write_text(sshd.render_config(paths, ip, port, user))
-        sshd.start(paths, ip, port)
-    return ip, port
+        for attempt in range(3):
+            if preferred and sshd.address_free(*preferred):
+                ip, port = preferred
+            else:
+                ip = sshd.allocate_address(port)
+            paths.config.write_text(sshd.render_config(paths, ip, port, user))
+            try:
+                sshd.start(paths, ip, port)
+                return ip, port
+            except sshd.AddressTaken:
+                if attempt == 2:
+                    raise
+                preferred = None
+    raise AssertionError("unreachable")
 
 
 class LocalNodeProvider(ResourceProvider):

@@ -17,6 +17,7 @@ class VmGroupArgs:
     node_root: str
     authorized_key: str
     state: str = "running"
+    port: int = 2222
 
 
 def node_names(cluster: str, num_nodes: int) -> list[str]:
@@ -39,6 +40,7 @@ class VmGroup(pulumi.ComponentResource):
                 root=args.node_root,
                 authorized_key=args.authorized_key,
                 state=args.state,
+                port=args.port,
                 opts=child,
             )
             for rank, node_name in enumerate(node_names(args.cluster, args.num_nodes))
