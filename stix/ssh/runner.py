@@ -129,8 +129,14 @@ class NodeConnection:
             self._check_alive(last_data)
         if pending and on_line:
             on_line(pending.decode(errors="replace"))
-        status = channel.recv_exit_status()
+        while not channel.status_event.wait(0.5):  # set by the exit status, or by the channel closing without one
+            if not transport.is_active():
+                break
+            self._check_alive(last_data)
+        status = channel.exit_status
         channel.close()
+        if status == -1 and not transport.is_active():
+            raise SSHError(f"{self.node.name}: connection lost while running a command")
         return status
 
     def put_bytes(self, directory: str, name: str, data: bytes, mode: int) -> None:

@@ -103,6 +103,7 @@ def test_a_stale_pid_file_stops_nothing(tmp_path):
         paths.pid_file.write_text(str(bystander.pid))
         assert sshd.running_pid(paths) is None
         sshd.stop_listener(paths)
+        paths.pid_file.write_text(str(bystander.pid))  # stop_listener removed it
         node_agent._kill_node(paths.root)  # the agent's autostop path
         with pytest.raises(subprocess.TimeoutExpired):  # a SIGKILL would end it well within this
             bystander.wait(timeout=1)
