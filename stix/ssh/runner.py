@@ -33,6 +33,8 @@ LineSink = Callable[[NodeInfo, str], None]
 class NodeConnection:
     def __init__(self, node: NodeInfo, key_path: str) -> None:
         self.node = node
+        self.keepalive_s, count = keepalive_settings()
+        self.dead_after_s = self.keepalive_s * count
         self.client = paramiko.SSHClient()
         key_type, key_data = node.host_public_key.split()[:2]
         host = node.ip if node.port == 22 else f"[{node.ip}]:{node.port}"
@@ -49,8 +51,6 @@ class NodeConnection:
             raise SSHError(f"{node.name} ({node.ip}:{node.port}): host key does not match the pinned key; refusing to connect") from None
         except (paramiko.SSHException, OSError) as exc:
             raise SSHError(f"{node.name} ({node.ip}:{node.port}): cannot connect: {exc}") from None
-        self.keepalive_s, count = keepalive_settings()
-        self.dead_after_s = self.keepalive_s * count
         self._heard = time.monotonic()
         self._closed = threading.Event()
         threading.Thread(target=self._keepalive, name=f"keepalive-{node.name}", daemon=True).start()

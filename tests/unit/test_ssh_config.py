@@ -146,3 +146,27 @@ def test_install_agent_pins_workers_by_private_address(tmp_path):
     jobs.install_agent(Conns())  # type: ignore[arg-type]
     body = " ".join(KEY.split()[:2])
     assert written["known_hosts"].decode() == f"10.0.0.1 {body}\n[10.0.0.2]:2222 {body}\n"
+
+
+# --- SSH time bounds from the environment: a bad value is one line naming the variable ---
+
+
+@pytest.mark.parametrize("name, value", [("STIX_SSH_KEEPALIVE", "0"), ("STIX_SSH_KEEPALIVE", "soon"),
+                                         ("STIX_SSH_KEEPALIVE_COUNT", "2.5"), ("STIX_SETUP_TIMEOUT", "-1")])
+def test_bad_time_bounds_name_their_variable(monkeypatch, name, value):
+    from stix.errors import UsageError
+    from stix.hooks import setup_timeout
+    from stix.ssh.runner import keepalive_settings
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(UsageError, match=f"^{name}="):
+        setup_timeout() if name == "STIX_SETUP_TIMEOUT" else keepalive_settings()
+
+
+def test_time_bounds_default_to_generous_values(monkeypatch):
+    from stix.hooks import setup_timeout
+    from stix.ssh.runner import keepalive_settings
+
+    for name in ("STIX_SSH_KEEPALIVE", "STIX_SSH_KEEPALIVE_COUNT", "STIX_SETUP_TIMEOUT"):
+        monkeypatch.delenv(name, raising=False)
+    assert keepalive_settings() == (15.0, 4) and setup_timeout() == 7200.0
