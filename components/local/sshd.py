@@ -174,7 +174,7 @@ def allocate_address(port: int = BASE_PORT) -> str:
 
 def wildcard_listeners() -> set[tuple[str, int]]:
     """(0.0.0.0, port) for every IPv4 TCP socket listening on all addresses, any owner's."""
-    found = set()
+    found: set[tuple[str, int]] = set()
     try:
         rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
     except OSError:
