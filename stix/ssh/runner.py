@@ -51,6 +51,9 @@ class NodeConnection:
             raise SSHError(f"{node.name} ({node.ip}:{node.port}): host key does not match the pinned key; refusing to connect") from None
         except (paramiko.SSHException, OSError) as exc:
             raise SSHError(f"{node.name} ({node.ip}:{node.port}): cannot connect: {exc}") from None
+        transport = self.client.get_transport()
+        if transport is not None:  # every channel opened here (sessions, sftp) hears back within the bound
+            transport.channel_timeout = min(CONNECT_TIMEOUT_S, self.dead_after_s)
         self._heard = time.monotonic()
         self._closed = threading.Event()
         threading.Thread(target=self._keepalive, name=f"keepalive-{node.name}", daemon=True).start()
@@ -93,7 +96,7 @@ class NodeConnection:
         if transport is None or not transport.is_active():
             raise SSHError(f"{self.node.name}: connection lost")
         try:
-            channel = transport.open_session(timeout=min(CONNECT_TIMEOUT_S, self.dead_after_s))
+            channel = transport.open_session()
         except (paramiko.SSHException, OSError) as exc:
             raise SSHError(f"{self.node.name}: cannot open a session: {exc or 'no reply'}") from None
         channel.set_combine_stderr(True)

@@ -252,3 +252,41 @@ def test_a_frozen_node_is_reported_within_the_keepalive_bound(node_props, monkey
             os.kill(pid, signal.SIGCONT)
         conn.close()
         provider.delete(created.id, created.outs)
+
+
+def test_opening_a_session_or_sftp_on_a_frozen_node_fails_within_the_bound(node_props, monkeypatch):
+    """Channel opens (commands, the workdir sync's sftp) wait at most the keepalive bound, not paramiko's hour."""
+    import paramiko
+
+    from stix.errors import SSHError
+
+    monkeypatch.setenv("STIX_SSH_KEEPALIVE", "0.5")
+    monkeypatch.setenv("STIX_SSH_KEEPALIVE_COUNT", "2")
+    props, key = node_props
+    provider = LocalNodeProvider()
+    created = provider.create(props)
+    conn = connect(created.outs, key)
+    frozen = sshd.processes_under(Path(created.id))
+    try:
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        for attempt in (lambda: conn.run("true"), conn.client.open_sftp):
+            outcome: dict = {}
+
+            def call() -> None:
+                try:
+                    attempt()
+                except (SSHError, paramiko.SSHException) as exc:
+                    outcome["error"] = exc
+
+            started = time.monotonic()
+            caller = threading.Thread(target=call, daemon=True)
+            caller.start()
+            caller.join(timeout=10)
+            assert "error" in outcome, "still waiting on a frozen node after 10s"
+            assert time.monotonic() - started < 0.5 * 2 + 1.5
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+        conn.close()
+        provider.delete(created.id, created.outs)
