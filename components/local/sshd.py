@@ -24,7 +24,7 @@ from typing import Iterator, Optional
 
 BASE_PORT = 2222
 PORT_ENV = "STIX_LOCAL_SSH_PORT"
-"""Set (to 22, say) to put every new local node on that port, each on its own loopback address."""
+"""Set (to 22, say) to put every local node on that port, each on its own loopback addresses (public and private)."""
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
 EXEC_SETTLE_S = 1.0
@@ -81,10 +81,14 @@ def _q(value: object) -> str:
     return f'"{text}"'
 
 
-def render_config(paths: NodePaths, ip: str, port: int, user: str) -> str:
+def render_config(paths: NodePaths, ip: str, port: int, user: str, private_ip: str = "") -> str:
+    """The node listens on ip (public) and, if given, on private_ip too: the address its cluster reaches it on."""
     return "\n".join(
         [
             f"ListenAddress {ip}:{port}",
+            *([f"ListenAddress {private_ip}:{port}"] if private_ip and private_ip != ip else []),
+            # VERBOSE logs the address each connection came in on ("Connection from A port P on B port Q").
+            "LogLevel VERBOSE",
             f"HostKey {_q(paths.host_key)}",
             f"PidFile {_q(paths.pid_file)}",
             f"AuthorizedKeysFile {_q(str(paths.authorized_keys).replace('%', '%%'))}",
@@ -140,6 +144,11 @@ def configured_port() -> int:
     return int(raw)
 
 
+def cloud_like() -> bool:
+    """With STIX_LOCAL_SSH_PORT set, nodes also get a private address of their own, as cloud VMs do."""
+    return bool(os.environ.get(PORT_ENV, "").strip())
+
+
 def address_free(ip: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         # As sshd binds (SO_REUSEADDR): connections of a stopped sshd in TIME_WAIT do not hold the address.
@@ -162,9 +171,9 @@ def candidate_addresses() -> Iterator[str]:
             yield f"127.0.{third}.{fourth}"
 
 
-def allocate_address(port: int = BASE_PORT) -> str:
+def allocate_address(port: int = BASE_PORT, taken: frozenset[str] = frozenset()) -> str:
     for ip in candidate_addresses():
-        if address_free(ip, port):
+        if ip not in taken and address_free(ip, port):
             return ip
     if ("0.0.0.0", port) in wildcard_listeners():
         raise NodeProcessError(f"port {port} is taken on every address: a server (the system's sshd?) listens on "

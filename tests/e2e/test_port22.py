@@ -1,7 +1,8 @@
 """End to end: a multi-node cluster whose nodes listen on port 22, as on every cloud.
 
-Each local node gets its own loopback address on port 22 (STIX_LOCAL_SSH_PORT=22), so the head's
-known_hosts must use OpenSSH's bare `ip key` form for its workers, or rank 1 and cancel fail.
+Each local node gets its own loopback addresses on port 22 (STIX_LOCAL_SSH_PORT=22), a public one
+(stix connects there) and a private one (the head must use it, as a cloud's rules allow only that),
+so the head's known_hosts must use OpenSSH's bare `ip key` form for its workers, or rank 1 and cancel fail.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def test_two_node_job_cancel_and_autostop_on_port_22(stix, stix_home, tmp_path, 
         root = stix_home / "clusters" / CLUSTER
         nodes = json.loads((root / "info.json").read_text())["nodes"]
         assert [n["port"] for n in nodes] == [22, 22] and len({n["ip"] for n in nodes}) == 2
+        assert all(n["private_ip"] != n["ip"] for n in nodes), "cloud-like nodes: a private address of their own"
         head_known = root / "nodes" / f"{CLUSTER}-head" / "home" / REMOTE_DIR / KNOWN_HOSTS_FILE
         pinned = [line.split()[0] for line in head_known.read_text().splitlines()]
         assert pinned == [n["private_ip"] for n in nodes], "port 22: bare private address, no [ip]:22"
@@ -61,6 +63,8 @@ def test_two_node_job_cancel_and_autostop_on_port_22(stix, stix_home, tmp_path, 
         cancelled = stix("cancel", CLUSTER, "2", **env)
         assert cancelled.returncode == 0 and cancelled.stdout.strip() == "cancelled: 2", cancelled.stdout + cancelled.stderr
         wait_for(lambda: not sleepers(), 20, "the cancel to reach the worker")
+        worker_log = (root / "nodes" / f"{CLUSTER}-worker1" / "sshd.log").read_text()
+        assert f" on {nodes[1]['private_ip']} port 22" in worker_log, "the head reaches the worker's private address"
 
         config = stix_home.parent / "user-ssh" / "config"
         out = subprocess.run(["ssh", "-F", str(config), "-o", "BatchMode=yes", f"{CLUSTER}-worker1", "echo $STIX_NODE_DIR"],

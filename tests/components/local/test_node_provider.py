@@ -290,3 +290,22 @@ def test_opening_a_session_or_sftp_on_a_frozen_node_fails_within_the_bound(node_
             os.kill(pid, signal.SIGCONT)
         conn.close()
         provider.delete(created.id, created.outs)
+
+
+def test_a_cloud_like_node_listens_on_a_private_address_too(node_props):
+    props, key = node_props
+    props = {**props, "port": sshd.BASE_PORT}
+    provider = LocalNodeProvider()
+    created = provider.create({**props, "private_address": True})
+    try:
+        outs = created.outs
+        assert outs["private_ip"] != outs["ip"]
+        assert sshd.listen_addresses(sshd.running_pid(sshd.NodePaths(Path(created.id)))) == sorted(
+            [(outs["ip"], outs["port"]), (outs["private_ip"], outs["port"])])
+        read = provider.read(created.id, outs)
+        assert read.outs["ip"] == outs["ip"] and read.outs["private_ip"] == outs["private_ip"]
+        assert not provider.diff(created.id, read.inputs, {**props, "private_address": True}).changes
+        assert not provider.diff(created.id, props, {**props, "private_address": False}).changes, \
+            "state from before private_address reads as False, not as a replacement"
+    finally:
+        provider.delete(created.id, created.outs)
