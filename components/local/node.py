@@ -76,7 +76,7 @@ def _real_address(paths: sshd.NodePaths, pid: Optional[int]) -> Optional[tuple[s
     actual = sshd.listen_addresses(pid) if pid is not None else []
     configured = _listen_address(paths)
     public = [address for address in actual if configured and address[0] == configured[0]]
-    return (public or actual or [configured])[0]
+    return (public or actual)[0] if actual else configured
 
 
 def _start(paths: sshd.NodePaths, preferred: Optional[tuple[str, int]], port: int,
