@@ -9,7 +9,7 @@ here; anything else is a bug and keeps its traceback.
       NoFeasiblePlacement (3), Aborted (130)
       ClusterNotFound, EngineError, PrerequisiteMissing, ProvisionError > StackLocked,
       NodeCommandFailed (the node's status), SSHError, JobError,
-      CatalogError, FetchError, NodeProcessError
+      CatalogError, FetchError, NodeProcessError > AddressTaken
 """
 
 from __future__ import annotations
@@ -116,3 +116,7 @@ class JobError(StixError):
 
 class NodeProcessError(StixError):
     """A local-cloud node's sshd could not be found, started or stopped."""
+
+
+class AddressTaken(NodeProcessError):
+    """A local node's address was taken between the check and sshd's bind (the address lock is per user)."""

@@ -7,18 +7,35 @@ scripts) go through shlex.quote, and scripts run as `bash -c <quoted>`.
 from __future__ import annotations
 
 import math
+import os
 import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from stix.errors import NodeCommandFailed
+from stix.errors import NodeCommandFailed, SSHError, UsageError
 from stix.spec import ClusterInfo, NodeInfo
 from stix.ssh.runner import ClusterConnections, LineSink
 from stix.models.task import GitWorkdir, Task
 
 REMOTE_WORKDIR = "sky_workdir"
+SETUP_TIMEOUT_ENV = "STIX_SETUP_TIMEOUT"
+DEFAULT_SETUP_TIMEOUT_S = 2 * 3600.0
+"""Setup on any one node may take this long (seconds) before it fails naming the node."""
+
+
+def setup_timeout() -> float:
+    raw = os.environ.get(SETUP_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_SETUP_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise UsageError(f"{SETUP_TIMEOUT_ENV}={raw!r}: not a positive number of seconds")
+    return value
 
 
 @dataclass(frozen=True)
@@ -102,7 +119,12 @@ def run_phase(conns: ClusterConnections, task: Task, phase: str, script: str,
         env = {**task_env, **node_env(info, node, context, phase)}
         return shell_command(script, env, remote_workdir(node))
 
-    statuses = conns.run_scripts(command_for, sink)
+    limit = setup_timeout() if phase == "setup" else None
+    try:
+        statuses = conns.run_scripts(command_for, sink, timeout=limit)
+    except SSHError as exc:
+        bound = f" (time limit {limit:g}s, {SETUP_TIMEOUT_ENV})" if limit is not None else ""
+        raise SSHError(f"{phase} failed: {exc}{bound}") from None
     failed = [(node, status) for node, status in zip(info.nodes, statuses) if status != 0]
     if failed:
         node, status = failed[0]

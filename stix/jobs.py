@@ -15,7 +15,8 @@ from typing import Callable, Iterator, Optional
 from stix import index as idx
 from stix.agent import AGENT_SOURCE
 from stix.agent.node_agent import (AGENT_FILE, CLUSTER_FILE, DAEMON_GONE_EXIT, KEY_FILE, KNOWN_HOSTS_FILE,
-                                   NOT_FINISHED_EXIT, NOT_FOUND_EXIT, REMOTE_DIR, STATUS_EXIT, SUCCEEDED)
+                                   NOT_FINISHED_EXIT, NOT_FOUND_EXIT, REMOTE_DIR, STATUS_EXIT, SUCCEEDED,
+                                   known_hosts_line)
 from stix.agent.node_agent import TERMINAL  # noqa: F401  (re-exported: jobs.TERMINAL)
 from stix.errors import ClusterNotFound, JobError
 from stix.home import StixHome
@@ -90,7 +91,7 @@ def install_agent(conns: ClusterConnections) -> None:
         directory = f"{node.home}/{REMOTE_DIR}"
         conn.put_bytes(directory, AGENT_FILE, source, 0o700)
         if node.rank == 0:
-            known = "".join(f"[{n.ip}]:{n.port} {' '.join(n.host_public_key.split()[:2])}\n" for n in info.nodes)
+            known = "".join(known_hosts_line(n.private_ip or n.ip, n.port, n.host_public_key) for n in info.nodes)
             cluster = cluster_file(info, directory)
             conn.put_bytes(directory, KEY_FILE, Path(info.ssh_private_key_path).read_bytes(), 0o600)
             conn.put_bytes(directory, KNOWN_HOSTS_FILE, known.encode(), 0o600)

@@ -168,7 +168,7 @@ def sized(session: Session, conns: Any, spec: ClusterSpec) -> ClusterInfo:
 
 def _record(session: Session, info: ClusterInfo) -> None:
     jobs.save_info(session.home, info)
-    ssh_config.write_cluster_config(session.home, info)
+    ssh_config.write_cluster_config(session.home, info, note=lambda text: session.note(text, "warning"))
 
 
 def spec_path(home: StixHome, cluster: str) -> Path:

@@ -20,8 +20,8 @@ class PoolMachine:
         with sshd.address_lock():
             self.ip, self.port = sshd.allocate_address(), sshd.BASE_PORT
             config = sshd.render_config(self.paths, self.ip, self.port, sshd.current_user())
-            config = config.replace(f"AuthorizedKeysFile {self.paths.authorized_keys}",
-                                    f"AuthorizedKeysFile {self.authorized}")
+            config = config.replace(f'AuthorizedKeysFile "{self.paths.authorized_keys}"',
+                                    f'AuthorizedKeysFile "{self.authorized}"')
             self.paths.config.write_text(config)
             sshd.start(self.paths, self.ip, self.port)
 

@@ -64,11 +64,13 @@ class Local(Stoppable, Cloud):
 
     @classmethod
     def vm_group(cls, spec: ClusterSpec, network: Any, opts: Any) -> Any:
+        from stix.components.local.sshd import cloud_like, configured_port
         from stix.components.local.vm_group import VmGroup, VmGroupArgs
 
         return VmGroup("vms", VmGroupArgs(cluster=spec.cluster, num_nodes=spec.num_nodes, node_root=spec.node_root,
                                          authorized_key=spec.ssh_public_key,
-                                         state="stopped" if spec.stopped else "running"), opts)
+                                         state="stopped" if spec.stopped else "running",
+                                         port=configured_port(), private_address=cloud_like()), opts)
 
 
 CLOUD = Local

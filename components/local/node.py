@@ -23,7 +23,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, Resou
 from stix.components.local import sshd
 from stix.keys import generate_keypair, write_private_key
 
-REPLACE_KEYS = ("cluster", "node_name", "root")
+REPLACE_KEYS = ("cluster", "node_name", "root", "private_address")
 UPDATE_KEYS = ("authorized_key", "state", "port")
 RUNNING = "running"
 STOPPED = "stopped"
@@ -33,12 +33,14 @@ def _paths(props: dict[str, Any]) -> sshd.NodePaths:
     return sshd.NodePaths(Path(props["root"]) / props["node_name"])
 
 
-def _outputs(props: dict[str, Any], ip: str, port: int, host_public_key: str, state: str) -> dict[str, Any]:
+def _outputs(props: dict[str, Any], ip: str, port: int, host_public_key: str, state: str,
+             private_ip: str = "") -> dict[str, Any]:
     paths = _paths(props)
     return {
-        **{key: props[key] for key in (*REPLACE_KEYS, "rank", "authorized_key")},
+        **{key: props.get(key) for key in (*REPLACE_KEYS, "rank", "authorized_key")},
         "state": state,
         "ip": ip,
+        "private_ip": private_ip or ip,
         "port": port,
         "user": sshd.current_user(),
         "host_public_key": host_public_key,
@@ -48,37 +50,64 @@ def _outputs(props: dict[str, Any], ip: str, port: int, host_public_key: str, st
 
 
 def _inputs(props: dict[str, Any], state: str, port: int) -> dict[str, Any]:
-    return {**{key: props[key] for key in (*REPLACE_KEYS, "rank", "authorized_key")}, "state": state, "port": port}
+    return {**{key: props.get(key) for key in (*REPLACE_KEYS, "rank", "authorized_key")}, "state": state, "port": port}
 
 
-def _listen_address(paths: sshd.NodePaths) -> Optional[tuple[str, int]]:
+def _listen_addresses(paths: sshd.NodePaths) -> list[tuple[str, int]]:
+    """The config's ListenAddress lines: the public address first, then the private one if any."""
+    found = []
     try:
         for line in paths.config.read_text().splitlines():
             if line.startswith("ListenAddress "):
                 ip, port = line.split(" ", 1)[1].rsplit(":", 1)
-                return ip, int(port)
+                found.append((ip, int(port)))
     except OSError:
-        return None
-    return None
+        return []
+    return found
+
+
+def _listen_address(paths: sshd.NodePaths) -> Optional[tuple[str, int]]:
+    configured = _listen_addresses(paths)
+    return configured[0] if configured else None
 
 
 def _real_address(paths: sshd.NodePaths, pid: Optional[int]) -> Optional[tuple[str, int]]:
     """Where the node's sshd really listens (its sockets), else where its config says it would."""
     actual = sshd.listen_addresses(pid) if pid is not None else []
-    return actual[0] if actual else _listen_address(paths)
+    configured = _listen_address(paths)
+    public = [address for address in actual if configured and address[0] == configured[0]]
+    return (public or actual)[0] if actual else configured
 
 
-def _start(paths: sshd.NodePaths, preferred: Optional[tuple[str, int]], port: int) -> tuple[str, int]:
-    """Start sshd on port, at the preferred address if it is still free, else on a new one."""
+def _start(paths: sshd.NodePaths, preferred: Optional[tuple[str, int]], port: int,
+           private: bool = False, preferred_private: str = "") -> tuple[str, int, str]:
+    """Start sshd on port, at the preferred address if it is still free, else on a new one; with `private`,
+    on a second address too (what the cluster's other nodes use, as a cloud's private address)."""
     user = sshd.current_user()
     with sshd.address_lock():
-        if preferred and sshd.address_free(*preferred):
-            ip, port = preferred
-        else:
-            ip = sshd.allocate_address(port)
-        paths.config.write_text(sshd.render_config(paths, ip, port, user))
-        sshd.start(paths, ip, port)
-    return ip, port
+        for attempt in range(3):
+            if preferred and sshd.address_free(*preferred):
+                ip, port = preferred
+            else:
+                ip = sshd.allocate_address(port)
+            private_ip = ""
+            if private:
+                usable = preferred_private and preferred_private != ip and sshd.address_free(preferred_private, port)
+                private_ip = preferred_private if usable else sshd.allocate_address(port, frozenset({ip}))
+            paths.config.write_text(sshd.render_config(paths, ip, port, user, private_ip))
+            try:
+                sshd.start(paths, ip, port)
+                return ip, port, private_ip
+            except sshd.AddressTaken:
+                if attempt == 2:
+                    raise
+                preferred, preferred_private = None, ""
+    raise AssertionError("unreachable")
+
+
+def _value(props: dict[str, Any], key: str) -> Any:
+    """private_address: False and absent (state written before it existed) are the same."""
+    return bool(props.get(key)) if key == "private_address" else props.get(key)
 
 
 class LocalNodeProvider(ResourceProvider):
@@ -93,12 +122,13 @@ class LocalNodeProvider(ResourceProvider):
         write_private_key(paths.host_key, host.private_openssh)
         paths.authorized_keys.write_text(props["authorized_key"].strip() + "\n")
         try:
-            ip, port = _start(paths, None, int(props.get("port") or sshd.BASE_PORT))
+            ip, port, private_ip = _start(paths, None, int(props.get("port") or sshd.BASE_PORT),
+                                          bool(props.get("private_address")))
         except Exception:
             sshd.stop(paths)
             shutil.rmtree(paths.root, ignore_errors=True)
             raise
-        return CreateResult(str(paths.root), _outputs(props, ip, port, host.public_openssh, RUNNING))
+        return CreateResult(str(paths.root), _outputs(props, ip, port, host.public_openssh, RUNNING, private_ip))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         paths = sshd.NodePaths(Path(id_))
@@ -113,7 +143,7 @@ class LocalNodeProvider(ResourceProvider):
         return ReadResult(id_, outs, _inputs(outs, state, port))
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = [key for key in (*REPLACE_KEYS, *UPDATE_KEYS, "rank") if olds.get(key) != news.get(key)]
+        changed = [key for key in (*REPLACE_KEYS, *UPDATE_KEYS, "rank") if _value(olds, key) != _value(news, key)]
         replaces = [key for key in changed if key in REPLACE_KEYS]
         return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=True)
 
@@ -128,12 +158,16 @@ class LocalNodeProvider(ResourceProvider):
                 sshd.stop_listener(paths)  # moved behind stix's back: back to its port, sessions kept
                 pid = None
             if pid is None:
-                address = _start(paths, (address[0], port) if address else None, port)
+                ip, port, private_ip = _start(paths, (address[0], port) if address else None, port,
+                                              bool(news.get("private_address")), olds.get("private_ip") or "")
+                address = (ip, port)
         else:
             sshd.stop(paths)
         ip, port = address if address else ("", 0)
+        configured = _listen_addresses(paths)
+        private_ip = configured[1][0] if len(configured) > 1 else ip
         host_public_key = olds.get("host_public_key", "")
-        return UpdateResult(_outputs(news, ip, port, host_public_key, news["state"]))
+        return UpdateResult(_outputs(news, ip, port, host_public_key, news["state"], private_ip))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         paths = sshd.NodePaths(Path(id_))
@@ -143,6 +177,7 @@ class LocalNodeProvider(ResourceProvider):
 
 class LocalNode(Resource, module="local", name="Node"):
     ip: pulumi.Output[str]
+    private_ip: pulumi.Output[str]
     port: pulumi.Output[int]
     user: pulumi.Output[str]
     host_public_key: pulumi.Output[str]
@@ -160,6 +195,7 @@ class LocalNode(Resource, module="local", name="Node"):
         authorized_key: str,
         state: str = RUNNING,
         port: int = sshd.BASE_PORT,
+        private_address: bool = False,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         props = {
@@ -170,7 +206,9 @@ class LocalNode(Resource, module="local", name="Node"):
             "authorized_key": authorized_key,
             "state": state,
             "port": port,
+            "private_address": private_address,
             "ip": None,
+            "private_ip": None,
             "user": None,
             "host_public_key": None,
             "home": None,

@@ -16,7 +16,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,12 +23,16 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 BASE_PORT = 2222
+PORT_ENV = "STIX_LOCAL_SSH_PORT"
+"""Set (to 22, say) to put every local node on that port, each on its own loopback addresses (public and private)."""
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
 EXEC_SETTLE_S = 1.0
 _PF_KTHREAD = 0x00200000  # /proc/PID/stat flags: a kernel thread
 SSHD_INSTALL_HINT = "install OpenSSH's server: apt-get install -y openssh-server (or your OS's openssh-server package)"
-from stix.errors import NodeProcessError
+from stix.errors import AddressTaken, NodeProcessError
+
+BIND_FAILED = "Cannot bind any address"
 
 
 @dataclass(frozen=True)
@@ -70,13 +73,25 @@ def find_sshd() -> str:
     return os.path.abspath(found)
 
 
-def render_config(paths: NodePaths, ip: str, port: int, user: str) -> str:
+def _q(value: object) -> str:
+    """One sshd_config argument: double-quoted, so paths with spaces stay one argument."""
+    text = str(value)
+    if '"' in text or "\n" in text or "\r" in text:
+        raise NodeProcessError(f"a local node path cannot hold a double quote or a line break: {text!r}")
+    return f'"{text}"'
+
+
+def render_config(paths: NodePaths, ip: str, port: int, user: str, private_ip: str = "") -> str:
+    """The node listens on ip (public) and, if given, on private_ip too: the address its cluster reaches it on."""
     return "\n".join(
         [
             f"ListenAddress {ip}:{port}",
-            f"HostKey {paths.host_key}",
-            f"PidFile {paths.pid_file}",
-            f"AuthorizedKeysFile {paths.authorized_keys}",
+            *([f"ListenAddress {private_ip}:{port}"] if private_ip and private_ip != ip else []),
+            # VERBOSE logs the address each connection came in on ("Connection from A port P on B port Q").
+            "LogLevel VERBOSE",
+            f"HostKey {_q(paths.host_key)}",
+            f"PidFile {_q(paths.pid_file)}",
+            f"AuthorizedKeysFile {_q(str(paths.authorized_keys).replace('%', '%%'))}",
             "PubkeyAuthentication yes",
             "PasswordAuthentication no",
             "KbdInteractiveAuthentication no",
@@ -91,7 +106,7 @@ def render_config(paths: NodePaths, ip: str, port: int, user: str) -> str:
             "Subsystem sftp internal-sftp",
             # Every process a session starts carries the node's directory, so
             # deleting the node can find and stop them all.
-            f"SetEnv HOME={paths.home} STIX_NODE_DIR={paths.root}",
+            f"SetEnv {_q(f'HOME={paths.home}')} {_q(f'STIX_NODE_DIR={paths.root}')}",
             "",
         ]
     )
@@ -99,14 +114,39 @@ def render_config(paths: NodePaths, ip: str, port: int, user: str) -> str:
 
 @contextmanager
 def address_lock() -> Iterator[None]:
-    """Serialise address allocation across every stix process on this machine."""
-    lock_path = Path(tempfile.gettempdir()) / "stix-local-cloud.lock"
-    with open(lock_path, "a") as handle:
+    """Serialise address allocation across this user's stix processes.
+
+    The lock lives in the user's own cache (a shared /tmp file could be pre-created or held by another
+    user); another user's nodes are seen when their address is taken, and start() then fails cleanly.
+    """
+    from stix.home import cache_dir
+
+    lock_path = cache_dir() / "local-cloud.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def configured_port() -> int:
+    """The port new nodes listen on: STIX_LOCAL_SSH_PORT, else BASE_PORT."""
+    from stix.errors import UsageError
+
+    raw = os.environ.get(PORT_ENV, "").strip()
+    if not raw:
+        return BASE_PORT
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise UsageError(f"{PORT_ENV}={raw!r}: not a port number (1-65535)")
+    return int(raw)
+
+
+def cloud_like() -> bool:
+    """With STIX_LOCAL_SSH_PORT set, nodes also get a private address of their own, as cloud VMs do."""
+    return bool(os.environ.get(PORT_ENV, "").strip())
 
 
 def address_free(ip: str, port: int) -> bool:
@@ -118,6 +158,9 @@ def address_free(ip: str, port: int) -> bool:
         except OSError as exc:
             if exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
                 return False
+            if exc.errno == errno.EACCES:
+                raise NodeProcessError(f"cannot listen on port {port}: ports below 1024 need root "
+                                       f"(or CAP_NET_BIND_SERVICE); unset {PORT_ENV} to use port {BASE_PORT}") from None
             raise
     return True
 
@@ -128,11 +171,28 @@ def candidate_addresses() -> Iterator[str]:
             yield f"127.0.{third}.{fourth}"
 
 
-def allocate_address(port: int = BASE_PORT) -> str:
+def allocate_address(port: int = BASE_PORT, taken: frozenset[str] = frozenset()) -> str:
     for ip in candidate_addresses():
-        if address_free(ip, port):
+        if ip not in taken and address_free(ip, port):
             return ip
+    if ("0.0.0.0", port) in wildcard_listeners():
+        raise NodeProcessError(f"port {port} is taken on every address: a server (the system's sshd?) listens on "
+                               f"0.0.0.0:{port}; make it listen on specific addresses, or unset {PORT_ENV}")
     raise NodeProcessError(f"no free loopback address for port {port} in 127.0.0.2-127.0.3.254")
+
+
+def wildcard_listeners() -> set[tuple[str, int]]:
+    """(0.0.0.0, port) for every IPv4 TCP socket listening on all addresses, any owner's."""
+    found: set[tuple[str, int]] = set()
+    try:
+        rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return found
+    for row in rows:
+        fields = row.split()
+        if len(fields) > 3 and fields[3] == "0A" and fields[1].startswith("00000000:"):
+            found.add(("0.0.0.0", int(fields[1].split(":")[1], 16)))
+    return found
 
 
 def current_user() -> str:
@@ -171,7 +231,7 @@ def _is_zombie(pid: int) -> bool:
 def running_pid(paths: NodePaths) -> Optional[int]:
     """The pid of this node's sshd if it is alive and really is this node's sshd."""
     pid = read_pid(paths)
-    if pid is None or _is_zombie(pid):
+    if pid is None or _is_zombie(pid) or not _owned(pid):
         return None
     # sshd rewrites its title to one string ("sshd: /usr/sbin/sshd -f CONFIG ..."), so match text.
     if f"-f {paths.config}" not in " ".join(_cmdline(pid)):
@@ -236,6 +296,8 @@ def start(paths: NodePaths, ip: str, port: int) -> int:
         pid = running_pid(paths)
         if pid is not None and listening(ip, port):
             return pid
+        if BIND_FAILED in _tail(paths.log):
+            raise AddressTaken(f"sshd for {paths.root} cannot listen on {ip}:{port}: taken since it was checked")
         time.sleep(0.05)
     raise NodeProcessError(f"sshd for {paths.root} did not answer on {ip}:{port} within {START_TIMEOUT_S:.0f}s: {_tail(paths.log)}")
 
@@ -247,10 +309,18 @@ def _tail(path: Path, limit: int = 400) -> str:
         return ""
 
 
+def _owned(pid: int) -> bool:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid == os.getuid()
+    except OSError:
+        return False
+
+
 def _parent_map() -> dict[int, int]:
+    """Parent of each of this user's processes (another user's node is never ours to match or stop)."""
     parents: dict[int, int] = {}
     for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
+        if entry.name.isdigit() and _owned(int(entry.name)):
             fields = _stat_fields(int(entry.name))
             if fields is not None:
                 parents[int(entry.name)] = int(fields[1])

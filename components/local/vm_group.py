@@ -17,6 +17,9 @@ class VmGroupArgs:
     node_root: str
     authorized_key: str
     state: str = "running"
+    port: int = 2222
+    private_address: bool = False
+    """Each node listens on a second address, its private_ip, which the head uses for it (as on a cloud)."""
 
 
 def node_names(cluster: str, num_nodes: int) -> list[str]:
@@ -39,6 +42,8 @@ class VmGroup(pulumi.ComponentResource):
                 root=args.node_root,
                 authorized_key=args.authorized_key,
                 state=args.state,
+                port=args.port,
+                private_address=args.private_address,
                 opts=child,
             )
             for rank, node_name in enumerate(node_names(args.cluster, args.num_nodes))
@@ -49,7 +54,7 @@ class VmGroup(pulumi.ComponentResource):
                     name=node_name,
                     rank=rank,
                     ip=node.ip,
-                    private_ip=node.ip,
+                    private_ip=node.private_ip,
                     port=node.port,
                     user=node.user,
                     host_public_key=node.host_public_key,

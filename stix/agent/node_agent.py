@@ -403,7 +403,11 @@ def _kill_node(node_dir: Path) -> None:
     me = os.getpid()
     victims = []
     try:
-        victims.append(int((node_dir / "sshd.pid").read_text()))
+        pid = int((node_dir / "sshd.pid").read_text())
+        # Only if that pid is still this node's sshd: a stale file may name any process by now.
+        title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        if f"-f {node_dir}/sshd_config" in title:
+            victims.append(pid)
     except (OSError, ValueError):
         pass
     for entry in os.scandir("/proc"):
@@ -426,11 +430,22 @@ def _kill_node(node_dir: Path) -> None:
 # --- processes --------------------------------------------------------------------------------
 
 
+def node_address(node: dict) -> str:
+    """Where the head reaches another node: its private address (what the cloud's rules allow), else its ip."""
+    return node.get("private_ip") or node["ip"]
+
+
+def known_hosts_line(address: str, port: int, host_public_key: str) -> str:
+    """OpenSSH looks a port-22 host up by its bare address, any other port as [address]:port."""
+    host = address if int(port) == 22 else f"[{address}]:{int(port)}"
+    return f"{host} {' '.join(host_public_key.split()[:2])}\n"
+
+
 def ssh_command(node: dict, info: dict, remote: str) -> list[str]:
     return ["ssh", "-i", info["key"], "-o", f"UserKnownHostsFile={info['known_hosts']}",
             "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
             "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", "-o", "LogLevel=ERROR",
-            "-p", str(node["port"]), f"{node['user']}@{node['ip']}", remote]
+            "-p", str(node["port"]), f"{node['user']}@{node_address(node)}", remote]
 
 
 def _stat(pid: int) -> list[str] | None:

@@ -7,18 +7,23 @@ Every network call has a timeout; exit statuses are checked, never output.
 from __future__ import annotations
 
 import functools
+import os
 import socket
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Callable, Optional, TypeVar
 
 import paramiko
 
-from stix.errors import SSHError
+from stix.errors import SSHError, UsageError
 from stix.spec import ClusterInfo, NodeInfo
 
 CONNECT_TIMEOUT_S = 15.0
+KEEPALIVE_ENV = "STIX_SSH_KEEPALIVE"
+"""Seconds between keepalives on an idle connection (default 15)."""
+KEEPALIVE_COUNT_ENV = "STIX_SSH_KEEPALIVE_COUNT"
+"""Unanswered keepalive intervals before a node counts as dead (default 4: a dead peer is reported within 60s)."""
 STDIN_SCRIPT = """bash -c 'IFS= read -r -d "" __stix_script; eval "$__stix_script"'"""
 """Reads a NUL-terminated script from stdin and runs it; the script's own commands then see EOF."""
 T = TypeVar("T")
@@ -28,6 +33,8 @@ LineSink = Callable[[NodeInfo, str], None]
 class NodeConnection:
     def __init__(self, node: NodeInfo, key_path: str) -> None:
         self.node = node
+        self.keepalive_s, count = keepalive_settings()
+        self.dead_after_s = self.keepalive_s * count
         self.client = paramiko.SSHClient()
         key_type, key_data = node.host_public_key.split()[:2]
         host = node.ip if node.port == 22 else f"[{node.ip}]:{node.port}"
@@ -44,6 +51,32 @@ class NodeConnection:
             raise SSHError(f"{node.name} ({node.ip}:{node.port}): host key does not match the pinned key; refusing to connect") from None
         except (paramiko.SSHException, OSError) as exc:
             raise SSHError(f"{node.name} ({node.ip}:{node.port}): cannot connect: {exc}") from None
+        transport = self.client.get_transport()
+        if transport is not None:  # every channel opened here (sessions, sftp) hears back within the bound
+            transport.channel_timeout = min(CONNECT_TIMEOUT_S, self.dead_after_s)
+        self._heard = time.monotonic()
+        self._closed = threading.Event()
+        threading.Thread(target=self._keepalive, name=f"keepalive-{node.name}", daemon=True).start()
+
+    def _keepalive(self) -> None:
+        """Ask the peer for a reply every interval; a reply (success or failure alike) proves it alive.
+
+        paramiko's own set_keepalive asks for no reply, so it cannot tell a frozen peer from an idle one.
+        """
+        transport = self.client.get_transport()
+        while transport is not None and not self._closed.wait(self.keepalive_s):
+            if not transport.is_active():
+                return
+            transport.global_request("keepalive@openssh.com", wait=True)  # returns when answered or closed
+            if transport.is_active():
+                self._heard = time.monotonic()
+
+    def _check_alive(self, last_data: float) -> None:
+        silent = time.monotonic() - max(self._heard, last_data)
+        if silent > self.dead_after_s:
+            self.client.close()
+            raise SSHError(f"{self.node.name} ({self.node.ip}:{self.node.port}): no reply for {silent:.0f}s "
+                           f"(keepalive every {self.keepalive_s:g}s unanswered); the node is down or frozen")
 
     @classmethod
     def to_host(cls, ip: str, port: int, user: str, host_public_key: str, key_path: str) -> "NodeConnection":
@@ -62,7 +95,10 @@ class NodeConnection:
         transport = self.client.get_transport()
         if transport is None or not transport.is_active():
             raise SSHError(f"{self.node.name}: connection lost")
-        channel = transport.open_session(timeout=CONNECT_TIMEOUT_S)
+        try:
+            channel = transport.open_session()
+        except (paramiko.SSHException, OSError) as exc:
+            raise SSHError(f"{self.node.name}: cannot open a session: {exc or 'no reply'}") from None
         channel.set_combine_stderr(True)
         channel.settimeout(0.5)
         channel.exec_command(command)
@@ -71,12 +107,14 @@ class NodeConnection:
         channel.shutdown_write()
         deadline = None if timeout is None else time.monotonic() + timeout
         pending = b""
+        last_data = time.monotonic()
         while True:
             try:
                 chunk = channel.recv(65536)
             except socket.timeout:
                 chunk = None
             if chunk:
+                last_data = time.monotonic()
                 pending += chunk
                 *lines, pending = pending.split(b"\n")
                 for line in lines:
@@ -88,13 +126,20 @@ class NodeConnection:
                     break
             if deadline is not None and time.monotonic() > deadline:
                 channel.close()
-                raise SSHError(f"{self.node.name}: command timed out after {timeout:.0f}s")
+                raise SSHError(f"{self.node.name}: command timed out after {timeout:g}s")
             if not transport.is_active():
                 raise SSHError(f"{self.node.name}: connection lost while running a command")
+            self._check_alive(last_data)
         if pending and on_line:
             on_line(pending.decode(errors="replace"))
-        status = channel.recv_exit_status()
+        while not channel.status_event.wait(0.5):  # set by the exit status, or by the channel closing without one
+            if not transport.is_active():
+                break
+            self._check_alive(last_data)
+        status = channel.exit_status
         channel.close()
+        if status == -1 and not transport.is_active():
+            raise SSHError(f"{self.node.name}: connection lost while running a command")
         return status
 
     def put_bytes(self, directory: str, name: str, data: bytes, mode: int) -> None:
@@ -112,7 +157,28 @@ class NodeConnection:
             sftp.close()
 
     def close(self) -> None:
+        self._closed.set()
         self.client.close()
+
+
+def keepalive_settings() -> tuple[float, int]:
+    """(interval seconds, unanswered intervals before a node counts as dead), from the environment."""
+    interval = _positive(KEEPALIVE_ENV, "15")
+    count = _positive(KEEPALIVE_COUNT_ENV, "4")
+    if count != int(count):
+        raise UsageError(f"{KEEPALIVE_COUNT_ENV}={os.environ.get(KEEPALIVE_COUNT_ENV)!r}: not a whole number")
+    return interval, int(count)
+
+
+def _positive(name: str, default: str) -> float:
+    raw = os.environ.get(name, "").strip() or default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 86400:
+        raise UsageError(f"{name}={raw!r}: not a positive number of seconds")
+    return value
 
 
 def _b64(data: str) -> bytes:
@@ -156,14 +222,22 @@ class ClusterConnections:
         futures = [self._pool.submit(fn, node) for node in (nodes or self.info.nodes)]
         return [future.result() for future in futures]
 
-    def run_scripts(self, script_for: Callable[[NodeInfo], str], sink: LineSink) -> list[int]:
-        """Run a per-node bash script on every node in parallel, the script sent on stdin."""
+    def run_scripts(self, script_for: Callable[[NodeInfo], str], sink: LineSink,
+                    timeout: Optional[float] = None) -> list[int]:
+        """Run a per-node bash script on every node in parallel, the script sent on stdin.
+
+        The first node that cannot finish (lost, frozen, out of time) raises at once, not after the others.
+        """
         pairs = list(zip(self.info.nodes, self.connections))
         futures = [
             self._pool.submit(conn.run, STDIN_SCRIPT, functools.partial(sink, node),
-                              None, script_for(node).encode() + b"\0")
+                              timeout, script_for(node).encode() + b"\0")
             for node, conn in pairs
         ]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        for future in futures:
+            if future.done() and future.exception() is not None:
+                raise future.exception()  # type: ignore[misc]
         return [future.result() for future in futures]
 
     def close(self) -> None:

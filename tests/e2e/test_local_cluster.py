@@ -358,3 +358,75 @@ def test_sshd_moved_to_another_port_is_drift_and_up_moves_it_back(stix, stix_hom
     assert repaired_port == port
     assert stix("drift", "e2e-port").returncode == 0, "state records where it listens now"
     assert stix("destroy", "-y", "e2e-port").returncode == 0
+
+
+# --- faults during setup: each must end `up` naming the node, within a bound ---
+
+SLOW_SETUP = 'if [ "$SKYPILOT_NODE_RANK" = 1 ]; then touch "$HOME/in-setup"; sleep 120; fi'
+
+
+def _up_until_worker_in_setup(stix, stix_home, tmp_path, name: str, **env: str):
+    import subprocess
+
+    task = write_task(tmp_path, name, setup_extra=SLOW_SETUP)
+    proc = stix.popen("up", "-y", str(task), **env)
+    worker = stix_home / "clusters" / name / "nodes" / f"{name}-worker1"
+    deadline = time.monotonic() + 180
+    while not (worker / "home" / "in-setup").exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"setup never started on the worker: {proc.communicate(timeout=30)[0]}")
+        time.sleep(0.1)
+    return proc, sshd.NodePaths(worker), subprocess
+
+
+def _outcome(proc, started: float) -> tuple[int, str, float]:
+    output, _ = proc.communicate(timeout=120)
+    return proc.returncode, output, time.monotonic() - started
+
+
+def test_setup_over_its_time_limit_fails_naming_the_node(stix, stix_home, tmp_path, engine):
+    proc, _, _ = _up_until_worker_in_setup(stix, stix_home, tmp_path, "e2e-slow", STIX_SETUP_TIMEOUT="4")
+    try:
+        code, output, waited = _outcome(proc, time.monotonic())
+        print(f"setup time limit 4s: up failed {waited:.1f}s after the worker's setup began")
+        assert code != 0 and "e2e-slow-worker1" in output and "time limit 4s" in output, output
+        assert waited < 4 + 10
+    finally:
+        assert stix("destroy", "-y", "e2e-slow").returncode == 0
+
+
+def test_a_worker_sshd_killed_mid_setup_fails_setup_naming_it(stix, stix_home, tmp_path, engine):
+    proc, worker, _ = _up_until_worker_in_setup(stix, stix_home, tmp_path, "e2e-kill", STIX_SETUP_TIMEOUT="60")
+    try:
+        daemons = {pid for pid in sshd.processes_under(worker.root) if sshd._cmdline(pid)[:1] != ["sleep"]
+                   and " ".join(sshd._cmdline(pid)).startswith("sshd")}
+        assert daemons, "the worker's sshd and its session"
+        for pid in daemons:
+            os.kill(pid, signal.SIGKILL)
+        code, output, waited = _outcome(proc, time.monotonic())
+        print(f"worker sshd killed mid-setup: up failed after {waited:.1f}s")
+        assert code != 0 and "setup failed: e2e-kill-worker1" in output, output
+        assert waited < 60, "well within the setup time limit"
+    finally:
+        assert stix("destroy", "-y", "e2e-kill").returncode == 0
+
+
+def test_a_frozen_worker_is_reported_within_the_keepalive_bound(stix, stix_home, tmp_path, engine):
+    proc, worker, _ = _up_until_worker_in_setup(stix, stix_home, tmp_path, "e2e-frozen", STIX_SETUP_TIMEOUT="600",
+                                                STIX_SSH_KEEPALIVE="1", STIX_SSH_KEEPALIVE_COUNT="3")
+    frozen = sshd.processes_under(worker.root)
+    try:
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        code, output, waited = _outcome(proc, time.monotonic())
+        print(f"worker frozen mid-setup: up failed after {waited:.1f}s (keepalive bound 3s)")
+        assert code != 0 and "e2e-frozen-worker1" in output and "no reply" in output, output
+        assert waited < 3 + 5
+    finally:
+        for pid in frozen:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        assert stix("destroy", "-y", "e2e-frozen").returncode == 0

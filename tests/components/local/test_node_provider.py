@@ -3,6 +3,9 @@
 import os
 import shutil
 import signal
+import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -91,7 +94,7 @@ def test_wrong_host_key_is_refused(node_props):
     created = provider.create(props)
     try:
         forged = {**created.outs, "host_public_key": generate_keypair().public_openssh}
-        with pytest.raises(SSHError, match="host key"):
+        with pytest.raises(SSHError, match="host key does not match the pinned key"):
             connect(forged, key)
     finally:
         provider.delete(created.id, created.outs)
@@ -146,3 +149,163 @@ def test_sshd_moved_to_another_port_reads_as_port_drift_and_update_moves_it_back
     assert (updated.outs["ip"], updated.outs["port"]) == (ip, port)
     assert sshd.listening(ip, port) and not sshd.listening(ip, moved)
     provider.delete(created.id, updated.outs)
+
+
+def test_a_node_under_a_path_with_spaces_starts_and_serves(node_props):
+    props, key = node_props
+    props = {**props, "root": props["root"].replace("/clusters/t/", "/clusters/t with space/")}
+    provider = LocalNodeProvider()
+    created = provider.create(props)
+    try:
+        assert ' "' in sshd.NodePaths(Path(created.id)).config.read_text()
+        conn = connect(created.outs, key)
+        lines: list[str] = []
+        assert conn.run('echo "$HOME"', lines.append) == 0
+        conn.close()
+        assert lines == [created.outs["home"]] and " " in lines[0]
+    finally:
+        provider.delete(created.id, created.outs)
+    assert not sshd.processes_under(Path(created.id))
+
+
+def _ssh_via_generated_config(stix_home, outs, key, host_public_key) -> subprocess.CompletedProcess:
+    from stix import ssh_config
+    from stix.home import StixHome
+    from stix.spec import ClusterInfo
+
+    node = NodeInfo.from_dict({**outs, "name": outs["node_name"], "host_public_key": host_public_key})
+    odd_key = stix_home / "my keys" / "id 50%"  # ssh_config must quote it and escape its %-token
+    odd_key.parent.mkdir(exist_ok=True)
+    shutil.copyfile(key, odd_key)
+    os.chmod(odd_key, 0o600)
+    info = ClusterInfo("t", "local", (node,), str(odd_key))
+    config = ssh_config.write_cluster_config(StixHome(stix_home), info, stix_home.parent / "user-ssh" / "config")
+    assert "StrictHostKeyChecking yes" in config.read_text()
+    return subprocess.run(["ssh", "-F", str(config), "-o", "BatchMode=yes", "t", "true"], capture_output=True,
+                          text=True, timeout=30, stdin=subprocess.DEVNULL)
+
+
+def test_openssh_with_the_generated_config_refuses_a_wrong_pinned_key(stix_home, node_props):
+    from stix.keys import generate_keypair
+
+    props, key = node_props
+    provider = LocalNodeProvider()
+    created = provider.create(props)
+    try:
+        good = _ssh_via_generated_config(stix_home, created.outs, key, created.outs["host_public_key"])
+        assert good.returncode == 0, good.stderr
+        bad = _ssh_via_generated_config(stix_home, created.outs, key, generate_keypair().public_openssh)
+        assert bad.returncode == 255 and "Host key verification failed" in bad.stderr, bad.stderr
+    finally:
+        provider.delete(created.id, created.outs)
+
+
+def _wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_frozen_node_is_reported_within_the_keepalive_bound(node_props, monkeypatch):
+    """SIGSTOP the node's sshd and its session: the TCP peer stays up, only keepalives can tell."""
+    from stix.errors import SSHError
+
+    monkeypatch.setenv("STIX_SSH_KEEPALIVE", "0.5")
+    monkeypatch.setenv("STIX_SSH_KEEPALIVE_COUNT", "3")
+    props, key = node_props
+    provider = LocalNodeProvider()
+    created = provider.create(props)
+    root = Path(created.id)
+    conn = connect(created.outs, key)
+    frozen: set[int] = set()
+    try:
+        lines: list[str] = []
+        assert conn.run("sleep 2.5; echo alive", lines.append) == 0 and lines == ["alive"], \
+            "a silent but live command outlasts the bound"
+        outcome: dict = {}
+
+        def run() -> None:
+            try:
+                outcome["status"] = conn.run("echo started; sleep 60", lambda line: outcome.setdefault("line", line))
+            except SSHError as exc:
+                outcome["error"], outcome["at"] = exc, time.monotonic()
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        _wait_for(lambda: "line" in outcome, 15, "the command to start")
+        frozen = sshd.processes_under(root)
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        worker.join(timeout=30)
+        assert "error" in outcome, outcome
+        detected = outcome["at"] - stopped_at
+        print(f"frozen node detected after {detected:.2f}s (bound {0.5 * 3:g}s + one interval)")
+        assert "t-head" in str(outcome["error"]) and "no reply" in str(outcome["error"])
+        assert detected < 0.5 * 3 + 1.5
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+        conn.close()
+        provider.delete(created.id, created.outs)
+
+
+def test_opening_a_session_or_sftp_on_a_frozen_node_fails_within_the_bound(node_props, monkeypatch):
+    """Channel opens (commands, the workdir sync's sftp) wait at most the keepalive bound, not paramiko's hour."""
+    import paramiko
+
+    from stix.errors import SSHError
+
+    monkeypatch.setenv("STIX_SSH_KEEPALIVE", "0.5")
+    monkeypatch.setenv("STIX_SSH_KEEPALIVE_COUNT", "2")
+    props, key = node_props
+    provider = LocalNodeProvider()
+    created = provider.create(props)
+    conn = connect(created.outs, key)
+    frozen = sshd.processes_under(Path(created.id))
+    try:
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        for attempt in (lambda: conn.run("true"), conn.client.open_sftp):
+            outcome: dict = {}
+
+            def call() -> None:
+                try:
+                    attempt()
+                except (SSHError, paramiko.SSHException) as exc:
+                    outcome["error"] = exc
+
+            started = time.monotonic()
+            caller = threading.Thread(target=call, daemon=True)
+            caller.start()
+            caller.join(timeout=10)
+            assert "error" in outcome, "still waiting on a frozen node after 10s"
+            assert time.monotonic() - started < 0.5 * 2 + 1.5
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+        conn.close()
+        provider.delete(created.id, created.outs)
+
+
+def test_a_cloud_like_node_listens_on_a_private_address_too(node_props):
+    props, key = node_props
+    props = {**props, "port": sshd.BASE_PORT}
+    provider = LocalNodeProvider()
+    created = provider.create({**props, "private_address": True})
+    try:
+        outs = created.outs
+        assert outs["private_ip"] != outs["ip"]
+        assert sshd.listen_addresses(sshd.running_pid(sshd.NodePaths(Path(created.id)))) == sorted(
+            [(outs["ip"], outs["port"]), (outs["private_ip"], outs["port"])])
+        read = provider.read(created.id, outs)
+        assert read.outs["ip"] == outs["ip"] and read.outs["private_ip"] == outs["private_ip"]
+        assert not provider.diff(created.id, read.inputs, {**props, "private_address": True}).changes
+        assert not provider.diff(created.id, props, {**props, "private_address": False}).changes, \
+            "state from before private_address reads as False, not as a replacement"
+    finally:
+        provider.delete(created.id, created.outs)

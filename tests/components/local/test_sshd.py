@@ -7,6 +7,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from stix.components.local import sshd
 from tests.polling import wait_for
 
@@ -57,3 +59,81 @@ def test_an_orphaned_session_process_is_found_by_its_environment(tmp_path):
         assert orphan not in sshd.processes_under(Path(str(node) + "-other"))
     finally:
         sshd.kill_all({orphan})
+
+
+def _sleeper(env: dict[str, str], uid: int | None = None) -> subprocess.Popen:
+    return subprocess.Popen(["sleep", "30"], env={**os.environ, **env}, start_new_session=True,
+                            user=uid)
+
+
+def test_another_users_process_is_never_matched(tmp_path):
+    """Process matching is per user: a node directory of the same path under another uid is not ours."""
+    node = tmp_path / "node"
+    mine = _sleeper({"STIX_NODE_DIR": str(node)})
+    theirs = _sleeper({"STIX_NODE_DIR": str(node)}, uid=65534 if os.getuid() == 0 else None)
+    try:
+        found = sshd.processes_under(node)
+        assert mine.pid in found
+        if os.getuid() == 0:
+            assert theirs.pid not in found
+    finally:
+        for proc in (mine, theirs):
+            proc.kill()
+            proc.wait()
+
+
+def test_the_address_lock_is_the_users_own(tmp_path, monkeypatch):
+    monkeypatch.setenv("STIX_CACHE", str(tmp_path / "cache"))
+    with sshd.address_lock():
+        lock = tmp_path / "cache" / "local-cloud.lock"
+        assert lock.exists() and (lock.stat().st_mode & 0o777) == 0o600
+    assert not (Path("/tmp") / "stix-local-cloud.lock").is_symlink()
+
+
+def test_a_stale_pid_file_stops_nothing(tmp_path):
+    """sshd.pid naming a process that is not this node's sshd (a reused pid): no signal to it."""
+    from stix.agent import node_agent
+
+    paths = sshd.NodePaths(tmp_path / "node")
+    paths.root.mkdir()
+    bystander = _sleeper({})
+    try:
+        paths.pid_file.write_text(str(bystander.pid))
+        assert sshd.running_pid(paths) is None
+        sshd.stop_listener(paths)
+        paths.pid_file.write_text(str(bystander.pid))  # stop_listener removed it
+        node_agent._kill_node(paths.root)  # the agent's autostop path
+        with pytest.raises(subprocess.TimeoutExpired):  # a SIGKILL would end it well within this
+            bystander.wait(timeout=1)
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_a_port_taken_on_every_address_is_named(monkeypatch):
+    import socket
+
+    with socket.socket() as wildcard:
+        wildcard.bind(("0.0.0.0", 0))
+        wildcard.listen()
+        port = wildcard.getsockname()[1]
+        try:
+            sshd.allocate_address(port)
+        except sshd.NodeProcessError as exc:
+            assert f"0.0.0.0:{port}" in str(exc) and sshd.PORT_ENV in str(exc)
+        else:
+            raise AssertionError("an address was allocated on a port held on 0.0.0.0")
+
+
+def test_the_configured_port_is_checked(monkeypatch):
+    from stix.errors import UsageError
+
+    monkeypatch.setenv(sshd.PORT_ENV, "22")
+    assert sshd.configured_port() == 22
+    monkeypatch.setenv(sshd.PORT_ENV, "ssh")
+    try:
+        sshd.configured_port()
+    except UsageError as exc:
+        assert str(exc) == "STIX_LOCAL_SSH_PORT='ssh': not a port number (1-65535)"
+    else:
+        raise AssertionError("a bad port was accepted")
