@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from stix.agent.node_agent import DAEMON_LOG_FILE, REMOTE_DIR
 from stix.components.local import sshd
 from tests.polling import wait_for
 
@@ -167,8 +168,7 @@ def test_autostop_stops_an_idle_cluster(stix, stix_home, cluster):
     set_ = stix("autostop", CLUSTER, "-i", "0.05")
     assert set_.returncode == 0 and set_.stdout.strip() == f"autostop for {CLUSTER}: 0.05 idle minutes, then stop"
     assert "0.05m" in stix("status").stdout
-    wait_for(lambda: not sshd.processes_under(stix_home / "clusters" / CLUSTER), timeout=30,
-             what="the agent to stop the idle cluster")
+    wait_until_stopped(stix_home, "the agent to stop the idle cluster")
     refreshed = stix("status", "--refresh")
     assert refreshed.returncode == 0
     row = next(line for line in refreshed.stdout.splitlines() if CLUSTER in line and "│" in line)
@@ -181,10 +181,20 @@ def test_autostop_waits_for_running_jobs(stix, stix_home, cluster):
     submitted = time.monotonic()
     assert stix("exec", "-d", CLUSTER, "sleep 8").returncode == 0
     assert stix("autostop", CLUSTER, "-i", "0.02").returncode == 0  # 1.2s idle: due many times over during the job
-    wait_for(lambda: not sshd.processes_under(stix_home / "clusters" / CLUSTER), timeout=30,
-             what="autostop after the job ended")
+    wait_until_stopped(stix_home, "autostop after the job ended")
     assert time.monotonic() - submitted >= 8, "stopped while a job was running"
     assert queue_after_restart_is_kept(stix)
+
+
+def wait_until_stopped(stix_home: Path, what: str) -> None:
+    """Every node process of the cluster gone; if not in time, the failure shows what is left and why."""
+    root = stix_home / "clusters" / CLUSTER
+    try:
+        wait_for(lambda: not sshd.processes_under(root), timeout=30, what=what)
+    except AssertionError as exc:
+        left = {pid: " ".join(sshd._cmdline(pid)) for pid in sorted(sshd.processes_under(root))}
+        logs = {str(p.relative_to(root)): p.read_text()[-2000:] for p in root.glob(f"nodes/*/home/{REMOTE_DIR}/{DAEMON_LOG_FILE}")}
+        raise AssertionError(f"{exc}; left running: {left}; daemon logs: {logs}") from None
 
 
 def queue_after_restart_is_kept(stix) -> bool:

@@ -10,27 +10,18 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 
 import pytest
 
 from stix.agent.node_agent import KNOWN_HOSTS_FILE, REMOTE_DIR
 from stix import ssh_config as sshd_config
 from stix.components.local import sshd
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
 
 CLUSTER = "e2e-p22"
 
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_two_node_job_cancel_and_autostop_on_port_22(stix, stix_home, tmp_path, engine):

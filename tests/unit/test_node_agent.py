@@ -399,15 +399,6 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 
-def wait_until(predicate, what: str, timeout: float = WAIT_S):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
 
 def cmdlines() -> dict[int, bytes]:
     found = {}
@@ -451,13 +442,13 @@ def test_secrets_never_reach_argv_and_leave_the_spec_once_started(head, tmp_path
     assert secret not in spec_path.read_text(), "the spec keeps the secret after the job started"
     assert json.loads(spec_path.read_text())["ranks"][0]["env_keys"] == ["MARK", "PATH", "TOKEN"]
     pgid = scheduler.running[job_id][0].pgid
-    wait_until(lambda: (tmp_path / "pre").exists(), "rank 0 to reach its (slow) mkdir, before the exec")
+    wait_for(lambda: (tmp_path / "pre").exists(), timeout=WAIT_S, what="rank 0 to reach its (slow) mkdir, before the exec", interval=0.02)
     before = {pid: cmdlines().get(pid, b"") for pid in group_members(pgid)}
     assert any(na.LOCAL_RUNNER.encode() in line for line in before.values()), before  # the shell before its exec
     assert not [line for line in before.values() if secret.encode() in line], before
     assert not [line for line in cmdlines().values() if secret.encode() in line]
     (tmp_path / "go").touch()
-    wait_until(lambda: (tmp_path / "user").exists(), "the job's own script")
+    wait_for(lambda: (tmp_path / "user").exists(), timeout=WAIT_S, what="the job's own script", interval=0.02)
     during = {pid: cmdlines().get(pid, b"") for pid in group_members(pgid)}
     assert len(during) >= 2 and not [line for line in during.values() if secret.encode() in line], during
     (tmp_path / "end").touch()
@@ -622,7 +613,7 @@ def kill_daemon(pid: int) -> None:
         except OSError:
             return True
 
-    wait_until(dead, "the daemon to die")
+    wait_for(dead, timeout=WAIT_S, what="the daemon to die", interval=0.02)
 
 
 def waiting_job(tmp_path, name: str, code: int = 0) -> str:
@@ -635,14 +626,14 @@ def test_a_restarted_daemon_adopts_running_jobs_and_records_their_exit(agent_hom
     ok = int(cli("submit", stdin=job_spec("ok", waiting_job(tmp_path, "ok"))).stdout)
     bad = int(cli("submit", stdin=job_spec("bad", waiting_job(tmp_path, "bad", 7))).stdout)
     lost = int(cli("submit", stdin=job_spec("lost", waiting_job(tmp_path, "lost"))).stdout)
-    wait_until(lambda: all((tmp_path / f"{n}.started").exists() for n in ("ok", "bad", "lost")), "the jobs to start")
+    wait_for(lambda: all((tmp_path / f"{n}.started").exists() for n in ("ok", "bad", "lost")), timeout=WAIT_S, what="the jobs to start", interval=0.02)
     kill_daemon(live_daemon(cli))
 
     groups = {job: na.read_group(cli.home / na.JOBS_DIR / str(job) / na.rank_pid(0)) for job in (ok, bad, lost)}
     assert all(na.group_alive(*group) for group in groups.values()), "a daemon's death killed its jobs"
     for member in group_members(groups[lost][0]):  # this one dies with no daemon to see its exit
         os.kill(member, signal.SIGKILL)
-    wait_until(lambda: not na.group_alive(*groups[lost]), "the lost job's processes to die")
+    wait_for(lambda: not na.group_alive(*groups[lost]), timeout=WAIT_S, what="the lost job's processes to die", interval=0.02)
 
     restarted = time.monotonic()
     cli("ensure")
@@ -651,14 +642,14 @@ def test_a_restarted_daemon_adopts_running_jobs_and_records_their_exit(agent_hom
     def rows():
         return {r["id"]: r for r in json.loads(cli("queue").stdout)}
 
-    wait_until(lambda: rows()[lost]["status"] == na.FAILED, "the new daemon to see the lost job")
+    wait_for(lambda: rows()[lost]["status"] == na.FAILED, timeout=WAIT_S, what="the new daemon to see the lost job", interval=0.02)
     adopted_s = time.monotonic() - restarted
     assert rows()[lost]["detail"] == "rank 0 (n) ended without an exit status (killed, or its node restarted)"
     assert rows()[ok]["status"] == rows()[bad]["status"] == na.RUNNING
     for name in ("ok", "bad"):
         (tmp_path / f"{name}.go").touch()
     released = time.monotonic()
-    wait_until(lambda: all(rows()[j]["status"] in na.TERMINAL for j in (ok, bad)), "the adopted jobs to end")
+    wait_for(lambda: all(rows()[j]["status"] in na.TERMINAL for j in (ok, bad)), timeout=WAIT_S, what="the adopted jobs to end", interval=0.02)
     ended_s = time.monotonic() - released
     final = rows()
     assert (final[ok]["status"], final[ok]["exit_code"]) == (na.SUCCEEDED, 0)
@@ -672,13 +663,13 @@ def test_a_restarted_daemon_adopts_running_jobs_and_records_their_exit(agent_hom
 def test_logs_follow_restarts_a_dead_daemon_once_then_fails_within_a_bound(agent_home, tmp_path):
     cli = agent_home
     first = int(cli("submit", stdin=job_spec("first", waiting_job(tmp_path, "first"))).stdout)
-    wait_until(lambda: (tmp_path / "first.started").exists(), "the job to start")
+    wait_for(lambda: (tmp_path / "first.started").exists(), timeout=WAIT_S, what="the job to start", interval=0.02)
     follower = subprocess.Popen([sys.executable, str(AGENT_SOURCE), "logs", str(first), "--follow"], env=cli.env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         old = live_daemon(cli)
         kill_daemon(old)
-        wait_until(lambda: na_daemon_in(cli.home) not in (None, old), "the follower to restart the daemon")
+        wait_for(lambda: na_daemon_in(cli.home) not in (None, old), timeout=WAIT_S, what="the follower to restart the daemon", interval=0.02)
         live_daemon(cli)
         (tmp_path / "first.go").touch()
         out, err = follower.communicate(timeout=WAIT_S)
@@ -686,12 +677,12 @@ def test_logs_follow_restarts_a_dead_daemon_once_then_fails_within_a_bound(agent
         assert out.splitlines() == ["(head, rank=0) start", "(head, rank=0) done"]
 
         second = int(cli("submit", stdin=job_spec("second", waiting_job(tmp_path, "second"))).stdout)
-        wait_until(lambda: (tmp_path / "second.started").exists(), "the second job to start")
+        wait_for(lambda: (tmp_path / "second.started").exists(), timeout=WAIT_S, what="the second job to start", interval=0.02)
         follower = subprocess.Popen([sys.executable, str(AGENT_SOURCE), "logs", str(second), "--follow"],
                                     env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        wait_until(lambda: follower.stdout.readline(), "the follower to print the job's first line")
+        wait_for(lambda: follower.stdout.readline(), timeout=WAIT_S, what="the follower to print the job's first line", interval=0.02)
         kill_daemon(live_daemon(cli))
-        wait_until(lambda: na_daemon_in(cli.home) is not None, "the follower to restart the daemon")
+        wait_for(lambda: na_daemon_in(cli.home) is not None, timeout=WAIT_S, what="the follower to restart the daemon", interval=0.02)
         killed = time.monotonic()
         kill_daemon(live_daemon(cli))  # it does not hold
         _, err = follower.communicate(timeout=WAIT_S)

@@ -12,22 +12,9 @@ import pytest
 
 from stix.components.local import sshd
 from stix.components.local.node import LocalNodeProvider
-from stix.keys import ensure_cluster_key
 from stix.spec import NodeInfo
 from stix.ssh.runner import NodeConnection
-
-
-@pytest.fixture
-def node_props(stix_home):
-    key = stix_home / "keys" / "id_ed25519"
-    return {
-        "cluster": "t",
-        "node_name": "t-head",
-        "rank": 0,
-        "root": str(stix_home / "clusters" / "t" / "nodes"),
-        "authorized_key": ensure_cluster_key(key, "t"),
-        "state": "running",
-    }, key
+from tests.polling import wait_for
 
 
 def connect(outs, key) -> NodeConnection:
@@ -200,15 +187,6 @@ def test_openssh_with_the_generated_config_refuses_a_wrong_pinned_key(stix_home,
         provider.delete(created.id, created.outs)
 
 
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
 
 def test_a_frozen_node_is_reported_within_the_keepalive_bound(node_props, monkeypatch):
     """SIGSTOP the node's sshd and its session: the TCP peer stays up, only keepalives can tell."""
@@ -236,7 +214,7 @@ def test_a_frozen_node_is_reported_within_the_keepalive_bound(node_props, monkey
 
         worker = threading.Thread(target=run)
         worker.start()
-        _wait_for(lambda: "line" in outcome, 15, "the command to start")
+        wait_for(lambda: "line" in outcome, 15, "the command to start")
         frozen = sshd.processes_under(root)
         for pid in frozen:
             os.kill(pid, signal.SIGSTOP)
