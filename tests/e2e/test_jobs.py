@@ -194,7 +194,27 @@ def wait_until_stopped(stix_home: Path, what: str) -> None:
     except AssertionError as exc:
         left = {pid: " ".join(sshd._cmdline(pid)) for pid in sorted(sshd.processes_under(root))}
         logs = {str(p.relative_to(root)): p.read_text()[-2000:] for p in root.glob(f"nodes/*/home/{REMOTE_DIR}/{DAEMON_LOG_FILE}")}
-        raise AssertionError(f"{exc}; left running: {left}; daemon logs: {logs}") from None
+        agent = next(root.glob(f"nodes/*-head/home/{REMOTE_DIR}"), None)
+        state = _agent_state(agent) if agent else "no agent directory"
+        raise AssertionError(f"{exc}; left running: {left}; daemon logs: {logs}; agent: {state}") from None
+
+
+def _agent_state(agent: Path) -> str:
+    import shutil
+    import sqlite3
+    import subprocess
+    import sys
+
+    rows = [tuple(r) for r in sqlite3.connect(agent / "jobs.db").execute("SELECT id, status, detail FROM jobs")]
+    autostop = (agent / "autostop.json").read_text() if (agent / "autostop.json").exists() else None
+    tcp = [line for table in ("/proc/net/tcp", "/proc/net/tcp6") for line in Path(table).read_text().splitlines()
+           if ":08AE " in line]
+    dump = ""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if os.path.exists(spy) and (agent / "daemon.pid").exists():
+        dump = subprocess.run([spy, "dump", "--pid", (agent / "daemon.pid").read_text().strip()],
+                              capture_output=True, text=True).stdout
+    return f"jobs={rows} autostop={autostop} tcp={tcp} stack={dump}"
 
 
 def queue_after_restart_is_kept(stix) -> bool:
