@@ -12,15 +12,18 @@ from __future__ import annotations
 import json
 import os
 import stat
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import pathspec
 
 IGNORE_FILES = (".gitignore", ".stixignore")
 ALWAYS_IGNORED = (".git/", ".stix-sync-manifest.json")
 MANIFEST = ".stix-sync-manifest.json"
+PART_SUFFIX = ".stix-part"
+"""A file being sent is written under its name plus this, then renamed: never half-written under its own name."""
 
 
 @dataclass(frozen=True)
@@ -89,12 +92,10 @@ def changed(files: list[LocalFile], manifest: dict[str, list[int]]) -> list[Loca
 
 def sync_dir(conn, local: Path, remote: str) -> int:
     """Send what changed under local to remote on one node; return the number of files sent."""
-    files = local_files(local)
-    sftp = conn.client.open_sftp()
-    try:
-        from stix.ssh.runner import CONNECT_TIMEOUT_S, _mkdirs
+    from stix.ssh.runner import _mkdirs
 
-        sftp.get_channel().settimeout(CONNECT_TIMEOUT_S)
+    files = local_files(local)
+    with _node_writes(conn, remote) as sftp:
         _mkdirs(sftp, remote)
         try:
             with sftp.open(f"{remote}/{MANIFEST}", "r") as handle:
@@ -114,32 +115,90 @@ def sync_dir(conn, local: Path, remote: str) -> int:
             if item.link is not None:
                 sftp.symlink(item.link, target)
                 continue
-            sftp.put(str(local / item.path), target)
-            sftp.chmod(target, item.mode)
+            _put_whole(sftp, str(local / item.path), target, item.mode)
         if todo or len(manifest) != len(files):
             current = {f.path: f.stamp for f in files}
-            with sftp.open(f"{remote}/{MANIFEST}", "w") as handle:
-                handle.write(json.dumps({**manifest, **current}))
+            _write_whole(sftp, f"{remote}/{MANIFEST}", json.dumps({**manifest, **current}).encode())
         return len(todo)
+
+
+@contextmanager
+def _node_writes(conn, remote: str) -> Iterator:
+    """An SFTP session whose failures (a full disk, a lost node) are one SSHError naming the node and where."""
+    import paramiko
+
+    from stix.errors import SSHError
+    from stix.ssh.runner import CONNECT_TIMEOUT_S
+
+    try:
+        sftp = conn.client.open_sftp()
+    except (OSError, paramiko.SSHException) as exc:
+        raise SSHError(f"{conn.node.name}: cannot open SFTP to sync {remote}: {exc}") from None
+    try:
+        sftp.get_channel().settimeout(CONNECT_TIMEOUT_S)
+        yield sftp
+    except (OSError, paramiko.SSHException) as exc:
+        raise SSHError(f"{conn.node.name}: sync to {remote} failed: {exc or type(exc).__name__}"
+                       f"{_room_left(conn, remote)}") from None
     finally:
         sftp.close()
+
+
+def _room_left(conn, remote: str) -> str:
+    """SFTP reports a full disk as a bare 'Failure': say how much room the node has left where it wrote."""
+    import shlex
+
+    out: list[str] = []
+    try:
+        code = conn.run(f"df -Pk {shlex.quote(remote)} | tail -n 1", out.append, timeout=15)
+    except Exception:  # the node itself is gone: the error already says the sync failed
+        return ""
+    fields = out[-1].split() if code == 0 and out else []
+    if len(fields) < 6 or not (fields[1].isdigit() and fields[3].isdigit()):
+        return ""
+    size, free, mount = int(fields[1]), int(fields[3]), fields[5]
+    return f" ({free} KiB free on {mount}{': the disk is full' if free < max(1024, size // 100) else ''})"
+
+
+def _put_whole(sftp, local: str, target: str, mode: int, times: Optional[tuple[int, int]] = None) -> None:
+    """Upload beside the target and rename over it, so a write cut short leaves nothing under the target's
+    name that looks complete."""
+    part = f"{target}{PART_SUFFIX}"
+    try:
+        sftp.put(local, part)
+        sftp.chmod(part, mode)
+        if times is not None:
+            sftp.utime(part, times)
+        sftp.posix_rename(part, target)
+    except BaseException:
+        _remove(sftp, part)
+        raise
+
+
+def _write_whole(sftp, target: str, data: bytes) -> None:
+    part = f"{target}{PART_SUFFIX}"
+    try:
+        with sftp.open(part, "w") as handle:
+            handle.write(data)
+        sftp.posix_rename(part, target)
+    except BaseException:
+        _remove(sftp, part)
+        raise
 
 
 def _remove(sftp, path: str) -> None:
     try:
         sftp.remove(path)
-    except OSError:
+    except Exception:  # absent, or the connection is the failure being reported
         pass
 
 
 def sync_file(conn, local: Path, remote: str) -> int:
     """Send one file unless the node already has it (same size and modification time); return 0 or 1."""
-    from stix.ssh.runner import CONNECT_TIMEOUT_S, _mkdirs
+    from stix.ssh.runner import _mkdirs
 
     info = local.stat()
-    sftp = conn.client.open_sftp()
-    try:
-        sftp.get_channel().settimeout(CONNECT_TIMEOUT_S)
+    with _node_writes(conn, remote) as sftp:
         try:
             there = sftp.stat(remote)
             if there.st_size == info.st_size and int(there.st_mtime or 0) == int(info.st_mtime):
@@ -149,12 +208,8 @@ def sync_file(conn, local: Path, remote: str) -> int:
         parent = remote.rsplit("/", 1)[0]
         if parent:
             _mkdirs(sftp, parent)
-        sftp.put(str(local), remote)
-        sftp.chmod(remote, stat.S_IMODE(info.st_mode))
-        sftp.utime(remote, (int(info.st_atime), int(info.st_mtime)))
+        _put_whole(sftp, str(local), remote, stat.S_IMODE(info.st_mode), (int(info.st_atime), int(info.st_mtime)))
         return 1
-    finally:
-        sftp.close()
 
 
 def remote_path(destination: str, home: str) -> str:

@@ -2,6 +2,8 @@
 
 import os
 
+import pytest
+
 from stix.sync import changed, local_files
 
 
@@ -49,14 +51,10 @@ def test_links_are_listed_as_links_never_followed(tmp_path):
     assert listed["train.py"].link is None
 
 
-def test_a_real_node_receives_links_as_links(stix_home, tmp_path):
+def test_a_real_node_receives_links_as_links(real_node, tmp_path):
     """Through SFTP to a real sshd node: the content behind a link outside the workdir never leaves."""
     from pathlib import Path
 
-    from stix.components.local.node import LocalNodeProvider
-    from stix.keys import ensure_cluster_key
-    from stix.spec import NodeInfo
-    from stix.ssh.runner import NodeConnection
     from stix.sync import sync_dir
 
     outside = tmp_path / "outside"
@@ -69,14 +67,9 @@ def test_a_real_node_receives_links_as_links(stix_home, tmp_path):
     (work / "linked").symlink_to(outside / "dir")
     (work / "relative").symlink_to("train.py")
 
-    key = stix_home / "keys" / "id_ed25519"
-    props = {"cluster": "t", "node_name": "t-head", "rank": 0, "root": str(stix_home / "clusters" / "t" / "nodes"),
-             "authorized_key": ensure_cluster_key(key, "t"), "state": "running"}
-    provider = LocalNodeProvider()
-    created = provider.create(props)
-    conn = NodeConnection(NodeInfo.from_dict({**created.outs, "name": "t-head"}), str(key))
-    try:
-        remote = f"{created.outs['home']}/sky_workdir"
+    conn, home = real_node
+    if True:
+        remote = f"{home}/sky_workdir"
         assert sync_dir(conn, work, remote) == 4
         there = Path(remote)
         assert (there / "train.py").read_text() == "print(1)" and not (there / "train.py").is_symlink()
@@ -92,6 +85,60 @@ def test_a_real_node_receives_links_as_links(stix_home, tmp_path):
         assert not (there / "creds").is_symlink() and (there / "creds").read_text() == "plain"
         assert (outside / "credentials").read_text() == "aws_secret_access_key=SECRET"
         assert sync_dir(conn, work, remote) == 0
+
+
+@pytest.fixture
+def real_node(stix_home):
+    """A connection to a real sshd node of the local cloud, and the node's home."""
+    from stix.components.local.node import LocalNodeProvider
+    from stix.keys import ensure_cluster_key
+    from stix.spec import NodeInfo
+    from stix.ssh.runner import NodeConnection
+
+    key = stix_home / "keys" / "id_ed25519"
+    props = {"cluster": "t", "node_name": "t-head", "rank": 0, "root": str(stix_home / "clusters" / "t" / "nodes"),
+             "authorized_key": ensure_cluster_key(key, "t"), "state": "running"}
+    provider = LocalNodeProvider()
+    created = provider.create(props)
+    conn = NodeConnection(NodeInfo.from_dict({**created.outs, "name": "t-head"}), str(key))
+    try:
+        yield conn, created.outs["home"]
     finally:
         conn.close()
         provider.delete(created.id, created.outs)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system on the node needs root (CI runs as root)")
+def test_a_full_disk_during_sync_is_one_error_and_leaves_nothing_half_written(real_node, tmp_path):
+    """The node's workdir is a 64 KiB tmpfs: a 256 KiB file cannot fit."""
+    import subprocess
+    import time
+    from pathlib import Path
+
+    from stix.errors import SSHError
+    from stix.sync import MANIFEST, PART_SUFFIX, sync_dir
+
+    conn, home = real_node
+    work = tmp_path / "work"
+    tree(work, {"small.py": "print(1)"})
+    (work / "weights.bin").write_bytes(os.urandom(256 * 1024))
+    remote = Path(home) / "sky_workdir"
+    remote.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(remote)], check=True)
+    try:
+        started = time.monotonic()
+        with pytest.raises(SSHError) as failure:
+            sync_dir(conn, work, str(remote))
+        detected = time.monotonic() - started
+        message = str(failure.value)
+        assert "t-head" in message and str(remote) in message and "the disk is full" in message, message
+        assert "\n" not in message and detected < 10
+        left = sorted(p.name for p in remote.iterdir())
+        assert "weights.bin" not in left and not any(name.endswith(PART_SUFFIX) for name in left), left
+        assert MANIFEST not in left, "a manifest would claim files the node does not have"
+        print(f"full disk detected in {detected:.2f}s: {message}")
+    finally:
+        subprocess.run(["umount", "-l", str(remote)], check=False)
+    # With room again, the next sync sends everything, whole.
+    assert sync_dir(conn, work, str(remote)) == 2
+    assert (remote / "weights.bin").read_bytes() == (work / "weights.bin").read_bytes()
