@@ -317,10 +317,11 @@ def _owned(pid: int) -> bool:
 
 
 def _parent_map() -> dict[int, int]:
-    """Parent of each of this user's processes (another user's node is never ours to match or stop)."""
+    """Parent of every process: a node's sshd is this user's, but the child serving a connection that has not
+    logged in yet runs as the sshd user, and stopping the node must stop it too."""
     parents: dict[int, int] = {}
     for entry in os.scandir("/proc"):
-        if entry.name.isdigit() and _owned(int(entry.name)):
+        if entry.name.isdigit():
             fields = _stat_fields(int(entry.name))
             if fields is not None:
                 parents[int(entry.name)] = int(fields[1])
@@ -353,7 +354,8 @@ def processes_under(root: Path) -> set[int]:
     Works from /proc alone, so it finds processes whose directory was removed.
     """
     parents = _parent_map()
-    found = {pid for pid in parents if _belongs_to(pid, root)}
+    # Only this user's processes are matched (another user's node is never ours); their descendants all are.
+    found = {pid for pid in parents if _owned(pid) and _belongs_to(pid, root)}
     changed = True
     while changed:
         children = {pid for pid, ppid in parents.items() if ppid in found and pid not in found}

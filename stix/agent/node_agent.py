@@ -419,12 +419,28 @@ def _kill_node(node_dir: Path) -> None:
             continue
         if tag in environ:
             victims.append(int(entry.name))
+    # sshd's children serving connections that have not logged in yet are untagged; this daemon goes last.
+    victims += [pid for pid in _descendants(set(victims)) if pid != me]
     for pid in victims:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
     (node_dir / "sshd.pid").unlink(missing_ok=True)
+
+
+def _descendants(pids: set[int]) -> list[int]:
+    parents = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if fields is not None:
+                parents[int(entry.name)] = int(fields[1])
+    found, frontier = set(), set(pids)
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier and pid not in found | pids}
+        found |= frontier
+    return sorted(found)
 
 
 # --- processes --------------------------------------------------------------------------------

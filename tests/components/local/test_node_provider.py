@@ -287,3 +287,47 @@ def test_a_cloud_like_node_listens_on_a_private_address_too(node_props):
             "state from before private_address reads as False, not as a replacement"
     finally:
         provider.delete(created.id, created.outs)
+
+
+
+def _half_open_connection(ip: str, port: int):
+    """A connection past the banners, not logged in: sshd serves it from a child running as the sshd user."""
+    import socket
+
+    waiting = socket.create_connection((ip, port), timeout=10)
+    assert waiting.recv(64).startswith(b"SSH-2.0-"), "sshd answered the connection"
+    waiting.sendall(b"SSH-2.0-stix-test\r\n")
+    assert waiting.recv(4096), "sshd started its key exchange"
+    return waiting
+
+
+def _closed(waiting) -> bool:
+    import socket
+
+    waiting.settimeout(5)
+    try:
+        return waiting.recv(64) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+@pytest.mark.parametrize("stopper", ["provider delete", "agent autostop"])
+def test_stopping_a_node_leaves_no_sshd_child_holding_a_connection(node_props, stopper):
+    """Else such a child lives on holding the address, and the next cluster there never looks idle."""
+    from stix.agent import node_agent
+
+    props, key = node_props
+    provider = LocalNodeProvider()
+    created = provider.create(props)
+    waiting = _half_open_connection(created.outs["ip"], created.outs["port"])
+    try:
+        if stopper == "agent autostop":
+            node_agent._kill_node(Path(created.id))
+        else:
+            provider.delete(created.id, created.outs)
+        assert _closed(waiting), "a process of the stopped node still holds the connection open"
+    finally:
+        waiting.close()
+        provider.delete(created.id, created.outs)
