@@ -430,13 +430,14 @@ def _kill_node(node_dir: Path) -> None:
 
 
 def _descendants(pids: set[int]) -> list[int]:
-    parents = {}
+    parents: dict[int, int] = {}
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
             fields = _stat(int(entry.name))
             if fields is not None:
                 parents[int(entry.name)] = int(fields[1])
-    found, frontier = set(), set(pids)
+    found: set[int] = set()
+    frontier = set(pids)
     while frontier:
         frontier = {pid for pid, parent in parents.items() if parent in frontier and pid not in found | pids}
         found |= frontier
