@@ -11,13 +11,15 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: Path, data: str | bytes, new_mode: int = 0o600) -> None:
-    """new_mode: a new file's permissions; a replaced file keeps its own."""
+def write_atomic(path: Path, data: str | bytes, new_mode: int = 0o600, mode: int | None = None) -> None:
+    """new_mode: a new file's permissions; a replaced file keeps its own, unless `mode` says what it gets.
+    The temporary file is its owner's alone until then, whatever the umask."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = path.stat().st_mode & 0o7777
-    except OSError:
-        mode = new_mode
+    if mode is None:
+        try:
+            mode = path.stat().st_mode & 0o7777
+        except OSError:
+            mode = new_mode
     raw = data.encode() if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

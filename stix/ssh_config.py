@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 from typing import Callable, Optional
 
+from stix.atomic import write_atomic
 from stix.errors import StixError
 from stix.home import StixHome
 from stix.spec import ClusterInfo
@@ -88,30 +89,17 @@ def write_cluster_config(home: StixHome, info: ClusterInfo, user_ssh_config: Pat
     directory = ssh_dir(home)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     known = directory / f"{info.cluster}.known_hosts"
-    write_private(known, "".join(f"stix-{info.cluster}-{n.rank} {' '.join(n.host_public_key.split()[:2])}\n"
-                                 for n in info.nodes))
+    write_atomic(known, "".join(f"stix-{info.cluster}-{n.rank} {' '.join(n.host_public_key.split()[:2])}\n"
+                                for n in info.nodes), mode=0o600)
     taken = user_hosts(user_config)
     skip = frozenset(alias(info.cluster, n.rank).lower() for n in info.nodes) & taken
     config = directory / f"{info.cluster}.config"
-    write_private(config, render(info, known, skip))
+    write_atomic(config, render(info, known, skip), mode=0o600)
     ensure_include(directory, user_config)
     if note:
         for name in sorted(skip):
             note(f"`ssh {name}` stays with the Host {name} in {user_config}; stix did not add its own")
     return config
-
-
-def write_private(path: Path, text: str, mode: int = 0o600) -> None:
-    """Replace a file atomically with one only its owner can read, whatever the umask."""
-    tmp = path.with_name(path.name + ".stix-tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        os.fchmod(fd, mode)
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 def user_config_path() -> Path:
@@ -144,7 +132,7 @@ def _replace_user_config(user_config: Path, text: str) -> None:
     except FileNotFoundError:
         mode = 0o600
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    write_private(target, text, mode)
+    write_atomic(target, text, mode=mode)
 
 
 def ensure_include(directory: Path, user_config: Path) -> None:
