@@ -6,6 +6,7 @@ from typing import Optional
 
 from stix.catalog.offers import Catalog, Offer
 from stix.errors import UsageError
+from stix.models.values import number
 
 
 def parse_filter(text: Optional[str]) -> tuple[Optional[str], Optional[float]]:
@@ -32,7 +33,7 @@ def summary_rows(catalog: Catalog, cloud: Optional[str]) -> list[tuple[str, str,
         offers = [o for o in catalog.with_accelerator(name) if cloud in (None, o.cloud)]
         if offers:
             counts = sorted({o.accelerator_count for o in offers})
-            rows.append((name, ", ".join(_n(c) for c in counts), ", ".join(sorted({o.cloud for o in offers}))))
+            rows.append((name, ", ".join(number(c) for c in counts), ", ".join(sorted({o.cloud for o in offers}))))
     return rows
 
 
@@ -46,11 +47,7 @@ def offer_rows(catalog: Catalog, name: str, count: Optional[float], cloud: Optio
         key = (offer.cloud, offer.instance_type, offer.accelerator_count) + ((offer.region,) if all_regions else ())
         best.setdefault(key, offer)
     ordered = sorted(best.values(), key=lambda o: (o.accelerator_count, o.price, o.cloud))
-    return [[o.accelerator, _n(o.accelerator_count), o.cloud, o.instance_type or "(attach to n1 host)",
-             _n(o.vcpus) if o.vcpus else "-", f"{_n(o.memory_gib)}GB" if o.memory_gib else "-",
+    return [[o.accelerator, number(o.accelerator_count), o.cloud, o.instance_type or "(attach to n1 host)",
+             number(o.vcpus) if o.vcpus else "-", f"{number(o.memory_gib)}GB" if o.memory_gib else "-",
              f"{o.price:.3f}", f"{o.spot_price:.3f}" if o.spot_price is not None else "-", o.region]
             for o in ordered]
-
-
-def _n(value: float) -> str:
-    return str(int(value)) if value == int(value) else f"{value:g}"

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Iterable, Optional
 
-from stix.catalog.offers import Candidate, Catalog, HostLimits, Request, number
+from stix.catalog.offers import Candidate, Catalog, HostLimits, Request
+from stix.models.values import number
 from stix.errors import NoFeasiblePlacement
 from stix.models.resources import ResourceFields, Resources
 
@@ -106,8 +107,6 @@ def rank_key(target: str):
 def optimize(resources: Resources, num_nodes: int, catalog: Catalog, enabled: Iterable[str],
              target: str = COST, host: Optional[HostLimits] = None, pools: Optional[dict[str, int]] = None) -> Placement:
     enabled = frozenset(enabled)
-    if host is None and "local" in enabled:
-        host = HostLimits.detect()  # once, not per request: it reads /proc and the environment
     ranked: list[Candidate] = []
     seen: set = set()
     groups = request_groups(resources)

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import csv
-from pathlib import Path
-
 from tests.conftest import REPO
 
 CATALOGS = REPO / "catalogs"
 
 
-def bundled_rows(cloud: str, path: Path | None = None, **match: str) -> list[dict[str, str]]:
+def bundled_rows(cloud: str, **match: str) -> list[dict[str, str]]:
     """Rows of a catalog whose columns equal `match` (column names as in the CSV header)."""
-    with open(path or CATALOGS / f"{cloud}.csv", newline="") as handle:
+    with open(CATALOGS / f"{cloud}.csv", newline="") as handle:
         rows = csv.DictReader(line for line in handle if not line.startswith("#"))
         return [row for row in rows if all(row[column] == value for column, value in match.items())]
 

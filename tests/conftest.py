@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from stix.home import cache_dir
+
 REPO = Path(__file__).resolve().parent.parent
 
 # What makes a cloud look enabled, or reachable, from the environment of whoever runs the tests (a CI pod
@@ -16,8 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 CLOUD_ENV_PREFIXES = ("AWS_", "GOOGLE_", "GCLOUD_", "CLOUDSDK_", "AZURE_", "ARM_", "KUBERNETES_")
 CLOUD_ENV_NAMES = frozenset({"KUBECONFIG"})
 # Where the engine is cached, fixed before any test moves HOME, so that nothing is rebuilt under a new HOME.
-ENGINE_CACHE = os.environ.get("STIX_CACHE") or os.path.join(
-    os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "stix")
+ENGINE_CACHE = str(cache_dir().absolute())
 
 
 def is_cloud_env(name: str) -> bool:
@@ -29,7 +30,7 @@ def hermetic_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
     for name in [name for name in os.environ if is_cloud_env(name)]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
-    monkeypatch.setenv("STIX_CACHE", str(Path(ENGINE_CACHE).absolute()))
+    monkeypatch.setenv("STIX_CACHE", ENGINE_CACHE)
 
 
 @dataclass
@@ -42,7 +43,7 @@ class StixRun:
         user_home.mkdir(exist_ok=True)
         # The engine cache is pinned, so a test that moves HOME never triggers a fresh engine build.
         env.update({"STIX_HOME": str(self.home), "NO_COLOR": "1", "COLUMNS": "200", "HOME": str(user_home),
-                    "STIX_CACHE": str(Path(ENGINE_CACHE).absolute()),
+                    "STIX_CACHE": ENGINE_CACHE,
                     "STIX_SSH_CONFIG": str(self.home.parent / "user-ssh" / "config")})
         env.update(extra)
         return env

@@ -25,7 +25,8 @@ class Kubernetes(LoadBalancers, Cloud):
     def candidates(cls, request: "Request", catalog: "Catalog", num_nodes: int,
                    host: Optional["HostLimits"] = None, pools: Optional[dict[str, int]] = None) -> list["Candidate"]:
         """A pod sized to the request: Kubernetes has no catalog."""
-        from stix.catalog.offers import Candidate, number
+        from stix.catalog.offers import Candidate
+        from stix.models.values import number
 
         if request.use_spot or request.instance_type:
             return []

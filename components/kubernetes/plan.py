@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from stix.models.values import number
 from stix.spec import ClusterSpec
 
 GPU_LABEL = "skypilot.co/accelerator"
@@ -48,10 +49,10 @@ def node_selector(spec: ClusterSpec) -> dict[str, str] | None:
 
 
 def pod_resources(spec: ClusterSpec) -> dict[str, str]:
-    resources = {"cpu": _quantity(spec.vcpus), "memory": f"{_quantity(spec.memory_gib)}Gi",
+    resources = {"cpu": number(spec.vcpus), "memory": f"{number(spec.memory_gib)}Gi",
                  "ephemeral-storage": f"{spec.disk_size_gb}Gi"}
     if spec.accelerator:
-        resources["nvidia.com/gpu"] = _quantity(spec.accelerator_count)
+        resources["nvidia.com/gpu"] = number(spec.accelerator_count)
     return resources
 
 
@@ -59,7 +60,3 @@ def image(spec: ClusterSpec) -> str:
     if spec.image_id.startswith("docker:"):
         return spec.image_id[len("docker:"):]
     return spec.image_id or (GPU_IMAGE if spec.accelerator else CPU_IMAGE)
-
-
-def _quantity(value: float) -> str:
-    return str(int(value)) if value == int(value) else f"{value:g}"

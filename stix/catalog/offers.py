@@ -5,12 +5,14 @@ Pure and cheap: the optimizer ranks what the clouds' classes (components/<cloud>
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Optional
 
 from stix.errors import StixError
 from stix.models import values
+from stix.models.values import number
 
 DEFAULT_CPUS = values.Amount(4, True)
 """A cloud VM for a task that asks for nothing in particular: at least 4 vCPUs."""
@@ -102,13 +104,13 @@ class Request:
     def describe(self) -> str:
         parts = []
         if self.accelerator:
-            parts.append(f"{self.accelerator.name}:{number(self.accelerator.count)}")
+            parts.append(str(self.accelerator))
         if self.instance_type:
             parts.append(self.instance_type)
         if self.cpus:
             parts.append(f"cpus={number(self.cpus.value)}{'+' if self.cpus.at_least else ''}")
         if self.memory:
-            parts.append(f"memory={_memory_text(self.memory)}")
+            parts.append(f"memory={self.memory}")
         if self.use_spot:
             parts.append("spot")
         where = "/".join(p for p in (self.cloud, self.region, self.zone) if p)
@@ -155,19 +157,24 @@ class HostLimits:
 
     @classmethod
     def detect(cls) -> "HostLimits":
+        """This machine's limits: read once per process (and STIX_LOCAL_GPUS value), however often asked."""
+        return _detect_host(os.environ.get(LOCAL_GPUS_ENV, "").strip())
+
+
+@functools.lru_cache(maxsize=None)
+def _detect_host(declared: str) -> HostLimits:
+    try:
+        with open("/proc/meminfo") as handle:
+            kib = next(int(line.split()[1]) for line in handle if line.startswith("MemTotal:"))
+    except (OSError, StopIteration, ValueError):
+        kib = 0
+    accelerator = None
+    if declared:
         try:
-            with open("/proc/meminfo") as handle:
-                kib = next(int(line.split()[1]) for line in handle if line.startswith("MemTotal:"))
-        except (OSError, StopIteration, ValueError):
-            kib = 0
-        declared = os.environ.get(LOCAL_GPUS_ENV, "").strip()
-        accelerator = None
-        if declared:
-            try:
-                accelerator = values.parse_accelerator(declared)
-            except ValueError as exc:
-                raise StixError(f"{LOCAL_GPUS_ENV}={declared!r}: {exc}") from None
-        return cls(float(os.cpu_count() or 1), kib / 1024 / 1024, accelerator)
+            accelerator = values.parse_accelerator(declared)
+        except ValueError as exc:
+            raise StixError(f"{LOCAL_GPUS_ENV}={declared!r}: {exc}") from None
+    return HostLimits(float(os.cpu_count() or 1), kib / 1024 / 1024, accelerator)
 
 
 # --- matching -------------------------------------------------------------------------------
@@ -228,11 +235,3 @@ def catalog_candidates(cloud: str, request: Request, catalog: Catalog, num_nodes
     return out
 
 
-def number(value: float) -> str:
-    return str(int(value)) if value == int(value) else f"{value:g}"
-
-
-def _memory_text(memory: values.Memory) -> str:
-    if memory.per_cpu is not None:
-        return f"{number(memory.per_cpu)}x"
-    return f"{number(memory.gib or 0)}{'+' if memory.at_least else ''}"

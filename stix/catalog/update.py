@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import datetime
 import importlib
-import os
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -18,6 +18,7 @@ from typing import Any, Optional
 from stix.catalog.fetch.http import FetchJson
 from stix.catalog.load import catalog_file, read_offers, source_line
 from stix.catalog.offers import Offer
+from stix.atomic import write_atomic
 from stix.errors import UsageError
 
 COLUMNS = ["InstanceType", "AcceleratorName", "AcceleratorCount", "vCPUs", "MemoryGiB", "GpuInfo", "Price",
@@ -52,15 +53,16 @@ class UpdateReport:
 
 def update_catalog(cloud: str, out_dir: Path, fetch: FetchJson, today: Optional[datetime.date] = None,
                    gcp_api_key: Optional[str] = None) -> UpdateReport:
-    if cloud not in updatable():
-        raise UsageError(f"cannot update the {cloud!r} catalog; updatable: {', '.join(updatable())}")
+    clouds = updatable()
+    if cloud not in clouds:
+        raise UsageError(f"cannot update the {cloud!r} catalog; updatable: {', '.join(clouds)}")
     prices = _prices(cloud)
     current_path = catalog_file(cloud)
     if current_path is None:
         raise UsageError(f"no current {cloud} catalog to update")
     current = read_offers(current_path, cloud)
     reprice = prices.repricer(current, fetch, gcp_api_key)
-    updated, repriced, source = [], 0, ""
+    updated, repriced = [], 0
     for offer in current:
         new, changed = reprice(offer)
         updated.append(new)
@@ -76,16 +78,14 @@ def update_catalog(cloud: str, out_dir: Path, fetch: FetchJson, today: Optional[
 
 
 def _write(path: Path, header: str, offers: list[Offer]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as handle:
-        handle.write(header)
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        for o in offers:
-            writer.writerow([o.instance_type, o.accelerator, _num(o.accelerator_count) if o.accelerator else "",
-                             _num(o.vcpus), _num(o.memory_gib), "", _num(o.price), _num(o.spot_price),
-                             o.region, o.zone])
-    os.replace(tmp, path)
+    text = io.StringIO()
+    text.write(header)
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for o in offers:
+        writer.writerow([o.instance_type, o.accelerator, _num(o.accelerator_count) if o.accelerator else "",
+                         _num(o.vcpus), _num(o.memory_gib), "", _num(o.price), _num(o.spot_price), o.region, o.zone])
+    write_atomic(path, text.getvalue(), new_mode=0o644)
 
 
 def _num(value: Optional[float]) -> str:

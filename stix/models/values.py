@@ -111,7 +111,7 @@ class Accelerator:
     count: float
 
     def __str__(self) -> str:
-        return f"{self.name}:{_number(self.count)}"
+        return f"{self.name}:{number(self.count)}"
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,8 @@ class Accelerators:
         return next((choice for choice in self.choices if choice.name.lower() == name.lower()), None)
 
 
-def _number(value: float) -> str:
+def number(value: float) -> str:
+    """A count or size as people write it: 2, not 2.0; 0.5 stays 0.5."""
     return str(int(value)) if value == int(value) else f"{value:g}"
 
 
@@ -222,7 +223,7 @@ class Amount:
     def to_spelling(self) -> Any:
         if self.spelling is not None:
             return self.spelling
-        return f"{_number(self.value)}+" if self.at_least else (int(self.value) if self.value == int(self.value) else self.value)
+        return f"{number(self.value)}+" if self.at_least else (int(self.value) if self.value == int(self.value) else self.value)
 
 
 def parse_cpus(value: Union[int, float, str]) -> Amount:
@@ -243,12 +244,13 @@ class Memory:
     """'4x': memory is 4 GiB per vCPU."""
     spelling: Any = field(default=None, compare=False)
 
-    def to_spelling(self) -> Any:
-        if self.spelling is not None:
-            return self.spelling
+    def __str__(self) -> str:
         if self.per_cpu is not None:
-            return f"{_number(self.per_cpu)}x"
-        return f"{_number(self.gib or 0)}" + ("+" if self.at_least else "")
+            return f"{number(self.per_cpu)}x"
+        return f"{number(self.gib or 0)}" + ("+" if self.at_least else "")
+
+    def to_spelling(self) -> Any:
+        return self.spelling if self.spelling is not None else str(self)
 
 
 def parse_memory(value: Union[int, float, str]) -> Memory:

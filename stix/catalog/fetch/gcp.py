@@ -11,7 +11,6 @@ from dataclasses import replace
 from typing import Callable, Optional
 
 from stix.catalog.fetch.http import FetchError, FetchJson
-from stix.catalog.fetch.pricebook import PriceBook
 from stix.catalog.offers import Offer
 
 SERVICE = "6F81-5844-456A"  # Compute Engine

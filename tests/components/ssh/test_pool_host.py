@@ -8,7 +8,6 @@ import pickle
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import dill
@@ -23,6 +22,7 @@ from stix.errors import PoolError, PoolHostBusy, SSHError
 from stix.pools import take_leftovers
 from stix.keys import ensure_cluster_key, generate_keypair
 from tests.pool_machine import PoolMachine
+from tests.polling import wait_for
 
 
 @pytest.fixture
@@ -197,7 +197,7 @@ def test_delete_kills_only_processes_that_are_still_stix_jobs(machine):
     try:
         daemon_pid.write_text(str(stranger.pid))
         provider.delete(created.id, created.outs)
-        assert _gone(job), "the stix job is killed"
+        wait_for(lambda: job.poll() is not None, timeout=10, what="the stix job to be killed")
         assert stranger.poll() is None, "a process that is not stix's is left alone"
         assert daemon.poll() is None, "a daemon pid file naming another process spares the real daemon too"
 
@@ -206,19 +206,12 @@ def test_delete_kills_only_processes_that_are_still_stix_jobs(machine):
         agent.write_text("import sys, time\nif sys.argv[1:] == ['daemon']:\n    time.sleep(300)\n")
         daemon_pid.write_text(str(daemon.pid))
         provider.delete(created.id, created.outs)
-        assert _gone(daemon), "the agent's own daemon is stopped"
+        wait_for(lambda: daemon.poll() is not None, timeout=10, what="the agent's own daemon to be stopped")
         assert stranger.poll() is None
     finally:
         for p in (job, stranger, daemon):
             p.kill()
             p.wait()
-
-
-def _gone(process: subprocess.Popen) -> bool:
-    deadline = time.monotonic() + 10
-    while process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return process.poll() is not None
 
 
 def test_no_auto_add_host_key_policy_anywhere():
