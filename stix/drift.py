@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from stix.engine.events import ResourceEvent, read
+from stix.engine.events import ResourceEvent
 
 
 @dataclass(frozen=True)
@@ -32,12 +32,6 @@ class DriftReport:
     @property
     def drifted(self) -> bool:
         return bool(self.resources)
-
-    def on_event(self, event: Any) -> None:
-        """The Automation API callback of a refresh (or its preview)."""
-        record = read(event)
-        if record is not None:
-            self.add(record)
 
     def add(self, record: ResourceEvent) -> None:
         if record.phase != "done" or record.op not in ("update", "delete"):

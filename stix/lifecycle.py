@@ -10,6 +10,7 @@ from stix import jobs, ssh_config
 from stix.drift import DriftReport
 from stix.engine.calls import engine_call, interrupts_deferred, progress
 from stix.engine.changes import ChangeSet
+from stix.engine.events import listener
 from stix.errors import ClusterNotFound, UsageError
 from stix.events import PreviewReady
 from stix.home import StixHome
@@ -94,7 +95,7 @@ def destroy(session: Session, cluster: str, yes: bool = False) -> None:
         stack = None
     if stack is not None:
         changes = ChangeSet()
-        engine_call(lambda: stack.preview_destroy(on_event=changes.on_event), "previewing destroy")
+        engine_call(lambda: stack.preview_destroy(on_event=listener(changes.add)), "previewing destroy")
         session.events(PreviewReady(cluster, changes))
         confirm(session, f"Destroy cluster {cluster}?", yes)
         with interrupts_deferred(session.events, cluster, "destroy"):
@@ -138,7 +139,7 @@ def drift(session: Session, cluster: str) -> DriftReport:
     """What changed behind stix's back, without changing state or resources (a refresh preview)."""
     stack = _existing_stack(session, cluster)
     report = DriftReport(cluster)
-    engine_call(lambda: stack.preview_refresh(on_event=report.on_event), "checking for drift")
+    engine_call(lambda: stack.preview_refresh(on_event=listener(report.add)), "checking for drift")
     return report
 
 
@@ -146,7 +147,7 @@ def refresh(session: Session, cluster: str) -> DriftReport:
     """Reconcile state with reality (pulumi refresh) and report what drifted."""
     stack = _existing_stack(session, cluster)
     report = DriftReport(cluster)
-    engine_call(lambda: stack.refresh(on_event=report.on_event), "refreshing", cluster)
+    engine_call(lambda: stack.refresh(on_event=listener(report.add)), "refreshing", cluster)
     record = session.index.get(cluster)
     if record is not None:
         status = _status_after(record, report)

@@ -47,12 +47,11 @@ class Pin:
     stopped: bool = False
 
     @classmethod
-    def of(cls, task_file: str, candidate: Candidate, image: str, ssh_cidrs: tuple[str, ...],
-           stopped: bool = False) -> "Pin":
+    def of(cls, task_file: str, candidate: Candidate, image: str, ssh_cidrs: tuple[str, ...]) -> "Pin":
         return cls(task_file, candidate.cloud, candidate.region, candidate.zone, candidate.instance_type,
                    candidate.accelerator, float(candidate.accelerator_count), float(candidate.vcpus or 0.0),
                    round(float(candidate.memory_gib or 0.0), 3), candidate.spot, candidate.num_nodes,
-                   candidate.price_per_node, round(candidate.hourly_cost, 6), image, tuple(ssh_cidrs), stopped)
+                   candidate.price_per_node, round(candidate.hourly_cost, 6), image, tuple(ssh_cidrs))
 
     def candidate(self) -> Candidate:
         return Candidate(self.cloud, self.region, self.zone, self.instance_type, self.accelerator,

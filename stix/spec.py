@@ -77,11 +77,10 @@ class ClusterSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ClusterSpec":
         data = dict(data)
-        data["ports"] = tuple(tuple(pair) for pair in data.get("ports", ()))
         for key in ("ssh_cidrs", "host_public_keys", "buckets"):
             data[key] = tuple(data.get(key, ()))
         data["pool_hosts"] = tuple((str(h[0]), int(h[1]), str(h[2]), str(h[3])) for h in data.get("pool_hosts", ()))
-        data["ports"] = tuple((int(low), int(high)) for low, high in data["ports"])
+        data["ports"] = tuple((int(low), int(high)) for low, high in data.get("ports", ()))
         data["num_nodes"] = int(data["num_nodes"])
         data["disk_size_gb"] = int(data.get("disk_size_gb", 256))
         return cls(**data)

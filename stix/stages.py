@@ -3,7 +3,6 @@ project) -> compile (spec) -> open the stack -> preview -> apply; and the record
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -12,6 +11,7 @@ from stix import jobs, ssh_config
 from stix.compile import check_prerequisites, check_runnable, compile_spec
 from stix.engine.calls import engine_call, interrupts_deferred, progress
 from stix.engine.changes import ChangeSet
+from stix.engine.events import listener
 from stix.errors import UsageError
 from stix.events import PlacementChosen, PreviewReady
 from stix.home import StixHome
@@ -88,8 +88,6 @@ def stack_for(session: Session, target: Target):
     cidrs = pin.ssh_cidrs if pin is not None else ()
     inputs = cluster_inputs(session.home, target.cluster, placement.chosen, target.task.num_nodes, cidrs)
     spec = compile_spec(target.task, target.cluster, placement.chosen, inputs)
-    if pin is not None:
-        spec = dataclasses.replace(spec, stopped=pin.stopped)
     stack = engine_call(lambda: open_stack(session.home, target.cluster, make_program(spec), project=target.project),
                         "opening the stack")
     return stack, spec, pin
@@ -128,7 +126,7 @@ def _pinned(target: Target, placement: Placement):
 def preview_stack(session: Session, stack, cluster: str) -> ChangeSet:
     changes = ChangeSet()
     # Refresh first, so the plan starts from what really exists: a node that died is recreated by `up`.
-    engine_call(lambda: stack.preview(on_event=changes.on_event, refresh=True), "previewing")
+    engine_call(lambda: stack.preview(on_event=listener(changes.add), refresh=True), "previewing")
     session.events(PreviewReady(cluster, changes))
     return changes
 
@@ -162,7 +160,7 @@ def sized(session: Session, conns: Any, spec: ClusterSpec) -> ClusterInfo:
 
     if cloud_for(spec.cloud).probes_capacity:
         conns.info = conns.info.with_capacity(_probe_cpus(conns.connections[0]))
-        _record(session, conns.info)
+        jobs.save_info(session.home, conns.info)  # the ssh config does not depend on capacity
     return conns.info
 
 

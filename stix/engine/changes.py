@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from stix.engine.events import ResourceEvent, display_type, read
+from stix.engine.events import ResourceEvent
 
-__all__ = ["CHANGE_OPS", "ChangeSet", "ResourceChange", "display_type"]
+__all__ = ["CHANGE_OPS", "ChangeSet", "ResourceChange"]
 
 CHANGE_OPS = ("create", "update", "replace", "delete")
 
@@ -33,12 +32,6 @@ class ChangeSet:
     @property
     def has_changes(self) -> bool:
         return any(change.op in CHANGE_OPS for change in self.changes)
-
-    def on_event(self, event: Any) -> None:
-        """The Automation API callback of a preview."""
-        record = read(event)
-        if record is not None:
-            self.add(record)
 
     def add(self, record: ResourceEvent) -> None:
         op = record.change

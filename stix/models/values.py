@@ -128,10 +128,6 @@ class Accelerators:
         names = [str(choice) for choice in self.choices]
         return names[0] if len(names) == 1 else names if self.ordered else {name: None for name in names}
 
-    def named(self, name: str) -> Optional[Accelerator]:
-        """The first choice of this accelerator, in preference order."""
-        return next((choice for choice in self.choices if choice.name.lower() == name.lower()), None)
-
 
 def number(value: float) -> str:
     """A count or size as people write it: 2, not 2.0; 0.5 stays 0.5."""
