@@ -8,7 +8,7 @@ here; anything else is a bug and keeps its traceback.
       TaskError (2), UsageError (2), ConfirmationRequired (2), PoolError (2) > PoolHostBusy
       NoFeasiblePlacement (3), Aborted (130)
       ClusterNotFound, EngineError, PrerequisiteMissing, ProvisionError > StackLocked,
-      NodeCommandFailed (the node's status), SSHError, JobError,
+      NodeCommandFailed (the node's status), SSHError > HostKeyMismatch, JobError,
       CatalogError, FetchError, NodeProcessError > AddressTaken
 """
 
@@ -84,6 +84,10 @@ class NodeCommandFailed(StixError):
 
 class SSHError(StixError):
     """A node could not be reached, or its host key did not match the pinned one."""
+
+
+class HostKeyMismatch(SSHError):
+    """A node answered with another host key than the pinned one: stix never logs in there."""
 
 
 class NoFeasiblePlacement(StixError):

@@ -7,7 +7,6 @@ scripts) go through shlex.quote, and scripts run as `bash -c <quoted>`.
 from __future__ import annotations
 
 import math
-import os
 import shlex
 import time
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from typing import Optional
 
 from stix.errors import NodeCommandFailed, SSHError, UsageError
 from stix.spec import ClusterInfo, NodeInfo
-from stix.ssh.runner import ClusterConnections, LineSink
+from stix.ssh.runner import ClusterConnections, LineSink, positive_seconds
 from stix.models.task import GitWorkdir, Task
 
 REMOTE_WORKDIR = "sky_workdir"
@@ -26,16 +25,7 @@ DEFAULT_SETUP_TIMEOUT_S = 2 * 3600.0
 
 
 def setup_timeout() -> float:
-    raw = os.environ.get(SETUP_TIMEOUT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_SETUP_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise UsageError(f"{SETUP_TIMEOUT_ENV}={raw!r}: not a positive number of seconds")
-    return value
+    return positive_seconds(SETUP_TIMEOUT_ENV, f"{DEFAULT_SETUP_TIMEOUT_S:g}", most=math.inf)
 
 
 @dataclass(frozen=True)
@@ -82,7 +72,6 @@ def remote_workdir(node: NodeInfo) -> str:
 
 def sync_workdir(conns: ClusterConnections, workdir: Optional[str | GitWorkdir]) -> list[int]:
     """Send the workdir's changed files to every node; returns how many files each node received."""
-    from stix.errors import UsageError
     from stix.sync import sync_dir
 
     if not workdir:

@@ -17,7 +17,6 @@ from stix.agent import AGENT_SOURCE
 from stix.agent.node_agent import (AGENT_FILE, CLUSTER_FILE, DAEMON_GONE_EXIT, KEY_FILE, KNOWN_HOSTS_FILE,
                                    NOT_FINISHED_EXIT, NOT_FOUND_EXIT, REMOTE_DIR, STATUS_EXIT, SUCCEEDED,
                                    known_hosts_line)
-from stix.agent.node_agent import TERMINAL  # noqa: F401  (re-exported: jobs.TERMINAL)
 from stix.errors import ClusterNotFound, JobError
 from stix.home import StixHome
 from stix.spec import ClusterInfo, NodeInfo

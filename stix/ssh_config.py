@@ -50,10 +50,8 @@ def user_hosts(user_config: Path) -> set[str]:
         text = user_config.read_text()
     except OSError:
         return set()
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + text[text.index(END) + len(END):]
     names: set[str] = set()
-    for line in text.splitlines():
+    for line in _without_block(text).splitlines():
         match = _HOST_LINE.match(line)
         if match:
             names.update(name.strip('"').lower() for name in match.group(1).split()

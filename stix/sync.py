@@ -9,6 +9,7 @@ must not ship the credentials, and a linked directory arrives as the link.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
@@ -118,7 +119,7 @@ def sync_dir(conn, local: Path, remote: str) -> int:
             _put_whole(sftp, str(local / item.path), target, item.mode)
         if todo or len(manifest) != len(files):
             current = {f.path: f.stamp for f in files}
-            _write_whole(sftp, f"{remote}/{MANIFEST}", json.dumps({**manifest, **current}).encode())
+            _put_whole(sftp, json.dumps({**manifest, **current}).encode(), f"{remote}/{MANIFEST}")
         return len(todo)
 
 
@@ -160,26 +161,20 @@ def _room_left(conn, remote: str) -> str:
     return f" ({free} KiB free on {mount}{': the disk is full' if free < max(1024, size // 100) else ''})"
 
 
-def _put_whole(sftp, local: str, target: str, mode: int, times: Optional[tuple[int, int]] = None) -> None:
-    """Upload beside the target and rename over it, so a write cut short leaves nothing under the target's
-    name that looks complete."""
+def _put_whole(sftp, source: str | bytes, target: str, mode: Optional[int] = None,
+               times: Optional[tuple[int, int]] = None) -> None:
+    """Upload a local file (its path) or bytes beside the target and rename over it, so a write cut short
+    leaves nothing under the target's name that looks complete."""
     part = f"{target}{PART_SUFFIX}"
     try:
-        sftp.put(local, part)
-        sftp.chmod(part, mode)
+        if isinstance(source, bytes):
+            sftp.putfo(io.BytesIO(source), part)
+        else:
+            sftp.put(source, part)
+        if mode is not None:
+            sftp.chmod(part, mode)
         if times is not None:
             sftp.utime(part, times)
-        sftp.posix_rename(part, target)
-    except BaseException:
-        _remove(sftp, part)
-        raise
-
-
-def _write_whole(sftp, target: str, data: bytes) -> None:
-    part = f"{target}{PART_SUFFIX}"
-    try:
-        with sftp.open(part, "w") as handle:
-            handle.write(data)
         sftp.posix_rename(part, target)
     except BaseException:
         _remove(sftp, part)

@@ -31,6 +31,7 @@ EXEC_SETTLE_S = 1.0
 _PF_KTHREAD = 0x00200000  # /proc/PID/stat flags: a kernel thread
 SSHD_INSTALL_HINT = "install OpenSSH's server: apt-get install -y openssh-server (or your OS's openssh-server package)"
 from stix.errors import AddressTaken, NodeProcessError
+from stix.ssh_config import quoted
 
 BIND_FAILED = "Cannot bind any address"
 
@@ -73,14 +74,6 @@ def find_sshd() -> str:
     return os.path.abspath(found)
 
 
-def _q(value: object) -> str:
-    """One sshd_config argument: double-quoted, so paths with spaces stay one argument."""
-    text = str(value)
-    if '"' in text or "\n" in text or "\r" in text:
-        raise NodeProcessError(f"a local node path cannot hold a double quote or a line break: {text!r}")
-    return f'"{text}"'
-
-
 def render_config(paths: NodePaths, ip: str, port: int, user: str, private_ip: str = "") -> str:
     """The node listens on ip (public) and, if given, on private_ip too: the address its cluster reaches it on."""
     return "\n".join(
@@ -89,9 +82,9 @@ def render_config(paths: NodePaths, ip: str, port: int, user: str, private_ip: s
             *([f"ListenAddress {private_ip}:{port}"] if private_ip and private_ip != ip else []),
             # VERBOSE logs the address each connection came in on ("Connection from A port P on B port Q").
             "LogLevel VERBOSE",
-            f"HostKey {_q(paths.host_key)}",
-            f"PidFile {_q(paths.pid_file)}",
-            f"AuthorizedKeysFile {_q(str(paths.authorized_keys).replace('%', '%%'))}",
+            f"HostKey {quoted(str(paths.host_key))}",
+            f"PidFile {quoted(str(paths.pid_file))}",
+            f"AuthorizedKeysFile {quoted(str(paths.authorized_keys), tokens=True)}",
             "PubkeyAuthentication yes",
             "PasswordAuthentication no",
             "KbdInteractiveAuthentication no",
@@ -106,7 +99,7 @@ def render_config(paths: NodePaths, ip: str, port: int, user: str, private_ip: s
             "Subsystem sftp internal-sftp",
             # Every process a session starts carries the node's directory, so
             # deleting the node can find and stop them all.
-            f"SetEnv {_q(f'HOME={paths.home}')} {_q(f'STIX_NODE_DIR={paths.root}')}",
+            f"SetEnv {quoted(f'HOME={paths.home}')} {quoted(f'STIX_NODE_DIR={paths.root}')}",
             "",
         ]
     )

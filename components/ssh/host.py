@@ -21,7 +21,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, Resou
 
 from stix.agent.node_agent import REMOTE_DIR
 from stix.components.ssh import remote
-from stix.errors import PoolError, PoolHostBusy, SSHError
+from stix.errors import HostKeyMismatch, PoolError, PoolHostBusy, SSHError
 
 IDENTITY_KEYS = ("ip", "port", "user", "authorized_key")
 
@@ -106,9 +106,11 @@ class PoolHostProvider(ResourceProvider):
         cluster key always comes out. An unreachable host cannot be cleaned: destroy still succeeds, and says so."""
         try:
             conn = _connect(props)
-        except SSHError as exc:
-            mismatch = "host key does not match" in str(exc)  # never logged in to a host that may be an impostor
-            _leftover(props, "refused: its host key does not match the pinned one" if mismatch else "unreachable")
+        except HostKeyMismatch:  # never log in to a host that may be an impostor
+            _leftover(props, "refused: its host key does not match the pinned one")
+            return
+        except SSHError:
+            _leftover(props, "unreachable")
             return
         try:
             _script(conn, "delete", props)

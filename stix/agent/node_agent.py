@@ -71,8 +71,6 @@ DAEMON_PID_FILE = "daemon.pid"
 DAEMON_LOCK_FILE = "daemon.lock"
 DAEMON_LOG_FILE = "daemon.log"
 AUTOSTOP_FILE = "autostop.json"
-HEAD_PID_FILE = "rank-0.pid"
-"""In a job's directory: the process group of its rank on the head (rank_pid(0))."""
 # expanduser never raises (it returns "~" unchanged when there is no home); Path.home() can.
 ROOT = Path(os.environ.get("STIX_AGENT_HOME") or os.path.join(os.path.expanduser("~"), REMOTE_DIR))
 
@@ -505,11 +503,8 @@ def group_alive(pgid: int, started: int | None = None) -> bool:
         return False
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
-            try:
-                stat = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(stat[2]) == pgid and stat[0] != "Z":
+            stat = _stat(int(entry.name))
+            if stat is not None and int(stat[2]) == pgid and stat[0] != "Z":
                 return True
     return False
 
@@ -557,11 +552,11 @@ def daemon_pid() -> int | None:
     try:
         pid = int((ROOT / DAEMON_PID_FILE).read_text())
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, ValueError, IndexError):
+    except (OSError, ValueError):
         return None
+    fields = _stat(pid)
     ours = len(argv) > 2 and argv[1] == os.path.abspath(__file__).encode() and argv[2] == b"daemon"
-    return pid if ours and state != "Z" else None
+    return pid if ours and fields is not None and fields[0] != "Z" else None
 
 
 def ensure_daemon() -> None:

@@ -16,7 +16,7 @@ from typing import Callable, Optional, TypeVar
 
 import paramiko
 
-from stix.errors import SSHError, UsageError
+from stix.errors import HostKeyMismatch, SSHError, UsageError
 from stix.spec import ClusterInfo, NodeInfo
 
 CONNECT_TIMEOUT_S = 15.0
@@ -48,7 +48,7 @@ class NodeConnection:
                 look_for_keys=False, allow_agent=False,
             )
         except paramiko.BadHostKeyException:
-            raise SSHError(f"{node.name} ({node.ip}:{node.port}): host key does not match the pinned key; refusing to connect") from None
+            raise HostKeyMismatch(f"{node.name} ({node.ip}:{node.port}): host key does not match the pinned key; refusing to connect") from None
         except (paramiko.SSHException, OSError) as exc:
             raise SSHError(f"{node.name} ({node.ip}:{node.port}): cannot connect: {exc}") from None
         transport = self.client.get_transport()
@@ -163,20 +163,21 @@ class NodeConnection:
 
 def keepalive_settings() -> tuple[float, int]:
     """(interval seconds, unanswered intervals before a node counts as dead), from the environment."""
-    interval = _positive(KEEPALIVE_ENV, "15")
-    count = _positive(KEEPALIVE_COUNT_ENV, "4")
+    interval = positive_seconds(KEEPALIVE_ENV, "15")
+    count = positive_seconds(KEEPALIVE_COUNT_ENV, "4")
     if count != int(count):
         raise UsageError(f"{KEEPALIVE_COUNT_ENV}={os.environ.get(KEEPALIVE_COUNT_ENV)!r}: not a whole number")
     return interval, int(count)
 
 
-def _positive(name: str, default: str) -> float:
+def positive_seconds(name: str, default: str, most: float = 86400) -> float:
+    """A positive number of seconds (below `most`) from the environment variable `name`, else `default`."""
     raw = os.environ.get(name, "").strip() or default
     try:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if not 0 < value < 86400:
+    if not 0 < value < most:
         raise UsageError(f"{name}={raw!r}: not a positive number of seconds")
     return value
 

@@ -296,7 +296,6 @@ def test_install_agent_writes_per_node_gpus_the_agent_reads(tmp_path):
 def test_the_client_takes_the_agents_names_and_exit_codes():
     from stix import agent, jobs
 
-    assert jobs.TERMINAL is na.TERMINAL
     assert jobs.LOGS_STATUS_EXITS == (0, 100, 101, 102, 103)
     assert agent.REMOTE_DIR == na.REMOTE_DIR and jobs.AGENT == f"{na.REMOTE_DIR}/{na.AGENT_FILE}"
     assert f"$HOME/{na.REMOTE_DIR}/{na.PIDS_DIR}" in na.REMOTE_RUNNER
