@@ -81,16 +81,10 @@ def _pin_power(project: Project, cluster: str, spec: ClusterSpec) -> None:
 
 
 def destroy(session: Session, cluster: str, yes: bool = False) -> None:
-    from pulumi import automation as auto
-
-    from stix.engine.workspace import open_stack
-
-    validate_cluster_name(cluster)
-    record = session.index.get(cluster)
     try:
-        stack = open_stack(session.home, cluster, create=False, project=cluster_project(session, cluster))
-    except auto.StackNotFoundError:
-        if record is None and not session.home.cluster_dir(cluster).exists():
+        stack = _existing_stack(session, cluster)
+    except ClusterNotFound:
+        if session.index.get(cluster) is None and not session.home.cluster_dir(cluster).exists():
             raise ClusterNotFound(f"cluster {cluster!r} not found (stix status lists clusters)") from None
         stack = None
     if stack is not None:

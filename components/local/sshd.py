@@ -174,18 +174,24 @@ def allocate_address(port: int = BASE_PORT, taken: frozenset[str] = frozenset())
     raise NodeProcessError(f"no free loopback address for port {port} in 127.0.0.2-127.0.3.254")
 
 
-def wildcard_listeners() -> set[tuple[str, int]]:
-    """(0.0.0.0, port) for every IPv4 TCP socket listening on all addresses, any owner's."""
-    found: set[tuple[str, int]] = set()
+def _tcp_listeners() -> list[tuple[str, int, str]]:
+    """(ip, port, socket inode) of every IPv4 TCP socket listening on this machine, any owner's."""
     try:
         rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
     except OSError:
-        return found
+        return []
+    found = []
     for row in rows:
         fields = row.split()
-        if len(fields) > 3 and fields[3] == "0A" and fields[1].startswith("00000000:"):
-            found.add(("0.0.0.0", int(fields[1].split(":")[1], 16)))
+        if len(fields) > 9 and fields[3] == "0A":  # 0A: LISTEN
+            address, port = fields[1].split(":")
+            found.append((socket.inet_ntoa(bytes.fromhex(address)[::-1]), int(port, 16), fields[9]))
     return found
+
+
+def wildcard_listeners() -> set[tuple[str, int]]:
+    """(0.0.0.0, port) for every IPv4 TCP socket listening on all addresses, any owner's."""
+    return {(ip, port) for ip, port, _ in _tcp_listeners() if ip == "0.0.0.0"}
 
 
 def current_user() -> str:
@@ -245,18 +251,7 @@ def listen_addresses(pid: int) -> list[tuple[str, int]]:
                 inodes.add(target[len("socket:["):-1])
     except OSError:
         return []
-    found = []
-    try:
-        rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
-    except OSError:
-        return []
-    for row in rows:
-        fields = row.split()
-        if len(fields) > 9 and fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
-            address, port = fields[1].split(":")
-            ip = socket.inet_ntoa(bytes.fromhex(address)[::-1])
-            found.append((ip, int(port, 16)))
-    return sorted(found)
+    return sorted((ip, port) for ip, port, inode in _tcp_listeners() if inode in inodes)
 
 
 def listening(ip: str, port: int) -> bool:

@@ -630,8 +630,8 @@ def test_a_restarted_daemon_adopts_running_jobs_and_records_their_exit(agent_hom
 
     groups = {job: na.read_group(cli.home / na.JOBS_DIR / str(job) / na.rank_pid(0)) for job in (ok, bad, lost)}
     assert all(na.group_alive(*group) for group in groups.values()), "a daemon's death killed its jobs"
-    for member in group_members(groups[lost][0]):  # this one dies with no daemon to see its exit
-        os.kill(member, signal.SIGKILL)
+    os.killpg(groups[lost][0], signal.SIGKILL)  # this one dies with no daemon to see its exit (the whole group
+    # at once: a member listed first may end by itself before it is signalled)
     wait_for(lambda: not na.group_alive(*groups[lost]), timeout=WAIT_S, what="the lost job's processes to die", interval=0.02)
 
     restarted = time.monotonic()
