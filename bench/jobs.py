@@ -44,7 +44,7 @@ def main() -> None:
 def run(args, env: dict, home: Path) -> None:
     os.environ["STIX_HOME"] = str(home)
     from stix.home import StixHome
-    from stix.jobs import load_info, queue, submit
+    from stix.cluster_jobs import load_info, queue, submit
     from stix.ssh.runner import NodeConnection
 
     info = load_info(StixHome.from_env(), CLUSTER)

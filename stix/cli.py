@@ -233,7 +233,7 @@ def queue(cluster: str = typer.Argument(..., help="Cluster name.")) -> None:
     from rich.console import Console
 
     from stix.home import StixHome
-    from stix.jobs import head_connection, queue as read_queue
+    from stix.cluster_jobs import head_connection, queue as read_queue
     from stix.render import queue_table
 
     with head_connection(StixHome.from_env(), cluster) as head:
@@ -249,18 +249,18 @@ def logs(
     status: bool = typer.Option(False, "--status", help="Print the job's status; exit 0 succeeded, 100 failed, 101 not finished, 102 not found, 103 cancelled."),
 ) -> None:
     """Print or follow a job's logs, prefixed by node."""
-    from stix import jobs
+    from stix import cluster_jobs
     from stix.home import StixHome
     from stix.session import print_line
 
-    with jobs.head_connection(StixHome.from_env(), cluster) as head:
-        job_id = job if job is not None else jobs.latest_job(head)
+    with cluster_jobs.head_connection(StixHome.from_env(), cluster) as head:
+        job_id = job if job is not None else cluster_jobs.latest_job(head)
         if status:
-            state, code = jobs.logs_status(head, job_id)
+            state, code = cluster_jobs.logs_status(head, job_id)
             print(state)
         else:
-            code = jobs.follow(head, job_id, print_line, tail=tail, follow_=follow)
-    raise typer.Exit(code if code in jobs.LOGS_STATUS_EXITS else 1)
+            code = cluster_jobs.follow(head, job_id, print_line, tail=tail, follow_=follow)
+    raise typer.Exit(code if code in cluster_jobs.LOGS_STATUS_EXITS else 1)
 
 
 @app.command()
@@ -270,14 +270,14 @@ def cancel(
     all_jobs: bool = typer.Option(False, "-a", "--all", help="Cancel every unfinished job."),
 ) -> None:
     """Cancel jobs: their processes are killed on every node."""
-    from stix import jobs
+    from stix import cluster_jobs
     from stix.errors import UsageError
     from stix.home import StixHome
 
     if not job_ids and not all_jobs:
         raise UsageError("name the jobs to cancel, or pass -a for all")
-    with jobs.head_connection(StixHome.from_env(), cluster) as head:
-        cancelled = jobs.cancel(head, job_ids or [], all_jobs)
+    with cluster_jobs.head_connection(StixHome.from_env(), cluster) as head:
+        cancelled = cluster_jobs.cancel(head, job_ids or [], all_jobs)
     print(f"cancelled: {', '.join(map(str, cancelled)) or 'nothing (already finished)'}")
 
 

@@ -7,8 +7,9 @@ here; anything else is a bug and keeps its traceback.
     StixError (1)
       TaskError (2), UsageError (2), ConfirmationRequired (2), PoolError (2) > PoolHostBusy
       NoFeasiblePlacement (3), Aborted (130)
-      ClusterNotFound, EngineError, PrerequisiteMissing, ProvisionError > StackLocked,
-      NodeCommandFailed (the node's status), SSHError > HostKeyMismatch, JobError,
+      ClusterNotFound, EngineError, PrerequisiteMissing,
+      ProvisionError > StackLocked, CapacityError, NoCapacity,
+      NodeCommandFailed (the node's status) > SetupFailed, SSHError > HostKeyMismatch, JobError,
       CatalogError, FetchError, NodeProcessError > AddressTaken
 """
 
@@ -62,6 +63,15 @@ class StackLocked(ProvisionError):
     """Another update holds the stack's lock; this one changed nothing."""
 
 
+class CapacityError(ProvisionError):
+    """A cloud refused a placement for capacity or quota (out of stock in a zone, a quota reached): another
+    candidate may still succeed, so failover tries the next one."""
+
+
+class NoCapacity(ProvisionError):
+    """Every candidate placement was refused for capacity or quota; the message lists what was tried."""
+
+
 class ConfirmationRequired(StixError):
     """A change needs a yes, and there is no terminal to ask and no -y."""
 
@@ -80,6 +90,10 @@ class NodeCommandFailed(StixError):
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class SetupFailed(NodeCommandFailed):
+    """The task's setup exited non-zero on a node (a managed job's FAILED_SETUP)."""
 
 
 class SSHError(StixError):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from stix import index as idx
-from stix import jobs
+from stix import cluster_jobs
 from stix.compile import check_runnable
 from stix.engine.calls import engine_call
 from stix.errors import NodeCommandFailed, StackLocked, UsageError
@@ -23,10 +23,10 @@ from stix.models.task import Task
 from stix.naming import validate_cluster_name
 from stix.session import Session, confirm
 from stix.spec import ClusterInfo, ClusterSpec
-from stix.stages import (LaunchRequest, Target, apply_stack, cluster_info, load_spec, preview_stack, save_spec, sized,
+from stix.stages import (LaunchRequest, Relaunch, Target, apply_stack, cluster_info, load_spec, preview_stack, save_spec, sized,
                          stack_for, target_of)
 
-__all__ = ["ExecRequest", "JobResult", "LaunchRequest", "Session", "destroy", "drift", "exec_", "preview", "refresh",
+__all__ = ["ExecRequest", "JobResult", "LaunchRequest", "Relaunch", "Session", "destroy", "drift", "exec_", "preview", "refresh",
            "set_autostop", "start", "stop", "unlock", "up"]
 
 
@@ -97,11 +97,11 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
     task = target.task
     with ClusterConnections(cluster_info(session, spec, outputs)) as conns:
         info = sized(session, conns, spec)
-        demand = jobs.job_demand(task, info.head)
-        context = JobContext(new_task_id(target.cluster), demand[1])
+        demand = cluster_jobs.job_demand(task, info.head)
+        context = JobContext(request.task_id or new_task_id(target.cluster), demand[1])
         _report_sync(session, sync_workdir(conns, task.workdir))
         _report_sync(session, sync_file_mounts(conns, task.file_mounts), "file_mounts")
-        jobs.install_agent(conns)
+        cluster_jobs.install_agent(conns)
         _arm_autostop(session, conns.connections[0], target.cluster, task, request.idle_minutes, request.down)
         if task.setup:
             session.note(f"Running setup on {len(info.nodes)} node(s)", "heading")
@@ -109,7 +109,7 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
         if not task.run:
             session.note(f"Cluster {target.cluster} is up.", "success")
             return JobResult(target.cluster, None)
-        return _run_job(session, conns, info, task, demand, context, detach=False)
+        return _run_job(session, conns, info, task, demand, context, detach=request.detach_run)
 
 
 def exec_(session: Session, request: ExecRequest) -> JobResult:
@@ -118,7 +118,7 @@ def exec_(session: Session, request: ExecRequest) -> JobResult:
     from stix.ssh.runner import ClusterConnections
 
     validate_cluster_name(request.cluster)
-    info = jobs.load_info(session.home, request.cluster)
+    info = cluster_jobs.load_info(session.home, request.cluster)
     task = request.task
     check_runnable(task, info.cloud)
     if task.num_nodes > len(info.nodes):
@@ -129,7 +129,7 @@ def exec_(session: Session, request: ExecRequest) -> JobResult:
     if missing:
         raise UsageError(f"the task needs values: {', '.join(missing)}")
     job_info = info.first(task.num_nodes)
-    demand = jobs.job_demand(task, info.head)
+    demand = cluster_jobs.job_demand(task, info.head)
     context = JobContext(new_task_id(request.cluster), demand[1])
     with ClusterConnections(job_info) as conns:
         _report_sync(session, sync_workdir(conns, task.workdir))
@@ -187,14 +187,14 @@ def _run_job(session: Session, conns, info: ClusterInfo, task: Task, demand: tup
     cpus, gpus = demand
     head = conns.connections[0]
     assert task.run is not None  # both callers return before this without a run
-    job_id = jobs.submit(head, task.name, task.run, job_ranks(info, task, context), cpus, gpus)
+    job_id = cluster_jobs.submit(head, task.name, task.run, job_ranks(info, task, context), cpus, gpus)
     if detach:
         session.note(f"Job {job_id} submitted to {info.cluster}; `stix logs {info.cluster} {job_id}` follows it.")
         return JobResult(info.cluster, job_id)
     session.note(f"Job {job_id} on {len(info.nodes)} node(s)", "heading")
-    jobs.follow(head, job_id, session.output)
-    row = jobs.job(head, job_id)
-    code = jobs.exit_code_of(row)
+    cluster_jobs.follow(head, job_id, session.output)
+    row = cluster_jobs.job(head, job_id)
+    code = cluster_jobs.exit_code_of(row)
     if code != 0:
         detail = f": {row['detail']}" if row and row.get("detail") else ""
         raise NodeCommandFailed(f"job {job_id} on {info.cluster} {row['status'] if row else 'vanished'}{detail}", code)
@@ -217,8 +217,8 @@ def _arm_autostop(session: Session, head, cluster: str, task: Task, idle_minutes
 def set_autostop(session: Session, cluster: str, idle_minutes: Optional[float], down: bool = False,
                  wait_for: str = "jobs_and_ssh", head=None) -> None:
     if head is None:
-        with jobs.head_connection(session.home, cluster) as own:
+        with cluster_jobs.head_connection(session.home, cluster) as own:
             return set_autostop(session, cluster, idle_minutes, down, wait_for, own)
-    jobs.set_autostop(head, idle_minutes, down, wait_for)
+    cluster_jobs.set_autostop(head, idle_minutes, down, wait_for)
     label = None if idle_minutes is None else f"{idle_minutes:g}m" + (" (down)" if down else "")
     session.index.set_autostop(cluster, label)

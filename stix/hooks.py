@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from stix.errors import NodeCommandFailed, SSHError, UsageError
+from stix.errors import NodeCommandFailed, SetupFailed, SSHError, UsageError
 from stix.spec import ClusterInfo, NodeInfo
 from stix.ssh.runner import ClusterConnections, LineSink, positive_seconds
 from stix.models.task import GitWorkdir, Task
@@ -118,7 +118,8 @@ def run_phase(conns: ClusterConnections, task: Task, phase: str, script: str,
     if failed:
         node, status = failed[0]
         names = ", ".join(f"{n.name} (exit {s})" for n, s in failed)
-        raise NodeCommandFailed(f"{phase} failed on {names}", exit_code=status if 0 < status < 256 else 1)
+        error = SetupFailed if phase == "setup" else NodeCommandFailed
+        raise error(f"{phase} failed on {names}", exit_code=status if 0 < status < 256 else 1)
 
 
 def job_ranks(info: ClusterInfo, task: Task, context: JobContext) -> list[dict]:

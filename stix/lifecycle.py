@@ -6,7 +6,7 @@ import dataclasses
 import shutil
 
 from stix import index as idx
-from stix import jobs, ssh_config
+from stix import cluster_jobs, ssh_config
 from stix.drift import DriftReport
 from stix.engine.calls import engine_call, interrupts_deferred, progress
 from stix.engine.changes import ChangeSet
@@ -33,7 +33,7 @@ def start(session: Session, cluster: str, yes: bool = False) -> None:
     spec, outputs = _set_power(session, cluster, stopped=False, yes=yes)
     with ClusterConnections(cluster_info(session, spec, outputs)) as conns:
         sized(session, conns, spec)
-        jobs.install_agent(conns)
+        cluster_jobs.install_agent(conns)
     session.note(f"Cluster {cluster} is up again.", "success")
 
 

@@ -99,33 +99,33 @@ def exec(task: Union[models.Task, str], cluster_name: str, detach: bool = False,
 
 
 def _head(cluster_name: str):
-    from stix import jobs
+    from stix import cluster_jobs
     from stix.home import StixHome
 
-    return jobs.head_connection(StixHome.from_env(), cluster_name)
+    return cluster_jobs.head_connection(StixHome.from_env(), cluster_name)
 
 
 def queue(cluster_name: str) -> list[dict]:
-    from stix import jobs
+    from stix import cluster_jobs
 
     with _head(cluster_name) as head:
-        return jobs.queue(head)
+        return cluster_jobs.queue(head)
 
 
 def cancel(cluster_name: str, job_ids: Optional[list[int]] = None, all: bool = False) -> list[int]:  # noqa: A002
-    from stix import jobs
+    from stix import cluster_jobs
 
     with _head(cluster_name) as head:
-        return jobs.cancel(head, list(job_ids or []), all)
+        return cluster_jobs.cancel(head, list(job_ids or []), all)
 
 
 def tail_logs(cluster_name: str, job_id: Optional[int] = None, follow: bool = True, tail: Optional[int] = None) -> int:
     """Print a job's logs (following it unless follow=False); returns `sky logs`-style status codes."""
-    from stix import jobs
+    from stix import cluster_jobs
     from stix.session import print_line
 
     with _head(cluster_name) as head:
-        return jobs.follow(head, job_id if job_id is not None else jobs.latest_job(head), print_line,
+        return cluster_jobs.follow(head, job_id if job_id is not None else cluster_jobs.latest_job(head), print_line,
                            tail=tail, follow_=follow)
 
 

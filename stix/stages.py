@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from stix import jobs, ssh_config
+from stix import cluster_jobs, ssh_config
 from stix.compile import check_prerequisites, check_runnable, compile_spec
 from stix.engine.calls import engine_call, interrupts_deferred, progress
 from stix.engine.changes import ChangeSet
@@ -24,6 +24,17 @@ from stix.spec import ClusterInfo, ClusterSpec
 
 
 @dataclass(frozen=True)
+class Relaunch:
+    """Where a managed job's last attempt ran, and how its recovery orders the candidates (job_recovery.strategy):
+    EAGER_NEXT_REGION tries other regions first, FAILOVER the same place first."""
+
+    cloud: str
+    region: str
+    zone: str
+    strategy: str = "EAGER_NEXT_REGION"
+
+
+@dataclass(frozen=True)
 class LaunchRequest:
     task: Task
     cluster: Optional[str] = None
@@ -33,6 +44,14 @@ class LaunchRequest:
     yes: bool = False
     idle_minutes: Optional[float] = None
     down: bool = False
+    detach_run: bool = False
+    """Submit the task's run as a job and return without following it (JobResult.job_id names it)."""
+    task_id: Optional[str] = None
+    """SKYPILOT_TASK_ID for setup and run; default: a new one. A managed job keeps one across its attempts."""
+    retry_until_up: bool = False
+    """When every candidate refuses capacity, cycle through them again (with backoff) instead of failing."""
+    relaunch: Optional[Relaunch] = None
+    """Set by managed-job recovery: reorders the failover candidates around the place the job last ran."""
 
     @property
     def cluster_name(self) -> str:
@@ -160,12 +179,12 @@ def sized(session: Session, conns: Any, spec: ClusterSpec) -> ClusterInfo:
 
     if cloud_for(spec.cloud).probes_capacity:
         conns.info = conns.info.with_capacity(_probe_cpus(conns.connections[0]))
-        jobs.save_info(session.home, conns.info)  # the ssh config does not depend on capacity
+        cluster_jobs.save_info(session.home, conns.info)  # the ssh config does not depend on capacity
     return conns.info
 
 
 def _record(session: Session, info: ClusterInfo) -> None:
-    jobs.save_info(session.home, info)
+    cluster_jobs.save_info(session.home, info)
     ssh_config.write_cluster_config(session.home, info, note=lambda text: session.note(text, "warning"))
 
 

@@ -55,7 +55,7 @@ import sys
 import time
 from pathlib import Path
 
-# The agent's layout, statuses and exit codes: the client (stix.jobs, the SSH pool provider) imports these
+# The agent's layout, statuses and exit codes: the client (stix.cluster_jobs, the SSH pool provider) imports these
 # names from this module, so nothing here may do more at import than compute constants.
 REMOTE_DIR = ".stix-agent"
 """Under the node's home: the agent, the head's job database, job logs, the pids of jobs on workers."""

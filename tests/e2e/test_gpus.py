@@ -24,8 +24,8 @@ def write(tmp_path: Path, name: str, body: str) -> str:
 
 def queue(stix) -> dict[int, dict]:
     from stix.home import StixHome
-    from stix.jobs import head_connection
-    from stix.jobs import queue as read_queue
+    from stix.cluster_jobs import head_connection
+    from stix.cluster_jobs import queue as read_queue
 
     with head_connection(StixHome.from_env(), CLUSTER) as head:
         return {row["id"]: row for row in read_queue(head)}

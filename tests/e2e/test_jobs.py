@@ -31,8 +31,8 @@ def cluster(stix, stix_home, tmp_path, engine):
 
 def queue(stix) -> dict[int, dict]:
     from stix.home import StixHome
-    from stix.jobs import load_info
-    from stix.jobs import queue as read_queue
+    from stix.cluster_jobs import load_info
+    from stix.cluster_jobs import queue as read_queue
     from stix.ssh.runner import NodeConnection
 
     info = load_info(StixHome.from_env(), CLUSTER)

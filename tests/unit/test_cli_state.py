@@ -156,7 +156,7 @@ def test_exec_of_a_command_sends_its_secrets_and_envs_to_every_rank(stix_home, t
     """`stix exec C 'cmd' --secret K=V`: the flow submits the secret in each rank's environment."""
     from typer.testing import CliRunner
 
-    from stix import cli, hooks, jobs
+    from stix import cli, cluster_jobs, hooks
     from stix.spec import ClusterInfo, NodeInfo
     from stix.ssh import runner
 
@@ -179,8 +179,8 @@ def test_exec_of_a_command_sends_its_secrets_and_envs_to_every_rank(stix_home, t
         submitted.update(script=script, ranks=ranks)
         return 7
 
-    monkeypatch.setattr(jobs, "load_info", lambda home, cluster: info)
-    monkeypatch.setattr(jobs, "submit", submit)
+    monkeypatch.setattr(cluster_jobs, "load_info", lambda home, cluster: info)
+    monkeypatch.setattr(cluster_jobs, "submit", submit)
     monkeypatch.setattr(runner, "ClusterConnections", Conns)
     monkeypatch.setattr(hooks, "sync_workdir", lambda conns, workdir: [])
     monkeypatch.setenv("FROM_SHELL", "shell-secret")

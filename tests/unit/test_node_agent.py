@@ -282,7 +282,7 @@ def test_device_placement_across_nodes_uses_each_nodes_own_count():
 
 
 def test_install_agent_writes_per_node_gpus_the_agent_reads(tmp_path):
-    from stix.jobs import cluster_file
+    from stix.cluster_jobs import cluster_file
     from stix.spec import ClusterInfo, NodeInfo
 
     nodes = tuple(NodeInfo(f"c-{r}", r, f"127.0.0.{r + 2}", 22, "u", "ssh-ed25519 AAAA", f"/h{r}", cpus=8, gpus=4,
@@ -294,10 +294,10 @@ def test_install_agent_writes_per_node_gpus_the_agent_reads(tmp_path):
 
 
 def test_the_client_takes_the_agents_names_and_exit_codes():
-    from stix import agent, jobs
+    from stix import agent, cluster_jobs
 
-    assert jobs.LOGS_STATUS_EXITS == (0, 100, 101, 102, 103)
-    assert agent.REMOTE_DIR == na.REMOTE_DIR and jobs.AGENT == f"{na.REMOTE_DIR}/{na.AGENT_FILE}"
+    assert cluster_jobs.LOGS_STATUS_EXITS == (0, 100, 101, 102, 103)
+    assert agent.REMOTE_DIR == na.REMOTE_DIR and cluster_jobs.AGENT == f"{na.REMOTE_DIR}/{na.AGENT_FILE}"
     assert f"$HOME/{na.REMOTE_DIR}/{na.PIDS_DIR}" in na.REMOTE_RUNNER
 
 
@@ -539,7 +539,7 @@ def test_a_worker_rank_removes_its_pid_file_and_keeps_its_exit_status(tmp_path):
 
 
 def test_the_client_turns_a_gone_daemon_into_a_job_error():
-    from stix import jobs
+    from stix import cluster_jobs
     from stix.errors import JobError
 
     class Head:
@@ -549,10 +549,10 @@ def test_the_client_turns_a_gone_daemon_into_a_job_error():
             return na.DAEMON_GONE_EXIT
 
     with pytest.raises(JobError) as caught:
-        jobs.follow(Head(), 3, print)
+        cluster_jobs.follow(Head(), 3, print)
     message = str(caught.value)
     assert "'train'" in message and "stix queue train" in message and "stix logs train 3" in message
-    assert na.DAEMON_GONE_EXIT not in jobs.LOGS_STATUS_EXITS
+    assert na.DAEMON_GONE_EXIT not in cluster_jobs.LOGS_STATUS_EXITS
 
 
 # --- the real agent, its daemon killed mid-job ----------------------------------------------------------

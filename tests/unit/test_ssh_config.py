@@ -123,7 +123,7 @@ def test_the_head_reaches_workers_on_their_private_address():
 
 
 def test_install_agent_pins_workers_by_private_address(tmp_path):
-    from stix import jobs
+    from stix import cluster_jobs
 
     key = tmp_path / "id"
     key.write_text("secret")
@@ -143,7 +143,7 @@ def test_install_agent_pins_workers_by_private_address(tmp_path):
         def map(self, fn):
             return [fn(node) for node in self.info.nodes]
 
-    jobs.install_agent(Conns())  # type: ignore[arg-type]
+    cluster_jobs.install_agent(Conns())  # type: ignore[arg-type]
     body = " ".join(KEY.split()[:2])
     assert written["known_hosts"].decode() == f"10.0.0.1 {body}\n[10.0.0.2]:2222 {body}\n"
 
