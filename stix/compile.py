@@ -19,8 +19,8 @@ RUNNABLE_TASK_FIELDS = {"name", "workdir", "num_nodes", "resources", "envs", "se
 PLACEMENT_FIELDS = {"infra", "cloud", "region", "zone", "cpus", "memory", "accelerators", "instance_type", "use_spot",
                     "any_of", "ordered", "max_hourly_cost"}
 """Constraints the optimizer enforces on every cloud."""
-RUNTIME_FIELDS = {"autostop"}
-"""Carried out by the node agent, on every cloud."""
+RUNTIME_FIELDS = {"autostop", "job_recovery", "spot_recovery"}
+"""Carried out by the node agent (autostop) or the managed-jobs controller (recovery), on every cloud."""
 CLOUD_VM_FIELDS = {"disk_size", "disk_tier", "ports", "labels", "image_id"}
 """Honoured where nodes are machines of their own (Cloud.vm_fields)."""
 
@@ -58,6 +58,10 @@ def unsupported_fields(task: Task, cloud: Optional[str] = None) -> list[str]:
     considered = task.resources.set_of_fields() if cloud else task.resources.set_of_fields() - CLOUD_VM_FIELDS
     out += [f"resources.{name}" + (f" on the {cloud} cloud" if name in CLOUD_VM_FIELDS else "")
             for name in sorted(considered - runnable)]
+    recovery = task.resources.job_recovery or task.resources.spot_recovery
+    strategy = recovery if isinstance(recovery, str) else getattr(recovery, "strategy", None)
+    if strategy == "DYNAMIC_NODE_SET":
+        out.append("resources.job_recovery strategy DYNAMIC_NODE_SET (FAILOVER and EAGER_NEXT_REGION work)")
     return out
 
 
