@@ -110,13 +110,13 @@ Apply = Callable[[Any, ClusterSpec, Any], dict[str, Any]]
 
 
 def apply_in_order(session: Session, target: Target, order: list[Candidate], opened: tuple[Any, ClusterSpec, Any],
-                   apply: Apply, pin: Any = None) -> Landed:
+                   apply: Apply, pin: Any = None, pinned: Optional[bytes] = None) -> Landed:
     """Apply the first candidate (opened: its stack, spec and pin, already previewed and confirmed); on a
     capacity refusal destroy what it made and apply the next, without asking again. All refused: NoCapacity,
-    with the stack, a new cluster's index entry, keys and node directories gone, and the pin file as it was;
+    with the stack, the cluster's index entry, keys and node directories gone, and the project's stack file
+    as it was before the launch opened the stack (`pinned`: its bytes then, None: there was none);
     with request.retry_until_up, round again after a backoff (doubling, capped at 10 minutes)."""
     stack_file = target.stack_file
-    pinned = stack_file.read_bytes() if stack_file is not None and stack_file.exists() else None
     names = labels(order)
     backoff = _initial_backoff()
     round_ = 1

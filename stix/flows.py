@@ -83,6 +83,8 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
         raise UsageError(f"the task needs values at up: {', '.join(missing)}")
     placement, pin = launch_plan(session, target)
     order = failover_order(placement, request.relaunch)
+    stack_file = target.stack_file
+    pinned = stack_file.read_bytes() if stack_file is not None and stack_file.exists() else None
     stack, spec, pin = stack_at(session, target, order[0], pin)
     changes = preview_stack(session, stack, target.cluster)
     project_dir = str(target.project.root) if target.project else None
@@ -108,7 +110,7 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
         fresh = all(change.op == "create" for change in changes.changes)
         with _undone_if_locked(session, target):
             if fresh or request.relaunch is not None:
-                landed = apply_in_order(session, target, order, (stack, spec, pin), apply, pin)
+                landed = apply_in_order(session, target, order, (stack, spec, pin), apply, pin, pinned)
                 stack, spec, outputs = landed.stack, landed.spec, landed.outputs
             else:
                 outputs = apply(stack, spec, pin)

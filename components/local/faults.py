@@ -5,6 +5,8 @@ STIX_LOCAL_FAULTS names a JSON file, read on every node create, so a test can ch
 runs and a detached process (a managed-jobs controller) inherits it:
 
     {"refuse": ["local-a", "local-west"]}     zones or regions whose node creates fail for capacity
+    {"room": {"local-b": 1}}                  a zone with room for so many nodes: ranks from there on are refused
+                                              (a cluster half made, then refused)
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ CAPACITY_MARKER = "InsufficientCapacity"
 """What the local cloud's refusals start with (Local.capacity_errors matches it)."""
 
 
-def refused(region: str, zone: str) -> Optional[str]:
-    """The capacity error a create in region/zone gets now, or None."""
+def refused(region: str, zone: str, rank: int = 0) -> Optional[str]:
+    """The capacity error a create of this rank in region/zone gets now, or None."""
     path = os.environ.get(FAULTS_ENV, "").strip()
     if not path:
         return None
@@ -33,15 +35,17 @@ def refused(region: str, zone: str) -> Optional[str]:
         return None
     except (OSError, ValueError) as exc:
         raise ValueError(f"{FAULTS_ENV}={path}: not a readable JSON file of faults: {exc}") from None
-    refuse = faults.get("refuse", []) if isinstance(faults, dict) else []
-    for place in (zone, region):
-        if place and place in refuse:
-            return f"{CAPACITY_MARKER}: zone {zone or region} has no capacity ({FAULTS_ENV})"
+    if not isinstance(faults, dict):
+        raise ValueError(f"{FAULTS_ENV}={path}: expected a JSON object")
+    refuse = faults.get("refuse") or []
+    room = (faults.get("room") or {}).get(zone)
+    if any(place and place in refuse for place in (zone, region)) or (room is not None and rank >= int(room)):
+        return f"{CAPACITY_MARKER}: zone {zone or region} has no capacity ({FAULTS_ENV})"
     return None
 
 
-def check_capacity(region: str, zone: str) -> None:
-    message = refused(region, zone)
+def check_capacity(region: str, zone: str, rank: int = 0) -> None:
+    message = refused(region, zone, rank)
     if message:
         raise CapacityError(message)
 

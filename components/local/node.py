@@ -115,7 +115,8 @@ def _value(props: dict[str, Any], key: str) -> Any:
 
 class LocalNodeProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
-        faults.check_capacity(props.get("region") or "", props.get("zone") or "")  # before anything is made
+        # Before anything is made: a refused create leaves nothing.
+        faults.check_capacity(props.get("region") or "", props.get("zone") or "", int(props.get("rank") or 0))
         paths = _paths(props)
         if paths.root.exists():
             sshd.stop(paths)

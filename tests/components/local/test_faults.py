@@ -67,6 +67,13 @@ def test_the_fault_file_is_read_on_every_create_and_places_are_recorded_not_diff
         provider.delete(created.id, created.outs)
 
 
+def test_a_zone_with_room_for_one_node_refuses_the_second(fault_file):
+    fault_file.write_text(json.dumps({"room": {"local-b": 1}}))
+    assert faults.refused("local", "local-b", rank=0) is None
+    assert faults.refused("local", "local-b", rank=1) == "InsufficientCapacity: zone local-b has no capacity (STIX_LOCAL_FAULTS)"
+    assert faults.refused("local", "local-a", rank=1) is None
+
+
 def test_a_missing_fault_file_refuses_nothing_and_a_malformed_one_says_so(node_props, fault_file):
     assert faults.refused("local", "local-a") is None
     fault_file.write_text("{not json")
