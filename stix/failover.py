@@ -128,15 +128,15 @@ def apply_in_order(session: Session, target: Target, order: list[Candidate], ope
             else:
                 try:
                     stack, spec, attempt_pin = stack_at(session, target, candidate, pin)
-                except (UsageError, PrerequisiteMissing) as exc:
+                except (UsageError, PrerequisiteMissing) as exc:  # the task cannot run on that cloud
                     tried.append(f"{names[index]} (skipped: {exc})")
+                    session.note(f"Skipping {names[index]}: {exc}", "warning")
                     continue
             try:
                 return Landed(stack, spec, apply(stack, spec, attempt_pin))
             except CapacityError as exc:
                 tried.append(f"{names[index]} ({exc})")
-                following = _next_usable(names, index)
-                then = (f"trying {names[following]} ({following + 1} of {len(order)})" if following is not None
+                then = (f"trying {names[index + 1]} ({index + 2} of {len(order)})" if index + 1 < len(order)
                         else "no candidates left")
                 session.note(f"{names[index]} refused capacity ({exc}); tearing down what was made, {then}", "warning")
                 _tear_down(session, stack, target.cluster)
@@ -148,10 +148,6 @@ def apply_in_order(session: Session, target: Target, order: list[Candidate], ope
         time.sleep(backoff)
         backoff = min(backoff * 2, MAX_BACKOFF_S)
         round_ += 1
-
-
-def _next_usable(names: list[str], index: int) -> Optional[int]:
-    return index + 1 if index + 1 < len(names) else None
 
 
 def _initial_backoff() -> float:

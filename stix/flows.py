@@ -17,7 +17,7 @@ from stix import index as idx
 from stix import cluster_jobs
 from stix.compile import check_runnable
 from stix.engine.calls import engine_call
-from stix.errors import NodeCommandFailed, StackLocked, UsageError
+from stix.errors import CapacityError, NodeCommandFailed, StackLocked, UsageError
 from stix.failover import apply_in_order, failover_order, order_line
 from stix.lifecycle import destroy, drift, refresh, start, stop, unlock
 from stix.models.task import Task
@@ -113,7 +113,7 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
                 landed = apply_in_order(session, target, order, (stack, spec, pin), apply, pin, pinned)
                 stack, spec, outputs = landed.stack, landed.spec, landed.outputs
             else:
-                outputs = apply(stack, spec, pin)
+                outputs = _apply_in_place(target.cluster, lambda: apply(stack, spec, pin), spec)
     else:
         _write_pin(session, target, pin, spec)
         outputs = engine_call(lambda: stack.outputs(), "reading stack outputs")
@@ -135,6 +135,16 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
             session.note(f"Cluster {target.cluster} is up.", "success")
             return JobResult(target.cluster, None)
         return _run_job(session, conns, info, task, demand, context, detach=request.detach_run)
+
+
+def _apply_in_place(cluster: str, apply, spec: ClusterSpec) -> dict:
+    """An existing cluster is not moved by failover: its resources stay, and the refusal says how to move it."""
+    try:
+        return apply()
+    except CapacityError as exc:
+        raise CapacityError(f"{spec.cloud}/{spec.zone or spec.region} refused capacity for cluster {cluster} ({exc}); "
+                            f"an existing cluster is not moved: `stix destroy {cluster}`, then `stix up`, places it "
+                            f"elsewhere") from None
 
 
 def exec_(session: Session, request: ExecRequest) -> JobResult:

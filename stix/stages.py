@@ -95,12 +95,6 @@ def cluster_project(session: Session, cluster: str) -> Optional[Project]:
     return None
 
 
-def stack_for(session: Session, target: Target):
-    """Plan (through the cluster's pin, in a project), compile, and open the cluster's stack with the spec."""
-    placement, pin = launch_plan(session, target)
-    return stack_at(session, target, placement.chosen, pin)
-
-
 def launch_plan(session: Session, target: Target) -> tuple[Placement, Any]:
     """The placement (chosen and every candidate, best first) and the pin it makes, reported."""
     placement, pin = plan(target)
@@ -130,6 +124,7 @@ def stack_at(session: Session, target: Target, candidate: Candidate, pin: Any = 
 
     if target.project is not None and (pin is None or _place(pin.candidate()) != _place(candidate)):
         pin = _pin_for(target, candidate)
+    check_runnable(target.task, candidate.cloud)
     check_prerequisites(session.home, candidate.cloud)
     cidrs = pin.ssh_cidrs if pin is not None else ()
     inputs = cluster_inputs(session.home, target.cluster, candidate, target.task.num_nodes, cidrs)

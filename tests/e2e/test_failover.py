@@ -4,12 +4,14 @@ STIX_LOCAL_FAULTS (read by the node provider on every create)."""
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from pathlib import Path
 
 import pytest
 import yaml
 
+from stix.components.local.faults import preempt
 from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -71,6 +73,19 @@ def test_two_refusing_zones_land_in_the_third_saying_each_step(stix, stix_home, 
     again = stix("up", "-y", str(task), **env)  # local-a and local-b still refuse: the cluster stays where it is
     assert again.returncode == 0 and "No infrastructure changes" in again.stdout and "refused" not in again.stdout
     assert saved_zone(stix_home, "fo") == "local-c"
+
+    # Its worker is lost and local-c now refuses too: an existing cluster is repaired in place or not at all.
+    worker = stix_home / "clusters" / "fo" / "nodes" / "fo-worker1"
+    preempt(worker)
+    shutil.rmtree(worker)
+    repair = stix("up", "-y", str(task), **faults(tmp_path / "faults.json", refuse=["local-c"]))
+    assert repair.returncode == 1
+    assert repair.stderr.strip() == (
+        "stix: error: local/local-c refused capacity for cluster fo (InsufficientCapacity: zone local-c has no "
+        "capacity (STIX_LOCAL_FAULTS)); an existing cluster is not moved: `stix destroy fo`, then `stix up`, "
+        "places it elsewhere")
+    assert "tearing down" not in repair.stdout
+    assert (stix_home / "clusters" / "fo" / "nodes" / "fo-head").exists(), "the head was not torn down"
     assert stix("destroy", "-y", "fo").returncode == 0
 
 

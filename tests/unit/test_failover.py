@@ -216,3 +216,84 @@ def test_a_bad_retry_backoff_is_a_one_line_usage_error(monkeypatch, value):
     monkeypatch.setenv("STIX_RETRY_BACKOFF", value)
     with pytest.raises(UsageError, match="STIX_RETRY_BACKOFF"):
         _initial_backoff()
+
+
+class Recorder:
+    """A session whose notes are kept, and an apply that refuses the places listed (what the loop sees)."""
+
+    def __init__(self, refusing: set[str]) -> None:
+        self.notes: list[str] = []
+        self.refusing = refusing
+        self.applied: list[str] = []
+        self.torn_down = 0
+
+    def note(self, text: str, level: str = "info") -> None:
+        self.notes.append(text)
+
+    def apply(self, stack, spec, pin):
+        self.applied.append(spec)
+        if spec in self.refusing:
+            raise CapacityError(f"InsufficientCapacity: zone {spec} has no capacity")
+        return {"landed": spec}
+
+
+def loop(monkeypatch, recorder: Recorder, order: list[Candidate], retry: bool = False, unusable=()):
+    import stix.failover as failover
+    from types import SimpleNamespace
+
+    def stack_at(session, target, candidate, pin=None):
+        if candidate.zone in unusable:
+            raise UsageError(f"not supported yet: on {candidate.cloud}")
+        return ("stack", candidate.zone, pin)
+
+    sleeps: list[float] = []
+    monkeypatch.setattr(failover, "stack_at", stack_at)
+    monkeypatch.setattr(failover, "_tear_down", lambda session, stack, cluster: setattr(
+        recorder, "torn_down", recorder.torn_down + 1))
+    monkeypatch.setattr(failover, "_forget", lambda *a: recorder.notes.append("forgotten"))
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 2:
+            recorder.refusing.clear()  # capacity comes back during the second wait
+
+    monkeypatch.setattr(failover.time, "sleep", sleep)
+    target = SimpleNamespace(cluster="c", stack_file=None, request=SimpleNamespace(retry_until_up=retry))
+    landed = failover.apply_in_order(recorder, target, order, ("stack", order[0].zone, None), recorder.apply)
+    return landed, sleeps
+
+
+def zones(*names: str) -> list[Candidate]:
+    return [cand("aws", "us-east-1", name, 1 + i / 10) for i, name in enumerate(names)]
+
+
+def test_the_loop_skips_a_candidate_that_cannot_run_there_and_lands_on_the_next(monkeypatch):
+    recorder = Recorder({"a"})
+    landed, _ = loop(monkeypatch, recorder, zones("a", "b", "c"), unusable={"b"})
+    assert landed.outputs == {"landed": "c"} and recorder.applied == ["a", "c"] and recorder.torn_down == 1
+    assert recorder.notes == ["aws/a refused capacity (InsufficientCapacity: zone a has no capacity); tearing down "
+                              "what was made, trying aws/b (2 of 3)",
+                              "Skipping aws/b: not supported yet: on aws"]
+
+
+def test_all_refused_forgets_the_new_cluster_and_names_every_place(monkeypatch):
+    from stix.errors import NoCapacity
+
+    recorder = Recorder({"a", "b"})
+    with pytest.raises(NoCapacity) as raised:
+        loop(monkeypatch, recorder, zones("a", "b"))
+    assert str(raised.value) == ("no capacity for cluster c: tried aws/a (InsufficientCapacity: zone a has no "
+                                 "capacity); aws/b (InsufficientCapacity: zone b has no capacity); nothing was left "
+                                 "behind")
+    assert recorder.notes[-1] == "forgotten" and recorder.torn_down == 2
+
+
+def test_retry_until_up_rounds_again_after_a_doubling_backoff(monkeypatch):
+    monkeypatch.setenv("STIX_RETRY_BACKOFF", "2")
+    recorder = Recorder({"a", "b"})
+    landed, sleeps = loop(monkeypatch, recorder, zones("a", "b"), retry=True)
+    assert sleeps == [2.0, 4.0] and landed.outputs == {"landed": "a"}
+    assert recorder.applied == ["a", "b", "a", "b", "a"]
+    rounds = [note for note in recorder.notes if note.startswith("Round")]
+    assert rounds == ["Round 1: every candidate refused capacity (2 tried); retrying in 2s (--retry-until-up)",
+                      "Round 2: every candidate refused capacity (2 tried); retrying in 4s (--retry-until-up)"]
+    assert "forgotten" not in recorder.notes
