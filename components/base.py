@@ -62,6 +62,9 @@ class Cloud:
     """The program this machine must have to run the cloud's nodes (`stix doctor` checks it)."""
     placement_label: ClassVar[Optional[str]] = None
     """How a placement here reads to a user, where instance type and region say nothing."""
+    capacity_errors: ClassVar[tuple[str, ...]] = ()
+    """Regexes of the cloud's own capacity and quota errors (out of stock in a zone, a quota reached): an apply
+    that fails with one of these is a CapacityError, and failover tries the next candidate."""
 
     # --- offers ------------------------------------------------------------------------------
 

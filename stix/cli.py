@@ -79,12 +79,14 @@ def up(
     secret: list[str] = typer.Option([], "--secret", help=SECRET_HELP),
     idle_minutes: Optional[float] = typer.Option(None, "-i", "--idle-minutes-to-autostop", help="Stop the cluster after this many idle minutes."),
     down: bool = typer.Option(False, "--down", help="With -i: tear the cluster down instead of stopping it."),
+    retry_until_up: bool = typer.Option(False, "--retry-until-up",
+                                        help="When every candidate refuses capacity, keep trying them (with backoff)."),
 ) -> None:
     """Preview, apply, then run the task's setup and run on every node."""
     from stix import flows
 
     request = _launch_request(task, cluster, _overrides(env, env_file, secret), require_env=True, yes=yes,
-                              idle_minutes=idle_minutes, down=down)
+                              idle_minutes=idle_minutes, down=down, retry_until_up=retry_until_up)
     raise typer.Exit(flows.up(_session(), request).exit_code)
 
 

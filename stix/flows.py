@@ -17,14 +17,15 @@ from stix import index as idx
 from stix import cluster_jobs
 from stix.compile import check_runnable
 from stix.engine.calls import engine_call
-from stix.errors import NodeCommandFailed, StackLocked, UsageError
+from stix.errors import CapacityError, NodeCommandFailed, StackLocked, UsageError
+from stix.failover import apply_in_order, failover_order, order_line
 from stix.lifecycle import destroy, drift, refresh, start, stop, unlock
 from stix.models.task import Task
 from stix.naming import validate_cluster_name
 from stix.session import Session, confirm
 from stix.spec import ClusterInfo, ClusterSpec
-from stix.stages import (LaunchRequest, Relaunch, Target, apply_stack, cluster_info, load_spec, preview_stack, save_spec, sized,
-                         stack_for, target_of)
+from stix.stages import (LaunchRequest, Relaunch, Target, apply_stack, cluster_info, launch_plan, load_spec, preview_stack,
+                         save_spec, sized, stack_at, target_of)
 
 __all__ = ["ExecRequest", "JobResult", "LaunchRequest", "Relaunch", "Session", "destroy", "drift", "exec_", "preview", "refresh",
            "set_autostop", "start", "stop", "unlock", "up"]
@@ -52,7 +53,12 @@ def preview(session: Session, request: LaunchRequest):
     target = target_of(request)
     stack_file = target.stack_file
     new_cluster = session.index.get(target.cluster) is None and not (stack_file and stack_file.exists())
-    stack, spec, _ = stack_for(session, target)
+    placement, pin = launch_plan(session, target)
+    order = failover_order(placement)
+    line = order_line(order)
+    if line:
+        session.note(line)
+    stack, spec, _ = stack_at(session, target, order[0], pin)
     try:
         changes = preview_stack(session, stack, target.cluster)
     finally:
@@ -61,11 +67,13 @@ def preview(session: Session, request: LaunchRequest):
             if stack_file is not None:
                 stack_file.unlink(missing_ok=True)
     saved = load_spec(session.home, target.cluster)
-    return PreviewReport(target.cluster, changes, saved.hourly_cost if saved else None, spec.hourly_cost)
+    return PreviewReport(target.cluster, changes, saved.hourly_cost if saved else None, spec.hourly_cost,
+                         failover=order[1:])
 
 
 def up(session: Session, request: LaunchRequest) -> JobResult:
     """Preview, confirm, apply; then sync, install the agent, arm autostop, run setup, and run the task as a job."""
+    from stix.components.base import cloud_for
     from stix.hooks import JobContext, new_task_id, run_phase, sync_file_mounts, sync_workdir
     from stix.ssh.runner import ClusterConnections
 
@@ -73,27 +81,44 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
     missing = target.task.required_unset()
     if missing:
         raise UsageError(f"the task needs values at up: {', '.join(missing)}")
-    stack, spec, pin = stack_for(session, target)
+    placement, pin = launch_plan(session, target)
+    order = failover_order(placement, request.relaunch)
+    stack_file = target.stack_file
+    pinned = stack_file.read_bytes() if stack_file is not None and stack_file.exists() else None
+    stack, spec, pin = stack_at(session, target, order[0], pin)
     changes = preview_stack(session, stack, target.cluster)
     project_dir = str(target.project.root) if target.project else None
     task_file = str(request.task_path.absolute()) if request.task_path else None
-    record = lambda status: session.index.upsert(  # noqa: E731
-        target.cluster, spec.cloud, spec.num_nodes, status, task_file, project_dir)
 
-    def applied() -> None:
-        record(idx.UP)
-        save_spec(session.home, spec)
+    def apply(stack, spec: ClusterSpec, pin) -> dict:
+        def applied() -> None:
+            record(spec, idx.UP)
+            save_spec(session.home, spec)
+
+        record(spec, idx.INIT)
+        _write_pin(session, target, pin, spec)
+        return apply_stack(session, stack, target.cluster, on_applied=applied,
+                           capacity_errors=cloud_for(spec.cloud).capacity_errors)
+
+    def record(spec: ClusterSpec, status: str) -> None:
+        session.index.upsert(target.cluster, spec.cloud, spec.num_nodes, status, task_file, project_dir)
 
     if changes.has_changes:
         confirm(session, f"Apply these changes to cluster {target.cluster}?", request.yes)
+        # Only a cluster that has nothing yet (or one a managed job's recovery relaunches) moves elsewhere:
+        # tearing down an existing cluster's resources to try another zone is not failover.
+        fresh = all(change.op == "create" for change in changes.changes)
         with _undone_if_locked(session, target):
-            record(idx.INIT)
-            _write_pin(session, target, pin, spec)
-            outputs = apply_stack(session, stack, target.cluster, on_applied=applied)
+            if fresh or request.relaunch is not None:
+                landed = apply_in_order(session, target, order, (stack, spec, pin), apply, pin, pinned)
+                stack, spec, outputs = landed.stack, landed.spec, landed.outputs
+            else:
+                outputs = _apply_in_place(target.cluster, lambda: apply(stack, spec, pin), spec)
     else:
         _write_pin(session, target, pin, spec)
         outputs = engine_call(lambda: stack.outputs(), "reading stack outputs")
-        applied()
+        record(spec, idx.UP)
+        save_spec(session.home, spec)
     task = target.task
     with ClusterConnections(cluster_info(session, spec, outputs)) as conns:
         info = sized(session, conns, spec)
@@ -110,6 +135,16 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
             session.note(f"Cluster {target.cluster} is up.", "success")
             return JobResult(target.cluster, None)
         return _run_job(session, conns, info, task, demand, context, detach=request.detach_run)
+
+
+def _apply_in_place(cluster: str, apply, spec: ClusterSpec) -> dict:
+    """An existing cluster is not moved by failover: its resources stay, and the refusal says how to move it."""
+    try:
+        return apply()
+    except CapacityError as exc:
+        raise CapacityError(f"{spec.cloud}/{spec.zone or spec.region} refused capacity for cluster {cluster} ({exc}); "
+                            f"an existing cluster is not moved: `stix destroy {cluster}`, then `stix up`, places it "
+                            f"elsewhere") from None
 
 
 def exec_(session: Session, request: ExecRequest) -> JobResult:

@@ -110,14 +110,14 @@ def optimize(resources: Resources, num_nodes: int, catalog: Catalog, enabled: It
     ranked: list[Candidate] = []
     seen: set = set()
     groups = request_groups(resources)
-    for group in groups:
+    for index, group in enumerate(groups):
         found = [c for request in group for c in candidates_for(request, catalog, enabled, num_nodes, host, pools)]
         for candidate in sorted(found, key=rank_key(target)):
             identity = (candidate.cloud, candidate.zone or candidate.region, candidate.instance_type,
                         candidate.accelerator, candidate.spot)
             if identity not in seen:
                 seen.add(identity)
-                ranked.append(candidate)
+                ranked.append(replace(candidate, group=index))
     if not ranked:
         from stix.components.base import cloud_for
 

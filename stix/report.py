@@ -11,6 +11,7 @@ from stix.engine.changes import CHANGE_OPS, ChangeSet
 
 MARKDOWN_LIMIT = 65_000
 """GitHub comments stop at 65,536 characters."""
+FAILOVER_SHOWN = 5
 
 
 @dataclass
@@ -20,6 +21,8 @@ class PreviewReport:
     cost_before: Optional[float] = None
     cost_after: Optional[float] = None
     extra: dict[str, Any] = field(default_factory=dict)
+    failover: list[Any] = field(default_factory=list)
+    """The candidates after the chosen placement, in the order failover tries them (optimizer.Candidate)."""
 
     def counts(self) -> dict[str, int]:
         counts = self.changes.counts()
@@ -33,6 +36,9 @@ class PreviewReport:
             "cost_per_hour": {"before": self.cost_before, "after": self.cost_after},
             "resources": [{"op": c.op, "type": c.type, "name": c.name, "changed": list(c.diffs)}
                           for c in self.changes.changes if c.op != "same"],
+            "failover": [{"cloud": c.cloud, "region": c.region, "zone": c.zone, "instance_type": c.instance_type,
+                          "accelerators": c.accelerators, "spot": c.spot, "cost_per_hour": c.hourly_cost}
+                         for c in self.failover],
         }
 
     def to_markdown(self, limit: int = MARKDOWN_LIMIT) -> str:
@@ -41,6 +47,12 @@ class PreviewReport:
                 "| create | update | replace | delete | unchanged |", "|---|---|---|---|---|",
                 f"| {counts['create']} | {counts['update']} | {counts['replace']} | {counts['delete']} | {counts['same']} |",
                 "", f"Cost: {_money(self.cost_before)} → {_money(self.cost_after)} per hour", ""]
+        if self.failover:
+            from stix.failover import labels
+
+            named = labels(self.failover)
+            more = f" (+{len(named) - FAILOVER_SHOWN} more)" if len(named) > FAILOVER_SHOWN else ""
+            head[-1:-1] = ["", f"Failover order if capacity is refused: {', '.join(f'`{n}`' for n in named[:FAILOVER_SHOWN])}{more}"]
         rows = ["| op | type | name | changed |", "|---|---|---|---|"]
         rows += [f"| {c.op} | `{c.type}` | `{c.name}` | {', '.join(f'`{d}`' for d in c.diffs)} |"
                  for c in self.changes.changes if c.op != "same"]

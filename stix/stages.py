@@ -17,7 +17,7 @@ from stix.events import PlacementChosen, PreviewReady
 from stix.home import StixHome
 from stix.models.task import Task
 from stix.naming import default_cluster_name, validate_cluster_name
-from stix.optimizer import Placement
+from stix.optimizer import Candidate, Placement
 from stix.project import Project, find_project, load_project
 from stix.session import Session
 from stix.spec import ClusterInfo, ClusterSpec
@@ -95,18 +95,40 @@ def cluster_project(session: Session, cluster: str) -> Optional[Project]:
     return None
 
 
-def stack_for(session: Session, target: Target):
-    """Plan (through the cluster's pin, in a project), compile, and open the cluster's stack with the spec."""
+def launch_plan(session: Session, target: Target) -> tuple[Placement, Any]:
+    """The placement (chosen and every candidate, best first) and the pin it makes, reported."""
+    placement, pin = plan(target)
+    if target.project is None and session.index.get(target.cluster) is not None:
+        placement = _where_it_landed(session.home, target.cluster, placement)
+    session.events(PlacementChosen(placement))
+    return placement, pin
+
+
+def _where_it_landed(home: StixHome, cluster: str, placement: Placement) -> Placement:
+    """Outside a project an existing cluster stays where it is (failover may have put it in another zone than
+    the optimizer's first) while that place still fits the task; in a project the pin says so."""
+    saved = load_spec(home, cluster)
+    if saved is None:
+        return placement
+    here = (saved.cloud, saved.region, saved.zone, saved.instance_type, saved.accelerator, saved.use_spot)
+    found = next((c for c in placement.candidates if _place(c) == here), None)
+    return Placement(found, placement.candidates) if found is not None else placement
+
+
+def stack_at(session: Session, target: Target, candidate: Candidate, pin: Any = None):
+    """Compile the cluster at one candidate and open its stack with that spec; in a project, the pin follows
+    the candidate (failover compiles one candidate at a time)."""
     from stix.engine.program import make_program
     from stix.engine.workspace import open_stack
     from stix.inputs import cluster_inputs
 
-    placement, pin = plan(target)
-    session.events(PlacementChosen(placement))
-    check_prerequisites(session.home, placement.chosen.cloud)
+    if target.project is not None and (pin is None or _place(pin.candidate()) != _place(candidate)):
+        pin = _pin_for(target, candidate)
+    check_runnable(target.task, candidate.cloud)
+    check_prerequisites(session.home, candidate.cloud)
     cidrs = pin.ssh_cidrs if pin is not None else ()
-    inputs = cluster_inputs(session.home, target.cluster, placement.chosen, target.task.num_nodes, cidrs)
-    spec = compile_spec(target.task, target.cluster, placement.chosen, inputs)
+    inputs = cluster_inputs(session.home, target.cluster, candidate, target.task.num_nodes, cidrs)
+    spec = compile_spec(target.task, target.cluster, candidate, inputs)
     stack = engine_call(lambda: open_stack(session.home, target.cluster, make_program(spec), project=target.project),
                         "opening the stack")
     return stack, spec, pin
@@ -126,20 +148,31 @@ def plan(target: Target) -> tuple[Placement, Any]:
 
 
 def _pinned(target: Target, placement: Placement):
-    from stix.compile import resolve_image
-    from stix.components.base import cloud_for
-    from stix.pin import Pin, keep_pinned, read_pin, task_reference
+    from stix.pin import keep_pinned, read_pin
 
     assert target.project is not None and target.stack_file is not None
     candidate = keep_pinned(read_pin(target.stack_file), placement)
+    return Placement(candidate, placement.candidates), _pin_for(target, candidate)
+
+
+def _place(candidate: Candidate) -> tuple:
+    return (candidate.cloud, candidate.region, candidate.zone, candidate.instance_type, candidate.accelerator,
+            candidate.spot)
+
+
+def _pin_for(target: Target, candidate: Candidate):
+    from stix.compile import resolve_image
+    from stix.components.base import cloud_for
+    from stix.pin import Pin, task_reference
+
+    assert target.project is not None
     cidrs: tuple[str, ...] = ()
     if cloud_for(candidate.cloud).ssh_rule:
         from stix.ssh_source import ssh_cidrs
 
         cidrs = tuple(ssh_cidrs())
     reference = task_reference(target.project.root, target.request.task_path) if target.request.task_path else "<sdk>"
-    pin = Pin.of(reference, candidate, resolve_image(target.task.resources.image_id, candidate.region), cidrs)
-    return Placement(candidate, placement.candidates), pin
+    return Pin.of(reference, candidate, resolve_image(target.task.resources.image_id, candidate.region), cidrs)
 
 
 def preview_stack(session: Session, stack, cluster: str) -> ChangeSet:
@@ -150,11 +183,14 @@ def preview_stack(session: Session, stack, cluster: str) -> ChangeSet:
     return changes
 
 
-def apply_stack(session: Session, stack, cluster: str, on_applied: Optional[Callable[[], None]] = None):
+def apply_stack(session: Session, stack, cluster: str, on_applied: Optional[Callable[[], None]] = None,
+                capacity_errors: tuple[str, ...] = ()):
     """on_applied records what the apply made while interrupts are still deferred: a Ctrl-C or SIGTERM
-    that arrives as the engine finishes stops stix afterwards, with the index already saying UP."""
+    that arrives as the engine finishes stops stix afterwards, with the index already saying UP.
+    capacity_errors: the placed cloud's patterns; a match raises CapacityError (stix.failover tries the next)."""
     with interrupts_deferred(session.events, cluster, "apply"):
-        result = engine_call(lambda: stack.up(on_event=progress(session.events), refresh=True), "applying", cluster)
+        result = engine_call(lambda: stack.up(on_event=progress(session.events), refresh=True), "applying", cluster,
+                             capacity_errors)
         if on_applied is not None:
             on_applied()
     return result.outputs

@@ -16,6 +16,11 @@ class Aws(Spot, Stoppable, Buckets, LoadBalancers, Cloud):
     plugin = ("aws", "pulumi-aws")
     catalog = True
     prices = "stix.catalog.fetch.aws"
+    capacity_errors = (
+        r"InsufficientInstanceCapacity", r"\bInsufficientCapacity\b", r"InstanceLimitExceeded", r"VcpuLimitExceeded",
+        r"MaxSpotInstanceCountExceeded", r"SpotMaxPriceTooLow",
+        r"\bUnsupported\b.*(instance type|[Aa]vailability [Zz]one)",
+    )
 
     @classmethod
     def check_credentials(cls, env: Mapping[str, str]) -> CloudCheck:

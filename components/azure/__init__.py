@@ -16,6 +16,10 @@ class Azure(Spot, Buckets, LoadBalancers, Cloud):
     plugin = ("azure-native", "pulumi-azure-native")
     catalog = True
     prices = "stix.catalog.fetch.azure"
+    capacity_errors = (
+        r"SkuNotAvailable", r"\bAllocationFailed\b", r"ZonalAllocationFailed", r"OverconstrainedAllocationRequest",
+        r"OverconstrainedZonalAllocationRequest", r"QuotaExceeded",
+    )
 
     @classmethod
     def check_credentials(cls, env: Mapping[str, str]) -> CloudCheck:

@@ -17,6 +17,10 @@ class Gcp(Spot, Stoppable, Buckets, LoadBalancers, Cloud):
     plugin = ("gcp", "pulumi-gcp")
     catalog = True
     prices = "stix.catalog.fetch.gcp"
+    capacity_errors = (
+        r"ZONE_RESOURCE_POOL_EXHAUSTED(_WITH_DETAILS)?", r"QUOTA_EXCEEDED", r"Quota '[^']+' exceeded",
+        r"\bstockout\b", r"does not have enough resources available",
+    )
 
     @classmethod
     def candidates(cls, request: "Request", catalog: "Catalog", num_nodes: int,

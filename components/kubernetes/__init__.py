@@ -18,6 +18,7 @@ DEFAULT_CPUS = 4.0
 
 class Kubernetes(LoadBalancers, Cloud):
     name = "kubernetes"
+    capacity_errors = (r"Insufficient nvidia\.com/gpu", r"\bUnschedulable\b", r"Insufficient (cpu|memory)\b")
     plugin = ("kubernetes", "pulumi-kubernetes")
     explicit_only = True  # stix does not price a cluster you already run
 

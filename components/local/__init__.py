@@ -23,6 +23,8 @@ class Local(Stoppable, Cloud):
     preset_host_keys = False  # the node provider makes each node's key and reports it
     vm_fields = False  # a node is a directory on this machine
     nodes_are_processes = True
+    capacity_errors = (r"InsufficientCapacity: zone \S+ has no capacity",)
+    """What components/local/faults.py refuses a create with."""
 
     @classmethod
     def candidates(cls, request: "Request", catalog: "Catalog", num_nodes: int,
@@ -70,7 +72,8 @@ class Local(Stoppable, Cloud):
         return VmGroup("vms", VmGroupArgs(cluster=spec.cluster, num_nodes=spec.num_nodes, node_root=spec.node_root,
                                          authorized_key=spec.ssh_public_key,
                                          state="stopped" if spec.stopped else "running",
-                                         port=configured_port(), private_address=cloud_like()), opts)
+                                         port=configured_port(), private_address=cloud_like(),
+                                         region=spec.region, zone=spec.zone), opts)
 
 
 CLOUD = Local

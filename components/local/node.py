@@ -20,11 +20,13 @@ from typing import Any, Optional
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
-from stix.components.local import sshd
+from stix.components.local import faults, sshd
 from stix.keys import generate_keypair, write_private_key
 
 REPLACE_KEYS = ("cluster", "node_name", "root", "private_address")
 UPDATE_KEYS = ("authorized_key", "state", "port")
+PLACE_KEYS = ("region", "zone")
+"""Where the node was placed: recorded, never diffed (a node made before zones existed keeps its place)."""
 RUNNING = "running"
 STOPPED = "stopped"
 
@@ -37,7 +39,7 @@ def _outputs(props: dict[str, Any], ip: str, port: int, host_public_key: str, st
              private_ip: str = "") -> dict[str, Any]:
     paths = _paths(props)
     return {
-        **{key: props.get(key) for key in (*REPLACE_KEYS, "rank", "authorized_key")},
+        **{key: props.get(key) for key in (*REPLACE_KEYS, *PLACE_KEYS, "rank", "authorized_key")},
         "state": state,
         "ip": ip,
         "private_ip": private_ip or ip,
@@ -50,7 +52,8 @@ def _outputs(props: dict[str, Any], ip: str, port: int, host_public_key: str, st
 
 
 def _inputs(props: dict[str, Any], state: str, port: int) -> dict[str, Any]:
-    return {**{key: props.get(key) for key in (*REPLACE_KEYS, "rank", "authorized_key")}, "state": state, "port": port}
+    return {**{key: props.get(key) for key in (*REPLACE_KEYS, *PLACE_KEYS, "rank", "authorized_key")}, "state": state,
+            "port": port}
 
 
 def _listen_addresses(paths: sshd.NodePaths) -> list[tuple[str, int]]:
@@ -112,6 +115,8 @@ def _value(props: dict[str, Any], key: str) -> Any:
 
 class LocalNodeProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
+        # Before anything is made: a refused create leaves nothing.
+        faults.check_capacity(props.get("region") or "", props.get("zone") or "", int(props.get("rank") or 0))
         paths = _paths(props)
         if paths.root.exists():
             sshd.stop(paths)
@@ -196,9 +201,13 @@ class LocalNode(Resource, module="local", name="Node"):
         state: str = RUNNING,
         port: int = sshd.BASE_PORT,
         private_address: bool = False,
+        region: str = "",
+        zone: str = "",
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         props = {
+            "region": region,
+            "zone": zone,
             "cluster": cluster,
             "node_name": node_name,
             "rank": rank,

@@ -378,6 +378,14 @@ def kill_all(pids: set[int]) -> None:
     _signal_all({pid for pid in pids if _alive(pid)}, signal.SIGKILL)
 
 
+def kill_now(pids: set[int]) -> None:
+    """SIGKILL at once, no grace (a machine taken away); wait until they are gone."""
+    _signal_all(pids, signal.SIGKILL)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def _signal_all(pids: set[int], sig: int) -> None:
     for pid in pids:
         try:

@@ -18,6 +18,8 @@ class VmGroupArgs:
     authorized_key: str
     state: str = "running"
     port: int = 2222
+    region: str = ""
+    zone: str = ""
     private_address: bool = False
     """Each node listens on a second address, its private_ip, which the head uses for it (as on a cloud)."""
 
@@ -44,6 +46,8 @@ class VmGroup(pulumi.ComponentResource):
                 state=args.state,
                 port=args.port,
                 private_address=args.private_address,
+                region=args.region,
+                zone=args.zone,
                 opts=child,
             )
             for rank, node_name in enumerate(node_names(args.cluster, args.num_nodes))

@@ -131,6 +131,8 @@ class Candidate:
     spot: bool
     price_per_node: float
     num_nodes: int
+    group: int = field(default=0, compare=False)
+    """Which `ordered` preference (or accelerator choice) it came from: failover exhausts a group before the next."""
 
     @property
     def hourly_cost(self) -> float:

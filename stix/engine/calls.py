@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import re
 import signal
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, Optional, TypeVar
 
 from stix.engine.events import ResourceEvent, listener
-from stix.errors import Aborted, ProvisionError, StackLocked
+from stix.errors import Aborted, CapacityError, ProvisionError, StackLocked
 from stix.events import EventSink, Note, ResourceChanged, ResourceFailed
 
 T = TypeVar("T")
 
 
-def engine_call(fn: Callable[[], T], what: str, cluster: str = "CLUSTER") -> T:
+def engine_call(fn: Callable[[], T], what: str, cluster: str = "CLUSTER", capacity_errors: tuple[str, ...] = ()) -> T:
+    """capacity_errors: the placed cloud's capacity/quota error patterns (Cloud.capacity_errors); an engine error
+    that matches one is a CapacityError, whose message is the cloud's own words from the match on."""
     from pulumi import automation as auto
 
     try:
         return fn()
     except auto.CommandError as exc:
         lines = _engine_lines(exc)
+        refusal = capacity_refusal(lines, capacity_errors)
+        if refusal:
+            raise CapacityError(refusal) from None
         if any("currently locked" in line for line in lines):
             holder = next((line.split(": created by ", 1)[1] for line in lines if ": created by " in line), "unknown")
             raise StackLocked(
@@ -27,6 +33,16 @@ def engine_call(fn: Callable[[], T], what: str, cluster: str = "CLUSTER") -> T:
                 f"nothing was changed. Wait for it to finish; if that process died, `stix unlock {cluster}` frees it"
             ) from None
         raise ProvisionError(f"engine failed while {what}: {_engine_message(lines)}") from None
+
+
+def capacity_refusal(lines: list[str], patterns: tuple[str, ...]) -> Optional[str]:
+    """The first line matching a capacity pattern, from the match on (the cloud's words, not the engine's framing)."""
+    for line in lines:
+        for pattern in patterns:
+            found = re.search(pattern, line)
+            if found:
+                return line[found.start():][:300].strip()
+    return None
 
 
 def _engine_lines(exc: Exception) -> list[str]:

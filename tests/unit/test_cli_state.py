@@ -81,7 +81,8 @@ def test_an_interrupt_as_apply_finishes_still_records_the_cluster_up(stix_home, 
     signal.signal(signal.SIGTERM, cli._on_sigterm)
     try:
         spec = SimpleNamespace(cluster="c", cloud="local", num_nodes=1, to_json=lambda: '{"saved": true}')
-        monkeypatch.setattr(flows, "stack_for", lambda session, target: (InterruptedApply(signum), spec, None))
+        monkeypatch.setattr(flows, "stack_at",
+                            lambda session, target, candidate, pin=None: (InterruptedApply(signum), spec, None))
         monkeypatch.setattr(flows, "preview_stack",
                             lambda *a: ChangeSet([ResourceChange("create", "stix:local:Node", "c-head")]))
         monkeypatch.setattr(flows, "cluster_info", lambda *a: pytest.fail("nothing runs after an interrupted apply"))
