@@ -217,7 +217,7 @@ def test_a_frozen_node_is_reported_within_the_keepalive_bound(node_props, monkey
         wait_for(lambda: "line" in outcome, 15, "the command to start")
         frozen = sshd.processes_under(root)
         for pid in frozen:
-            os.kill(pid, signal.SIGSTOP)
+            _signal(pid, signal.SIGSTOP)
         stopped_at = time.monotonic()
         worker.join(timeout=30)
         assert "error" in outcome, outcome
@@ -227,7 +227,7 @@ def test_a_frozen_node_is_reported_within_the_keepalive_bound(node_props, monkey
         assert detected < 0.5 * 3 + 1.5
     finally:
         for pid in frozen:
-            os.kill(pid, signal.SIGCONT)
+            _signal(pid, signal.SIGCONT)
         conn.close()
         provider.delete(created.id, created.outs)
 
@@ -247,7 +247,7 @@ def test_opening_a_session_or_sftp_on_a_frozen_node_fails_within_the_bound(node_
     frozen = sshd.processes_under(Path(created.id))
     try:
         for pid in frozen:
-            os.kill(pid, signal.SIGSTOP)
+            _signal(pid, signal.SIGSTOP)
         for attempt in (lambda: conn.run("true"), conn.client.open_sftp):
             outcome: dict = {}
 
@@ -265,7 +265,7 @@ def test_opening_a_session_or_sftp_on_a_frozen_node_fails_within_the_bound(node_
             assert time.monotonic() - started < 0.5 * 2 + 1.5
     finally:
         for pid in frozen:
-            os.kill(pid, signal.SIGCONT)
+            _signal(pid, signal.SIGCONT)
         conn.close()
         provider.delete(created.id, created.outs)
 
@@ -331,3 +331,11 @@ def test_stopping_a_node_leaves_no_sshd_child_holding_a_connection(node_props, s
     finally:
         waiting.close()
         provider.delete(created.id, created.outs)
+
+
+def _signal(pid: int, signum: int) -> None:
+    """A process listed a moment ago (a session's short-lived privsep child) may have ended since."""
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
