@@ -178,7 +178,7 @@ def _forget(session: Session, target: Target, stack_file, pinned: Optional[bytes
     from stix import ssh_config
     from stix.engine.calls import engine_call
     from stix.engine.workspace import open_stack
-    from stix.lifecycle import _sweep_local
+    from stix.lifecycle import sweep_local
 
     stack = engine_call(lambda: open_stack(session.home, target.cluster, project=target.project), "opening the stack")
     engine_call(lambda: stack.workspace.remove_stack(target.cluster), "removing the stack")
@@ -189,6 +189,6 @@ def _forget(session: Session, target: Target, stack_file, pinned: Optional[bytes
             from stix.atomic import write_atomic
 
             write_atomic(stack_file, pinned)
-    _sweep_local(session.home, target.cluster)
+    sweep_local(session.home, target.cluster)
     ssh_config.remove_cluster_config(session.home, target.cluster)
     session.index.remove(target.cluster)

@@ -101,7 +101,7 @@ def destroy(session: Session, cluster: str, yes: bool = False) -> None:
 
     for line in take_leftovers(session.home.cluster_dir(cluster)):  # pool hosts destroy could not reach
         session.note(line, "warning")
-    _sweep_local(session.home, cluster)
+    sweep_local(session.home, cluster)
     ssh_config.remove_cluster_config(session.home, cluster)
     session.index.remove(cluster)
     session.note(f"Cluster {cluster} destroyed.", "success")
@@ -162,7 +162,7 @@ def _status_after(record: idx.ClusterRecord, report: DriftReport) -> str:
     return idx.DEGRADED
 
 
-def _sweep_local(home: StixHome, cluster: str) -> None:
+def sweep_local(home: StixHome, cluster: str) -> None:
     """Remove node directories (and their processes) that state no longer records.
 
     A node whose create was interrupted can exist without a state entry; every
