@@ -7,6 +7,7 @@ the position taken from the YAML node the problem is about.
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -223,8 +224,10 @@ def _most_specific(errors: list[ErrorDetails]) -> ErrorDetails:
 
 
 def _describe(label: str, error: ErrorDetails, positions: dict[tuple, Position]) -> str:
-    loc = _clean_loc(tuple(error["loc"]))
+    raw = tuple(error["loc"])
     kind = error["type"]
+    # An unknown key is the last part of its loc, as the user wrote it, even when it looks like a union marker.
+    loc = _clean_loc(raw[:-1]) + raw[-1:] if kind == "extra_forbidden" and raw else _clean_loc(raw)
     if kind == "extra_forbidden":
         key_pos = positions.get(loc + ("<key>",)) or _nearest(loc, positions)
         field = ".".join(map(str, loc))
@@ -261,7 +264,11 @@ def _key_named_in(message: str, at: tuple, positions: dict[tuple, Position]) -> 
 
 def _clean_loc(loc: tuple) -> tuple:
     """Drop pydantic's union-member markers ('str', 'list[...]', 'function-before[...]')."""
-    return tuple(part for part in loc if not (isinstance(part, str) and ("[" in part or part in _TYPE_MARKERS)))
+    return tuple(part for part in loc if not (isinstance(part, str) and (_MARKER.match(part) or part in _TYPE_MARKERS)))
+
+
+_MARKER = re.compile(r"^[A-Za-z][\w-]*\[.*\]$")
+"""A union member pydantic names by its type ('list[str]', 'function-before[...]'); a user's key such as '0[' is not."""
 
 
 _TYPE_MARKERS = {"str", "int", "float", "bool", "dict", "list", "ResourceCandidate", "Storage", "JobRecovery",

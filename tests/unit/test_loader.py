@@ -70,6 +70,14 @@ def test_unknown_top_level_field(tmp_path):
     assert error_of(path) == f"{path}:1:1: nmae: unknown field; did you mean 'name'?"
 
 
+@pytest.mark.parametrize("text, where", [("0[:\n", "1:1: 0["), ("a[b]: 1\n", "1:1: a[b]"),
+                                         ("resources:\n  x[1]: 2\n", "2:3: resources.x[1]")])
+def test_unknown_keys_with_brackets_are_named_as_written(tmp_path, text, where):
+    """Found by the fuzz test: a key with '[' looked like one of pydantic's union markers and was lost."""
+    path = write(tmp_path, text)
+    assert error_of(path) == f"{path}:{where}: unknown field"
+
+
 def test_unknown_cloud_with_suggestion(tmp_path):
     path = write(tmp_path, "resources:\n  cloud: lcoal\n")
     assert error_of(path) == f"{path}:2:10: resources.cloud: unknown cloud 'lcoal'; did you mean 'local'?"
