@@ -84,10 +84,6 @@ class Watched:
     exit_code: Optional[int] = None
 
 
-class Cancelled(Exception):
-    """The job's cancel was requested while the controller was busy with it."""
-
-
 class JobRunner:
     """Carries one job to a terminal status; one thread per job."""
 
