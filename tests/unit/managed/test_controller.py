@@ -1,0 +1,43 @@
+"""The controller process: one per home (its lock), started by ensure_controller, gone when idle."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from stix.home import StixHome
+from stix.managed import controller as c
+from tests.polling import wait_for
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> StixHome:
+    home = StixHome(tmp_path / "home")
+    monkeypatch.setenv("STIX_HOME", str(home.root))
+    return home
+
+
+def test_ensure_controller_starts_one_which_exits_when_idle(home, monkeypatch):
+    monkeypatch.setenv(c.IDLE_EXIT_ENV, "2")
+    c.ensure_controller(home)
+    pid = wait_for(lambda: c.controller_pid(home), timeout=20, what="the controller to take its lock")
+    c.ensure_controller(home)  # running: nothing new
+    c.ensure_controller(home)
+    assert c.controller_pid(home) == pid
+    log = c.JobStore(home).controller_log
+    wait_for(lambda: c.controller_pid(home) is None, timeout=30, what="the idle controller to exit")
+    text = log.read_text()
+    assert text.count("started") == 1 and f"controller {pid} idle, exiting" in text, text
+    assert oct(os.stat(log).st_mode & 0o777) == "0o600"
+
+
+def test_a_second_controller_leaves_the_home_to_the_first(home):
+    held = c._try_lock(c.lock_path(home))
+    assert held is not None
+    try:
+        assert c.main() == 0, "returns at once, lock not taken"
+        assert c._try_lock(c.lock_path(home)) is None, "the first still holds it"
+    finally:
+        held.close()
+    assert c.controller_pid(home) is None
