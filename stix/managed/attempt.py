@@ -113,16 +113,15 @@ class JobRunner:
         except Exception as exc:  # noqa: BLE001 - a controller bug ends this job, not the controller
             self.log(f"controller error: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
             self._finish_job(st.FAILED_CONTROLLER, f"{type(exc).__name__}: {exc}")
-        finally:
-            self._sweep()
+
 
     def _run(self) -> None:
         job = self.job()
         tasks = self.store.tasks_of(self.job_id)
         for managed in job.tasks:
-            if managed.status in st.TERMINAL:
-                continue
-            outcome = self._run_task(job, managed, tasks[managed.index])
+            outcome = managed.status
+            if outcome not in st.TERMINAL:
+                outcome = self._run_task(job, managed, tasks[managed.index])
             if outcome != st.SUCCEEDED:
                 self._finish_job(outcome, None)
                 return
@@ -130,18 +129,19 @@ class JobRunner:
 
     def _finish_job(self, status: str, failure: Optional[str]) -> None:
         """The job's end; tasks not yet over are CANCELLED (the one under way FAILED_CONTROLLER, if that ended it)."""
-        own = status if status == st.FAILED_CONTROLLER else st.CANCELLED
-        for managed in self.job().tasks:
+        tasks = self.job().tasks
+        blamed = any(managed.status == st.FAILED_CONTROLLER for managed in tasks)
+        own = st.FAILED_CONTROLLER if status == st.FAILED_CONTROLLER and not blamed else st.CANCELLED
+        for managed in tasks:
             if managed.status not in st.TERMINAL:
                 self.store.set_task(self.job_id, managed.index, status=own, failure=failure)
                 own = st.CANCELLED
+        self._sweep()  # before the job is over: a controller killed here adopts it, and sweeps again
         self.store.set_job(self.job_id, status, failure)
         self.log(status + (f": {failure}" if failure else ""))
 
     def _sweep(self) -> None:
         """No leaks: every cluster any attempt of this job ran on is gone once the job is over."""
-        if not self.job().done:
-            return
         for cluster in sorted({attempt.cluster for attempt in self.store.attempts(self.job_id)}):
             if self._exists(cluster):
                 self._teardown(cluster, None)
@@ -209,17 +209,16 @@ class JobRunner:
             if decision == recovery.DONE:
                 return self._task_succeeded(index, cluster, attempt)
             if decision == recovery.FAIL:
-                self.store.set_attempt(self.job_id, index, attempt.attempt, outcome=st.FAILED)
-                self._teardown(cluster, log)
                 failure = f"task {index} failed" + (f" with exit code {watched.exit_code}" if watched.exit_code else "")
-                self.store.set_task(self.job_id, index, status=st.FAILED, failure=failure)
+                self.store.finish_attempt(self.job_id, index, attempt.attempt, st.FAILED, status=st.FAILED,
+                                          failure=failure)
+                self._teardown(cluster, log)
                 return st.FAILED
             current = self.job().tasks[index]
             counts = ({"recoveries": current.recoveries + 1} if decision == recovery.RECOVER
                       else {"restarts": current.restarts + 1})
-            self.store.set_attempt(self.job_id, index, attempt.attempt,
-                                   outcome="PREEMPTED" if not ended.healthy else st.FAILED)
-            self.store.set_task(self.job_id, index, status=st.RECOVERING, agent_job=None, **counts)
+            self.store.finish_attempt(self.job_id, index, attempt.attempt, "PREEMPTED" if not healthy else st.FAILED,
+                                      status=st.RECOVERING, agent_job=None, **counts)
             self.store.set_job(self.job_id, st.RECOVERING)
             self._teardown(cluster, log)
 
@@ -240,9 +239,8 @@ class JobRunner:
         return Relaunch(cloud, region, zone, policy.strategy)
 
     def _task_succeeded(self, index: int, cluster: str, attempt: Attempt) -> str:
-        self.store.set_attempt(self.job_id, index, attempt.attempt, outcome=st.SUCCEEDED)
+        self.store.finish_attempt(self.job_id, index, attempt.attempt, st.SUCCEEDED, status=st.SUCCEEDED)
         self._teardown(cluster, None)
-        self.store.set_task(self.job_id, index, status=st.SUCCEEDED)
         self.log(f"task {index}: SUCCEEDED")
         return st.SUCCEEDED
 
@@ -263,9 +261,8 @@ class JobRunner:
         except StixError as exc:
             status = _launch_failure(exc)
             log.line(f"stix: error: {exc}")
-            self.store.set_attempt(self.job_id, index, attempt.attempt, outcome=status)
+            self.store.finish_attempt(self.job_id, index, attempt.attempt, status, status=status, failure=str(exc))
             self._teardown(cluster, log)
-            self.store.set_task(self.job_id, index, status=status, failure=str(exc))
             self.log(f"task {index}: {status}: {exc}")
             if status == st.FAILED_CONTROLLER:
                 raise
@@ -375,10 +372,10 @@ class JobRunner:
                     cluster_jobs.cancel(head, [agent_job], False)
             except StixError as exc:
                 self.log(f"could not cancel agent job {agent_job} on {cluster} (tearing it down anyway): {exc}")
+        self._teardown(cluster, None)
         attempts = [a for a in self.store.attempts(self.job_id) if a.index == index and a.ended is None]
         for attempt in attempts:
-            self.store.set_attempt(self.job_id, index, attempt.attempt, outcome=st.CANCELLED)
-        self._teardown(cluster, None)
+            self.store.finish_attempt(self.job_id, index, attempt.attempt, st.CANCELLED)
         self.store.set_task(self.job_id, index, status=st.CANCELLED)
         return st.CANCELLED
 

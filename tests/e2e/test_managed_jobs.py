@@ -210,3 +210,20 @@ def test_a_setup_failure_is_failed_setup(home):
     (log,) = attempt_logs(home, job_id)
     assert "setting-up" in log, "the failed attempt's log keeps what it printed"
     assert_no_cluster_left(home)
+
+
+def test_a_dead_worker_fails_the_job_and_the_refresh_makes_it_a_recovery(home):
+    text = (f"name: two\nnum_nodes: 2\n{LOCAL}run: |\n  echo \"rank $SKYPILOT_NODE_RANK\"\n"
+            "  for i in $(seq 1 150); do echo tick $i; sleep 0.1; done\n")
+    job_id = submit(home, text, name="two")
+    running = wait_status(home, job_id, st.RUNNING)
+    wait_log(home, job_id, "tick 3")
+    kill_node(home, running.tasks[0].cluster, rank=1)
+    again = wait_for(lambda: (found := job(home, job_id)).status == st.RUNNING and found.recoveries == 1 and found,
+                     timeout=LAUNCH_S, interval=0.1, what=f"the job RUNNING again: {controller_log(home)[-1500:]}")
+    assert again.tasks[0].restarts == 0, "a lost worker is not the task's own failure"
+    assert "lost a node: recover" in controller_log(home)
+    done = wait_status(home, job_id, *st.TERMINAL)
+    assert done.status == st.SUCCEEDED, controller_log(home)
+    assert "rank 1" in attempt_logs(home, job_id)[1]
+    assert_no_cluster_left(home)
