@@ -12,12 +12,13 @@ import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, Optional, TypeVar
 
 from stix import cluster_jobs
 from stix.agent.node_agent import SUCCEEDED as AGENT_SUCCEEDED
 from stix.agent.node_agent import TERMINAL as AGENT_TERMINAL
-from stix.errors import ClusterNotFound, NoCapacity, NoFeasiblePlacement, SetupFailed, StixError, TaskError, UsageError
+from stix.errors import (ClusterNotFound, NoCapacity, NoFeasiblePlacement, SetupFailed, StackLocked, StixError, TaskError,
+                         UsageError)
 from stix.events import Event, Note, ResourceFailed
 from stix.home import StixHome
 from stix.managed import recovery
@@ -34,6 +35,7 @@ REWATCH_LIMIT = 3
 """Times a broken log stream is followed again on a cluster the refresh finds healthy, before it counts as lost."""
 
 LogLine = Callable[[str], None]
+T = TypeVar("T")
 
 
 class AttemptLog:
@@ -257,7 +259,7 @@ class JobRunner:
         session = Session(self.home, events=log.event, output=log.line)
         try:
             with self._bounded():
-                result = flows.up(session, request)
+                result = self._unlocking(cluster, lambda: flows.up(session, request))
         except StixError as exc:
             status = _launch_failure(exc)
             log.line(f"stix: error: {exc}")
@@ -287,6 +289,18 @@ class JobRunner:
                     self.log(f"cancelled duplicate agent job(s) {others} on {cluster}")
         except StixError as exc:
             self.log(f"could not check {cluster} for duplicate jobs: {exc}")
+
+    def _unlocking(self, cluster: str, call: Callable[[], T]) -> T:
+        """Only this controller changes its jobs' clusters, one thread per cluster: a lock found on one was
+        left by a controller that died mid-update (its engine is ended at start), so it is released."""
+        from stix import flows
+
+        try:
+            return call()
+        except StackLocked as exc:
+            self.log(f"releasing the stale lock on {cluster}'s stack ({exc})")
+            flows.unlock(Session(self.home), cluster, yes=True)
+            return call()
 
     @contextmanager
     def _bounded(self) -> Iterator[None]:
@@ -387,7 +401,7 @@ class JobRunner:
         for attempt in range(1, TEARDOWN_TRIES + 1):
             try:
                 with self._bounded():
-                    flows.destroy(session, cluster, yes=True)
+                    self._unlocking(cluster, lambda: flows.destroy(session, cluster, yes=True))
                 self.log(f"cluster {cluster} torn down")
                 return
             except ClusterNotFound:

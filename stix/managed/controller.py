@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -140,6 +141,62 @@ class Controller:
             thread.start()
 
 
+def _end_predecessor(home: StixHome, log: ControllerLog) -> None:
+    """A controller killed mid-launch leaves its engine (and the engine's providers) running in its process
+    group, holding the cluster's stack lock: end them before adopting its jobs. Nodes are not among them
+    (a local node's sshd daemonises into a session of its own)."""
+    try:
+        old = int(pid_path(home).read_text().strip())
+    except (OSError, ValueError):
+        return
+    members = _group_members(old, home) if old != os.getpid() else set()
+    if not members:
+        return
+    log(f"ending {len(members)} process(es) the previous controller ({old}) left running")
+    _signal(members, signal.SIGTERM)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(_alive(pid) for pid in members):
+        time.sleep(0.05)
+    _signal({pid for pid in members if _alive(pid)}, signal.SIGKILL)
+
+
+def _group_members(pgid: int, home: StixHome) -> set[int]:
+    """This user's processes in process group pgid that work for this home (STIX_HOME) and are not node processes."""
+    mine = f"STIX_HOME={home.root}".encode()
+    found = set()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid != os.getuid():
+                continue
+            stat = Path(f"/proc/{entry.name}/stat").read_text()
+            environ = Path(f"/proc/{entry.name}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid and mine in environ and not any(e.startswith(b"STIX_NODE_DIR=") for e in environ):
+            found.add(int(entry.name))
+    found.discard(os.getpid())
+    return found
+
+
+def _signal(pids: set[int], sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return state[state.rindex(")") + 2:].split()[0] != "Z"
+
+
 def main() -> int:
     home = StixHome.from_env()
     store = JobStore(home)
@@ -153,6 +210,7 @@ def main() -> int:
     home.passphrase()  # made once here: the job threads would race to create these
     ensure_shim(home)
     controller = Controller(home)
+    _end_predecessor(home, controller.log)
     while True:
         pid_path(home).write_text(f"{os.getpid()}\n")
         controller.log(f"controller {os.getpid()} started")

@@ -227,3 +227,31 @@ def test_a_dead_worker_fails_the_job_and_the_refresh_makes_it_a_recovery(home):
     assert done.status == st.SUCCEEDED, controller_log(home)
     assert "rank 1" in attempt_logs(home, job_id)[1]
     assert_no_cluster_left(home)
+
+
+def _cluster_record(home: StixHome, cluster: str):
+    from stix import index as idx
+
+    return idx.ClusterIndex(home.index_db).get(cluster)
+
+
+@pytest.mark.parametrize("moment", ["applying", "setting-up"])
+def test_a_controller_killed_while_starting_is_replaced_and_the_job_runs_once(home, moment):
+    job_id = submit(home, f"name: start\n{LOCAL}setup: echo setting-up; sleep 2\nrun: echo ran-once\n", name="start")
+    cluster = f"start-{job_id}"
+    if moment == "applying":
+        wait_for(lambda: (record := _cluster_record(home, cluster)) is not None and record.status == "INIT",
+                 timeout=LAUNCH_S, interval=0.02, what="the apply to begin")
+    else:
+        wait_log(home, job_id, "setting-up")
+    pid = controller_pid(home)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: controller_pid(home) is None, timeout=10, what="the killed controller's lock to be released")
+    assert job(home, job_id).status == st.STARTING
+    ensure_controller(home)
+    done = wait_status(home, job_id, *st.TERMINAL)
+    assert done.status == st.SUCCEEDED, controller_log(home)
+    (log,) = attempt_logs(home, job_id)
+    assert log.count("ran-once") == 1, log
+    assert_no_cluster_left(home)
