@@ -41,3 +41,31 @@ def test_a_second_controller_leaves_the_home_to_the_first(home):
     finally:
         held.close()
     assert c.controller_pid(home) is None
+
+
+def test_a_new_controller_ends_what_its_killed_predecessor_left_in_its_group_but_never_a_node(home):
+    import signal
+    import subprocess
+
+    env = {**os.environ, "STIX_HOME": str(home.root)}
+    group = subprocess.Popen(["sh", "-c", "STIX_NODE_DIR=/n sleep 60 & echo $!; exec sleep 60"], env=env,
+                             stdout=subprocess.PIPE, text=True, start_new_session=True)
+    node_pid = int(group.stdout.readline())
+    other_home = subprocess.Popen(["sleep", "60"], env={**env, "STIX_HOME": "/elsewhere"})
+    try:
+        c.pid_path(home).parent.mkdir(parents=True, exist_ok=True)
+        c.pid_path(home).write_text(f"{group.pid}\n")
+        assert c._group_members(group.pid, home) == {group.pid}
+        lines: list[str] = []
+        c._end_predecessor(home, lines.append)
+        assert group.wait(timeout=10) == -signal.SIGTERM
+        assert c._alive(node_pid), "a node process is never the controller's to end"
+        assert other_home.poll() is None
+        assert lines and "previous controller" in lines[0]
+    finally:
+        for pid in (node_pid, other_home.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        other_home.wait()
