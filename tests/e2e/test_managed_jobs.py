@@ -98,7 +98,8 @@ LOCAL = "resources:\n  infra: local\n"
 
 
 def test_a_job_runs_to_success_with_its_log_kept_and_no_cluster_left(home):
-    job_id = submit(home, f"name: hello\n{LOCAL}setup: echo set-up-here\nrun: echo \"hi from $SKYPILOT_TASK_ID\"\n")
+    job_id = submit(home, f"name: hello\n{LOCAL}secrets:\n  HF_TOKEN: hf-managed-secret-value\nsetup: echo set-up-here\n"
+                          "run: echo \"hi from $SKYPILOT_TASK_ID\"; test \"$HF_TOKEN\" = hf-managed-secret-value\n")
     done = wait_status(home, job_id, *st.TERMINAL)
     assert done.status == st.SUCCEEDED, controller_log(home)
     assert done.tasks[0].status == st.SUCCEEDED and done.started and done.ended
@@ -107,6 +108,7 @@ def test_a_job_runs_to_success_with_its_log_kept_and_no_cluster_left(home):
     assert "set-up-here" in logs[0] and "hi from stix-managed-mj" in logs[0], logs[0]
     assert st.JobStore(home).attempts(job_id)[0].location == "local/local/", "where it ran is recorded"
     assert f"job {job_id}: SUCCEEDED" in controller_log(home)
+    assert "hf-managed-secret-value" not in controller_log(home) + logs[0], "the secret reached the run, not a log"
     assert_no_cluster_left(home)
 
 
