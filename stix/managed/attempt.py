@@ -157,6 +157,7 @@ class JobRunner:
     # --- one task ----------------------------------------------------------------------------
 
     def _run_task(self, job: ManagedJob, managed: ManagedTask, task: Task) -> str:
+        """Attempts of one task until it is over; returns its terminal status."""
         index = managed.index
         cluster = cluster_name(job, index)
         policy = recovery.policy_of(task)
@@ -166,63 +167,82 @@ class JobRunner:
                 return self._cancel(index, cluster, managed.agent_job)
             attempt = self._current_attempt(index, cluster)
             log = AttemptLog(self.store.log_path(self.job_id, index, attempt.attempt))
-            agent_job = managed.agent_job
-            adopted = agent_job is not None
-            if agent_job is None:
-                if managed.status == st.PENDING:
-                    self.store.set_task(self.job_id, index, status=st.STARTING, cluster=cluster)
-                    self.store.set_job(self.job_id, st.STARTING)
-                relaunch = None
-                if managed.status == st.RECOVERING:
-                    relaunch = self._relaunch(index, policy)
-                    if self._exists(cluster):  # adopted mid-recovery: the lost cluster may still be there
-                        self._teardown(cluster, log)
-                self.log(f"task {index}: attempt {attempt.attempt} launching on cluster {cluster}"
-                         + (f" (recovery from {relaunch.cloud}/{relaunch.region}/{relaunch.zone})" if relaunch else ""))
-                failed = self._launch(job, index, task, cluster, attempt, log, relaunch)
-                if failed is not None:
-                    return failed
-                agent_job = self.job().tasks[index].agent_job
-                if agent_job is None:  # nothing to run: the task was setup alone
-                    return self._task_succeeded(index, cluster, attempt)
-                if self.cancel_requested():
-                    return self._cancel(index, cluster, agent_job)
-            self.store.set_task(self.job_id, index, status=st.RUNNING)
-            self.store.set_job(self.job_id, st.RUNNING)
-            self.log(f"task {index}: RUNNING (agent job {agent_job} on {cluster})")
-            watched = self._watch(cluster, agent_job, log, rewind=adopted)
-            healthy = True
-            for _ in range(REWATCH_LIMIT):
-                if watched.cancelled or watched.status == AGENT_SUCCEEDED:
-                    break
-                healthy = self._healthy(cluster)
-                if watched.status is not None or not healthy:
-                    break
-                watched = self._watch(cluster, agent_job, log, rewind=True)  # unreachable, yet every node is up
-            else:
-                healthy = watched.status is not None
-            if watched.cancelled:
-                return self._cancel(index, cluster, agent_job)
-            ended = recovery.Ended(watched.status == AGENT_SUCCEEDED, healthy, watched.exit_code)
-            decision = recovery.decide(ended, self.job().tasks[index].restarts, policy)
-            self.log(f"task {index}: job {watched.status or 'unreachable'}"
-                     + (f" (exit {watched.exit_code})" if watched.exit_code is not None else "")
-                     + f", cluster {'healthy' if ended.healthy else 'lost a node'}: {decision}")
-            if decision == recovery.DONE:
-                return self._task_succeeded(index, cluster, attempt)
-            if decision == recovery.FAIL:
-                failure = f"task {index} failed" + (f" with exit code {watched.exit_code}" if watched.exit_code else "")
-                self.store.finish_attempt(self.job_id, index, attempt.attempt, st.FAILED, status=st.FAILED,
-                                          failure=failure)
+            adopted = managed.agent_job is not None
+            started = managed.agent_job if adopted else self._start(job, managed, task, cluster, attempt, log, policy)
+            if isinstance(started, str):
+                return started
+            assert started is not None
+            ended = self._follow(index, cluster, started, attempt, log, adopted, policy)
+            if ended is not None:
+                return ended
+
+    def _start(self, job: ManagedJob, managed: ManagedTask, task: Task, cluster: str, attempt: Attempt,
+               log: AttemptLog, policy: recovery.Policy) -> int | str:
+        """Launch the attempt: the agent job it submitted, or the task's terminal status."""
+        index = managed.index
+        if managed.status == st.PENDING:
+            self.store.set_task(self.job_id, index, status=st.STARTING, cluster=cluster)
+            self.store.set_job(self.job_id, st.STARTING)
+        relaunch = None
+        if managed.status == st.RECOVERING:
+            relaunch = self._relaunch(index, policy)
+            if self._exists(cluster):  # adopted mid-recovery: the lost cluster may still be there
                 self._teardown(cluster, log)
-                return st.FAILED
-            current = self.job().tasks[index]
-            counts = ({"recoveries": current.recoveries + 1} if decision == recovery.RECOVER
-                      else {"restarts": current.restarts + 1})
-            self.store.finish_attempt(self.job_id, index, attempt.attempt, "PREEMPTED" if not healthy else st.FAILED,
-                                      status=st.RECOVERING, agent_job=None, **counts)
-            self.store.set_job(self.job_id, st.RECOVERING)
+        self.log(f"task {index}: attempt {attempt.attempt} launching on cluster {cluster}"
+                 + (f" (recovery from {relaunch.cloud}/{relaunch.region}/{relaunch.zone})" if relaunch else ""))
+        failed = self._launch(job, index, task, cluster, attempt, log, relaunch)
+        if failed is not None:
+            return failed
+        agent_job = self.job().tasks[index].agent_job
+        if agent_job is None:  # nothing to run: the task was setup alone
+            return self._task_succeeded(index, cluster, attempt)
+        if self.cancel_requested():
+            return self._cancel(index, cluster, agent_job)
+        return agent_job
+
+    def _follow(self, index: int, cluster: str, agent_job: int, attempt: Attempt, log: AttemptLog, adopted: bool,
+                policy: recovery.Policy) -> Optional[str]:
+        """Watch the attempt's job to its end and act on it: the task's terminal status, or None to relaunch."""
+        self.store.set_task(self.job_id, index, status=st.RUNNING)
+        self.store.set_job(self.job_id, st.RUNNING)
+        self.log(f"task {index}: RUNNING (agent job {agent_job} on {cluster})")
+        watched, healthy = self._ending(cluster, agent_job, log, adopted)
+        if watched.cancelled:
+            return self._cancel(index, cluster, agent_job)
+        ended = recovery.Ended(watched.status == AGENT_SUCCEEDED, healthy, watched.exit_code)
+        decision = recovery.decide(ended, self.job().tasks[index].restarts, policy)
+        self.log(f"task {index}: job {watched.status or 'unreachable'}"
+                 + (f" (exit {watched.exit_code})" if watched.exit_code is not None else "")
+                 + f", cluster {'healthy' if healthy else 'lost a node'}: {decision}")
+        if decision == recovery.DONE:
+            return self._task_succeeded(index, cluster, attempt)
+        if decision == recovery.FAIL:
+            failure = f"task {index} failed" + (f" with exit code {watched.exit_code}" if watched.exit_code else "")
+            self.store.finish_attempt(self.job_id, index, attempt.attempt, st.FAILED, status=st.FAILED,
+                                      failure=failure)
             self._teardown(cluster, log)
+            return st.FAILED
+        current = self.job().tasks[index]
+        counts = ({"recoveries": current.recoveries + 1} if decision == recovery.RECOVER
+                  else {"restarts": current.restarts + 1})
+        self.store.finish_attempt(self.job_id, index, attempt.attempt, "PREEMPTED" if not healthy else st.FAILED,
+                                  status=st.RECOVERING, agent_job=None, **counts)
+        self.store.set_job(self.job_id, st.RECOVERING)
+        self._teardown(cluster, log)
+        return None
+
+    def _ending(self, cluster: str, agent_job: int, log: AttemptLog, adopted: bool) -> tuple[Watched, bool]:
+        """How the job ended, and whether the cluster is still whole (a refresh finds every node as recorded).
+        A stream that broke on a whole cluster is followed again, a few times, before the head counts as lost."""
+        watched = self._watch(cluster, agent_job, log, rewind=adopted)
+        for _ in range(REWATCH_LIMIT):
+            if watched.cancelled or watched.status == AGENT_SUCCEEDED:
+                return watched, True
+            healthy = self._healthy(cluster)
+            if watched.status is not None or not healthy:
+                return watched, healthy
+            watched = self._watch(cluster, agent_job, log, rewind=True)
+        return watched, watched.status is not None
 
     def _current_attempt(self, index: int, cluster: str) -> Attempt:
         """The attempt under way (adopted), else a new one."""
