@@ -69,3 +69,27 @@ def test_a_new_controller_ends_what_its_killed_predecessor_left_in_its_group_but
             except ProcessLookupError:
                 pass
         other_home.wait()
+
+
+def test_engine_calls_on_a_job_thread_leave_signal_handling_alone():
+    """The controller applies on job threads, where signal.signal would raise: interrupts are not deferred there."""
+    import signal
+    import threading
+
+    from stix.engine.calls import interrupts_deferred
+
+    before = signal.getsignal(signal.SIGINT)
+    outcome: list[object] = []
+
+    def apply() -> None:
+        try:
+            with interrupts_deferred(lambda event: None, "c", "apply"):
+                outcome.append(signal.getsignal(signal.SIGINT))
+        except Exception as exc:  # noqa: BLE001 - the assertion names it
+            outcome.append(exc)
+
+    thread = threading.Thread(target=apply)
+    thread.start()
+    thread.join(10)
+    assert outcome == [before]
+    assert signal.getsignal(signal.SIGINT) is before
