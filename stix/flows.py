@@ -81,6 +81,9 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
     missing = target.task.required_unset()
     if missing:
         raise UsageError(f"the task needs values at up: {', '.join(missing)}")
+    if target.task.resources.job_recovery or target.task.resources.spot_recovery:
+        session.note("resources.job_recovery is for managed jobs (`stix jobs launch` recovers them); "
+                     "`stix up` runs the task once", "warning")
     placement, pin = launch_plan(session, target)
     order = failover_order(placement, request.relaunch)
     stack_file = target.stack_file
