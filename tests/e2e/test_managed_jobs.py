@@ -106,7 +106,7 @@ def test_a_job_runs_to_success_with_its_log_kept_and_no_cluster_left(home):
     logs = attempt_logs(home, job_id)
     assert len(logs) == 1
     assert "set-up-here" in logs[0] and "hi from stix-managed-mj" in logs[0], logs[0]
-    assert st.JobStore(home).attempts(job_id)[0].location == "local/local/", "where it ran is recorded"
+    assert st.JobStore(home).attempts(job_id)[0].location == "local/local/local-a", "where it ran is recorded"
     assert f"job {job_id}: SUCCEEDED" in controller_log(home)
     assert "hf-managed-secret-value" not in controller_log(home) + logs[0], "the secret reached the run, not a log"
     assert_no_cluster_left(home)
