@@ -161,8 +161,11 @@ def _end_predecessor(home: StixHome, log: ControllerLog) -> None:
 
 
 def _group_members(pgid: int, home: StixHome) -> set[int]:
-    """This user's processes in process group pgid that work for this home (STIX_HOME) and are not node processes."""
+    """This user's processes in process group pgid that work for this home (STIX_HOME) and are not node processes
+    (a controller that itself runs on a controller cluster's node skips only other nodes' processes)."""
     mine = f"STIX_HOME={home.root}".encode()
+    own_node = os.environ.get("STIX_NODE_DIR")
+    node_marks = {f"STIX_NODE_DIR={own_node}".encode()} if own_node else set()
     found = set()
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -175,7 +178,8 @@ def _group_members(pgid: int, home: StixHome) -> set[int]:
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[2]) == pgid and mine in environ and not any(e.startswith(b"STIX_NODE_DIR=") for e in environ):
+        nodes = {e for e in environ if e.startswith(b"STIX_NODE_DIR=")}
+        if int(fields[2]) == pgid and mine in environ and nodes <= node_marks:
             found.add(int(entry.name))
     found.discard(os.getpid())
     return found

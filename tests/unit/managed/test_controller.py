@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -51,6 +52,7 @@ def test_a_new_controller_ends_what_its_killed_predecessor_left_in_its_group_but
     group = subprocess.Popen(["sh", "-c", "STIX_NODE_DIR=/n sleep 60 & echo $!; exec sleep 60"], env=env,
                              stdout=subprocess.PIPE, text=True, start_new_session=True)
     node_pid = int(group.stdout.readline())
+    _until_exec(node_pid)
     other_home = subprocess.Popen(["sleep", "60"], env={**env, "STIX_HOME": "/elsewhere"})
     try:
         c.pid_path(home).parent.mkdir(parents=True, exist_ok=True)
@@ -69,6 +71,25 @@ def test_a_new_controller_ends_what_its_killed_predecessor_left_in_its_group_but
             except ProcessLookupError:
                 pass
         other_home.wait()
+
+
+def test_a_controller_on_a_controller_clusters_node_counts_its_own_nodes_processes(home, monkeypatch):
+    """Every process on the controller cluster's node carries that node's STIX_NODE_DIR; only other nodes' are spared."""
+    import signal
+    import subprocess
+
+    monkeypatch.setenv("STIX_NODE_DIR", "/own")
+    env = {**os.environ, "STIX_HOME": str(home.root)}
+    group = subprocess.Popen(["sh", "-c", "STIX_NODE_DIR=/n sleep 60 & echo $!; exec sleep 60"], env=env,
+                             stdout=subprocess.PIPE, text=True, start_new_session=True)
+    nested = int(group.stdout.readline())
+    _until_exec(nested)
+    try:
+        assert c._group_members(group.pid, home) == {group.pid}
+    finally:
+        for pid in (nested, group.pid):
+            os.kill(pid, signal.SIGKILL)
+        group.wait()
 
 
 def test_engine_calls_on_a_job_thread_leave_signal_handling_alone():
@@ -93,3 +114,14 @@ def test_engine_calls_on_a_job_thread_leave_signal_handling_alone():
     thread.join(10)
     assert outcome == [before]
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def _until_exec(pid: int) -> None:
+    """`$!` names the forked shell before it has exec'd `sleep` with its own environment."""
+    def sleeping() -> bool:
+        try:
+            return Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sleep")
+        except OSError:
+            return False
+
+    wait_for(sleeping, timeout=10, what=f"process {pid} to exec sleep", interval=0.01)
