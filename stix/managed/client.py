@@ -368,6 +368,9 @@ class _Tail:
         """whole: the last line too, even without its newline (the writer is done)."""
         try:
             with open(self.path, "rb") as handle:
+                size = handle.seek(0, 2)
+                if size < self.offset:  # cut back (a restarted controller streams the run again): go on from the cut
+                    self.offset, self.partial = size, b""
                 handle.seek(self.offset)
                 data = handle.read()
         except FileNotFoundError:

@@ -331,3 +331,15 @@ def test_resolve_by_id_name_or_newest(jobs):
     b = jobs.submit("b", [Task(run="x")], "t")
     assert client.resolve(jobs).id == b and client.resolve(jobs, name="a").id == a
     assert client.resolve(jobs, a).id == a and client.resolve(jobs, 99) is None and client.resolve(jobs, name="z") is None
+
+
+def test_a_log_cut_back_by_a_restarted_controller_is_read_on_from_the_cut(tmp_path):
+    path = tmp_path / "attempt.log"
+    path.write_text("stix: launching\nrun line 1\nrun line 2\n")
+    tail = client._Tail(path)
+    assert tail.lines() == ["stix: launching", "run line 1", "run line 2"]
+    path.write_text("stix: launching\n")  # rewound to the run's start, then streamed again whole
+    assert tail.lines() == []
+    with open(path, "a") as handle:
+        handle.write("run line 1\nrun line 2\nrun line 3\n")
+    assert tail.lines() == ["run line 1", "run line 2", "run line 3"]
