@@ -7,7 +7,8 @@ Uses a temporary STIX_HOME; every job's cluster is torn down by the controller w
 Figures:
 - controller RSS: peak (VmHWM of /proc/<pid>/status) and the largest VmRSS sampled;
 - scheduling gap: a job's submit to its STARTING (the store stamps `started` on the first move past PENDING),
-  and the longest wait between consecutive STARTINGs;
+  and the longest wait between consecutive STARTINGs; the same for RUNNING (first seen, sampled every 0.2 s:
+  the controller starts every job at once and bounds the launches, so RUNNING is where the waiting shows);
 - total: the first submit to the last job ending, and how many succeeded.
 """
 
@@ -45,12 +46,20 @@ class MemoryWatch(threading.Thread):
         self.peak_hwm_kib = 0
         self.max_rss_kib = 0
         self.pids: set[int] = set()
+        self.running: dict[int, float] = {}
+        """job id -> when it was first seen RUNNING."""
         self.done = threading.Event()
 
     def run(self) -> None:
         from stix.managed.controller import controller_pid
+        from stix.managed.store import RUNNING, JobStore
 
+        store = JobStore(self.home)
         while not self.done.is_set():
+            now = time.time()
+            for job in store.all(include_finished=False):
+                if job.status == RUNNING:
+                    self.running.setdefault(job.id, now)
             pid = controller_pid(self.home)
             if pid is not None:
                 self.pids.add(pid)
@@ -126,6 +135,14 @@ def report(jobs, first_submit: float, watch: MemoryWatch) -> None:
         print(f"submit -> STARTING: median {statistics.median(waits):.1f} s, longest {max(waits):.1f} s")
     if between:
         print(f"longest gap between consecutive STARTINGs: {max(between):.1f} s")
+    submitted = {job.id: job.submitted for job in jobs}
+    running = sorted(watch.running.items(), key=lambda item: item[1])
+    if running:
+        to_running = [seen - submitted[job_id] for job_id, seen in running]
+        gaps = [b[1] - a[1] for a, b in zip(running, running[1:])]
+        print(f"submit -> RUNNING (first seen; {len(running)}/{len(jobs)} seen): median "
+              f"{statistics.median(to_running):.1f} s, longest {max(to_running):.1f} s; longest gap between "
+              f"consecutive RUNNINGs {max(gaps, default=0):.1f} s")
     if ended:
         print(f"first submit -> last job ended: {max(ended) - first_submit:.1f} s "
               f"({statuses.get('SUCCEEDED', 0)}/{len(jobs)} SUCCEEDED)")

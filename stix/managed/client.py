@@ -424,6 +424,7 @@ def _label(job: ManagedJob, attempt: Attempt) -> str:
 
 def header(job: ManagedJob, attempt: Attempt) -> str:
     """── task 0 (train), attempt 2 on train-7 (local/local/local-b): RECOVERED"""
-    where = f" ({attempt.location})" if attempt.location else ""
+    location = "/".join(part for part in (attempt.location or "").split("/") if part)  # a cloud without zones
+    where = f" ({location})" if location else ""
     outcome = f": {attempt.outcome}" if attempt.outcome else ""
     return f"── {_label(job, attempt)} on {attempt.cluster}{where}{outcome}"
