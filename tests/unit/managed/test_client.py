@@ -343,3 +343,12 @@ def test_a_log_cut_back_by_a_restarted_controller_is_read_on_from_the_cut(tmp_pa
     with open(path, "a") as handle:
         handle.write("run line 1\nrun line 2\nrun line 3\n")
     assert tail.lines() == ["run line 1", "run line 2", "run line 3"]
+
+
+def test_header_names_task_attempt_cluster_where_and_how_it_ended():
+    job = st.ManagedJob(1, "j", st.RUNNING, 0.0, None, None, "t", False, False, None,
+                        (st.ManagedTask(1, 0, "train", st.RUNNING, "c", None, 0, 1, None, None, None),))
+    zoned = st.Attempt(1, 0, 2, "train-7", "local/local/local-b", 0.0, 1.0, "RECOVERED")
+    assert client.header(job, zoned) == "── task 0 (train), attempt 2 on train-7 (local/local/local-b): RECOVERED"
+    zoneless = st.Attempt(1, 0, 3, "train-8", "local/local/", 0.0, None, None)
+    assert client.header(job, zoneless) == "── task 0 (train), attempt 3 on train-8 (local/local)"
