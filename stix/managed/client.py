@@ -119,7 +119,11 @@ def submit(home, launch: ManagedLaunch, planned: Sequence[PlannedTask]) -> int:
     """Record the job (PENDING) and make sure a controller runs it; returns its id."""
     store = JobStore(home)
     job_id = store.submit(launch.name, [p.task for p in planned], new_task_id(launch.name), launch.retry_until_up)
-    _ensure_controller(home)
+    try:
+        _ensure_controller(home)
+    except OSError as exc:
+        raise StixError(f"managed job {job_id} is recorded, but its controller could not be started ({exc}); "
+                        "the next `stix jobs launch` or `stix jobs cancel` starts it") from None
     return job_id
 
 

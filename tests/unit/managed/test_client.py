@@ -9,7 +9,7 @@ import time
 import pytest
 from rich.console import Console
 
-from stix.errors import ConfirmationRequired, NoFeasiblePlacement, TaskError, UsageError
+from stix.errors import ConfirmationRequired, NoFeasiblePlacement, StixError, TaskError, UsageError
 from stix.events import Note
 from stix.home import StixHome
 from stix.managed import client
@@ -83,6 +83,16 @@ def test_launch_prechecks_places_confirms_and_submits_a_pipeline(home, jobs, con
     assert lines[0].startswith("Task 0 (prep): the local cloud") and lines[0].endswith("; then 0 failover candidates")
     assert lines[1].startswith("Task 1 (train): the local cloud (nodes on this machine), 2 nodes")
     assert lines[-1] == f"Managed job {job_id} submitted"
+
+
+def test_a_controller_that_cannot_start_is_one_line_naming_the_recorded_job(home, jobs, monkeypatch, tmp_path):
+    def no_fork(home):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(client, "_ensure_controller", no_fork)
+    with pytest.raises(StixError, match=r"^managed job 1 is recorded, but its controller could not be started"):
+        client.launch(session(home)[0], client.load_launch(task_file(tmp_path, "run: echo\n"), yes=True))
+    assert jobs.get(1).status == st.PENDING
 
 
 def test_launch_name_defaults_to_the_task_then_the_file_stem_and_n_wins(tmp_path):
