@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from stix.errors import StixError, UsageError
+from stix.home import StixHome
 from stix.managed.store import CANCELLED, SUCCEEDED, Attempt, JobStore, ManagedJob
 from stix.session import LineSink, Session, confirm
 
@@ -64,7 +65,7 @@ def load_launch(path: str | Path, overrides: Optional[EnvOverrides] = None, name
                          pipeline.lines, **options)
 
 
-def precheck(home, launch: ManagedLaunch) -> list[PlannedTask]:
+def precheck(home: StixHome, launch: ManagedLaunch) -> list[PlannedTask]:
     """What would fail the job at once, found before it is recorded: unset values, nothing to run, what stix
     cannot run yet, no placement, a missing provider plugin or program. Errors name the file, the task's line
     and the task."""
@@ -115,7 +116,7 @@ def new_task_id(name: str) -> str:
     return f"stix-managed-{stamp}-{time.time_ns() // 1000 % 1_000_000:06d}_{name}"
 
 
-def submit(home, launch: ManagedLaunch, planned: Sequence[PlannedTask]) -> int:
+def submit(home: StixHome, launch: ManagedLaunch, planned: Sequence[PlannedTask]) -> int:
     """Record the job (PENDING) and make sure a controller runs it; returns its id."""
     store = JobStore(home)
     job_id = store.submit(launch.name, [p.task for p in planned], new_task_id(launch.name), launch.retry_until_up)
@@ -127,7 +128,7 @@ def submit(home, launch: ManagedLaunch, planned: Sequence[PlannedTask]) -> int:
     return job_id
 
 
-def _ensure_controller(home) -> None:
+def _ensure_controller(home: StixHome) -> None:
     import importlib
 
     importlib.import_module("stix.managed.controller").ensure_controller(home)  # built on branch i17-controller
