@@ -95,7 +95,7 @@ def test_cancel_of_a_long_job_ends_cancelled_with_no_cluster_left(jobs_cli, stix
     long = task(tmp_path, "long", "name: long\nresources:\n  infra: local\n  cpus: 1\nrun: echo started; sleep 1000\n")
     assert jobs_cli("launch", "-d", "-y", long).returncode == 0
     wait_for(lambda: status_of(jobs_cli, 1) == "RUNNING", timeout=LAUNCH_S, interval=0.5, what="the job to run")
-    result = jobs_cli("cancel", "-y", "1")
+    result = jobs_cli("cancel", "-y", "1", timeout=400)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1] == "Managed job 1: CANCELLED"
     assert jobs_cli("logs", "1", "--no-follow").returncode == 103
