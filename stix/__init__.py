@@ -9,7 +9,9 @@ __version__ = "0.1.0"
 _MODELS = {"Task": "stix.sdk", "Resources": "stix.models.resources", "Storage": "stix.models.storage",
            "Service": "stix.models.service"}
 _SDK = ("launch", "exec", "status", "stop", "start", "down", "autostop", "queue", "cancel", "tail_logs")
-__all__ = [*_MODELS, *_SDK]
+_MODULES = ("jobs",)
+"""stix.jobs: the managed-jobs SDK (sky.jobs' names)."""
+__all__ = [*_MODELS, *_SDK, *_MODULES]
 
 
 def __getattr__(name: str):
@@ -19,4 +21,6 @@ def __getattr__(name: str):
         return getattr(importlib.import_module(_MODELS[name]), name)
     if name in _SDK:
         return getattr(importlib.import_module("stix.sdk"), name)
+    if name in _MODULES:
+        return importlib.import_module(f"stix.{name}")
     raise AttributeError(f"module 'stix' has no attribute {name!r}")

@@ -24,6 +24,9 @@ engine_app = typer.Typer(help="The Pulumi engine stix drives.", no_args_is_help=
 app.add_typer(engine_app, name="engine")
 catalog_app = typer.Typer(help="Instance and price catalogs.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
+jobs_app = typer.Typer(help="Managed jobs: run to completion through preemptions, capacity errors and failures.",
+                       no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
 
 
 def _session(quiet: bool = False):
@@ -495,6 +498,110 @@ def catalog_show() -> None:
     for cloud in catalog_clouds():
         path = catalog_file(cloud)
         print(f"{cloud:6} {path}\n       {source_line(path) if path else '(none)'}")
+
+
+@jobs_app.command("launch")
+def jobs_launch(
+    task: str = typer.Argument(..., help="Task YAML file: one task, or a pipeline (several documents, run in order)."),
+    name: Optional[str] = typer.Option(None, "-n", "--name", help="Job name (default: the pipeline's or task's name, else the file's stem)."),
+    detach: bool = typer.Option(False, "-d", "--detach", help="Submit and return; do not follow the logs."),
+    yes: bool = typer.Option(False, "-y", "--yes", help="Launch without asking."),
+    env: list[str] = typer.Option([], "--env", help=ENV_HELP),
+    env_file: list[str] = typer.Option([], "--env-file", help=ENV_FILE_HELP),
+    secret: list[str] = typer.Option([], "--secret", help=SECRET_HELP),
+    retry_until_up: bool = typer.Option(False, "--retry-until-up", help="Keep cycling through the candidates (with backoff) until one has capacity."),
+) -> None:
+    """Launch a managed job: the controller brings up a cluster per task, recovers it, and tears it down."""
+    from stix.managed import client
+    from stix.managed.store import JobStore
+    from stix.session import print_line
+
+    request = client.load_launch(task, _overrides(env, env_file, secret), name, yes=yes, retry_until_up=retry_until_up)
+    session = _session()
+    job_id = client.launch(session, request)
+    if detach:
+        print(f"`stix jobs logs {job_id}` follows it; `stix jobs queue` lists it.")
+        return
+    try:
+        code = client.tail_logs(JobStore(session.home), job_id, print_line)
+    except KeyboardInterrupt:
+        print(f"Managed job {job_id} keeps running: `stix jobs logs {job_id}` follows it again, "
+              f"`stix jobs cancel {job_id}` stops it.", file=sys.stderr)
+        raise
+    raise typer.Exit(code)
+
+
+@jobs_app.command("queue")
+def jobs_queue(
+    all_jobs: bool = typer.Option(False, "-a", "--all", help="Every job (default: unfinished ones, and those that ended in the last 24 hours)."),
+    format_: str = typer.Option("text", "--format", help="text or json."),
+) -> None:
+    """List managed jobs: unfinished ones and those that ended in the last 24 hours (--all: every job).
+
+    Reads the local record only: instant."""
+    from stix.errors import UsageError
+    from stix.home import StixHome
+    from stix.managed.client import queue_rows
+    from stix.managed.store import JobStore
+
+    if format_ not in ("text", "json"):
+        raise UsageError(f"--format {format_!r}: expected text or json")
+    rows = queue_rows(JobStore(StixHome.from_env()), all_jobs=all_jobs)
+    if format_ == "json":
+        import json as json_
+
+        print(json_.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+
+    from stix.render import managed_queue_table
+
+    console = Console(highlight=False)
+    if not rows:
+        console.print("No managed jobs." if all_jobs else "No managed jobs in the last 24 hours (--all lists every job).")
+        return
+    console.print(managed_queue_table(rows))
+
+
+@jobs_app.command("cancel")
+def jobs_cancel(
+    job_ids: list[int] = typer.Argument(None, help="Managed job ids."),
+    name: Optional[str] = typer.Option(None, "-n", "--name", help="Cancel the unfinished jobs of this name."),
+    all_jobs: bool = typer.Option(False, "-a", "--all", help="Cancel every unfinished managed job."),
+    yes: bool = typer.Option(False, "-y", "--yes", help="Cancel without asking."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait (up to 5 minutes) until each job has ended and its clusters are gone."),
+) -> None:
+    """Cancel managed jobs: the controller stops each one's work and tears its clusters down."""
+    from stix.managed import client
+
+    result = client.cancel(_session(), job_ids or [], name, all_jobs, yes, client.CANCEL_WAIT_S if wait else None)
+    if not result.requested or (wait and not result.settled):
+        raise typer.Exit(1)
+
+
+@jobs_app.command("logs")
+def jobs_logs(
+    job_id: Optional[int] = typer.Argument(None, help="Managed job id (default: the newest, or the newest named -n)."),
+    name: Optional[str] = typer.Option(None, "-n", "--name", help="The newest job of this name."),
+    follow: bool = typer.Option(True, "--follow/--no-follow", help="Follow until the job ends."),
+    controller: bool = typer.Option(False, "--controller", help="The controller's lines about the job instead."),
+) -> None:
+    """Print or follow a managed job's logs: every attempt of every task, in order.
+
+    Exit 0 succeeded, 100 failed, 101 not finished, 102 not found, 103 cancelled."""
+    from stix.home import StixHome
+    from stix.managed import client
+    from stix.managed.store import JobStore
+    from stix.session import print_line
+
+    store = JobStore(StixHome.from_env())
+    job = client.resolve(store, job_id, name)
+    if job is None:
+        what = f"managed job {job_id}" if job_id is not None else f"managed job named {name!r}" if name else "managed job"
+        print(f"stix: error: no {what} (stix jobs queue lists them)", file=sys.stderr)
+        raise typer.Exit(client.NOT_FOUND_EXIT)
+    read = client.controller_logs if controller else client.tail_logs
+    raise typer.Exit(read(store, job.id, print_line, follow=follow))
 
 
 @engine_app.command("install")

@@ -46,6 +46,8 @@ class LoadedTask:
 class Pipeline:
     name: Optional[str]
     tasks: list[Task]
+    lines: tuple[int, ...] = ()
+    """The line each task's document starts on, for errors found after loading (a managed job's prechecks)."""
 
     @property
     def is_pipeline(self) -> bool:
@@ -61,8 +63,8 @@ def load_task(path: str | Path, overrides: Optional[EnvOverrides] = None, requir
               model: type[Task] = Task) -> Task:
     pipeline = load_pipeline(path, overrides, require_env, model)
     if pipeline.is_pipeline:
-        raise TaskError(f"{path}:1:1: not supported yet: multi-document task files (pipelines) here; "
-                        f"this file has {len(pipeline.tasks)} tasks")
+        raise TaskError(f"{path}:1:1: a pipeline of {len(pipeline.tasks)} tasks runs as a managed job: "
+                        f"stix jobs launch {path}")
     return pipeline.tasks[0]
 
 
@@ -85,7 +87,7 @@ def load_pipeline_text(text: str, label: str = "<task>", overrides: Optional[Env
         documents = documents[1:]
     tasks = [_build(label, doc, overrides, require_env, model) for doc in documents]
     _check_pipeline(label, documents, tasks)
-    return Pipeline(header_name, tasks)
+    return Pipeline(header_name, tasks, tuple(doc.start_mark.line + 1 for doc in documents))
 
 
 def _is_header(node: yaml.Node) -> bool:

@@ -141,6 +141,52 @@ def queue_table(cluster: str, rows: list[dict]) -> Table:
     return table
 
 
+def managed_placement_line(index: int, name, placement, tasks: int = 1) -> str:
+    """A managed job's task, where it would go first, and how many candidates failover would try after it."""
+    following = len(placement.candidates) - 1
+    line = placement_line(placement).split("; ")[0].removeprefix("Placement: ")
+    who = f"Task {index}" + (f" ({name})" if name else "") if tasks > 1 else "Placement"
+    return f"{who}: {line}; then {following} failover candidate{'s' if following != 1 else ''}"
+
+
+MANAGED_QUEUE_COLUMNS = ("ID", "TASK", "NAME", "RESOURCES", "SUBMITTED", "TOT. DURATION", "JOB DURATION",
+                         "#RECOVERIES", "STATUS")
+
+
+def managed_queue_table(rows: list[dict], now: float | None = None) -> Table:
+    """`stix jobs queue`: SkyPilot's columns; a pipeline is a row for the job, then one per task under it."""
+    now = time.time() if now is None else now
+    table = Table(title="Managed jobs", title_justify="left")
+    for column in MANAGED_QUEUE_COLUMNS:
+        table.add_column(column)
+    failures = any(row["failure_reason"] for row in rows)
+    if failures:
+        table.add_column("FAILURE")
+    span = lambda seconds: age(seconds) if seconds is not None else "-"  # noqa: E731
+    jobs: dict[int, list[dict]] = {}
+    for row in rows:
+        jobs.setdefault(row["job_id"], []).append(row)
+    for job_id, tasks in jobs.items():
+        first = tasks[0]
+        submitted = age(now - first["submitted_at"]) + " ago"
+        if len(tasks) == 1 and first["tasks"] == 1:
+            cells = [str(job_id), "-", first["job_name"], first["resources"], submitted, span(first["duration"]),
+                     span(first["job_duration"]), str(first["recovery_count"]), first["status"]]
+            table.add_row(*_plain(*cells, *([first["failure_reason"] or ""] if failures else [])))
+            continue
+        running = [t["job_duration"] for t in tasks if t["job_duration"] is not None]
+        job_failure = next((t["failure_reason"] for t in tasks if t["failure_reason"]), "")
+        cells = [str(job_id), "-", first["job_name"], "-", submitted, span(first["duration"]),
+                 span(sum(running) if running else None), str(sum(t["recovery_count"] for t in tasks)),
+                 first["job_status"]]
+        table.add_row(*_plain(*cells, *([job_failure] if failures else [])))
+        for task in tasks:
+            cells = [" ↳", str(task["task_id"]), task["task_name"], task["resources"], "-", "-",
+                     span(task["job_duration"]), str(task["recovery_count"]), task["status"]]
+            table.add_row(*_plain(*cells, *([task["failure_reason"] or ""] if failures else [])))
+    return table
+
+
 def _plain(*cells: str) -> list[Text]:
     """Table cells as literal text: job names, engine messages and '[spot]' are not rich markup."""
     return [Text(str(cell)) for cell in cells]

@@ -319,6 +319,14 @@ class JobStore:
     def named(self, name: str) -> list[ManagedJob]:
         return self._jobs("WHERE name = ?", (name,))
 
+    def task_configs(self, job_ids: Sequence[int]) -> dict[tuple[int, int], dict]:
+        """(job, task index) -> the task as submitted, secrets left out: what `stix jobs queue` shows, without
+        unsealing anything."""
+        if not job_ids:
+            return {}
+        rows = self._run(f"SELECT job_id, idx, config FROM tasks WHERE job_id IN ({_marks(job_ids)})", tuple(job_ids))
+        return {(r["job_id"], r["idx"]): json.loads(r["config"]) for r in rows}
+
     def attempts(self, job_id: int) -> list[Attempt]:
         rows = self._run("SELECT * FROM attempts WHERE job_id = ? ORDER BY idx, attempt", (job_id,))
         return [Attempt(r["job_id"], r["idx"], r["attempt"], r["cluster"], r["location"], r["started"], r["ended"],

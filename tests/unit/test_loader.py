@@ -122,7 +122,16 @@ def test_directory_instead_of_file(tmp_path):
 
 def test_pipeline_refused_clearly(tmp_path):
     path = write(tmp_path, "run: a\n---\nrun: b\n")
-    assert error_of(path).startswith(f"{path}:1:1: not supported yet: multi-document task files (pipelines)")
+    assert error_of(path) == f"{path}:1:1: a pipeline of 2 tasks runs as a managed job: stix jobs launch {path}"
+
+
+def test_pipeline_records_where_each_task_starts(tmp_path):
+    from stix.loader import load_pipeline
+
+    path = write(tmp_path, "name: pipe\n---\nname: a\nrun: a\n---\n\nname: b\nrun: b\n")
+    pipeline = load_pipeline(path)
+    assert pipeline.name == "pipe" and [t.name for t in pipeline.tasks] == ["a", "b"]
+    assert pipeline.lines == (3, 7)
 
 
 def test_line_breaks_inside_keys_stay_on_one_line(tmp_path):

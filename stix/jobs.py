@@ -1,0 +1,101 @@
+"""Managed jobs from Python, with SkyPilot's names (sky.jobs.*), calling the same code as `stix jobs`.
+
+    import stix
+    job_id = stix.jobs.launch("train.yaml", name="train")
+    stix.jobs.queue()
+    stix.jobs.tail_logs(job_id=job_id)
+
+Calling launch() or cancel() is the consent `-y` gives on the command line.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence, Union
+
+from stix.models.task import Task
+
+TaskLike = Union[Task, str, Sequence[Task]]
+
+
+def _session():
+    from stix.sdk import _session as sdk_session
+
+    return sdk_session()
+
+
+def _request(task: TaskLike, name: Optional[str], retry_until_up: bool, envs: Optional[dict[str, str]],
+             secrets: Optional[dict[str, str]]):
+    from stix.loader import EnvOverrides
+    from stix.managed.client import ManagedLaunch, load_launch
+
+    if isinstance(task, str):
+        return load_launch(task, EnvOverrides(envs or {}, secrets or {}), name, yes=True, retry_until_up=retry_until_up)
+    tasks = [task] if isinstance(task, Task) else list(task)
+    if not tasks or not all(isinstance(t, Task) for t in tasks):
+        from stix.errors import UsageError
+
+        raise UsageError("launch() takes a Task, a list of Tasks (a pipeline) or a task file's path")
+    copies = []
+    for original in tasks:
+        copy = original.model_copy(deep=True)
+        if envs:
+            copy.update_envs(envs)
+        if secrets:
+            copy.secrets = {**copy.secrets, **secrets}
+        copies.append(copy)
+    default = copies[0].name if len(copies) == 1 else None
+    return ManagedLaunch(tuple(copies), name or default or "managed-job", "<sdk>", yes=True,
+                         retry_until_up=retry_until_up)
+
+
+def launch(task: TaskLike, name: Optional[str] = None, detach: bool = True, retry_until_up: bool = False,
+           envs: Optional[dict[str, str]] = None, secrets: Optional[dict[str, str]] = None) -> int:
+    """Submit a managed job (a Task, a list of Tasks run in order, or a task file); returns its id. With
+    detach=False, print its logs until it ends first."""
+    from stix.managed import client
+
+    session = _session()
+    job_id = client.launch(session, _request(task, name, retry_until_up, envs, secrets))
+    if not detach:
+        client.tail_logs(_store(), job_id, session.output)
+    return job_id
+
+
+def queue(skip_finished: bool = False, all: bool = False) -> list[dict]:  # noqa: A002 - SkyPilot's name
+    """One dict per task (the keys `stix jobs queue --format json` prints): unfinished jobs and those that ended
+    in the last 24 hours; all=True: every job; skip_finished: unfinished ones only."""
+    from stix.managed.client import queue_rows
+
+    return queue_rows(_store(), all_jobs=all, skip_finished=skip_finished)
+
+
+def cancel(name: Optional[str] = None, job_ids: Optional[Sequence[int]] = None, all: bool = False,  # noqa: A002
+           wait: bool = True) -> list[int]:
+    """Cancel managed jobs (by name, ids, or all unfinished); returns the ids asked to cancel."""
+    from stix.managed import client
+
+    result = client.cancel(_session(), list(job_ids or []), name, all, yes=True,
+                           wait_s=client.CANCEL_WAIT_S if wait else None)
+    return result.requested
+
+
+def tail_logs(name: Optional[str] = None, job_id: Optional[int] = None, follow: bool = True,
+              controller: bool = False) -> int:
+    """Print a job's logs (every attempt, in order; the newest job, or the newest of that name, by default);
+    returns 0 succeeded, 100 failed, 101 not finished, 102 not found, 103 cancelled."""
+    from stix.managed import client
+    from stix.session import print_line
+
+    store = _store()
+    job = client.resolve(store, job_id, name)
+    if job is None:
+        return client.NOT_FOUND_EXIT
+    read = client.controller_logs if controller else client.tail_logs
+    return read(store, job.id, print_line, follow=follow)
+
+
+def _store():
+    from stix.home import StixHome
+    from stix.managed.store import JobStore
+
+    return JobStore(StixHome.from_env())
