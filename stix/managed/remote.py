@@ -29,8 +29,8 @@ from stix.managed.client import CancelResult, ManagedLaunch
 from stix.session import LineSink, Session, confirm
 
 MODULE = "stix.managed.remote_side"
-NOTE = "\x1estix-note "
-RESULT = "\x1estix-result "
+NOTE = "\x1fstix-note "
+RESULT = "\x1fstix-result "
 FORWARDED = frozenset({"PATH", "PYTHONPATH", "STIX_SETUP_TIMEOUT", "STIX_RETRY_BACKOFF", "STIX_CATALOG_DIR"})
 FORWARDED_PREFIXES = ("STIX_LOCAL_", "STIX_CONTROLLER_", "STIX_SSH_KEEPALIVE")
 """Settings the controller runs under, as they are here (the node shares this machine: the same paths work)."""
