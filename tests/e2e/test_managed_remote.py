@@ -51,7 +51,8 @@ def status_of(remote_jobs, job_id: int) -> str:
     return next((row["job_status"] for row in rows(remote_jobs) if row["job_id"] == job_id), "ABSENT")
 
 
-def test_a_detached_job_runs_to_succeeded_on_the_controller_cluster(remote_jobs, stix, stix_home, tmp_path: Path):
+def test_a_detached_job_runs_to_succeeded_on_the_controller_cluster(remote_jobs, stix, stix_home, tmp_path: Path,
+                                                                    monkeypatch):
     workdir = tmp_path / "project"
     workdir.mkdir()
     (workdir / "data.txt").write_text("payload-from-the-laptop\n")
@@ -85,6 +86,18 @@ def test_a_detached_job_runs_to_succeeded_on_the_controller_cluster(remote_jobs,
     assert "── task 0 (remote), attempt 1 on " in logs.stdout
     assert logs.stdout.rstrip().endswith("── managed job 1 (remote): SUCCEEDED")
     assert remote_jobs("logs", "7", "--no-follow").returncode == 102
+
+    # Without -d the CLI follows the job's logs, streamed over SSH, to its end; the SDK reads the same queue.
+    hello = tmp_path / "hello.yaml"
+    hello.write_text("name: hello\nresources:\n  infra: local\n  cpus: 1\nrun: echo hello-over-ssh\n")
+    followed = remote_jobs("launch", "-y", str(hello))
+    assert followed.returncode == 0, followed.stdout + followed.stderr
+    assert "hello-over-ssh" in followed.stdout
+    assert followed.stdout.rstrip().endswith("── managed job 2 (hello): SUCCEEDED")
+    import stix.jobs
+
+    monkeypatch.setenv("STIX_JOBS_CONTROLLER", "cluster")
+    assert [(r["job_id"], r["job_status"]) for r in stix.jobs.queue(all=True)] == [(2, "SUCCEEDED"), (1, "SUCCEEDED")]
     assert not pid_path(home).exists() and not (home.root / "managed").exists()
 
 

@@ -244,3 +244,17 @@ def test_launch_help_documents_the_settings(stix):
 def test_the_markers_are_never_split_from_their_line():
     assert (remote.RESULT + "{}").splitlines() == [remote.RESULT + "{}"]
     assert (remote.NOTE + "{}").splitlines() == [remote.NOTE + "{}"]
+
+
+def test_the_sdk_takes_the_same_seams(home, monkeypatch, tmp_path):
+    import stix.jobs
+
+    monkeypatch.setenv(controller_cluster.CONTROLLER_ENV, "cluster")
+    for call in (stix.jobs.queue, lambda: stix.jobs.tail_logs(job_id=1), lambda: stix.jobs.cancel(job_ids=[1])):
+        with pytest.raises(JobError, match="stix-jobs-controller"):
+            call()
+    monkeypatch.setenv(controller_cluster.INFRA_ENV, "azure")
+    task = Task.model_validate({"name": "t", "resources": {"infra": "local", "cpus": 1}, "run": "echo"})
+    with pytest.raises(UsageError, match="cannot run on azure yet"):
+        stix.jobs.launch(task)
+    assert not st.JobStore(home).root.exists()
