@@ -86,6 +86,10 @@ def test_a_detached_job_runs_to_succeeded_on_the_controller_cluster(remote_jobs,
     assert "── task 0 (remote), attempt 1 on " in logs.stdout
     assert logs.stdout.rstrip().endswith("── managed job 1 (remote): SUCCEEDED")
     assert remote_jobs("logs", "7", "--no-follow").returncode == 102
+    controller_lines = remote_jobs("logs", "1", "--controller")
+    assert controller_lines.returncode == 0 and " job 1: " in controller_lines.stdout, controller_lines.stdout
+    table = remote_jobs("queue")
+    assert table.returncode == 0 and "remote" in table.stdout and "SUCCEEDED" in table.stdout, table.stdout
 
     # Without -d the CLI follows the job's logs, streamed over SSH, to its end; the SDK reads the same queue.
     hello = tmp_path / "hello.yaml"
