@@ -110,8 +110,12 @@ def test_cancel_over_ssh_ends_cancelled(remote_jobs, tmp_path: Path):
     task.write_text("name: long\nresources:\n  infra: local\n  cpus: 1\nrun: echo started; sleep 1000\n")
     assert remote_jobs("launch", "-d", "-y", str(task)).returncode == 0
     wait_for(lambda: status_of(remote_jobs, 1) == "RUNNING", timeout=LAUNCH_S, interval=1.0, what="the job to run")
+    asked = remote_jobs("cancel", "1")  # no terminal to ask: refused here, before anything is marked there
+    assert asked.returncode == 2 and "pass -y" in asked.stderr, asked.stdout + asked.stderr
+    assert status_of(remote_jobs, 1) == "RUNNING"
     result = remote_jobs("cancel", "-y", "1")
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "Cancelling managed job(s) 1" in result.stdout
     assert result.stdout.splitlines()[-1] == "Managed job 1: CANCELLED", result.stdout
     assert status_of(remote_jobs, 1) == "CANCELLED"
     assert remote_jobs("logs", "1", "--no-follow").returncode == 103
