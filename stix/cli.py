@@ -547,7 +547,7 @@ def jobs_queue(
 ) -> None:
     """List managed jobs: unfinished ones and those that ended in the last 24 hours (--all: every job).
 
-    Reads the local record only: instant."""
+    Reads the local record only: instant (STIX_JOBS_CONTROLLER=cluster: the controller cluster's, over SSH)."""
     from stix.errors import UsageError
     from stix.home import StixHome
     from stix.managed.client import queue_rows
