@@ -56,6 +56,9 @@ class Cloud:
     """Node sizes are not known from a catalog: ask the nodes after apply."""
     nodes_are_processes: ClassVar[bool] = False
     """A node is processes on this machine (sshd and its sessions): autostop kills them rather than shutting down."""
+    nodes_share_host: ClassVar[bool] = False
+    """A node sees this machine's filesystem and programs, so it can run this interpreter and this stix package
+    (the managed-jobs controller cluster needs that: installing stix on a remote machine is not built)."""
     pooled: ClassVar[bool] = False
     """Nodes are the hosts of a named pool (the placement's region names it)."""
     host_program: ClassVar[Optional[str]] = None

@@ -511,19 +511,28 @@ def jobs_launch(
     secret: list[str] = typer.Option([], "--secret", help=SECRET_HELP),
     retry_until_up: bool = typer.Option(False, "--retry-until-up", help="Keep cycling through the candidates (with backoff) until one has capacity."),
 ) -> None:
-    """Launch a managed job: the controller brings up a cluster per task, recovers it, and tears it down."""
-    from stix.managed import client
+    """Launch a managed job: the controller brings up a cluster per task, recovers it, and tears it down.
+
+    The controller is a detached process on this machine, or, with STIX_JOBS_CONTROLLER=cluster, runs on the
+    cluster stix-jobs-controller, which stix launches when it is not up (where: STIX_JOBS_CONTROLLER_INFRA,
+    default local); then every `stix jobs` command talks to it over SSH, and the laptop can close."""
+    from stix.managed import client, controller_cluster, remote
     from stix.managed.store import JobStore
     from stix.session import print_line
 
     request = client.load_launch(task, _overrides(env, env_file, secret), name, yes=yes, retry_until_up=retry_until_up)
     session = _session()
-    job_id = client.launch(session, request)
+    on_cluster = controller_cluster.on_cluster()
+    job_id = (remote.launch if on_cluster else client.launch)(session, request)
     if detach:
         print(f"`stix jobs logs {job_id}` follows it; `stix jobs queue` lists it.")
         return
     try:
-        code = client.tail_logs(JobStore(session.home), job_id, print_line)
+        if on_cluster:
+            found = remote.logs(session, job_id, None, print_line)
+            code = client.NOT_FOUND_EXIT if found is None else found
+        else:
+            code = client.tail_logs(JobStore(session.home), job_id, print_line)
     except KeyboardInterrupt:
         print(f"Managed job {job_id} keeps running: `stix jobs logs {job_id}` follows it again, "
               f"`stix jobs cancel {job_id}` stops it.", file=sys.stderr)
@@ -538,7 +547,7 @@ def jobs_queue(
 ) -> None:
     """List managed jobs: unfinished ones and those that ended in the last 24 hours (--all: every job).
 
-    Reads the local record only: instant."""
+    Reads the local record only: instant (STIX_JOBS_CONTROLLER=cluster: the controller cluster's, over SSH)."""
     from stix.errors import UsageError
     from stix.home import StixHome
     from stix.managed.client import queue_rows
@@ -546,7 +555,12 @@ def jobs_queue(
 
     if format_ not in ("text", "json"):
         raise UsageError(f"--format {format_!r}: expected text or json")
-    rows = queue_rows(JobStore(StixHome.from_env()), all_jobs=all_jobs)
+    from stix.managed import controller_cluster, remote
+
+    if controller_cluster.on_cluster():
+        rows = remote.queue_rows(_session(quiet=True), all_jobs=all_jobs)
+    else:
+        rows = queue_rows(JobStore(StixHome.from_env()), all_jobs=all_jobs)
     if format_ == "json":
         import json as json_
 
@@ -572,9 +586,10 @@ def jobs_cancel(
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait (up to 5 minutes) until each job has ended and its clusters are gone."),
 ) -> None:
     """Cancel managed jobs: the controller stops each one's work and tears its clusters down."""
-    from stix.managed import client
+    from stix.managed import client, controller_cluster, remote
 
-    result = client.cancel(_session(), job_ids or [], name, all_jobs, yes, client.CANCEL_WAIT_S if wait else None)
+    cancel = remote.cancel if controller_cluster.on_cluster() else client.cancel
+    result = cancel(_session(), job_ids or [], name, all_jobs, yes, client.CANCEL_WAIT_S if wait else None)
     if not result.requested or (wait and not result.settled):
         raise typer.Exit(1)
 
@@ -590,12 +605,18 @@ def jobs_logs(
 
     Exit 0 succeeded, 100 failed, 101 not finished, 102 not found, 103 cancelled."""
     from stix.home import StixHome
-    from stix.managed import client
+    from stix.managed import client, controller_cluster, remote
     from stix.managed.store import JobStore
     from stix.session import print_line
 
-    store = JobStore(StixHome.from_env())
-    job = client.resolve(store, job_id, name)
+    if controller_cluster.on_cluster():
+        code = remote.logs(_session(quiet=True), job_id, name, print_line, follow, controller)
+        if code is not None:
+            raise typer.Exit(code)
+        job = None
+    else:
+        store = JobStore(StixHome.from_env())
+        job = client.resolve(store, job_id, name)
     if job is None:
         what = f"managed job {job_id}" if job_id is not None else f"managed job named {name!r}" if name else "managed job"
         print(f"stix: error: no {what} (stix jobs queue lists them)", file=sys.stderr)

@@ -52,9 +52,14 @@ def launch(task: TaskLike, name: Optional[str] = None, detach: bool = True, retr
            envs: Optional[dict[str, str]] = None, secrets: Optional[dict[str, str]] = None) -> int:
     """Submit a managed job (a Task, a list of Tasks run in order, or a task file); returns its id. With
     detach=False, print its logs until it ends first."""
-    from stix.managed import client
+    from stix.managed import client, controller_cluster, remote
 
     session = _session()
+    if controller_cluster.on_cluster():  # STIX_JOBS_CONTROLLER=cluster: the controller cluster, over SSH
+        job_id = remote.launch(session, _request(task, name, retry_until_up, envs, secrets))
+        if not detach:
+            remote.logs(session, job_id, None, session.output)
+        return job_id
     job_id = client.launch(session, _request(task, name, retry_until_up, envs, secrets))
     if not detach:
         client.tail_logs(_store(), job_id, session.output)
@@ -64,17 +69,28 @@ def launch(task: TaskLike, name: Optional[str] = None, detach: bool = True, retr
 def queue(skip_finished: bool = False, all: bool = False) -> list[dict]:  # noqa: A002 - SkyPilot's name
     """One dict per task (the keys `stix jobs queue --format json` prints): unfinished jobs and those that ended
     in the last 24 hours; all=True: every job; skip_finished: unfinished ones only."""
+    from stix.managed import controller_cluster, remote
     from stix.managed.client import queue_rows
 
+    if controller_cluster.on_cluster():
+        rows = remote.queue_rows(_session(), all_jobs=all)
+        return [row for row in rows if not skip_finished or row["job_status"] not in _terminal()]
     return queue_rows(_store(), all_jobs=all, skip_finished=skip_finished)
+
+
+def _terminal() -> frozenset[str]:
+    from stix.managed.store import TERMINAL
+
+    return TERMINAL
 
 
 def cancel(name: Optional[str] = None, job_ids: Optional[Sequence[int]] = None, all: bool = False,  # noqa: A002
            wait: bool = True) -> list[int]:
     """Cancel managed jobs (by name, ids, or all unfinished); returns the ids asked to cancel."""
-    from stix.managed import client
+    from stix.managed import client, controller_cluster, remote
 
-    result = client.cancel(_session(), list(job_ids or []), name, all, yes=True,
+    cancel_ = remote.cancel if controller_cluster.on_cluster() else client.cancel
+    result = cancel_(_session(), list(job_ids or []), name, all, yes=True,
                            wait_s=client.CANCEL_WAIT_S if wait else None)
     return result.requested
 
@@ -83,9 +99,12 @@ def tail_logs(name: Optional[str] = None, job_id: Optional[int] = None, follow: 
               controller: bool = False) -> int:
     """Print a job's logs (every attempt, in order; the newest job, or the newest of that name, by default);
     returns 0 succeeded, 100 failed, 101 not finished, 102 not found, 103 cancelled."""
-    from stix.managed import client
+    from stix.managed import client, controller_cluster, remote
     from stix.session import print_line
 
+    if controller_cluster.on_cluster():
+        found = remote.logs(_session(), job_id, name, print_line, follow, controller)
+        return client.NOT_FOUND_EXIT if found is None else found
     store = _store()
     job = client.resolve(store, job_id, name)
     if job is None:

@@ -23,6 +23,7 @@ class Local(Stoppable, Cloud):
     preset_host_keys = False  # the node provider makes each node's key and reports it
     vm_fields = False  # a node is a directory on this machine
     nodes_are_processes = True
+    nodes_share_host = True
     capacity_errors = (r"InsufficientCapacity: zone \S+ has no capacity",)
     """What components/local/faults.py refuses a create with."""
 

@@ -1,0 +1,102 @@
+"""Where the managed-jobs controller runs: a detached local process (the default), or a small cluster that
+stix itself launches, `stix-jobs-controller`, so the laptop can close (STIX_JOBS_CONTROLLER=cluster).
+
+The cluster is an ordinary one (it shows in `stix status`, `stix destroy` removes it), launched through the
+flows only when it is not UP already. The controller on it is this same code: it runs there only where the
+cloud's nodes share this machine's filesystem (the local cloud), with this interpreter and this stix package.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from stix.errors import ClusterNotFound, JobError, UsageError
+from stix.session import Session
+
+if TYPE_CHECKING:
+    from stix.models.task import Task
+    from stix.spec import ClusterInfo
+
+CONTROLLER_ENV = "STIX_JOBS_CONTROLLER"
+"""`local` (default): a detached process on this machine; `cluster`: on the controller cluster."""
+INFRA_ENV = "STIX_JOBS_CONTROLLER_INFRA"
+"""Where the controller cluster goes (infra syntax; default `local`)."""
+CLUSTER = "stix-jobs-controller"
+LOCAL, ON_CLUSTER = "local", "cluster"
+
+
+def mode() -> str:
+    raw = os.environ.get(CONTROLLER_ENV, "").strip()
+    if raw.lower() in ("", LOCAL):
+        return LOCAL
+    if raw.lower() == ON_CLUSTER:
+        return ON_CLUSTER
+    raise UsageError(f"{CONTROLLER_ENV}={raw!r}: expected {LOCAL} or {ON_CLUSTER}")
+
+
+def on_cluster() -> bool:
+    """Whether `stix jobs ...` talks to the controller cluster instead of this machine's store."""
+    return mode() == ON_CLUSTER
+
+
+def infra() -> str:
+    return os.environ.get(INFRA_ENV, "").strip() or "local"
+
+
+def controller_task(where: str) -> Task:
+    """The controller cluster's task: one small node, nothing to run (the controller is started per submit)."""
+    from pydantic import ValidationError
+
+    from stix.models.task import Task
+
+    try:
+        return Task.model_validate({"name": CLUSTER, "resources": {"infra": where, "cpus": "1+"}})
+    except ValidationError as exc:
+        problem = exc.errors()[0].get("msg", "not valid") if exc.errors() else "not valid"
+        raise UsageError(f"{INFRA_ENV}={where!r}: {problem}") from None
+
+
+def check_runs_stix(cloud: str) -> None:
+    """Refuse, in one line, a cloud whose nodes could not run this stix (never half-work)."""
+    from stix.components.base import cloud_for
+
+    if not cloud_for(cloud).nodes_share_host:
+        raise UsageError(
+            f"{CONTROLLER_ENV}={ON_CLUSTER}: the controller cluster cannot run on {cloud} yet: stix runs it only on "
+            f"a cloud whose nodes share this machine (local); installing stix, the engine and cloud credentials on a "
+            f"remote machine is not built. Set {INFRA_ENV}=local, or {CONTROLLER_ENV}={LOCAL}")
+
+
+def cloud_of(task: Task) -> str:
+    """The cloud the controller task lands on: the one its infra names, else the planner's choice."""
+    infra_ = task.resources.infra
+    if infra_ is not None and infra_.cloud:
+        return infra_.cloud
+    from stix.placement import place
+
+    return place(task).chosen.cloud
+
+
+def ensure(session: Session, launch: bool = True) -> ClusterInfo:
+    """The controller cluster's saved node list; unless the index says it is UP and its node list is saved (the
+    fast path: no engine call), the cluster is launched first (launch), or the reason is the error."""
+    from stix.cluster_jobs import load_info
+
+    try:
+        info = load_info(session.home, CLUSTER)
+    except (ClusterNotFound, JobError) as exc:
+        if not launch:
+            raise JobError(f"{exc.message}; managed jobs run on the controller cluster, which `stix jobs launch` "
+                           "starts") from None
+        info = None
+    if info is not None:
+        check_runs_stix(info.cloud)
+        return info
+    task = controller_task(infra())
+    check_runs_stix(cloud_of(task))
+    from stix.flows import LaunchRequest, up
+
+    session.note(f"Launching the managed-jobs controller cluster {CLUSTER} ({infra()})", "heading")
+    up(session, LaunchRequest(task, CLUSTER, yes=True))
+    return load_info(session.home, CLUSTER)
