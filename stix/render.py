@@ -111,11 +111,14 @@ def placement_line(placement) -> str:
     from stix.components.base import cloud_for
 
     label = cloud_for(chosen.cloud).placement_label
+    following = len(placement.candidates) - 1
+    failover = f"; {following} failover candidate{'s' if following != 1 else ''}"
+    where = f" in {chosen.location}" if chosen.location != "-" else ""
     if label:
         gpus = f", with {chosen.accelerators} each" if chosen.accelerator else ""
-        return f"Placement: {label}{gpus}, {nodes}, ${chosen.hourly_cost:.2f}/hr"
-    return (f"Placement: {chosen.cloud} {chosen.instance_type} ({chosen.accelerators}) in {chosen.location}, "
-            f"{nodes}, ${chosen.hourly_cost:.2f}/hr; {len(placement.candidates) - 1} failover candidate(s)")
+        return f"Placement: {label}{where}{gpus}, {nodes}, ${chosen.hourly_cost:.2f}/hr{failover}"
+    return (f"Placement: {chosen.cloud} {chosen.instance_type} ({chosen.accelerators}){where}, "
+            f"{nodes}, ${chosen.hourly_cost:.2f}/hr{failover}")
 
 
 def gpus_table(rows: list, title: str) -> Table:
@@ -143,10 +146,9 @@ def queue_table(cluster: str, rows: list[dict]) -> Table:
 
 def managed_placement_line(index: int, name, placement, tasks: int = 1) -> str:
     """A managed job's task, where it would go first, and how many candidates failover would try after it."""
-    following = len(placement.candidates) - 1
-    line = placement_line(placement).split("; ")[0].removeprefix("Placement: ")
+    line = placement_line(placement).removeprefix("Placement: ")
     who = f"Task {index}" + (f" ({name})" if name else "") if tasks > 1 else "Placement"
-    return f"{who}: {line}; then {following} failover candidate{'s' if following != 1 else ''}"
+    return f"{who}: {line}"
 
 
 MANAGED_QUEUE_COLUMNS = ("ID", "TASK", "NAME", "RESOURCES", "SUBMITTED", "TOT. DURATION", "JOB DURATION",

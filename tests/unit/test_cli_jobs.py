@@ -156,7 +156,7 @@ def test_launch_follows_the_logs_and_exits_by_the_jobs_status(jobs, controller, 
     result = invoke("jobs", "launch", "-y", str(path))
     assert result.exit_code == code, result.output
     lines = result.output.splitlines()
-    assert lines[0].startswith("Placement: the local cloud") and lines[0].endswith("then 0 failover candidates")
+    assert lines[0].startswith("Placement: the local cloud") and lines[0].endswith("; 4 failover candidates")
     assert lines[1:] == ["Managed job 1 submitted", f"── task 0 (hello), attempt 1 on hello-1 (local/local/local-a): {outcome}",
                          "ran hello", f"── managed job 1 (hello): {outcome}"]
 

@@ -34,7 +34,7 @@ def test_optimize_nothing_fits_is_one_line(stix, tmp_path):
 def test_optimize_local_task_is_free(stix, tmp_path):
     result = stix("optimize", "examples/hello.yaml", cwd=REPO)
     assert result.returncode == 0
-    assert "Placement: the local cloud (nodes on this machine), 2 nodes, $0.00/hr" in result.stdout
+    assert "Placement: the local cloud (nodes on this machine) in local/local-a, 2 nodes, $0.00/hr" in result.stdout
 
 
 def test_gpus_lists_offers_cheapest_first(stix):
@@ -65,7 +65,7 @@ def test_check_reports_clouds_from_environment(stix, tmp_path):
 def test_preview_shows_placement_and_cost(stix, engine):
     result = stix("preview", str(REPO / "examples/hello.yaml"))
     assert result.returncode == 0, result.stderr
-    assert "Placement: the local cloud (nodes on this machine), 2 nodes, $0.00/hr" in result.stdout
+    assert "Placement: the local cloud (nodes on this machine) in local/local-a, 2 nodes, $0.00/hr" in result.stdout
 
 
 def test_up_on_a_cloud_without_its_plugin_says_how_to_install_it(stix, tmp_path):

@@ -80,8 +80,8 @@ def test_launch_prechecks_places_confirms_and_submits_a_pipeline(home, jobs, con
     assert [t.name for t in job.tasks] == ["prep", "train"]
     assert job.task_id.startswith("stix-managed-") and job.task_id.endswith("_pipe")
     lines = texts(notes)
-    assert lines[0].startswith("Task 0 (prep): the local cloud") and lines[0].endswith("; then 0 failover candidates")
-    assert lines[1].startswith("Task 1 (train): the local cloud (nodes on this machine), 2 nodes")
+    assert lines[0].startswith("Task 0 (prep): the local cloud") and lines[0].endswith("; 4 failover candidates")
+    assert lines[1].startswith("Task 1 (train): the local cloud (nodes on this machine) in local/local-a, 2 nodes")
     assert lines[-1] == f"Managed job {job_id} submitted"
 
 
