@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, TypeVar
 
@@ -68,7 +69,10 @@ def interrupts_deferred(events: EventSink, cluster: str, what: str) -> Iterator[
             events(Note(f"Interrupted: waiting for the engine to stop the {what} safely...", "warning"))
         interrupted.append(signum)
 
-    previous = signal.signal(signal.SIGINT, handler)
+    # Signal handlers belong to the main thread; elsewhere (the managed-jobs controller's threads) a
+    # launch has no Ctrl-C of its own to defer.
+    on_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, handler) if on_main else None
     try:
         yield
     except ProvisionError:
@@ -77,6 +81,7 @@ def interrupts_deferred(events: EventSink, cluster: str, what: str) -> Iterator[
                           f"`stix destroy {cluster}` removes it") from None
         raise
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if on_main:
+            signal.signal(signal.SIGINT, previous)
     if interrupted:
         raise Aborted(f"{what} interrupted after it finished; cluster {cluster} is as shown by `stix status`")

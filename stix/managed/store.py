@@ -222,11 +222,18 @@ class JobStore:
 
     def set_task(self, job_id: int, index: int, **fields: Any) -> None:
         """Update a task's fields (status, cluster, agent_job, restarts, recoveries, failure)."""
+        if not fields:
+            return
+        conn = self._connect()
+        try:
+            conn.execute(*self._task_update(job_id, index, fields))
+        finally:
+            conn.close()
+
+    def _task_update(self, job_id: int, index: int, fields: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
         unknown = set(fields) - self._TASK_FIELDS
         if unknown:
             raise ValueError(f"not task fields: {sorted(unknown)}")
-        if not fields:
-            return
         assignments = [f"{name} = ?" for name in fields]
         params: list[Any] = list(fields.values())
         status = fields.get("status")
@@ -236,7 +243,7 @@ class JobStore:
             params += [status, PENDING, now]
             assignments.append("ended = CASE WHEN ? THEN ? ELSE ended END")
             params += [status in TERMINAL, now]
-        self._run(f"UPDATE tasks SET {', '.join(assignments)} WHERE job_id = ? AND idx = ?", (*params, job_id, index))
+        return f"UPDATE tasks SET {', '.join(assignments)} WHERE job_id = ? AND idx = ?", (*params, job_id, index)
 
     def request_cancel(self, job_ids: Iterable[int]) -> list[int]:
         """Mark unfinished jobs for cancelling (the controller does it); returns the ids marked."""
@@ -278,6 +285,20 @@ class JobStore:
         self._run("UPDATE attempts SET location = COALESCE(?, location), outcome = COALESCE(?, outcome), "
                   "ended = CASE WHEN ? IS NOT NULL THEN ? ELSE ended END WHERE job_id = ? AND idx = ? AND attempt = ?",
                   (location, outcome, outcome, time.time(), job_id, index, attempt))
+
+    def finish_attempt(self, job_id: int, index: int, attempt: int, outcome: str, **task_fields: Any) -> None:
+        """End an attempt and move its task on (status, counts) in one transaction, so a controller killed
+        in between never finds a task still RUNNING on an attempt that is over, or the reverse."""
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("UPDATE attempts SET outcome = ?, ended = ? WHERE job_id = ? AND idx = ? AND attempt = ?",
+                         (outcome, time.time(), job_id, index, attempt))
+            if task_fields:
+                conn.execute(*self._task_update(job_id, index, task_fields))
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
 
     # --- reading -----------------------------------------------------------------------------
 

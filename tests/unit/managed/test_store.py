@@ -70,3 +70,19 @@ def test_attempts_are_numbered_in_order_with_a_log_file_each(jobs):
         (1, "local/local/local-a", "PREEMPTED"), (2, None, None)]
     assert attempts[0].ended is not None and attempts[1].ended is None
     assert jobs.log_path(job_id, 0, 2).exists()
+
+
+def test_finishing_an_attempt_moves_its_task_in_the_same_transaction(jobs):
+    job_id = jobs.submit("a", [Task(run="true")], "t")
+    first = jobs.start_attempt(job_id, 0, "a-1")
+    jobs.set_task(job_id, 0, status=st.RUNNING, agent_job=3)
+    jobs.finish_attempt(job_id, 0, first.attempt, "PREEMPTED", status=st.RECOVERING, agent_job=None, recoveries=1)
+    (attempt,) = jobs.attempts(job_id)
+    task = jobs.get(job_id).tasks[0]
+    assert attempt.outcome == "PREEMPTED" and attempt.ended is not None
+    assert (task.status, task.agent_job, task.recoveries, task.ended) == (st.RECOVERING, None, 1, None)
+    with pytest.raises(ValueError):
+        jobs.finish_attempt(job_id, 0, first.attempt, st.FAILED, nonsense=1)
+    jobs.finish_attempt(job_id, 0, first.attempt, st.FAILED, status=st.FAILED, failure="exit 5")
+    task = jobs.get(job_id).tasks[0]
+    assert task.status == st.FAILED and task.failure == "exit 5" and task.ended is not None
