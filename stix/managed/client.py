@@ -129,9 +129,9 @@ def submit(home: StixHome, launch: ManagedLaunch, planned: Sequence[PlannedTask]
 
 
 def _ensure_controller(home: StixHome) -> None:
-    import importlib
+    from stix.managed.controller import ensure_controller
 
-    importlib.import_module("stix.managed.controller").ensure_controller(home)  # built on branch i17-controller
+    ensure_controller(home)
 
 
 def launch(session: Session, request: ManagedLaunch) -> int:
