@@ -117,3 +117,16 @@ def test_a_two_task_pipeline_runs_both_in_order(jobs_cli, tmp_path):
     assert [(r["task_id"], r["task_name"], r["status"]) for r in rows] == [(0, "first", "SUCCEEDED"),
                                                                            (1, "second", "SUCCEEDED")]
     assert rows[0]["end_at"] <= rows[1]["start_at"]
+
+
+def test_skypilots_own_retry_test_file_restarts_once_then_fails_and_skips_the_second_task(jobs_cli):
+    """SkyPilot's tests/test_yamls/test_managed_jobs_retry.yaml, unchanged: max_restarts_on_errors 1, task 1 always fails."""
+    from tests.unit.test_compat import COMPAT
+
+    result = jobs_cli("launch", "-y", str(COMPAT / "tests__test_yamls__test_managed_jobs_retry.yaml"))
+    assert result.returncode == 100, result.stdout + result.stderr
+    assert result.stdout.count("Task 1 starting") == 2, result.stdout
+    assert "Task 2 starting" not in result.stdout
+    rows = queue(jobs_cli)
+    assert [(r["task_id"], r["status"], r["restart_count"]) for r in rows] == [(0, "FAILED", 1), (1, "CANCELLED", 0)]
+    assert rows[0]["job_status"] == "FAILED"
