@@ -13,7 +13,6 @@ import fcntl
 import getpass
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -30,6 +29,7 @@ STOP_TIMEOUT_S = 5.0
 EXEC_SETTLE_S = 1.0
 _PF_KTHREAD = 0x00200000  # /proc/PID/stat flags: a kernel thread
 SSHD_INSTALL_HINT = "install OpenSSH's server: apt-get install -y openssh-server (or your OS's openssh-server package)"
+from stix import processes
 from stix.errors import AddressTaken, NodeProcessError
 from stix.ssh_config import quoted
 
@@ -368,35 +368,9 @@ def stop_listener(paths: NodePaths) -> None:
 
 
 def kill_all(pids: set[int]) -> None:
-    _signal_all(pids, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        pids = {pid for pid in pids if _alive(pid)}
-        if not pids:
-            return
-        time.sleep(0.05)
-    _signal_all({pid for pid in pids if _alive(pid)}, signal.SIGKILL)
+    processes.terminate(pids, STOP_TIMEOUT_S)
 
 
 def kill_now(pids: set[int]) -> None:
     """SIGKILL at once, no grace (a machine taken away); wait until they are gone."""
-    _signal_all(pids, signal.SIGKILL)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.02)
-
-
-def _signal_all(pids: set[int], sig: int) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return not _is_zombie(pid)
+    processes.kill_now(pids, STOP_TIMEOUT_S)

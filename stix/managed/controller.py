@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ import time
 from pathlib import Path
 from typing import IO, Optional
 
+from stix import processes
 from stix.home import StixHome
 from stix.managed.store import JobStore
 
@@ -153,11 +153,7 @@ def _end_predecessor(home: StixHome, log: ControllerLog) -> None:
     if not members:
         return
     log(f"ending {len(members)} process(es) the previous controller ({old}) left running")
-    _signal(members, signal.SIGTERM)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(_alive(pid) for pid in members):
-        time.sleep(0.05)
-    _signal({pid for pid in members if _alive(pid)}, signal.SIGKILL)
+    processes.terminate(members, grace_s=5)
 
 
 def _group_members(pgid: int, home: StixHome) -> set[int]:
@@ -183,22 +179,6 @@ def _group_members(pgid: int, home: StixHome) -> set[int]:
             found.add(int(entry.name))
     found.discard(os.getpid())
     return found
-
-
-def _signal(pids: set[int], sig: int) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return state[state.rindex(")") + 2:].split()[0] != "Z"
 
 
 def main() -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from stix import processes
 from stix.home import StixHome
 from stix.managed import controller as c
 from tests.polling import wait_for
@@ -61,7 +62,7 @@ def test_a_new_controller_ends_what_its_killed_predecessor_left_in_its_group_but
         lines: list[str] = []
         c._end_predecessor(home, lines.append)
         assert group.wait(timeout=10) == -signal.SIGTERM
-        assert c._alive(node_pid), "a node process is never the controller's to end"
+        assert processes.alive(node_pid), "a node process is never the controller's to end"
         assert other_home.poll() is None
         assert lines and "previous controller" in lines[0]
     finally:
