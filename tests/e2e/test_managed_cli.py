@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 from pathlib import Path
 
 import pytest
 
 from stix.components.local import sshd
 from stix.home import StixHome
+from tests.controller_exit import until_controller_exits
 from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -23,7 +22,6 @@ QUICK_EXIT = {"STIX_CONTROLLER_IDLE_EXIT": "1"}
 @pytest.fixture
 def jobs_cli(stix, stix_home, engine):
     """`stix jobs ...` in the test's home; afterwards no controller, cluster, node or stack is left."""
-    from stix.managed.controller import controller_pid
 
     home = StixHome(stix_home)
 
@@ -31,12 +29,7 @@ def jobs_cli(stix, stix_home, engine):
         return stix("jobs", *args, timeout=timeout, **QUICK_EXIT)
 
     yield run
-    pid = controller_pid(home)
-    try:
-        wait_for(lambda: controller_pid(home) is None, timeout=60, what="the controller to exit when idle")
-    finally:
-        if pid is not None and controller_pid(home) is not None:
-            os.kill(pid, signal.SIGKILL)
+    until_controller_exits(home, timeout=60)
     assert_no_cluster_left(home)
 
 

@@ -18,6 +18,7 @@ from stix.home import StixHome
 from stix.loader import load_pipeline_text
 from stix.managed import store as st
 from stix.managed.controller import controller_pid, ensure_controller
+from tests.controller_exit import until_controller_exits
 from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -31,12 +32,7 @@ def home(stix_home, engine, monkeypatch) -> StixHome:
     monkeypatch.setenv("STIX_CONTROLLER_IDLE_EXIT", "1")
     home = StixHome(stix_home)
     yield home
-    pid = controller_pid(home)
-    try:
-        wait_for(lambda: controller_pid(home) is None, timeout=30, what="the controller to exit when idle")
-    finally:
-        if pid is not None and controller_pid(home) is not None:
-            os.kill(pid, signal.SIGKILL)
+    until_controller_exits(home, timeout=30)
 
 
 def submit(home: StixHome, text: str, name: str = "mj", **kwargs) -> int:

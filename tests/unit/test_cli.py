@@ -3,6 +3,7 @@
 import pytest
 
 from tests.conftest import REPO
+from tests.import_probe import heavy_modules_loaded
 
 
 def one_line_error(result) -> str:
@@ -93,17 +94,8 @@ def test_doctor_names_the_fix_for_missing_engine(stix, tmp_path):
 
 @pytest.mark.parametrize("argv", [["status"], ["--help"], ["up", "--help"], ["check"]])
 def test_fast_commands_import_no_pulumi_or_cloud_sdk(stix, argv):
-    code = (
-        f"import sys, runpy; sys.argv=['stix', *{argv!r}];\n"
-        "try:\n    runpy.run_module('stix', run_name='__main__')\n"
-        "except SystemExit: pass\n"
-        "bad=[m for m in sys.modules if m.split('.')[0] in ('pulumi','pulumi_aws','pulumi_gcp','pulumi_azure_native','pulumi_kubernetes','paramiko')]\n"
-        "print('LOADED', bad)"
-    )
-    import subprocess, sys
-
-    out = subprocess.run([sys.executable, "-c", code], env=stix.env(), capture_output=True, text=True, timeout=60)
-    assert "LOADED []" in out.stdout, out.stdout + out.stderr
+    heavy = ("pulumi", "pulumi_aws", "pulumi_gcp", "pulumi_azure_native", "pulumi_kubernetes", "paramiko")
+    assert heavy_modules_loaded(stix, argv, heavy) == []
 
 
 def test_missing_sshd_names_the_package(stix, tmp_path, monkeypatch):

@@ -4,8 +4,6 @@ controller stood in for): one-line errors, exit codes, json, and a queue that lo
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -13,6 +11,7 @@ from stix.home import StixHome
 from stix.managed import client
 from stix.managed import store as st
 from stix.models.task import Task
+from tests.import_probe import heavy_modules_loaded
 from tests.unit.test_cli import one_line_error
 
 PIPELINE_WITHOUT_PLACEMENT = "name: p\n---\nname: a\nrun: echo a\n---\nname: b\nresources:\n  accelerators: H100:8\nrun: echo b\n"
@@ -76,17 +75,9 @@ def test_queue_says_what_it_hides(stix):
 def test_queue_and_logs_import_no_engine_ssh_planner_or_cloud_sdk(stix, jobs, argv):
     job = jobs.submit("hello", [Task(run="x")], "t")
     jobs.set_job(job, st.SUCCEEDED)
-    code = (
-        f"import sys, runpy; sys.argv=['stix', *{argv!r}];\n"
-        "try:\n    runpy.run_module('stix', run_name='__main__')\n"
-        "except SystemExit: pass\n"
-        "heavy=('pulumi','pulumi_aws','pulumi_gcp','pulumi_azure_native','pulumi_kubernetes','paramiko','boto3',\n"
-        "       'stix.engine','stix.ssh','stix.placement','stix.optimizer','stix.catalog','stix.flows')\n"
-        "bad=[m for m in sys.modules if m.split('.')[0] in heavy or '.'.join(m.split('.')[:2]) in heavy]\n"
-        "print('LOADED', bad)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], env=stix.env(), capture_output=True, text=True, timeout=60)
-    assert "LOADED []" in out.stdout, out.stdout + out.stderr
+    heavy = ("pulumi", "pulumi_aws", "pulumi_gcp", "pulumi_azure_native", "pulumi_kubernetes", "paramiko", "boto3",
+             "stix.engine", "stix.ssh", "stix.placement", "stix.optimizer", "stix.catalog", "stix.flows")
+    assert heavy_modules_loaded(stix, argv, heavy) == []
 
 
 def test_logs_of_an_unknown_job_exit_102(stix, jobs):
