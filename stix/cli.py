@@ -604,25 +604,21 @@ def jobs_logs(
     """Print or follow a managed job's logs: every attempt of every task, in order.
 
     Exit 0 succeeded, 100 failed, 101 not finished, 102 not found, 103 cancelled."""
-    from stix.home import StixHome
     from stix.managed import client, controller_cluster, remote
-    from stix.managed.store import JobStore
     from stix.session import print_line
 
     if controller_cluster.on_cluster():
         code = remote.logs(_session(quiet=True), job_id, name, print_line, follow, controller)
-        if code is not None:
-            raise typer.Exit(code)
-        job = None
     else:
-        store = JobStore(StixHome.from_env())
-        job = client.resolve(store, job_id, name)
-    if job is None:
+        from stix.home import StixHome
+        from stix.managed.store import JobStore
+
+        code = client.read_logs(JobStore(StixHome.from_env()), job_id, name, print_line, follow, controller)
+    if code is None:
         what = f"managed job {job_id}" if job_id is not None else f"managed job named {name!r}" if name else "managed job"
         print(f"stix: error: no {what} (stix jobs queue lists them)", file=sys.stderr)
         raise typer.Exit(client.NOT_FOUND_EXIT)
-    read = client.controller_logs if controller else client.tail_logs
-    raise typer.Exit(read(store, job.id, print_line, follow=follow))
+    raise typer.Exit(code)
 
 
 @engine_app.command("install")

@@ -35,14 +35,9 @@ def _request(task: TaskLike, name: Optional[str], retry_until_up: bool, envs: Op
         from stix.errors import UsageError
 
         raise UsageError("launch() takes a Task, a list of Tasks (a pipeline) or a task file's path")
-    copies = []
-    for original in tasks:
-        copy = original.model_copy(deep=True)
-        if envs:
-            copy.update_envs(envs)
-        if secrets:
-            copy.secrets = {**copy.secrets, **secrets}
-        copies.append(copy)
+    from stix.sdk import _task
+
+    copies = [_task(original, envs, secrets)[0] for original in tasks]
     default = copies[0].name if len(copies) == 1 else None
     return ManagedLaunch(tuple(copies), name or default or "managed-job", "<sdk>", yes=True,
                          retry_until_up=retry_until_up)
@@ -55,12 +50,13 @@ def launch(task: TaskLike, name: Optional[str] = None, detach: bool = True, retr
     from stix.managed import client, controller_cluster, remote
 
     session = _session()
+    request = _request(task, name, retry_until_up, envs, secrets)
     if controller_cluster.on_cluster():  # STIX_JOBS_CONTROLLER=cluster: the controller cluster, over SSH
-        job_id = remote.launch(session, _request(task, name, retry_until_up, envs, secrets))
+        job_id = remote.launch(session, request)
         if not detach:
             remote.logs(session, job_id, None, session.output)
         return job_id
-    job_id = client.launch(session, _request(task, name, retry_until_up, envs, secrets))
+    job_id = client.launch(session, request)
     if not detach:
         client.tail_logs(_store(), job_id, session.output)
     return job_id
@@ -73,15 +69,8 @@ def queue(skip_finished: bool = False, all: bool = False) -> list[dict]:  # noqa
     from stix.managed.client import queue_rows
 
     if controller_cluster.on_cluster():
-        rows = remote.queue_rows(_session(), all_jobs=all)
-        return [row for row in rows if not skip_finished or row["job_status"] not in _terminal()]
+        return remote.queue_rows(_session(), all_jobs=all, skip_finished=skip_finished)
     return queue_rows(_store(), all_jobs=all, skip_finished=skip_finished)
-
-
-def _terminal() -> frozenset[str]:
-    from stix.managed.store import TERMINAL
-
-    return TERMINAL
 
 
 def cancel(name: Optional[str] = None, job_ids: Optional[Sequence[int]] = None, all: bool = False,  # noqa: A002
@@ -104,13 +93,9 @@ def tail_logs(name: Optional[str] = None, job_id: Optional[int] = None, follow: 
 
     if controller_cluster.on_cluster():
         found = remote.logs(_session(), job_id, name, print_line, follow, controller)
-        return client.NOT_FOUND_EXIT if found is None else found
-    store = _store()
-    job = client.resolve(store, job_id, name)
-    if job is None:
-        return client.NOT_FOUND_EXIT
-    read = client.controller_logs if controller else client.tail_logs
-    return read(store, job.id, print_line, follow=follow)
+    else:
+        found = client.read_logs(_store(), job_id, name, print_line, follow, controller)
+    return client.NOT_FOUND_EXIT if found is None else found
 
 
 def _store():

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
+from stix.agent.node_agent import NOT_FINISHED_EXIT, NOT_FOUND_EXIT, STATUS_EXIT
 from stix.errors import StixError, UsageError
 from stix.home import StixHome
-from stix.managed.store import CANCELLED, SUCCEEDED, Attempt, JobStore, ManagedJob
+from stix.managed.store import CANCELLED, FAILED, SUCCEEDED, Attempt, JobStore, ManagedJob
 from stix.session import LineSink, Session, confirm
 
 if TYPE_CHECKING:
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
     from stix.models.task import Task
     from stix.optimizer import Placement
 
-SUCCEEDED_EXIT, FAILED_EXIT, NOT_FINISHED_EXIT, NOT_FOUND_EXIT, CANCELLED_EXIT = 0, 100, 101, 102, 103
-"""`stix jobs logs` ends as `stix logs --status` does: by the job's status."""
+SUCCEEDED_EXIT, FAILED_EXIT, CANCELLED_EXIT = STATUS_EXIT[SUCCEEDED], STATUS_EXIT[FAILED], STATUS_EXIT[CANCELLED]
+"""`stix jobs logs` ends as `stix logs --status` does (the node agent's codes): by the job's status."""
 RECENT_S = 24 * 3600
 """`stix jobs queue` without --all: unfinished jobs, and those that ended this recently."""
 CANCEL_WAIT_S = 300.0
@@ -322,6 +323,16 @@ def resolve(store: JobStore, job_id: Optional[int] = None, name: Optional[str] =
         return store.get(job_id)
     jobs = store.named(name) if name is not None else store.all()
     return jobs[0] if jobs else None
+
+
+def read_logs(store: JobStore, job_id: Optional[int], name: Optional[str], out: LineSink, follow: bool = True,
+              controller: bool = False) -> Optional[int]:
+    """`stix jobs logs`: the job (by id, newest of a name, or newest) read or followed; its status code, or None
+    when there is no such job."""
+    job = resolve(store, job_id, name)
+    if job is None:
+        return None
+    return (controller_logs if controller else tail_logs)(store, job.id, out, follow=follow)
 
 
 def tail_logs(store: JobStore, job_id: int, out: LineSink, follow: bool = True, poll: float = POLL_S) -> int:

@@ -195,9 +195,9 @@ def launch(session: Session, request: ManagedLaunch) -> int:
     return job_id
 
 
-def queue_rows(session: Session, all_jobs: bool = False) -> list[dict]:
+def queue_rows(session: Session, all_jobs: bool = False, skip_finished: bool = False) -> list[dict]:
     with controller(session) as head:
-        return list(head.call("queue", {"all": all_jobs}))
+        return list(head.call("queue", {"all": all_jobs, "skip_finished": skip_finished}))
 
 
 def cancel(session: Session, job_ids: Sequence[int] = (), name: Optional[str] = None, all_jobs: bool = False,

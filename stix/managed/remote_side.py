@@ -40,7 +40,8 @@ def launch(home: StixHome, document: dict[str, Any]) -> int:
 
 
 def queue(home: StixHome, document: dict[str, Any]) -> list[dict]:
-    return client.queue_rows(JobStore(home), all_jobs=bool(document.get("all")))
+    return client.queue_rows(JobStore(home), all_jobs=bool(document.get("all")),
+                             skip_finished=bool(document.get("skip_finished")))
 
 
 def _selection(document: dict[str, Any]) -> dict[str, Any]:
@@ -61,13 +62,9 @@ def cancel(home: StixHome, document: dict[str, Any]) -> dict[str, Any]:
 
 
 def logs(home: StixHome, document: dict[str, Any]) -> Any:
-    store = JobStore(home)
     job_id = document.get("job_id")
-    job = client.resolve(store, None if job_id is None else int(job_id), document.get("name"))
-    if job is None:
-        return None
-    read = client.controller_logs if document.get("controller") else client.tail_logs
-    return read(store, job.id, print_line, follow=bool(document.get("follow", True)))
+    return client.read_logs(JobStore(home), None if job_id is None else int(job_id), document.get("name"), print_line,
+                            follow=bool(document.get("follow", True)), controller=bool(document.get("controller")))
 
 
 VERBS: dict[str, Callable[[StixHome, dict[str, Any]], Any]] = {
