@@ -6,6 +6,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Optional
 
 
 def signal_all(pids: set[int], sig: int) -> None:
@@ -16,12 +17,18 @@ def signal_all(pids: set[int], sig: int) -> None:
             pass
 
 
-def alive(pid: int) -> bool:
+def stat_fields(pid: int) -> Optional[list[str]]:
+    """/proc/PID/stat from the state field on (the command name before it may hold spaces or any bytes)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        stat = Path(f"/proc/{pid}/stat").read_bytes().decode(errors="replace")
     except OSError:
-        return False
-    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
+        return None
+    return stat.rsplit(")", 1)[1].split() if ")" in stat else None
+
+
+def alive(pid: int) -> bool:
+    fields = stat_fields(pid)
+    return fields is not None and fields[0] != "Z"
 
 
 def terminate(pids: set[int], grace_s: float) -> None:

@@ -216,15 +216,11 @@ def _cmdline(pid: int) -> list[str]:
     return [part.decode(errors="replace") for part in _proc_bytes(pid, "cmdline").split(b"\0") if part]
 
 
-def _stat_fields(pid: int) -> Optional[list[str]]:
-    """/proc/PID/stat from the state field on (the command name before it may hold spaces)."""
-    stat = _proc_bytes(pid, "stat").decode(errors="replace")
-    return stat.rsplit(")", 1)[1].split() if ")" in stat else None
+_stat_fields = processes.stat_fields
 
 
 def _is_zombie(pid: int) -> bool:
-    fields = _stat_fields(pid)
-    return fields is None or fields[0] == "Z"
+    return not processes.alive(pid)
 
 
 def running_pid(paths: NodePaths) -> Optional[int]:

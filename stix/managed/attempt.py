@@ -331,29 +331,19 @@ class JobRunner:
 
     def _watch(self, cluster: str, agent_job: int, log: AttemptLog, rewind: bool) -> Watched:
         """Stream the job's log into the attempt's file until it ends, the head is lost, or a cancel comes."""
-        from stix.ssh.runner import NodeConnection
-
         while True:
             if rewind:
                 log.rewind_to_run()
             log.line(f"{RUN_MARK}{agent_job} on {cluster}")
             try:
-                info = cluster_jobs.load_info(self.home, cluster)
-                head = NodeConnection(info.head, info.ssh_private_key_path)
+                with cluster_jobs.head_connection(self.home, cluster) as head:
+                    broke = self._stream(head, agent_job, log)
+                    if broke is None and self.cancel_requested():
+                        return Watched(cancelled=True)
+                    row = cluster_jobs.job(head, agent_job)
             except StixError as exc:
                 self.log(f"cannot reach {cluster}'s head: {exc}")
                 return Watched()
-            try:
-                broke = self._stream(head, agent_job, log)
-                if broke is None and self.cancel_requested():
-                    return Watched(cancelled=True)
-                try:
-                    row = cluster_jobs.job(head, agent_job)
-                except StixError as exc:
-                    self.log(f"lost {cluster}'s head: {exc}")
-                    return Watched()
-            finally:
-                head.close()
             if row is not None and row["status"] in AGENT_TERMINAL:
                 return Watched(status=row["status"], exit_code=cluster_jobs.exit_code_of(row))
             if broke is not None:

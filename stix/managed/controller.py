@@ -169,11 +169,12 @@ def _group_members(pgid: int, home: StixHome) -> set[int]:
         try:
             if entry.stat().st_uid != os.getuid():
                 continue
-            stat = Path(f"/proc/{entry.name}/stat").read_text()
             environ = Path(f"/proc/{entry.name}/environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = processes.stat_fields(int(entry.name))
+        if fields is None:
+            continue
         nodes = {e for e in environ if e.startswith(b"STIX_NODE_DIR=")}
         if int(fields[2]) == pgid and mine in environ and nodes <= node_marks:
             found.add(int(entry.name))

@@ -46,10 +46,10 @@ def policy_of(task: Task) -> Policy:
     if setting is None:
         return Policy()
     if isinstance(setting, str):
-        return Policy(strategy=setting.upper())
+        return Policy(strategy=setting)
     codes = setting.recover_on_exit_codes
     listed = [codes] if isinstance(codes, int) else list(codes or ())
-    return Policy(strategy=(setting.strategy or DEFAULT_STRATEGY).upper(),
+    return Policy(strategy=setting.strategy or DEFAULT_STRATEGY,
                   max_restarts_on_errors=setting.max_restarts_on_errors or 0,
                   recover_on_exit_codes=frozenset(listed))
 

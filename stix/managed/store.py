@@ -13,10 +13,12 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 
 from stix.home import StixHome
-from stix.models.task import Task
+
+if TYPE_CHECKING:
+    from stix.models.task import Task
 
 PENDING = "PENDING"
 STARTING = "STARTING"
@@ -335,6 +337,7 @@ class JobStore:
     def tasks_of(self, job_id: int) -> list[Task]:
         """The job's tasks rebuilt as they were submitted, secrets unsealed."""
         from stix.managed.sealed import unseal
+        from stix.models.task import Task
 
         rows = self._run("SELECT config, secrets FROM tasks WHERE job_id = ? ORDER BY idx", (job_id,))
         tasks = []

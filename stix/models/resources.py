@@ -147,7 +147,7 @@ class ResourceFields(Model):
     @classmethod
     def _recovery(cls, value: Any) -> Any:
         if isinstance(value, str):
-            values.choice("recovery strategy", value, values.RECOVERY_STRATEGIES)
+            return values.choice("recovery strategy", value, values.RECOVERY_STRATEGIES)
         return value
 
     @model_validator(mode="after")

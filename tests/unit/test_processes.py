@@ -35,3 +35,17 @@ def test_alive_is_false_for_a_zombie_and_for_a_pid_that_is_gone():
     assert not processes.alive(child.pid), "an exited, unreaped child (a zombie) is not alive"
     child.wait()
     assert not processes.alive(child.pid)
+
+
+def test_a_process_whose_name_is_not_utf8_reads_alive(tmp_path):
+    import os
+
+    odd = os.path.join(os.fsencode(tmp_path), b"x\xff\xfe")
+    os.symlink("/bin/sleep", odd)
+    child = subprocess.Popen([odd, b"60"])
+    try:
+        fields = processes.stat_fields(child.pid)
+        assert fields is not None and processes.alive(child.pid)
+    finally:
+        child.kill()
+        child.wait()

@@ -52,3 +52,14 @@ def test_the_launched_task_leaves_recovery_to_the_controller():
     assert launched.resources.job_recovery is None and launched.resources.cpus == task.resources.cpus
     assert unsupported_fields(launched, "local") == []
     assert task.resources.job_recovery is not None, "the submitted task is left as it was"
+
+
+def test_a_strategy_in_any_case_is_read_as_skypilot_spells_it_and_dynamic_node_set_is_refused():
+    from stix.compile import unsupported_fields
+    from stix.models.task import Task
+
+    for spelling in ("dynamic_node_set", {"strategy": "dynamic_node_set"}):
+        task = Task.model_validate({"run": "x", "resources": {"job_recovery": spelling}})
+        assert any("DYNAMIC_NODE_SET" in field for field in unsupported_fields(task)), spelling
+    assert r.policy_of(Task.model_validate({"run": "x", "resources": {"job_recovery": "failover"}})).strategy \
+        == "FAILOVER"
