@@ -110,13 +110,13 @@ Apply = Callable[[Any, ClusterSpec, Any], dict[str, Any]]
 
 
 def apply_in_order(session: Session, target: Target, order: list[Candidate], opened: tuple[Any, ClusterSpec, Any],
-                   apply: Apply, pin: Any = None, pinned: Optional[bytes] = None) -> Landed:
+                   apply: Apply, pinned: Optional[bytes] = None) -> Landed:
     """Apply the first candidate (opened: its stack, spec and pin, already previewed and confirmed); on a
     capacity refusal destroy what it made and apply the next, without asking again. All refused: NoCapacity,
     with the stack, the cluster's index entry, keys and node directories gone, and the project's stack file
     as it was before the launch opened the stack (`pinned`: its bytes then, None: there was none);
     with request.retry_until_up, round again after a backoff (doubling, capped at 10 minutes)."""
-    stack_file = target.stack_file
+    pin = opened[2]
     names = labels(order)
     backoff = _initial_backoff()
     round_ = 1
@@ -141,7 +141,7 @@ def apply_in_order(session: Session, target: Target, order: list[Candidate], ope
                 session.note(f"{names[index]} refused capacity ({exc}); tearing down what was made, {then}", "warning")
                 _tear_down(session, stack, target.cluster)
         if not target.request.retry_until_up:
-            _forget(session, target, stack_file, pinned)
+            _forget(session, target, opened[0], pinned)
             raise NoCapacity(f"no capacity for cluster {target.cluster}: tried {'; '.join(tried)}; nothing was left behind")
         session.note(f"Round {round_}: every candidate refused capacity ({len(order)} tried); retrying in "
                      f"{backoff:g}s (--retry-until-up)", "warning")
@@ -172,15 +172,14 @@ def _tear_down(session: Session, stack: Any, cluster: str) -> None:
                     cluster)
 
 
-def _forget(session: Session, target: Target, stack_file, pinned: Optional[bytes]) -> None:
-    """A new cluster that landed nowhere leaves nothing: its stack, index entry, keys and directories go, and
-    the project's pin file is as it was before this launch."""
+def _forget(session: Session, target: Target, stack: Any, pinned: Optional[bytes]) -> None:
+    """A new cluster that landed nowhere leaves nothing: its stack (every candidate's, one workspace), index
+    entry, keys and directories go, and the project's pin file is as it was before this launch."""
     from stix import ssh_config
     from stix.engine.calls import engine_call
-    from stix.engine.workspace import open_stack
     from stix.lifecycle import sweep_local
 
-    stack = engine_call(lambda: open_stack(session.home, target.cluster, project=target.project), "opening the stack")
+    stack_file = target.stack_file
     engine_call(lambda: stack.workspace.remove_stack(target.cluster), "removing the stack")
     if stack_file is not None:
         if pinned is None:

@@ -113,7 +113,7 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
         fresh = all(change.op == "create" for change in changes.changes)
         with _undone_if_locked(session, target):
             if fresh or request.relaunch is not None:
-                landed = apply_in_order(session, target, order, (stack, spec, pin), apply, pin, pinned)
+                landed = apply_in_order(session, target, order, (stack, spec, pin), apply, pinned)
                 stack, spec, outputs = landed.stack, landed.spec, landed.outputs
             else:
                 outputs = _apply_in_place(target.cluster, lambda: apply(stack, spec, pin), spec)
