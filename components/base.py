@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional
 from stix.models import values
 
 if TYPE_CHECKING:
-    from stix.spec import ClusterSpec
+    from stix.home import StixHome
+    from stix.spec import BucketSpec, ClusterSpec
+    from stix.storage.mounts import BucketRef
     from stix.catalog.offers import Candidate, Catalog, HostLimits, Request
 
 SSH_PORT = 22
@@ -158,9 +160,27 @@ class Stoppable:
 
 
 class Buckets:
+    """The cloud has an object store: it builds its buckets and tells rclone how to reach them."""
+
+    store: ClassVar[str]
+    """SkyPilot's store name for this cloud's buckets (s3, gcs, azure; `local` for the local cloud)."""
+    uri_scheme: ClassVar[str]
+    """How its bucket URIs start (s3, gs, https for Azure blob, local)."""
+
     @classmethod
-    def make_bucket(cls, spec: ClusterSpec, name: str, bucket: str, network: Any, opts: Any) -> Any:
+    def make_bucket(cls, spec: "ClusterSpec", name: str, bucket: "BucketSpec", network: Any, opts: Any) -> Any:
+        """Declare one bucket component (its `url` output is the bucket's URI)."""
         raise NotImplementedError
+
+    @classmethod
+    def rclone_remote(cls, ref: "BucketRef", home: "StixHome") -> dict[str, str]:
+        """The rclone remote's options (type=s3, ...) for reaching ref, on this machine and on the nodes."""
+        raise NotImplementedError
+
+    @classmethod
+    def bucket_name_problem(cls, name: str) -> Optional[str]:
+        """Why name cannot be a bucket of this store (its naming rules), or None."""
+        return None
 
 
 class LoadBalancers:
@@ -171,6 +191,16 @@ class LoadBalancers:
 
 def cloud_for(name: str) -> type[Cloud]:
     return importlib.import_module(f"stix.components.{name}").CLOUD
+
+
+def store_cloud(store: str) -> Optional[type[Cloud]]:
+    """The cloud whose object store `store` is (SkyPilot's store names; `local`), or None where no cloud of
+    stix's has it (r2, ibm, ...)."""
+    for name in CLOUD_NAMES:
+        cloud = cloud_for(name)
+        if issubclass(cloud, Buckets) and cloud.store == store:
+            return cloud
+    return None
 
 
 def user_home(env: Mapping[str, str]) -> Path:

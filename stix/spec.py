@@ -17,6 +17,24 @@ CONFIG_NAMESPACE = "stix"
 
 
 @dataclass(frozen=True)
+class BucketSpec:
+    """A bucket a stack makes: in the cluster's stack (non-persistent, gone with destroy) or in a storage
+    stack of its own (persistent)."""
+
+    name: str
+    store: str
+    """SkyPilot's store name (s3, gcs, azure) or `local`; the cloud whose store it is builds it."""
+    region: str = ""
+
+    @classmethod
+    def from_value(cls, value: Any, default_store: str) -> "BucketSpec":
+        """A stored spec's entry: a mapping, or a bare name (what stix wrote before stores were typed)."""
+        if isinstance(value, str):
+            return cls(value, default_store)
+        return cls(str(value["name"]), str(value["store"]), str(value.get("region") or ""))
+
+
+@dataclass(frozen=True)
 class ClusterSpec:
     cluster: str
     cloud: str
@@ -49,7 +67,8 @@ class ClusterSpec:
     """Clouds: where the matching private host keys are (files `host-<rank>`, 0600)."""
     autostop_down: bool = False
     """An on-node autostop terminates (True) or stops (False) the machine."""
-    buckets: tuple[str, ...] = ()
+    buckets: tuple[BucketSpec, ...] = ()
+    """Non-persistent buckets of the task's storage mounts: made and deleted with the cluster's stack."""
     load_balancer_port: int = 0
     """Non-zero: put the nodes behind a load balancer on this port, health-checked."""
     ssh_user: str = "stix"
@@ -77,8 +96,9 @@ class ClusterSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ClusterSpec":
         data = dict(data)
-        for key in ("ssh_cidrs", "host_public_keys", "buckets"):
+        for key in ("ssh_cidrs", "host_public_keys"):
             data[key] = tuple(data.get(key, ()))
+        data["buckets"] = tuple(BucketSpec.from_value(b, str(data["cloud"])) for b in data.get("buckets", ()))
         data["pool_hosts"] = tuple((str(h[0]), int(h[1]), str(h[2]), str(h[3])) for h in data.get("pool_hosts", ()))
         data["ports"] = tuple((int(low), int(high)) for low, high in data.get("ports", ()))
         data["num_nodes"] = int(data["num_nodes"])

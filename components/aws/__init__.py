@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any, Mapping
 from stix.components.base import Buckets, Cloud, CloudCheck, LoadBalancers, Spot, Stoppable, user_home
 
 if TYPE_CHECKING:
-    from stix.spec import ClusterSpec
+    from stix.spec import BucketSpec, ClusterSpec
 
 
 class Aws(Spot, Stoppable, Buckets, LoadBalancers, Cloud):
     name = "aws"
+    store = "s3"
+    uri_scheme = "s3"
     plugin = ("aws", "pulumi-aws")
     catalog = True
     prices = "stix.catalog.fetch.aws"
@@ -59,10 +61,10 @@ class Aws(Spot, Stoppable, Buckets, LoadBalancers, Cloud):
         return AwsVmGroup("vms", AwsVmGroupArgs(spec, network.subnet.id, network.security_group.id), opts)
 
     @classmethod
-    def make_bucket(cls, spec: ClusterSpec, name: str, bucket: str, network: Any, opts: Any) -> Any:
+    def make_bucket(cls, spec: ClusterSpec, name: str, bucket: BucketSpec, network: Any, opts: Any) -> Any:
         from stix.components.aws.bucket import AwsBucket, AwsBucketArgs
 
-        return AwsBucket(name, AwsBucketArgs(spec, bucket), opts)
+        return AwsBucket(name, AwsBucketArgs(spec, bucket.name), opts)
 
     @classmethod
     def make_load_balancer(cls, spec: ClusterSpec, network: Any, group: Any, opts: Any) -> Any:

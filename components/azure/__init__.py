@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any, Mapping
 from stix.components.base import Buckets, Cloud, CloudCheck, LoadBalancers, Spot, user_home
 
 if TYPE_CHECKING:
-    from stix.spec import ClusterSpec
+    from stix.spec import BucketSpec, ClusterSpec
 
 
 class Azure(Spot, Buckets, LoadBalancers, Cloud):
     name = "azure"
+    store = "azure"
+    uri_scheme = "https"
     plugin = ("azure-native", "pulumi-azure-native")
     catalog = True
     prices = "stix.catalog.fetch.azure"
@@ -52,10 +54,10 @@ class Azure(Spot, Buckets, LoadBalancers, Cloud):
                                                     network.security_group.id), opts)
 
     @classmethod
-    def make_bucket(cls, spec: ClusterSpec, name: str, bucket: str, network: Any, opts: Any) -> Any:
+    def make_bucket(cls, spec: ClusterSpec, name: str, bucket: BucketSpec, network: Any, opts: Any) -> Any:
         from stix.components.azure.bucket import AzureBucket, AzureBucketArgs
 
-        return AzureBucket(name, AzureBucketArgs(spec, bucket, network.group.name), opts)
+        return AzureBucket(name, AzureBucketArgs(spec, bucket.name, network.group.name), opts)
 
     @classmethod
     def make_load_balancer(cls, spec: ClusterSpec, network: Any, group: Any, opts: Any) -> Any:

@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional
 from stix.components.base import Buckets, Cloud, CloudCheck, LoadBalancers, Spot, Stoppable, user_home
 
 if TYPE_CHECKING:
-    from stix.spec import ClusterSpec
+    from stix.spec import BucketSpec, ClusterSpec
     from stix.catalog.offers import Candidate, Catalog, HostLimits, Offer, Request
 
 
 class Gcp(Spot, Stoppable, Buckets, LoadBalancers, Cloud):
     name = "gcp"
+    store = "gcs"
+    uri_scheme = "gs"
     plugin = ("gcp", "pulumi-gcp")
     catalog = True
     prices = "stix.catalog.fetch.gcp"
@@ -69,10 +71,10 @@ class Gcp(Spot, Stoppable, Buckets, LoadBalancers, Cloud):
         return GcpVmGroup("vms", GcpVmGroupArgs(spec, network.subnet.id), opts)
 
     @classmethod
-    def make_bucket(cls, spec: ClusterSpec, name: str, bucket: str, network: Any, opts: Any) -> Any:
+    def make_bucket(cls, spec: ClusterSpec, name: str, bucket: BucketSpec, network: Any, opts: Any) -> Any:
         from stix.components.gcp.bucket import GcpBucket, GcpBucketArgs
 
-        return GcpBucket(name, GcpBucketArgs(spec, bucket), opts)
+        return GcpBucket(name, GcpBucketArgs(spec, bucket.name), opts)
 
     @classmethod
     def make_load_balancer(cls, spec: ClusterSpec, network: Any, group: Any, opts: Any) -> Any:

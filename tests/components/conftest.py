@@ -11,6 +11,7 @@ from stix.inputs import cluster_inputs
 from stix.home import StixHome
 from stix.loader import load_pipeline_text
 from stix.optimizer import HostLimits, optimize
+from stix.spec import BucketSpec
 
 GPU_SPOT_TASK = """
 name: train
@@ -38,7 +39,15 @@ def cloud_spec(tmp_path: Path, cloud: str, infra: str, accelerators: str, spot: 
     placement = optimize(task.resources, task.num_nodes, load_catalog(), [cloud], host=HostLimits(2, 8))
     inputs = cluster_inputs(StixHome(tmp_path / "home"), "train", placement.chosen, task.num_nodes, (SSH_CIDR,))
     spec = compile_spec(task, "train", placement.chosen, inputs)
+    if "buckets" in changes:  # bare names: buckets of the placed cloud's own store
+        changes["buckets"] = tuple(BucketSpec.from_value(b, cloud_store(cloud)) for b in changes["buckets"])
     return dataclasses.replace(spec, **changes) if changes else spec
+
+
+def cloud_store(cloud: str) -> str:
+    from stix.components.base import cloud_for
+
+    return cloud_for(cloud).store  # type: ignore[attr-defined]
 
 
 @pytest.fixture
