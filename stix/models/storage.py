@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 from typing import Any, Optional, Union
 
-from pydantic import Field, StrictBool, field_validator, model_validator
+from pydantic import Field, StrictBool, StrictInt, ValidationInfo, field_validator, model_validator
 
 from stix.models import values
 from stix.models.base import Model
@@ -20,16 +20,85 @@ def check_uri(source: str) -> str:
     return source
 
 
+class MountCachedConfig(Model):
+    """storage.config.mount_cached: how `rclone mount` caches for MOUNT_CACHED (SkyPilot's names)."""
+
+    transfers: Optional[StrictInt] = Field(None, ge=1, description="Parallel uploads of the write-back cache.")
+    buffer_size: Optional[str] = Field(None, description="In-memory buffer per open file (rclone size, e.g. '64M').")
+    vfs_cache_max_size: Optional[str] = Field(None, description="Largest the local cache may grow (rclone size).")
+    vfs_cache_max_age: Optional[str] = Field(None, description="How long cached objects stay (rclone duration).")
+    vfs_read_ahead: Optional[str] = Field(None, description="Extra read ahead on disk (rclone size).")
+    vfs_read_chunk_size: Optional[str] = Field(None, description="First chunk of a chunked read (rclone size).")
+    vfs_read_chunk_streams: Optional[StrictInt] = Field(None, ge=0, description="Parallel streams per read.")
+    vfs_write_back: Optional[str] = Field(None, description="Delay before a written file is uploaded (rclone duration).")
+    read_only: Optional[StrictBool] = Field(None, description="Mount read-only.")
+
+    @field_validator("buffer_size", "vfs_cache_max_size", "vfs_read_ahead", "vfs_read_chunk_size", mode="before")
+    @classmethod
+    def _size(cls, value: Any, info: ValidationInfo) -> Any:
+        return None if value is None else values.check_rclone_size(str(info.field_name), value)
+
+    @field_validator("vfs_cache_max_age", "vfs_write_back", mode="before")
+    @classmethod
+    def _duration(cls, value: Any, info: ValidationInfo) -> Any:
+        return None if value is None else values.check_rclone_duration(str(info.field_name), value)
+
+
+class StorageConfig(Model):
+    """storage.config (SkyPilot's): volume settings and the MOUNT_CACHED cache."""
+
+    disk_size: Optional[Union[int, str]] = Field(None, description="Volume size in GiB: 256, '256GB', '1TB'.")
+    disk_tier: Optional[str] = Field(None, description="low, medium, high, ultra or best.")
+    storage_type: Optional[str] = Field(None, description="The volume's storage type (cloud-specific).")
+    attach_mode: Optional[str] = Field(None, description="read_write or read_only.")
+    mount_cached: Optional[MountCachedConfig] = Field(None, description="rclone cache options for MOUNT_CACHED.")
+
+    @field_validator("disk_size", mode="before")
+    @classmethod
+    def _disk_size(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ValueError(f"disk_size {value!r} is not a valid size; expected something like 256 or '1TB'")
+        values.parse_disk_size(value)
+        return value
+
+    @field_validator("disk_tier", mode="before")
+    @classmethod
+    def _disk_tier(cls, value: Any) -> Any:
+        return None if value is None else values.choice("disk_tier", str(value).lower(), values.DISK_TIERS)
+
+    @field_validator("attach_mode", mode="before")
+    @classmethod
+    def _attach_mode(cls, value: Any) -> Any:
+        return None if value is None else values.choice("attach_mode", str(value).lower(), ("read_write", "read_only"))
+
+
 class Storage(Model):
     """A bucket mounted or copied onto every node (SkyPilot's storage object)."""
 
     name: Optional[str] = Field(None, description="Bucket name; created if it does not exist.")
     source: Optional[Union[str, list[str]]] = Field(
-        None, description="Local path(s) to upload, or an existing bucket URI (s3://, gs://, ...)."
+        None, description="Local path(s) to upload, or an existing bucket URI (s3://, gs://, local://, ...)."
     )
-    store: Optional[str] = Field(None, description="Bucket type: s3, gcs, azure, r2, ibm, oci, nebius.")
+    store: Optional[str] = Field(
+        None, description="Bucket type: s3, gcs, azure, r2, ibm, oci, nebius, coreweave, or local (the local cloud).")
     persistent: Optional[StrictBool] = Field(None, description="Keep the bucket after the cluster is torn down.")
     mode: Optional[str] = Field(None, description="MOUNT (default), COPY, or MOUNT_CACHED.")
+    config: Optional[StorageConfig] = Field(None, description="Volume settings and MOUNT_CACHED cache options.")
+    is_sky_managed: Optional[StrictBool] = Field(None, alias="_is_sky_managed",
+                                                 description="Private (SkyPilot): the bucket was made by the tool.")
+    bucket_sub_path: Optional[str] = Field(None, alias="_bucket_sub_path",
+                                           description="Private (SkyPilot): a path inside the bucket to mount.")
+    force_delete: Optional[StrictBool] = Field(None, alias="_force_delete",
+                                               description="Private (SkyPilot): delete even a bucket stix did not make.")
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("name must not be empty")
+        return value
 
     @field_validator("store", mode="before")
     @classmethod
@@ -62,6 +131,8 @@ class Storage(Model):
     def _copy_needs_source(self) -> "Storage":
         if self.mode == "COPY" and self.source is None:
             raise ValueError("mode COPY needs a source to copy from")
+        if self.name is None and self.source is None:
+            raise ValueError("a storage object needs a name (a bucket stix makes) or a source")
         return self
 
 

@@ -16,11 +16,12 @@ CLOUDS = ("local", "aws", "gcp", "azure", "kubernetes", "ssh")
 CLOUD_ALIASES = {"k8s": "kubernetes"}
 DISK_TIERS = ("low", "medium", "high", "ultra", "best")
 NETWORK_TIERS = ("standard", "best")
-STORE_TYPES = ("s3", "gcs", "azure", "r2", "ibm", "oci", "nebius", "cos")
+STORE_TYPES = ("s3", "gcs", "azure", "r2", "ibm", "oci", "nebius", "coreweave", "cos", "local")
+"""SkyPilot's store types (StoreType), cos as ibm's alias, and stix's `local` (the local cloud's object store)."""
 MOUNT_MODES = ("MOUNT", "COPY", "MOUNT_CACHED")
 RECOVERY_STRATEGIES = ("FAILOVER", "EAGER_NEXT_REGION", "DYNAMIC_NODE_SET")
 WAIT_FOR = ("jobs_and_ssh", "jobs", "none")
-BUCKET_SCHEMES = ("s3", "gs", "r2", "cos", "oci", "azure", "https")
+BUCKET_SCHEMES = ("s3", "gs", "r2", "cos", "oci", "azure", "https", "nebius", "cw", "local")
 
 # Canonical spellings; matching is case-insensitive. TPUs (tpu-*) are accepted by pattern.
 ACCELERATORS = (
@@ -298,6 +299,26 @@ def _amount(value: Any, field: str, units: bool, plus: bool = True) -> Amount:
     if number <= 0:
         raise ValueError(f"{field} must be positive, got {value!r}")
     return Amount(number, at_least)
+
+
+_RCLONE_SIZE = re.compile(r"[0-9]+[BKMGTPbkmgtp]?")
+_RCLONE_DURATION = re.compile(r"([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h|d|w|M|y))+|[0-9]+")
+
+
+def check_rclone_size(field: str, value: Any) -> str:
+    """rclone's size spelling (SkyPilot's pattern): 256, '64M', '1G'."""
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(text, str) or not _RCLONE_SIZE.fullmatch(text):
+        raise ValueError(f"{field} {value!r} is not a size; expected a number with an optional B/K/M/G/T/P suffix, like '64M'")
+    return text
+
+
+def check_rclone_duration(field: str, value: Any) -> str:
+    """rclone's duration spelling: '5s', '1h30m', '10m'."""
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(text, str) or not _RCLONE_DURATION.fullmatch(text):
+        raise ValueError(f"{field} {value!r} is not a duration; expected something like '5s', '10m' or '1h30m'")
+    return text
 
 
 # --- ports -----------------------------------------------------------------------------------
