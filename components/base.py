@@ -168,9 +168,31 @@ class Buckets:
     """How its bucket URIs start (s3, gs, https for Azure blob, local)."""
 
     @classmethod
-    def make_bucket(cls, spec: "ClusterSpec", name: str, bucket: "BucketSpec", network: Any, opts: Any) -> Any:
-        """Declare one bucket component (its `url` output is the bucket's URI)."""
+    def make_bucket(cls, spec: Optional["ClusterSpec"], name: str, bucket: "BucketSpec", network: Any, opts: Any) -> Any:
+        """Declare one bucket component (its `url` output is the bucket's URI). spec and network are the
+        cluster's in a cluster stack; None in a storage stack of its own (stix.storage.stacks), where the
+        bucket carries its own labels (bucket_labels) and makes what a network would have given it."""
         raise NotImplementedError
+
+    @classmethod
+    def bucket_provider(cls, bucket: "BucketSpec") -> Any:
+        """The Pulumi provider a storage stack builds the bucket with (its region); None where there is none."""
+        return None
+
+    @classmethod
+    def ref_for_uri(cls, uri: str) -> "BucketRef":
+        """A bucket URI of this store (`scheme://bucket/prefix`) as a BucketRef."""
+        from stix.storage.mounts import BucketRef
+
+        bucket, _, prefix = uri.split("://", 1)[1].partition("/")
+        return BucketRef(cls.store, bucket, prefix.strip("/"))
+
+    @classmethod
+    def managed_ref(cls, name: str, prefix: str = "") -> "BucketRef":
+        """Where a bucket stix makes under `name` is found."""
+        from stix.storage.mounts import BucketRef
+
+        return BucketRef(cls.store, name, prefix)
 
     @classmethod
     def rclone_remote(cls, ref: "BucketRef", home: "StixHome") -> dict[str, str]:
@@ -187,6 +209,13 @@ class LoadBalancers:
     @classmethod
     def make_load_balancer(cls, spec: ClusterSpec, network: Any, group: Any, opts: Any) -> Any:
         raise NotImplementedError
+
+
+def bucket_labels(bucket: "BucketSpec", spec: Optional["ClusterSpec"]) -> dict[str, str]:
+    """Tags on a bucket: the cluster's in a cluster stack, the bucket's own in a storage stack."""
+    if spec is not None:
+        return spec.labels_for("bucket")
+    return {"stix-bucket": bucket.name, "stix-role": "bucket"}
 
 
 def cloud_for(name: str) -> type[Cloud]:

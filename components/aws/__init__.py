@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+import os
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-from stix.components.base import Buckets, Cloud, CloudCheck, LoadBalancers, Spot, Stoppable, user_home
+from stix.components.base import (Buckets, Cloud, CloudCheck, LoadBalancers, Spot, Stoppable, bucket_labels,
+                                  user_home)
 
 if TYPE_CHECKING:
+    from stix.home import StixHome
     from stix.spec import BucketSpec, ClusterSpec
+    from stix.storage.mounts import BucketRef
 
 
 class Aws(Spot, Stoppable, Buckets, LoadBalancers, Cloud):
@@ -61,10 +65,31 @@ class Aws(Spot, Stoppable, Buckets, LoadBalancers, Cloud):
         return AwsVmGroup("vms", AwsVmGroupArgs(spec, network.subnet.id, network.security_group.id), opts)
 
     @classmethod
-    def make_bucket(cls, spec: ClusterSpec, name: str, bucket: BucketSpec, network: Any, opts: Any) -> Any:
+    def make_bucket(cls, spec: Optional[ClusterSpec], name: str, bucket: BucketSpec, network: Any, opts: Any) -> Any:
         from stix.components.aws.bucket import AwsBucket, AwsBucketArgs
 
-        return AwsBucket(name, AwsBucketArgs(spec, bucket.name), opts)
+        return AwsBucket(name, AwsBucketArgs(bucket.name, bucket_labels(bucket, spec)), opts)
+
+    @classmethod
+    def bucket_provider(cls, bucket: BucketSpec) -> Any:
+        import pulumi_aws as aws
+
+        return aws.Provider("aws", region=bucket.region or None)
+
+    @classmethod
+    def rclone_remote(cls, ref: BucketRef, home: StixHome) -> dict[str, str]:
+        """Credentials come from the environment (env_auth): never written by stix."""
+        options = {"type": "s3", "provider": "AWS", "env_auth": "true"}
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        if region:
+            options["region"] = region
+        return options
+
+    @classmethod
+    def bucket_name_problem(cls, name: str) -> Optional[str]:
+        from stix.components.aws.plan import bucket_name_problem
+
+        return bucket_name_problem(name)
 
     @classmethod
     def make_load_balancer(cls, spec: ClusterSpec, network: Any, group: Any, opts: Any) -> Any:

@@ -1,21 +1,18 @@
-"""AwsBucket: an S3 bucket, private and encrypted, tagged with the cluster."""
+"""AwsBucket: an S3 bucket, private and encrypted, tagged (the cluster's tags, or the bucket's own)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import pulumi
 import pulumi_aws as aws
 
-from stix.components.aws import plan
-from stix.spec import ClusterSpec
-
 
 @dataclass(frozen=True)
 class AwsBucketArgs:
-    spec: ClusterSpec
     bucket_name: str
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 class AwsBucket(pulumi.ComponentResource):
@@ -23,7 +20,7 @@ class AwsBucket(pulumi.ComponentResource):
         super().__init__("stix:aws:Bucket", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.bucket = aws.s3.Bucket(f"{name}-bucket", bucket=args.bucket_name, force_destroy=False,
-                                    tags=plan.tags(args.spec, "bucket", args.bucket_name), opts=child)
+                                    tags={**args.labels, "Name": args.bucket_name}, opts=child)
         aws.s3.BucketPublicAccessBlock(f"{name}-private", bucket=self.bucket.id, block_public_acls=True,
                                        block_public_policy=True, ignore_public_acls=True,
                                        restrict_public_buckets=True, opts=child)

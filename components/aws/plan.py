@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Optional
 
@@ -55,3 +56,27 @@ def ami_query(spec: ClusterSpec) -> tuple[str, str]:
 
 def tags(spec: ClusterSpec, role: str, name: str) -> dict[str, str]:
     return {**spec.labels_for(role), "Name": name}
+
+
+_S3_NAME = re.compile(r"[a-z0-9][a-z0-9.-]*[a-z0-9]")
+_IP = re.compile(r"\d+\.\d+\.\d+\.\d+")
+
+
+def bucket_name_problem(name: str) -> Optional[str]:
+    """S3's bucket naming rules (general purpose buckets)."""
+    if not 3 <= len(name) <= 63:
+        return f"S3 bucket names are 3-63 characters long; {name!r} has {len(name)}"
+    if not _S3_NAME.fullmatch(name):
+        return (f"S3 bucket name {name!r} may hold only lowercase letters, digits, '.' and '-', "
+                "and must start and end with a letter or digit")
+    if ".." in name:
+        return f"S3 bucket name {name!r} has two adjacent periods"
+    if _IP.fullmatch(name):
+        return f"S3 bucket name {name!r} is formatted as an IP address"
+    for prefix in ("xn--", "sthree-", "amzn-s3-demo-"):
+        if name.startswith(prefix):
+            return f"S3 bucket names must not start with {prefix!r}"
+    for suffix in ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"):
+        if name.endswith(suffix):
+            return f"S3 bucket names must not end with {suffix!r}"
+    return None

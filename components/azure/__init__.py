@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-from stix.components.base import Buckets, Cloud, CloudCheck, LoadBalancers, Spot, user_home
+from stix.components.base import Buckets, Cloud, CloudCheck, LoadBalancers, Spot, bucket_labels, user_home
 
 if TYPE_CHECKING:
+    from stix.home import StixHome
     from stix.spec import BucketSpec, ClusterSpec
+    from stix.storage.mounts import BucketRef
 
 
 class Azure(Spot, Buckets, LoadBalancers, Cloud):
@@ -54,10 +56,45 @@ class Azure(Spot, Buckets, LoadBalancers, Cloud):
                                                     network.security_group.id), opts)
 
     @classmethod
-    def make_bucket(cls, spec: ClusterSpec, name: str, bucket: BucketSpec, network: Any, opts: Any) -> Any:
+    def make_bucket(cls, spec: Optional[ClusterSpec], name: str, bucket: BucketSpec, network: Any, opts: Any) -> Any:
         from stix.components.azure.bucket import AzureBucket, AzureBucketArgs
 
-        return AzureBucket(name, AzureBucketArgs(spec, bucket.name, network.group.name), opts)
+        region = bucket.region or (spec.region if spec is not None else "")
+        group = network.group.name if network is not None else None
+        return AzureBucket(name, AzureBucketArgs(bucket.name, region, group, bucket_labels(bucket, spec)), opts)
+
+    @classmethod
+    def bucket_provider(cls, bucket: BucketSpec) -> Any:
+        import pulumi_azure_native as azure
+
+        return azure.Provider("azure", location=bucket.region or None)
+
+    @classmethod
+    def rclone_remote(cls, ref: BucketRef, home: StixHome) -> dict[str, str]:
+        """The account's credentials come from the environment (env_auth: az login, a managed identity)."""
+        return {"type": "azureblob", "account": ref.account, "env_auth": "true"}
+
+    @classmethod
+    def bucket_name_problem(cls, name: str) -> Optional[str]:
+        from stix.components.azure.plan import bucket_name_problem
+
+        return bucket_name_problem(name)
+
+    @classmethod
+    def ref_for_uri(cls, uri: str) -> BucketRef:
+        from stix.components.azure.plan import account_of_url
+        from stix.storage.mounts import BucketRef
+
+        account, path = account_of_url(uri)
+        container, _, prefix = path.partition("/")
+        return BucketRef(cls.store, container, prefix.strip("/"), account)
+
+    @classmethod
+    def managed_ref(cls, name: str, prefix: str = "") -> BucketRef:
+        from stix.components.azure.plan import storage_account_name
+        from stix.storage.mounts import BucketRef
+
+        return BucketRef(cls.store, name, prefix, storage_account_name(name))
 
     @classmethod
     def make_load_balancer(cls, spec: ClusterSpec, network: Any, group: Any, opts: Any) -> Any:

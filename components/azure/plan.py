@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Optional
 
 from stix.spec import ClusterSpec
 
@@ -41,3 +42,23 @@ def storage_account_name(bucket: str) -> str:
 
 def tags(spec: ClusterSpec, role: str) -> dict[str, str]:
     return spec.labels_for(role)
+
+
+_CONTAINER_NAME = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*")
+
+
+def bucket_name_problem(name: str) -> Optional[str]:
+    """Azure blob container naming rules (the container is the bucket; its account is derived from it)."""
+    if not 3 <= len(name) <= 63:
+        return f"Azure container names are 3-63 characters long; {name!r} has {len(name)}"
+    if not _CONTAINER_NAME.fullmatch(name):
+        return (f"Azure container name {name!r} may hold only lowercase letters, digits and single '-' between "
+                "them, starting with a letter or digit")
+    return None
+
+
+def account_of_url(url: str) -> tuple[str, str]:
+    """https://<account>.blob.core.windows.net/<container>/<prefix> -> (account, 'container/prefix')."""
+    rest = url.split("://", 1)[1]
+    host, _, path = rest.partition("/")
+    return host.split(".", 1)[0], path

@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-from stix.components.base import Buckets, Cloud, CloudCheck, LoadBalancers, Spot, Stoppable, user_home
+from stix.components.base import (Buckets, Cloud, CloudCheck, LoadBalancers, Spot, Stoppable, bucket_labels,
+                                  user_home)
 
 if TYPE_CHECKING:
+    from stix.home import StixHome
     from stix.spec import BucketSpec, ClusterSpec
+    from stix.storage.mounts import BucketRef
     from stix.catalog.offers import Candidate, Catalog, HostLimits, Offer, Request
 
 
@@ -71,10 +74,28 @@ class Gcp(Spot, Stoppable, Buckets, LoadBalancers, Cloud):
         return GcpVmGroup("vms", GcpVmGroupArgs(spec, network.subnet.id), opts)
 
     @classmethod
-    def make_bucket(cls, spec: ClusterSpec, name: str, bucket: BucketSpec, network: Any, opts: Any) -> Any:
+    def make_bucket(cls, spec: Optional[ClusterSpec], name: str, bucket: BucketSpec, network: Any, opts: Any) -> Any:
         from stix.components.gcp.bucket import GcpBucket, GcpBucketArgs
 
-        return GcpBucket(name, GcpBucketArgs(spec, bucket.name), opts)
+        region = bucket.region or (spec.region if spec is not None else "")
+        return GcpBucket(name, GcpBucketArgs(bucket.name, region, bucket_labels(bucket, spec)), opts)
+
+    @classmethod
+    def bucket_provider(cls, bucket: BucketSpec) -> Any:
+        import pulumi_gcp as gcp
+
+        return gcp.Provider("gcp", region=bucket.region or None)
+
+    @classmethod
+    def rclone_remote(cls, ref: BucketRef, home: StixHome) -> dict[str, str]:
+        """Application default credentials (env_auth); uniform bucket-level access, so no object ACLs."""
+        return {"type": "google cloud storage", "env_auth": "true", "bucket_policy_only": "true"}
+
+    @classmethod
+    def bucket_name_problem(cls, name: str) -> Optional[str]:
+        from stix.components.gcp.plan import bucket_name_problem
+
+        return bucket_name_problem(name)
 
     @classmethod
     def make_load_balancer(cls, spec: ClusterSpec, network: Any, group: Any, opts: Any) -> Any:

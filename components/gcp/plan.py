@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Optional
 
 from stix.spec import ClusterSpec
 
@@ -46,3 +47,25 @@ def label_value(text: str) -> str:
 
 def labels(spec: ClusterSpec, role: str) -> dict[str, str]:
     return {label_value(k): label_value(v) for k, v in spec.labels_for(role).items()}
+
+
+_GCS_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*[a-z0-9]")
+
+
+def bucket_name_problem(name: str) -> Optional[str]:
+    """Cloud Storage's bucket naming rules."""
+    if not _GCS_NAME.fullmatch(name):
+        return (f"GCS bucket name {name!r} may hold only lowercase letters, digits, '-', '_' and '.', "
+                "and must start and end with a letter or digit")
+    limit = 222 if "." in name else 63
+    if not 3 <= len(name) <= limit or any(len(part) > 63 for part in name.split(".")):
+        return f"GCS bucket names are 3-63 characters long (222 with dots, 63 between them); {name!r} has {len(name)}"
+    if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", name):
+        return f"GCS bucket name {name!r} is formatted as an IP address"
+    if name.startswith("goog") or "google" in name or re.search(r"g[o0]{2}g[l1]e", name):
+        return f"GCS bucket name {name!r} must not start with 'goog' or contain 'google'"
+    return None
+
+
+def bucket_labels(labels: dict[str, str]) -> dict[str, str]:
+    return {label_value(k): label_value(v) for k, v in labels.items()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from stix.spec import CONFIG_NAMESPACE, ClusterSpec
+from stix.spec import CONFIG_NAMESPACE, BucketSpec, ClusterSpec
 
 
 def deploy(spec: ClusterSpec) -> None:
@@ -24,6 +24,32 @@ def deploy(spec: ClusterSpec) -> None:
 def make_program(spec: ClusterSpec) -> Callable[[], None]:
     """stix's own inline program: the spec is already planned."""
     return lambda: deploy(spec)
+
+
+def deploy_bucket(bucket: BucketSpec) -> None:
+    import pulumi
+
+    for key, value in bucket_outputs(bucket).items():
+        pulumi.export(key, value)
+
+
+def bucket_outputs(bucket: BucketSpec) -> dict:
+    """A persistent bucket's own stack: the store's cloud builds it with its provider, tagged as the bucket's."""
+    import pulumi
+
+    from stix.components.base import store_cloud
+
+    cloud = store_cloud(bucket.store)
+    if cloud is None:
+        raise pulumi.RunError(f"bucket {bucket.name}: no cloud of stix's has the store {bucket.store}")
+    provider = cloud.bucket_provider(bucket)  # type: ignore[attr-defined]
+    opts = pulumi.ResourceOptions(provider=provider) if provider is not None else None
+    made = cloud.make_bucket(None, "bucket", bucket, None, opts)  # type: ignore[attr-defined]
+    return {"name": bucket.name, "store": bucket.store, "url": made.url}
+
+
+def bucket_program(bucket: BucketSpec) -> Callable[[], None]:
+    return lambda: deploy_bucket(bucket)
 
 
 def project_program(root: Path) -> Callable[[], None]:

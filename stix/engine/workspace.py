@@ -83,12 +83,14 @@ def plain_pulumi_env(home: StixHome) -> dict[str, str]:
 
 
 def open_stack(home: StixHome, cluster: str, program: Optional[Callable[[], None]] = None,
-               create: bool = True, project: Optional[Project] = None):
+               create: bool = True, project: Optional[Project] = None, project_name: str = PROJECT_NAME,
+               workspace: Optional[Path] = None):
     """Select (or create) the cluster's stack; returns an automation Stack.
 
     In a stix project the workspace is the project directory, so Pulumi reads
     and writes the stack's config in its stacks/; elsewhere it is a directory
-    of stix's home, with project settings stix supplies.
+    of stix's home, with project settings stix supplies. project_name and workspace open a stack of another
+    Pulumi project in stix's home (persistent buckets: stix.storage.stacks), so its names never meet a cluster's.
     """
     from pulumi import automation as auto
 
@@ -102,9 +104,9 @@ def open_stack(home: StixHome, cluster: str, program: Optional[Callable[[], None
     if project is not None:
         work_dir, settings = project.root, None  # the project's own Pulumi.yaml
     else:
-        work_dir = home.workspaces_dir / cluster
+        work_dir = workspace or home.workspaces_dir / cluster
         work_dir.mkdir(parents=True, exist_ok=True)
-        settings = auto.ProjectSettings(name=PROJECT_NAME, runtime="python",
+        settings = auto.ProjectSettings(name=project_name, runtime="python",
                                         backend=auto.ProjectBackend(url=home.backend_url))
     opts = auto.LocalWorkspaceOptions(
         work_dir=str(work_dir),
@@ -116,5 +118,5 @@ def open_stack(home: StixHome, cluster: str, program: Optional[Callable[[], None
     )
     program = program or empty_program
     if create:
-        return auto.create_or_select_stack(stack_name=cluster, project_name=PROJECT_NAME, program=program, opts=opts)
-    return auto.select_stack(stack_name=cluster, project_name=PROJECT_NAME, program=program, opts=opts)
+        return auto.create_or_select_stack(stack_name=cluster, project_name=project_name, program=program, opts=opts)
+    return auto.select_stack(stack_name=cluster, project_name=project_name, program=program, opts=opts)

@@ -162,3 +162,58 @@ def test_every_child_is_named_after_its_component(cluster):
     for resource in mocks.resources:
         assert components.match(resource.name) or resource.type.startswith("pulumi:providers:"), resource.name
         assert spec.cluster not in resource.name, f"{resource.name}: logical names must not derive from user fields"
+
+
+STORE_REGIONS = {"s3": ("aws", "us-west-2"), "gcs": ("gcp", "us-central1"), "azure": ("azure", "eastus")}
+
+
+@pytest.fixture(params=sorted(STORE_REGIONS))
+def storage_stack(request):
+    """A persistent bucket's own stack (stix.engine.program.deploy_bucket): no cluster around it."""
+    from stix.engine.program import bucket_outputs
+    from stix.spec import BucketSpec
+
+    store = request.param
+    bucket = BucketSpec("ckpts-7", store, STORE_REGIONS[store][1])
+    mocks = StrictMocks()
+    outputs = run_program(lambda: bucket_outputs(bucket), mocks)
+    return store, bucket, mocks, outputs
+
+
+def test_storage_stack_resources_carry_the_bucket_and_its_own_provider(storage_stack):
+    store, bucket, mocks, outputs = storage_stack
+    cloud, region = STORE_REGIONS[store]
+    providers = [r for r in mocks.resources if r.type.startswith("pulumi:providers:")]
+    assert len(providers) == 1
+    assert region in (providers[0].inputs.get("region"), providers[0].inputs.get("location"))
+    for resource in mocks.resources:
+        if resource.type.startswith(COMPONENT_PREFIX) or resource.type in UNTAGGABLE:
+            continue
+        tags = resource.inputs.get("tags") or resource.inputs.get("labels")
+        assert isinstance(tags, dict) and tags.get("stix-bucket") == bucket.name, f"{store}: {resource.type} untagged"
+        assert "stix-cluster" not in tags
+        assert resource.provider and resource.provider.split("::")[-1].startswith(providers[0].name)
+    assert outputs["name"] == bucket.name and outputs["store"] == store
+    assert outputs["url"].startswith({"s3": "s3://", "gcs": "gs://", "azure": "https://"}[store])
+
+
+def test_storage_stack_buckets_are_private(storage_stack):
+    store, bucket, mocks, _ = storage_stack
+    if store == "s3":
+        block = mocks.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+        assert all(block[key] is True for key in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
+                                                   "restrictPublicBuckets"))
+        rule = mocks.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+        assert rule.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+    elif store == "gcs":
+        made = mocks.one("gcp:storage/bucket:Bucket").inputs
+        assert made["publicAccessPrevention"] == "enforced" and made["uniformBucketLevelAccess"] is True
+        assert made["location"] == "US-CENTRAL1" and made["forceDestroy"] is False
+    else:
+        account = mocks.one("azure-native:storage:StorageAccount").inputs
+        assert account["allowBlobPublicAccess"] is False and account["enableHttpsTrafficOnly"] is True
+        assert account["minimumTlsVersion"] == "TLS1_2"
+        container = mocks.one("azure-native:storage:BlobContainer").inputs
+        assert container["publicAccess"] == "None" and container["containerName"] == bucket.name
+        group = mocks.one("azure-native:resources:ResourceGroup").inputs
+        assert group["location"] == "eastus"

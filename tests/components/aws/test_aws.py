@@ -78,3 +78,31 @@ def test_image_override_skips_the_lookup(spec_for):
     run_program(lambda: cloud_for("aws").deploy(spec), mocks)
     instance = mocks.of_type("aws:ec2/instance:Instance")[0].inputs
     assert instance["ami"] == "ami-custom" and "instanceMarketOptions" not in instance
+
+
+def test_s3_bucket_names_follow_s3_rules():
+    aws = cloud_for("aws")
+    assert aws.bucket_name_problem("my-data.v2") is None
+    for bad in ("ab", "x" * 64, "My-Data", "-data", "data-", "a..b", "192.168.1.1", "xn--data", "data-s3alias",
+                "under_score"):
+        assert aws.bucket_name_problem(bad), bad
+
+
+def test_s3_rclone_remote_takes_credentials_from_the_environment(monkeypatch, tmp_path):
+    from stix.home import StixHome
+    from stix.storage.mounts import BucketRef
+
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    aws = cloud_for("aws")
+    ref = aws.ref_for_uri("s3://data/run-1/")
+    assert ref == BucketRef("s3", "data", "run-1") and aws.managed_ref("ckpts") == BucketRef("s3", "ckpts")
+    remote = aws.rclone_remote(ref, StixHome(tmp_path))
+    assert remote == {"type": "s3", "provider": "AWS", "env_auth": "true", "region": "eu-west-1"}
+
+
+def test_a_cluster_bucket_carries_the_cluster_tags(spec_for):
+    spec = spec_for("aws", "aws/us-east-1", "A100:8", buckets=("train-data",))
+    mocks, _ = deploy(spec)
+    tags = mocks.one("aws:s3/bucket:Bucket").inputs["tags"]
+    assert tags["stix-cluster"] == "train" and tags["stix-role"] == "bucket" and tags["team"] == "ml"
+    assert "stix-bucket" not in tags

@@ -55,3 +55,32 @@ def test_on_demand_has_no_spot_settings(spec_for):
     mocks, _ = deploy(spec)
     vm = mocks.of_type("azure-native:compute:VirtualMachine")[0].inputs
     assert vm["priority"] == "Regular" and "evictionPolicy" not in vm
+
+
+def test_azure_container_names_follow_azure_rules():
+    azure = cloud_for("azure")
+    assert azure.bucket_name_problem("my-data-2") is None
+    for bad in ("ab", "x" * 64, "My-Data", "-data", "data-", "a--b", "a_b", "a.b"):
+        assert azure.bucket_name_problem(bad), bad
+
+
+def test_azure_refs_carry_the_account_and_rclone_reaches_it(tmp_path):
+    from stix.components.azure.plan import storage_account_name
+    from stix.home import StixHome
+    from stix.storage.mounts import BucketRef
+
+    azure = cloud_for("azure")
+    ref = azure.ref_for_uri("https://acct1.blob.core.windows.net/data/run-1")
+    assert ref == BucketRef("azure", "data", "run-1", "acct1")
+    assert ref.rclone_path == "stixazure_acct1:data/run-1"
+    assert azure.managed_ref("ckpts").account == storage_account_name("ckpts")
+    assert azure.rclone_remote(ref, StixHome(tmp_path)) == {"type": "azureblob", "account": "acct1", "env_auth": "true"}
+
+
+def test_a_cluster_bucket_lives_in_the_cluster_resource_group(spec_for):
+    spec = spec_for("azure", "azure/eastus", "A100-80GB:4", buckets=("train-data",))
+    mocks = StrictMocks()
+    run_program(lambda: cloud_for("azure").deploy(spec), mocks)
+    assert len(mocks.of_type("azure-native:resources:ResourceGroup")) == 1  # the network's, none of the bucket's
+    account = mocks.one("azure-native:storage:StorageAccount").inputs
+    assert account["tags"]["stix-cluster"] == "train" and account["location"] == "eastus"

@@ -56,3 +56,29 @@ def test_built_in_gpus_are_not_attached(spec_for):
     mocks, _ = deploy(spec)
     instance = mocks.of_type("gcp:compute/instance:Instance")[0].inputs
     assert spec.instance_type == "a2-highgpu-8g" and "guestAccelerators" not in instance
+
+
+def test_gcs_bucket_names_follow_gcs_rules():
+    gcp = cloud_for("gcp")
+    assert gcp.bucket_name_problem("my_data-v2") is None and gcp.bucket_name_problem("a." + "b" * 63) is None
+    for bad in ("ab", "x" * 64, "My-Data", "_data", "goog-data", "my-google-data", "10.0.0.1", "a." + "b" * 64):
+        assert gcp.bucket_name_problem(bad), bad
+
+
+def test_gcs_rclone_remote_uses_uniform_access_and_ambient_credentials(tmp_path):
+    from stix.home import StixHome
+    from stix.storage.mounts import BucketRef
+
+    gcp = cloud_for("gcp")
+    ref = gcp.ref_for_uri("gs://data/a/b")
+    assert ref == BucketRef("gcs", "data", "a/b")
+    assert gcp.rclone_remote(ref, StixHome(tmp_path)) == {
+        "type": "google cloud storage", "env_auth": "true", "bucket_policy_only": "true"}
+
+
+def test_a_cluster_bucket_is_placed_in_the_cluster_region_with_its_labels(spec_for):
+    spec = spec_for("gcp", "gcp/us-central1", "A100:8", buckets=("train-data",))
+    mocks = StrictMocks()
+    run_program(lambda: cloud_for("gcp").deploy(spec), mocks)
+    bucket = mocks.one("gcp:storage/bucket:Bucket").inputs
+    assert bucket["location"] == "US-CENTRAL1" and bucket["labels"]["stix-cluster"] == "train"
