@@ -14,6 +14,7 @@ from stix.home import StixHome
 from stix.models.task import Task
 from stix.optimizer import Candidate
 from stix.spec import ClusterSpec
+from stix.storage.mounts import StorageMount
 
 RUNNABLE_TASK_FIELDS = {"name", "workdir", "num_nodes", "resources", "envs", "secrets", "setup", "run"}
 PLACEMENT_FIELDS = {"infra", "cloud", "region", "zone", "cpus", "memory", "accelerators", "instance_type", "use_spot",
@@ -44,8 +45,6 @@ def unsupported_fields(task: Task, cloud: Optional[str] = None) -> list[str]:
 
     out = [name for name in sorted(task.model_fields_set) if name not in RUNNABLE_TASK_FIELDS
            and name != "file_mounts" and getattr(task, name) not in (None, {}, [])]
-    if any(not isinstance(source, str) or "://" in source for source in (task.file_mounts or {}).values()):
-        out.append("file_mounts (buckets and storage objects; local paths work)")
     vm_fields = cloud is not None and cloud_for(cloud).vm_fields
     if cloud is not None and not vm_fields:
         absolute = [dest for dest in (task.file_mounts or {}) if dest.startswith("/")]
@@ -86,8 +85,12 @@ def check_prerequisites(home: StixHome, cloud: str) -> None:
         raise PrerequisiteMissing(problem)
 
 
-def compile_spec(task: Task, cluster: str, chosen: Candidate, inputs: ClusterInputs) -> ClusterSpec:
-    """The planner's whole decision as data: placement, sizes, ports, labels, keys."""
+def compile_spec(task: Task, cluster: str, chosen: Candidate, inputs: ClusterInputs,
+                 mounts: tuple[StorageMount, ...] = ()) -> ClusterSpec:
+    """The planner's whole decision as data: placement, sizes, ports, labels, keys, and the cluster's own
+    buckets (the non-persistent ones of the planned storage mounts, stix.storage.plan)."""
+    from stix.storage.plan import cluster_buckets
+
     resources = task.resources
     autostop = resources.autostop
     return ClusterSpec(
@@ -116,6 +119,7 @@ def compile_spec(task: Task, cluster: str, chosen: Candidate, inputs: ClusterInp
         autostop_down=bool(autostop and autostop.down),
         pool_hosts=inputs.pool_hosts,
         pool_identity_file=inputs.pool_identity_file,
+        buckets=cluster_buckets(mounts, chosen.region),
     )
 
 

@@ -20,6 +20,7 @@ from stix.naming import default_cluster_name, validate_cluster_name
 from stix.optimizer import Candidate, Placement
 from stix.project import Project, find_project, load_project
 from stix.session import Session
+from stix.storage.plan import plan_mounts
 from stix.spec import ClusterInfo, ClusterSpec
 
 
@@ -125,10 +126,11 @@ def stack_at(session: Session, target: Target, candidate: Candidate, pin: Any = 
     if target.project is not None and (pin is None or _place(pin.candidate()) != _place(candidate)):
         pin = _pin_for(target, candidate)
     check_runnable(target.task, candidate.cloud)
+    mounts = plan_mounts(target.task, candidate.cloud)
     check_prerequisites(session.home, candidate.cloud)
     cidrs = pin.ssh_cidrs if pin is not None else ()
     inputs = cluster_inputs(session.home, target.cluster, candidate, target.task.num_nodes, cidrs)
-    spec = compile_spec(target.task, target.cluster, candidate, inputs)
+    spec = compile_spec(target.task, target.cluster, candidate, inputs, mounts)
     stack = engine_call(lambda: open_stack(session.home, target.cluster, make_program(spec), project=target.project),
                         "opening the stack")
     return stack, spec, pin
@@ -144,6 +146,7 @@ def plan(target: Target) -> tuple[Placement, Any]:
     if target.project is not None:
         placement, pin = _pinned(target, placement)
     check_runnable(target.task, placement.chosen.cloud)
+    plan_mounts(target.task, placement.chosen.cloud)  # a bad storage mount is refused before anything is made
     return placement, pin
 
 

@@ -93,13 +93,6 @@ class Storage(Model):
     force_delete: Optional[StrictBool] = Field(None, alias="_force_delete",
                                                description="Private (SkyPilot): delete even a bucket stix did not make.")
 
-    @field_validator("name", mode="before")
-    @classmethod
-    def _name(cls, value: Any) -> Any:
-        if isinstance(value, str) and not value.strip():
-            raise ValueError("name must not be empty")
-        return value
-
     @field_validator("store", mode="before")
     @classmethod
     def _store(cls, value: Any) -> Any:
@@ -131,8 +124,6 @@ class Storage(Model):
     def _copy_needs_source(self) -> "Storage":
         if self.mode == "COPY" and self.source is None:
             raise ValueError("mode COPY needs a source to copy from")
-        if self.name is None and self.source is None:
-            raise ValueError("a storage object needs a name (a bucket stix makes) or a source")
         return self
 
 

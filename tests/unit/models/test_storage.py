@@ -45,8 +45,6 @@ def test_local_store_is_a_store():
     {"name": "b", "config": {"attach_mode": "sideways"}},
     {"name": "b", "_force_delete": "yes"},
     {"name": "b", "mode": "LINK"},
-    {"name": ""},
-    {"mode": "MOUNT"},
 ])
 def test_bad_values_are_refused(bad):
     with pytest.raises(ValidationError):
