@@ -1,0 +1,64 @@
+"""Persistent buckets: each in a stack of its own, in a Pulumi project of its own (`stix-storage`), so a bucket
+outlives every cluster that mounts it and its names never meet a cluster's."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from stix.engine.calls import engine_call, progress
+from stix.errors import UsageError
+from stix.home import StixHome
+from stix.session import Session
+from stix.spec import BucketSpec
+from stix.storage.registry import BucketRecord, registry_of
+
+STORAGE_PROJECT = "stix-storage"
+
+
+def stack_name(store: str, name: str) -> str:
+    """One stack per bucket; the store is part of the name, since each store has its own namespace."""
+    return f"{store}-{name}"
+
+
+def _open(home: StixHome, bucket: BucketSpec, create: bool) -> Any:
+    from stix.engine.program import bucket_program
+    from stix.engine.workspace import open_stack
+
+    name = stack_name(bucket.store, bucket.name)
+    return engine_call(lambda: open_stack(home, name, bucket_program(bucket), create=create,
+                                          project_name=STORAGE_PROJECT,
+                                          workspace=home.root / "storage" / name), "opening the bucket's stack")
+
+
+def ensure_bucket(session: Session, bucket: BucketSpec, source: str = "") -> str:
+    """Make the bucket unless its stack already has; its URL. Recorded in the registry as persistent."""
+    registry = registry_of(session.home)
+    known = registry.get(bucket.name)
+    if known is not None and known.url and known.store == bucket.store:
+        return known.url  # made before: its own stack holds it, and nothing about it changes with a launch
+    stack = _open(session.home, bucket, create=True)
+    engine_call(lambda: stack.preview(), f"previewing bucket {bucket.name}")
+    result = engine_call(lambda: stack.up(on_event=progress(session.events)), f"making bucket {bucket.name}")
+    url = str(result.outputs["url"].value)
+    registry.record(BucketRecord(bucket.name, bucket.store, source or (known.source if known else ""), True,
+                                 bucket.region, url))
+    return url
+
+
+def delete_bucket(session: Session, name: str) -> None:
+    """Destroy a persistent bucket's stack and forget it (the caller has checked nobody uses it)."""
+    registry = registry_of(session.home)
+    record = registry.get(name)
+    if record is None:
+        raise UsageError(f"no bucket named {name!r} is known to stix; `stix storage ls` lists them")
+    bucket = BucketSpec(record.name, record.store, record.region)
+    stack = _open(session.home, bucket, create=True)
+    engine_call(lambda: stack.destroy(on_event=progress(session.events)), f"deleting bucket {name}")
+    stack_id = stack_name(record.store, record.name)
+    engine_call(lambda: stack.workspace.remove_stack(stack_id), "removing the bucket's stack")
+    registry.remove(name)
+
+
+def bucket_url(session: Session, name: str) -> Optional[str]:
+    record = registry_of(session.home).get(name)
+    return record.url if record is not None and record.url else None
