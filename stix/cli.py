@@ -11,6 +11,7 @@ from typing import Optional
 
 import typer
 
+from stix.cli_storage import storage_app
 from stix.errors import StixError
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ app.add_typer(catalog_app, name="catalog")
 jobs_app = typer.Typer(help="Managed jobs: run to completion through preemptions, capacity errors and failures.",
                        no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(storage_app, name="storage")
 
 
 def _session(quiet: bool = False):

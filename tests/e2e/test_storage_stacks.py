@@ -39,3 +39,19 @@ def test_deleting_an_unknown_bucket_is_one_line(stix_home):
 
     with pytest.raises(UsageError, match=r"^no bucket named 'nope' is known to stix; `stix storage ls` lists them$"):
         delete_bucket(Session(StixHome(stix_home)), "nope")
+
+
+def test_storage_delete_removes_the_stack_and_the_record(stix, stix_home):
+    from stix.storage.registry import BucketRecord, BucketRegistry
+
+    registry = BucketRegistry(stix_home / "index.db")
+    registry.record(BucketRecord("idle-1", "s3", "", True, "us-east-1", "s3://idle-1"))
+    result = stix("storage", "delete", "idle-1", "-y", timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Bucket idle-1 deleted." in result.stdout
+    assert registry.get("idle-1") is None
+    stacks = stix_home / "state" / ".pulumi" / "stacks"
+    assert (stacks / "stix-storage").is_dir()  # the bucket's project was used ...
+    assert not [p for p in (stacks / "stix-storage").iterdir() if p.name == "s3-idle-1.json"]  # ... and is empty
+    again = stix("storage", "delete", "idle-1", "-y")
+    assert again.returncode == 2 and "no bucket named 'idle-1'" in again.stderr
