@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 from stix.models import task as models
+from stix.models.storage import Storage
 
 
 class Task(models.Task):
@@ -36,6 +37,27 @@ class Task(models.Task):
         if pipeline.is_pipeline:
             raise TaskError(f"{label}:1:1: holds a pipeline of {len(pipeline.tasks)} tasks, not one task")
         return pipeline.tasks[0]  # type: ignore[return-value]
+
+    @property
+    def storage_mounts(self) -> dict[str, Storage]:
+        """SkyPilot's view: the storage objects among file_mounts, by destination (they live in file_mounts,
+        as in a task file)."""
+        return {dest: value for dest, value in (self.file_mounts or {}).items() if isinstance(value, Storage)}
+
+    def set_storage_mounts(self, storage_mounts: Optional[dict[str, Storage]]) -> "Task":
+        """Replace the task's storage mounts (file_mounts of paths and bucket URIs stay)."""
+        kept = {dest: value for dest, value in (self.file_mounts or {}).items() if not isinstance(value, Storage)}
+        return self._with_file_mounts(kept, storage_mounts or {})
+
+    def update_storage_mounts(self, storage_mounts: dict[str, Storage]) -> "Task":
+        return self._with_file_mounts(dict(self.file_mounts or {}), storage_mounts)
+
+    def _with_file_mounts(self, kept: dict, storage_mounts: dict[str, Storage]) -> "Task":
+        for dest, storage in storage_mounts.items():
+            if not isinstance(storage, Storage):
+                raise TypeError(f"storage_mounts[{dest!r}] must be a stix.Storage, got {type(storage).__name__}")
+        self.file_mounts = {**kept, **storage_mounts} or None
+        return self
 
 
 def _session():

@@ -60,3 +60,44 @@ def test_lifecycle_calls_on_a_missing_cluster_raise_the_cli_error(stix_home, nam
 
 def test_status_lists_records(stix_home):
     assert stix.status() == []
+
+
+def test_storage_mounts_like_skypilot(tmp_path):
+    task = stix.Task(run="python train.py", file_mounts={"~/code": ".", "/public": "s3://public-data"})
+    storage = stix.Storage(name="ckpts", source=str(tmp_path), mode="MOUNT_CACHED", persistent=False)
+    assert task.set_storage_mounts({"/ckpt": storage}) is task
+    assert task.storage_mounts == {"/ckpt": storage}
+    assert task.file_mounts == {"~/code": ".", "/public": "s3://public-data", "/ckpt": storage}
+    task.update_storage_mounts({"/more": stix.Storage(source="gs://other")})
+    assert sorted(task.storage_mounts) == ["/ckpt", "/more"]
+    task.set_storage_mounts({"/data": stix.Storage(name="data-1", store="s3")})
+    assert list(task.storage_mounts) == ["/data"] and "/public" in task.file_mounts
+
+    again = stix.Task.from_yaml_str(task.to_yaml())  # the YAML is SkyPilot's: storage objects in file_mounts
+    assert again.storage_mounts == task.storage_mounts
+    text = task.to_yaml()
+    assert "name: data-1" in text and "store: s3" in text
+
+    task.set_storage_mounts(None)
+    assert task.storage_mounts == {} and task.file_mounts == {"~/code": ".", "/public": "s3://public-data"}
+
+
+def test_storage_mounts_are_validated():
+    from pydantic import ValidationError
+
+    task = stix.Task(run="x")
+    with pytest.raises(TypeError, match=r"storage_mounts\['/d'\] must be a stix.Storage, got dict"):
+        task.set_storage_mounts({"/d": {"name": "b"}})  # type: ignore[dict-item]
+    with pytest.raises(ValidationError, match="destination leaves the node's home"):
+        task.set_storage_mounts({"~/../x": stix.Storage(name="b")})
+    with pytest.raises(ValidationError, match="unknown mount mode"):
+        stix.Storage(name="b", mode="LINK")
+
+
+def test_storage_mounts_are_planned_from_the_sdk(tmp_path):
+    from stix.storage.plan import plan_mounts
+
+    task = stix.Task(run="x").set_storage_mounts({"/ckpt": stix.Storage(name="ckpts-1", store="s3", persistent=False)})
+    env = {"HOME": str(tmp_path), "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "x"}
+    (mount,) = plan_mounts(task, "aws", env)
+    assert mount.name == "ckpts-1" and mount.persistent is False and mount.bucket.store == "s3"
