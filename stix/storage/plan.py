@@ -74,11 +74,11 @@ def _storage(where: str, destination: str, storage: Storage, cloud: str, env: Ma
         raise UsageError(f"{where}: a storage object with a local source needs a name (the bucket stix makes)")
     store = storage.store or _default_store(where, cloud)
     store_cloud = _enabled_store_cloud(where, store, env)
-    problem = store_cloud.bucket_name_problem(storage.name)  # type: ignore[attr-defined]
+    problem = store_cloud.bucket_name_problem(storage.name)
     if problem:
         raise UsageError(f"{where}: {problem}")
     sources = [storage.source] if isinstance(storage.source, str) else list(storage.source or [])
-    ref = store_cloud.managed_ref(storage.name, prefix)  # type: ignore[attr-defined]
+    ref = store_cloud.managed_ref(storage.name, prefix)
     persistent = True if storage.persistent is None else storage.persistent
     return StorageMount(destination, mode, ref, name=storage.name, sources=tuple(_local(where, s) for s in sources),
                         persistent=persistent, cache=cache)
