@@ -115,11 +115,31 @@ class Cloud:
         network = cls.network(spec, opts)
         group = cls.vm_group(spec, network, opts)
         outputs: dict[str, Any] = {"nodes": with_capacity(spec, group.nodes)}
-        outputs["buckets"] = [cls.make_bucket(spec, f"bucket-{i}", bucket, network, opts).url  # type: ignore[attr-defined]
-                              for i, bucket in enumerate(spec.buckets)]  # check() refused buckets without Buckets
+        outputs["buckets"] = cls.deploy_buckets(spec, network, opts)
         if spec.load_balancer_port:
             outputs["endpoint"] = cls.make_load_balancer(spec, network, group, opts).endpoint  # type: ignore[attr-defined]
         return outputs
+
+    @classmethod
+    def deploy_buckets(cls, spec: ClusterSpec, network: Any, opts: Any) -> list[Any]:
+        """The cluster's own buckets (non-persistent), each built by the cloud whose store it is: this cloud's
+        with the cluster's provider and network, another's with one provider of that cloud per store."""
+        import pulumi
+
+        urls = []
+        foreign: dict[str, Any] = {}
+        for i, bucket in enumerate(spec.buckets):
+            owner = store_cloud(bucket.store)
+            assert owner is not None and issubclass(owner, Buckets)  # check() refused the others
+            if owner is cls:
+                made = owner.make_bucket(spec, f"bucket-{i}", bucket, network, opts)
+            else:
+                if bucket.store not in foreign:
+                    provider = owner.bucket_provider(bucket)
+                    foreign[bucket.store] = pulumi.ResourceOptions(provider=provider) if provider is not None else None
+                made = owner.make_bucket(spec, f"bucket-{i}", bucket, None, foreign[bucket.store])
+            urls.append(made.url)
+        return urls
 
     @classmethod
     def provider(cls, spec: ClusterSpec) -> Any:
@@ -142,8 +162,9 @@ class Cloud:
             raise ValueError(f"{cls.name} clusters cannot be stopped by stix yet; `stix destroy` removes them")
         if spec.use_spot and not issubclass(cls, Spot):
             raise ValueError(f"{cls.name} has no spot instances")
-        if spec.buckets and not issubclass(cls, Buckets):
-            raise ValueError(f"{cls.name} has no bucket component")
+        for bucket in spec.buckets:
+            if store_cloud(bucket.store) is None:
+                raise ValueError(f"no cloud of stix's has the store {bucket.store} (bucket {bucket.name})")
         if spec.load_balancer_port and not issubclass(cls, LoadBalancers):
             raise ValueError(f"{cls.name} has no load balancer component")
 

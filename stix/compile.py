@@ -71,15 +71,19 @@ def check_runnable(task: Task, cloud: Optional[str] = None) -> None:
         raise UsageError(f"not supported yet: {', '.join(unsupported)}")
 
 
-def check_prerequisites(home: StixHome, cloud: str) -> None:
-    """The cloud's provider plugin and the programs its nodes need on this machine."""
-    from stix.components.base import cloud_for
+def check_prerequisites(home: StixHome, cloud: str, mounts: tuple[StorageMount, ...] = ()) -> None:
+    """The cloud's provider plugin and the programs its nodes need on this machine; and the plugin of every
+    other cloud whose store makes one of the cluster's buckets."""
+    from stix.components.base import cloud_for, store_cloud
 
     chosen = cloud_for(cloud)
-    if chosen.plugin is not None:
-        from stix.engine.plugins import require_plugin
+    needed = [chosen] + [owner for owner in (store_cloud(m.bucket.store) for m in mounts if m.managed)
+                         if owner is not None and owner is not chosen]
+    for owner in dict.fromkeys(needed):
+        if owner.plugin is not None:
+            from stix.engine.plugins import require_plugin
 
-        require_plugin(home, cloud, *chosen.plugin)
+            require_plugin(home, owner.name, *owner.plugin)
     problem = chosen.missing_on_host()
     if problem:
         raise PrerequisiteMissing(problem)
@@ -89,8 +93,11 @@ def compile_spec(task: Task, cluster: str, chosen: Candidate, inputs: ClusterInp
                  mounts: tuple[StorageMount, ...] = ()) -> ClusterSpec:
     """The planner's whole decision as data: placement, sizes, ports, labels, keys, and the cluster's own
     buckets (the non-persistent ones of the planned storage mounts, stix.storage.plan)."""
+    from stix.components.base import Buckets, cloud_for
     from stix.storage.plan import cluster_buckets
 
+    placed = cloud_for(chosen.cloud)
+    store = placed.store if issubclass(placed, Buckets) else None
     resources = task.resources
     autostop = resources.autostop
     return ClusterSpec(
@@ -119,7 +126,7 @@ def compile_spec(task: Task, cluster: str, chosen: Candidate, inputs: ClusterInp
         autostop_down=bool(autostop and autostop.down),
         pool_hosts=inputs.pool_hosts,
         pool_identity_file=inputs.pool_identity_file,
-        buckets=cluster_buckets(mounts, chosen.region),
+        buckets=cluster_buckets(mounts, chosen.region, store),
     )
 
 

@@ -127,7 +127,7 @@ def stack_at(session: Session, target: Target, candidate: Candidate, pin: Any = 
         pin = _pin_for(target, candidate)
     check_runnable(target.task, candidate.cloud)
     mounts = plan_mounts(target.task, candidate.cloud)
-    check_prerequisites(session.home, candidate.cloud)
+    check_prerequisites(session.home, candidate.cloud, mounts)
     cidrs = pin.ssh_cidrs if pin is not None else ()
     inputs = cluster_inputs(session.home, target.cluster, candidate, target.task.num_nodes, cidrs)
     spec = compile_spec(target.task, target.cluster, candidate, inputs, mounts)

@@ -13,6 +13,10 @@ if TYPE_CHECKING:
     from stix.storage.mounts import BucketRef
 
 
+DEFAULT_BUCKET_REGION = "eastus"
+"""Where a container goes when nothing places it (a persistent bucket, or one beside another cloud's cluster)."""
+
+
 class Azure(Spot, Buckets, LoadBalancers, Cloud):
     name = "azure"
     store = "azure"
@@ -59,7 +63,7 @@ class Azure(Spot, Buckets, LoadBalancers, Cloud):
     def make_bucket(cls, spec: Optional[ClusterSpec], name: str, bucket: BucketSpec, network: Any, opts: Any) -> Any:
         from stix.components.azure.bucket import AzureBucket, AzureBucketArgs
 
-        region = bucket.region or (spec.region if spec is not None else "")
+        region = bucket.region or (spec.region if spec is not None and network is not None else DEFAULT_BUCKET_REGION)
         group = network.group.name if network is not None else None
         return AzureBucket(name, AzureBucketArgs(bucket.name, region, group, bucket_labels(bucket, spec)), opts)
 

@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from stix.catalog.offers import Candidate, Catalog, HostLimits, Offer, Request
 
 
+DEFAULT_BUCKET_LOCATION = "US"
+"""Where a GCS bucket goes when nothing places it (a persistent bucket, or one beside another cloud's cluster)."""
+
+
 class Gcp(Spot, Stoppable, Buckets, LoadBalancers, Cloud):
     name = "gcp"
     store = "gcs"
@@ -77,7 +81,7 @@ class Gcp(Spot, Stoppable, Buckets, LoadBalancers, Cloud):
     def make_bucket(cls, spec: Optional[ClusterSpec], name: str, bucket: BucketSpec, network: Any, opts: Any) -> Any:
         from stix.components.gcp.bucket import GcpBucket, GcpBucketArgs
 
-        region = bucket.region or (spec.region if spec is not None else "")
+        region = bucket.region or (spec.region if spec is not None and network is not None else DEFAULT_BUCKET_LOCATION)
         return GcpBucket(name, GcpBucketArgs(bucket.name, region, bucket_labels(bucket, spec)), opts)
 
     @classmethod

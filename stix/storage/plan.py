@@ -35,21 +35,25 @@ def plan_mounts(task: Task, cloud: str, env: Mapping[str, str] = os.environ) -> 
     return tuple(mounts)
 
 
-def cluster_buckets(mounts: tuple[StorageMount, ...], region: str) -> tuple[BucketSpec, ...]:
-    """The buckets the cluster's stack makes (managed, not persistent); each once."""
-    return _specs([mount for mount in mounts if mount.managed and not mount.persistent], region)
+def cluster_buckets(mounts: tuple[StorageMount, ...], region: str, store: Optional[str] = None
+                    ) -> tuple[BucketSpec, ...]:
+    """The buckets the cluster's stack makes (managed, not persistent); each once. `region` is the placed one;
+    given `store` (the placed cloud's), it applies to that store's buckets only, the others' clouds choose."""
+    return _specs([mount for mount in mounts if mount.managed and not mount.persistent], region, store)
 
 
-def persistent_buckets(mounts: tuple[StorageMount, ...], region: str) -> tuple[BucketSpec, ...]:
+def persistent_buckets(mounts: tuple[StorageMount, ...], region: str, store: Optional[str] = None
+                       ) -> tuple[BucketSpec, ...]:
     """The buckets that live in stacks of their own (managed, persistent); each once."""
-    return _specs([mount for mount in mounts if mount.managed and mount.persistent], region)
+    return _specs([mount for mount in mounts if mount.managed and mount.persistent], region, store)
 
 
-def _specs(mounts: list[StorageMount], region: str) -> tuple[BucketSpec, ...]:
+def _specs(mounts: list[StorageMount], region: str, store: Optional[str]) -> tuple[BucketSpec, ...]:
     seen: dict[tuple[str, str], BucketSpec] = {}
     for mount in mounts:
         key = (mount.bucket.store, mount.bucket.bucket)
-        seen.setdefault(key, BucketSpec(mount.bucket.bucket, mount.bucket.store, region))
+        placed = region if store is None or mount.bucket.store == store else ""
+        seen.setdefault(key, BucketSpec(mount.bucket.bucket, mount.bucket.store, placed))
     return tuple(seen.values())
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from stix.components.base import cloud_for
 from stix.spec import ClusterInfo
 from tests.components.conftest import SSH_CIDR
@@ -106,3 +108,29 @@ def test_a_cluster_bucket_carries_the_cluster_tags(spec_for):
     tags = mocks.one("aws:s3/bucket:Bucket").inputs["tags"]
     assert tags["stix-cluster"] == "train" and tags["stix-role"] == "bucket" and tags["team"] == "ml"
     assert "stix-bucket" not in tags
+
+
+def test_buckets_of_another_store_are_built_by_that_cloud_with_one_provider_per_store(spec_for):
+    from stix.spec import BucketSpec
+
+    buckets = (BucketSpec("train-data", "s3", "us-east-1"), BucketSpec("scratch-a", "gcs", ""),
+               BucketSpec("scratch-b", "gcs", ""))
+    spec = dataclasses.replace(spec_for("aws", "aws/us-east-1", "A100:8"), buckets=buckets)
+    mocks, outputs = deploy(spec)
+    assert outputs["buckets"] == ["s3://train-data", "gs://scratch-a", "gs://scratch-b"]
+    (gcp_provider,) = mocks.of_type("pulumi:providers:gcp")
+    for made in mocks.of_type("gcp:storage/bucket:Bucket"):
+        assert made.inputs["location"] == "US" and made.inputs["labels"]["stix-cluster"] == "train"
+        assert made.provider is not None and made.provider.split("::")[-2] == gcp_provider.name
+    s3 = mocks.one("aws:s3/bucket:Bucket")
+    assert s3.provider is not None and s3.provider.split("::")[-2] == "aws"
+
+
+def test_a_bucket_of_a_store_no_cloud_has_is_refused(spec_for):
+    import pytest
+
+    from stix.spec import BucketSpec
+
+    spec = dataclasses.replace(spec_for("aws", "aws/us-east-1", "A100:8"), buckets=(BucketSpec("b-1", "r2", ""),))
+    with pytest.raises(ValueError, match=r"no cloud of stix's has the store r2 \(bucket b-1\)"):
+        cloud_for("aws").check(spec)

@@ -111,3 +111,28 @@ def test_local_file_mounts_and_copies_beside_buckets_are_left_to_sync(env):
     mounts = plan_mounts(task({"/data": {"name": "ckpts", "mode": "COPY", "source": "/"},
                                "/data/extra": "/etc/hostname", "~/code": "."}), "aws", env)
     assert [m.destination for m in mounts] == ["/data"]  # a COPY is a directory, not a mount point
+
+
+def test_the_placed_region_applies_to_the_placed_clouds_store_only(env, tmp_path):
+    credentials = tmp_path / "sa.json"
+    credentials.write_text("{}")
+    mounts = plan_mounts(task({"/a": {"name": "scratch-1", "persistent": False},
+                               "/b": {"name": "scratch-2", "persistent": False, "store": "gcs"}}), "aws",
+                         {**env, "GOOGLE_APPLICATION_CREDENTIALS": str(credentials)})
+    assert cluster_buckets(mounts, "us-east-1", "s3") == (BucketSpec("scratch-1", "s3", "us-east-1"),
+                                                         BucketSpec("scratch-2", "gcs", ""))
+
+
+def test_another_stores_plugin_is_a_prerequisite(env, tmp_path):
+    from stix.compile import check_prerequisites
+    from stix.errors import PrerequisiteMissing
+    from stix.home import StixHome
+
+    credentials = tmp_path / "sa.json"
+    credentials.write_text("{}")
+    mounts = plan_mounts(task({"~/b": {"name": "scratch-2", "store": "gcs"}}), "local",
+                         {**env, "GOOGLE_APPLICATION_CREDENTIALS": str(credentials)})
+    home = StixHome(tmp_path / "stix-home")
+    check_prerequisites(home, "local")  # the local cloud alone needs no plugin
+    with pytest.raises(PrerequisiteMissing, match=r"^provisioning on gcp needs the Pulumi gcp provider plugin"):
+        check_prerequisites(home, "local", mounts)
