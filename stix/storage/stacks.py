@@ -10,6 +10,8 @@ from stix.errors import UsageError
 from stix.home import StixHome
 from stix.session import Session
 from stix.spec import BucketSpec
+from stix.storage.mounts import StorageMount
+from stix.storage.plan import persistent_buckets
 from stix.storage.registry import BucketRecord, registry_of
 
 STORAGE_PROJECT = "stix-storage"
@@ -62,3 +64,22 @@ def delete_bucket(session: Session, name: str) -> None:
 def bucket_url(session: Session, name: str) -> Optional[str]:
     record = registry_of(session.home).get(name)
     return record.url if record is not None and record.url else None
+
+
+def prepare_buckets(session: Session, cluster: str, mounts: tuple[StorageMount, ...], region: str,
+                    store: Optional[str] = None) -> dict[str, str]:
+    """What `up` does for storage before the cluster's stack applies: every persistent bucket made in its own
+    stack (a no-op when it exists), and the cluster recorded as using its managed buckets. Returns the persistent
+    buckets' URLs by name. (The cluster's non-persistent buckets are made by its own stack: ClusterSpec.buckets.)"""
+    urls = {}
+    by_name = {mount.name: mount for mount in mounts if mount.managed}
+    for bucket in persistent_buckets(mounts, region, store):
+        source = ", ".join(by_name[bucket.name].sources)
+        urls[bucket.name] = ensure_bucket(session, bucket, source)
+    registry_of(session.home).record_use(cluster, mounts, region)
+    return urls
+
+
+def forget_cluster(home: StixHome, cluster: str) -> list[str]:
+    """After `destroy`: the cluster uses no bucket now, and its non-persistent buckets went with its stack."""
+    return registry_of(home).release(cluster)

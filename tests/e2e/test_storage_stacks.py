@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 
 from stix.home import StixHome
-from stix.session import Session
-from stix.storage.stacks import STORAGE_PROJECT, delete_bucket, stack_name
+from stix.storage.stacks import STORAGE_PROJECT, stack_name
 
 pytestmark = pytest.mark.e2e
 
@@ -32,13 +31,6 @@ def test_a_storage_stack_and_a_cluster_stack_of_one_name_are_two_stacks(stix_hom
         for stack in (storage, cluster):
             stack.destroy()
             stack.workspace.remove_stack(name)
-
-
-def test_deleting_an_unknown_bucket_is_one_line(stix_home):
-    from stix.errors import UsageError
-
-    with pytest.raises(UsageError, match=r"^no bucket named 'nope' is known to stix; `stix storage ls` lists them$"):
-        delete_bucket(Session(StixHome(stix_home)), "nope")
 
 
 def test_storage_delete_removes_the_stack_and_the_record(stix, stix_home):
