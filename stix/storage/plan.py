@@ -92,7 +92,8 @@ def _external(where: str, uri: str, store: Optional[str], env: Mapping[str, str]
     """Someone else's bucket, named by its URI; the scheme says the store."""
     from stix.components.base import CLOUD_NAMES, Buckets, cloud_for
 
-    scheme = uri.split("://", 1)[0].lower()
+    scheme, rest = uri.split("://", 1)
+    scheme = scheme.lower()
     owner = next((cloud_for(name) for name in CLOUD_NAMES if issubclass(cloud_for(name), Buckets)
                   and cloud_for(name).uri_scheme == scheme), None)  # type: ignore[attr-defined]
     if owner is None:
@@ -101,7 +102,7 @@ def _external(where: str, uri: str, store: Optional[str], env: Mapping[str, str]
     if store is not None and store != found:
         raise UsageError(f"{where}: store {store} does not match source {uri!r} (a {found} bucket)")
     _enabled_store_cloud(where, found, env)
-    return owner.ref_for_uri(uri.split("://", 1)[0].lower() + "://" + uri.split("://", 1)[1])  # type: ignore[attr-defined]
+    return owner.ref_for_uri(f"{scheme}://{rest}")  # type: ignore[attr-defined]
 
 
 def _default_store(where: str, cloud: str):
