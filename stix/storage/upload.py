@@ -72,8 +72,8 @@ def _batches(sources: tuple[str, ...]) -> Iterator[_Batch]:
             by_parent.setdefault(path.parent, []).append(path.name)
         else:
             raise StorageError(f"storage source {source}: no such file or directory")
-    for parent, names in by_parent.items():
-        yield _Batch(parent, tuple(names), "")
+    for parent, files in by_parent.items():
+        yield _Batch(parent, tuple(files), "")
 
 
 def _copy(batch: _Batch, mount: StorageMount, remotes: Remotes, timeout: float) -> Mapping[str, float]:
