@@ -134,8 +134,8 @@ def test_mount_write_on_one_node_read_on_another_reattach_stale_and_detach(clust
     assert head.run(f"python3 -c \"{script}\"", timeout=60, stdin=payload) == 0
     closed = time.monotonic()
     landed = bucket / "runs" / "model.pt"
-    wait_for(lambda: landed.exists() and digest(landed.read_bytes()) == digest(payload), timeout=30,
-             what="the checkpoint in the bucket")
+    wait_for(lambda: landed.exists() and digest(landed.read_bytes()) == digest(payload), timeout=10,
+             what="the checkpoint in the bucket, moments after close")
     # ... and the other node sees it through its own mount.
     wait_for(lambda: run(worker, "sha256sum ~/ckpt/model.pt")[1].startswith(digest(payload)), timeout=30,
              what="the checkpoint on node 1", interval=0.1)
@@ -161,6 +161,8 @@ def test_mount_write_on_one_node_read_on_another_reattach_stale_and_detach(clust
     for node in conns.info.nodes:
         for pid in sshd.processes_under(Path(node.home).parent):
             assert SECRET.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
+        logs = list(Path(node.home).glob(".stix/storage/logs/*.log"))
+        assert logs and not [log for log in logs if SECRET in log.read_text()]
 
     detach(conns, [mount])
     for node in conns.info.nodes:
