@@ -29,6 +29,8 @@ CONFIG_NAME = "rclone.conf"
 STATE_DIR = ".stix/storage"
 """Under the node's home: logs/<mount>.log (rclone's own log of each mount) and mounts/<mount>.json."""
 CACHE_DIR = ".cache/stix/rclone"
+"""Under the node's home, one directory per mount point: files written but not yet uploaded wait there
+(marked Dirty in its vfsMeta), and the next mount of that point uploads them."""
 DIR_CACHE_TIME = "2s"
 """How long a mount trusts its listing of a directory: another node's new file shows within this."""
 MOUNT_WRITE_BACK = "0s"
@@ -36,6 +38,8 @@ MOUNT_WRITE_BACK = "0s"
 INSTALL_TIMEOUT_S = 900.0
 COPY_TIMEOUT_S = 6 * 3600.0
 MOUNT_TIMEOUT_S = 60.0
+DETACH_UPLOAD_TIMEOUT_S = 600.0
+"""detach waits this long for written files to reach the bucket before it unmounts."""
 PROBE_TIMEOUT_S = 30.0
 
 CACHE_FLAGS = (
@@ -193,6 +197,7 @@ class _Node:
         name = _state_name(target)
         record = f"{self.state}/mounts/{name}.json"
         log = f"{self.state}/logs/{name}.log"
+        cache = self.cache_dir(target)
         wanted = json.dumps({"source": mount.bucket.rclone_path, "flags": mount_flags(mount, supported)},
                             sort_keys=True)
         entry = self.mounted_at(target)
@@ -211,11 +216,10 @@ class _Node:
                 raise self.fail(f"mount point {target} is not empty; nothing mounted there")
         command = " && ".join([
             "mkdir -p -- " + " ".join(shlex.quote(p) for p in (target, posixpath.dirname(record),
-                                                                   posixpath.dirname(log),
-                                                                   f"{self.home}/{CACHE_DIR}")),
+                                                                   posixpath.dirname(log), cache)),
             f"rm -f -- {shlex.quote(record)}",
             self.rclone("mount", mount.bucket.rclone_path, target, "--daemon", "--daemon-wait",
-                        f"{MOUNT_TIMEOUT_S:g}s", "--cache-dir", f"{self.home}/{CACHE_DIR}", "--log-file", log,
+                        f"{MOUNT_TIMEOUT_S:g}s", "--cache-dir", cache, "--log-file", log,
                         "--log-level", "INFO", *mount_flags(mount, supported)) + " </dev/null 2>&1",
             f"mountpoint -q -- {shlex.quote(target)}",
             f"printf '%s\\n' {shlex.quote(wanted)} > {shlex.quote(record)}",
@@ -226,6 +230,9 @@ class _Node:
             errors = [line for line in logged if "ERROR" in line or "CRITICAL" in line or "Fatal" in line]
             said = _last(errors) or _last(lines) or f"exit status {code}"
             raise self.fail(f"mounting {_uri(mount)} at {target} failed: {said}")
+
+    def cache_dir(self, target: str) -> str:
+        return f"{self.home}/{CACHE_DIR}/{_state_name(target)}"
 
     def mounted_at(self, target: str) -> Optional[MountEntry]:
         code, lines = self.run("cat /proc/self/mountinfo", PROBE_TIMEOUT_S)
@@ -257,9 +264,22 @@ class _Node:
             target = remote_path(mount.destination, self.home)
             entry = self.mounted_at(target)
             if entry is not None and entry.fstype == "fuse.rclone":
+                uploaded = self.wait_for_uploads(target, DETACH_UPLOAD_TIMEOUT_S)
                 self.unmount(target)
+                if not uploaded:
+                    raise self.fail(f"{target}: files written there were still uploading after "
+                                    f"{DETACH_UPLOAD_TIMEOUT_S:g}s; unmounted, the next attach uploads them")
             self.run(f"rm -f -- {shlex.quote(f'{self.state}/mounts/{_state_name(target)}.json')}",
                      PROBE_TIMEOUT_S)
+
+    def wait_for_uploads(self, target: str, timeout: float) -> bool:
+        """Whether every file written through the mount reached the bucket within timeout."""
+        meta = shlex.quote(f"{self.cache_dir(target)}/vfsMeta")
+        code, _ = self.run(
+            f"end=$(( $(date +%s) + {int(timeout)} )); "
+            f"while grep -rqsE '\"Dirty\": *true' -- {meta}; do "
+            '[ "$(date +%s)" -ge "$end" ] && exit 3; sleep 0.5; done', timeout + PROBE_TIMEOUT_S)
+        return code == 0
 
 
 def _state_name(target: str) -> str:

@@ -186,6 +186,18 @@ def test_mount_cached_writes_back_to_the_bucket(cluster, store):
     detach(conns, [mount])
 
 
+def test_detach_waits_for_written_files_to_reach_the_bucket(cluster, store):
+    bucket, remotes = store
+    conns = cluster(1)
+    mount = StorageMount("~/cache", MOUNT_CACHED, BucketRef("local", "bk"), cache=CacheOptions(vfs_write_back="3s"))
+    attach(conns, [mount], remotes)
+    payload = os.urandom(8 * 1024 * 1024)
+    assert conns.connections[0].run("cat > ~/cache/late.bin", timeout=60, stdin=payload) == 0
+    detach(conns, [mount])  # within the write-back delay: the upload has not even started
+    assert (bucket / "late.bin").exists() and digest((bucket / "late.bin").read_bytes()) == digest(payload)
+    assert not mounts_under(str(Path(conns.info.nodes[0].home).parent))
+
+
 def test_read_only_mount_refuses_writes(cluster, store):
     bucket, remotes = store
     (bucket / "x").write_text("x")
