@@ -185,10 +185,9 @@ class _Node:
             except (ValueError, AttributeError):
                 raise self.fail(f"cannot read {_uri(mount)}: rclone lsjson said {_last(lines)!r}") from None
         if single:
-            command = (f"mkdir -p -- {shlex.quote(posixpath.dirname(target) or '/')} && "
-                       + self.rclone("copyto", source, target))
+            command = f"{_make_dir(posixpath.dirname(target) or '/')} && " + self.rclone("copyto", source, target)
         else:
-            command = f"mkdir -p -- {shlex.quote(target)} && " + self.rclone("copy", source, target)
+            command = f"{_make_dir(target)} && " + self.rclone("copy", source, target)
         code, lines = self.run(command + " 2>&1", COPY_TIMEOUT_S)
         if code != 0:
             raise self.fail(f"copying {_uri(mount)} to {target} failed: {_last(lines) or f'exit status {code}'}")
@@ -215,8 +214,8 @@ class _Node:
             if code != 0 or "occupied" in lines:
                 raise self.fail(f"mount point {target} is not empty; nothing mounted there")
         command = " && ".join([
-            "mkdir -p -- " + " ".join(shlex.quote(p) for p in (target, posixpath.dirname(record),
-                                                                   posixpath.dirname(log), cache)),
+            _make_dir(target),
+            "mkdir -p -- " + " ".join(map(shlex.quote, (posixpath.dirname(record), posixpath.dirname(log), cache))),
             f"rm -f -- {shlex.quote(record)}",
             self.rclone("mount", mount.bucket.rclone_path, target, "--daemon", "--daemon-wait",
                         f"{MOUNT_TIMEOUT_S:g}s", "--cache-dir", cache, "--log-file", log,
@@ -280,6 +279,13 @@ class _Node:
             f"while grep -rqsE '\"Dirty\": *true' -- {meta}; do "
             '[ "$(date +%s)" -ge "$end" ] && exit 3; sleep 0.5; done', timeout + PROBE_TIMEOUT_S)
         return code == 0
+
+
+def _make_dir(path: str) -> str:
+    """mkdir -p, and where the user may not (/data on a cloud image), through sudo -n, then owned by the user."""
+    quoted = shlex.quote(path)
+    return (f"{{ mkdir -p -- {quoted} 2>/dev/null || "
+            f'{{ sudo -n mkdir -p -- {quoted} && sudo -n chown "$(id -u):$(id -g)" -- {quoted}; }}; }}')
 
 
 def _state_name(target: str) -> str:

@@ -82,7 +82,8 @@ def _copy(batch: _Batch, mount: StorageMount, remotes: Remotes, timeout: float) 
         listing.write("\n".join(batch.names) + "\n")
         listing.flush()
         args = ["copy", "--checksum", "--files-from-raw", listing.name, "--use-json-log", "--verbose",
-                "--stats", "24h", "--stats-log-level", "NOTICE", "--retries", "2", "--low-level-retries", "5", str(batch.directory), target]
+                "--stats", "24h", "--stats-log-level", "NOTICE", "--retries", "2", "--low-level-retries", "5",
+                str(batch.directory), target]
         try:
             done = rclone.run(args, remotes, timeout)
         except subprocess.TimeoutExpired:

@@ -7,7 +7,8 @@ BUCKET = BucketRef("local", "bk")
 
 
 def pairs(flags: list[str]) -> dict[str, str]:
-    return {flag: value for flag, value in zip(flags, flags[1:]) if flag.startswith("--") and not value.startswith("--")}
+    return {flag: value for flag, value in zip(flags, flags[1:])
+            if flag.startswith("--") and not value.startswith("--")}
 
 
 def test_mount_uploads_on_close_and_lists_fresh():
