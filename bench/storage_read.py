@@ -10,6 +10,7 @@ Default remote: the local object store, started in a temporary home.
 from __future__ import annotations
 
 import argparse
+import runpy
 import os
 import subprocess
 import sys
@@ -18,11 +19,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from storage_remote import REMOTE, add_arguments, remotes_for, scratch_dir  # noqa: E402
 from stix.storage import rclone  # noqa: E402
 from stix.storage.attach import mount_flags  # noqa: E402
 from stix.storage.mounts import MOUNT, MOUNT_CACHED, BucketRef, StorageMount  # noqa: E402
 from tests.polling import wait_for  # noqa: E402
+
+_shared = runpy.run_path(str(Path(__file__).with_name("storage_remote.py")))  # beside this script
+REMOTE = _shared["REMOTE"]
+add_arguments = _shared["add_arguments"]
+remotes_for = _shared["remotes_for"]
+scratch_dir = _shared["scratch_dir"]
 
 CHUNK = 1 << 20
 

@@ -10,16 +10,22 @@ Default remote: the local object store, started in a temporary home.
 from __future__ import annotations
 
 import argparse
+import runpy
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from storage_remote import REMOTE, add_arguments, remotes_for, scratch_dir  # noqa: E402
 from stix.storage import rclone  # noqa: E402
 from stix.storage.mounts import BucketRef, StorageMount  # noqa: E402
 from stix.storage.upload import upload  # noqa: E402
+
+_shared = runpy.run_path(str(Path(__file__).with_name("storage_remote.py")))  # beside this script
+REMOTE = _shared["REMOTE"]
+add_arguments = _shared["add_arguments"]
+remotes_for = _shared["remotes_for"]
+scratch_dir = _shared["scratch_dir"]
 
 
 def make_tree(root: Path, count: int) -> None:
