@@ -10,7 +10,7 @@ here; anything else is a bug and keeps its traceback.
       ClusterNotFound, EngineError, PrerequisiteMissing,
       ProvisionError > StackLocked, CapacityError, NoCapacity,
       NodeCommandFailed (the node's status) > SetupFailed, SSHError > HostKeyMismatch, JobError,
-      CatalogError, FetchError, NodeProcessError > AddressTaken
+      CatalogError, FetchError, NodeProcessError > AddressTaken, StorageError
 """
 
 from __future__ import annotations
@@ -138,3 +138,8 @@ class NodeProcessError(StixError):
 
 class AddressTaken(NodeProcessError):
     """A local node's address was taken between the check and sshd's bind (the address lock is per user)."""
+
+
+class StorageError(StixError):
+    """A bucket could not be uploaded to, fetched, or mounted on a node; the message names the bucket or
+    the node and path, and the last line rclone (or apt) said."""
