@@ -16,6 +16,10 @@ from stix.errors import PrerequisiteMissing
 Remotes = Mapping[str, Mapping[str, str]]
 """remote name -> its options (type=s3, provider=..., endpoint=..., ...)."""
 
+DROPPED_ENV = frozenset({"AWS_CA_BUNDLE"})
+"""rclone 1.60's S3 backend fails (LoadCustomCABundleError) whenever AWS_CA_BUNDLE is set; stix's remotes say
+everything rclone needs, so the user's AWS settings stay out of it."""
+
 INSTALL_HINT = "rclone is needed for buckets: apt-get install -y rclone fuse3 (scripts/setup.sh installs both)"
 
 
@@ -49,6 +53,7 @@ def run(args: Sequence[str], remotes: Remotes, timeout: float, env: Optional[Map
     """rclone on this machine with remotes defined from the environment and no config file of the user's."""
     import os
 
-    full_env = {**os.environ, **(env or {}), **env_for(remotes), "RCLONE_CONFIG": "/dev/null"}
+    inherited = {key: value for key, value in os.environ.items() if key not in DROPPED_ENV}
+    full_env = {**inherited, **(env or {}), **env_for(remotes), "RCLONE_CONFIG": "/dev/null"}
     return subprocess.run([rclone_binary(), *args], env=full_env, stdin=subprocess.DEVNULL, capture_output=True,
                           text=True, timeout=timeout)
