@@ -209,6 +209,11 @@ class Buckets:
         return BucketRef(cls.store, bucket, prefix.strip("/"))
 
     @classmethod
+    def uri_for(cls, ref: "BucketRef") -> str:
+        """ref as a URI of this store (the inverse of ref_for_uri)."""
+        return f"{cls.uri_scheme}://{ref.bucket}" + (f"/{ref.prefix}" if ref.prefix else "")
+
+    @classmethod
     def managed_ref(cls, name: str, prefix: str = "") -> "BucketRef":
         """Where a bucket stix makes under `name` is found."""
         from stix.storage.mounts import BucketRef

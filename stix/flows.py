@@ -24,6 +24,8 @@ from stix.models.task import Task
 from stix.naming import validate_cluster_name
 from stix.session import Session, confirm
 from stix.spec import ClusterInfo, ClusterSpec
+from stix.storage import launch as storage
+from stix.storage.plan import plan_mounts
 from stix.stages import (LaunchRequest, Relaunch, Target, apply_stack, cluster_info, launch_plan, load_spec, preview_stack,
                          save_spec, sized, stack_at, target_of)
 
@@ -90,6 +92,7 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
     pinned = stack_file.read_bytes() if stack_file is not None and stack_file.exists() else None
     stack, spec, pin = stack_at(session, target, order[0], pin)
     changes = preview_stack(session, stack, target.cluster)
+    mounts = plan_mounts(target.task, spec.cloud)
     project_dir = str(target.project.root) if target.project else None
     task_file = str(request.task_path.absolute()) if request.task_path else None
 
@@ -108,6 +111,7 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
 
     if changes.has_changes:
         confirm(session, f"Apply these changes to cluster {target.cluster}?", request.yes)
+        storage.make_buckets(session, spec, mounts)
         # Only a cluster that has nothing yet (or one a managed job's recovery relaunches) moves elsewhere:
         # tearing down an existing cluster's resources to try another zone is not failover.
         fresh = all(change.op == "create" for change in changes.changes)
@@ -123,12 +127,19 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
         record(spec, idx.UP)
         save_spec(session.home, spec)
     task = target.task
+    if spec.cloud != order[0].cloud:  # failover moved it to another cloud, and so perhaps to another store
+        mounts = plan_mounts(task, spec.cloud)
+    storage.make_buckets(session, spec, mounts)  # a no-op for the buckets made before the apply
+    remotes = storage.remotes_for(session.home, mounts)
+    storage.upload_sources(session, mounts, remotes)
     with ClusterConnections(cluster_info(session, spec, outputs)) as conns:
         info = sized(session, conns, spec)
         demand = cluster_jobs.job_demand(task, info.head)
         context = JobContext(request.task_id or new_task_id(target.cluster), demand[1])
         _report_sync(session, sync_workdir(conns, task.workdir))
         _report_sync(session, sync_file_mounts(conns, task.file_mounts), "file_mounts")
+        storage.attach_nodes(session, conns, mounts, remotes)
+        storage.save_mounts(session.home, target.cluster, mounts)
         cluster_jobs.install_agent(conns)
         _arm_autostop(session, conns.connections[0], target.cluster, task, request.idle_minutes, request.down)
         if task.setup:

@@ -85,9 +85,11 @@ def sync_workdir(conns: ClusterConnections, workdir: Optional[str | GitWorkdir])
 
 
 def sync_file_mounts(conns: ClusterConnections, mounts: Optional[dict]) -> list[int]:
-    """Local-path file_mounts to every node, incrementally (bucket mounts are refused before this)."""
+    """Local-path file_mounts to every node, incrementally (bucket ones are stix.storage's)."""
     from stix.sync import sync_mount
 
+    mounts = {destination: source for destination, source in (mounts or {}).items()
+              if isinstance(source, str) and "://" not in source}
     if not mounts:
         return []
 

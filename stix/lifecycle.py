@@ -18,6 +18,8 @@ from stix.naming import validate_cluster_name
 from stix.project import Project
 from stix.session import Session, confirm
 from stix.spec import ClusterSpec
+from stix.storage import launch as storage
+from stix.storage.stacks import forget_cluster
 from stix.stages import (apply_stack, cluster_info, cluster_project, load_spec, preview_stack, save_spec, sized)
 
 
@@ -31,8 +33,10 @@ def start(session: Session, cluster: str, yes: bool = False) -> None:
     from stix.ssh.runner import ClusterConnections
 
     spec, outputs = _set_power(session, cluster, stopped=False, yes=yes)
+    mounts = storage.load_mounts(session.home, cluster)
     with ClusterConnections(cluster_info(session, spec, outputs)) as conns:
         sized(session, conns, spec)
+        storage.attach_nodes(session, conns, mounts, storage.remotes_for(session.home, mounts))
         cluster_jobs.install_agent(conns)
     session.note(f"Cluster {cluster} is up again.", "success")
 
@@ -103,6 +107,7 @@ def destroy(session: Session, cluster: str, yes: bool = False) -> None:
         session.note(line, "warning")
     sweep_local(session.home, cluster)
     ssh_config.remove_cluster_config(session.home, cluster)
+    forget_cluster(session.home, cluster)
     session.index.remove(cluster)
     session.note(f"Cluster {cluster} destroyed.", "success")
 

@@ -94,6 +94,10 @@ class Azure(Spot, Buckets, LoadBalancers, Cloud):
         return BucketRef(cls.store, container, prefix.strip("/"), account)
 
     @classmethod
+    def uri_for(cls, ref: BucketRef) -> str:
+        return f"https://{ref.account}.blob.core.windows.net/{ref.bucket}" + (f"/{ref.prefix}" if ref.prefix else "")
+
+    @classmethod
     def managed_ref(cls, name: str, prefix: str = "") -> BucketRef:
         from stix.components.azure.plan import storage_account_name
         from stix.storage.mounts import BucketRef
