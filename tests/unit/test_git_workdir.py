@@ -255,3 +255,32 @@ def test_parse_checkout_reads_the_last_report_line():
 def test_a_local_workdir_is_still_a_directory(tmp_path):
     with pytest.raises(UsageError, match="is not a directory"):
         sync_workdir(None, str(tmp_path / "missing"))  # type: ignore[arg-type]
+
+
+def test_git_sends_the_token_header_from_the_environment(tmp_path):
+    """A real git against a loopback HTTP server that records what it is sent (and refuses everything)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[str] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's spelling)
+            seen.append(self.headers.get("Authorization", ""))
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/repo.git"
+        status, lines = run_node(tmp_path / "w", url, "main", token="tok-secret")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert status == 1
+    assert seen and seen[0] == "Basic " + base64.b64encode(b"x-access-token:tok-secret").decode()
+    assert not any("tok-secret" in line for line in lines)
