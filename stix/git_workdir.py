@@ -12,6 +12,7 @@ import base64
 import os
 import re
 import shlex
+import signal
 import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping, Optional
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 
 TOKEN_NAME = "GIT_TOKEN"
 LS_REMOTE_TIMEOUT_S = 30.0
+SSH_BATCH = "ssh -o BatchMode=yes"
+"""GIT_SSH_COMMAND where none is set: an ssh URL fails instead of asking for a password or a host key."""
 ALLOWED_PROTOCOLS = "file:git:http:https:ssh"
 """GIT_ALLOW_PROTOCOL: never ext:: (it runs a command) nor any other remote helper."""
 COMMIT_LIKE = re.compile(r"[0-9a-fA-F]{4,40}")
@@ -66,7 +69,6 @@ def git_env(token: Optional[str] = None) -> dict[str, str]:
     env = {
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_ALLOW_PROTOCOL": ALLOWED_PROTOCOLS,
-        "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
         "SSH_ASKPASS_REQUIRE": "never",
     }
     if token:
@@ -130,20 +132,32 @@ def preflight(url: str, ref: Optional[str], values: Mapping[str, str],
     token = token_for(url, values)
     shown = redact_url(url)
     secrets = tuple(s for s in (token, _userinfo(url)) if s)
-    try:
-        done = subprocess.run(ls_remote_command(url), capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL, env={**os.environ, **git_env(token)})
-    except FileNotFoundError:
-        raise UsageError("workdir.url: git is not installed on this machine (needed to check the repository)") from None
-    except subprocess.TimeoutExpired:
-        raise UsageError(f"workdir.url {shown!r}: no answer within {timeout:g}s") from None
-    if done.returncode != 0:
-        raise UsageError(f"workdir.url {shown!r} is not reachable: {error_line(done.stderr, secrets)}")
-    refs = refs_of(done.stdout)
+    env = {"GIT_SSH_COMMAND": SSH_BATCH, **os.environ, **git_env(token)}
+    status, stdout, stderr = _run_bounded(ls_remote_command(url), env, timeout, shown)
+    if status != 0:
+        raise UsageError(f"workdir.url {shown!r} is not reachable: {error_line(stderr, secrets)}")
+    refs = refs_of(stdout)
     if not ref_found(refs, ref):
         if ref is None:
             raise UsageError(f"workdir.url {shown!r}: the repository has no HEAD (is it empty?); set workdir.ref")
         raise UsageError(f"workdir.ref {ref!r}: no such branch or tag in {shown}")
+
+
+def _run_bounded(argv: list[str], env: dict[str, str], timeout: float, shown: str) -> tuple[int, str, str]:
+    """Run git in a session of its own, so that at the deadline its helpers (ssh, git-remote-https) go too."""
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=env, start_new_session=True)
+    except FileNotFoundError:
+        raise UsageError("workdir.url: git is not installed on this machine (needed to check the repository)") from None
+    with proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise UsageError(f"workdir.url {shown!r}: no answer within {timeout:g}s") from None
+    return proc.returncode, stdout, stderr
 
 
 def _userinfo(url: str) -> Optional[str]:
@@ -156,6 +170,7 @@ def _userinfo(url: str) -> Optional[str]:
 
 NODE_SCRIPT = r"""
 set -u
+export GIT_SSH_COMMAND="${GIT_SSH_COMMAND:-__SSH_BATCH__}"
 command -v git >/dev/null 2>&1 || { echo "git is not installed"; exit __NO_GIT__; }
 dir=__DIR__; url=__URL__; ref=__REF__
 export GIT_DIR="$dir/.git" GIT_WORK_TREE="$dir"
@@ -177,7 +192,8 @@ if [ -z "$ref" ]; then
   git fetch -q origin HEAD && git checkout -q --force --detach FETCH_HEAD -- || exit 1
 elif git rev-parse -q --verify "refs/remotes/origin/$ref^{commit}" >/dev/null; then
   git checkout -q --force -B "$ref" "refs/remotes/origin/$ref" -- || exit 1
-elif commit=$(git rev-parse -q --verify "refs/tags/$ref^{commit}") || commit=$(git rev-parse -q --verify "$ref^{commit}"); then
+elif commit=$(git rev-parse -q --verify "refs/tags/$ref^{commit}") ||
+     commit=$(git rev-parse -q --verify "$ref^{commit}"); then
   git checkout -q --force --detach "$commit" -- || exit 1
 elif git fetch -q origin "$ref" 2>/dev/null; then
   git checkout -q --force --detach FETCH_HEAD -- || exit 1
@@ -197,10 +213,10 @@ echo "stix-checkout $after $changed"
 def node_script(directory: str, url: str, ref: Optional[str], token: Optional[str] = None) -> str:
     """The bash script that clones or moves one node's workdir (sent on stdin: the token is in no argv)."""
     exports = "".join(f"export {key}={shlex.quote(value)}\n" for key, value in git_env(token).items())
-    body = (NODE_SCRIPT.replace("__DIR__", shlex.quote(directory)).replace("__URL__", shlex.quote(url))
-            .replace("__REF__", shlex.quote(ref or "")).replace("__NO_GIT__", str(EXIT_NO_GIT))
-            .replace("__NOT_A_CLONE__", str(EXIT_NOT_A_CLONE)).replace("__NO_REF__", str(EXIT_NO_REF)))
-    return exports + body
+    fills = {"__DIR__": shlex.quote(directory), "__URL__": shlex.quote(url), "__REF__": shlex.quote(ref or ""),
+             "__SSH_BATCH__": SSH_BATCH, "__NO_GIT__": str(EXIT_NO_GIT), "__NOT_A_CLONE__": str(EXIT_NOT_A_CLONE),
+             "__NO_REF__": str(EXIT_NO_REF)}
+    return exports + re.sub(r"__[A-Z_]+__", lambda found: fills[found.group()], NODE_SCRIPT)
 
 
 def parse_checkout(lines: list[str]) -> Optional[Checkout]:

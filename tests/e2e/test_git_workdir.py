@@ -12,7 +12,7 @@ from typing import Iterator
 import pytest
 
 from tests.polling import wait_for
-from tests.unit.test_git_workdir import _git, commit
+from tests.git_repos import commit, git_in as _git, two_branches_and_a_tag
 
 pytestmark = pytest.mark.e2e
 
@@ -40,11 +40,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """(git:// URL, the repository behind it): main (version.txt main-1, tag v1) and dev (dev-1)."""
     base = tmp_path / "served"
     repo = base / "origin"
-    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
-    commit(repo, "version.txt", "main-1\n")
-    _git(repo, "tag", "v1")
-    _git(repo, "checkout", "-qb", "dev")
-    commit(repo, "version.txt", "dev-1\n")
+    two_branches_and_a_tag(repo)
     port = free_port()
     daemon = subprocess.Popen(["git", "daemon", "--export-all", f"--base-path={base}", "--listen=127.0.0.1",
                                f"--port={port}", "--reuseaddr", "--informative-errors", str(base)],

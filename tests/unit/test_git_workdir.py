@@ -15,31 +15,12 @@ from stix import git_workdir as git
 from stix.errors import UsageError
 from stix.hooks import sync_workdir
 from stix.models.task import GitWorkdir, Task
-
-
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), "-c", "user.email=t@e", "-c", "user.name=t", *args],
-                          check=True, capture_output=True, text=True).stdout.strip()
-
-
-def commit(repo: Path, name: str, text: str, message: str = "change") -> str:
-    (repo / name).write_text(text)
-    _git(repo, "add", name)
-    _git(repo, "commit", "-qm", message)
-    return _git(repo, "rev-parse", "HEAD")
+from tests.git_repos import commit, git_in as _git, two_branches_and_a_tag
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    """main (version.txt = main-1), a tag v1 there, and a branch dev (version.txt = dev-1)."""
-    path = tmp_path / "origin"
-    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
-    commit(path, "version.txt", "main-1\n")
-    _git(path, "tag", "v1")
-    _git(path, "checkout", "-qb", "dev")
-    commit(path, "version.txt", "dev-1\n")
-    _git(path, "checkout", "-q", "main")
-    return path
+    return two_branches_and_a_tag(tmp_path / "origin")
 
 
 def closed_port() -> int:
@@ -76,7 +57,8 @@ def test_preflight_refuses_an_unreachable_url_with_gits_reason_and_no_credential
 
 
 def test_preflight_refuses_a_path_that_is_no_repository(tmp_path):
-    with pytest.raises(UsageError, match=r"^workdir.url '.*' is not reachable: '.*' does not appear to be a git repository"):
+    reason = r"'.*' does not appear to be a git repository$"
+    with pytest.raises(UsageError, match=rf"^workdir.url '.*' is not reachable: {reason}"):
         git.preflight(str(tmp_path / "missing"), None, {})
 
 
@@ -87,6 +69,24 @@ def test_preflight_gives_up_on_a_silent_server_at_its_deadline():
         url = f"git://127.0.0.1:{server.getsockname()[1]}/repo"
         with pytest.raises(UsageError, match=r"^workdir.url .*: no answer within 0.5s$"):
             git.preflight(url, None, {}, timeout=0.5)
+
+
+def test_at_the_deadline_gits_helpers_end_too():
+    """Over http git runs git-remote-http as a child: it must not outlive the preflight that gave up."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        url = f"http://127.0.0.1:{server.getsockname()[1]}/silent.git"
+        with pytest.raises(UsageError, match="no answer within 1s"):
+            git.preflight(url, None, {}, timeout=1)
+    left = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and url.encode() in (proc / "cmdline").read_bytes():
+                left.append(proc.name)
+        except OSError:
+            continue
+    assert not left, f"git helpers outlived the preflight: {left}"
 
 
 @pytest.mark.parametrize("url, ref, field", [
