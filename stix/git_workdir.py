@@ -188,12 +188,14 @@ else
   export GIT_DIR="$dir/.git" GIT_WORK_TREE="$dir"
 fi
 cd "$dir" || exit 1
+case "$ref" in refs/heads/*) ref=${ref#refs/heads/} ;; refs/tags/*) ref=${ref#refs/tags/} ;; esac
 if [ -z "$ref" ]; then
   git fetch -q origin HEAD && git checkout -q --force --detach FETCH_HEAD -- || exit 1
 elif git rev-parse -q --verify "refs/remotes/origin/$ref^{commit}" >/dev/null; then
   git checkout -q --force -B "$ref" "refs/remotes/origin/$ref" -- || exit 1
-elif commit=$(git rev-parse -q --verify "refs/tags/$ref^{commit}") ||
-     commit=$(git rev-parse -q --verify "$ref^{commit}"); then
+elif commit=$(git rev-parse -q --verify "refs/tags/$ref^{commit}"); then
+  git checkout -q --force --detach "$commit" -- || exit 1
+elif [[ $ref =~ ^[0-9a-fA-F]{4,40}$ ]] && commit=$(git rev-parse -q --verify "$ref^{commit}"); then
   git checkout -q --force --detach "$commit" -- || exit 1
 elif git fetch -q origin "$ref" 2>/dev/null; then
   git checkout -q --force --detach FETCH_HEAD -- || exit 1

@@ -177,6 +177,17 @@ def test_a_tag_a_commit_and_no_ref(repo, tmp_path):
     assert (by_tag / "version.txt").read_text() == "dev-1\n"
 
 
+def test_full_ref_names_follow_the_remote_not_a_stale_local_branch(repo, tmp_path):
+    work = tmp_path / "w"
+    assert run_node(work, str(repo), "refs/heads/main")[0] == 0  # the clone made a local main too
+    assert (work / "version.txt").read_text() == "main-1\n"
+    commit(repo, "version.txt", "main-2\n")
+    assert run_node(work, str(repo), "refs/heads/main")[0] == 0
+    assert (work / "version.txt").read_text() == "main-2\n"
+    assert run_node(work, str(repo), "refs/tags/v1")[0] == 0
+    assert (work / "version.txt").read_text() == "main-1\n"
+
+
 def test_an_empty_directory_is_cloned_into(repo, tmp_path):
     work = tmp_path / "w"
     work.mkdir()
