@@ -15,6 +15,7 @@ import shlex
 import signal
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Optional
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     from stix.models.task import Task
 
 TOKEN_NAME = "GIT_TOKEN"
+KEY_NAME = "GIT_SSH_KEY_PATH"
+REMOTE_KEY_DIR = ".stix-git"
+"""Under a node's home: the GIT_SSH_KEY_PATH key (0600) and the git host's key, accepted on first use."""
 LS_REMOTE_TIMEOUT_S = 30.0
 SSH_BATCH = "ssh -o BatchMode=yes"
 """GIT_SSH_COMMAND where none is set: an ssh URL fails instead of asking for a password or a host key."""
@@ -45,13 +49,13 @@ class Checkout:
 
 
 def redact_url(url: str) -> str:
-    """The URL without any user:password@ (credentials never reach a message)."""
+    """The URL without its credentials (user:password@, or any user@ of an http(s) URL), for messages."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<unparsable URL>"
-    if parts.username is None and parts.password is None:
-        return url
+    if parts.username is None or (parts.password is None and parts.scheme not in ("http", "https")):
+        return url  # an ssh user name (git@) is no secret; https://TOKEN@host/ is one
     host = parts.hostname or ""
     netloc = host + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
@@ -62,6 +66,37 @@ def token_for(url: str, values: Mapping[str, str]) -> Optional[str]:
     if not url.lower().startswith("https://"):
         return None
     return values.get(TOKEN_NAME) or os.environ.get(TOKEN_NAME) or None
+
+
+def is_ssh_url(url: str) -> bool:
+    """ssh://..., or git's scp-like user@host:path (a colon before any slash, no scheme)."""
+    lowered = url.lower()
+    if lowered.startswith(("ssh://", "git+ssh://", "ssh+git://")):
+        return True
+    colon, slash = url.find(":"), url.find("/")
+    return "://" not in url and colon > 0 and (slash < 0 or colon < slash)
+
+
+def ssh_key_for(url: str, values: Mapping[str, str]) -> Optional[Path]:
+    """GIT_SSH_KEY_PATH for an ssh URL (the task's envs/secrets, else this machine's environment)."""
+    if not is_ssh_url(url):
+        return None
+    raw = values.get(KEY_NAME) or os.environ.get(KEY_NAME)
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise UsageError(f"{KEY_NAME} {raw!r}: no such file (the ssh key for workdir.url)")
+    return path
+
+
+def ssh_command(key: str, known_hosts: Optional[str] = None, base: str = SSH_BATCH) -> str:
+    """GIT_SSH_COMMAND with the key: `base` (a user's own GIT_SSH_COMMAND on this machine) plus -i; on a node,
+    a known_hosts file of its own where the git host's key is accepted on first use."""
+    extra = ["-i", key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes"]
+    if known_hosts:
+        extra += ["-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=accept-new"]
+    return f"{base} {shlex.join(extra)}"
 
 
 def git_env(token: Optional[str] = None) -> dict[str, str]:
@@ -91,7 +126,8 @@ def ls_remote_command(url: str) -> list[str]:
 
 
 def error_line(stderr: str, secrets: tuple[str, ...] = ()) -> str:
-    """git's own reason, in one line: the first fatal/error line (and its continuation if it ends in ':')."""
+    """git's own reason, in one line: the first fatal/error line, with its continuation if it ends in ':', or
+    else with the line before it (where ssh says why)."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     start = next((i for i, line in enumerate(lines) if line.startswith(("fatal:", "error:"))), None)
     if start is None:
@@ -100,6 +136,8 @@ def error_line(stderr: str, secrets: tuple[str, ...] = ()) -> str:
         reason = lines[start].split(":", 1)[1].strip()
         if reason.endswith(":") and start + 1 < len(lines):
             reason = f"{reason} {lines[start + 1]}"
+        elif start > 0:  # what the transport said first (ssh: "Permission denied (publickey).")
+            reason = f"{reason.rstrip('.')} ({lines[start - 1]})"
     for secret in secrets:
         if secret:
             reason = reason.replace(secret, "<redacted>")
@@ -133,6 +171,9 @@ def preflight(url: str, ref: Optional[str], values: Mapping[str, str],
     shown = redact_url(url)
     secrets = tuple(s for s in (token, _userinfo(url)) if s)
     env = {"GIT_SSH_COMMAND": SSH_BATCH, **os.environ, **git_env(token)}
+    key = ssh_key_for(url, values)
+    if key is not None:
+        env["GIT_SSH_COMMAND"] = ssh_command(str(key), base=env["GIT_SSH_COMMAND"])
     status, stdout, stderr = _run_bounded(ls_remote_command(url), env, timeout, shown)
     if status != 0:
         raise UsageError(f"workdir.url {shown!r} is not reachable: {error_line(stderr, secrets)}")
@@ -212,9 +253,11 @@ echo "stix-checkout $after $changed"
 """
 
 
-def node_script(directory: str, url: str, ref: Optional[str], token: Optional[str] = None) -> str:
+def node_script(directory: str, url: str, ref: Optional[str], token: Optional[str] = None,
+                git_ssh_command: Optional[str] = None) -> str:
     """The bash script that clones or moves one node's workdir (sent on stdin: the token is in no argv)."""
-    exports = "".join(f"export {key}={shlex.quote(value)}\n" for key, value in git_env(token).items())
+    env = {**git_env(token), **({"GIT_SSH_COMMAND": git_ssh_command} if git_ssh_command else {})}
+    exports = "".join(f"export {key}={shlex.quote(value)}\n" for key, value in env.items())
     fills = {"__DIR__": shlex.quote(directory), "__URL__": shlex.quote(url), "__REF__": shlex.quote(ref or ""),
              "__SSH_BATCH__": SSH_BATCH, "__NO_GIT__": str(EXIT_NO_GIT), "__NOT_A_CLONE__": str(EXIT_NOT_A_CLONE),
              "__NO_REF__": str(EXIT_NO_REF)}

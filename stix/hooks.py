@@ -97,11 +97,18 @@ def _checkout_workdir(conns: ClusterConnections, workdir: GitWorkdir, values: Ma
     from stix import git_workdir as git
 
     token = git.token_for(workdir.url, values)
+    key = git.ssh_key_for(workdir.url, values)
+    key_bytes = key.read_bytes() if key is not None else None
     limit = positive_seconds(GIT_TIMEOUT_ENV, f"{DEFAULT_GIT_TIMEOUT_S:g}")
 
     def checkout(node: NodeInfo) -> git.Checkout:
         lines: list[str] = []
-        script = git.node_script(remote_workdir(node), workdir.url, workdir.ref, token)
+        ssh_command = None
+        if key_bytes is not None:
+            directory = f"{node.home}/{git.REMOTE_KEY_DIR}"
+            conns.connections[node.rank].put_bytes(directory, "id", key_bytes, 0o600)
+            ssh_command = git.ssh_command(f"{directory}/id", f"{directory}/known_hosts")
+        script = git.node_script(remote_workdir(node), workdir.url, workdir.ref, token, ssh_command)
         try:
             status = conns.connections[node.rank].run(STDIN_SCRIPT, lines.append, limit, script.encode() + b"\0")
         except SSHError as exc:

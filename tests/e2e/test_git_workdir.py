@@ -129,3 +129,41 @@ def test_an_unreachable_url_or_unknown_ref_is_refused_before_anything_exists(sti
     assert stix("status").stdout.strip() == "No clusters."
     assert not list(stix_home.glob("clusters/*/nodes/*"))
     assert not stack_files(stix_home, "e2e-gitbad")
+
+
+def test_an_ssh_url_with_git_ssh_key_path(stix, stix_home, tmp_path, engine, monkeypatch):
+    """The repository is served over ssh by the cluster's own head node (its sshd, its key): the key named by
+    GIT_SSH_KEY_PATH is checked here with this machine's ssh and sent to the node (0600) for the clone."""
+    from stix.agent.node_agent import known_hosts_line
+    from stix.cluster_jobs import load_info
+    from stix.home import StixHome
+
+    repo = two_branches_and_a_tag(tmp_path / "by-ssh")
+    cluster = tmp_path / "cluster.yaml"
+    cluster.write_text("name: e2e-gitssh\nresources:\n  infra: local\n")
+    up = stix("up", "-y", str(cluster))
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        info = load_info(StixHome.from_env(), "e2e-gitssh")
+        head = info.head
+        known = tmp_path / "known_hosts"  # this machine's ssh checks the host strictly, against this file
+        known.write_text(known_hosts_line(head.ip, head.port, head.host_public_key))
+        url = f"ssh://{head.user}@{head.ip}:{head.port}{repo}"
+        task = tmp_path / "by-ssh.yaml"
+        task.write_text(TASK.format(name="e2e-gitssh", url=url, ref_line="ref: dev").replace("num_nodes: 2", ""))
+        env = {"GIT_SSH_KEY_PATH": info.ssh_private_key_path, "GIT_SSH_COMMAND": f"ssh -o UserKnownHostsFile={known}"}
+        ran = stix("exec", "e2e-gitssh", str(task), **env)
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        assert versions(ran.stdout)[0] == "dev-1"
+        sent = Path(head.home) / ".stix-git" / "id"
+        assert sent.stat().st_mode & 0o777 == 0o600
+        assert sent.read_bytes() == Path(info.ssh_private_key_path).read_bytes()
+        assert "PRIVATE KEY" not in ran.stdout + ran.stderr
+
+        unknown = stix("exec", "e2e-gitssh", str(task), GIT_SSH_KEY_PATH=str(tmp_path / "missing"),
+                       GIT_SSH_COMMAND=env["GIT_SSH_COMMAND"])
+        assert unknown.returncode == 2
+        assert unknown.stderr.strip() == f"stix: error: GIT_SSH_KEY_PATH '{tmp_path / 'missing'}': no such file " \
+                                         f"(the ssh key for workdir.url)"
+    finally:
+        assert stix("destroy", "-y", "e2e-gitssh").returncode == 0

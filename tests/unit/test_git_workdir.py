@@ -129,6 +129,15 @@ def test_redact_url():
     assert git.redact_url("https://u:p@h:8443/r.git") == "https://h:8443/r.git"
     assert git.redact_url("git://h/r") == "git://h/r"
     assert git.redact_url("git@github.com:o/r.git") == "git@github.com:o/r.git"
+    assert git.redact_url("https://ghp_token@github.com/o/r.git") == "https://github.com/o/r.git"
+    assert git.redact_url("ssh://git@h:22/r") == "ssh://git@h:22/r"
+
+
+def test_gits_reason_includes_what_ssh_said():
+    stderr = ("root@127.0.0.2: Permission denied (publickey).\nfatal: Could not read from remote repository.\n\n"
+              "Please make sure you have the correct access rights\nand the repository exists.\n")
+    assert git.error_line(stderr) == ("Could not read from remote repository "
+                                      "(root@127.0.0.2: Permission denied (publickey).)")
 
 
 # --- the node script ---------------------------------------------------------------------------
@@ -295,3 +304,35 @@ def test_git_sends_the_token_header_from_the_environment(tmp_path):
     assert status == 1
     assert seen and seen[0] == "Basic " + base64.b64encode(b"x-access-token:tok-secret").decode()
     assert not any("tok-secret" in line for line in lines)
+
+
+@pytest.mark.parametrize("url, ssh", [
+    ("git@github.com:o/r.git", True), ("ssh://git@h:2222/r", True), ("host:path/r", True),
+    ("https://h/r.git", False), ("git://h/r", False), ("/srv/r", False), ("./a:b", False), ("file:///r", False),
+])
+def test_which_urls_are_ssh(url, ssh):
+    assert git.is_ssh_url(url) is ssh
+
+
+def test_the_ssh_key_comes_from_the_task_or_the_environment_and_must_exist(tmp_path, monkeypatch):
+    key = tmp_path / "id key"
+    key.write_text("k")
+    monkeypatch.delenv("GIT_SSH_KEY_PATH", raising=False)
+    assert git.ssh_key_for("git@h:r.git", {"GIT_SSH_KEY_PATH": str(key)}) == key
+    assert git.ssh_key_for("https://h/r.git", {"GIT_SSH_KEY_PATH": str(key)}) is None
+    assert git.ssh_key_for("git@h:r.git", {}) is None
+    monkeypatch.setenv("GIT_SSH_KEY_PATH", str(key))
+    assert git.ssh_key_for("git@h:r.git", {}) == key
+    with pytest.raises(UsageError, match=r"^GIT_SSH_KEY_PATH '/nope': no such file"):
+        git.preflight("git@h:r.git", None, {"GIT_SSH_KEY_PATH": "/nope"})
+
+
+def test_the_ssh_command_quotes_the_key_path_and_keeps_the_users_own():
+    import shlex
+
+    command = git.ssh_command("/k dir/id", "/k dir/known", base="ssh -F /my/config")
+    words = shlex.split(command)
+    assert words[:3] == ["ssh", "-F", "/my/config"]
+    assert words[words.index("-i") + 1] == "/k dir/id"
+    assert "UserKnownHostsFile=/k dir/known" in words and "StrictHostKeyChecking=accept-new" in words
+    assert "StrictHostKeyChecking=accept-new" not in git.ssh_command("/k")
