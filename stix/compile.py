@@ -51,8 +51,6 @@ def unsupported_fields(task: Task, cloud: Optional[str] = None) -> list[str]:
         if absolute:
             out.append(f"file_mounts destination {absolute[0]!r} on the {cloud} cloud (its nodes share this "
                        f"machine's filesystem; use a path under ~)")
-    if task.workdir is not None and not isinstance(task.workdir, str):
-        out.append("workdir (git url/ref)")
     runnable = PLACEMENT_FIELDS | RUNTIME_FIELDS | (CLOUD_VM_FIELDS if vm_fields else set())
     considered = task.resources.set_of_fields() if cloud else task.resources.set_of_fields() - CLOUD_VM_FIELDS
     out += [f"resources.{name}" + (f" on the {cloud} cloud" if name in CLOUD_VM_FIELDS else "")

@@ -76,6 +76,7 @@ def preview(session: Session, request: LaunchRequest):
 def up(session: Session, request: LaunchRequest) -> JobResult:
     """Preview, confirm, apply; then sync, install the agent, arm autostop, run setup, and run the task as a job."""
     from stix.components.base import cloud_for
+    from stix.git_workdir import task_values
     from stix.hooks import JobContext, new_task_id, run_phase, sync_file_mounts, sync_workdir
     from stix.ssh.runner import ClusterConnections
 
@@ -136,7 +137,7 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
         info = sized(session, conns, spec)
         demand = cluster_jobs.job_demand(task, info.head)
         context = JobContext(request.task_id or new_task_id(target.cluster), demand[1])
-        _report_sync(session, sync_workdir(conns, task.workdir))
+        _report_sync(session, sync_workdir(conns, task.workdir, task_values(task), session.note))
         _report_sync(session, sync_file_mounts(conns, task.file_mounts), "file_mounts")
         storage.attach_nodes(session, conns, mounts, remotes)
         storage.save_mounts(session.home, target.cluster, mounts)
@@ -163,6 +164,7 @@ def _apply_in_place(cluster: str, apply, spec: ClusterSpec) -> dict:
 
 def exec_(session: Session, request: ExecRequest) -> JobResult:
     """Submit a task to an up cluster: sync the workdir, queue the job, follow it unless detached."""
+    from stix.git_workdir import check_task, task_values
     from stix.hooks import JobContext, new_task_id, sync_workdir
     from stix.ssh.runner import ClusterConnections
 
@@ -180,8 +182,9 @@ def exec_(session: Session, request: ExecRequest) -> JobResult:
     job_info = info.first(task.num_nodes)
     demand = cluster_jobs.job_demand(task, info.head)
     context = JobContext(new_task_id(request.cluster), demand[1])
+    check_task(task)
     with ClusterConnections(job_info) as conns:
-        _report_sync(session, sync_workdir(conns, task.workdir))
+        _report_sync(session, sync_workdir(conns, task.workdir, task_values(task), session.note))
         return _run_job(session, conns, job_info, task, demand, context, request.detach)
 
 

@@ -11,17 +11,20 @@ import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Mapping, Optional
 
 from stix.errors import NodeCommandFailed, SetupFailed, SSHError, UsageError
 from stix.spec import ClusterInfo, NodeInfo
-from stix.ssh.runner import ClusterConnections, LineSink, positive_seconds
+from stix.ssh.runner import STDIN_SCRIPT, ClusterConnections, LineSink, positive_seconds
 from stix.models.task import GitWorkdir, Task
 
 REMOTE_WORKDIR = "sky_workdir"
 SETUP_TIMEOUT_ENV = "STIX_SETUP_TIMEOUT"
 DEFAULT_SETUP_TIMEOUT_S = 2 * 3600.0
 """Setup on any one node may take this long (seconds) before it fails naming the node."""
+GIT_TIMEOUT_ENV = "STIX_GIT_TIMEOUT"
+DEFAULT_GIT_TIMEOUT_S = 1800.0
+"""A git workdir's clone or fetch on any one node may take this long (seconds)."""
 
 
 def setup_timeout() -> float:
@@ -70,18 +73,57 @@ def remote_workdir(node: NodeInfo) -> str:
     return f"{node.home}/{REMOTE_WORKDIR}"
 
 
-def sync_workdir(conns: ClusterConnections, workdir: Optional[str | GitWorkdir]) -> list[int]:
-    """Send the workdir's changed files to every node; returns how many files each node received."""
+def sync_workdir(conns: ClusterConnections, workdir: Optional[str | GitWorkdir], values: Mapping[str, str] = {},
+                 note: Optional[Callable[[str], None]] = None) -> list[int]:
+    """Send the workdir's changed files to every node (a git workdir: clone or move it to the ref there);
+    returns how many files each node received (for git, how many the checkout wrote).
+
+    `values` are the task's envs and secrets (GIT_TOKEN for an https repository); `note` hears which
+    commit a git workdir is at."""
     from stix.sync import sync_dir
 
     if not workdir:
         return []
-    if isinstance(workdir, GitWorkdir):  # check_runnable refuses these before any sync
-        raise UsageError("a git workdir ({url, ref}) is not supported")
+    if isinstance(workdir, GitWorkdir):
+        return _checkout_workdir(conns, workdir, values, note)
     local = Path(workdir).expanduser().absolute()
     if not local.is_dir():
         raise UsageError(f"workdir {workdir!r} is not a directory")
     return conns.map(lambda node: sync_dir(conns.connections[node.rank], local, remote_workdir(node)))
+
+
+def _checkout_workdir(conns: ClusterConnections, workdir: GitWorkdir, values: Mapping[str, str],
+                      note: Optional[Callable[[str], None]]) -> list[int]:
+    from stix import git_workdir as git
+
+    token = git.token_for(workdir.url, values)
+    key = git.ssh_key_for(workdir.url, values)
+    key_bytes = key.read_bytes() if key is not None else None
+    limit = positive_seconds(GIT_TIMEOUT_ENV, f"{DEFAULT_GIT_TIMEOUT_S:g}")
+
+    def checkout(node: NodeInfo) -> git.Checkout:
+        lines: list[str] = []
+        ssh_command = None
+        if key_bytes is not None:
+            directory = f"{node.home}/{git.REMOTE_KEY_DIR}"
+            conns.connections[node.rank].put_bytes(directory, "id", key_bytes, 0o600)
+            ssh_command = git.ssh_command(f"{directory}/id", f"{directory}/known_hosts")
+        script = git.node_script(remote_workdir(node), workdir.url, workdir.ref, token, ssh_command)
+        try:
+            status = conns.connections[node.rank].run(STDIN_SCRIPT, lines.append, limit, script.encode() + b"\0")
+        except SSHError as exc:
+            raise SSHError(f"workdir checkout failed: {exc} (time limit {limit:g}s, {GIT_TIMEOUT_ENV})") from None
+        done = git.parse_checkout(lines) if status == 0 else None
+        if done is None:
+            raise git.failure(node.name, status, lines, workdir.url, workdir.ref, token)
+        return done
+
+    checkouts = conns.map(checkout)
+    if note is not None:
+        commits = sorted({done.commit[:12] for done in checkouts})
+        at = f" at {workdir.ref}" if workdir.ref else ""
+        note(f"Workdir {git.redact_url(workdir.url)}{at}: commit {', '.join(commits)} on {len(checkouts)} node(s).")
+    return [done.changed_files for done in checkouts]
 
 
 def sync_file_mounts(conns: ClusterConnections, mounts: Optional[dict]) -> list[int]:

@@ -138,9 +138,11 @@ def stack_at(session: Session, target: Target, candidate: Candidate, pin: Any = 
 
 def plan(target: Target) -> tuple[Placement, Any]:
     """The optimizer's placement; in a project, the cluster's pinned one while it still fits the task."""
+    from stix.git_workdir import check_task
     from stix.placement import place
 
     check_runnable(target.task)
+    check_task(target.task)
     placement = place(target.task)
     pin = None
     if target.project is not None:

@@ -183,7 +183,7 @@ def test_exec_of_a_command_sends_its_secrets_and_envs_to_every_rank(stix_home, t
     monkeypatch.setattr(cluster_jobs, "load_info", lambda home, cluster: info)
     monkeypatch.setattr(cluster_jobs, "submit", submit)
     monkeypatch.setattr(runner, "ClusterConnections", Conns)
-    monkeypatch.setattr(hooks, "sync_workdir", lambda conns, workdir: [])
+    monkeypatch.setattr(hooks, "sync_workdir", lambda conns, workdir, *rest: [])
     monkeypatch.setenv("FROM_SHELL", "shell-secret")
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli.app, ["exec", "-d", "c", "echo $TOKEN", "--secret", "TOKEN=t0k3n",

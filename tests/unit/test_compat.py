@@ -91,7 +91,7 @@ def test_required_secrets_are_reported():
     ("llm__llama-3_1__llama-3_1.yaml", "not supported yet: service", 2),
     ("examples__using_file_mounts.yaml", "no placement for cpus=2+ on aws: offered on aws, but enabled clouds are local", 3),
     ("examples__managed_jobs__jax-fault-tolerant__job.yaml",
-     "not supported yet: workdir (git url/ref), resources.job_recovery strategy DYNAMIC_NODE_SET", 2),
+     "not supported yet: resources.job_recovery strategy DYNAMIC_NODE_SET", 2),
 ])
 def test_up_refuses_what_it_cannot_run_yet(stix, tmp_path, name, refusal, code):
     result = stix("up", "-y", str(COMPAT / name), "--secret", "HF_TOKEN=x", HOME=str(tmp_path))
