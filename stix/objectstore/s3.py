@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
-from typing import Sequence
+from typing import Optional, Sequence
 
 from stix.objectstore import Endpoint
 
@@ -33,3 +34,22 @@ def rclone(endpoint: Endpoint, args: Sequence[str], timeout: float) -> subproces
 
     # AWS_CA_BUNDLE (set on some machines for the AWS CLI) makes rclone 1.60's s3 backend fail on plain http.
     return tool.run([*RCLONE_FLAGS, *args], {REMOTE: remote_options(endpoint)}, timeout, env={"AWS_CA_BUNDLE": ""})
+
+
+def bucket_name_problem(name: str) -> Optional[str]:
+    """S3's bucket naming rules (which SeaweedFS enforces too), as one short reason, or None."""
+    if not 3 <= len(name) <= 63:
+        return f"{len(name)} characters; a bucket name has 3 to 63"
+    if not re.fullmatch(r"[a-z0-9.-]+", name):
+        return "only lowercase letters, digits, '.' and '-' are allowed"
+    if not (name[0].isalnum() and name[-1].isalnum()):
+        return "must start and end with a letter or digit"
+    if ".." in name:
+        return "must not contain '..'"
+    if re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", name):
+        return "must not look like an IP address"
+    if name.startswith("xn--"):
+        return "must not start with 'xn--'"
+    if name.endswith("-s3alias"):
+        return "must not end with '-s3alias'"
+    return None
