@@ -24,7 +24,6 @@ def remote_options(endpoint: Endpoint) -> dict[str, str]:
         "region": endpoint.region,
         "env_auth": "false",
         "force_path_style": "true",
-        "no_check_bucket": "true",
     }
 
 
