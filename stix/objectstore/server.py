@@ -16,6 +16,7 @@ import errno
 import fcntl
 import json
 import os
+import random
 import secrets
 import socket
 import subprocess
@@ -39,6 +40,8 @@ PORTS = ("s3", "s3.grpc", "master", "master.grpc", "volume", "volume.grpc", "fil
 VOLUME_SIZE_MB = 64
 """Volumes grow to this size, never preallocated: an empty store takes well under 1 MB of disk."""
 VOLUME_MAX = 256
+PORT_FLOOR = 20000
+PORT_SETTLE_S = 3.0
 START_TIMEOUT_S = 60.0
 STOP_GRACE_S = 10.0
 PROBE_TIMEOUT_S = 2.0
@@ -233,36 +236,57 @@ def _live_pid(paths: StorePaths, state: dict) -> Optional[int]:
 
 
 def _choose_ports() -> dict[str, int]:
-    """Free ports, chosen by the kernel, held together so they are distinct."""
-    sockets = []
+    """Free ports below the kernel's ephemeral range: a port from that range may be taken, between two runs
+    of the store, as the local end of some program's outgoing connection, and the URL must stay the same."""
+    low = _ephemeral_low()
+    rng = random.SystemRandom()
+    chosen: dict[str, int] = {}
+    for name in PORTS:
+        for _ in range(200):
+            port = rng.randrange(PORT_FLOOR, low)
+            if port not in chosen.values() and _free(port):
+                chosen[name] = port
+                break
+        else:
+            raise ProvisionError(f"no free port for the object store in {PORT_FLOOR}-{low - 1} on {HOST}")
+    return chosen
+
+
+def _ephemeral_low() -> int:
     try:
-        for _ in PORTS:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind((HOST, 0))
-            sockets.append(sock)
-        return {name: sock.getsockname()[1] for name, sock in zip(PORTS, sockets)}
-    finally:
-        for sock in sockets:
-            sock.close()
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return low if low > PORT_FLOOR + 1000 else 32768
+
+
+def _free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the store binds: TIME_WAIT does not count
+        try:
+            sock.bind((HOST, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
+                return False
+            raise
+    return True
 
 
 def _check_free(paths: StorePaths, ports: dict[str, int]) -> None:
+    """Every recorded port free; one still held by the store's own closing connections frees within moments."""
     for name in PORTS:
         port = ports.get(name)
         if not isinstance(port, int):
             raise ProvisionError(f"{paths.state} records no {name} port; stop the store and remove the file "
                                  f"to choose new ports")
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((HOST, port))
-            except OSError as exc:
-                if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
-                    raise
+        deadline = time.monotonic() + PORT_SETTLE_S
+        while not _free(port):
+            if time.monotonic() >= deadline:
                 raise ProvisionError(
                     f"the object store's {name} port {HOST}:{port} (recorded in {paths.state}) is taken by another "
                     f"program; free it, or remove {paths.state} to choose new ports (clusters using the store's "
-                    f"buckets then need a relaunch)") from None
+                    f"buckets then need a relaunch)")
+            time.sleep(0.1)
 
 
 # --- start and stop ----------------------------------------------------------------------------

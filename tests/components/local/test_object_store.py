@@ -139,3 +139,17 @@ def test_stop_ends_the_process_and_is_idempotent(home):
     assert not processes.alive(pid)
     assert server.stop(home) is False
     assert server.running(home) is None
+
+
+def test_ports_are_distinct_and_below_the_ephemeral_range():
+    ports = server._choose_ports()
+    low = server._ephemeral_low()
+    assert set(ports) == set(server.PORTS) and len(set(ports.values())) == len(server.PORTS)
+    assert all(server.PORT_FLOOR <= port < low for port in ports.values())
+
+
+def test_a_recorded_pid_that_is_not_the_store_reads_as_not_running(home):
+    paths = server.StorePaths.of(home)
+    paths.root.mkdir(parents=True)
+    paths.state.write_text(json.dumps({"ports": server._choose_ports(), "pid": os.getpid()}))
+    assert server.running(home) is None and server.store_pid(home) is None
