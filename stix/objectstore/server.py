@@ -101,13 +101,13 @@ def ensure_running(home: StixHome) -> Endpoint:
         ports = state.get("ports") or _choose_ports()
         _check_free(paths, ports)
         paths.data.mkdir(exist_ok=True, mode=0o700)
+        endpoint = _endpoint(paths, {"ports": ports})
         with open(paths.log, "ab") as log:
             process = subprocess.Popen(
                 [str(weed), "mini", *command_flags(paths, ports)], cwd=paths.data, stdin=subprocess.DEVNULL,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
         state = {"ports": ports, "pid": process.pid}
         _write_state(paths, state)
-        endpoint = _endpoint(paths, state)
         try:
             _wait_healthy(paths, endpoint, process)
         except BaseException:

@@ -153,3 +153,12 @@ def test_a_recorded_pid_that_is_not_the_store_reads_as_not_running(home):
     paths.root.mkdir(parents=True)
     paths.state.write_text(json.dumps({"ports": server._choose_ports(), "pid": os.getpid()}))
     assert server.running(home) is None and server.store_pid(home) is None
+
+
+def test_a_store_that_does_not_answer_in_time_is_one_error_with_the_log_and_is_ended(home, monkeypatch):
+    monkeypatch.setattr(server, "START_TIMEOUT_S", 0.2)
+    with pytest.raises(ProvisionError, match=r"did not answer within 0s; log .*weed\.log: ") as failed:
+        server.ensure_running(home)
+    assert "\n" not in str(failed.value)
+    assert server.running(home) is None
+    assert "pid" not in json.loads(server.StorePaths.of(home).state.read_text())
