@@ -75,3 +75,14 @@ def test_the_real_cached_store_is_found():
     """This machine's cache holds the real build (never rebuilt here): found, and it runs."""
     weed = build.find_weed(provide=False)
     assert build.probe(weed).startswith("version")
+
+
+def test_a_failing_step_names_itself_and_the_log(tmp_path):
+    from stix.errors import ProvisionError
+
+    lines = []
+    steps = [gobuild.Step("fetching modules", ("true",)), gobuild.Step("compiling", ("sh", "-c", "echo boom; exit 3"))]
+    with pytest.raises(ProvisionError, match=r"while compiling \(exit 3\); see .*build\.log"):
+        gobuild.run_steps(steps, tmp_path, "the object store", ProvisionError, lines.append, 0.0)
+    assert [line.split(" (")[0] for line in lines] == ["stix: fetching modules", "stix: compiling"]
+    assert "boom" in (tmp_path / "build.log").read_text()
