@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything stix needs on a fresh Debian-like machine, idempotently:
-# openssh-server (the local cloud's nodes), a virtualenv with stix installed,
-# and the Pulumi engine (found, or built once from Go modules and cached).
+# openssh-server (the local cloud's nodes), rclone and fuse3 (buckets on nodes),
+# a virtualenv with stix installed, the Pulumi engine and the local cloud's
+# object store (SeaweedFS), each found or built once from Go modules and cached.
 #
 #   scripts/setup.sh          # runtime only
 #   scripts/setup.sh --test   # plus the test dependencies
@@ -22,6 +23,15 @@ if ! command -v sshd >/dev/null && [[ ! -x /usr/sbin/sshd ]]; then
   say "installing openssh-server (the local cloud runs real sshd nodes)"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null
+fi
+
+missing=()
+command -v rclone >/dev/null || missing+=(rclone)
+command -v fusermount3 >/dev/null || missing+=(fuse3)
+if (( ${#missing[@]} )); then
+  say "installing ${missing[*]} (buckets: every store is reached with rclone, mounts use FUSE)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
@@ -69,3 +79,4 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
 fi
 
 .venv/bin/stix engine install
+.venv/bin/stix store install

@@ -23,6 +23,8 @@ app = typer.Typer(
 )
 engine_app = typer.Typer(help="The Pulumi engine stix drives.", no_args_is_help=True)
 app.add_typer(engine_app, name="engine")
+store_app = typer.Typer(help="The local cloud's object store (SeaweedFS, on 127.0.0.1).", no_args_is_help=True)
+app.add_typer(store_app, name="store")
 catalog_app = typer.Typer(help="Instance and price catalogs.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 jobs_app = typer.Typer(help="Managed jobs: run to completion through preemptions, capacity errors and failures.",
@@ -630,6 +632,40 @@ def engine_install() -> None:
 
     engine = find_engine(provide=True)
     print(f"pulumi v{engine.version} at {engine.path} ({engine.source})")
+
+
+@store_app.command("install")
+def store_install() -> None:
+    """Find the store's binary in the cache, or build it once from Go modules."""
+    from stix.objectstore.build import find_weed, probe
+
+    weed = find_weed(provide=True)
+    print(f"SeaweedFS ({probe(weed) or 'version unknown'}) at {weed}")
+
+
+@store_app.command("status")
+def store_status() -> None:
+    """Whether this home's store runs, its URL and the size of its data. Exit 1 when it is not running."""
+    from stix.home import StixHome
+    from stix.objectstore import server
+
+    home = StixHome.from_env()
+    endpoint = server.running(home)
+    size = server.data_size(home) / 1024 / 1024
+    where = server.StorePaths.of(home).data
+    if endpoint is None:
+        print(f"not running; data {size:.1f} MiB in {where}")
+        raise typer.Exit(1)
+    print(f"running at {endpoint.url} (pid {server.store_pid(home)}); data {size:.1f} MiB in {where}")
+
+
+@store_app.command("stop")
+def store_stop() -> None:
+    """Stop this home's store; its data stays, and the next use starts it again at the same URL."""
+    from stix.home import StixHome
+    from stix.objectstore import server
+
+    print("stopped" if server.stop(StixHome.from_env()) else "not running")
 
 
 _terminated: list[int] = []

@@ -36,6 +36,7 @@ def checks() -> list[Check]:
         if cloud.host_program:
             ok, detail = cloud.host_check()
             out.append(Check(cloud.host_program, ok, detail))
+    out.extend(storage_checks())
     backend = home.backend_url
     if backend.startswith("file://"):
         path = backend[len("file://"):]
@@ -54,8 +55,27 @@ def checks() -> list[Check]:
     return out
 
 
+def storage_checks() -> list[Check]:
+    """What buckets need on this machine: rclone, FUSE's fusermount3, and the local cloud's store."""
+    from stix.errors import StixError
+    from stix.objectstore.build import find_weed, store_dir
+
+    out = []
+    for program, fix in (("rclone", "apt-get install -y rclone"), ("fusermount3", "apt-get install -y fuse3")):
+        found = shutil.which(program)
+        out.append(Check(program, bool(found), found or f"not found (buckets need it); run: {fix}"))
+    try:
+        out.append(Check("store", True, f"SeaweedFS at {find_weed(provide=False)}"))
+    except StixError:
+        fix = "run: stix store install"
+        if not shutil.which("go"):
+            fix = "install Go (apt-get install -y golang-go), then run: stix store install"
+        out.append(Check("store", False, f"the local cloud's object store is not installed in {store_dir()}; {fix}"))
+    return out
+
+
 def run_checks() -> int:
     results = checks()
     for check in results:
-        print(f"{'OK  ' if check.ok else 'FAIL'} {check.name:7} {check.detail}")
+        print(f"{'OK  ' if check.ok else 'FAIL'} {check.name:11} {check.detail}")
     return 0 if all(check.ok for check in results) else 1

@@ -173,8 +173,9 @@ def sweep_local(home: StixHome, cluster: str) -> None:
     A node whose create was interrupted can exist without a state entry; every
     local resource lives under the cluster's directory, so this finds them all.
     """
-    from stix.components.local import sshd
+    from stix.components.local import fuse, sshd
 
+    fuse.unmount_all(home.cluster_dir(cluster))  # before rmtree, which would walk into a live mount
     sshd.kill_all(sshd.processes_under(home.cluster_dir(cluster)))
     shutil.rmtree(home.cluster_dir(cluster), ignore_errors=True)
     shutil.rmtree(home.key_path(cluster).parent, ignore_errors=True)

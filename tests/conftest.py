@@ -76,11 +76,34 @@ def stix_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("STIX_HOME", str(home))
     monkeypatch.setenv("STIX_SSH_CONFIG", str(tmp_path / "user-ssh" / "config"))  # never the real ~/.ssh/config
     yield home
+    stray_stores = stop_object_store(home)
     leftovers = sshd.processes_under(home)
     node_dirs = sorted(str(p) for p in home.glob("clusters/*/nodes/*"))
     sshd.kill_all(leftovers)
+    assert not stray_stores, f"object store processes outlived the test unrecorded: {stray_stores}"
     assert not leftovers, f"node processes outlived the test: {sorted(leftovers)}"
     assert not node_dirs, f"node directories outlived the test: {node_dirs}"
+
+
+def stop_object_store(home: Path) -> list[int]:
+    """Stop the object store a test started under its home (a store runs until stopped, by design); return
+    the pids of store processes of that home that state did not record (and end them too)."""
+    from stix import processes
+    from stix.home import StixHome
+    from stix.objectstore import server
+
+    server.stop(StixHome(home))
+    marker = f"-dir={server.StorePaths(home / 'objectstore').data}".encode()
+    stray = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "cmdline").read_bytes().split(b"\0") and processes.alive(int(entry.name)):
+                    stray.append(int(entry.name))
+            except OSError:
+                pass
+    processes.terminate(set(stray), 5.0)
+    return stray
 
 
 @pytest.fixture

@@ -1,21 +1,26 @@
 """The local cloud: real sshd nodes on loopback addresses, managed by a dynamic provider.
 
-No network (loopback needs none), bucket or load balancer: the capabilities say so.
+No network (loopback needs none) or load balancer: the capabilities say so. Its buckets live in a real
+S3-compatible store (SeaweedFS) that stix runs per home on 127.0.0.1 (stix.objectstore).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-from stix.components.base import Cloud, CloudCheck, Stoppable
+from stix.components.base import Buckets, Cloud, CloudCheck, Stoppable
 
 if TYPE_CHECKING:
-    from stix.spec import ClusterSpec
+    from stix.home import StixHome
+    from stix.spec import BucketSpec, ClusterSpec
+    from stix.storage.mounts import BucketRef
     from stix.catalog.offers import Candidate, Catalog, HostLimits, Request
 
 
-class Local(Stoppable, Cloud):
+class Local(Stoppable, Buckets, Cloud):
     name = "local"
+    store = "local"
+    uri_scheme = "local"
     catalog = True
     placement_label = "the local cloud (nodes on this machine)"
     host_program = "sshd"
@@ -75,6 +80,26 @@ class Local(Stoppable, Cloud):
                                          state="stopped" if spec.stopped else "running",
                                          port=configured_port(), private_address=cloud_like(),
                                          region=spec.region, zone=spec.zone), opts)
+
+    @classmethod
+    def make_bucket(cls, spec: "ClusterSpec", name: str, bucket: "BucketSpec", network: Any, opts: Any) -> Any:
+        from stix.components.local.bucket import LocalBucket, LocalBucketArgs
+        from stix.home import StixHome
+
+        return LocalBucket(name, LocalBucketArgs(bucket.name, str(StixHome.from_env().root)), opts)
+
+    @classmethod
+    def rclone_remote(cls, ref: "BucketRef", home: "StixHome") -> dict[str, str]:
+        """The store's s3 remote; starts the store if it is not running (its keys are read from the home)."""
+        from stix.objectstore import s3, server
+
+        return s3.remote_options(server.ensure_running(home))
+
+    @classmethod
+    def bucket_name_problem(cls, name: str) -> Optional[str]:
+        from stix.objectstore import s3
+
+        return s3.bucket_name_problem(name)
 
 
 CLOUD = Local

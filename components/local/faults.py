@@ -53,6 +53,9 @@ def check_capacity(region: str, zone: str, rank: int = 0) -> None:
 def preempt(node_dir: Path) -> int:
     """Take a node away as a spot reclaim would: SIGKILL its sshd and every process of its sessions,
     at once, leaving its directory (the node then reads back `stopped`). Returns how many were killed."""
+    from stix.components.local import fuse
+
+    fuse.unmount_all(Path(node_dir))  # a machine taken away takes its mounts with it
     pids = sshd.processes_under(Path(node_dir))
     sshd.kill_now(pids)
     return len(pids)

@@ -350,7 +350,11 @@ def processes_under(root: Path) -> set[int]:
 
 
 def stop(paths: NodePaths) -> None:
-    """Stop the node's sshd and everything its sessions started; wait until they are gone."""
+    """Stop the node's sshd and everything its sessions started (FUSE mounts under it lazily unmounted first,
+    so their rclone processes can end); wait until they are gone."""
+    from stix.components.local import fuse
+
+    fuse.unmount_all(paths.root)
     kill_all(processes_under(paths.root))
     paths.pid_file.unlink(missing_ok=True)
 

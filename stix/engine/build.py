@@ -7,15 +7,14 @@ is stamped with -ldflags; without it the Automation API cannot parse it.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from stix import gobuild
 from stix.engine import PULUMI_VERSION
-from stix.errors import EngineError, PrerequisiteMissing
+from stix.errors import EngineError
 
 PKG = "github.com/pulumi/pulumi/pkg/v3"
 SDK = "github.com/pulumi/pulumi/sdk/v3"
@@ -26,9 +25,7 @@ GO_INSTALL_HINT = "Go is needed to build the Pulumi engine: apt-get install -y g
 
 
 def build_from_go_modules(work_dir: Path, target: Path, log=lambda line: print(line, file=sys.stderr)) -> Path:
-    go = shutil.which("go")
-    if not go:
-        raise PrerequisiteMissing(GO_INSTALL_HINT.format(v=PULUMI_VERSION))
+    go = gobuild.find_go(GO_INSTALL_HINT.format(v=PULUMI_VERSION))
     version = f"v{PULUMI_VERSION}"
     work_dir.mkdir(parents=True, exist_ok=True)
     log(
@@ -36,36 +33,21 @@ def build_from_go_modules(work_dir: Path, target: Path, log=lambda line: print(l
     )
     log(f"stix: build directory {work_dir}, log {work_dir / 'build.log'}")
     started = time.monotonic()
-    env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"}
-    go_mod = work_dir / "go.mod"
-    if not go_mod.exists():
-        go_mod.write_text(f"module stix.invalid/pulumi-engine\n\ngo 1.22\n\n{CLIPBOARD_REPLACE}")
+    gobuild.write_wrapper(work_dir, "stix.invalid/pulumi-engine", CLIPBOARD_REPLACE)
     steps = [
-        ("fetching modules", [go, "get", f"{PKG}/cmd/pulumi@{version}", f"{SDK}@{version}"]),
-        (
+        gobuild.Step("fetching modules", (go, "get", f"{PKG}/cmd/pulumi@{version}", f"{SDK}@{version}")),
+        gobuild.Step(
             "compiling",
-            [
+            (
                 go, "build", "-trimpath", "-tags", "osusergo,grpcnotrace",
                 "-ldflags", f"-s -w -X {SDK}/go/common/version.Version={version}",
                 "-o", str(work_dir / "bin" / "pulumi"), f"{PKG}/cmd/pulumi",
-            ],
+            ),
         ),
     ]
-    with open(work_dir / "build.log", "a") as build_log:
-        for label, command in steps:
-            log(f"stix: {label} ({time.monotonic() - started:.0f}s elapsed)")
-            done = subprocess.run(command, cwd=work_dir, env=env, stdin=subprocess.DEVNULL,
-                                  stdout=build_log, stderr=subprocess.STDOUT)
-            if done.returncode != 0:
-                raise EngineError(
-                    f"building the Pulumi engine failed while {label} (exit {done.returncode}); see {work_dir / 'build.log'}"
-                )
-    _check_pins(go, work_dir, env)
-    built = work_dir / "bin" / "pulumi"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    shutil.copy2(built, tmp)
-    os.replace(tmp, target)
+    gobuild.run_steps(steps, work_dir, "the Pulumi engine", EngineError, log, started)
+    _check_pins(go, work_dir, gobuild.go_env())
+    gobuild.install(work_dir / "bin" / "pulumi", target)
     log(f"stix: Pulumi engine built in {time.monotonic() - started:.0f}s: {target}")
     return target
 
