@@ -31,8 +31,7 @@ def rclone(endpoint: Endpoint, args: Sequence[str], timeout: float) -> subproces
     """rclone on this machine against the store (remote REMOTE); the keys travel in its environment."""
     from stix.storage import rclone as tool
 
-    # AWS_CA_BUNDLE (set on some machines for the AWS CLI) makes rclone 1.60's s3 backend fail on plain http.
-    return tool.run([*RCLONE_FLAGS, *args], {REMOTE: remote_options(endpoint)}, timeout, env={"AWS_CA_BUNDLE": ""})
+    return tool.run([*RCLONE_FLAGS, *args], {REMOTE: remote_options(endpoint)}, timeout)
 
 
 def bucket_name_problem(name: str) -> Optional[str]:
