@@ -63,6 +63,8 @@ def preview(session: Session, request: LaunchRequest):
     stack, spec, _ = stack_at(session, target, order[0], pin)
     try:
         changes = preview_stack(session, stack, target.cluster)
+        for line in storage.bucket_notes(session.home, spec, plan_mounts(target.task, spec.cloud)):
+            session.note(line)
     finally:
         if new_cluster:  # the stack existed only to be previewed: leave no trace of it
             engine_call(lambda: stack.workspace.remove_stack(target.cluster), "removing the previewed stack")
@@ -94,6 +96,8 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
     stack, spec, pin = stack_at(session, target, order[0], pin)
     changes = preview_stack(session, stack, target.cluster)
     mounts = plan_mounts(target.task, spec.cloud)
+    for line in storage.bucket_notes(session.home, spec, mounts):
+        session.note(line)
     project_dir = str(target.project.root) if target.project else None
     task_file = str(request.task_path.absolute()) if request.task_path else None
 

@@ -32,6 +32,21 @@ def make_buckets(session: Session, spec: ClusterSpec, mounts: Sequence[StorageMo
         prepare_buckets(session, spec.cluster, tuple(mounts), spec.region, placed_store(spec))
 
 
+def bucket_notes(home: StixHome, spec: ClusterSpec, mounts: Sequence[StorageMount]) -> list[str]:
+    """For the preview: the persistent buckets an apply would make (each in a stack of its own, so not in the
+    cluster's plan) and the ones it reuses."""
+    from stix.storage.plan import persistent_buckets
+    from stix.storage.registry import registry_of
+
+    registry = registry_of(home)
+    notes = []
+    for bucket in persistent_buckets(tuple(mounts), spec.region, placed_store(spec)):
+        known = registry.get(bucket.name)
+        verb = "reuses" if known is not None and known.url else "creates"
+        notes.append(f"Storage: {verb} persistent bucket {bucket.name} ({bucket.store}) in a stack of its own.")
+    return notes
+
+
 def remotes_for(home: StixHome, mounts: Sequence[StorageMount]) -> Remotes:
     """The rclone remote of every store the mounts reach, from the cloud whose store it is."""
     from stix.components.base import store_cloud
@@ -56,8 +71,8 @@ def upload_sources(session: Session, mounts: Sequence[StorageMount], remotes: Re
             continue
         done.add(key)
         result = upload(mount, remotes)
-        session.note(f"Uploaded {result.files_sent} changed file(s) ({_size(result.bytes_sent)}) of "
-                     f"{result.files_checked} to {_uri(mount.bucket)} in {result.seconds:.1f}s.")
+        session.note(f"Uploaded {', '.join(mount.sources)} to {_uri(mount.bucket)}: {result.files_sent} file(s) sent "
+                     f"({_size(result.bytes_sent)}), {result.files_checked} compared, {result.seconds:.1f}s.")
 
 
 def attach_nodes(session: Session, conns, mounts: Sequence[StorageMount], remotes: Remotes) -> None:

@@ -38,8 +38,8 @@ def ensure_bucket(session: Session, bucket: BucketSpec, source: str = "") -> str
     known = registry.get(bucket.name)
     if known is not None and known.url and known.store == bucket.store:
         return known.url  # made before: its own stack holds it, and nothing about it changes with a launch
+    session.note(f"Making persistent bucket {bucket.name} ({bucket.store}) in its own stack.", "heading")
     stack = _open(session.home, bucket, create=True)
-    engine_call(lambda: stack.preview(), f"previewing bucket {bucket.name}")
     result = engine_call(lambda: stack.up(on_event=progress(session.events)), f"making bucket {bucket.name}")
     url = str(result.outputs["url"].value)
     registry.record(BucketRecord(bucket.name, bucket.store, source or (known.source if known else ""), True,
