@@ -187,6 +187,8 @@ class Buckets:
     """SkyPilot's store name for this cloud's buckets (s3, gcs, azure; `local` for the local cloud)."""
     uri_scheme: ClassVar[str]
     """How its bucket URIs start (s3, gs, https for Azure blob, local)."""
+    store_is_local: ClassVar[bool] = False
+    """The store runs on this machine: only nodes that share this machine (nodes_share_host) reach it."""
 
     @classmethod
     def make_bucket(cls, spec: Optional["ClusterSpec"], name: str, bucket: "BucketSpec", network: Any, opts: Any) -> Any:

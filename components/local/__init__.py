@@ -21,6 +21,7 @@ class Local(Stoppable, Buckets, Cloud):
     name = "local"
     store = "local"
     uri_scheme = "local"
+    store_is_local = True
     catalog = True
     placement_label = "the local cloud (nodes on this machine)"
     host_program = "sshd"

@@ -27,7 +27,7 @@ def plan_mounts(task: Task, cloud: str, env: Mapping[str, str] = os.environ) -> 
         if isinstance(value, str) and "://" not in value:
             local_destinations.append(destination)
         elif isinstance(value, str):
-            mounts.append(StorageMount(destination, COPY, _external(where, value, None, env)))
+            mounts.append(StorageMount(destination, COPY, _external(where, value, None, env, cloud)))
         else:
             mounts.append(_storage(where, destination, value, cloud, env))
     _check_destinations(mounts, local_destinations)
@@ -65,7 +65,7 @@ def _storage(where: str, destination: str, storage: Storage, cloud: str, env: Ma
     cache = _cache(storage)
     prefix = (storage.bucket_sub_path or "").strip("/")
     if isinstance(storage.source, str) and "://" in storage.source:
-        ref = _external(where, storage.source, storage.store, env)
+        ref = _external(where, storage.source, storage.store, env, cloud)
         if storage.name is not None and storage.name != ref.bucket:
             raise UsageError(f"{where}: name {storage.name!r} differs from the bucket of source {storage.source!r}; "
                              f"drop name, or make it {ref.bucket!r}")
@@ -77,7 +77,7 @@ def _storage(where: str, destination: str, storage: Storage, cloud: str, env: Ma
             raise UsageError(f"{where}: a storage object needs a name (a bucket stix makes) or a source")
         raise UsageError(f"{where}: a storage object with a local source needs a name (the bucket stix makes)")
     store = storage.store or _default_store(where, cloud)
-    store_cloud = _enabled_store_cloud(where, store, env)
+    store_cloud = _enabled_store_cloud(where, store, env, cloud)
     problem = store_cloud.bucket_name_problem(storage.name)
     if problem:
         raise UsageError(f"{where}: {problem}")
@@ -88,7 +88,7 @@ def _storage(where: str, destination: str, storage: Storage, cloud: str, env: Ma
                         persistent=persistent, cache=cache)
 
 
-def _external(where: str, uri: str, store: Optional[str], env: Mapping[str, str]) -> BucketRef:
+def _external(where: str, uri: str, store: Optional[str], env: Mapping[str, str], cloud: str) -> BucketRef:
     """Someone else's bucket, named by its URI; the scheme says the store."""
     from stix.components.base import CLOUD_NAMES, Buckets, cloud_for
 
@@ -101,7 +101,7 @@ def _external(where: str, uri: str, store: Optional[str], env: Mapping[str, str]
     found = owner.store  # type: ignore[attr-defined]
     if store is not None and store != found:
         raise UsageError(f"{where}: store {store} does not match source {uri!r} (a {found} bucket)")
-    _enabled_store_cloud(where, found, env)
+    _enabled_store_cloud(where, found, env, cloud)
     return owner.ref_for_uri(f"{scheme}://{rest}")  # type: ignore[attr-defined]
 
 
@@ -112,25 +112,37 @@ def _default_store(where: str, cloud: str):
     if issubclass(placed, Buckets):
         return placed.store
     raise UsageError(f"{where}: the {cloud} cloud has no object store; give the storage object a store "
-                     f"({', '.join(_known_stores())})")
+                     f"({', '.join(_known_stores(cloud))})")
 
 
-def _enabled_store_cloud(where: str, store: str, env: Mapping[str, str]):
+def _enabled_store_cloud(where: str, store: str, env: Mapping[str, str], cloud: str):
     from stix.components.base import store_cloud
 
     owner = store_cloud(store)
     if owner is None:
         raise UsageError(f"{where}: store {store} is not supported by stix yet ({', '.join(_known_stores())} are)")
+    if not _reachable(owner, cloud):
+        raise UsageError(f"{where}: store {store} is on this machine, and {cloud} nodes cannot reach it; use "
+                         f"one of {', '.join(_known_stores(cloud))}")
     check = owner.check_credentials(env)
     if not check.enabled:
         raise UsageError(f"{where}: store {store} is not enabled ({check.detail}; `stix check`)")
     return owner
 
 
-def _known_stores() -> list[str]:
+def _known_stores(cloud: Optional[str] = None) -> list[str]:
+    """Every store stix has; given the placed cloud, those its nodes can reach."""
     from stix.components.base import CLOUD_NAMES, Buckets, cloud_for
 
-    return [cloud_for(n).store for n in CLOUD_NAMES if issubclass(cloud_for(n), Buckets)]  # type: ignore[attr-defined]
+    return [cloud_for(n).store for n in CLOUD_NAMES  # type: ignore[attr-defined]
+            if issubclass(cloud_for(n), Buckets) and (cloud is None or _reachable(cloud_for(n), cloud))]
+
+
+def _reachable(owner, cloud: str) -> bool:
+    """A store that lives on this machine (the local cloud's) is reached only by nodes that share it."""
+    from stix.components.base import cloud_for
+
+    return not owner.store_is_local or cloud_for(cloud).nodes_share_host
 
 
 def _known_schemes() -> str:

@@ -136,3 +136,12 @@ def test_another_stores_plugin_is_a_prerequisite(env, tmp_path):
     check_prerequisites(home, "local")  # the local cloud alone needs no plugin
     with pytest.raises(PrerequisiteMissing, match=r"^provisioning on gcp needs the Pulumi gcp provider plugin"):
         check_prerequisites(home, "local", mounts)
+
+
+@pytest.mark.parametrize("file_mounts", [{"/d": {"name": "ckpts", "store": "local"}}, {"/d": "local://ckpts/x"}])
+def test_the_local_store_is_refused_where_nodes_cannot_reach_this_machine(env, file_mounts):
+    with pytest.raises(UsageError, match=r"^file_mounts\['/d'\]: store local is on this machine, and aws nodes cannot "
+                                         r"reach it; use one of s3, gcs, azure$"):
+        plan_mounts(task(file_mounts), "aws", env)
+    (mount,) = plan_mounts(task(file_mounts), "local", env)
+    assert mount.bucket.store == "local"
