@@ -62,7 +62,8 @@ def mounted(mode: str, bucket: str, remotes, scratch: Path, name: str) -> Path:
     mount = StorageMount(str(point), mode, BucketRef("local", bucket))
     subprocess.run(["rclone", "--config", str(config), "mount", f"{REMOTE}:{bucket}", str(point), "--daemon",
                     "--cache-dir", str(scratch / f"cache-{name}"), *mount_flags(mount)],
-                   check=True, stdin=subprocess.DEVNULL)
+                   check=True, stdin=subprocess.DEVNULL,
+                   env={k: v for k, v in os.environ.items() if k not in rclone.DROPPED_ENV})
     wait_for(lambda: os.path.ismount(point), timeout=60, what=f"the {mode} mount")
     return point
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from stix.storage import rclone
 from stix.storage.mounts import BucketRef
@@ -29,14 +31,12 @@ def remotes_for(args: argparse.Namespace, scratch: Path) -> dict[str, dict[str, 
         return {REMOTE: {"type": "alias", "remote": str(Path(args.alias).absolute())}}
     if args.remote:
         options = dict(item.split("=", 1) for item in args.remote.split(","))
-    else:
-        try:
-            from stix.objectstore.server import ensure_running  # type: ignore[import-not-found]
-        except ImportError:
-            sys.exit("bench: stix.objectstore.server is not in this checkout; pass --alias DIR or --remote K=V,...")
-        endpoint = ensure_running(scratch / "stix-home")
-        options = {"type": "s3", "provider": "Other", "endpoint": endpoint.url, "region": endpoint.region,
-                   "access_key_id": endpoint.access_key, "secret_access_key": endpoint.secret_key}
+    else:  # the local object store, in a home of its own, stopped when the bench ends
+        from stix.home import StixHome
+        from stix.objectstore import s3, server
+
+        endpoint = server.ensure_running(StixHome(scratch / "stix-home"))
+        options = s3.remote_options(endpoint)
     remotes = {REMOTE: options}
     done = rclone.run(["mkdir", f"{REMOTE}:{args.bucket}"], remotes, timeout=120)
     if done.returncode != 0:
@@ -44,5 +44,16 @@ def remotes_for(args: argparse.Namespace, scratch: Path) -> dict[str, dict[str, 
     return remotes
 
 
-def scratch_dir() -> tempfile.TemporaryDirectory:
-    return tempfile.TemporaryDirectory(prefix="stix-bench-storage-")
+@contextmanager
+def scratch_dir() -> Iterator[str]:
+    """A temporary directory; a store started under it is stopped before it goes."""
+    from stix.home import StixHome
+    from stix.objectstore import server
+
+    with tempfile.TemporaryDirectory(prefix="stix-bench-storage-") as name:
+        try:
+            yield name
+        finally:
+            home = Path(name) / "stix-home"
+            if home.exists():
+                server.stop(StixHome(home))

@@ -83,7 +83,7 @@ class Local(Stoppable, Buckets, Cloud):
                                          region=spec.region, zone=spec.zone), opts)
 
     @classmethod
-    def make_bucket(cls, spec: "ClusterSpec", name: str, bucket: "BucketSpec", network: Any, opts: Any) -> Any:
+    def make_bucket(cls, spec: Optional["ClusterSpec"], name: str, bucket: "BucketSpec", network: Any, opts: Any) -> Any:
         from stix.components.local.bucket import LocalBucket, LocalBucketArgs
         from stix.home import StixHome
 

@@ -38,6 +38,8 @@ def bucket_notes(home: StixHome, spec: ClusterSpec, mounts: Sequence[StorageMoun
     from stix.storage.plan import persistent_buckets
     from stix.storage.registry import registry_of
 
+    if not mounts:
+        return []
     registry = registry_of(home)
     notes = []
     for bucket in persistent_buckets(tuple(mounts), spec.region, placed_store(spec)):
