@@ -113,20 +113,24 @@ class Cloud:
         cls.check(spec)
         opts = pulumi.ResourceOptions(provider=cls.provider(spec))
         network = cls.network(spec, opts)
-        group = cls.vm_group(spec, network, opts)
+        buckets = cls.deploy_buckets(spec, network, opts)
+        # The nodes depend on the cluster's buckets, so destroy removes them (and what their mounts still write
+        # back) before the buckets.
+        group = cls.vm_group(spec, network, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=buckets))
+                             if buckets else opts)
         outputs: dict[str, Any] = {"nodes": with_capacity(spec, group.nodes)}
-        outputs["buckets"] = cls.deploy_buckets(spec, network, opts)
+        outputs["buckets"] = [bucket.url for bucket in buckets]
         if spec.load_balancer_port:
             outputs["endpoint"] = cls.make_load_balancer(spec, network, group, opts).endpoint  # type: ignore[attr-defined]
         return outputs
 
     @classmethod
     def deploy_buckets(cls, spec: ClusterSpec, network: Any, opts: Any) -> list[Any]:
-        """The cluster's own buckets (non-persistent), each built by the cloud whose store it is: this cloud's
-        with the cluster's provider and network, another's with one provider of that cloud per store."""
+        """The cluster's own buckets (non-persistent) as components, each built by the cloud whose store it is:
+        this cloud's with the cluster's provider and network, another's with one provider of that cloud per store."""
         import pulumi
 
-        urls = []
+        made_all = []
         foreign: dict[str, Any] = {}
         for i, bucket in enumerate(spec.buckets):
             owner = store_cloud(bucket.store)
@@ -138,8 +142,8 @@ class Cloud:
                     provider = owner.bucket_provider(bucket)
                     foreign[bucket.store] = pulumi.ResourceOptions(provider=provider) if provider is not None else None
                 made = owner.make_bucket(spec, f"bucket-{i}", bucket, None, foreign[bucket.store])
-            urls.append(made.url)
-        return urls
+            made_all.append(made)
+        return made_all
 
     @classmethod
     def provider(cls, spec: ClusterSpec) -> Any:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Optional
 
 import typer
+
+from stix.errors import StixError
 
 from stix.errors import UsageError
 
@@ -46,7 +47,8 @@ def ls(
     registry = registry_of(home)
     records = registry.all()
     sizes = measure_sizes(records, home)
-    rows = [_row(record, sizes[record.name], registry.users(record.name), verbose) for record in records]
+    users = registry.users_by_bucket()
+    rows = [_row(record, sizes[record.name], users.get(record.name, []), verbose) for record in records]
     if format_ == "json":
         print(json.dumps(rows, indent=2))
         return
@@ -77,10 +79,19 @@ def delete(
     if not records:
         print("No buckets.")
         return
-    for record in records:
-        refusal = deletion_refusal(record, registry.users(record.name))
-        if refusal:
-            raise UsageError(refusal)
+    users = registry.users_by_bucket()
+    refusals = [(record, deletion_refusal(record, users.get(record.name, []))) for record in records]
+    if not all_:
+        for _, refusal in refusals:
+            if refusal:
+                raise UsageError(refusal)
+    else:  # -a: every bucket that can go; the others say why they stay
+        for _, refusal in refusals:
+            if refusal:
+                print(f"stix: skipping {refusal}", file=sys.stderr)
+        records = [record for record, refusal in refusals if not refusal]
+        if not records:
+            return
     from stix.session import confirm
     from stix.storage.stacks import delete_bucket
 
@@ -130,6 +141,8 @@ def _session(home: "StixHome"):
 
 def measure_sizes(records: list["BucketRecord"], home: "StixHome") -> dict[str, Optional[int]]:
     """Each bucket's size in bytes, measured in parallel; None where it cannot be reached."""
+    from concurrent.futures import ThreadPoolExecutor
+
     if not records:
         return {}
     with ThreadPoolExecutor(max_workers=min(8, len(records))) as pool:
@@ -146,7 +159,7 @@ def _measure(record: "BucketRecord", home: "StixHome") -> Optional[int]:
     try:
         ref = cloud.managed_ref(record.name)  # type: ignore[attr-defined]
         options = cloud.rclone_remote(ref, home)  # type: ignore[attr-defined]
-    except (NotImplementedError, OSError, ValueError):
+    except (NotImplementedError, OSError, ValueError, StixError):  # e.g. the local store cannot start: size unknown
         return None
     return rclone_size(ref, options)
 

@@ -96,7 +96,8 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
     stack, spec, pin = stack_at(session, target, order[0], pin)
     changes = preview_stack(session, stack, target.cluster)
     mounts = plan_mounts(target.task, spec.cloud)
-    for line in storage.bucket_notes(session.home, spec, mounts):
+    notes = storage.bucket_notes(session.home, spec, mounts)
+    for line in notes:
         session.note(line)
     project_dir = str(target.project.root) if target.project else None
     task_file = str(request.task_path.absolute()) if request.task_path else None
@@ -114,9 +115,10 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
     def record(spec: ClusterSpec, status: str) -> None:
         session.index.upsert(target.cluster, spec.cloud, spec.num_nodes, status, task_file, project_dir)
 
-    if changes.has_changes:
+    if changes.has_changes or any(note.startswith(storage.CREATES) for note in notes):
         confirm(session, f"Apply these changes to cluster {target.cluster}?", request.yes)
-        storage.make_buckets(session, spec, mounts)
+    storage.make_buckets(session, spec, mounts)  # persistent buckets, in stacks of their own, before the cluster's
+    if changes.has_changes:
         # Only a cluster that has nothing yet (or one a managed job's recovery relaunches) moves elsewhere:
         # tearing down an existing cluster's resources to try another zone is not failover.
         fresh = all(change.op == "create" for change in changes.changes)
@@ -134,7 +136,7 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
     task = target.task
     if spec.cloud != order[0].cloud:  # failover moved it to another cloud, and so perhaps to another store
         mounts = plan_mounts(task, spec.cloud)
-    storage.make_buckets(session, spec, mounts)  # a no-op for the buckets made before the apply
+        storage.make_buckets(session, spec, mounts)
     remotes = storage.remotes_for(session.home, mounts)
     storage.upload_sources(session, mounts, remotes)
     with ClusterConnections(cluster_info(session, spec, outputs)) as conns:

@@ -195,9 +195,11 @@ def _run_bounded(argv: list[str], env: dict[str, str], timeout: float, shown: st
         try:
             stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
             raise UsageError(f"workdir.url {shown!r}: no answer within {timeout:g}s") from None
+        finally:
+            if proc.returncode is None:  # timed out or interrupted: git's own session never saw the Ctrl-C
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
     return proc.returncode, stdout, stderr
 
 

@@ -128,10 +128,10 @@ def _checkout_workdir(conns: ClusterConnections, workdir: GitWorkdir, values: Ma
 
 def sync_file_mounts(conns: ClusterConnections, mounts: Optional[dict]) -> list[int]:
     """Local-path file_mounts to every node, incrementally (bucket ones are stix.storage's)."""
+    from stix.models.storage import is_local_source
     from stix.sync import sync_mount
 
-    mounts = {destination: source for destination, source in (mounts or {}).items()
-              if isinstance(source, str) and "://" not in source}
+    mounts = {destination: source for destination, source in (mounts or {}).items() if is_local_source(source)}
     if not mounts:
         return []
 

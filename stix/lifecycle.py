@@ -19,7 +19,6 @@ from stix.project import Project
 from stix.session import Session, confirm
 from stix.spec import ClusterSpec
 from stix.storage import launch as storage
-from stix.storage.stacks import forget_cluster
 from stix.stages import (apply_stack, cluster_info, cluster_project, load_spec, preview_stack, save_spec, sized)
 
 
@@ -107,7 +106,6 @@ def destroy(session: Session, cluster: str, yes: bool = False) -> None:
         session.note(line, "warning")
     sweep_local(session.home, cluster)
     ssh_config.remove_cluster_config(session.home, cluster)
-    forget_cluster(session.home, cluster)
     session.index.remove(cluster)
     session.note(f"Cluster {cluster} destroyed.", "success")
 
@@ -168,15 +166,18 @@ def _status_after(record: idx.ClusterRecord, report: DriftReport) -> str:
 
 
 def sweep_local(home: StixHome, cluster: str) -> None:
-    """Remove node directories (and their processes) that state no longer records.
+    """Remove node directories (and their processes) that state no longer records, and the cluster's use of
+    buckets (both `destroy` and a launch that landed nowhere end here).
 
     A node whose create was interrupted can exist without a state entry; every
     local resource lives under the cluster's directory, so this finds them all.
     """
     from stix.components.local import fuse, sshd
+    from stix.storage.registry import registry_of
 
     fuse.unmount_all(home.cluster_dir(cluster))  # before rmtree, which would walk into a live mount
     sshd.kill_all(sshd.processes_under(home.cluster_dir(cluster)))
     shutil.rmtree(home.cluster_dir(cluster), ignore_errors=True)
+    registry_of(home).release(cluster)  # it uses no bucket now; its non-persistent ones went with its stack
     shutil.rmtree(home.key_path(cluster).parent, ignore_errors=True)
     shutil.rmtree(home.workspaces_dir / cluster, ignore_errors=True)

@@ -98,7 +98,10 @@ def cluster_project(session: Session, cluster: str) -> Optional[Project]:
 
 def launch_plan(session: Session, target: Target) -> tuple[Placement, Any]:
     """The placement (chosen and every candidate, best first) and the pin it makes, reported."""
+    from stix.git_workdir import check_task
+
     placement, pin = plan(target)
+    check_task(target.task)  # a git workdir's URL and ref answer (network: kept out of the pure plan)
     if target.project is None and session.index.get(target.cluster) is not None:
         placement = _where_it_landed(session.home, target.cluster, placement)
     session.events(PlacementChosen(placement))
@@ -138,11 +141,9 @@ def stack_at(session: Session, target: Target, candidate: Candidate, pin: Any = 
 
 def plan(target: Target) -> tuple[Placement, Any]:
     """The optimizer's placement; in a project, the cluster's pinned one while it still fits the task."""
-    from stix.git_workdir import check_task
     from stix.placement import place
 
     check_runnable(target.task)
-    check_task(target.task)
     placement = place(target.task)
     pin = None
     if target.project is not None:

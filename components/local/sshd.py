@@ -354,7 +354,10 @@ def stop(paths: NodePaths) -> None:
     so their rclone processes can end); wait until they are gone."""
     from stix.components.local import fuse
 
-    fuse.unmount_all(paths.root)
+    left = fuse.unmount_all(paths.root)
+    if left:  # removing the node's directory would walk into the mount and delete the bucket's objects
+        raise NodeProcessError(f"cannot unmount {', '.join(map(str, left))}; unmount it (fusermount3 -u -z), "
+                               f"then retry")
     kill_all(processes_under(paths.root))
     paths.pid_file.unlink(missing_ok=True)
 

@@ -26,6 +26,7 @@ from typing import Any, Iterator, Optional, Sequence
 
 from stix.errors import JobError, StixError, UsageError
 from stix.managed.client import CancelResult, ManagedLaunch
+from stix.models.storage import is_local_source
 from stix.session import LineSink, Session, confirm
 
 MODULE = "stix.managed.remote_side"
@@ -75,7 +76,7 @@ def rewrite(config: dict[str, Any], index: int, base: str) -> tuple[dict[str, An
     if isinstance(mounts, dict):
         rewritten = {}
         for number, (destination, source) in enumerate(mounts.items()):
-            if isinstance(source, str) and "://" not in source:
+            if is_local_source(source):
                 local = Path(source).expanduser().absolute()
                 if not local.exists():
                     raise UsageError(f"file_mounts[{destination!r}]: local source {source!r} does not exist")

@@ -130,6 +130,11 @@ class Storage(Model):
 FileMountValue = Union[str, Storage]
 
 
+def is_local_source(source: object) -> bool:
+    """A file_mounts source that is a path on this machine (not a bucket URI, not a storage object)."""
+    return isinstance(source, str) and "://" not in source
+
+
 def escapes_home(destination: str) -> bool:
     """A `~/...` or relative destination whose '..' climbs out of the home it is resolved under."""
     if destination.startswith("/"):

@@ -203,8 +203,12 @@ class _Node:
         if entry is not None:
             if entry.fstype != "fuse.rclone":
                 raise self.fail(f"{target} is already a mount point ({entry.fstype}); nothing mounted there")
-            if self.healthy(target) and self.recorded(record) == wanted:
-                return
+            recorded = self.recorded(record)
+            if self.healthy(target):
+                if recorded == wanted:
+                    return
+                if not recorded:
+                    raise self.fail(f"{target} is already an rclone mount stix did not make; nothing mounted there")
             self.unmount(target)
         else:
             code, lines = self.run(
@@ -295,8 +299,11 @@ def _state_name(target: str) -> str:
 
 
 def _uri(mount: StorageMount) -> str:
-    bucket = mount.bucket
-    return f"{bucket.store}://{bucket.bucket}" + (f"/{bucket.prefix}" if bucket.prefix else "")
+    from stix.components.base import store_cloud
+
+    cloud = store_cloud(mount.bucket.store)
+    assert cloud is not None  # plan_mounts refused stores without a cloud
+    return cloud.uri_for(mount.bucket)  # type: ignore[attr-defined]
 
 
 def _last(lines: Sequence[str]) -> str:

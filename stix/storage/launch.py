@@ -15,6 +15,8 @@ from stix.storage.mounts import BucketRef, CacheOptions, StorageMount
 from stix.storage.rclone import Remotes
 
 MOUNTS_FILE = "storage.json"
+CREATES = "Storage: creates"
+REUSES = "Storage: reuses"
 
 
 def placed_store(spec: ClusterSpec) -> Optional[str]:
@@ -44,8 +46,8 @@ def bucket_notes(home: StixHome, spec: ClusterSpec, mounts: Sequence[StorageMoun
     notes = []
     for bucket in persistent_buckets(tuple(mounts), spec.region, placed_store(spec)):
         known = registry.get(bucket.name)
-        verb = "reuses" if known is not None and known.url else "creates"
-        notes.append(f"Storage: {verb} persistent bucket {bucket.name} ({bucket.store}) in a stack of its own.")
+        verb = REUSES if known is not None and known.url else CREATES
+        notes.append(f"{verb} persistent bucket {bucket.name} ({bucket.store}) in a stack of its own.")
     return notes
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Mapping, Optional
 
 from stix.errors import UsageError
-from stix.models.storage import Storage
+from stix.models.storage import Storage, is_local_source
 from stix.models.task import Task
 from stix.spec import BucketSpec
 from stix.storage.mounts import COPY, MOUNT, MOUNT_CACHED, BucketRef, CacheOptions, StorageMount
@@ -24,7 +24,7 @@ def plan_mounts(task: Task, cloud: str, env: Mapping[str, str] = os.environ) -> 
     local_destinations: list[str] = []
     for destination, value in (task.file_mounts or {}).items():
         where = f"file_mounts[{destination!r}]"
-        if isinstance(value, str) and "://" not in value:
+        if is_local_source(value):
             local_destinations.append(destination)
         elif isinstance(value, str):
             mounts.append(StorageMount(destination, COPY, _external(where, value, None, env, cloud)))

@@ -80,7 +80,7 @@ class BucketRegistry:
             known = self.get(mount.name)
             self.record(BucketRecord(mount.name, mount.bucket.store, ", ".join(mount.sources) or
                                      (known.source if known else ""), mount.persistent,
-                                     region or (known.region if known else ""), known.url if known else ""))
+                                     (known.region if known and known.region else region), known.url if known else ""))
             with self._connect() as conn:
                 conn.execute("INSERT OR IGNORE INTO bucket_users (bucket, cluster) VALUES (?, ?)", (mount.name, cluster))
 
@@ -105,6 +105,16 @@ class BucketRegistry:
         with self._connect() as conn:
             rows = conn.execute("SELECT cluster FROM bucket_users WHERE bucket=? ORDER BY cluster", (name,)).fetchall()
         return [row[0] for row in rows]
+
+    def users_by_bucket(self) -> dict[str, list[str]]:
+        """Every bucket's clusters, in one query (`stix storage ls`)."""
+        if not self.path.exists():
+            return {}
+        found: dict[str, list[str]] = {}
+        with self._connect() as conn:
+            for bucket, cluster in conn.execute("SELECT bucket, cluster FROM bucket_users ORDER BY cluster"):
+                found.setdefault(bucket, []).append(cluster)
+        return found
 
     def remove(self, name: str) -> None:
         with self._connect() as conn:

@@ -36,7 +36,10 @@ def ensure_bucket(session: Session, bucket: BucketSpec, source: str = "") -> str
     """Make the bucket unless its stack already has; its URL. Recorded in the registry as persistent."""
     registry = registry_of(session.home)
     known = registry.get(bucket.name)
-    if known is not None and known.url and known.store == bucket.store:
+    if known is not None and known.url:
+        if known.store != bucket.store:
+            raise UsageError(f"bucket {bucket.name} already exists in store {known.store}; give its storage object "
+                             f"`store: {known.store}`, or another name")
         return known.url  # made before: its own stack holds it, and nothing about it changes with a launch
     session.note(f"Making persistent bucket {bucket.name} ({bucket.store}) in its own stack.", "heading")
     stack = _open(session.home, bucket, create=True)
@@ -61,25 +64,29 @@ def delete_bucket(session: Session, name: str) -> None:
     registry.remove(name)
 
 
-def bucket_url(session: Session, name: str) -> Optional[str]:
-    record = registry_of(session.home).get(name)
-    return record.url if record is not None and record.url else None
-
-
 def prepare_buckets(session: Session, cluster: str, mounts: tuple[StorageMount, ...], region: str,
                     store: Optional[str] = None) -> dict[str, str]:
     """What `up` does for storage before the cluster's stack applies: every persistent bucket made in its own
     stack (a no-op when it exists), and the cluster recorded as using its managed buckets. Returns the persistent
     buckets' URLs by name. (The cluster's non-persistent buckets are made by its own stack: ClusterSpec.buckets.)"""
+    registry = registry_of(session.home)
+    for mount in mounts:
+        known = registry.get(mount.name) if mount.name is not None else None
+        if known is None:
+            continue
+        others = [user for user in registry.users(known.name) if user != cluster]
+        if not known.persistent and others:
+            raise UsageError(f"file_mounts[{mount.destination!r}]: bucket {known.name} is taken: it belongs to cluster "
+                             f"{others[0]} (not persistent); choose another name")
+        if known.persistent != mount.persistent:
+            raise UsageError(f"file_mounts[{mount.destination!r}]: bucket {known.name} exists and is "
+                             f"{'' if known.persistent else 'not '}persistent; give it `persistent: "
+                             f"{str(known.persistent).lower()}`, or another name")
     urls = {}
     by_name = {mount.name: mount for mount in mounts if mount.managed}
     for bucket in persistent_buckets(mounts, region, store):
         source = ", ".join(by_name[bucket.name].sources)
         urls[bucket.name] = ensure_bucket(session, bucket, source)
-    registry_of(session.home).record_use(cluster, mounts, region)
+    registry.record_use(cluster, mounts, region)
     return urls
 
-
-def forget_cluster(home: StixHome, cluster: str) -> list[str]:
-    """After `destroy`: the cluster uses no bucket now, and its non-persistent buckets went with its stack."""
-    return registry_of(home).release(cluster)

@@ -77,7 +77,7 @@ def test_a_checkpoint_through_a_mount_reaches_the_second_node_and_survives_a_rel
 
     first = stix("up", "-y", str(task))
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "Uploaded 21 changed file(s)" in first.stdout
+    assert f"to local://{buckets['data']}: 21 file(s) sent" in first.stdout
     assert "DATA=hello-bucket" in lines_of(first.stdout, 0) and "DATA=hello-bucket" in lines_of(first.stdout, 1)
     assert "WROTE" in lines_of(first.stdout, 0)
     assert "SEEN=1048576" in lines_of(first.stdout, 1), first.stdout
@@ -101,7 +101,7 @@ def test_a_checkpoint_through_a_mount_reaches_the_second_node_and_survives_a_rel
     again_task.write_text(text)
     again = stix("up", "-y", str(again_task))
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "Uploaded 0 changed file(s)" in again.stdout
+    assert f"to local://{buckets['data']}: 0 file(s) sent" in again.stdout
     assert "AFTER=1048576 COPIED=hello-bucket" in lines_of(again.stdout, 1), again.stdout
 
     assert stix("destroy", "-y", "ckpt").returncode == 0

@@ -78,7 +78,6 @@ def test_rclone_size_measures_a_real_remote(tmp_path):
     (["nope"], "no bucket named 'nope' is known to stix; `stix storage ls` lists them"),
     (["keep-1"], "bucket keep-1 is used by cluster train; `stix destroy train` first"),
     (["scratch-1"], "bucket scratch-1 is not persistent: it goes with cluster train (`stix destroy train` removes it)"),
-    (["-a", "-y"], "bucket keep-1 is used by cluster train; `stix destroy train` first"),
     ([], "name the buckets to delete, or pass -a for all of them (not both)"),
     (["idle-1"], "refusing to change infrastructure without confirmation: no terminal to ask; pass -y"),
 ])
@@ -87,6 +86,17 @@ def test_delete_refuses_in_one_line_and_changes_nothing(stix, stix_home, argv, m
     result = stix("storage", "delete", *argv)
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == f"stix: error: {message}"
+    assert [r.name for r in registry(stix_home).all()] == ["idle-1", "keep-1", "scratch-1"]
+
+
+def test_delete_all_skips_what_must_stay_saying_why_and_asks_about_the_rest(stix, stix_home):
+    seed(stix_home)
+    result = stix("storage", "delete", "-a")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "stix: skipping bucket keep-1 is used by cluster train; `stix destroy train` first",
+        "stix: skipping bucket scratch-1 is not persistent: it goes with cluster train (`stix destroy train` removes it)",
+        "stix: error: refusing to change infrastructure without confirmation: no terminal to ask; pass -y"]
     assert [r.name for r in registry(stix_home).all()] == ["idle-1", "keep-1", "scratch-1"]
 
 

@@ -16,10 +16,11 @@ def test_deleting_an_unknown_bucket_is_one_line(stix_home):
         delete_bucket(Session(StixHome(stix_home)), "nope")
 
 
-def test_prepare_records_the_clusters_use_and_forget_releases_it(stix_home):
+def test_prepare_records_the_clusters_use_and_sweeping_the_cluster_releases_it(stix_home):
     from stix.storage.mounts import COPY, MOUNT, BucketRef, StorageMount
     from stix.storage.registry import BucketRegistry
-    from stix.storage.stacks import forget_cluster, prepare_buckets
+    from stix.lifecycle import sweep_local
+    from stix.storage.stacks import prepare_buckets
 
     home = StixHome(stix_home)
     mounts = (StorageMount("/tmp", MOUNT, BucketRef("s3", "scratch-1"), name="scratch-1", persistent=False),
@@ -27,4 +28,20 @@ def test_prepare_records_the_clusters_use_and_forget_releases_it(stix_home):
     assert prepare_buckets(Session(home), "train", mounts, "us-east-1", "s3") == {}  # nothing persistent to make
     registry = BucketRegistry(home.index_db)
     assert registry.users("scratch-1") == ["train"] and [r.name for r in registry.all()] == ["scratch-1"]
-    assert forget_cluster(home, "train") == ["scratch-1"] and registry.all() == []
+    sweep_local(home, "train")
+    assert registry.all() == [] and registry.users("scratch-1") == []
+
+
+def test_another_clusters_bucket_and_a_persistence_change_are_refused_before_anything_is_made(stix_home):
+    from stix.errors import UsageError
+    from stix.storage.mounts import MOUNT, BucketRef, StorageMount
+    from stix.storage.stacks import prepare_buckets
+
+    home = StixHome(stix_home)
+    scratch = StorageMount("~/s", MOUNT, BucketRef("s3", "scratch-1"), name="scratch-1", persistent=False)
+    prepare_buckets(Session(home), "train", (scratch,), "us-east-1", "s3")
+    with pytest.raises(UsageError, match=r"bucket scratch-1 is taken: it belongs to cluster train \(not persistent\)"):
+        prepare_buckets(Session(home), "other", (scratch,), "us-east-1", "s3")
+    kept = StorageMount("~/s", MOUNT, BucketRef("s3", "scratch-1"), name="scratch-1", persistent=True)
+    with pytest.raises(UsageError, match=r"bucket scratch-1 exists and is not persistent; give it `persistent: false`"):
+        prepare_buckets(Session(home), "train", (kept,), "us-east-1", "s3")
