@@ -68,10 +68,13 @@ def load_launch(path: str | Path, overrides: Optional[EnvOverrides] = None, name
 
 def precheck(home: StixHome, launch: ManagedLaunch) -> list[PlannedTask]:
     """What would fail the job at once, found before it is recorded: unset values, nothing to run, what stix
-    cannot run yet, no placement, a missing provider plugin or program. Errors name the file, the task's line
+    cannot run yet, no placement, a bad storage mount, a git workdir that does not answer, a missing provider
+    plugin or program. Errors name the file, the task's line
     and the task."""
     from stix.compile import check_prerequisites, check_runnable
+    from stix.git_workdir import check_task
     from stix.placement import place
+    from stix.storage.plan import plan_mounts
 
     if not launch.tasks:
         raise UsageError(f"{launch.label}: no tasks to launch")
@@ -86,7 +89,9 @@ def precheck(home: StixHome, launch: ManagedLaunch) -> list[PlannedTask]:
             check_runnable(task)
             placement = place(task)
             check_runnable(task, placement.chosen.cloud)
-            check_prerequisites(home, placement.chosen.cloud)
+            mounts = plan_mounts(task, placement.chosen.cloud)
+            check_prerequisites(home, placement.chosen.cloud, mounts)
+            check_task(task)
         except StixError as exc:
             raise _located(exc, _where(launch, index)) from None
         planned.append(PlannedTask(index, task, placement))

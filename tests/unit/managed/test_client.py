@@ -121,6 +121,9 @@ def test_launch_without_a_terminal_or_yes_records_nothing(home, jobs, controller
     ("name: a\nrun: echo a\n---\n\nname: b\n", UsageError, ":5:1: task 1 (b): nothing to run (no `run`)"),
     ("run: echo $X\nenvs:\n  X: null\n", TaskError, ":3:3: envs.X: required but not set; pass --env X=VALUE"),
     ("resources:\n  infra: aws/us-east-1\nrun: x\n", NoFeasiblePlacement, ":1:1: no placement"),
+    ("file_mounts:\n  ~/d:\n    name: Bad_Name\nrun: x\n", UsageError,
+     ":1:1: file_mounts['~/d']: only lowercase letters"),
+    ("workdir:\n  url: git://127.0.0.1:9/nothing.git\nrun: x\n", UsageError, ":1:1: workdir.url"),
 ])
 def test_prechecks_fail_at_once_naming_the_file_line_and_task(home, jobs, controller, tmp_path, body, error, message):
     path = task_file(tmp_path, body)
