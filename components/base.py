@@ -254,6 +254,13 @@ def cloud_for(name: str) -> type[Cloud]:
     return importlib.import_module(f"stix.components.{name}").CLOUD
 
 
+def bucket_uri(ref: "BucketRef") -> str:
+    """ref as its store writes it (s3://, gs://, https://<account>.blob.core.windows.net/, local://)."""
+    cloud = store_cloud(ref.store)
+    assert cloud is not None, ref.store  # plan_mounts refuses stores without a cloud
+    return cloud.uri_for(ref)  # type: ignore[attr-defined]
+
+
 def store_cloud(store: str) -> Optional[type[Cloud]]:
     """The cloud whose object store `store` is (SkyPilot's store names; `local`), or None where no cloud of
     stix's has it (r2, ibm, ...)."""

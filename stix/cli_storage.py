@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from stix.errors import StixError
+from stix.errors import StixError, UsageError
 
-from stix.errors import UsageError
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -187,17 +186,6 @@ def rclone_size(ref: "BucketRef", options: dict[str, str]) -> Optional[int]:
 # --- rendering -------------------------------------------------------------------------------------
 
 
-def human_bytes(size: Optional[int]) -> str:
-    if size is None:
-        return "-"
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
-
-
 def _row(record: "BucketRecord", size: Optional[int], users: list[str], verbose: bool) -> dict:
     row = {"name": record.name, "store": record.store, "source": record.source, "persistent": record.persistent,
            "size_bytes": size, "clusters": users}
@@ -209,7 +197,7 @@ def _row(record: "BucketRecord", size: Optional[int], users: list[str], verbose:
 def storage_table(rows: list[dict], verbose: bool) -> "Table":
     from rich.table import Table
 
-    from stix.render import _plain, age
+    from stix.render import _plain, age, human_bytes
 
     table = Table(title="Buckets", title_justify="left")
     columns = ["NAME", "STORE", "SOURCE", "PERSISTENT", "SIZE", "CLUSTERS"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from rich.console import Console
 from rich.markup import escape
@@ -215,3 +215,15 @@ def console_events(console: Console):
             console.print(f"{event.name}: {event.message}", markup=False, highlight=False)
 
     return render
+
+
+def human_bytes(size: Optional[int]) -> str:
+    """1536 -> '1.5 KiB'; None (not known) -> '-'."""
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"

@@ -12,22 +12,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from stix.mountinfo import parse_mountinfo
+
 MOUNTINFO = Path("/proc/self/mountinfo")
 UNMOUNT_TIMEOUT_S = 10.0
-
-
-def _unescape(field: str) -> str:
-    """mountinfo escapes space, tab, newline and backslash as octal (\\040)."""
-    out, i = [], 0
-    while i < len(field):
-        digits = field[i + 1:i + 4]
-        if field[i] == "\\" and len(digits) == 3 and digits.isdigit():
-            out.append(chr(int(field[i + 1:i + 4], 8)))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return "".join(out)
 
 
 def fuse_mounts_under(root: Path) -> list[Path]:
@@ -37,15 +25,9 @@ def fuse_mounts_under(root: Path) -> list[Path]:
         lines = MOUNTINFO.read_text().splitlines()
     except OSError:
         return []
-    found = []
-    for line in lines:
-        head, _, tail = line.partition(" - ")
-        fields, fstype = head.split(), (tail.split() or [""])[0]
-        if len(fields) < 5 or not fstype.startswith("fuse"):
-            continue
-        point = _unescape(fields[4])
-        if point == base or point.startswith(base.rstrip("/") + "/"):
-            found.append(Path(point))
+    found = [Path(entry.mount_point) for entry in parse_mountinfo("\n".join(lines))
+             if entry.fstype.startswith("fuse")
+             and (entry.mount_point == base or entry.mount_point.startswith(base.rstrip("/") + "/"))]
     return sorted(found, key=lambda path: len(path.parts), reverse=True)
 
 

@@ -9,7 +9,6 @@ and testable without Pulumi.
 from __future__ import annotations
 
 import errno
-import fcntl
 import getpass
 import os
 import shutil
@@ -114,15 +113,12 @@ def address_lock() -> Iterator[None]:
     """
     from stix.home import cache_dir
 
+    from stix.file_lock import exclusive
+
     lock_path = cache_dir() / "local-cloud.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive(lock_path):
+        yield
 
 
 def configured_port() -> int:

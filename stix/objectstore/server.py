@@ -13,7 +13,6 @@ about 15 s).
 from __future__ import annotations
 
 import errno
-import fcntl
 import json
 import os
 import random
@@ -23,13 +22,13 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 from stix import processes
 from stix.errors import ProvisionError
+from stix.file_lock import exclusive
 from stix.home import StixHome
 from stix.objectstore import Endpoint
 
@@ -90,7 +89,7 @@ def ensure_running(home: StixHome) -> Endpoint:
     once it answers an authenticated ListBuckets."""
     paths = StorePaths.of(home)
     paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with _locked(paths):
+    with exclusive(paths.lock):
         state = _read_state(paths)
         if _live_pid(paths, state) is not None:
             return _endpoint(paths, state)
@@ -122,7 +121,7 @@ def stop(home: StixHome) -> bool:
     paths = StorePaths.of(home)
     if not paths.root.exists():
         return False
-    with _locked(paths):
+    with exclusive(paths.lock):
         state = _read_state(paths)
         pid = _live_pid(paths, state)
         if pid is not None:
@@ -196,17 +195,6 @@ def _endpoint(paths: StorePaths, state: dict) -> Endpoint:
 
 
 # --- state and ports ---------------------------------------------------------------------------
-
-
-@contextmanager
-def _locked(paths: StorePaths) -> Iterator[None]:
-    fd = os.open(paths.lock, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _read_state(paths: StorePaths) -> dict:

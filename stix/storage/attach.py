@@ -17,11 +17,12 @@ import shlex
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
+from stix.components.base import bucket_uri
 from stix.errors import StorageError
 from stix.spec import NodeInfo
 from stix.storage.mounts import COPY, MOUNT_CACHED, CacheOptions, StorageMount
-from stix.storage.rclone import Remotes, config_text
-from stix.storage.upload import scrub
+from stix.mountinfo import MountEntry, parse_mountinfo
+from stix.storage.rclone import Remotes, config_text, last_line, scrub
 from stix.sync import remote_path
 
 CONFIG_DIR = ".config/stix"
@@ -73,30 +74,6 @@ def detach(conns, mounts: Sequence[StorageMount]) -> None:
         return
     by_name = {node.name: conn for node, conn in zip(conns.info.nodes, conns.connections)}
     conns.map(lambda node: _Node(by_name[node.name], node, {}).detach(mounted))
-
-
-@dataclass(frozen=True)
-class MountEntry:
-    """One line of /proc/self/mountinfo, as far as attach needs it."""
-
-    mount_point: str
-    fstype: str
-    source: str
-
-
-def parse_mountinfo(text: str) -> list[MountEntry]:
-    entries = []
-    for line in text.splitlines():
-        left, sep, right = line.partition(" - ")
-        fields, tail = left.split(), right.split()
-        if sep and len(fields) >= 5 and len(tail) >= 2:
-            entries.append(MountEntry(_unescape(fields[4]), tail[0], _unescape(tail[1])))
-    return entries
-
-
-def _unescape(field: str) -> str:
-    """mountinfo writes space, tab, newline and backslash as octal escapes."""
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
 def mount_flags(mount: StorageMount, supported: Callable[[str], bool] = lambda flag: True) -> list[str]:
@@ -165,7 +142,7 @@ class _Node:
         )
         code, lines = self.run(f"{script} 2>&1 && {present}", INSTALL_TIMEOUT_S)
         if code != 0:
-            said = _last(lines) or f"exit status {code}"
+            said = last_line(lines) or f"exit status {code}"
             raise self.fail(f"rclone is missing and could not be installed: {said}")
 
     def unsupported_flags(self) -> set[str]:
@@ -179,18 +156,20 @@ class _Node:
         if mount.bucket.prefix:  # a path inside the bucket may name one object: it lands as a file
             code, lines = self.run(self.rclone("lsjson", "--stat", source) + " 2>&1", PROBE_TIMEOUT_S)
             if code != 0:
-                raise self.fail(f"cannot read {_uri(mount)}: {_last(lines)}")
+                raise self.fail(f"cannot read {bucket_uri(mount.bucket)}: {last_line(lines)}")
             try:
                 single = not json.loads("\n".join(lines)).get("IsDir", True)
             except (ValueError, AttributeError):
-                raise self.fail(f"cannot read {_uri(mount)}: rclone lsjson said {_last(lines)!r}") from None
+                said = last_line(lines)
+                raise self.fail(f"cannot read {bucket_uri(mount.bucket)}: rclone lsjson said {said!r}") from None
         if single:
             command = f"{_make_dir(posixpath.dirname(target) or '/')} && " + self.rclone("copyto", source, target)
         else:
             command = f"{_make_dir(target)} && " + self.rclone("copy", source, target)
         code, lines = self.run(command + " 2>&1", COPY_TIMEOUT_S)
         if code != 0:
-            raise self.fail(f"copying {_uri(mount)} to {target} failed: {_last(lines) or f'exit status {code}'}")
+            said = last_line(lines) or f"exit status {code}"
+            raise self.fail(f"copying {bucket_uri(mount.bucket)} to {target} failed: {said}")
 
     def mount(self, mount: StorageMount, target: str, supported: Callable[[str], bool]) -> None:
         name = _state_name(target)
@@ -231,8 +210,8 @@ class _Node:
         if code != 0:
             _, logged = self.run(f"tail -n 20 -- {shlex.quote(log)} 2>/dev/null", PROBE_TIMEOUT_S)
             errors = [line for line in logged if "ERROR" in line or "CRITICAL" in line or "Fatal" in line]
-            said = _last(errors) or _last(lines) or f"exit status {code}"
-            raise self.fail(f"mounting {_uri(mount)} at {target} failed: {said}")
+            said = last_line(errors) or last_line(lines) or f"exit status {code}"
+            raise self.fail(f"mounting {bucket_uri(mount.bucket)} at {target} failed: {said}")
 
     def cache_dir(self, target: str) -> str:
         return f"{self.home}/{CACHE_DIR}/{_state_name(target)}"
@@ -240,7 +219,7 @@ class _Node:
     def mounted_at(self, target: str) -> Optional[MountEntry]:
         code, lines = self.run("cat /proc/self/mountinfo", PROBE_TIMEOUT_S)
         if code != 0:
-            raise self.fail(f"cannot read /proc/self/mountinfo: {_last(lines)}")
+            raise self.fail(f"cannot read /proc/self/mountinfo: {last_line(lines)}")
         found = [e for e in parse_mountinfo("\n".join(lines)) if e.mount_point == target]
         return found[-1] if found else None
 
@@ -258,7 +237,7 @@ class _Node:
             'f=$(command -v fusermount3 || command -v fusermount || echo fusermount3); '
             f'"$f" -u -- {quoted} 2>&1 || "$f" -uz -- {quoted} 2>&1', PROBE_TIMEOUT_S)
         if code != 0:
-            raise self.fail(f"cannot unmount {target}: {_last(lines)}")
+            raise self.fail(f"cannot unmount {target}: {last_line(lines)}")
 
     # -- detach ---------------------------------------------------------------------------------------
 
@@ -296,16 +275,3 @@ def _state_name(target: str) -> str:
     """A file name for one mount point: readable, and unique by its hash."""
     readable = re.sub(r"[^A-Za-z0-9._-]+", "_", target.strip("/"))[:60] or "root"
     return f"{readable}-{hashlib.sha256(target.encode()).hexdigest()[:8]}"
-
-
-def _uri(mount: StorageMount) -> str:
-    from stix.components.base import store_cloud
-
-    cloud = store_cloud(mount.bucket.store)
-    assert cloud is not None  # plan_mounts refused stores without a cloud
-    return cloud.uri_for(mount.bucket)  # type: ignore[attr-defined]
-
-
-def _last(lines: Sequence[str]) -> str:
-    meaningful = [line.strip() for line in lines if line.strip()]
-    return meaningful[-1] if meaningful else ""

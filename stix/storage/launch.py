@@ -66,6 +66,8 @@ def remotes_for(home: StixHome, mounts: Sequence[StorageMount]) -> Remotes:
 
 def upload_sources(session: Session, mounts: Sequence[StorageMount], remotes: Remotes) -> None:
     """Each bucket's local sources, once, after the buckets exist; what was sent is reported."""
+    from stix.components.base import bucket_uri
+    from stix.render import human_bytes
     from stix.storage.upload import upload
 
     done: set[tuple[BucketRef, tuple[str, ...]]] = set()
@@ -75,8 +77,9 @@ def upload_sources(session: Session, mounts: Sequence[StorageMount], remotes: Re
             continue
         done.add(key)
         result = upload(mount, remotes)
-        session.note(f"Uploaded {', '.join(mount.sources)} to {_uri(mount.bucket)}: {result.files_sent} file(s) sent "
-                     f"({_size(result.bytes_sent)}), {result.files_checked} compared, {result.seconds:.1f}s.")
+        session.note(f"Uploaded {', '.join(mount.sources)} to {bucket_uri(mount.bucket)}: {result.files_sent} "
+                     f"file(s) sent ({human_bytes(result.bytes_sent)}), {result.files_checked} compared, "
+                     f"{result.seconds:.1f}s.")
 
 
 def attach_nodes(session: Session, conns, mounts: Sequence[StorageMount], remotes: Remotes) -> None:
@@ -106,20 +109,3 @@ def load_mounts(home: StixHome, cluster: str) -> tuple[StorageMount, ...]:
         return ()
     return tuple(StorageMount(**{**item, "bucket": BucketRef(**item["bucket"]), "cache": CacheOptions(**item["cache"]),
                                  "sources": tuple(item["sources"])}) for item in saved)
-
-
-def _uri(ref: BucketRef) -> str:
-    from stix.components.base import store_cloud
-
-    cloud = store_cloud(ref.store)
-    assert cloud is not None
-    return cloud.uri_for(ref)  # type: ignore[attr-defined]
-
-
-def _size(count: int) -> str:
-    size = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"

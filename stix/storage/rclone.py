@@ -20,6 +20,9 @@ DROPPED_ENV = frozenset({"AWS_CA_BUNDLE"})
 """rclone 1.60's S3 backend fails (LoadCustomCABundleError) whenever AWS_CA_BUNDLE is set; stix's remotes say
 everything rclone needs, so the user's AWS settings stay out of it."""
 
+SECRET_WORDS = ("secret", "key", "pass", "token", "sas", "credential")
+"""Option names whose values scrub() hides."""
+
 INSTALL_HINT = "rclone is needed for buckets: apt-get install -y rclone fuse3 (scripts/setup.sh installs both)"
 
 
@@ -57,3 +60,19 @@ def run(args: Sequence[str], remotes: Remotes, timeout: float, env: Optional[Map
     full_env = {**inherited, **(env or {}), **env_for(remotes), "RCLONE_CONFIG": "/dev/null"}
     return subprocess.run([rclone_binary(), *args], env=full_env, stdin=subprocess.DEVNULL, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def scrub(text: str, remotes: Remotes) -> str:
+    """text with every secret-looking option value of the remotes replaced by ***."""
+    for options in remotes.values():
+        for key, value in options.items():
+            if value and len(value) >= 4 and any(word in key.lower() for word in SECRET_WORDS):
+                text = text.replace(value, "***")
+    return text
+
+
+def last_line(text: "str | Sequence[str]") -> str:
+    """The last line that says something (of rclone's or a node's output), for a one-line error."""
+    lines = text.splitlines() if isinstance(text, str) else text
+    meaningful = [line.strip() for line in lines if line.strip()]
+    return meaningful[-1] if meaningful else ""

@@ -22,11 +22,10 @@ from typing import Iterator, Mapping
 from stix.errors import StorageError
 from stix.storage import rclone
 from stix.storage.mounts import StorageMount
-from stix.storage.rclone import Remotes
+from stix.storage.rclone import Remotes, last_line, scrub
 from stix.sync import local_files
 
 UPLOAD_TIMEOUT_S = 6 * 3600.0
-SECRET_WORDS = ("secret", "key", "pass", "token", "sas", "credential")
 
 
 @dataclass(frozen=True)
@@ -91,7 +90,7 @@ def _copy(batch: _Batch, mount: StorageMount, remotes: Remotes, timeout: float) 
                                f"{timeout:g}s") from None
     stats, last_error = _report(done.stderr)
     if done.returncode != 0:
-        reason = scrub(last_error or _last_line(done.stderr) or f"rclone exited {done.returncode}", remotes)
+        reason = scrub(last_error or last_line(done.stderr) or f"rclone exited {done.returncode}", remotes)
         raise StorageError(f"upload of {batch.directory} to bucket {mount.bucket.bucket!r} failed: {reason}")
     return stats
 
@@ -113,18 +112,3 @@ def _report(log: str) -> tuple[Mapping[str, float], str]:
             where = f"{entry['object']}: " if entry.get("object") else ""
             last_error = f"{where}{str(entry.get('msg', '')).strip()}"
     return stats, last_error
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
-
-
-def scrub(text: str, remotes: Remotes) -> str:
-    """text with every secret-looking option value of the remotes replaced by ***."""
-    for options in remotes.values():
-        for key, value in options.items():
-            if value and len(value) >= 4 and any(word in key.lower() for word in SECRET_WORDS):
-                text = text.replace(value, "***")
-    return text
-

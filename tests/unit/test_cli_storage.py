@@ -62,7 +62,8 @@ def test_ls_with_no_buckets(stix):
 
 def test_rclone_size_measures_a_real_remote(tmp_path):
     """The size path end to end through rclone itself (its local backend stands in for a store's remote)."""
-    from stix.cli_storage import human_bytes, rclone_size
+    from stix.cli_storage import rclone_size
+    from stix.render import human_bytes
 
     data = tmp_path / "bucket"
     (data / "sub").mkdir(parents=True)

@@ -1,26 +1,16 @@
 import json
 import os
-import stat
 
 import pytest
 
 from stix.engine import PULUMI_VERSION
 from stix.engine import locate
 from stix.errors import EngineError
+from tests.fake_programs import executable, isolated  # noqa: F401 (a fixture)
 
 
 def fake_cli(path, version):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"#!/bin/sh\necho v{version}\n")
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return path
-
-
-@pytest.fixture
-def isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("STIX_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("PATH", str(tmp_path / "path-bin"))
-    return tmp_path
+    return executable(path, f"echo v{version}\n")
 
 
 def test_path_copy_at_pinned_version_wins(isolated):

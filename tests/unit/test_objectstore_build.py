@@ -1,27 +1,17 @@
 """The object store's build from Go modules: command lines and stamp logic, without building."""
 
 import json
-import stat
 
 import pytest
 
 from stix import gobuild
 from stix.errors import PrerequisiteMissing
 from stix.objectstore import build
+from tests.fake_programs import executable, isolated  # noqa: F401 (a fixture)
 
 
 def fake_weed(path, output="version 30GB 4.53 linux amd64", code=0):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"#!/bin/sh\necho '{output}'\nexit {code}\n")
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return path
-
-
-@pytest.fixture
-def isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("STIX_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("PATH", str(tmp_path / "path-bin"))
-    return tmp_path
+    return executable(path, f"echo '{output}'\nexit {code}\n")
 
 
 def test_cached_under_the_version_beside_the_engine(isolated):
