@@ -254,6 +254,12 @@ def cloud_for(name: str) -> type[Cloud]:
     return importlib.import_module(f"stix.components.{name}").CLOUD
 
 
+def store_of(cloud: str) -> Optional[str]:
+    """The store of a cloud's own buckets; None where it has none (SSH pools, Kubernetes)."""
+    placed = cloud_for(cloud)
+    return placed.store if issubclass(placed, Buckets) else None
+
+
 def bucket_uri(ref: "BucketRef") -> str:
     """ref as its store writes it (s3://, gs://, https://<account>.blob.core.windows.net/, local://)."""
     cloud = store_cloud(ref.store)

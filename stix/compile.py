@@ -91,11 +91,9 @@ def compile_spec(task: Task, cluster: str, chosen: Candidate, inputs: ClusterInp
                  mounts: tuple[StorageMount, ...] = ()) -> ClusterSpec:
     """The planner's whole decision as data: placement, sizes, ports, labels, keys, and the cluster's own
     buckets (the non-persistent ones of the planned storage mounts, stix.storage.plan)."""
-    from stix.components.base import Buckets, cloud_for
+    from stix.components.base import store_of
     from stix.storage.plan import cluster_buckets
 
-    placed = cloud_for(chosen.cloud)
-    store = placed.store if issubclass(placed, Buckets) else None
     resources = task.resources
     autostop = resources.autostop
     return ClusterSpec(
@@ -124,7 +122,7 @@ def compile_spec(task: Task, cluster: str, chosen: Candidate, inputs: ClusterInp
         autostop_down=bool(autostop and autostop.down),
         pool_hosts=inputs.pool_hosts,
         pool_identity_file=inputs.pool_identity_file,
-        buckets=cluster_buckets(mounts, chosen.region, store),
+        buckets=cluster_buckets(mounts, chosen.region, store_of(chosen.cloud)),
     )
 
 

@@ -61,8 +61,6 @@ def run_steps(steps: Sequence[Step], work_dir: Path, what: str, error: Callable[
 def install(built: Path, target: Path) -> Path:
     """Copy the built binary to target atomically (a reader never sees half a file)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    if built.resolve() == target.resolve():
-        return target
     tmp = target.with_suffix(".tmp")
     shutil.copy2(built, tmp)
     os.replace(tmp, target)

@@ -150,18 +150,20 @@ def store_pid(home: StixHome) -> Optional[int]:
 
 def command_flags(paths: StorePaths, ports: dict[str, int]) -> list[str]:
     """`weed mini`'s flags: loopback only, every port set, the identities file, small volumes, no extras."""
-    port_flags = {"s3": "s3.port", "s3.grpc": "s3.port.grpc", "master": "master.port",
-                  "master.grpc": "master.port.grpc", "volume": "volume.port", "volume.grpc": "volume.port.grpc",
-                  "filer": "filer.port", "filer.grpc": "filer.port.grpc", "admin": "admin.port",
-                  "admin.grpc": "admin.port.grpc"}
     return [
         f"-dir={paths.data}", f"-ip={HOST}", f"-ip.bind={HOST}",
-        *(f"-{flag}={ports[name]}" for name, flag in port_flags.items()),
+        *(f"-{_port_flag(name)}={ports[name]}" for name in PORTS),
         f"-s3.config={paths.identities}",
         f"-filer.localSocket={paths.root / 'filer.sock'}", f"-s3.localSocket={paths.root / 's3.sock'}",
         "-s3.port.iceberg=0", "-s3.port.lance=0", "-admin.port.legacy=0", "-admin.ui=false", "-webdav=false",
         "-master.telemetry=false", f"-master.volumeSizeLimitMB={VOLUME_SIZE_MB}", f"-volume.max={VOLUME_MAX}",
     ]
+
+
+def _port_flag(name: str) -> str:
+    """PORTS' names as `weed mini` spells their flags: s3 -> s3.port, s3.grpc -> s3.port.grpc."""
+    service, _, grpc = name.partition(".")
+    return f"{service}.port" + (f".{grpc}" if grpc else "")
 
 
 # --- credentials -----------------------------------------------------------------------------

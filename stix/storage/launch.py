@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Optional, Sequence
+from typing import Sequence
 
 from stix.home import StixHome
 from stix.session import Session
@@ -19,24 +19,19 @@ CREATES = "Storage: creates"
 REUSES = "Storage: reuses"
 
 
-def placed_store(spec: ClusterSpec) -> Optional[str]:
-    from stix.components.base import Buckets, cloud_for
-
-    placed = cloud_for(spec.cloud)
-    return placed.store if issubclass(placed, Buckets) else None
-
-
 def make_buckets(session: Session, spec: ClusterSpec, mounts: Sequence[StorageMount]) -> None:
     """Before the cluster's stack applies: its persistent buckets, each in a stack of its own."""
+    from stix.components.base import store_of
     from stix.storage.stacks import prepare_buckets
 
     if any(mount.managed for mount in mounts):
-        prepare_buckets(session, spec.cluster, tuple(mounts), spec.region, placed_store(spec))
+        prepare_buckets(session, spec.cluster, tuple(mounts), spec.region, store_of(spec.cloud))
 
 
 def bucket_notes(home: StixHome, spec: ClusterSpec, mounts: Sequence[StorageMount]) -> list[str]:
     """For the preview: the persistent buckets an apply would make (each in a stack of its own, so not in the
     cluster's plan) and the ones it reuses."""
+    from stix.components.base import store_of
     from stix.storage.plan import persistent_buckets
     from stix.storage.registry import registry_of
 
@@ -44,7 +39,7 @@ def bucket_notes(home: StixHome, spec: ClusterSpec, mounts: Sequence[StorageMoun
         return []
     registry = registry_of(home)
     notes = []
-    for bucket in persistent_buckets(tuple(mounts), spec.region, placed_store(spec)):
+    for bucket in persistent_buckets(tuple(mounts), spec.region, store_of(spec.cloud)):
         known = registry.get(bucket.name)
         verb = REUSES if known is not None and known.url else CREATES
         notes.append(f"{verb} persistent bucket {bucket.name} ({bucket.store}) in a stack of its own.")

@@ -106,11 +106,11 @@ def _external(where: str, uri: str, store: Optional[str], env: Mapping[str, str]
 
 
 def _default_store(where: str, cloud: str):
-    from stix.components.base import Buckets, cloud_for
+    from stix.components.base import store_of
 
-    placed = cloud_for(cloud)
-    if issubclass(placed, Buckets):
-        return placed.store
+    store = store_of(cloud)
+    if store is not None:
+        return store
     raise UsageError(f"{where}: the {cloud} cloud has no object store; give the storage object a store "
                      f"({', '.join(_known_stores(cloud))})")
 
