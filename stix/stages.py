@@ -51,6 +51,12 @@ class LaunchRequest:
     """SKYPILOT_TASK_ID for setup and run; default: a new one. A managed job keeps one across its attempts."""
     retry_until_up: bool = False
     """When every candidate refuses capacity, cycle through them again (with backoff) instead of failing."""
+    clouds: Optional[tuple[str, ...]] = None
+    """--clouds: plan over these clouds, or ('all',) every cloud in the catalogs; None: the enabled clouds."""
+    no_setup: bool = False
+    """--no-setup: skip the task's setup on an existing cluster."""
+    fast: bool = False
+    """--fast: an up cluster whose infrastructure would not change skips the preview and the setup."""
     relaunch: Optional[Relaunch] = None
     """Set by managed-job recovery: reorders the failover candidates around the place the job last ran."""
 

@@ -62,7 +62,7 @@ def test_ls_with_no_buckets(stix):
 
 def test_rclone_size_measures_a_real_remote(tmp_path):
     """The size path end to end through rclone itself (its local backend stands in for a store's remote)."""
-    from stix.cli_storage import rclone_size
+    from stix.cli.storage import rclone_size
     from stix.render import human_bytes
 
     data = tmp_path / "bucket"

@@ -47,7 +47,7 @@ def test_secrets_override_and_are_not_substituted(tmp_path):
 
 def test_env_files_then_env_flags_in_order(tmp_path, monkeypatch):
     """Several --env-file: later files win; --env wins over every file; a bare --env K reads the environment."""
-    from stix.cli import _overrides
+    from stix.cli.common import _overrides
 
     first, second = tmp_path / "a.env", tmp_path / "b.env"
     first.write_text("A=first\nB=first\nC=first\n")

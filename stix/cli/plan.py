@@ -1,0 +1,164 @@
+"""Commands that plan without launching: validate, optimize, gpus, check, catalogs, schema, doctor."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import typer
+
+from stix.cli.app import app, catalog_app
+from stix.cli.common import CLOUDS_HELP, ENV_FILE_HELP, ENV_HELP, SECRET_HELP, _overrides, parse_clouds, resource_options
+from stix.overrides import ResourceOverrides
+from stix.errors import StixError
+
+
+@app.command()
+def validate(
+    task: str = typer.Argument(..., help="Task YAML file."),
+    env: list[str] = typer.Option([], "--env", help=ENV_HELP),
+    env_file: list[str] = typer.Option([], "--env-file", help=ENV_FILE_HELP),
+    secret: list[str] = typer.Option([], "--secret", help=SECRET_HELP),
+) -> None:
+    """Check a task file (or pipeline) and report the first problem as file:line:col."""
+    from stix.loader import load_pipeline
+
+    pipeline = load_pipeline(task, _overrides(env, env_file, secret))
+    if pipeline.is_pipeline:
+        label = f" (pipeline {pipeline.name!r}, " if pipeline.name else " (pipeline, "
+        print(f"{task}: OK{label}{len(pipeline.tasks)} tasks)")
+    else:
+        print(f"{task}: OK")
+    required = sorted({key for t in pipeline.tasks for key in t.required_unset()})
+    if required:
+        print(f"{task}: needs at up: {', '.join(required)}")
+
+
+@app.command()
+def schema(
+    output: Optional[str] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
+) -> None:
+    """Write the JSON schema of the task file (for editors: yaml-language-server)."""
+    from stix.schema import task_schema_json
+
+    text = task_schema_json()
+    if output:
+        with open(output, "w") as handle:
+            handle.write(text)
+        print(f"wrote {output}")
+    else:
+        print(text, end="")
+
+
+@app.command()
+def doctor() -> None:
+    """Check the engine, sshd, state backend and stix's home; print the fix for anything missing."""
+    from stix.doctor import run_checks
+
+    raise typer.Exit(run_checks())
+
+
+@app.command()
+@resource_options
+def optimize(
+    task: str = typer.Argument(..., help="Task YAML file."),
+    target: str = typer.Option("COST", "--target", help="COST (cheapest) or TIME (fastest accelerators)."),
+    env: list[str] = typer.Option([], "--env", help=ENV_HELP),
+    env_file: list[str] = typer.Option([], "--env-file", help=ENV_FILE_HELP),
+    clouds: Optional[str] = typer.Option(None, "--clouds", help=CLOUDS_HELP),
+    resources: ResourceOverrides = ResourceOverrides(),
+) -> None:
+    """Show the placements considered for a task and the one chosen, with $/hr."""
+    from rich.console import Console
+
+    from stix.errors import UsageError
+    from stix.loader import load_task
+    from stix.placement import place
+    from stix.render import candidates_table, placement_line
+
+    target = target.upper()
+    if target not in ("COST", "TIME"):
+        raise UsageError(f"--target {target!r}: expected COST or TIME")
+    from stix.overrides import apply_overrides
+
+    parse_clouds(clouds)  # TODO(issue 19): plan over these clouds
+    placement = place(apply_overrides(load_task(task, _overrides(env, env_file, [])), resources), target)
+    console = Console(highlight=False)
+    console.print(candidates_table(placement))
+    console.print(placement_line(placement), markup=False)
+
+
+@app.command()
+def gpus(
+    accelerator: Optional[str] = typer.Argument(None, help="NAME or NAME:COUNT, e.g. A100:8."),
+    cloud: Optional[str] = typer.Option(None, "--cloud", help="Only this cloud."),
+    region: Optional[str] = typer.Option(None, "--region", help="Only this region."),
+    all_regions: bool = typer.Option(False, "--all-regions", help="One row per region, not only the cheapest."),
+) -> None:
+    """List accelerators in the catalogs, with on-demand and spot prices."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from stix.catalog.load import load_catalog
+    from stix.gpus import offer_rows, parse_filter, summary_rows
+    from stix.render import gpus_table
+
+    name, count = parse_filter(accelerator)
+    catalog = load_catalog([cloud] if cloud else None)
+    console = Console(highlight=False)
+    if name is None:
+        table = Table(title="Accelerators", title_justify="left")
+        for column in ("GPU", "QUANTITIES", "CLOUDS"):
+            table.add_column(column)
+        for row in summary_rows(catalog, cloud):
+            table.add_row(*(Text(cell) for cell in row))
+        console.print(table)
+        return
+    rows = offer_rows(catalog, name, count, cloud, region, all_regions)
+    if not rows:
+        from stix.errors import UsageError
+
+        raise UsageError(f"no offers for {accelerator}" + (f" on {cloud}" if cloud else "") + (f" in {region}" if region else ""))
+    console.print(gpus_table(rows, f"{accelerator} offers"))
+
+
+@app.command()
+def check(clouds: list[str] = typer.Argument(None, help="Clouds to check (default: all).")) -> None:
+    """Which clouds have credentials (environment and the clouds' own config files); no network call."""
+    from stix.credentials import check_clouds
+
+    results = [c for c in check_clouds() if not clouds or c.cloud in clouds]
+    for result in results:
+        print(f"{'enabled ' if result.enabled else 'disabled'} {result.cloud:11} {result.detail}")
+    print("enabled clouds: " + ", ".join(c.cloud for c in check_clouds() if c.enabled))
+
+
+@catalog_app.command("update")
+def catalog_update(clouds: list[str] = typer.Argument(None, help="aws, gcp, azure (default: all three).")) -> None:
+    """Reprice catalogs from the clouds' public price endpoints (GCP needs STIX_GCP_API_KEY)."""
+    import os
+
+    from stix.catalog.fetch.http import fetch_json
+    from stix.catalog.load import updated_dir
+    from stix.catalog.update import updatable, update_catalog
+
+    failed = 0
+    for cloud in clouds or updatable():
+        try:
+            report = update_catalog(cloud, updated_dir(), fetch_json, gcp_api_key=os.environ.get("STIX_GCP_API_KEY"))
+            print(report.describe())
+        except StixError as exc:
+            failed += 1
+            print(f"stix: error: {cloud}: {exc.message}", file=sys.stderr)
+    raise typer.Exit(1 if failed else 0)
+
+
+@catalog_app.command("show")
+def catalog_show() -> None:
+    """Which catalog file each cloud is read from, with its source and date."""
+    from stix.catalog.load import catalog_clouds, catalog_file, source_line
+
+    for cloud in catalog_clouds():
+        path = catalog_file(cloud)
+        print(f"{cloud:6} {path}\n       {source_line(path) if path else '(none)'}")
