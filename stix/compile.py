@@ -9,8 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from pydantic import BaseModel
+
 from stix.errors import PrerequisiteMissing, UsageError
 from stix.home import StixHome
+from stix.models.storage import Storage
 from stix.models.task import Task
 from stix.optimizer import Candidate
 from stix.spec import ClusterSpec
@@ -24,6 +27,30 @@ RUNTIME_FIELDS = {"autostop", "job_recovery", "spot_recovery"}
 """Carried out by the node agent (autostop) or the managed-jobs controller (recovery), on every cloud."""
 CLOUD_VM_FIELDS = {"disk_size", "disk_tier", "ports", "labels", "image_id"}
 """Honoured where nodes are machines of their own (Cloud.vm_fields)."""
+IGNORED_FIELDS = {"metadata", "no_missing_accel_warnings", "is_image_managed", "requires_fuse"}
+"""SkyPilot's private bookkeeping flags: accepted and ignored, since they change nothing that runs."""
+NOT_YET = {
+    "event_callback": "state-change callbacks",
+    "pool": "worker pools",
+    "managed_secrets": "no secret store; use secrets and --secret",
+    "inputs": "data-transfer estimates",
+    "outputs": "data-transfer estimates",
+    "file_mounts_mapping": "SkyPilot's own file-mount translation",
+    "volumes": "volumes",
+    "volume_mounts": "volumes",
+    "api_server_access": "stix has no API server",
+    "ephemeral_storage": "deprecated; use disk_size",
+    "local_disk": "local instance disks",
+    "priority": "job priorities",
+    "priority_class": "Kubernetes priority classes",
+    "termination_hook": "termination hooks",
+    "docker_login_config": "registry logins",
+    "cluster_config_overrides": "provisioner overrides",
+    "mount_options": "mount command options",
+    "type": "MOUNT_CACHED presets; set config.mount_cached",
+    "mount": "MOUNT options",
+}
+"""Why a field that validates cannot run yet, for the fields SkyPilot 0.14 added (shown in the refusal)."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +70,8 @@ def unsupported_fields(task: Task, cloud: Optional[str] = None) -> list[str]:
     """Fields that validate but cannot run yet (on `cloud`, once placed), in the user's spelling."""
     from stix.components.base import cloud_for
 
-    out = [name for name in sorted(task.model_fields_set) if name not in RUNNABLE_TASK_FIELDS
-           and name != "file_mounts" and getattr(task, name) not in (None, {}, [])]
+    out = [_refused(task, name) for name in sorted(task.model_fields_set) if name not in RUNNABLE_TASK_FIELDS
+           and name not in IGNORED_FIELDS and name != "file_mounts" and getattr(task, name) not in (None, {}, [], False)]
     vm_fields = cloud is not None and cloud_for(cloud).vm_fields
     if cloud is not None and not vm_fields:
         absolute = [dest for dest in (task.file_mounts or {}) if dest.startswith("/")]
@@ -53,13 +80,30 @@ def unsupported_fields(task: Task, cloud: Optional[str] = None) -> list[str]:
                        f"machine's filesystem; use a path under ~)")
     runnable = PLACEMENT_FIELDS | RUNTIME_FIELDS | (CLOUD_VM_FIELDS if vm_fields else set())
     considered = task.resources.set_of_fields() if cloud else task.resources.set_of_fields() - CLOUD_VM_FIELDS
-    out += [f"resources.{name}" + (f" on the {cloud} cloud" if name in CLOUD_VM_FIELDS else "")
-            for name in sorted(considered - runnable)]
+    out += [_refused(task.resources, name, "resources.") + (f" on the {cloud} cloud" if name in CLOUD_VM_FIELDS else "")
+            for name in sorted(considered - runnable - IGNORED_FIELDS)]
+    for kind in ("any_of", "ordered"):
+        for index, alternative in enumerate(getattr(task.resources, kind) or []):
+            out += [_refused(alternative, name, f"resources.{kind}[{index}].")
+                    for name in sorted(alternative.model_fields_set) if name in NOT_YET
+                    and getattr(alternative, name) is not None]
+    for destination, source in (task.file_mounts or {}).items():
+        if isinstance(source, Storage):
+            where = f"file_mounts[{destination!r}]."
+            out += [_refused(source, name, where) for name in ("mount_options", "type") if getattr(source, name)]
+            if source.config is not None and source.config.mount is not None:
+                out.append(_refused(source.config, "mount", where + "config."))
     recovery = task.resources.job_recovery or task.resources.spot_recovery
     strategy = recovery if isinstance(recovery, str) else getattr(recovery, "strategy", None)
     if strategy == "DYNAMIC_NODE_SET":
         out.append("resources.job_recovery strategy DYNAMIC_NODE_SET (FAILOVER and EAGER_NEXT_REGION work)")
     return out
+
+
+def _refused(model: BaseModel, name: str, prefix: str = "") -> str:
+    """A field as the user spells it (SkyPilot's private fields keep their '_'), with why, where known."""
+    spelled = type(model).model_fields[name].alias or name
+    return f"{prefix}{spelled}" + (f" ({NOT_YET[name]})" if name in NOT_YET else "")
 
 
 def check_runnable(task: Task, cloud: Optional[str] = None) -> None:

@@ -20,6 +20,7 @@ from pydantic_core import ErrorDetails
 
 from stix.envs import SUBSTITUTED_FIELDS, substitute
 from stix.errors import TaskError
+from stix.models.job_group import JobGroup
 from stix.models.task import Task
 
 MAX_TASK_BYTES = 16 * 1024 * 1024
@@ -49,10 +50,17 @@ class Pipeline:
     tasks: list[Task]
     lines: tuple[int, ...] = ()
     """The line each task's document starts on, for errors found after loading (a managed job's prechecks)."""
+    header: Optional[JobGroup] = None
+    """The header document, when the file has one: the pipeline's name, or a job group's settings."""
 
     @property
     def is_pipeline(self) -> bool:
         return len(self.tasks) > 1
+
+    @property
+    def is_job_group(self) -> bool:
+        """`execution: parallel`: every task starts at once (SkyPilot's job group), instead of one after another."""
+        return self.header is not None and self.header.parallel
 
 
 def is_task_file(target: str) -> bool:
@@ -82,17 +90,38 @@ def load_pipeline_text(text: str, label: str = "<task>", overrides: Optional[Env
     documents = _compose(label, text)
     if not documents:
         raise TaskError(f"{label}:1:1: the task file is empty; expected a mapping such as 'run: echo hi'")
-    header_name = None
+    header = None
     if len(documents) > 1 and _is_header(documents[0]):
-        header_name = _plain(label, documents[0]).get("name")
-        documents = documents[1:]
+        header = _build_header(label, documents[0])
+        header_node, documents = documents[0], documents[1:]
     tasks = [_build(label, doc, overrides, require_env, model) for doc in documents]
     _check_pipeline(label, documents, tasks)
-    return Pipeline(header_name, tasks, tuple(doc.start_mark.line + 1 for doc in documents))
+    if header is not None:
+        try:
+            header.check_tasks([task.name for task in tasks])
+        except ValueError as exc:
+            raise TaskError(f"{label}:{header_node.start_mark.line + 1}:1: {exc}") from None
+    return Pipeline(header.name if header else None, tasks, tuple(doc.start_mark.line + 1 for doc in documents), header)
+
+
+_HEADER_FIELDS = set(JobGroup.model_fields)
 
 
 def _is_header(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.MappingNode) and [k.value for k, _ in node.value] == ["name"]
+    """SkyPilot's rule: a first document of only `name`, or `name` with `execution` (and a job group's settings)."""
+    if not isinstance(node, yaml.MappingNode):
+        return False
+    keys = {k.value for k, _ in node.value}
+    return "name" in keys and keys <= _HEADER_FIELDS and (keys == {"name"} or "execution" in keys)
+
+
+def _build_header(label: str, node: yaml.Node) -> JobGroup:
+    positions: dict[tuple, Position] = {}
+    _index(label, node, (), positions, budget=[MAX_NODES])
+    try:
+        return JobGroup.model_validate(_plain(label, node))
+    except ValidationError as exc:
+        raise TaskError(_describe(label, _most_specific(exc.errors()), positions)) from None
 
 
 def _build(label: str, node: yaml.Node, overrides: EnvOverrides, require_env: bool, model: type[Task]) -> Task:
@@ -274,7 +303,8 @@ _MARKER = re.compile(r"^[A-Za-z][\w-]*\[.*\]$")
 
 
 _TYPE_MARKERS = {"str", "int", "float", "bool", "dict", "list", "ResourceCandidate", "Storage", "JobRecovery",
-                 "AutostopConfig", "ReadinessProbe", "GitWorkdir", "constrained-int", "constrained-float"}
+                 "AutostopConfig", "ReadinessProbe", "GitWorkdir", "constrained-int", "constrained-float",
+                 "VolumeSpec", "ManagedSecretMount"}
 
 
 def _known_prefix(loc: tuple, positions: dict[tuple, Position]) -> tuple:

@@ -25,7 +25,8 @@ def validate(
 
     pipeline = load_pipeline(task, _overrides(env, env_file, secret))
     if pipeline.is_pipeline:
-        label = f" (pipeline {pipeline.name!r}, " if pipeline.name else " (pipeline, "
+        kind = "job group" if pipeline.is_job_group else "pipeline"
+        label = f" ({kind} {pipeline.name!r}, " if pipeline.name else f" ({kind}, "
         print(f"{task}: OK{label}{len(pipeline.tasks)} tasks)")
     else:
         print(f"{task}: OK")

@@ -61,6 +61,9 @@ def load_launch(path: str | Path, overrides: Optional[EnvOverrides] = None, name
     from stix.loader import load_pipeline
 
     pipeline = load_pipeline(path, overrides, require_env=True)
+    if pipeline.is_job_group:
+        raise UsageError(f"{path}: not supported yet: execution: parallel (a job group, whose tasks start together; "
+                         "without it the tasks run in order, as a pipeline)")
     single = None if pipeline.is_pipeline else pipeline.tasks[0].name
     return ManagedLaunch(tuple(pipeline.tasks), name or pipeline.name or single or Path(path).stem, str(path),
                          pipeline.lines, **options)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 _NAMES = {"Resources": "stix.models.resources", "Service": "stix.models.service", "Storage": "stix.models.storage",
-          "Task": "stix.models.task"}
+          "Task": "stix.models.task", "JobGroup": "stix.models.job_group"}
 __all__ = list(_NAMES)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional, Union, cast
 
-from pydantic import (BeforeValidator, Field, PlainSerializer, StrictBool, StrictInt, ValidationInfo,
+from pydantic import (BeforeValidator, Field, PlainSerializer, SecretStr, StrictBool, StrictInt, ValidationInfo,
                       field_validator, model_validator)
 
 from stix.models import values
@@ -55,6 +55,75 @@ class JobRecovery(Model):
     @classmethod
     def _strategy(cls, value: Any) -> Any:
         return None if value is None else values.choice("recovery strategy", value, values.RECOVERY_STRATEGIES)
+
+    @field_validator("recover_on_exit_codes")
+    @classmethod
+    def _exit_codes(cls, value: Any) -> Any:
+        codes = value if isinstance(value, list) else [] if value is None else [value]
+        for code in codes:
+            if not 0 <= code <= 255:
+                raise ValueError(f"exit code {code} is outside 0-255")
+        if len(set(codes)) != len(codes):
+            raise ValueError("recover_on_exit_codes lists an exit code twice")
+        return value
+
+
+class AcceleratorArgs(Model):
+    """resources.accelerator_args: TPU options (SkyPilot's names)."""
+
+    runtime_version: Optional[str] = Field(None, description="TPU runtime version, e.g. tpu-vm-base.")
+    tpu_name: Optional[str] = Field(None, description="Name of an existing TPU to use.")
+    tpu_vm: Optional[StrictBool] = Field(None, description="Use a TPU VM (true) rather than a TPU node.")
+    gcp_queued_resource: Optional[StrictBool] = Field(None, description="Request the TPU as a GCP queued resource.")
+
+
+class ResourceVolume(Model):
+    """One entry of resources.volumes: a disk attached to every node (SkyPilot's GCP volumes)."""
+
+    name: Optional[str] = Field(None, description="Volume name (an existing disk to attach, or the one to create).")
+    path: Optional[str] = Field(None, description="Where the volume is mounted on the node.")
+    disk_size: Optional[Union[StrictInt, str]] = Field(None, description="Volume size in GiB: 100, '100Gi', '1TB'.")
+    disk_tier: Optional[str] = Field(None, description="low, medium, high, ultra or best.")
+    storage_type: Optional[str] = Field(None, description="network or instance (a local SSD).")
+    attach_mode: Optional[str] = Field(None, description="read_write or read_only.")
+    auto_delete: Optional[StrictBool] = Field(None, description="Delete the volume with the cluster.")
+
+    @field_validator("disk_size", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> Any:
+        return None if value is None else values.check_memory_size("disk_size", value)
+
+    @field_validator("disk_tier", mode="before")
+    @classmethod
+    def _tier(cls, value: Any) -> Any:
+        return None if value is None else values.choice("disk tier", str(value).lower(), values.DISK_TIERS)
+
+    @field_validator("attach_mode", mode="before")
+    @classmethod
+    def _attach(cls, value: Any) -> Any:
+        return None if value is None else values.choice("attach_mode", str(value).lower(), ("read_write", "read_only"))
+
+
+class TerminationHook(Model):
+    """resources.termination_hook (SkyPilot 0.14's earlier spelling of config.hooks): run before the nodes go."""
+
+    command: str = Field(..., description="Script run on the nodes before they are stopped, preempted or torn down.")
+    timeout: Optional[StrictInt] = Field(None, ge=1, description="Seconds the script may run.")
+
+
+class DockerLoginConfig(Model):
+    """Private (SkyPilot): registry credentials for a docker image_id; the password is never echoed or written."""
+
+    username: str = Field(..., description="Registry user name.")
+    password: SecretStr = Field(..., description="Registry password (kept secret).")
+    server: str = Field(..., description="Registry server, e.g. nvcr.io.")
+
+    @field_validator("password", mode="before")
+    @classmethod
+    def _password(cls, value: Any) -> Any:
+        if not isinstance(value, (str, SecretStr)):
+            raise ValueError("password must be a string")  # a value error: the loader does not echo its input
+        return value
 
 
 class AutostopConfig(Model):
@@ -110,7 +179,7 @@ class ResourceFields(Model):
     accelerators: Optional[Accelerators] = Field(
         None, description="GPUs/TPUs per node: 'H100:8', 'H100', {A100: 8}, an ordered list, or a set {'A100:8', 'H100:8'}."
     )
-    accelerator_args: Optional[dict[str, Any]] = Field(None, description="Accelerator options (TPU runtime version, ...).")
+    accelerator_args: Optional[AcceleratorArgs] = Field(None, description="Accelerator options (TPU runtime version, ...).")
     cpus: Optional[Cpus] = Field(None, description="vCPUs per node: 4 (exactly) or '4+' (at least).")
     memory: Optional[Memory] = Field(None, description="Memory per node in GiB: 16, '16+', '32GB', or '4x' (per vCPU).")
     instance_type: Optional[str] = Field(None, description="A cloud instance type, e.g. p4d.24xlarge.")
@@ -131,6 +200,24 @@ class ResourceFields(Model):
         None, description="Stop when idle: true, minutes, '10h', or {idle_minutes, down, wait_for}."
     )
     max_hourly_cost: Optional[float] = Field(None, gt=0, description="Refuse placements costing more than this many $/hr.")
+    volumes: Optional[list[ResourceVolume]] = Field(None, description="Disks attached to every node (name, path, size, ...).")
+    ephemeral_storage: Optional[DiskSize] = Field(None, description="Deprecated SkyPilot name of disk_size.")
+    local_disk: Optional[str] = Field(None, description="Local (instance) disk wanted, e.g. 'nvme:1000'.")
+    priority: Optional[StrictInt] = Field(None, ge=values.MIN_PRIORITY, le=values.MAX_PRIORITY,
+                                          description="Scheduling priority of managed jobs, -1000 to 1000 (higher first).")
+    priority_class: Optional[str] = Field(None, description="Kubernetes PriorityClass of the pods.")
+    termination_hook: Optional[TerminationHook] = Field(
+        None, description="Script run before the nodes are stopped, preempted or torn down: {command, timeout}.")
+    no_missing_accel_warnings: Optional[StrictBool] = Field(
+        None, alias="_no_missing_accel_warnings", description="Private (SkyPilot): silence missing-accelerator warnings.")
+    docker_login_config: Optional[DockerLoginConfig] = Field(
+        None, alias="_docker_login_config", description="Private (SkyPilot): registry login for a docker image_id.")
+    is_image_managed: Optional[StrictBool] = Field(
+        None, alias="_is_image_managed", description="Private (SkyPilot): the image was made by the tool.")
+    requires_fuse: Optional[StrictBool] = Field(
+        None, alias="_requires_fuse", description="Private (SkyPilot): the nodes need FUSE for bucket mounts.")
+    cluster_config_overrides: Optional[dict[str, Any]] = Field(
+        None, alias="_cluster_config_overrides", description="Private (SkyPilot): overrides of the provisioner's config.")
 
     @field_validator(*_CHOICES, mode="before")
     @classmethod

@@ -44,6 +44,13 @@ class MountCachedConfig(Model):
         return None if value is None else values.check_rclone_duration(str(info.field_name), value)
 
 
+class MountConfig(Model):
+    """storage.config.mount: options of a MOUNT mount (SkyPilot's names)."""
+
+    read_only: Optional[StrictBool] = Field(None, description="Mount read-only.")
+    hf_mount_args: Optional[list[str]] = Field(None, description="Hugging Face stores: extra hf-mount flags, one a token.")
+
+
 class StorageConfig(Model):
     """storage.config (SkyPilot's): volume settings and the MOUNT_CACHED cache."""
 
@@ -52,6 +59,7 @@ class StorageConfig(Model):
     storage_type: Optional[str] = Field(None, description="The volume's storage type (cloud-specific).")
     attach_mode: Optional[str] = Field(None, description="read_write or read_only.")
     mount_cached: Optional[MountCachedConfig] = Field(None, description="rclone cache options for MOUNT_CACHED.")
+    mount: Optional[MountConfig] = Field(None, description="Options of a MOUNT mount.")
 
     @field_validator("disk_size", mode="before")
     @classmethod
@@ -86,6 +94,9 @@ class Storage(Model):
     persistent: Optional[StrictBool] = Field(None, description="Keep the bucket after the cluster is torn down.")
     mode: Optional[str] = Field(None, description="MOUNT (default), COPY, or MOUNT_CACHED.")
     config: Optional[StorageConfig] = Field(None, description="Volume settings and MOUNT_CACHED cache options.")
+    mount_options: Optional[str] = Field(None, description="Extra options of the mount command.")
+    type: Optional[str] = Field(None, description="A MOUNT_CACHED preset: MODEL_CHECKPOINT_RO, MODEL_CHECKPOINT_RW, "
+                                                  "DATASET_RO or DATASET_RW.")
     is_sky_managed: Optional[StrictBool] = Field(None, alias="_is_sky_managed",
                                                  description="Private (SkyPilot): the bucket was made by the tool.")
     bucket_sub_path: Optional[str] = Field(None, alias="_bucket_sub_path",
@@ -102,6 +113,11 @@ class Storage(Model):
     @classmethod
     def _mode(cls, value: Any) -> Any:
         return None if value is None else values.choice("mount mode", str(value).upper(), values.MOUNT_MODES)
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _type(cls, value: Any) -> Any:
+        return None if value is None else values.choice("storage type", str(value).upper(), values.FILE_MOUNT_TYPES)
 
     @field_validator("source", mode="before")
     @classmethod

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Optional, Union
 
-from pydantic import Field, StrictInt, field_validator
+from pydantic import Field, StrictBool, StrictInt, ValidationInfo, field_validator
 
 from stix.models import values
 from stix.models.base import Model
 from stix.models.resources import Resources
-from stix.models.service import Service
+from stix.models.service import PoolConfig, Service
 from stix.models.storage import FileMountValue, check_file_mounts
 
 EnvValue = Optional[Union[str, int, float, bool]]
@@ -19,6 +19,60 @@ REDACTED = "<redacted>"
 class GitWorkdir(Model):
     url: str = Field(..., description="Git repository URL cloned as the workdir.")
     ref: Optional[str] = Field(None, description="Branch, tag or commit to check out.")
+
+
+class ManagedSecretMount(Model):
+    mount_path: Optional[str] = Field(None, description="Where the secret is written as a file on the nodes.")
+
+
+ManagedSecret = Union[str, dict[str, ManagedSecretMount]]
+VOLUME_ACCESS_MODES = ("ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany", "ReadOnlyMany")
+
+
+class VolumeConfig(Model):
+    storage_class_name: Optional[str] = Field(None, description="Kubernetes storage class of the claim.")
+    access_mode: Optional[str] = Field(None, description="ReadWriteOnce, ReadWriteOncePod, ReadWriteMany or ReadOnlyMany.")
+    namespace: Optional[str] = Field(None, description="Kubernetes namespace of the claim.")
+    host_path: Optional[str] = Field(None, description="A path on the host to use as the volume.")
+    cleanup_on_deletion: Optional[StrictBool] = Field(None, description="Delete the data when the volume is deleted.")
+
+    @field_validator("access_mode", mode="before")
+    @classmethod
+    def _access_mode(cls, value: Any) -> Any:
+        return None if value is None else values.choice("access_mode", value, VOLUME_ACCESS_MODES, case_sensitive=True)
+
+
+class VolumeSpec(Model):
+    """An inline volume in `volumes:` (SkyPilot's volume schema), e.g. an ephemeral claim sized for the task."""
+
+    name: Optional[str] = Field(None, description="Volume name.")
+    type: Optional[str] = Field(None, description="Volume type, e.g. k8s-pvc.")
+    infra: Optional[str] = Field(None, description="Where the volume lives: cloud[/region[/zone]] or k8s[/context].")
+    size: Optional[Union[StrictInt, str]] = Field(None, description="Size: 100 (GiB), '100Gi', '1TB'.")
+    use_existing: Optional[StrictBool] = Field(None, description="Use an existing volume of this name.")
+    config: Optional[VolumeConfig] = Field(None, description="Type-specific settings.")
+    labels: Optional[dict[str, str]] = Field(None, description="Labels put on the volume.")
+
+    @field_validator("size", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> Any:
+        return None if value is None else values.check_memory_size("size", value)
+
+
+class VolumeLocation(Model):
+    cloud: Optional[str] = Field(None, description="The volume's cloud.")
+    region: Optional[str] = Field(None, description="The volume's region.")
+    zone: Optional[str] = Field(None, description="The volume's zone.")
+
+
+class VolumeMount(Model):
+    """Private (SkyPilot): a resolved volume mount, as SkyPilot writes it back."""
+
+    path: Optional[str] = Field(None, description="Mount path on the nodes.")
+    volume_name: Optional[str] = Field(None, description="The volume mounted.")
+    is_ephemeral: Optional[StrictBool] = Field(None, description="The volume lives and dies with the cluster.")
+    sub_path: Optional[str] = Field(None, description="A path inside the volume to mount.")
+    volume_config: Optional[VolumeLocation] = Field(None, description="Where the volume is.")
 
 
 class Task(Model, validate_assignment=True):
@@ -42,11 +96,50 @@ class Task(Model, validate_assignment=True):
     run: Optional[str] = Field(None, description="Script run on every node in parallel.")
     service: Optional[Service] = Field(None, description="Serve the task behind a load balancer.")
     config: Optional[dict[str, Any]] = Field(None, description="Per-task overrides of stix/SkyPilot config.")
+    event_callback: Optional[str] = Field(None, description="Command run on this machine when the task's state changes.")
+    pool: Optional[PoolConfig] = Field(None, description="Define a pool of workers for managed jobs (workers, ...).")
+    managed_secrets: Optional[list[ManagedSecret]] = Field(
+        None, description="Secrets from the secret store: names, or {name: {mount_path}}.")
+    inputs: Optional[dict[str, float]] = Field(None, description="Experimental: the input bucket and its size in GB.")
+    outputs: Optional[dict[str, float]] = Field(None, description="Experimental: the output bucket and its size in GB.")
+    file_mounts_mapping: Optional[dict[str, Any]] = Field(None, description="Private (SkyPilot): translated file mounts.")
+    volumes: Optional[dict[str, Union[str, VolumeSpec]]] = Field(
+        None, description="Mount path on the nodes -> volume name, or an inline volume.")
+    volume_mounts: Optional[list[VolumeMount]] = Field(None, description="Private (SkyPilot): resolved volume mounts.")
+    api_server_access: Optional[StrictBool] = Field(None, description="Give the task access to the API server.")
+    metadata: Optional[dict[str, Any]] = Field(None, alias="_metadata", description="Private (SkyPilot): task metadata.")
 
     @field_validator("name", mode="before")
     @classmethod
     def _name(cls, value: Any) -> Any:
         return values.check_task_name(value) if isinstance(value, str) else value
+
+    @field_validator("secrets", mode="before")
+    @classmethod
+    def _secret_refs(cls, value: Any) -> Any:
+        # SkyPilot's list form names managed secrets; stix has no secret store, so each becomes a required
+        # secret that `--secret NAME=VALUE` sets.
+        if isinstance(value, list):
+            for item in value:
+                if not isinstance(item, str):
+                    raise ValueError("a list of secrets holds names only")
+            return {item: None for item in value}
+        return value
+
+    @field_validator("inputs", "outputs")
+    @classmethod
+    def _one_bucket(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None and len(value) > 1:
+            raise ValueError(f"{info.field_name} names one bucket, got {len(value)}")
+        return value
+
+    @field_validator("managed_secrets")
+    @classmethod
+    def _one_secret_each(cls, value: Any) -> Any:
+        for item in value or []:
+            if isinstance(item, dict) and len(item) != 1:
+                raise ValueError("each managed_secrets entry names one secret")
+        return value
 
     @field_validator("envs", "secrets", mode="before")
     @classmethod

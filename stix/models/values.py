@@ -430,3 +430,38 @@ def check_task_name(name: str) -> str:
     if not name.isprintable():
         raise ValueError(f"name {name!r} holds a control character (a line break?); use one printable line")
     return name
+
+
+# --- SkyPilot 0.14's newer fields ------------------------------------------------------------
+
+MIN_PRIORITY, MAX_PRIORITY = -1000, 1000
+FILE_MOUNT_TYPES = ("MODEL_CHECKPOINT_RO", "MODEL_CHECKPOINT_RW", "DATASET_RO", "DATASET_RW")
+"""storage.type: SkyPilot's MOUNT_CACHED presets."""
+SPOT_PLACERS = ("dynamic_fallback", "dynamic_fallback_per_gpu")
+HOOK_EVENTS = ("stop", "preemption", "down")
+EXECUTION_MODES = ("serial", "parallel")
+_SECONDS = re.compile(r"[0-9]+([smhdwSMHDW])?")
+_MEMORY_SIZE = re.compile(r"[0-9]+(kb|ki|mb|mi|gb|gi|tb|ti|pb|pi|KB|KI|MB|MI|GB|GI|TB|TI|PB|PI|Kb|Ki|Mb|Mi|Gb|Gi|Tb|Ti|Pb|Pi)?")
+
+
+def check_seconds_duration(value: Any, what: str = "") -> Union[int, str]:
+    """SkyPilot's TIME_PATTERN_SECONDS: 30, '30s', '5m', '1h', '2d', '1w'."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not _SECONDS.fullmatch(str(value)):
+        raise ValueError(f"{what}{value!r} is not a duration; expected a number of seconds or NUMBER[s|m|h|d|w], "
+                         "like '30s' or '5m'")
+    return value
+
+
+def check_memory_size(field_name: str, value: Any) -> Union[int, str]:
+    """SkyPilot's MEMORY_SIZE_PATTERN: 100, '100', '100Gi', '1TB'."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not _MEMORY_SIZE.fullmatch(str(value)):
+        raise ValueError(f"{field_name} {value!r} is not a size; expected a whole number with an optional unit, "
+                         "like 100, '100Gi' or '1TB'")
+    return value
+
+
+def check_job_group_name(kind: str, name: Any) -> str:
+    """Job group and member names become host names: letters, digits, '-' and '_' only."""
+    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_" for c in name):
+        raise ValueError(f"{kind} {name!r} may hold only letters, digits, '-' and '_'")
+    return name

@@ -36,3 +36,65 @@ def test_up_refuses_a_store_that_is_not_enabled_before_making_anything(stix, sti
                                             "credentials"), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not list(stix_home.glob("clusters/*")) and not list(stix_home.glob("workspaces/*"))
+
+
+REFUSED = [
+    ({"resources": {"priority": 10}}, "resources.priority (job priorities)"),
+    ({"resources": {"priority_class": "high"}}, "resources.priority_class (Kubernetes priority classes)"),
+    ({"resources": {"local_disk": "nvme:100"}}, "resources.local_disk (local instance disks)"),
+    ({"resources": {"termination_hook": {"command": "save.sh"}}}, "resources.termination_hook (termination hooks)"),
+    ({"resources": {"ephemeral_storage": 100}}, "resources.ephemeral_storage (deprecated; use disk_size)"),
+    ({"resources": {"volumes": [{"name": "d", "path": "/d"}]}}, "resources.volumes (volumes)"),
+    ({"resources": {"_cluster_config_overrides": {"a": 1}}}, "resources._cluster_config_overrides (provisioner overrides)"),
+    ({"resources": {"_docker_login_config": {"username": "u", "password": "p", "server": "s"}}},
+     "resources._docker_login_config (registry logins)"),
+    ({"resources": {"any_of": [{"infra": "local"}, {"infra": "aws", "priority": 1}]}},
+     "resources.any_of[1].priority (job priorities)"),
+    ({"event_callback": "echo"}, "event_callback (state-change callbacks)"),
+    ({"pool": {"workers": 1}}, "pool (worker pools)"),
+    ({"managed_secrets": ["db"]}, "managed_secrets (no secret store; use secrets and --secret)"),
+    ({"inputs": {"s3://b": 1}}, "inputs (data-transfer estimates)"),
+    ({"volumes": {"/d": "pvc"}}, "volumes (volumes)"),
+    ({"volume_mounts": [{"path": "/d"}]}, "volume_mounts (volumes)"),
+    ({"file_mounts_mapping": {"/a": "/b"}}, "file_mounts_mapping (SkyPilot's own file-mount translation)"),
+    ({"api_server_access": True}, "api_server_access (stix has no API server)"),
+    ({"file_mounts": {"~/c": {"source": "s3://b", "mode": "MOUNT_CACHED", "type": "DATASET_RO"}}},
+     "file_mounts['~/c'].type (MOUNT_CACHED presets; set config.mount_cached)"),
+    ({"file_mounts": {"~/c": {"source": "s3://b", "mount_options": "-o ro"}}},
+     "file_mounts['~/c'].mount_options (mount command options)"),
+    ({"file_mounts": {"~/c": {"source": "s3://b", "config": {"mount": {"read_only": True}}}}},
+     "file_mounts['~/c'].config.mount (MOUNT options)"),
+]
+
+
+def test_each_field_skypilot_added_is_refused_by_name_until_it_runs():
+    for spelled, refusal in REFUSED:
+        assert unsupported_fields(Task.model_validate({**spelled, "run": "x"})) == [refusal], spelled
+
+
+def test_skypilot_bookkeeping_flags_are_accepted_and_ignored():
+    task = Task.model_validate({"api_server_access": False, "_metadata": {"a": 1}, "run": "x",
+                                "resources": {"_no_missing_accel_warnings": True, "_is_image_managed": False,
+                                              "_requires_fuse": True, "infra": "local"}})
+    assert unsupported_fields(task) == [] and unsupported_fields(task, "local") == []
+
+
+def test_up_refuses_priority_naming_the_field_and_validate_accepts_it(stix, stix_home, tmp_path):
+    path = tmp_path / "task.yaml"
+    path.write_text("resources: {infra: local, priority: 500}\nrun: 'true'\n")
+    assert stix("validate", str(path)).returncode == 0
+    for verb in ("up", "preview"):
+        result = stix(verb, "-y", str(path)) if verb == "up" else stix(verb, str(path))
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip() == "stix: error: not supported yet: resources.priority (job priorities)"
+    assert not list(stix_home.glob("clusters/*")) and not list(stix_home.glob("workspaces/*"))
+
+
+def test_jobs_launch_refuses_a_job_group(stix, stix_home, tmp_path):
+    path = tmp_path / "group.yaml"
+    path.write_text("name: g\nexecution: parallel\n---\nname: a\nrun: 'true'\n---\nname: b\nrun: 'true'\n")
+    assert stix("validate", str(path)).stdout.startswith(f"{path}: OK (job group 'g', 2 tasks)")
+    result = stix("jobs", "launch", "-y", str(path))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().startswith(f"stix: error: {path}: not supported yet: execution: parallel")
+    assert len(result.stderr.strip().splitlines()) == 1
