@@ -18,6 +18,8 @@ Delay = Union[StrictInt, str]
 class JobGroup(Model):
     name: str = Field(..., description="Name of the pipeline or job group.")
     execution: Optional[str] = Field(None, description="serial (a pipeline, the default) or parallel (a job group).")
+    placement: Optional[str] = Field(None, description="Job group: SAME_INFRA, every task on one infra (earlier 0.14 "
+                                                       "spelling; later SkyPilot ignores it).")
     primary_tasks: Optional[list[str]] = Field(
         None, description="Job group: the tasks whose end ends the group; the others are stopped then.")
     termination_delay: Optional[Union[Delay, dict[str, Delay]]] = Field(
@@ -32,6 +34,11 @@ class JobGroup(Model):
     @classmethod
     def _execution(cls, value: Any) -> Any:
         return None if value is None else values.choice("execution", value, values.EXECUTION_MODES, case_sensitive=True)
+
+    @field_validator("placement", mode="before")
+    @classmethod
+    def _placement(cls, value: Any) -> Any:
+        return None if value is None else values.choice("placement", str(value).upper(), ("SAME_INFRA",))
 
     @field_validator("termination_delay", mode="before")
     @classmethod
@@ -50,8 +57,8 @@ class JobGroup(Model):
     def check_tasks(self, names: list[Optional[str]]) -> None:
         """What only the tasks can tell: a job group's tasks are named, and its header names only them."""
         if not self.parallel:
-            if self.primary_tasks is not None or self.termination_delay is not None:
-                raise ValueError("primary_tasks and termination_delay need execution: parallel (a job group)")
+            if self.primary_tasks is not None or self.termination_delay is not None or self.placement is not None:
+                raise ValueError("primary_tasks, termination_delay and placement need execution: parallel (a job group)")
             return
         for index, name in enumerate(names):
             if name is None:

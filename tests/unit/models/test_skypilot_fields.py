@@ -166,6 +166,7 @@ def test_a_pool_service_needs_no_probe_but_a_service_does():
 def test_job_group_header():
     text = """name: rl
 execution: parallel
+placement: same_infra
 primary_tasks: [trainer]
 termination_delay: {default: 30s, data: 1m}
 ---
@@ -178,6 +179,7 @@ run: python serve.py
     pipeline = load_pipeline_text(text)
     assert pipeline.is_job_group and pipeline.name == "rl" and [t.name for t in pipeline.tasks] == ["trainer", "data"]
     assert pipeline.header.primary_tasks == ["trainer"] and pipeline.header.termination_delay["data"] == "1m"
+    assert pipeline.header.placement == "SAME_INFRA"
     serial = load_pipeline_text("name: p\nexecution: serial\n---\nrun: a\n---\nrun: b\n")
     assert not serial.is_job_group and serial.name == "p" and len(serial.tasks) == 2
 
