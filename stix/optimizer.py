@@ -131,7 +131,7 @@ def optimize(resources: Resources, num_nodes: int, catalog: Catalog, enabled: It
             reason = cloud_for(name).why_not(requests, num_nodes, pools)
             if reason:
                 raise NoFeasiblePlacement(reason)
-        raise NoFeasiblePlacement(explain(groups, catalog, enabled, num_nodes, host))
+        raise NoFeasiblePlacement(explain(groups, catalog, enabled, num_nodes, host, limited=only is not None))
     return Placement(ranked[0], ranked)
 
 
@@ -139,7 +139,7 @@ def optimize(resources: Resources, num_nodes: int, catalog: Catalog, enabled: It
 
 
 def explain(groups: list[list[Request]], catalog: Catalog, enabled: frozenset[str], num_nodes: int,
-            host: Optional[HostLimits]) -> str:
+            host: Optional[HostLimits], limited: bool = False) -> str:
     """One line: why nothing fits, and what would."""
     requests = [request for group in groups for request in group]
     wanted = "; ".join(request.describe() for request in requests[:4])
@@ -151,6 +151,8 @@ def explain(groups: list[list[Request]], catalog: Catalog, enabled: frozenset[st
     elsewhere = feasible(requests, every)
     if elsewhere:
         clouds = ", ".join(sorted({c.cloud for c in elsewhere}))
+        if limited:
+            return f"no placement for {wanted} on {', '.join(sorted(enabled))}: offered on {clouds} (--clouds)"
         return (f"no placement for {wanted}: offered on {clouds}, but enabled clouds are "
                 f"{', '.join(sorted(enabled)) or 'none'} (set up credentials, see `stix check`; "
                 f"`stix optimize TASK --clouds all` shows prices on every cloud)")

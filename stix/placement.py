@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from stix.models.task import Task
-from stix.optimizer import COST, Placement, optimize
+from stix.optimizer import COST, Candidate, Placement, optimize
 
 ALL = "all"
 
@@ -46,3 +46,19 @@ def without_credentials(clouds: Sequence[str]) -> list[str]:
 
     enabled = set(enabled_clouds())
     return [name for name in dict.fromkeys(clouds) if name not in enabled]
+
+
+def placement_dict(placement: Placement, target: str = COST, lacking: Optional[set[str]] = None) -> dict[str, Any]:
+    """`stix optimize --format json` (and the SDK's optimize): the chosen placement and every candidate, best
+    first, each saying whether this machine has credentials for its cloud."""
+    if lacking is None:
+        lacking = set(without_credentials([c.cloud for c in placement.candidates]))
+
+    def one(c: Candidate) -> dict[str, Any]:
+        return {"cloud": c.cloud, "region": c.region, "zone": c.zone, "instance_type": c.instance_type,
+                "accelerators": {c.accelerator: c.accelerator_count} if c.accelerator else None,
+                "cpus": c.vcpus, "memory": c.memory_gib, "use_spot": c.spot, "num_nodes": c.num_nodes,
+                "hourly_cost": round(c.hourly_cost, 6), "price_per_node": c.price_per_node,
+                "credentials": c.cloud not in lacking}
+
+    return {"target": target, "chosen": one(placement.chosen), "candidates": [one(c) for c in placement.candidates]}

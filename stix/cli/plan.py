@@ -66,7 +66,7 @@ def optimize(
     target: str = typer.Option("COST", "--target", help="COST (cheapest) or TIME (fastest accelerators)."),
     env: list[str] = typer.Option([], "--env", help=ENV_HELP),
     env_file: list[str] = typer.Option([], "--env-file", help=ENV_FILE_HELP),
-    clouds: Optional[str] = typer.Option(None, "--clouds", help=CLOUDS_HELP + " E.g. `stix optimize task.yaml --clouds all`."),
+    clouds: Optional[str] = typer.Option(None, "--clouds", help=CLOUDS_HELP),
     format_: str = typer.Option("text", "--format", help=FORMAT_HELP + " E.g. `stix optimize task.yaml --format json`."),
     resources: ResourceOverrides = ResourceOverrides(),
 ) -> None:
@@ -81,7 +81,7 @@ def optimize(
     from stix.errors import UsageError
     from stix.loader import load_task
     from stix.overrides import apply_overrides
-    from stix.placement import place, without_credentials
+    from stix.placement import place, placement_dict, without_credentials
     from stix.render import candidates_table, placement_line
 
     check_format(format_)
@@ -101,18 +101,6 @@ def optimize(
     if placement.chosen.cloud in lacking:
         console.print(f"No credentials for {placement.chosen.cloud}: `stix preview` shows the plan; `stix up` needs "
                       f"them (stix check).", markup=False)
-
-
-def placement_dict(placement, target: str, lacking: set) -> dict:
-    """`stix optimize --format json`: the chosen placement and every candidate, best first."""
-    def one(c) -> dict:
-        return {"cloud": c.cloud, "region": c.region, "zone": c.zone, "instance_type": c.instance_type,
-                "accelerators": {c.accelerator: c.accelerator_count} if c.accelerator else None,
-                "cpus": c.vcpus, "memory": c.memory_gib, "use_spot": c.spot, "num_nodes": c.num_nodes,
-                "hourly_cost": round(c.hourly_cost, 6), "price_per_node": c.price_per_node,
-                "credentials": c.cloud not in lacking}
-
-    return {"target": target, "chosen": one(placement.chosen), "candidates": [one(c) for c in placement.candidates]}
 
 
 @app.command()

@@ -206,3 +206,19 @@ def test_check_json(stix):
     rows = json.loads(stix("check", "--format", "json").stdout)
     assert {r["cloud"]: r["enabled"] for r in rows}["local"] is True
     assert {r["cloud"]: r["enabled"] for r in rows}["aws"] is False
+
+
+@pytest.mark.parametrize("argv", [["status", "--format", "json"], ["status", "a*"], ["check", "--format", "json"]])
+def test_status_and_check_stay_light(stix, stix_home, argv):
+    from tests.import_probe import heavy_modules_loaded
+
+    record("abc")
+    heavy = ("pulumi", "pulumi_aws", "pulumi_gcp", "pulumi_azure_native", "pulumi_kubernetes", "paramiko")
+    assert heavy_modules_loaded(stix, argv, heavy) == []
+
+
+def test_optimize_over_named_clouds_that_do_not_offer_it_says_where_it_is(stix, a100):
+    result = stix("optimize", str(a100), "--clouds", "k8s")
+    assert result.returncode == 3
+    assert one_line_error(result) == ("stix: error: no placement for A100:8 on kubernetes: offered on aws, azure, gcp "
+                                      "(--clouds)")
