@@ -60,6 +60,13 @@ def preview(session: Session, request: LaunchRequest):
     line = order_line(order)
     if line:
         session.note(line)
+    if request.clouds is not None:
+        from stix.placement import without_credentials
+
+        if without_credentials([order[0].cloud]):  # no engine preview there: the program under mocks instead
+            from stix.planned import planned_preview
+
+            return planned_preview(session, target, order)
     stack, spec, _ = stack_at(session, target, order[0], pin)
     try:
         changes = preview_stack(session, stack, target.cluster)
@@ -113,7 +120,10 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
                            capacity_errors=cloud_for(spec.cloud).capacity_errors)
 
     def record(spec: ClusterSpec, status: str) -> None:
-        session.index.upsert(target.cluster, spec.cloud, spec.num_nodes, status, task_file, project_dir)
+        session.index.upsert(target.cluster, spec.cloud, spec.num_nodes, status, task_file, project_dir,
+                             idx.resources_string(spec.num_nodes, spec.cloud, spec.instance_type, spec.accelerator,
+                                                  spec.accelerator_count, spec.use_spot, spec.vcpus, spec.memory_gib),
+                             spec.hourly_cost)
 
     if changes.has_changes or any(note.startswith(storage.CREATES) for note in notes):
         confirm(session, f"Apply these changes to cluster {target.cluster}?", request.yes)

@@ -37,8 +37,9 @@ def summary_rows(catalog: Catalog, cloud: Optional[str]) -> list[tuple[str, str,
     return rows
 
 
-def offer_rows(catalog: Catalog, name: str, count: Optional[float], cloud: Optional[str], region: Optional[str],
-               all_regions: bool) -> list[list[str]]:
+def offer_records(catalog: Catalog, name: str, count: Optional[float], cloud: Optional[str], region: Optional[str],
+                  all_regions: bool) -> list[Offer]:
+    """The cheapest offer per cloud, instance type and count (per region too with all_regions), by count then price."""
     offers = [o for o in catalog.with_accelerator(name)
               if (count is None or o.accelerator_count == count) and cloud in (None, o.cloud)
               and region in (None, o.region) and o.price is not None]
@@ -46,8 +47,11 @@ def offer_rows(catalog: Catalog, name: str, count: Optional[float], cloud: Optio
     for offer in sorted(offers, key=lambda o: (o.price, o.region, o.zone)):
         key = (offer.cloud, offer.instance_type, offer.accelerator_count) + ((offer.region,) if all_regions else ())
         best.setdefault(key, offer)
-    ordered = sorted(best.values(), key=lambda o: (o.accelerator_count, o.price, o.cloud))
+    return sorted(best.values(), key=lambda o: (o.accelerator_count, o.price, o.cloud))
+
+
+def offer_rows(offers: list[Offer]) -> list[list[str]]:
     return [[o.accelerator, number(o.accelerator_count), o.cloud, o.instance_type or "(attach to n1 host)",
              number(o.vcpus) if o.vcpus else "-", f"{number(o.memory_gib)}GB" if o.memory_gib else "-",
              f"{o.price:.3f}", f"{o.spot_price:.3f}" if o.spot_price is not None else "-", o.region]
-            for o in ordered]
+            for o in offers]

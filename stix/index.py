@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, fields
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS clusters (
@@ -23,6 +23,10 @@ CREATE TABLE IF NOT EXISTS clusters (
     updated_at REAL NOT NULL
 )
 """
+
+ADDED_COLUMNS = (("autostop", "TEXT"), ("project", "TEXT"), ("resources_str", "TEXT"), ("hourly_cost", "REAL"),
+                 ("launched_at", "REAL"))
+"""In ClusterRecord's order after the first seven fields: `SELECT *` rows map onto it."""
 
 INIT = "INIT"
 UP = "UP"
@@ -44,6 +48,34 @@ class ClusterRecord:
     """As `stix status` shows it: '10m', '10m (down)', or None when off."""
     project: Optional[str] = None
     """The stix project directory whose stacks/ holds the cluster's config, if it was launched in one."""
+    resources_str: Optional[str] = None
+    """SkyPilot's form of what the cluster runs on, e.g. '2x aws(g5.xlarge, A10G:1)', written at `up`."""
+    hourly_cost: Optional[float] = None
+    """$/hr of every node together, from the catalog the optimizer used."""
+    launched_at: Optional[float] = None
+    """When `up` last applied the cluster (None in records written before this column)."""
+
+    @property
+    def launched(self) -> float:
+        return self.launched_at if self.launched_at is not None else self.created_at
+
+    def autostop_minutes(self) -> tuple[float, bool]:
+        """SkyPilot's (autostop, to_down): idle minutes, -1 when off; whether it tears down."""
+        if not self.autostop:
+            return -1, False
+        minutes = self.autostop.split("m", 1)[0]
+        try:
+            return float(minutes), "(down)" in self.autostop
+        except ValueError:
+            return -1, False
+
+    def status_record(self) -> dict[str, Any]:
+        """One `stix status --format json` / SDK `status()` record, with SkyPilot's keys."""
+        autostop, to_down = self.autostop_minutes()
+        return {"name": self.name, "launched_at": int(self.launched), "resources_str": self.resources_str,
+                "status": self.status, "autostop": int(autostop) if autostop == int(autostop) else autostop,
+                "to_down": to_down, "hourly_cost": self.hourly_cost, "cloud": self.cloud, "num_nodes": self.num_nodes,
+                "last_use": self.task_path, "project": self.project}
 
 
 class ClusterIndex:
@@ -54,24 +86,29 @@ class ClusterIndex:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=10)
         conn.execute(SCHEMA)
-        for column in ("autostop", "project"):  # indexes written before these columns existed
+        for column, kind in ADDED_COLUMNS:  # indexes written before these columns existed
             try:
-                conn.execute(f"ALTER TABLE clusters ADD COLUMN {column} TEXT")
+                conn.execute(f"ALTER TABLE clusters ADD COLUMN {column} {kind}")
             except sqlite3.OperationalError:
                 pass
         return conn
 
     def upsert(self, name: str, cloud: str, num_nodes: int, status: str, task_path: Optional[str],
-               project: Optional[str] = None) -> None:
+               project: Optional[str] = None, resources_str: Optional[str] = None,
+               hourly_cost: Optional[float] = None) -> None:
+        """resources_str and hourly_cost (given by `up`) also stamp launched_at; left None, they keep theirs."""
         now = time.time()
+        launched = now if resources_str is not None else None
         with self._connect() as conn:
             conn.execute(
-                """INSERT INTO clusters (name, cloud, num_nodes, status, task_path, created_at, updated_at, project)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """INSERT INTO clusters (name, cloud, num_nodes, status, task_path, created_at, updated_at, project,
+                   resources_str, hourly_cost, launched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(name) DO UPDATE SET cloud=excluded.cloud, num_nodes=excluded.num_nodes,
                    status=excluded.status, task_path=excluded.task_path, updated_at=excluded.updated_at,
-                   project=excluded.project""",
-                (name, cloud, num_nodes, status, task_path, now, now, project),
+                   project=excluded.project, resources_str=COALESCE(excluded.resources_str, resources_str),
+                   hourly_cost=COALESCE(excluded.hourly_cost, hourly_cost),
+                   launched_at=COALESCE(excluded.launched_at, launched_at)""",
+                (name, cloud, num_nodes, status, task_path, now, now, project, resources_str, hourly_cost, launched),
             )
 
     def restore(self, name: str, record: Optional[ClusterRecord]) -> None:
@@ -80,8 +117,9 @@ class ClusterIndex:
             self.remove(name)
             return
         with self._connect() as conn:
-            conn.execute("INSERT OR REPLACE INTO clusters (name, cloud, num_nodes, status, task_path, created_at, "
-                         "updated_at, autostop, project) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", astuple(record))
+            columns = ", ".join(f.name for f in fields(ClusterRecord))
+            marks = ", ".join("?" for _ in fields(ClusterRecord))
+            conn.execute(f"INSERT OR REPLACE INTO clusters ({columns}) VALUES ({marks})", astuple(record))
 
     def set_status(self, name: str, status: str) -> None:
         with self._connect() as conn:
@@ -108,3 +146,16 @@ class ClusterIndex:
         with self._connect() as conn:
             rows = conn.execute("SELECT * FROM clusters ORDER BY created_at").fetchall()
         return [ClusterRecord(*row) for row in rows]
+
+
+def resources_string(num_nodes: int, cloud: str, instance_type: str, accelerator: str = "", count: float = 0.0,
+                     spot: bool = False, vcpus: float = 0.0, memory_gib: float = 0.0) -> str:
+    """SkyPilot's RESOURCES column: '2x aws(g5.xlarge, A10G:1)'; without accelerators, the node's size."""
+    from stix.models.values import number
+
+    what = [("[Spot]" if spot else "") + (instance_type or "-")]
+    if accelerator:
+        what.append(f"{accelerator}:{number(count)}")
+    else:
+        what += ([f"cpus={number(vcpus)}"] if vcpus else []) + ([f"mem={number(round(memory_gib, 1))}"] if memory_gib else [])
+    return f"{num_nodes}x {cloud}({', '.join(what)})"

@@ -82,12 +82,16 @@ def _requests_for(fields: ResourceFields) -> list[list[Request]]:
 
 
 def candidates_for(request: Request, catalog: Catalog, enabled: Iterable[str], num_nodes: int,
-                   host: Optional[HostLimits] = None, pools: Optional[dict[str, int]] = None) -> list[Candidate]:
+                   host: Optional[HostLimits] = None, pools: Optional[dict[str, int]] = None,
+                   only: Optional[frozenset[str]] = None) -> list[Candidate]:
+    """only: consider these clouds and no other (`--clouds aws,gcp`), ungated ones included."""
     from stix.components.base import CLOUD_NAMES, cloud_for
 
     enabled = frozenset(enabled)
     out: list[Candidate] = []
     for name in ([request.cloud] if request.cloud else CLOUD_NAMES):
+        if only is not None and name not in only:
+            continue
         cloud = cloud_for(name)
         if (cloud.gated and name not in enabled) or (cloud.explicit_only and request.cloud != name):
             continue
@@ -105,13 +109,14 @@ def rank_key(target: str):
 
 
 def optimize(resources: Resources, num_nodes: int, catalog: Catalog, enabled: Iterable[str],
-             target: str = COST, host: Optional[HostLimits] = None, pools: Optional[dict[str, int]] = None) -> Placement:
+             target: str = COST, host: Optional[HostLimits] = None, pools: Optional[dict[str, int]] = None,
+             only: Optional[frozenset[str]] = None) -> Placement:
     enabled = frozenset(enabled)
     ranked: list[Candidate] = []
     seen: set = set()
     groups = request_groups(resources)
     for index, group in enumerate(groups):
-        found = [c for request in group for c in candidates_for(request, catalog, enabled, num_nodes, host, pools)]
+        found = [c for request in group for c in candidates_for(request, catalog, enabled, num_nodes, host, pools, only)]
         for candidate in sorted(found, key=rank_key(target)):
             identity = (candidate.cloud, candidate.zone or candidate.region, candidate.instance_type,
                         candidate.accelerator, candidate.spot)
@@ -126,7 +131,7 @@ def optimize(resources: Resources, num_nodes: int, catalog: Catalog, enabled: It
             reason = cloud_for(name).why_not(requests, num_nodes, pools)
             if reason:
                 raise NoFeasiblePlacement(reason)
-        raise NoFeasiblePlacement(explain(groups, catalog, enabled, num_nodes, host))
+        raise NoFeasiblePlacement(explain(groups, catalog, enabled, num_nodes, host, limited=only is not None))
     return Placement(ranked[0], ranked)
 
 
@@ -134,7 +139,7 @@ def optimize(resources: Resources, num_nodes: int, catalog: Catalog, enabled: It
 
 
 def explain(groups: list[list[Request]], catalog: Catalog, enabled: frozenset[str], num_nodes: int,
-            host: Optional[HostLimits]) -> str:
+            host: Optional[HostLimits], limited: bool = False) -> str:
     """One line: why nothing fits, and what would."""
     requests = [request for group in groups for request in group]
     wanted = "; ".join(request.describe() for request in requests[:4])
@@ -146,8 +151,11 @@ def explain(groups: list[list[Request]], catalog: Catalog, enabled: frozenset[st
     elsewhere = feasible(requests, every)
     if elsewhere:
         clouds = ", ".join(sorted({c.cloud for c in elsewhere}))
+        if limited:
+            return f"no placement for {wanted} on {', '.join(sorted(enabled))}: offered on {clouds} (--clouds)"
         return (f"no placement for {wanted}: offered on {clouds}, but enabled clouds are "
-                f"{', '.join(sorted(enabled)) or 'none'} (set up credentials; stix check)")
+                f"{', '.join(sorted(enabled)) or 'none'} (set up credentials, see `stix check`; "
+                f"`stix optimize TASK --clouds all` shows prices on every cloud)")
     unplaced = [replace(r, region=None, zone=None) for r in requests]
     found = feasible(unplaced, every)
     if found:

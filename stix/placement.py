@@ -2,18 +2,63 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional, Sequence
 
 from stix.models.task import Task
-from stix.optimizer import COST, Placement, optimize
+from stix.optimizer import COST, Candidate, Placement, optimize
+
+ALL = "all"
 
 
-def place(task: Task, target: str = COST, clouds: Optional[list[str]] = None) -> Placement:
+def place(task: Task, target: str = COST, clouds: Optional[Sequence[str]] = None) -> Placement:
+    """clouds (`--clouds`): None plans over the enabled clouds; ('all',) over every cloud, credentials or not;
+    names over those clouds only, credentials or not."""
     from stix.catalog.load import load_catalog
-    from stix.credentials import enabled_clouds
-
     from stix.pools import pool_sizes
 
-    enabled = clouds if clouds is not None else enabled_clouds()
+    considered, only = considered_clouds(clouds)
     catalog = load_catalog()  # every catalog, so a refusal can say where the request would fit
-    return optimize(task.resources, task.num_nodes, catalog, enabled, target, pools=pool_sizes())
+    return optimize(task.resources, task.num_nodes, catalog, considered, target, pools=pool_sizes(), only=only)
+
+
+def considered_clouds(clouds: Optional[Sequence[str]]) -> tuple[list[str], Optional[frozenset[str]]]:
+    """(the clouds the optimizer may place on, the clouds it is limited to or None)."""
+    from stix.components.base import CLOUD_NAMES
+    from stix.credentials import enabled_clouds
+    from stix.errors import UsageError
+    from stix.models.values import CLOUD_ALIASES
+
+    if clouds is None:
+        return enabled_clouds(), None
+    if tuple(clouds) == (ALL,):
+        return list(CLOUD_NAMES), None
+    names = [CLOUD_ALIASES.get(name, name) for name in clouds]
+    for name in names:
+        if name not in CLOUD_NAMES:
+            raise UsageError(f"--clouds {name!r}: not a cloud; expected all, or a comma list of "
+                             f"{', '.join(CLOUD_NAMES)}")
+    return names, frozenset(names)
+
+
+def without_credentials(clouds: Sequence[str]) -> list[str]:
+    """Which of clouds have no credentials on this machine (they plan and preview, but cannot apply)."""
+    from stix.credentials import enabled_clouds
+
+    enabled = set(enabled_clouds())
+    return [name for name in dict.fromkeys(clouds) if name not in enabled]
+
+
+def placement_dict(placement: Placement, target: str = COST, lacking: Optional[set[str]] = None) -> dict[str, Any]:
+    """`stix optimize --format json` (and the SDK's optimize): the chosen placement and every candidate, best
+    first, each saying whether this machine has credentials for its cloud."""
+    if lacking is None:
+        lacking = set(without_credentials([c.cloud for c in placement.candidates]))
+
+    def one(c: Candidate) -> dict[str, Any]:
+        return {"cloud": c.cloud, "region": c.region, "zone": c.zone, "instance_type": c.instance_type,
+                "accelerators": {c.accelerator: c.accelerator_count} if c.accelerator else None,
+                "cpus": c.vcpus, "memory": c.memory_gib, "use_spot": c.spot, "num_nodes": c.num_nodes,
+                "hourly_cost": round(c.hourly_cost, 6), "price_per_node": c.price_per_node,
+                "credentials": c.cloud not in lacking}
+
+    return {"target": target, "chosen": one(placement.chosen), "candidates": [one(c) for c in placement.candidates]}

@@ -67,14 +67,36 @@ def age(seconds: float) -> str:
     return f"{int(seconds)}s"
 
 
-def status_table(records: list[ClusterRecord]) -> Table:
+def launched_ago(seconds: float) -> str:
+    """SkyPilot's LAUNCHED column: 'a few secs ago', '2 mins ago', '1 hr ago'."""
+    seconds = max(0.0, seconds)
+    if seconds < 10:
+        return "a few secs ago"
+    for unit, size in (("month", 30 * 86400), ("week", 7 * 86400), ("day", 86400), ("hr", 3600), ("min", 60),
+                       ("sec", 1)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''} ago"
+    return "a few secs ago"
+
+
+def hourly(cost: Optional[float]) -> str:
+    return "-" if cost is None else f"${cost:.2f}"
+
+
+STATUS_COLUMNS = ("NAME", "LAUNCHED", "RESOURCES", "STATUS", "AUTOSTOP", "$/HR")
+
+
+def status_table(records: list[ClusterRecord], now: Optional[float] = None) -> Table:
+    """`stix status`: SkyPilot's columns, plus $/hr."""
     table = Table(title="Clusters", title_justify="left")
-    for column in ("NAME", "CLOUD", "NODES", "STATUS", "AUTOSTOP", "AGE"):
+    for column in STATUS_COLUMNS:
         table.add_column(column)
-    now = time.time()
+    now = time.time() if now is None else now
     for record in records:
-        table.add_row(*_plain(record.name, record.cloud, str(record.num_nodes), record.status, record.autostop or "-",
-                              age(now - record.created_at)))
+        resources = record.resources_str or f"{record.num_nodes}x {record.cloud}"
+        table.add_row(*_plain(record.name, launched_ago(now - record.launched), resources, record.status,
+                              record.autostop or "-", hourly(record.hourly_cost)))
     return table
 
 
@@ -84,11 +106,14 @@ def _num(value) -> str:
     return str(int(value)) if float(value) == int(value) else f"{value:.1f}"
 
 
-def candidates_table(placement, limit: int = 15) -> Table:
-    """The considered resources, best first, one row per cloud and instance type."""
+def candidates_table(placement, limit: int = 15, lacking: Optional[set] = None) -> Table:
+    """The considered resources, best first, one row per cloud and instance type; lacking: clouds without
+    credentials, marked in a CREDENTIALS column (None: no column)."""
     table = Table(title="Considered resources", title_justify="left")
     for column in ("CLOUD", "INSTANCE", "ACCELERATORS", "vCPUs", "MEM (GiB)", "REGION/ZONE", "$/HR", "CHOSEN"):
         table.add_column(column)
+    if lacking is not None:
+        table.add_column("CREDENTIALS")
     shown: set = set()
     for candidate in placement.candidates:
         key = (candidate.cloud, candidate.instance_type, candidate.accelerators)
@@ -98,7 +123,8 @@ def candidates_table(placement, limit: int = 15) -> Table:
         chosen = candidate is placement.chosen
         table.add_row(*_plain(candidate.cloud, candidate.instance_type + (" [spot]" if candidate.spot else ""),
                               candidate.accelerators, _num(candidate.vcpus), _num(candidate.memory_gib),
-                              candidate.location, f"{candidate.hourly_cost:.2f}", "✔" if chosen else ""),
+                              candidate.location, f"{candidate.hourly_cost:.2f}", "✔" if chosen else "",
+                              *([] if lacking is None else [credentials_cell(candidate.cloud, lacking)])),
                       style="bold green" if chosen else None)
         if len(shown) >= limit:
             break
@@ -121,13 +147,20 @@ def placement_line(placement) -> str:
             f"{nodes}, ${chosen.hourly_cost:.2f}/hr{failover}")
 
 
-def gpus_table(rows: list, title: str) -> Table:
+def gpus_table(rows: list, title: str, lacking: Optional[set] = None) -> Table:
+    """lacking: clouds without credentials, marked in a CREDENTIALS column (None: no column)."""
     table = Table(title=escape(title), title_justify="left")
     for column in ("GPU", "QTY", "CLOUD", "INSTANCE", "vCPUs", "HOST MEM", "$/HR", "SPOT $/HR", "REGION"):
         table.add_column(column)
+    if lacking is not None:
+        table.add_column("CREDENTIALS")
     for row in rows:
-        table.add_row(*_plain(*row))
+        table.add_row(*_plain(*row, *([] if lacking is None else [credentials_cell(row[2], lacking)])))
     return table
+
+
+def credentials_cell(cloud: str, lacking: set) -> str:
+    return "no" if cloud in lacking else "yes"
 
 
 def queue_table(cluster: str, rows: list[dict]) -> Table:

@@ -23,6 +23,8 @@ class PreviewReport:
     extra: dict[str, Any] = field(default_factory=dict)
     failover: list[Any] = field(default_factory=list)
     """The candidates after the chosen placement, in the order failover tries them (optimizer.Candidate)."""
+    planned: Optional[str] = None
+    """Set when the engine could not preview (no credentials for the placed cloud): what the changes are instead."""
 
     def counts(self) -> dict[str, int]:
         counts = self.changes.counts()
@@ -31,6 +33,7 @@ class PreviewReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "cluster": self.cluster,
+            "planned": self.planned,
             "summary": self.counts(),
             "has_changes": self.changes.has_changes,
             "cost_per_hour": {"before": self.cost_before, "after": self.cost_after},
@@ -43,7 +46,7 @@ class PreviewReport:
 
     def to_markdown(self, limit: int = MARKDOWN_LIMIT) -> str:
         counts = self.counts()
-        head = [f"### stix preview: `{self.cluster}`", "",
+        head = [f"### stix preview: `{self.cluster}`", "", *([f"_{self.planned}_", ""] if self.planned else []),
                 "| create | update | replace | delete | unchanged |", "|---|---|---|---|---|",
                 f"| {counts['create']} | {counts['update']} | {counts['replace']} | {counts['delete']} | {counts['same']} |",
                 "", f"Cost: {_money(self.cost_before)} → {_money(self.cost_after)} per hour", ""]

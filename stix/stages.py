@@ -150,7 +150,7 @@ def plan(target: Target) -> tuple[Placement, Any]:
     from stix.placement import place
 
     check_runnable(target.task)
-    placement = place(target.task)
+    placement = place(target.task, clouds=target.request.clouds)
     pin = None
     if target.project is not None:
         placement, pin = _pinned(target, placement)

@@ -67,7 +67,7 @@ def check_format(value: str, allowed: tuple[str, ...] = ("text", "json")) -> str
 
 
 CLOUDS_HELP = ("Plan over these clouds (comma-separated), or 'all': every cloud in the catalogs, credentials or "
-               "not (those without are marked); default: the enabled clouds.")
+               "not (those without are marked); default: the enabled clouds. E.g. `--clouds all`, `--clouds aws,gcp`.")
 
 
 def parse_clouds(value: Optional[str]) -> Optional[tuple[str, ...]]:

@@ -8,7 +8,8 @@ from typing import Optional
 import typer
 
 from stix.cli.app import app, catalog_app
-from stix.cli.common import CLOUDS_HELP, ENV_FILE_HELP, ENV_HELP, SECRET_HELP, _overrides, parse_clouds, resource_options
+from stix.cli.common import (CLOUDS_HELP, ENV_FILE_HELP, ENV_HELP, FORMAT_HELP, SECRET_HELP, _overrides, check_format,
+                             parse_clouds, resource_options)
 from stix.overrides import ResourceOverrides
 from stix.errors import StixError
 
@@ -67,26 +68,40 @@ def optimize(
     env: list[str] = typer.Option([], "--env", help=ENV_HELP),
     env_file: list[str] = typer.Option([], "--env-file", help=ENV_FILE_HELP),
     clouds: Optional[str] = typer.Option(None, "--clouds", help=CLOUDS_HELP),
+    format_: str = typer.Option("text", "--format", help=FORMAT_HELP + " E.g. `stix optimize task.yaml --format json`."),
     resources: ResourceOverrides = ResourceOverrides(),
 ) -> None:
-    """Show the placements considered for a task and the one chosen, with $/hr."""
+    """Show the placements considered for a task and the one chosen, with $/hr.
+
+    Examples: `stix optimize task.yaml`, `stix optimize task.yaml --gpus A100:8 --clouds all --format json`.
+    """
+    import json
+
     from rich.console import Console
 
     from stix.errors import UsageError
     from stix.loader import load_task
-    from stix.placement import place
+    from stix.overrides import apply_overrides
+    from stix.placement import place, placement_dict, without_credentials
     from stix.render import candidates_table, placement_line
 
+    check_format(format_)
     target = target.upper()
     if target not in ("COST", "TIME"):
         raise UsageError(f"--target {target!r}: expected COST or TIME")
-    from stix.overrides import apply_overrides
-
-    parse_clouds(clouds)  # TODO(issue 19): plan over these clouds
-    placement = place(apply_overrides(load_task(task, _overrides(env, env_file, [])), resources), target)
+    chosen_clouds = parse_clouds(clouds)
+    placement = place(apply_overrides(load_task(task, _overrides(env, env_file, [])), resources), target,
+                      chosen_clouds)
+    lacking = set(without_credentials([c.cloud for c in placement.candidates]))
+    if format_ == "json":
+        print(json.dumps(placement_dict(placement, target, lacking), indent=2))
+        return
     console = Console(highlight=False)
-    console.print(candidates_table(placement))
+    console.print(candidates_table(placement, lacking=lacking if chosen_clouds is not None else None))
     console.print(placement_line(placement), markup=False)
+    if placement.chosen.cloud in lacking:
+        console.print(f"No credentials for {placement.chosen.cloud}: `stix preview` shows the plan; `stix up` needs "
+                      f"them (stix check).", markup=False)
 
 
 @app.command()
@@ -95,44 +110,88 @@ def gpus(
     cloud: Optional[str] = typer.Option(None, "--cloud", help="Only this cloud."),
     region: Optional[str] = typer.Option(None, "--region", help="Only this region."),
     all_regions: bool = typer.Option(False, "--all-regions", help="One row per region, not only the cheapest."),
+    clouds: Optional[str] = typer.Option(None, "--clouds", help="Only these clouds (comma-separated), or all; marks "
+                                         "the clouds without credentials. E.g. `stix gpus A100:8 --clouds all`."),
+    format_: str = typer.Option("text", "--format", help=FORMAT_HELP + " E.g. `stix gpus A100 --format json`."),
 ) -> None:
-    """List accelerators in the catalogs, with on-demand and spot prices."""
+    """List accelerators in the catalogs, with on-demand and spot prices (credentials or not).
+
+    Examples: `stix gpus`, `stix gpus A100:8 --clouds aws,gcp`, `stix gpus H100 --format json`.
+    """
+    import json
+
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     from stix.catalog.load import load_catalog
-    from stix.gpus import offer_rows, parse_filter, summary_rows
+    from stix.gpus import offer_records, offer_rows, parse_filter, summary_rows
+    from stix.placement import considered_clouds, without_credentials
     from stix.render import gpus_table
 
+    check_format(format_)
     name, count = parse_filter(accelerator)
+    wanted = parse_clouds(clouds)
+    only = considered_clouds(wanted)[1] if wanted is not None else None
     catalog = load_catalog([cloud] if cloud else None)
+    lacking = set(without_credentials(catalog.clouds()))
+    marked = wanted is not None
     console = Console(highlight=False)
     if name is None:
+        rows = [row for row in summary_rows(catalog, cloud)
+                if only is None or set(row[2].split(", ")) & only]
+        if only is not None:
+            rows = [(gpu, qty, ", ".join(c for c in listed.split(", ") if c in only)) for gpu, qty, listed in rows]
+        if format_ == "json":
+            print(json.dumps([{"accelerator": gpu, "counts": [float(q) for q in qty.split(", ")],
+                               "clouds": listed.split(", ")} for gpu, qty, listed in rows], indent=2))
+            return
         table = Table(title="Accelerators", title_justify="left")
         for column in ("GPU", "QUANTITIES", "CLOUDS"):
             table.add_column(column)
-        for row in summary_rows(catalog, cloud):
-            table.add_row(*(Text(cell) for cell in row))
+        for gpu, qty, listed in rows:
+            shown = ", ".join(c + (" (no credentials)" if marked and c in lacking else "") for c in listed.split(", "))
+            table.add_row(*(Text(cell) for cell in (gpu, qty, shown)))
         console.print(table)
         return
-    rows = offer_rows(catalog, name, count, cloud, region, all_regions)
-    if not rows:
+    offers = [o for o in offer_records(catalog, name, count, cloud, region, all_regions) if only is None or o.cloud in only]
+    if not offers:
         from stix.errors import UsageError
 
         raise UsageError(f"no offers for {accelerator}" + (f" on {cloud}" if cloud else "") + (f" in {region}" if region else ""))
-    console.print(gpus_table(rows, f"{accelerator} offers"))
+    if format_ == "json":
+        print(json.dumps([{"accelerator": o.accelerator, "count": o.accelerator_count, "cloud": o.cloud,
+                           "instance_type": o.instance_type, "cpus": o.vcpus, "memory": o.memory_gib,
+                           "price": o.price, "spot_price": o.spot_price, "region": o.region,
+                           "credentials": o.cloud not in lacking} for o in offers], indent=2))
+        return
+    console.print(gpus_table(offer_rows(offers), f"{accelerator} offers", lacking if marked else None))
 
 
 @app.command()
-def check(clouds: list[str] = typer.Argument(None, help="Clouds to check (default: all).")) -> None:
+def check(
+    clouds: list[str] = typer.Argument(None, help="Clouds to check (default: all)."),
+    format_: str = typer.Option("text", "--format", help=FORMAT_HELP + " E.g. `stix check --format json`."),
+) -> None:
     """Which clouds have credentials (environment and the clouds' own config files); no network call."""
+    import json
+
     from stix.credentials import check_clouds
 
-    results = [c for c in check_clouds() if not clouds or c.cloud in clouds]
+    check_format(format_)
+    checks = check_clouds()
+    unknown = [name for name in clouds or [] if name not in {c.cloud for c in checks}]
+    if unknown:
+        from stix.errors import UsageError
+
+        raise UsageError(f"{unknown[0]!r} is not a cloud; expected one of {', '.join(c.cloud for c in checks)}")
+    results = [c for c in checks if not clouds or c.cloud in clouds]
+    if format_ == "json":
+        print(json.dumps([{"cloud": c.cloud, "enabled": c.enabled, "detail": c.detail} for c in results], indent=2))
+        return
     for result in results:
         print(f"{'enabled ' if result.enabled else 'disabled'} {result.cloud:11} {result.detail}")
-    print("enabled clouds: " + ", ".join(c.cloud for c in check_clouds() if c.enabled))
+    print("enabled clouds: " + ", ".join(c.cloud for c in checks if c.enabled))
 
 
 @catalog_app.command("update")

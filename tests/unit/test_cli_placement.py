@@ -28,7 +28,8 @@ def test_optimize_nothing_fits_is_one_line(stix, tmp_path):
     result = stix("optimize", task(tmp_path, "resources:\n  accelerators: A100:8\n"))
     assert result.returncode == 3
     assert result.stderr.strip() == ("stix: error: no placement for A100:8: offered on aws, azure, gcp, but enabled "
-                                     "clouds are local (set up credentials; stix check)")
+                                     "clouds are local (set up credentials, see `stix check`; `stix optimize TASK --clouds "
+                                     "all` shows prices on every cloud)")
 
 
 def test_optimize_local_task_is_free(stix, tmp_path):

@@ -1,3 +1,5 @@
+import pytest
+
 from stix.index import INIT, UP, ClusterIndex
 
 
@@ -12,3 +14,46 @@ def test_upsert_status_and_remove(tmp_path):
     assert [r.name for r in index.all()] == ["a", "b"]
     index.remove("a")
     assert index.get("a") is None
+
+
+def test_up_records_resources_cost_and_launch_time_and_later_writes_keep_them(tmp_path):
+    index = ClusterIndex(tmp_path / "index.db")
+    index.upsert("a", "aws", 2, INIT, None, None, "2x aws(g5.xlarge, A10G:1)", 2.0)
+    first = index.get("a")
+    assert (first.resources_str, first.hourly_cost) == ("2x aws(g5.xlarge, A10G:1)", 2.0)
+    assert first.launched_at is not None and first.launched == first.launched_at
+    index.upsert("a", "aws", 2, UP, None)  # a write that does not know them (stop, start) keeps them
+    assert (index.get("a").resources_str, index.get("a").launched_at) == (first.resources_str, first.launched_at)
+    index.remove("a")
+    index.restore("a", first)
+    assert index.get("a") == first
+
+
+def test_an_index_written_before_the_columns_gains_them(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "index.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE clusters (name TEXT PRIMARY KEY, cloud TEXT NOT NULL, num_nodes INTEGER NOT NULL, "
+                     "status TEXT NOT NULL, task_path TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL)")
+        conn.execute("INSERT INTO clusters VALUES ('old', 'local', 1, 'UP', NULL, 100.0, 100.0)")
+    old = ClusterIndex(path).get("old")
+    assert (old.resources_str, old.hourly_cost, old.launched_at, old.launched) == (None, None, None, 100.0)
+    assert old.status_record()["resources_str"] is None
+
+
+def test_resources_string_is_skypilots_form():
+    from stix.index import resources_string
+
+    assert resources_string(2, "aws", "g5.xlarge", "A10G", 1.0) == "2x aws(g5.xlarge, A10G:1)"
+    assert resources_string(1, "gcp", "a2-highgpu-8g", "A100", 8.0, spot=True) == "1x gcp([Spot]a2-highgpu-8g, A100:8)"
+    assert resources_string(1, "local", "local", vcpus=4.0, memory_gib=15.53) == "1x local(local, cpus=4, mem=15.5)"
+
+
+@pytest.mark.parametrize("label, expected", [(None, (-1, False)), ("10m", (10, False)), ("0.5m (down)", (0.5, True))])
+def test_autostop_as_skypilot_reports_it(tmp_path, label, expected):
+    index = ClusterIndex(tmp_path / "index.db")
+    index.upsert("a", "local", 1, UP, None)
+    index.set_autostop("a", label)
+    record = index.get("a").status_record()
+    assert (record["autostop"], record["to_down"]) == expected

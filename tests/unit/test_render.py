@@ -41,3 +41,28 @@ def test_engine_names_and_messages_are_literal():
         render(event)
     out = console.export_text()
     assert "job [/x] done" in out and "create: n[/a]" in out and "n[b]: bad [/i] input" in out
+
+
+def test_launched_reads_as_skypilot_writes_it():
+    from stix.render import launched_ago
+
+    assert [launched_ago(s) for s in (3, 45, 60, 150, 3600, 7300, 86400 * 3, 86400 * 8, 86400 * 65)] == [
+        "a few secs ago", "45 secs ago", "1 min ago", "2 mins ago", "1 hr ago", "2 hrs ago", "3 days ago",
+        "1 week ago", "2 months ago"]
+
+
+def test_status_table_without_recorded_resources_falls_back():
+    from stix.index import ClusterRecord
+    from stix.render import status_table
+
+    old = ClusterRecord("old", "local", 2, "UP", None, 0.0, 0.0)
+    text = rendered(status_table([old], now=120.0))
+    assert "2x local" in text and "2 mins ago" in text and " - " in text
+
+
+def test_credentials_are_marked_only_when_asked():
+    spot = Candidate("aws", "us-east-1", "us-east-1a", "p4d.24xlarge", "A100", 8.0, 96.0, 1152.0, False, 12.5, 1)
+    assert "CREDENTIALS" not in rendered(candidates_table(Placement(spot, [spot])))
+    marked = rendered(candidates_table(Placement(spot, [spot]), lacking={"aws"}))
+    assert "CREDENTIALS" in marked and "│ no" in marked
+    assert "CREDENTIALS" in rendered(gpus_table([("A100", "8", "aws") + ("x",) * 6], "t", set()))
