@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import re
 import signal
@@ -25,11 +26,13 @@ envs:
   MSG: "a b 'c' $HOME"
 setup: |
   echo "setup-$SKYPILOT_NODE_RANK" >> "$HOME/order.log"
+  echo "SETUPWHO=$SKYPILOT_USER"
   {setup_extra}
 run: |
   echo "run-$SKYPILOT_NODE_RANK" >> "$HOME/order.log"
   echo "RANK=$SKYPILOT_NODE_RANK TWIN=$STIX_NODE_RANK N=$SKYPILOT_NUM_NODES IPS=$(echo "$SKYPILOT_NODE_IPS" | tr '\\n' ,) DATA=$(cat data.txt)"
   echo "MSG=$MSG"
+  echo "WHO=$SKYPILOT_USER/$STIX_USER"
   echo "ORDER=$(tr '\\n' ' ' < "$HOME/order.log")"
 """
 
@@ -76,6 +79,7 @@ def test_two_node_cluster_up_rerun_destroy(stix, stix_home, tmp_path, engine):
         ips.add(tuple(node_ips))
         assert field(lines, "DATA") == "synced"
         assert f"MSG=a b 'c' $HOME" in lines
+        assert field(lines, "SETUPWHO") == getpass.getuser() and field(lines, "WHO") == f"{getpass.getuser()}/{getpass.getuser()}"
         assert f"ORDER=setup-{rank} run-{rank} " in lines
     assert len(ips) == 1, "every node sees the same IP list"
     assert len(node_dirs(stix_home, "e2e-two")) == 2
