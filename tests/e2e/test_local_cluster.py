@@ -434,3 +434,23 @@ def test_a_frozen_worker_is_reported_within_the_keepalive_bound(stix, stix_home,
             except ProcessLookupError:
                 pass
         assert stix("destroy", "-y", "e2e-frozen").returncode == 0
+
+
+def test_autostop_runs_the_tasks_hook_on_the_head_before_stopping(stix, stix_home, tmp_path, engine):
+    from stix.agent.node_agent import HOOK_LOG_FILE, REMOTE_DIR
+
+    task = tmp_path / "e2e-hook.yaml"
+    task.write_text("name: e2e-hook\nresources:\n  infra: local\n  autostop:\n    idle_minutes: 90\n    hook_timeout: 60\n"
+                    "    hook: |\n      echo \"saved $((6 * 7))\" > ~/hook-out.txt\n      echo hook-to-log\n      exit 5\n"
+                    "run: echo ok\n")
+    up = stix("up", "-y", str(task), "-i", "0.1")  # -i wins over idle_minutes; the task's hook still runs
+    assert up.returncode == 0, up.stdout + up.stderr
+    root = stix_home / "clusters" / "e2e-hook"
+    wait_for(lambda: not sshd.processes_under(root), 60, "autostop to stop the idle cluster")
+    home = root / "nodes" / "e2e-hook-head" / "home"
+    assert (home / "hook-out.txt").read_text() == "saved 42\n", "the hook ran on the head before the stop"
+    log = (home / REMOTE_DIR / HOOK_LOG_FILE).read_text()
+    assert "hook-to-log" in log and "the hook exited 5" in log, log
+    refreshed = stix("status", "--refresh")
+    assert " STOPPED " in next(line for line in refreshed.stdout.splitlines() if "e2e-hook" in line and "│" in line)
+    assert stix("destroy", "-y", "e2e-hook").returncode == 0
