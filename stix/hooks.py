@@ -80,8 +80,11 @@ def node_env(info: ClusterInfo, node: NodeInfo, context: JobContext, phase: str)
 
 
 def shell_command(script: str, env: dict[str, str], cwd: str) -> str:
+    """`script` in `cwd` with `env`, in the node's container where it has one (stix.containers)."""
+    from stix.agent.node_agent import in_container
+
     exports = "".join(f"export {key}={shlex.quote(value)}; " for key, value in env.items())
-    return f"{exports}mkdir -p {shlex.quote(cwd)} && cd {shlex.quote(cwd)} && exec bash -c {shlex.quote(script)}"
+    return f"{exports}mkdir -p {shlex.quote(cwd)} && cd {shlex.quote(cwd)} && {in_container(env, script)}"
 
 
 def remote_workdir(node: NodeInfo) -> str:
