@@ -174,3 +174,18 @@ def test_the_refusal_is_one_line_naming_the_field_the_nodes_and_the_way_out():
     assert "cluster dev is up: `stix destroy dev` removes it" in str(bare)
     pull = refusal("ubuntu", "dev", [("dev-head", 125, ["Trying to pull...", "Error: no such host", ""])])
     assert "the container could not start on dev-head (exit 125: Error: no such host)" in str(pull)
+
+
+@pytest.mark.parametrize("image_id, ami", [("docker:nvcr.io/nvidia/pytorch:24.01-py3", ""), ("ami-0abc", "ami-0abc")])
+def test_compile_hands_the_cloud_its_default_image_for_a_docker_image(tmp_path, image_id, ami):
+    from stix.catalog.load import load_catalog
+    from stix.compile import compile_spec
+    from stix.home import StixHome
+    from stix.inputs import cluster_inputs
+    from stix.models.task import Task
+    from stix.optimizer import HostLimits, optimize
+
+    task = Task.model_validate({"resources": {"infra": "aws/us-east-1", "cpus": "2+", "image_id": image_id}})
+    chosen = optimize(task.resources, 1, load_catalog(), ["aws"], host=HostLimits(2, 8)).chosen
+    inputs = cluster_inputs(StixHome(tmp_path / "home"), "c", chosen, 1, ("198.51.100.7/32",))
+    assert compile_spec(task, "c", chosen, inputs).image_id == ami
