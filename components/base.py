@@ -54,6 +54,9 @@ class Cloud:
     """stix makes each node's host key and installs it at boot, so the client pins it from the first connection."""
     vm_fields: ClassVar[bool] = True
     """Nodes are machines of their own: disk_size/disk_tier, ports, labels and image_id apply."""
+    docker_image_is_node: ClassVar[bool] = False
+    """image_id `docker:IMAGE` is the node itself (a pod runs that image). Elsewhere nodes boot the cloud's
+    default image and setup and run execute in a container of IMAGE on each node (stix.containers)."""
     probes_capacity: ClassVar[bool] = False
     """Node sizes are not known from a catalog: ask the nodes after apply."""
     nodes_are_processes: ClassVar[bool] = False

@@ -34,6 +34,21 @@ if (( ${#missing[@]} )); then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+if [[ -n "$extras" ]] && ! command -v podman >/dev/null; then
+  say "installing podman and runc (tests run image_id docker:IMAGE in real containers on local nodes)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc >/dev/null
+fi
+podman_conf=/etc/containers/containers.conf.d/stix-tests.conf
+if [[ -n "$extras" ]] && command -v podman >/dev/null && [[ ! -f "$podman_conf" ]]; then
+  # Sandboxed test machines: crun cannot set up hybrid cgroups, and no runtime may raise rlimits past the
+  # machine's own (podman's defaults do); runc with these limits runs containers there.
+  say "writing $podman_conf (runc, container rlimits within this machine's)"
+  as_root mkdir -p "$(dirname "$podman_conf")"
+  printf '[containers]\ndefault_ulimits = ["nofile=%s:%s", "nproc=4096:4096"]\n[engine]\nruntime = "runc"\n' \
+    "$(ulimit -Hn)" "$(ulimit -Hn)" | as_root tee "$podman_conf" >/dev/null
+fi
+
 if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
   export PATH="/usr/local/go/bin:$PATH"
 fi

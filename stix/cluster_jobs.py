@@ -152,11 +152,17 @@ def cancel(head: NodeConnection, job_ids: list[int], all_jobs: bool) -> list[int
 
 
 def set_autostop(head: NodeConnection, idle_minutes: Optional[float], down: bool = False,
-                 wait_for: str = "jobs_and_ssh") -> None:
+                 wait_for: str = "jobs_and_ssh", hook: Optional[str] = None, hook_timeout: Optional[float] = None) -> None:
+    """Arm (or cancel, idle_minutes None) the head agent's idle timer. `hook` runs on the head before the stop,
+    within hook_timeout seconds (the agent's default: SkyPilot's hour); it travels on stdin, never in argv."""
     args = ["autostop", "--cancel"] if idle_minutes is None else \
         ["autostop", "--idle", f"{idle_minutes:g}", "--wait-for", wait_for] + (["--down"] if down else [])
+    stdin = None
+    if idle_minutes is not None and hook:
+        args += ["--hook-stdin"] + (["--hook-timeout", f"{hook_timeout:g}"] if hook_timeout else [])
+        stdin = hook.encode()
     out: list[str] = []
-    if head.run(_agent(head.node, *args), out.append, timeout=60) != 0:
+    if head.run(_agent(head.node, *args), out.append, timeout=60, stdin=stdin) != 0:
         raise JobError(f"cannot set autostop on {head.node.name}: {' '.join(out)[-300:]}")
 
 

@@ -11,6 +11,7 @@ from typing import Optional
 
 from pydantic import BaseModel
 
+from stix.containers import docker_image, vm_image
 from stix.errors import PrerequisiteMissing, UsageError
 from stix.home import StixHome
 from stix.models.storage import Storage
@@ -79,7 +80,10 @@ def unsupported_fields(task: Task, cloud: Optional[str] = None) -> list[str]:
             out.append(f"file_mounts destination {absolute[0]!r} on the {cloud} cloud (its nodes share this "
                        f"machine's filesystem; use a path under ~)")
     runnable = PLACEMENT_FIELDS | RUNTIME_FIELDS | (CLOUD_VM_FIELDS if vm_fields else set())
-    considered = task.resources.set_of_fields() if cloud else task.resources.set_of_fields() - CLOUD_VM_FIELDS
+    fields = task.resources.set_of_fields()
+    if docker_image(task.resources.image_id) is not None:
+        fields -= {"image_id"}  # docker:IMAGE runs setup and run in a container, on every cloud (stix.containers)
+    considered = fields if cloud else fields - CLOUD_VM_FIELDS
     out += [_refused(task.resources, name, "resources.") + (f" on the {cloud} cloud" if name in CLOUD_VM_FIELDS else "")
             for name in sorted(considered - runnable - IGNORED_FIELDS)]
     for kind in ("any_of", "ordered"):
@@ -158,7 +162,7 @@ def compile_spec(task: Task, cluster: str, chosen: Candidate, inputs: ClusterInp
         use_spot=chosen.spot,
         disk_size_gb=resources.disk_size.gib if resources.disk_size is not None else 256,
         disk_tier=resources.disk_tier or "medium",
-        image_id=resolve_image(resources.image_id, chosen.region),
+        image_id=vm_image(resolve_image(resources.image_id, chosen.region), chosen.cloud),
         ports=resources.ports.ranges if resources.ports is not None else (),
         ssh_cidrs=inputs.ssh_cidrs,
         host_public_keys=inputs.host_public_keys,

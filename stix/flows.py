@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from stix import index as idx
-from stix import cluster_jobs
-from stix.compile import check_runnable
+from stix import cluster_jobs, containers
+from stix.compile import check_runnable, resolve_image
 from stix.engine.calls import engine_call
 from stix.errors import CapacityError, NodeCommandFailed, StackLocked, UsageError
 from stix.failover import apply_in_order, failover_order, order_line
@@ -151,6 +151,8 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
     storage.upload_sources(session, mounts, remotes)
     with ClusterConnections(cluster_info(session, spec, outputs)) as conns:
         info = sized(session, conns, spec)
+        image = containers.node_container(resolve_image(task.resources.image_id, spec.region), spec.cloud)
+        containers.prepare(conns, image, target.cluster)  # before anything is sent or runs: refuses a node without docker
         demand = cluster_jobs.job_demand(task, info.head)
         context = JobContext(request.task_id or new_task_id(target.cluster), demand[1])
         _report_sync(session, sync_workdir(conns, task.workdir, task_values(task), session.note))
@@ -271,22 +273,25 @@ def _run_job(session: Session, conns, info: ClusterInfo, task: Task, demand: tup
 
 
 def _arm_autostop(session: Session, head, cluster: str, task: Task, idle_minutes: Optional[float], down: bool) -> None:
-    """`-i/--down` on the command line win over resources.autostop; neither leaves the timer as it is."""
+    """`-i/--down` on the command line win over resources.autostop; neither leaves the timer as it is. The task's
+    autostop hook runs before the stop either way."""
     setting = task.resources.autostop
+    hook = (setting.hook, setting.hook_timeout) if setting is not None and setting.enabled else (None, None)
     if idle_minutes is None and setting is not None:
         if not setting.enabled:
             return set_autostop(session, cluster, None, head=head)
         idle_minutes, down, wait_for = setting.idle_minutes, setting.down or down, setting.wait_for
-        return set_autostop(session, cluster, idle_minutes, down, wait_for, head=head)
+        return set_autostop(session, cluster, idle_minutes, down, wait_for, head=head, hook=hook)
     if idle_minutes is not None:
-        set_autostop(session, cluster, idle_minutes, down, head=head)
+        set_autostop(session, cluster, idle_minutes, down, head=head, hook=hook)
 
 
 def set_autostop(session: Session, cluster: str, idle_minutes: Optional[float], down: bool = False,
-                 wait_for: str = "jobs_and_ssh", head=None) -> None:
+                 wait_for: str = "jobs_and_ssh", head=None,
+                 hook: tuple[Optional[str], Optional[int]] = (None, None)) -> None:
     if head is None:
         with cluster_jobs.head_connection(session.home, cluster) as own:
-            return set_autostop(session, cluster, idle_minutes, down, wait_for, own)
-    cluster_jobs.set_autostop(head, idle_minutes, down, wait_for)
+            return set_autostop(session, cluster, idle_minutes, down, wait_for, own, hook)
+    cluster_jobs.set_autostop(head, idle_minutes, down, wait_for, *hook)
     label = None if idle_minutes is None else f"{idle_minutes:g}m" + (" (down)" if down else "")
     session.index.set_autostop(cluster, label)

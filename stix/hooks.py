@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import shlex
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Optional
 
@@ -31,11 +31,25 @@ def setup_timeout() -> float:
     return positive_seconds(SETUP_TIMEOUT_ENV, f"{DEFAULT_SETUP_TIMEOUT_S:g}", most=math.inf)
 
 
+def local_user() -> str:
+    """Who launches, as SkyPilot names them (SKYPILOT_USER): the local username."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no USER/LOGNAME and no passwd entry for this uid
+        import os
+
+        return str(os.getuid())
+
+
 @dataclass(frozen=True)
 class JobContext:
     task_id: str
     gpus_per_node: float = 0.0
     """The job's GPUs on each node (jobs.job_demand), for SKYPILOT_NUM_GPUS_PER_NODE."""
+    user: str = field(default_factory=local_user)
+    """The user who launched the job (SKYPILOT_USER)."""
 
 
 def new_task_id(cluster: str) -> str:
@@ -53,6 +67,7 @@ def node_env(info: ClusterInfo, node: NodeInfo, context: JobContext, phase: str)
         "NUM_GPUS_PER_NODE": str(math.ceil(context.gpus_per_node)),  # SkyPilot rounds a fraction up
         "TASK_ID": context.task_id,
         "CLUSTER_INFO": info.to_json(),
+        "USER": context.user,
     }
     if phase == "setup":
         base["SETUP_NODE_RANK"] = str(node.rank)
@@ -65,8 +80,11 @@ def node_env(info: ClusterInfo, node: NodeInfo, context: JobContext, phase: str)
 
 
 def shell_command(script: str, env: dict[str, str], cwd: str) -> str:
+    """`script` in `cwd` with `env`, in the node's container where it has one (stix.containers)."""
+    from stix.agent.node_agent import in_container
+
     exports = "".join(f"export {key}={shlex.quote(value)}; " for key, value in env.items())
-    return f"{exports}mkdir -p {shlex.quote(cwd)} && cd {shlex.quote(cwd)} && exec bash -c {shlex.quote(script)}"
+    return f"{exports}mkdir -p {shlex.quote(cwd)} && cd {shlex.quote(cwd)} && {in_container(env, script)}"
 
 
 def remote_workdir(node: NodeInfo) -> str:

@@ -21,6 +21,7 @@ class Kubernetes(LoadBalancers, Cloud):
     capacity_errors = (r"Insufficient nvidia\.com/gpu", r"\bUnschedulable\b", r"Insufficient (cpu|memory)\b")
     plugin = ("kubernetes", "pulumi-kubernetes")
     explicit_only = True  # stix does not price a cluster you already run
+    docker_image_is_node = True
 
     @classmethod
     def candidates(cls, request: "Request", catalog: "Catalog", num_nodes: int,

@@ -12,7 +12,8 @@ lines and exit with a status, never a traceback for a known condition.
     cancel ID...|-a   cancel jobs, killing their processes on every node
     daemon            the scheduler (one per head; started by `ensure`)
     ensure            start the daemon unless it runs
-    autostop          set (--idle MINUTES [--down] [--wait-for W]) or --cancel the idle timer
+    autostop          set (--idle MINUTES [--down] [--wait-for W] [--hook-stdin [--hook-timeout S]]) or --cancel
+                      the idle timer; the hook (a script, on stdin) runs on the head before the stop
 
 State lives in $STIX_AGENT_HOME (default ~/.stix-agent): jobs.db (SQLite), and
 jobs/<id>/ with spec.json (mode 0600: it holds the job's secrets) and
@@ -71,6 +72,12 @@ DAEMON_PID_FILE = "daemon.pid"
 DAEMON_LOCK_FILE = "daemon.lock"
 DAEMON_LOG_FILE = "daemon.log"
 AUTOSTOP_FILE = "autostop.json"
+CONTAINER_FILE = "container"
+"""On a node whose setup and run execute in a container (image_id docker:IMAGE): "<runtime> <container name>"."""
+HOOK_LOG_FILE = "autostop_hook.log"
+"""The autostop hook's output (the last run's), on the head: kept by a stop, gone with a teardown."""
+DEFAULT_HOOK_TIMEOUT_S = 3600
+"""SkyPilot's default for resources.autostop.hook_timeout."""
 # expanduser never raises (it returns "~" unchanged when there is no home); Path.home() can.
 ROOT = Path(os.environ.get("STIX_AGENT_HOME") or os.path.join(os.path.expanduser("~"), REMOTE_DIR))
 
@@ -108,6 +115,18 @@ REMOTE_RUNNER = ("setsid --wait bash -c 'd=\"$HOME/" + REMOTE_DIR + "/" + PIDS_D
 RANK_WRAPPER = 'e=$1; shift; "$@"; c=$?; printf "%s\\n" "$c" > "$e.tmp" && mv -f "$e.tmp" "$e"; exit $c'
 # Rank 0 itself: its script arrives on stdin, never in argv; the job's own stdin is /dev/null.
 LOCAL_RUNNER = 'IFS= read -r -d "" __stix_script || exit 1; eval "$__stix_script" </dev/null'
+
+
+def in_container(env_keys, script: str) -> str:
+    """A shell command that runs `script` with bash in the node's container where it has one (CONTAINER_FILE),
+    else on the node itself, in the current directory. The variables named pass into the container by name: their
+    values (secrets among them) stay in the environment, never in argv."""
+    passes = "".join(f"-e {_quote(key)} " for key in dict.fromkeys([*env_keys, GPU_ENV]))
+    script_q = _quote(script)
+    return (f'__stix_c="$HOME/{REMOTE_DIR}/{CONTAINER_FILE}"; if [ -f "$__stix_c" ]; then '
+            'read -r __stix_r __stix_n < "$__stix_c" && "$__stix_r" start "$__stix_n" >/dev/null || '
+            '{ echo "stix: the node\'s container could not be started" >&2; exit 125; }; '
+            f'exec "$__stix_r" exec {passes}-w "$PWD" "$__stix_n" bash -c {script_q}; fi; exec bash -c {script_q}')
 
 
 def rank_log(rank: int) -> str:
@@ -338,11 +357,62 @@ def cmd_autostop(args) -> int:
         path.unlink(missing_ok=True)
     else:
         setting = {"idle_minutes": args.idle, "down": args.down, "wait_for": args.wait_for, "set_at": time.time()}
-        path.write_text(json.dumps(setting))
+        if args.hook_stdin:
+            setting["hook"] = sys.stdin.read()
+            setting["hook_timeout"] = args.hook_timeout or DEFAULT_HOOK_TIMEOUT_S
+        ROOT.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(AUTOSTOP_FILE + ".tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the hook may hold secrets
+        with os.fdopen(fd, "w") as handle:
+            json.dump(setting, handle)
+        os.replace(temporary, path)
     ensure_daemon()
     _poke_daemon()
-    print(json.dumps(None if args.cancel else json.loads(path.read_text())))
+    shown = None if args.cancel else {k: v for k, v in json.loads(path.read_text()).items() if k != "hook"}
+    print(json.dumps(shown))
     return 0
+
+
+def run_hook(script: str, timeout: float, log_path: Path, cwd: str) -> int | None:
+    """Run the autostop hook (bash) with its output in log_path; its exit status, or None when it was killed
+    for running past `timeout` seconds or could not start. Whatever it does, the stop goes on."""
+    with open(log_path, "ab") as log:
+        log.write(f"--- autostop hook, {time.strftime('%Y-%m-%d %H:%M:%S')}, timeout {timeout:g}s\n".encode())
+        log.flush()
+        try:
+            process = subprocess.Popen(["bash", "-c", script], cwd=cwd, stdin=subprocess.DEVNULL, stdout=log,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as exc:
+            log.write(f"--- the hook could not start: {exc}\n".encode())
+            return None
+        try:
+            code: int | None = process.wait(timeout=timeout)
+            log.write(f"--- the hook exited {code}\n".encode())
+        except subprocess.TimeoutExpired:
+            _kill_group(process, KILL_GRACE_S)
+            code = None
+            log.write(f"--- the hook ran past its timeout ({timeout:g}s) and was killed\n".encode())
+    return code
+
+
+def _kill_group(process: subprocess.Popen, grace: float) -> None:
+    """SIGTERM the process's group (it leads a session of its own), then SIGKILL what is left after `grace`."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except OSError:
+            pass
+        try:
+            process.wait(timeout=grace)
+            if sig == signal.SIGTERM:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)  # the leader left; its children may not have
+                except OSError:
+                    pass
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    process.wait()
 
 
 def autostop_setting():
@@ -764,7 +834,8 @@ class Scheduler:
                     # GPUs gets "" (no devices), not the whole node.
                     env[GPU_ENV] = ",".join(str(device) for device in assignment[rank])
                 script = "".join(f"export {key}={_quote(value)}; " for key, value in env.items())
-                script += f"mkdir -p {_quote(rank_spec['cwd'])} && cd {_quote(rank_spec['cwd'])} && exec bash -c {_quote(spec['script'])}"
+                script += f"mkdir -p {_quote(rank_spec['cwd'])} && cd {_quote(rank_spec['cwd'])} && " \
+                          + in_container(env, spec["script"])
                 if rank == 0:
                     command = ["bash", "-c", LOCAL_RUNNER]
                 else:
@@ -829,6 +900,12 @@ class Scheduler:
             print(f"autostop: idle for {setting['idle_minutes']} min; {'tearing down' if setting.get('down') else 'stopping'}",
                   flush=True)
             (ROOT / AUTOSTOP_FILE).unlink(missing_ok=True)
+            if setting.get("hook"):
+                timeout = float(setting.get("hook_timeout") or DEFAULT_HOOK_TIMEOUT_S)
+                print(f"autostop: running the hook (timeout {timeout:g}s; output in {ROOT / HOOK_LOG_FILE})", flush=True)
+                code = run_hook(setting["hook"], timeout, ROOT / HOOK_LOG_FILE, self.info["nodes"][0]["home"])
+                print(f"autostop: the hook {'ended without an exit status' if code is None else f'exited {code}'}; "
+                      "going on", flush=True)
             power_off(self.info, bool(setting.get("down")))
             sys.exit(0)
 
@@ -923,6 +1000,8 @@ def main(argv=None) -> int:
     autostop.add_argument("--down", action="store_true")
     autostop.add_argument("--wait-for", default="jobs_and_ssh", choices=("jobs_and_ssh", "jobs", "none"))
     autostop.add_argument("--cancel", action="store_true")
+    autostop.add_argument("--hook-stdin", action="store_true", help="read the autostop hook (a script) on stdin")
+    autostop.add_argument("--hook-timeout", type=float)
     autostop.set_defaults(run=cmd_autostop)
     args = parser.parse_args(argv)
     return args.run(args)

@@ -159,7 +159,7 @@ def _autostop(value: Any) -> values.Autostop:
         minutes = config.idle_minutes
         return values.Autostop(enabled=True, idle_minutes=5 if minutes is None else values.parse_duration_minutes(minutes),
                                down=bool(config.down), wait_for=config.wait_for or "jobs_and_ssh",
-                               spelling=config.to_config())
+                               hook=config.hook, hook_timeout=config.hook_timeout, spelling=config.to_config())
     return values.parse_autostop(value)
 
 

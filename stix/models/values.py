@@ -369,6 +369,10 @@ class Autostop:
     idle_minutes: int = 5
     down: bool = False
     wait_for: str = "jobs_and_ssh"
+    hook: Optional[str] = None
+    """A script the head runs before the stop (the node agent keeps its output in ~/.stix-agent/autostop_hook.log)."""
+    hook_timeout: Optional[int] = None
+    """Seconds the hook may run; None: SkyPilot's default (an hour)."""
     spelling: Any = field(default=None, compare=False)
 
     def to_spelling(self) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import re
 import signal
@@ -25,11 +26,13 @@ envs:
   MSG: "a b 'c' $HOME"
 setup: |
   echo "setup-$SKYPILOT_NODE_RANK" >> "$HOME/order.log"
+  echo "SETUPWHO=$SKYPILOT_USER"
   {setup_extra}
 run: |
   echo "run-$SKYPILOT_NODE_RANK" >> "$HOME/order.log"
   echo "RANK=$SKYPILOT_NODE_RANK TWIN=$STIX_NODE_RANK N=$SKYPILOT_NUM_NODES IPS=$(echo "$SKYPILOT_NODE_IPS" | tr '\\n' ,) DATA=$(cat data.txt)"
   echo "MSG=$MSG"
+  echo "WHO=$SKYPILOT_USER/$STIX_USER"
   echo "ORDER=$(tr '\\n' ' ' < "$HOME/order.log")"
 """
 
@@ -76,6 +79,7 @@ def test_two_node_cluster_up_rerun_destroy(stix, stix_home, tmp_path, engine):
         ips.add(tuple(node_ips))
         assert field(lines, "DATA") == "synced"
         assert f"MSG=a b 'c' $HOME" in lines
+        assert field(lines, "SETUPWHO") == getpass.getuser() and field(lines, "WHO") == f"{getpass.getuser()}/{getpass.getuser()}"
         assert f"ORDER=setup-{rank} run-{rank} " in lines
     assert len(ips) == 1, "every node sees the same IP list"
     assert len(node_dirs(stix_home, "e2e-two")) == 2
@@ -430,3 +434,23 @@ def test_a_frozen_worker_is_reported_within_the_keepalive_bound(stix, stix_home,
             except ProcessLookupError:
                 pass
         assert stix("destroy", "-y", "e2e-frozen").returncode == 0
+
+
+def test_autostop_runs_the_tasks_hook_on_the_head_before_stopping(stix, stix_home, tmp_path, engine):
+    from stix.agent.node_agent import HOOK_LOG_FILE, REMOTE_DIR
+
+    task = tmp_path / "e2e-hook.yaml"
+    task.write_text("name: e2e-hook\nresources:\n  infra: local\n  autostop:\n    idle_minutes: 90\n    hook_timeout: 60\n"
+                    "    hook: |\n      echo \"saved $((6 * 7))\" > ~/hook-out.txt\n      echo hook-to-log\n      exit 5\n"
+                    "run: echo ok\n")
+    up = stix("up", "-y", str(task), "-i", "0.1")  # -i wins over idle_minutes; the task's hook still runs
+    assert up.returncode == 0, up.stdout + up.stderr
+    root = stix_home / "clusters" / "e2e-hook"
+    wait_for(lambda: not sshd.processes_under(root), 60, "autostop to stop the idle cluster")
+    home = root / "nodes" / "e2e-hook-head" / "home"
+    assert (home / "hook-out.txt").read_text() == "saved 42\n", "the hook ran on the head before the stop"
+    log = (home / REMOTE_DIR / HOOK_LOG_FILE).read_text()
+    assert "hook-to-log" in log and "the hook exited 5" in log, log
+    refreshed = stix("status", "--refresh")
+    assert " STOPPED " in next(line for line in refreshed.stdout.splitlines() if "e2e-hook" in line and "│" in line)
+    assert stix("destroy", "-y", "e2e-hook").returncode == 0

@@ -47,3 +47,14 @@ def test_a_fraction_of_a_gpu_counts_as_one():
     env = node_env(cluster, cluster.nodes[0], JobContext("t", gpus_per_node=0.5), "run")
     assert env["SKYPILOT_NUM_GPUS_PER_NODE"] == "1"
     assert node_env(cluster, cluster.nodes[0], JobContext("t"), "run")["SKYPILOT_NUM_GPUS_PER_NODE"] == "0"
+
+
+def test_skypilot_user_is_the_local_user_who_launched(monkeypatch):
+    import getpass
+
+    cluster = info()
+    monkeypatch.setattr(getpass, "getuser", lambda: "alice")
+    for phase in ("setup", "run"):
+        env = node_env(cluster, cluster.nodes[1], JobContext("t"), phase)
+        assert env["SKYPILOT_USER"] == env["STIX_USER"] == "alice"
+    assert node_env(cluster, cluster.nodes[0], JobContext("t", user="bob"), "run")["SKYPILOT_USER"] == "bob"

@@ -390,6 +390,7 @@ def test_a_job_whose_spec_is_unreadable_fails_and_the_next_one_runs(head, tmp_pa
 
 # --- hardening: no secrets in argv, adoption after a daemon death, stale pids -----------------------
 
+import io  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
@@ -703,3 +704,67 @@ def na_daemon_in(home: Path) -> int | None:
         return na.daemon_pid()
     finally:
         na.ROOT = saved
+
+
+# --- the autostop hook ---------------------------------------------------------------------------
+
+
+def test_the_hook_runs_in_the_given_directory_and_its_output_is_kept(tmp_path):
+    log = tmp_path / "hook.log"
+    assert na.run_hook('echo "in $PWD"; echo oops >&2; exit 4', 30, log, str(tmp_path)) == 4
+    text = log.read_text()
+    assert f"in {tmp_path}\noops\n" in text and "the hook exited 4" in text
+
+
+def test_a_hook_past_its_timeout_is_killed_with_its_children(tmp_path):
+    log = tmp_path / "hook.log"
+    pids = tmp_path / "pids"
+    began = time.monotonic()
+    script = f"echo started; trap '' TERM; sh -c 'sleep 60' & echo $! > {pids}; wait"  # both ignore SIGTERM
+    code = na.run_hook(script, 0.5, log, str(tmp_path))
+    assert code is None
+    assert time.monotonic() - began < 0.5 + na.KILL_GRACE_S + 5, "the timeout was not honoured"
+    assert "started" in log.read_text() and "ran past its timeout (0.5s) and was killed" in log.read_text()
+    child = int(pids.read_text())
+    wait_for(lambda: not Path(f"/proc/{child}").exists() or b"Z" in Path(f"/proc/{child}/stat").read_bytes().split(b")")[1][:3],
+             10, "the hook's child to be killed")
+
+
+@pytest.mark.parametrize("hook, timeout, outcome", [
+    ("echo hooked; exit 3", 30, "the hook exited 3"),
+    ("echo hooked; sleep 60", 0.5, "ran past its timeout"),
+])
+def test_autostop_runs_the_hook_then_stops_even_when_the_hook_fails(head, tmp_path, monkeypatch, hook, timeout, outcome):
+    scheduler = head()
+    stops = []
+    monkeypatch.setattr(na, "power_off", lambda info, down: stops.append((down, (na.ROOT / na.HOOK_LOG_FILE).read_text())))
+    args = argparse.Namespace(cancel=False, idle=0.0, down=True, wait_for="jobs", hook_stdin=True, hook_timeout=timeout)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(hook))
+    monkeypatch.setattr(na, "ensure_daemon", lambda: None)
+    assert na.cmd_autostop(args) == 0
+    assert oct((na.ROOT / na.AUTOSTOP_FILE).stat().st_mode & 0o777) == "0o600", "the hook may hold secrets"
+    scheduler.last_active = 0.0
+    with pytest.raises(SystemExit):
+        scheduler.idle_check()
+    assert len(stops) == 1
+    down, log_at_stop = stops[0]
+    assert down is True and "hooked" in log_at_stop and outcome in log_at_stop, "the hook ran before the stop"
+    assert not (na.ROOT / na.AUTOSTOP_FILE).exists()
+
+
+def test_the_client_sends_the_hook_on_stdin_not_in_argv():
+    from stix import cluster_jobs
+
+    class Head:
+        node = type("N", (), {"home": "/h", "name": "c-head"})()
+
+        def run(self, command, sink, timeout=None, stdin=None):
+            self.command, self.stdin = command, stdin
+            return 0
+
+    head = Head()
+    cluster_jobs.set_autostop(head, 5, hook="echo SECRET", hook_timeout=20)  # type: ignore[arg-type]
+    assert "SECRET" not in head.command and "--hook-stdin --hook-timeout 20" in head.command
+    assert head.stdin == b"echo SECRET"
+    cluster_jobs.set_autostop(head, 5)  # type: ignore[arg-type]
+    assert "--hook" not in head.command and head.stdin is None

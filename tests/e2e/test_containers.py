@@ -1,0 +1,73 @@
+"""End to end: image_id docker:IMAGE runs setup and run in a real podman container on each local node.
+
+There is no registry here: the image is imported from a tarball of this machine's own bash, sleep and cat
+(with their libraries), plus a marker file only the image has. scripts/setup.sh installs podman (and runc, and
+the limits this sandbox's kernel allows) when --test is given.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from stix.components.local import sshd
+
+pytestmark = pytest.mark.e2e
+
+IMAGE = "localhost/stix-e2e-rootfs:1"
+MARKER = "/etc/stix-e2e-image"
+
+
+def build_image(tmp_path: Path) -> None:
+    """A tiny local image: bash, sleep and cat with their shared libraries, and MARKER."""
+    root = tmp_path / "rootfs"
+    for tool in ("bash", "sleep", "cat", "mkdir"):
+        binary = Path(shutil.which(tool) or tool).resolve()
+        libs = subprocess.run(["ldd", str(binary)], capture_output=True, text=True).stdout.split()
+        for path in [binary, Path("/bin") / tool, *(Path(p) for p in libs if p.startswith("/"))]:
+            target = root / str(path).lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if path.exists() and not target.exists():
+                shutil.copy2(path.resolve(), target)
+    (root / MARKER.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+    (root / MARKER.lstrip("/")).write_text("inside\n")
+    tarball = tmp_path / "rootfs.tar"
+    with tarfile.open(tarball, "w") as tar:
+        tar.add(root, arcname=".")
+    subprocess.run(["podman", "import", str(tarball), IMAGE], check=True, capture_output=True, timeout=120)
+
+
+@pytest.fixture
+def image(tmp_path):
+    assert shutil.which("podman"), "scripts/setup.sh --test installs podman"
+    build_image(tmp_path)
+    names: list[str] = []
+    yield names
+    for name in names:
+        subprocess.run(["podman", "rm", "-f", "-t", "0", name], capture_output=True, timeout=120)
+
+
+def test_setup_and_run_execute_in_the_docker_image_on_every_node(stix, stix_home, tmp_path, engine, image):
+    task = tmp_path / "ctr.yaml"
+    task.write_text(
+        f"name: e2e-ctr\nnum_nodes: 2\nresources:\n  infra: local\n  image_id: docker:{IMAGE}\n"
+        "envs:\n  GREETING: \"hi 'there'\"\n"
+        f"setup: |\n  echo \"setup $(cat {MARKER}) $SKYPILOT_NODE_RANK\" > ~/setup-$SKYPILOT_NODE_RANK.txt\n"
+        f"run: |\n  echo \"run $(cat {MARKER}) rank=$SKYPILOT_NODE_RANK user=$SKYPILOT_USER $GREETING\"\n"
+        "  cat ~/setup-$SKYPILOT_NODE_RANK.txt\n")
+    image.extend(["stix-e2e-ctr-head", "stix-e2e-ctr-worker1"])
+    assert not Path(MARKER).exists(), "the marker must exist only inside the image"
+    up = stix("up", "-y", str(task), timeout=600)
+    assert up.returncode == 0, up.stdout + up.stderr
+    for rank, role in ((0, "head"), (1, "worker1")):
+        assert f"({role}, rank={rank}) run inside rank={rank} user=" in up.stdout, up.stdout
+        assert f"hi 'there'" in up.stdout
+        assert f"({role}, rank={rank}) setup inside {rank}" in up.stdout, "setup ran in the container, home mounted"
+    exec_ = stix("exec", "e2e-ctr", f"cat {MARKER}")
+    assert exec_.returncode == 0 and "(head, rank=0) inside" in exec_.stdout, exec_.stdout + exec_.stderr
+    assert stix("destroy", "-y", "e2e-ctr").returncode == 0
+    assert not sshd.processes_under(stix_home)
