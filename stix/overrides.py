@@ -9,11 +9,14 @@ a flag wins over the task file's field, on the task's resources and on each any_
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from stix.errors import UsageError
 from stix.models import values
 from stix.models.task import Task
+
+if TYPE_CHECKING:
+    from stix.spec import ClusterSpec
 
 
 @dataclass(frozen=True)
@@ -144,3 +147,34 @@ def check_job_demand(overrides: ResourceOverrides, command: str = "stix exec") -
     if refused:
         raise UsageError(f"{', '.join(refused)} change the cluster, which `stix launch` does; {command} takes only "
                          f"--gpus, --cpus, --memory and --num-nodes")
+
+
+_PLACEMENT_FLAGS = ("infra", "gpus", "cpus", "memory", "use_spot", "instance_type")
+
+
+def cluster_as_it_is(spec: "ClusterSpec", overrides: Optional[ResourceOverrides] = None) -> Task:
+    """The task (with no run yet) that keeps an existing cluster as it is: its place, instance type,
+    accelerators, nodes, disk, ports, image and labels. A launch with no task file of its own (an inline
+    command, or none) on an existing cluster starts from it, so it runs there instead of reshaping the
+    cluster to a bare task; the flags still win, and any placement flag replaces the whole placement."""
+    from stix.spec import ClusterSpec
+
+    default = ClusterSpec("", "", 1, "", "")
+    resources: dict[str, Any] = {}
+    if spec.disk_size_gb != default.disk_size_gb:  # the compiled defaults stay unset (a cloud may refuse the field)
+        resources["disk_size"] = spec.disk_size_gb
+    if spec.disk_tier != default.disk_tier:
+        resources["disk_tier"] = spec.disk_tier
+    if spec.labels:
+        resources["labels"] = dict(spec.labels)
+    if spec.ports:
+        resources["ports"] = values.Ports(spec.ports)
+    if spec.image_id:
+        resources["image_id"] = spec.image_id
+    if overrides is None or all(getattr(overrides, name) in (None, ()) for name in _PLACEMENT_FLAGS):
+        resources.update(infra=values.Infra(spec.cloud, spec.region or None, spec.zone or None),
+                         instance_type=spec.instance_type, use_spot=spec.use_spot)
+        if spec.accelerator:
+            resources["accelerators"] = values.Accelerators((values.Accelerator(spec.accelerator,
+                                                                                spec.accelerator_count),))
+    return Task.model_validate({"num_nodes": spec.num_nodes, "resources": resources})

@@ -65,15 +65,26 @@ def _launch_entrypoint(entrypoint: Optional[str], cluster: Optional[str], overri
     from stix.loader import is_task_file
     from stix.models.task import Task
     from stix.naming import generated_cluster_name, validate_cluster_name
-    from stix.overrides import apply_overrides
+    from stix.overrides import apply_overrides, cluster_as_it_is
 
     if entrypoint is not None and is_task_file(entrypoint):
         return _launch_request(entrypoint, cluster, overrides, resources, require_env=True, **options)
     if cluster is None:
         cluster = generated_cluster_name()
         print(f"Cluster name: {cluster} (generated; -c NAME picks one)")
-    task = Task(run=entrypoint or None, envs=dict(overrides.envs), secrets=dict(overrides.secrets))
-    return LaunchRequest(apply_overrides(task, resources), validate_cluster_name(cluster), None, **options)
+    saved = _saved_spec(validate_cluster_name(cluster))
+    task = cluster_as_it_is(saved, resources) if saved is not None else Task()
+    task = task.model_copy(update=dict(run=entrypoint or None, envs=dict(overrides.envs), secrets=dict(overrides.secrets)))
+    return LaunchRequest(apply_overrides(task, resources), cluster, None, **options)
+
+
+def _saved_spec(cluster: str):
+    from stix.home import StixHome
+    from stix.index import ClusterIndex
+    from stix.stages import load_spec
+
+    home = StixHome.from_env()
+    return load_spec(home, cluster) if ClusterIndex(home.index_db).get(cluster) is not None else None
 
 
 @app.command()

@@ -38,6 +38,8 @@ def test_inline_launch_relaunch_no_setup_fast_detach_and_down_by_glob(stix, stix
                     "echo RANK=$SKYPILOT_NODE_RANK"))
     assert [field(lines_of(first, rank), "RANK") for rank in (0, 1)] == ["0", "1"]
     assert len(node_dirs(stix_home, "lv-dev")) == 2
+    again = ok(stix("launch", "-y", "-c", "lv-dev", "echo AGAIN=$SKYPILOT_NUM_NODES"))  # no flags: the cluster as it is
+    assert "No infrastructure changes" in again and field(lines_of(again, 1), "AGAIN") == "2"
 
     log = tmp_path / "setup.log"
     task = tmp_path / "task.yaml"

@@ -92,3 +92,31 @@ def test_exec_takes_only_what_sizes_a_job():
         check_job_demand(ResourceOverrides(infra="aws", use_spot=False, ports=("80",)))
     assert raised.value.message == ("--infra, --use-spot, --ports change the cluster, which `stix launch` does; "
                                     "stix exec takes only --gpus, --cpus, --memory and --num-nodes")
+
+
+def test_an_existing_cluster_as_it_is_and_placement_flags_replace_its_placement():
+    from stix.overrides import cluster_as_it_is
+    from stix.spec import ClusterSpec
+
+    spec = ClusterSpec(cluster="dev", cloud="aws", num_nodes=2, ssh_public_key="k", node_root="", labels={"team": "ml"},
+                       instance_type="p4d.24xlarge", region="us-east-1", zone="us-east-1a", accelerator="A100",
+                       accelerator_count=8, use_spot=True, disk_size_gb=512, disk_tier="high", image_id="ami-1",
+                       ports=((8080, 8080),))
+    kept = cluster_as_it_is(spec)
+    r = kept.resources
+    assert kept.num_nodes == 2 and kept.run is None
+    assert r.infra == Infra("aws", "us-east-1", "us-east-1a") and r.instance_type == "p4d.24xlarge"
+    assert r.accelerators.choices == (Accelerator("A100", 8.0),) and r.use_spot is True
+    assert (r.disk_size.gib, r.disk_tier, r.image_id, r.labels, r.ports.ranges) == (512, "high", "ami-1", {"team": "ml"},
+                                                                                    ((8080, 8080),))
+    moved = apply_overrides(cluster_as_it_is(spec, ResourceOverrides(gpus="H100:8")), ResourceOverrides(gpus="H100:8"))
+    assert moved.resources.infra is None and moved.resources.instance_type is None and moved.resources.use_spot is None
+    assert moved.resources.accelerators.choices == (Accelerator("H100", 8.0),) and moved.resources.disk_size.gib == 512
+
+
+def test_an_existing_cluster_keeps_compiled_defaults_unset():
+    from stix.overrides import cluster_as_it_is
+    from stix.spec import ClusterSpec
+
+    r = cluster_as_it_is(ClusterSpec(cluster="dev", cloud="local", num_nodes=1, ssh_public_key="k", node_root="")).resources
+    assert r.disk_size is None and r.disk_tier is None and r.ports is None and r.image_id is None and r.labels is None
