@@ -33,6 +33,11 @@ __all__ = ["ExecRequest", "JobResult", "LaunchRequest", "Relaunch", "Session", "
            "set_autostop", "start", "stop", "unlock", "up"]
 
 
+AUTODOWN_IDLE_MINUTES = 0.25
+"""`--down` without `-i`: SkyPilot sets 0; the node agent counts a 0 as idle at its next tick, even while a
+session is still reading the job's logs, so a few seconds' grace after the last job and SSH session."""
+
+
 @dataclass(frozen=True)
 class JobResult:
     cluster: str
@@ -306,10 +311,10 @@ def _run_job(session: Session, conns, info: ClusterInfo, task: Task, demand: tup
 
 def _arm_autostop(session: Session, head, cluster: str, task: Task, idle_minutes: Optional[float], down: bool) -> None:
     """`-i/--down` on the command line win over resources.autostop; neither leaves the timer as it is.
-    --down alone is SkyPilot's autodown: torn down as soon as the cluster is idle (its jobs done)."""
+    --down alone is SkyPilot's autodown: torn down once idle (its jobs done, no SSH session), after a short grace."""
     setting = task.resources.autostop
     if idle_minutes is None and down and setting is None:
-        idle_minutes = 0.0
+        idle_minutes = AUTODOWN_IDLE_MINUTES
     if idle_minutes is None and setting is not None:
         if not setting.enabled:
             return set_autostop(session, cluster, None, head=head)

@@ -32,7 +32,7 @@ def up(
     secret: list[str] = typer.Option([], "--secret", help=SECRET_HELP),
     idle_minutes: Optional[float] = typer.Option(None, "-i", "--idle-minutes-to-autostop", help="Stop the cluster after this many idle minutes."),
     down: bool = typer.Option(False, "--down",
-                              help="Tear the cluster down when idle instead of stopping it; alone: as soon as its jobs are done."),
+                              help="Tear the cluster down when idle instead of stopping it; alone: once its jobs are done and no SSH session is open (15 s grace)."),
     retry_until_up: bool = typer.Option(False, "--retry-until-up",
                                         help="When every candidate refuses capacity, keep trying them (with backoff)."),
     resources: ResourceOverrides = ResourceOverrides(),
@@ -172,7 +172,7 @@ def unlock(
 def exec_(
     cluster: str = typer.Argument(..., help="Cluster name."),
     target: str = typer.Argument(..., help="A task YAML file, or a shell command to run on the head node."),
-    detach: bool = typer.Option(False, "-d", "--detach", help="Submit and return; do not stream the logs."),
+    detach: bool = typer.Option(False, "-d", "--detach", "--detach-run", help="Submit and return; do not stream the logs."),
     env: list[str] = typer.Option([], "--env", help=ENV_HELP),
     env_file: list[str] = typer.Option([], "--env-file", help=ENV_FILE_HELP),
     secret: list[str] = typer.Option([], "--secret", help=SECRET_HELP),

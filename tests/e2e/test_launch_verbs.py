@@ -74,6 +74,8 @@ def test_inline_launch_relaunch_no_setup_fast_detach_and_down_by_glob(stix, stix
     for name in ("lv-p-a", "lv-p-b"):  # no entrypoint: a cluster with nothing to run
         assert f"Cluster {name} is up." in ok(stix("launch", "-y", "-c", name, "--infra", "local"))
     assert clusters(stix_home) == ["lv-dev", "lv-p-a", "lv-p-b"]
+    assert ok(stix("launch", "-c", "lv-p-b", "--fast", "--down", "echo bye"))  # --down alone: autodown once idle
+    wait_for(lambda: not node_dirs(stix_home, "lv-p-b"), timeout=90, what="lv-p-b to tear itself down")
     down = ok(stix("down", "lv-p-*", "-y"))
     assert "Cluster lv-p-a destroyed." in down and "Cluster lv-p-b destroyed." in down
     assert clusters(stix_home) == ["lv-dev"] and node_dirs(stix_home, "lv-dev")

@@ -98,3 +98,16 @@ def test_all_with_no_clusters_says_so(stix):
     for command in ("down", "stop", "start"):
         result = stix(command, "-a", "-y")
         assert result.returncode == 0 and result.stdout.strip() == "No clusters.", command
+
+
+def test_a_failure_on_one_cluster_does_not_stop_the_others(stix, stix_home):
+    record(stix_home, "dev-a", "dev-b")  # recorded, but never applied: no saved plan to stop
+    result = stix("stop", "-y", "dev-*")
+    line = one_line_error(result)
+    assert line == ("stix: error: stop failed for 2 of 2 clusters: dev-a (cluster 'dev-a' has no saved plan; run "
+                    "`stix up` for it first); dev-b (cluster 'dev-b' has no saved plan; run `stix up` for it first)")
+    assert "dev-a: cluster 'dev-a' has no saved plan" in result.stdout and "dev-b: " in result.stdout
+
+
+def test_exec_has_skypilots_detach_run(stix):
+    assert "--detach-run" in stix("exec", "--help").stdout
