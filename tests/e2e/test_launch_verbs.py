@@ -40,6 +40,10 @@ def test_inline_launch_relaunch_no_setup_fast_detach_and_down_by_glob(stix, stix
     assert len(node_dirs(stix_home, "lv-dev")) == 2
     again = ok(stix("launch", "-y", "-c", "lv-dev", "echo AGAIN=$SKYPILOT_NUM_NODES"))  # no flags: the cluster as it is
     assert "No infrastructure changes" in again and field(lines_of(again, 1), "AGAIN") == "2"
+    one = ok(stix("exec", "lv-dev", "echo N=$SKYPILOT_NUM_NODES"))
+    assert field(lines_of(one, 0), "N") == "1" and not lines_of(one, 1)
+    both = ok(stix("exec", "lv-dev", "--num-nodes", "2", "echo N=$SKYPILOT_NUM_NODES"))  # exec's flags size the job
+    assert field(lines_of(both, 0), "N") == "2" and field(lines_of(both, 1), "N") == "2"
 
     log = tmp_path / "setup.log"
     task = tmp_path / "task.yaml"

@@ -111,3 +111,9 @@ def test_a_failure_on_one_cluster_does_not_stop_the_others(stix, stix_home):
 
 def test_exec_has_skypilots_detach_run(stix):
     assert "--detach-run" in stix("exec", "--help").stdout
+
+
+def test_the_flags_reach_the_planner(stix, stix_home):
+    line = one_line_error(stix("launch", "-y", "-c", "x", "--gpus", "A100:8", "--infra", "local", "nvidia-smi"))
+    assert line.startswith("stix: error: no placement for A100:8 on local")
+    assert names(stix_home) == []
