@@ -152,8 +152,9 @@ def destroy(
         print("No clusters.")
 
 
-def _known(session) -> list[str]:
-    return [record.name for record in session.index.all()]
+def _known(session, all_: bool = False, skip: tuple[str, ...] = ()) -> list[str]:
+    """The index's clusters; with -a, less those in a status the command has nothing to do for."""
+    return [record.name for record in session.index.all() if not (all_ and record.status in skip)]
 
 
 @app.command()
@@ -230,15 +231,20 @@ def autostop(
         raise UsageError("pass -i MINUTES to set autostop, or --cancel to turn it off")
     if idle_minutes is not None and idle_minutes < 0:
         raise UsageError("-i must not be negative")
+    from stix import index as idx
+
     session = _session()
-    names = batch.select(_known(session), clusters or [], all_)
+    names = batch.select(_known(session, all_, skip=(idx.STOPPED, idx.INIT)), clusters or [], all_)
     setting = "off" if cancel_ else f"{idle_minutes:g} idle minutes, then {'down' if down else 'stop'}"
 
     def arm(name: str, _yes: bool) -> None:
         flows.set_autostop(session, name, idle_minutes, down)
         print(f"autostop for {name}: {setting}")
 
-    batch.for_each(session, names, arm, "Set autostop on", yes=True, ask=False)
+    if names:
+        batch.for_each(session, names, arm, "Set autostop on", yes=True, ask=False)
+    else:
+        print("No UP clusters.")
 
 
 @app.command()
@@ -277,14 +283,17 @@ def start(
 
 def _power(clusters: Optional[list[str]], all_: bool, yes: bool, verb: str) -> None:
     from stix import batch, flows
+    from stix import index as idx
 
     session = _session()
-    names = batch.select(_known(session), clusters or [], all_)
+    # -a: every cluster that is not already so (SkyPilot's `sky stop -a` / `sky start -a`)
+    names = batch.select(_known(session, all_, skip=(idx.STOPPED,) if verb == "Stop" else (idx.UP,)),
+                         clusters or [], all_)
     action = flows.stop if verb == "Stop" else flows.start
     if names:
         batch.for_each(session, names, lambda name, ok: action(session, name, ok), verb, yes)
     else:
-        print("No clusters.")
+        print(f"No clusters to {verb.lower()}.")
 
 
 @app.command()

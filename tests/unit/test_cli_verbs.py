@@ -95,9 +95,9 @@ def test_several_clusters_without_a_terminal_need_yes_and_change_nothing(stix, s
 
 
 def test_all_with_no_clusters_says_so(stix):
-    for command in ("down", "stop", "start"):
+    for command, said in (("down", "No clusters."), ("stop", "No clusters to stop."), ("start", "No clusters to start.")):
         result = stix(command, "-a", "-y")
-        assert result.returncode == 0 and result.stdout.strip() == "No clusters.", command
+        assert result.returncode == 0 and result.stdout.strip() == said, command
 
 
 def test_a_failure_on_one_cluster_does_not_stop_the_others(stix, stix_home):
@@ -117,3 +117,12 @@ def test_the_flags_reach_the_planner(stix, stix_home):
     line = one_line_error(stix("launch", "-y", "-c", "x", "--gpus", "A100:8", "--infra", "local", "nvidia-smi"))
     assert line.startswith("stix: error: no placement for A100:8 on local")
     assert names(stix_home) == []
+
+
+@pytest.mark.parametrize("command, status, said", [("stop", idx.STOPPED, "No clusters to stop."),
+                                                   ("start", idx.UP, "No clusters to start."),
+                                                   ("autostop", idx.STOPPED, "No UP clusters.")])
+def test_all_skips_clusters_already_so(stix, stix_home, command, status, said):
+    record(stix_home, "dev-a", status=status)
+    result = stix(command, "-a", *(["-i", "5"] if command == "autostop" else ["-y"]))
+    assert result.returncode == 0 and result.stdout.strip() == said, result.stdout + result.stderr
