@@ -83,8 +83,6 @@ def preview(session: Session, request: LaunchRequest):
 def up(session: Session, request: LaunchRequest) -> JobResult:
     """Preview, confirm, apply; then sync, install the agent, arm autostop, run setup, and run the task as a job."""
     from stix.components.base import cloud_for
-    from stix.git_workdir import task_values
-    from stix.hooks import JobContext, new_task_id, run_phase, sync_file_mounts, sync_workdir
     from stix.ssh.runner import ClusterConnections
 
     target = target_of(request)
@@ -149,24 +147,35 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
     remotes = storage.remotes_for(session.home, mounts)
     storage.upload_sources(session, mounts, remotes)
     with ClusterConnections(cluster_info(session, spec, outputs)) as conns:
-        info = sized(session, conns, spec)
-        demand = cluster_jobs.job_demand(task, info.head)
-        context = JobContext(request.task_id or new_task_id(target.cluster), demand[1])
-        _report_sync(session, sync_workdir(conns, task.workdir, task_values(task), session.note))
-        _report_sync(session, sync_file_mounts(conns, task.file_mounts), "file_mounts")
-        storage.attach_nodes(session, conns, mounts, remotes)
+        return _sync_and_run(session, request, target, conns, sized(session, conns, spec), mounts, remotes)
+
+
+def _sync_and_run(session: Session, request: LaunchRequest, target: Target, conns, info: ClusterInfo, mounts,
+                  remotes, fast: bool = False) -> JobResult:
+    """After apply (or, with --fast, instead of it): sync, attach storage, install the agent (unless --fast: it
+    runs), arm autostop, run setup (unless --fast or --no-setup), then the run as a job."""
+    from stix.git_workdir import task_values
+    from stix.hooks import JobContext, new_task_id, run_phase, sync_file_mounts, sync_workdir
+
+    task = target.task
+    demand = cluster_jobs.job_demand(task, info.head)
+    context = JobContext(request.task_id or new_task_id(target.cluster), demand[1])
+    _report_sync(session, sync_workdir(conns, task.workdir, task_values(task), session.note))
+    _report_sync(session, sync_file_mounts(conns, task.file_mounts), "file_mounts")
+    storage.attach_nodes(session, conns, mounts, remotes)
+    if not fast:
         storage.save_mounts(session.home, target.cluster, mounts)
         cluster_jobs.install_agent(conns)
-        _arm_autostop(session, conns.connections[0], target.cluster, task, request.idle_minutes, request.down)
-        if task.setup and request.no_setup:
-            session.note("Skipping setup (--no-setup).")
-        elif task.setup:
-            session.note(f"Running setup on {len(info.nodes)} node(s)", "heading")
-            run_phase(conns, task, "setup", task.setup, context, _prefixed(session))
-        if not task.run:
-            session.note(f"Cluster {target.cluster} is up.", "success")
-            return JobResult(target.cluster, None)
-        return _run_job(session, conns, info, task, demand, context, detach=request.detach_run)
+    _arm_autostop(session, conns.connections[0], target.cluster, task, request.idle_minutes, request.down)
+    if task.setup and request.no_setup:
+        session.note("Skipping setup (--no-setup).")
+    elif task.setup and not fast:
+        session.note(f"Running setup on {len(info.nodes)} node(s)", "heading")
+        run_phase(conns, task, "setup", task.setup, context, _prefixed(session))
+    if not task.run:
+        session.note(f"Cluster {target.cluster} is up.", "success")
+        return JobResult(target.cluster, None)
+    return _run_job(session, conns, info, task, demand, context, detach=request.detach_run)
 
 
 def _unchanged(session: Session, target: Target, candidate, pin) -> Optional[ClusterSpec]:
@@ -184,27 +193,14 @@ def _unchanged(session: Session, target: Target, candidate, pin) -> Optional[Clu
 
 def _up_fast(session: Session, request: LaunchRequest, target: Target, spec: ClusterSpec) -> JobResult:
     """An UP cluster whose infrastructure would not change: no engine call and no setup; sync and run."""
-    from stix.git_workdir import task_values
-    from stix.hooks import JobContext, new_task_id, sync_file_mounts, sync_workdir
     from stix.ssh.runner import ClusterConnections
 
     session.note(f"Cluster {target.cluster} is UP and unchanged: skipping the preview and setup (--fast).")
-    task = target.task
     mounts = storage.load_mounts(session.home, target.cluster)
     remotes = storage.remotes_for(session.home, mounts)
     storage.upload_sources(session, mounts, remotes)
     with ClusterConnections(cluster_jobs.load_info(session.home, target.cluster)) as conns:
-        info = conns.info
-        demand = cluster_jobs.job_demand(task, info.head)
-        context = JobContext(request.task_id or new_task_id(target.cluster), demand[1])
-        _report_sync(session, sync_workdir(conns, task.workdir, task_values(task), session.note))
-        _report_sync(session, sync_file_mounts(conns, task.file_mounts), "file_mounts")
-        storage.attach_nodes(session, conns, mounts, remotes)
-        _arm_autostop(session, conns.connections[0], target.cluster, task, request.idle_minutes, request.down)
-        if not task.run:
-            session.note(f"Cluster {target.cluster} is up.", "success")
-            return JobResult(target.cluster, None)
-        return _run_job(session, conns, info, task, demand, context, detach=request.detach_run)
+        return _sync_and_run(session, request, target, conns, conns.info, mounts, remotes, fast=True)
 
 
 def _apply_in_place(cluster: str, apply, spec: ClusterSpec) -> dict:
