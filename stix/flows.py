@@ -27,10 +27,15 @@ from stix.spec import ClusterInfo, ClusterSpec
 from stix.storage import launch as storage
 from stix.storage.plan import plan_mounts
 from stix.stages import (LaunchRequest, Relaunch, Target, apply_stack, cluster_info, launch_plan, load_spec, preview_stack,
-                         save_spec, sized, stack_at, target_of)
+                         save_spec, sized, spec_at, stack_at, target_of)
 
 __all__ = ["ExecRequest", "JobResult", "LaunchRequest", "Relaunch", "Session", "destroy", "drift", "exec_", "preview", "refresh",
            "set_autostop", "start", "stop", "unlock", "up"]
+
+
+AUTODOWN_IDLE_MINUTES = 0.25
+"""`--down` without `-i`: SkyPilot sets 0; the node agent counts a 0 as idle at its next tick, even while a
+session is still reading the job's logs, so a few seconds' grace after the last job and SSH session."""
 
 
 @dataclass(frozen=True)
@@ -85,8 +90,6 @@ def preview(session: Session, request: LaunchRequest):
 def up(session: Session, request: LaunchRequest) -> JobResult:
     """Preview, confirm, apply; then sync, install the agent, arm autostop, run setup, and run the task as a job."""
     from stix.components.base import cloud_for
-    from stix.git_workdir import task_values
-    from stix.hooks import JobContext, new_task_id, run_phase, sync_file_mounts, sync_workdir
     from stix.ssh.runner import ClusterConnections
 
     target = target_of(request)
@@ -98,6 +101,10 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
                      "`stix up` runs the task once", "warning")
     placement, pin = launch_plan(session, target)
     order = failover_order(placement, request.relaunch)
+    if request.fast:
+        unchanged = _unchanged(session, target, order[0], pin)
+        if unchanged is not None:
+            return _up_fast(session, request, target, unchanged)
     stack_file = target.stack_file
     pinned = stack_file.read_bytes() if stack_file is not None and stack_file.exists() else None
     stack, spec, pin = stack_at(session, target, order[0], pin)
@@ -150,24 +157,62 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
     remotes = storage.remotes_for(session.home, mounts)
     storage.upload_sources(session, mounts, remotes)
     with ClusterConnections(cluster_info(session, spec, outputs)) as conns:
-        info = sized(session, conns, spec)
-        image = containers.node_container(resolve_image(task.resources.image_id, spec.region), spec.cloud)
-        containers.prepare(conns, image, target.cluster)  # before anything is sent or runs: refuses a node without docker
-        demand = cluster_jobs.job_demand(task, info.head)
-        context = JobContext(request.task_id or new_task_id(target.cluster), demand[1])
-        _report_sync(session, sync_workdir(conns, task.workdir, task_values(task), session.note))
-        _report_sync(session, sync_file_mounts(conns, task.file_mounts), "file_mounts")
-        storage.attach_nodes(session, conns, mounts, remotes)
+        return _sync_and_run(session, request, target, conns, sized(session, conns, spec), mounts, remotes, spec.region)
+
+
+def _sync_and_run(session: Session, request: LaunchRequest, target: Target, conns, info: ClusterInfo, mounts,
+                  remotes, region: Optional[str], fast: bool = False) -> JobResult:
+    """After apply (or, with --fast, instead of it): start the task's container, sync, attach storage, install the
+    agent (unless --fast: it runs), arm autostop, run setup (unless --fast or --no-setup), then the run as a job."""
+    from stix.git_workdir import task_values
+    from stix.hooks import JobContext, new_task_id, run_phase, sync_file_mounts, sync_workdir
+
+    task = target.task
+    image = containers.node_container(resolve_image(task.resources.image_id, region), info.cloud)
+    containers.prepare(conns, image, target.cluster)  # before anything is sent or runs: refuses a node without docker
+    demand = cluster_jobs.job_demand(task, info.head)
+    context = JobContext(request.task_id or new_task_id(target.cluster), demand[1])
+    _report_sync(session, sync_workdir(conns, task.workdir, task_values(task), session.note))
+    _report_sync(session, sync_file_mounts(conns, task.file_mounts), "file_mounts")
+    storage.attach_nodes(session, conns, mounts, remotes)
+    if not fast:
         storage.save_mounts(session.home, target.cluster, mounts)
         cluster_jobs.install_agent(conns)
-        _arm_autostop(session, conns.connections[0], target.cluster, task, request.idle_minutes, request.down)
-        if task.setup:
-            session.note(f"Running setup on {len(info.nodes)} node(s)", "heading")
-            run_phase(conns, task, "setup", task.setup, context, _prefixed(session))
-        if not task.run:
-            session.note(f"Cluster {target.cluster} is up.", "success")
-            return JobResult(target.cluster, None)
-        return _run_job(session, conns, info, task, demand, context, detach=request.detach_run)
+    _arm_autostop(session, conns.connections[0], target.cluster, task, request.idle_minutes, request.down)
+    if task.setup and request.no_setup:
+        session.note("Skipping setup (--no-setup).")
+    elif task.setup and not fast:
+        session.note(f"Running setup on {len(info.nodes)} node(s)", "heading")
+        run_phase(conns, task, "setup", task.setup, context, _prefixed(session))
+    if not task.run:
+        session.note(f"Cluster {target.cluster} is up.", "success")
+        return JobResult(target.cluster, None)
+    return _run_job(session, conns, info, task, demand, context, detach=request.detach_run)
+
+
+def _unchanged(session: Session, target: Target, candidate, pin) -> Optional[ClusterSpec]:
+    """--fast: the cluster's saved spec when it is UP and the task compiles to that same spec with the same
+    storage mounts (so neither its stack nor its buckets would change); else None, and `up` goes the long way."""
+    record = session.index.get(target.cluster)
+    saved = load_spec(session.home, target.cluster) if record is not None and record.status == idx.UP else None
+    if saved is None:
+        return None
+    spec, _ = spec_at(session, target, candidate, pin)
+    if spec != saved or storage.load_mounts(session.home, target.cluster) != tuple(plan_mounts(target.task, spec.cloud)):
+        return None
+    return saved
+
+
+def _up_fast(session: Session, request: LaunchRequest, target: Target, spec: ClusterSpec) -> JobResult:
+    """An UP cluster whose infrastructure would not change: no engine call and no setup; sync and run."""
+    from stix.ssh.runner import ClusterConnections
+
+    session.note(f"Cluster {target.cluster} is UP and unchanged: skipping the preview and setup (--fast).")
+    mounts = storage.load_mounts(session.home, target.cluster)
+    remotes = storage.remotes_for(session.home, mounts)
+    storage.upload_sources(session, mounts, remotes)
+    with ClusterConnections(cluster_jobs.load_info(session.home, target.cluster)) as conns:
+        return _sync_and_run(session, request, target, conns, conns.info, mounts, remotes, spec.region, fast=True)
 
 
 def _apply_in_place(cluster: str, apply, spec: ClusterSpec) -> dict:
@@ -274,9 +319,12 @@ def _run_job(session: Session, conns, info: ClusterInfo, task: Task, demand: tup
 
 def _arm_autostop(session: Session, head, cluster: str, task: Task, idle_minutes: Optional[float], down: bool) -> None:
     """`-i/--down` on the command line win over resources.autostop; neither leaves the timer as it is. The task's
-    autostop hook runs before the stop either way."""
+    autostop hook runs before the stop either way. --down alone is SkyPilot's autodown: torn down once idle (its
+    jobs done, no SSH session), after a short grace."""
     setting = task.resources.autostop
     hook = (setting.hook, setting.hook_timeout) if setting is not None and setting.enabled else (None, None)
+    if idle_minutes is None and down and setting is None:
+        idle_minutes = AUTODOWN_IDLE_MINUTES
     if idle_minutes is None and setting is not None:
         if not setting.enabled:
             return set_autostop(session, cluster, None, head=head)

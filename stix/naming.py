@@ -25,3 +25,17 @@ def default_cluster_name(task_name: Optional[str], task_path: Path) -> str:
     if not cleaned or not cleaned[0].isalpha():
         cleaned = f"c-{cleaned}".rstrip("-")
     return cleaned[:40].rstrip("-")
+
+
+def generated_cluster_name(user: Optional[str] = None) -> str:
+    """A launch with no task file and no -c gets SkyPilot's kind of name, `sky-<hex>-<user>`, as `stix-<hex>-<user>`."""
+    import getpass
+    import secrets
+
+    if user is None:
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = ""
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", user.lower()).strip("-")
+    return validate_cluster_name(f"stix-{secrets.token_hex(2)}-{cleaned}"[:40].rstrip("-"))

@@ -130,6 +130,15 @@ def stack_at(session: Session, target: Target, candidate: Candidate, pin: Any = 
     the candidate (failover compiles one candidate at a time)."""
     from stix.engine.program import make_program
     from stix.engine.workspace import open_stack
+
+    spec, pin = spec_at(session, target, candidate, pin)
+    stack = engine_call(lambda: open_stack(session.home, target.cluster, make_program(spec), project=target.project),
+                        "opening the stack")
+    return stack, spec, pin
+
+
+def spec_at(session: Session, target: Target, candidate: Candidate, pin: Any = None) -> tuple[ClusterSpec, Any]:
+    """The cluster compiled at one candidate (no engine call), and the pin that goes with it."""
     from stix.inputs import cluster_inputs
 
     if target.project is not None and (pin is None or _place(pin.candidate()) != _place(candidate)):
@@ -139,10 +148,7 @@ def stack_at(session: Session, target: Target, candidate: Candidate, pin: Any = 
     check_prerequisites(session.home, candidate.cloud, mounts)
     cidrs = pin.ssh_cidrs if pin is not None else ()
     inputs = cluster_inputs(session.home, target.cluster, candidate, target.task.num_nodes, cidrs)
-    spec = compile_spec(target.task, target.cluster, candidate, inputs, mounts)
-    stack = engine_call(lambda: open_stack(session.home, target.cluster, make_program(spec), project=target.project),
-                        "opening the stack")
-    return stack, spec, pin
+    return compile_spec(target.task, target.cluster, candidate, inputs, mounts), pin
 
 
 def plan(target: Target) -> tuple[Placement, Any]:

@@ -12,27 +12,79 @@ from stix.cli.common import (CLOUDS_HELP, ENV_FILE_HELP, ENV_HELP, SECRET_HELP, 
 from stix.overrides import ResourceOverrides
 
 
-@app.command()
+@app.command("launch")
+@app.command("up")
 @resource_options
 def up(
-    task: str = typer.Argument(..., help="Task YAML file."),
-    cluster: Optional[str] = typer.Option(None, "-c", "--cluster", help="Cluster name (default: the task's name)."),
+    entrypoint: Optional[str] = typer.Argument(
+        None, help="A task YAML file, or a command to run on the cluster (quote it); none: just bring the cluster up."),
+    cluster: Optional[str] = typer.Option(
+        None, "-c", "--cluster",
+        help="Cluster name: an existing one is reused. Default: the task's name; with no task file, stix-<hex>-<user>."),
     yes: bool = typer.Option(False, "-y", "--yes", help="Apply without asking."),
+    detach_run: bool = typer.Option(False, "-d", "--detach-run", help="Submit the run as a job and return; do not follow its logs."),
+    no_setup: bool = typer.Option(False, "--no-setup", help="Skip the task's setup (for a re-launch whose setup already ran)."),
+    fast: bool = typer.Option(False, "--fast",
+                              help="If the cluster is UP and its infrastructure would not change: no preview, no setup; "
+                                   "sync the workdir and run."),
     env: list[str] = typer.Option([], "--env", help=ENV_HELP),
     env_file: list[str] = typer.Option([], "--env-file", help=ENV_FILE_HELP),
     secret: list[str] = typer.Option([], "--secret", help=SECRET_HELP),
     idle_minutes: Optional[float] = typer.Option(None, "-i", "--idle-minutes-to-autostop", help="Stop the cluster after this many idle minutes."),
-    down: bool = typer.Option(False, "--down", help="With -i: tear the cluster down instead of stopping it."),
+    down: bool = typer.Option(False, "--down",
+                              help="Tear the cluster down when idle instead of stopping it; alone: once its jobs are done and no SSH session is open (15 s grace)."),
     retry_until_up: bool = typer.Option(False, "--retry-until-up",
                                         help="When every candidate refuses capacity, keep trying them (with backoff)."),
     resources: ResourceOverrides = ResourceOverrides(),
 ) -> None:
-    """Preview, apply, then run the task's setup and run on every node."""
+    """Preview, apply, then run the task's setup and run on every node (`launch` and `up` are one command).
+
+    Examples:
+
+      stix launch task.yaml -c dev --gpus A100:8
+
+      stix launch -c dev --infra local --num-nodes 2 'echo $SKYPILOT_NODE_RANK'
+
+      stix launch -c dev --fast -d task.yaml
+
+      stix launch -c box --cpus 4+ -i 30 --down
+    """
     from stix import flows
 
-    request = _launch_request(task, cluster, _overrides(env, env_file, secret), resources, require_env=True, yes=yes,
-                              idle_minutes=idle_minutes, down=down, retry_until_up=retry_until_up)
+    options = dict(yes=yes, idle_minutes=idle_minutes, down=down, retry_until_up=retry_until_up,
+                   detach_run=detach_run, no_setup=no_setup, fast=fast)
+    request = _launch_entrypoint(entrypoint, cluster, _overrides(env, env_file, secret), resources, options)
     raise typer.Exit(flows.up(_session(), request).exit_code)
+
+
+def _launch_entrypoint(entrypoint: Optional[str], cluster: Optional[str], overrides, resources: ResourceOverrides,
+                       options: dict):
+    """A task file goes through the load stage; a command (or nothing) is a task of its own with that run,
+    named by -c or a generated name (which is said, so the user can come back to it)."""
+    from stix.flows import LaunchRequest
+    from stix.loader import is_task_file
+    from stix.models.task import Task
+    from stix.naming import generated_cluster_name, validate_cluster_name
+    from stix.overrides import apply_overrides, cluster_as_it_is
+
+    if entrypoint is not None and is_task_file(entrypoint):
+        return _launch_request(entrypoint, cluster, overrides, resources, require_env=True, **options)
+    if cluster is None:
+        cluster = generated_cluster_name()
+        print(f"Cluster name: {cluster} (generated; -c NAME picks one)")
+    saved = _saved_spec(validate_cluster_name(cluster))
+    task = cluster_as_it_is(saved, resources) if saved is not None else Task()
+    task = task.model_copy(update=dict(run=entrypoint or None, envs=dict(overrides.envs), secrets=dict(overrides.secrets)))
+    return LaunchRequest(apply_overrides(task, resources), cluster, None, **options)
+
+
+def _saved_spec(cluster: str):
+    from stix.home import StixHome
+    from stix.index import ClusterIndex
+    from stix.stages import load_spec
+
+    home = StixHome.from_env()
+    return load_spec(home, cluster) if ClusterIndex(home.index_db).get(cluster) is not None else None
 
 
 @app.command()
@@ -63,15 +115,46 @@ def preview(
         print(report.to_markdown(), end="")
 
 
-@app.command()
+CLUSTERS_HELP = "Cluster names or globs such as 'dev-*' (quote them)."
+ALL_HELP = "Every cluster stix knows."
+
+
+@app.command("down")
+@app.command("destroy")
 def destroy(
-    cluster: str = typer.Argument(..., help="Cluster name."),
+    clusters: list[str] = typer.Argument(None, help=CLUSTERS_HELP, show_default=False),
+    all_: bool = typer.Option(False, "-a", "--all", help=ALL_HELP),
     yes: bool = typer.Option(False, "-y", "--yes", help="Destroy without asking."),
 ) -> None:
-    """Tear a cluster down: every resource, node process and directory."""
-    from stix import flows
+    """Tear clusters down: every resource, node process and directory (`down` and `destroy` are one command).
 
-    flows.destroy(_session(), cluster, yes)
+    Examples:
+
+      stix down dev
+
+      stix down 'dev-*' -y
+
+      stix down -a
+    """
+    from stix import batch, flows
+
+    session = _session()
+    home = session.home
+
+    def leftovers(name: str) -> bool:
+        return any(path.exists() for path in (home.cluster_dir(name), home.key_path(name).parent,
+                                              home.workspaces_dir / name))
+
+    names = batch.select(_known(session), clusters or [], all_, present=leftovers)
+    if names:
+        batch.for_each(session, names, lambda name, ok: flows.destroy(session, name, ok), "Destroy", yes)
+    else:
+        print("No clusters.")
+
+
+def _known(session, all_: bool = False, skip: tuple[str, ...] = ()) -> list[str]:
+    """The index's clusters; with -a, less those in a status the command has nothing to do for."""
+    return [record.name for record in session.index.all() if not (all_ and record.status in skip)]
 
 
 @app.command()
@@ -90,18 +173,30 @@ def unlock(
 def exec_(
     cluster: str = typer.Argument(..., help="Cluster name."),
     target: str = typer.Argument(..., help="A task YAML file, or a shell command to run on the head node."),
-    detach: bool = typer.Option(False, "-d", "--detach", help="Submit and return; do not stream the logs."),
+    detach: bool = typer.Option(False, "-d", "--detach", "--detach-run", help="Submit and return; do not stream the logs."),
     env: list[str] = typer.Option([], "--env", help=ENV_HELP),
     env_file: list[str] = typer.Option([], "--env-file", help=ENV_FILE_HELP),
     secret: list[str] = typer.Option([], "--secret", help=SECRET_HELP),
     resources: ResourceOverrides = ResourceOverrides(),
 ) -> None:
-    """Run a job on an up cluster without touching its infrastructure (no Pulumi)."""
+    """Run a job on an up cluster without touching its infrastructure (no Pulumi).
+
+    --gpus, --cpus, --memory and --num-nodes size the job; flags that would change the cluster need `stix launch`.
+
+    Examples:
+
+      stix exec dev 'nvidia-smi'
+
+      stix exec dev --gpus A100:1 train.yaml
+    """
     from stix import flows
     from stix.loader import is_task_file, load_task
     from stix.models.task import Task
     from stix.overrides import apply_overrides
 
+    from stix.overrides import check_job_demand
+
+    check_job_demand(resources)
     overrides = _overrides(env, env_file, secret)
     if is_task_file(target):
         task = load_task(target, overrides, require_env=True)
@@ -113,43 +208,92 @@ def exec_(
 
 @app.command()
 def autostop(
-    cluster: str = typer.Argument(..., help="Cluster name."),
+    clusters: list[str] = typer.Argument(None, help=CLUSTERS_HELP, show_default=False),
+    all_: bool = typer.Option(False, "-a", "--all", help=ALL_HELP),
     idle_minutes: Optional[float] = typer.Option(None, "-i", "--idle-minutes", help="Idle minutes before stopping (fractions allowed)."),
     down: bool = typer.Option(False, "--down", help="Tear the cluster down instead of stopping it."),
     cancel_: bool = typer.Option(False, "--cancel", help="Turn autostop off."),
 ) -> None:
-    """Set the idle timer on a cluster's node agent: no jobs and no SSH session for that long stops it."""
-    from stix import flows
+    """Set the idle timer on clusters' node agents: no jobs and no SSH session for that long stops them.
+
+    Examples:
+
+      stix autostop dev -i 30
+
+      stix autostop 'dev-*' -i 10 --down
+
+      stix autostop -a --cancel
+    """
+    from stix import batch, flows
     from stix.errors import UsageError
 
     if cancel_ == (idle_minutes is not None):
         raise UsageError("pass -i MINUTES to set autostop, or --cancel to turn it off")
     if idle_minutes is not None and idle_minutes < 0:
         raise UsageError("-i must not be negative")
-    flows.set_autostop(_session(), cluster, idle_minutes, down)
-    print(f"autostop for {cluster}: " + ("off" if cancel_ else f"{idle_minutes:g} idle minutes, then {'down' if down else 'stop'}"))
+    from stix import index as idx
+
+    session = _session()
+    names = batch.select(_known(session, all_, skip=(idx.STOPPED, idx.INIT)), clusters or [], all_)
+    setting = "off" if cancel_ else f"{idle_minutes:g} idle minutes, then {'down' if down else 'stop'}"
+
+    def arm(name: str, _yes: bool) -> None:
+        flows.set_autostop(session, name, idle_minutes, down)
+        print(f"autostop for {name}: {setting}")
+
+    if names:
+        batch.for_each(session, names, arm, "Set autostop on", yes=True, ask=False)
+    else:
+        print("No UP clusters.")
 
 
 @app.command()
 def stop(
-    cluster: str = typer.Argument(..., help="Cluster name."),
+    clusters: list[str] = typer.Argument(None, help=CLUSTERS_HELP, show_default=False),
+    all_: bool = typer.Option(False, "-a", "--all", help=ALL_HELP),
     yes: bool = typer.Option(False, "-y", "--yes", help="Stop without asking."),
 ) -> None:
-    """Stop a cluster's nodes, keeping their disks and files."""
-    from stix import flows
+    """Stop clusters' nodes, keeping their disks and files.
 
-    flows.stop(_session(), cluster, yes)
+    Examples:
+
+      stix stop dev
+
+      stix stop 'dev-*' -y
+    """
+    _power(clusters, all_, yes, "Stop")
 
 
 @app.command()
 def start(
-    cluster: str = typer.Argument(..., help="Cluster name."),
+    clusters: list[str] = typer.Argument(None, help=CLUSTERS_HELP, show_default=False),
+    all_: bool = typer.Option(False, "-a", "--all", help=ALL_HELP),
     yes: bool = typer.Option(False, "-y", "--yes", help="Start without asking."),
 ) -> None:
-    """Start a stopped cluster again."""
-    from stix import flows
+    """Start stopped clusters again.
 
-    flows.start(_session(), cluster, yes)
+    Examples:
+
+      stix start dev
+
+      stix start -a -y
+    """
+    _power(clusters, all_, yes, "Start")
+
+
+def _power(clusters: Optional[list[str]], all_: bool, yes: bool, verb: str) -> None:
+    from stix import batch, flows
+    from stix import index as idx
+
+    session = _session()
+    # -a: every cluster that is not already so (SkyPilot's `sky stop -a` / `sky start -a`)
+    names = batch.select(_known(session, all_, skip=(idx.STOPPED,) if verb == "Stop" else (idx.UP,)),
+                         clusters or [], all_)
+    action = flows.stop if verb == "Stop" else flows.start
+    if names:
+        batch.for_each(session, names, lambda name, ok: action(session, name, ok), verb, yes)
+    else:
+        print(f"No clusters to {verb.lower()}.")
 
 
 @app.command()

@@ -20,3 +20,13 @@ def test_invalid_cluster_names(bad):
 
 def test_valid_cluster_name():
     assert validate_cluster_name("train-a100-2") == "train-a100-2"
+
+
+def test_generated_names_are_skypilots_kind():
+    import re
+
+    from stix.naming import generated_cluster_name
+
+    assert re.fullmatch(r"stix-[0-9a-f]{4}-ada-lovelace", generated_cluster_name("Ada Lovelace"))
+    assert re.fullmatch(r"stix-[0-9a-f]{4}", generated_cluster_name("_"))
+    assert len(generated_cluster_name("x" * 80)) == 40
