@@ -52,6 +52,8 @@ def unsupported_fields(task: Task, cloud: Optional[str] = None) -> list[str]:
             out.append(f"file_mounts destination {absolute[0]!r} on the {cloud} cloud (its nodes share this "
                        f"machine's filesystem; use a path under ~)")
     runnable = PLACEMENT_FIELDS | RUNTIME_FIELDS | (CLOUD_VM_FIELDS if vm_fields else set())
+    if cloud is not None and cloud_for(cloud).ports_reachable:
+        runnable |= {"ports"}
     considered = task.resources.set_of_fields() if cloud else task.resources.set_of_fields() - CLOUD_VM_FIELDS
     out += [f"resources.{name}" + (f" on the {cloud} cloud" if name in CLOUD_VM_FIELDS else "")
             for name in sorted(considered - runnable)]

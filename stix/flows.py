@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from stix import index as idx
-from stix import cluster_jobs
+from stix import cluster_costs, cluster_jobs
 from stix.compile import check_runnable
 from stix.engine.calls import engine_call
 from stix.errors import CapacityError, NodeCommandFailed, StackLocked, UsageError
@@ -114,6 +114,8 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
 
     def record(spec: ClusterSpec, status: str) -> None:
         session.index.upsert(target.cluster, spec.cloud, spec.num_nodes, status, task_file, project_dir)
+        if status == idx.UP:
+            cluster_costs.record_launch(session.index, spec)
 
     if changes.has_changes or any(note.startswith(storage.CREATES) for note in notes):
         confirm(session, f"Apply these changes to cluster {target.cluster}?", request.yes)
