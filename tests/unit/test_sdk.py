@@ -217,3 +217,24 @@ def test_no_sdk_name_is_shadowed_by_a_module():
 def test_sdk_calls_stay_callable_after_use(stix_home):
     for _ in range(2):
         assert stix.get(stix.cost_report()) == [] and callable(stix.cost_report) and callable(stix.endpoints)
+
+
+def test_launch_hands_skypilots_options_to_the_flow(stix_home, monkeypatch):
+    from stix import flows
+
+    seen = []
+
+    def up(session, request):
+        seen.append(request)
+        return flows.JobResult(request.cluster_name, None)
+
+    monkeypatch.setattr(flows, "up", up)
+    task = stix.Task(name="t", setup="echo", resources=stix.Resources(infra="local"))
+    assert stix.get(stix.launch(task, "c1", down=True, retry_until_up=True, no_setup=True)) == (None, None)
+    assert stix.get(stix.launch(task, "c2", idle_minutes_to_autostop=15, fast=True)) == (None, None)
+    first, second = seen
+    assert (first.cluster, first.idle_minutes, first.down, first.retry_until_up, first.no_setup) == ("c1", 0, True,
+                                                                                                    True, True)
+    assert (second.idle_minutes, second.down, second.fast) == (15, False, True)
+    assert first.detach_run and second.detach_run  # the SDK follows the job itself, so a failed job does not raise
+    assert first.task is not task and first.task == task  # the caller's task is left as it was
