@@ -30,3 +30,13 @@ def test_refusals(stix_home):
         endpoints(home, "nope")
     with pytest.raises(JobError, match="is STOPPED, not UP"):
         endpoints(home, "asleep")
+
+
+def test_ports_run_on_the_local_cloud_where_other_vm_fields_do_not():
+    from stix.compile import unsupported_fields
+    from stix.models.task import Task
+
+    task = Task.model_validate({"run": "x", "resources": {"infra": "local", "ports": [8888, "9000-9001"],
+                                                          "disk_size": 100}})
+    assert unsupported_fields(task, "local") == ["resources.disk_size on the local cloud"]
+    assert unsupported_fields(task, "aws") == []
