@@ -80,7 +80,8 @@ def test_an_interrupt_as_apply_finishes_still_records_the_cluster_up(stix_home, 
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, cli._on_sigterm)
     try:
-        spec = SimpleNamespace(cluster="c", cloud="local", num_nodes=1, to_json=lambda: '{"saved": true}')
+        spec = SimpleNamespace(cluster="c", cloud="local", num_nodes=1, to_json=lambda: '{"saved": true}',
+                               instance_type="local", accelerator="", accelerator_count=0.0, hourly_cost=0.0)
         monkeypatch.setattr(flows, "stack_at",
                             lambda session, target, candidate, pin=None: (InterruptedApply(signum), spec, None))
         monkeypatch.setattr(flows, "preview_stack",
@@ -94,6 +95,7 @@ def test_an_interrupt_as_apply_finishes_still_records_the_cluster_up(stix_home, 
         signal.signal(signal.SIGTERM, previous)
     assert session.index.get("c").status == idx.UP
     assert (home.cluster_dir("c") / "spec.json").read_text() == '{"saved": true}'
+    assert [(h.name, h.ended_at) for h in session.index.history()] == [("c", None)]  # the cost report's record
 
 
 BLOCKING_CLI = """
