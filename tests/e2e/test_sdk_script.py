@@ -9,7 +9,7 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
-SCRIPT = Path(__file__).parent / "scripts" / "skypilot_sdk.py"
+SCRIPT = Path(__file__).parent / "scripts" / "skypilot_sdk.py.txt"
 CLUSTER = "e2e-sdk"
 
 
