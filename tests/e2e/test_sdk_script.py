@@ -35,6 +35,11 @@ def test_a_skypilot_sdk_script_runs_with_only_its_import_changed(stix, tmp_path,
     assert "endpoint 8888 True" in out
     assert "remaining []" in out
     assert f"cost [('{CLUSTER}', None, 2)]" in out
+    from stix.index import ClusterIndex
+
+    (life,) = ClusterIndex(stix.home / "index.db").history()  # up opened it, down closed it
+    assert (life.name, life.num_nodes, life.resources) == (CLUSTER, 2, "2x local(local)")
+    assert life.ended_at is not None and life.ended_at > life.launched_at
     # No rich tables or progress unless asked: the preview, the placement and the notes stay out.
     for chatter in ("Placement:", "create", "Job 1 submitted", "destroyed", "─"):
         assert chatter not in out + result.stderr, chatter
