@@ -149,6 +149,9 @@ class Accelerators(Mapping[str, Union[int, float]]):
     def __hash__(self) -> int:
         return hash((self.choices, self.ordered))
 
+    def __repr__(self) -> str:
+        return repr(dict(self.items()))
+
     def to_spelling(self) -> Any:
         if self.spelling is not None:
             return self.spelling

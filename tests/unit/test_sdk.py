@@ -77,6 +77,7 @@ def test_accelerators_read_as_skypilot_dict(spelling, expected):
     accelerators = stix.Resources(accelerators=spelling).accelerators
     assert accelerators == expected and dict(accelerators) == expected and list(accelerators) == list(expected)
     assert accelerators != {"A100": 3}
+    assert repr(accelerators) == repr(expected)  # printed as SkyPilot prints it
     again = stix.Resources(accelerators=spelling).accelerators  # the record still compares and hashes as one
     assert again == accelerators and hash(again) == hash(accelerators)
     if not isinstance(spelling, set):  # a set is written as YAML writes one: a mapping to nulls
