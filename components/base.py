@@ -61,6 +61,9 @@ class Cloud:
     """Node sizes are not known from a catalog: ask the nodes after apply."""
     nodes_are_processes: ClassVar[bool] = False
     """A node is processes on this machine (sshd and its sessions): autostop kills them rather than shutting down."""
+    ports_reachable: ClassVar[bool] = False
+    """Every port of a node is reachable without a firewall rule (a node's own loopback address), so
+    resources.ports runs (`stix endpoints` lists it) even where the other VM fields do not apply."""
     nodes_share_host: ClassVar[bool] = False
     """A node sees this machine's filesystem and programs, so it can run this interpreter and this stix package
     (the managed-jobs controller cluster needs that: installing stix on a remote machine is not built)."""

@@ -7,8 +7,10 @@ The SDK names (stix.Task, stix.launch, ...) load on first use, so that
 __version__ = "0.1.0"
 
 _MODELS = {"Task": "stix.sdk", "Resources": "stix.models.resources", "Storage": "stix.models.storage",
-           "Service": "stix.models.service"}
-_SDK = ("launch", "exec", "status", "stop", "start", "down", "autostop", "queue", "cancel", "tail_logs")
+           "Service": "stix.models.service", "ClusterStatus": "stix.sdk_records", "JobStatus": "stix.sdk_records",
+           "RequestId": "stix.sdk_records"}
+_SDK = ("launch", "exec", "status", "stop", "start", "down", "autostop", "queue", "job_status", "cancel", "tail_logs",
+        "get", "stream_and_get", "optimize", "cost_report", "endpoints", "set_verbose")
 _MODULES = ("jobs",)
 """stix.jobs: the managed-jobs SDK (sky.jobs' names)."""
 __all__ = [*_MODELS, *_SDK, *_MODULES]

@@ -80,6 +80,8 @@ def unsupported_fields(task: Task, cloud: Optional[str] = None) -> list[str]:
             out.append(f"file_mounts destination {absolute[0]!r} on the {cloud} cloud (its nodes share this "
                        f"machine's filesystem; use a path under ~)")
     runnable = PLACEMENT_FIELDS | RUNTIME_FIELDS | (CLOUD_VM_FIELDS if vm_fields else set())
+    if cloud is not None and cloud_for(cloud).ports_reachable:
+        runnable |= {"ports"}
     fields = task.resources.set_of_fields()
     if docker_image(task.resources.image_id) is not None:
         fields -= {"image_id"}  # docker:IMAGE runs setup and run in a container, on every cloud (stix.containers)

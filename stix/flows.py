@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from stix import index as idx
-from stix import cluster_jobs, containers
+from stix import cluster_costs, cluster_jobs, containers
 from stix.compile import check_runnable, resolve_image
 from stix.engine.calls import engine_call
 from stix.errors import CapacityError, NodeCommandFailed, StackLocked, UsageError
@@ -128,9 +128,9 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
 
     def record(spec: ClusterSpec, status: str) -> None:
         session.index.upsert(target.cluster, spec.cloud, spec.num_nodes, status, task_file, project_dir,
-                             idx.resources_string(spec.num_nodes, spec.cloud, spec.instance_type, spec.accelerator,
-                                                  spec.accelerator_count, spec.use_spot, spec.vcpus, spec.memory_gib),
-                             spec.hourly_cost)
+                             cluster_costs.resources_str(spec), spec.hourly_cost)
+        if status == idx.UP:
+            cluster_costs.record_launch(session.index, spec)
 
     if changes.has_changes or any(note.startswith(storage.CREATES) for note in notes):
         confirm(session, f"Apply these changes to cluster {target.cluster}?", request.yes)

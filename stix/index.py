@@ -28,11 +28,40 @@ ADDED_COLUMNS = (("autostop", "TEXT"), ("project", "TEXT"), ("resources_str", "T
                  ("launched_at", "REAL"))
 """In ClusterRecord's order after the first seven fields: `SELECT *` rows map onto it."""
 
+HISTORY = """
+CREATE TABLE IF NOT EXISTS cluster_history (
+    name TEXT NOT NULL,
+    launched_at REAL NOT NULL,
+    ended_at REAL,
+    cloud TEXT NOT NULL,
+    num_nodes INTEGER NOT NULL,
+    resources TEXT NOT NULL,
+    hourly_cost REAL NOT NULL,
+    PRIMARY KEY (name, launched_at)
+)
+"""
+"""One row per life of a cluster in one shape (the cost report): opened at `up`, closed at `destroy` or when
+a later `up` changes its shape."""
+
 INIT = "INIT"
 UP = "UP"
 STOPPED = "STOPPED"
 DEGRADED = "DEGRADED"
 """Refresh found drift: a node stopped or gone behind stix's back. `stix up` repairs it."""
+
+
+@dataclass(frozen=True)
+class HistoryRecord:
+    name: str
+    launched_at: float
+    ended_at: Optional[float]
+    """None while the cluster lives."""
+    cloud: str
+    num_nodes: int
+    resources: str
+    """As SkyPilot writes it: '2x aws(g5.xlarge, A10G:1)'."""
+    hourly_cost: float
+    """$/hr of the whole cluster."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +115,7 @@ class ClusterIndex:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=10)
         conn.execute(SCHEMA)
+        conn.execute(HISTORY)
         for column, kind in ADDED_COLUMNS:  # indexes written before these columns existed
             try:
                 conn.execute(f"ALTER TABLE clusters ADD COLUMN {column} {kind}")
@@ -146,6 +176,32 @@ class ClusterIndex:
         with self._connect() as conn:
             rows = conn.execute("SELECT * FROM clusters ORDER BY created_at").fetchall()
         return [ClusterRecord(*row) for row in rows]
+
+    def record_launch(self, name: str, cloud: str, num_nodes: int, resources: str, hourly_cost: float) -> None:
+        """An `up` that leaves the cluster UP: a new history row, unless the open one already has this shape."""
+        now = time.time()
+        shape = (cloud, num_nodes, resources, hourly_cost)
+        with self._connect() as conn:
+            row = conn.execute("SELECT cloud, num_nodes, resources, hourly_cost FROM cluster_history "
+                               "WHERE name=? AND ended_at IS NULL", (name,)).fetchone()
+            if row is not None and tuple(row) == shape:
+                return
+            conn.execute("UPDATE cluster_history SET ended_at=? WHERE name=? AND ended_at IS NULL", (now, name))
+            conn.execute("INSERT INTO cluster_history (name, launched_at, ended_at, cloud, num_nodes, resources, "
+                         "hourly_cost) VALUES (?, ?, NULL, ?, ?, ?, ?)", (name, now, *shape))
+
+    def record_end(self, name: str) -> None:
+        """The cluster was destroyed: close its open history row."""
+        with self._connect() as conn:
+            conn.execute("UPDATE cluster_history SET ended_at=? WHERE name=? AND ended_at IS NULL", (time.time(), name))
+
+    def history(self) -> list[HistoryRecord]:
+        if not self.path.exists():
+            return []
+        with self._connect() as conn:
+            rows = conn.execute("SELECT name, launched_at, ended_at, cloud, num_nodes, resources, hourly_cost "
+                                "FROM cluster_history ORDER BY launched_at").fetchall()
+        return [HistoryRecord(*row) for row in rows]
 
 
 def resources_string(num_nodes: int, cloud: str, instance_type: str, accelerator: str = "", count: float = 0.0,

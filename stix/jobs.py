@@ -1,9 +1,12 @@
 """Managed jobs from Python, with SkyPilot's names (sky.jobs.*), calling the same code as `stix jobs`.
 
-    import stix
-    job_id = stix.jobs.launch("train.yaml", name="train")
-    stix.jobs.queue()
-    stix.jobs.tail_logs(job_id=job_id)
+    import stix as sky
+    job_id, _ = sky.get(sky.jobs.launch("train.yaml", name="train"))
+    sky.get(sky.jobs.queue())
+    sky.jobs.tail_logs(job_id=job_id)
+
+launch() returns a request id that sky.get() unwraps into (job_id, None), as SkyPilot 0.14's does (stix's local
+controller has no handle to give); the others return their result itself, which sky.get() hands back as it is.
 
 Calling launch() or cancel() is the consent `-y` gives on the command line.
 """
@@ -44,9 +47,16 @@ def _request(task: TaskLike, name: Optional[str], retry_until_up: bool, envs: Op
 
 
 def launch(task: TaskLike, name: Optional[str] = None, detach: bool = True, retry_until_up: bool = False,
-           envs: Optional[dict[str, str]] = None, secrets: Optional[dict[str, str]] = None) -> int:
-    """Submit a managed job (a Task, a list of Tasks run in order, or a task file); returns its id. With
-    detach=False, print its logs until it ends first."""
+           envs: Optional[dict[str, str]] = None, secrets: Optional[dict[str, str]] = None):
+    """Submit a managed job (a Task, a list of Tasks run in order, or a task file); sky.get gives (job_id, None).
+    With detach=False, print its logs until it ends first."""
+    from stix.sdk_records import RequestId
+
+    return RequestId((_launch(task, name, detach, retry_until_up, envs, secrets), None))
+
+
+def _launch(task: TaskLike, name: Optional[str], detach: bool, retry_until_up: bool,
+            envs: Optional[dict[str, str]], secrets: Optional[dict[str, str]]) -> int:
     from stix.managed import client, controller_cluster, remote
 
     session = _session()
@@ -62,15 +72,19 @@ def launch(task: TaskLike, name: Optional[str] = None, detach: bool = True, retr
     return job_id
 
 
-def queue(skip_finished: bool = False, all: bool = False) -> list[dict]:  # noqa: A002 - SkyPilot's name
+def queue(refresh: bool = False, skip_finished: bool = False, all_users: bool = False,
+          job_ids: Optional[Sequence[int]] = None, *, all: bool = False) -> list[dict]:  # noqa: A002
     """One dict per task (the keys `stix jobs queue --format json` prints): unfinished jobs and those that ended
-    in the last 24 hours; all=True: every job; skip_finished: unfinished ones only."""
+    in the last 24 hours; all=True: every job; skip_finished: unfinished ones only; job_ids: only those.
+    refresh and all_users are SkyPilot's (the record is always current, and there is one user)."""
     from stix.managed import controller_cluster, remote
     from stix.managed.client import queue_rows
 
     if controller_cluster.on_cluster():
-        return remote.queue_rows(_session(), all_jobs=all, skip_finished=skip_finished)
-    return queue_rows(_store(), all_jobs=all, skip_finished=skip_finished)
+        rows = remote.queue_rows(_session(), all_jobs=all, skip_finished=skip_finished)
+    else:
+        rows = queue_rows(_store(), all_jobs=all, skip_finished=skip_finished)
+    return rows if job_ids is None else [row for row in rows if row["job_id"] in set(job_ids)]
 
 
 def cancel(name: Optional[str] = None, job_ids: Optional[Sequence[int]] = None, all: bool = False,  # noqa: A002

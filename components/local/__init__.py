@@ -28,6 +28,7 @@ class Local(Stoppable, Buckets, Cloud):
     ssh_rule = False  # loopback
     preset_host_keys = False  # the node provider makes each node's key and reports it
     vm_fields = False  # a node is a directory on this machine
+    ports_reachable = True  # a node's own 127.0.0.N: every port its processes open is reachable
     nodes_are_processes = True
     nodes_share_host = True
     capacity_errors = (r"InsufficientCapacity: zone \S+ has no capacity",)

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from stix.cli import cluster, jobs, plan, read, tools  # noqa: F401  (each registers its commands)
+from stix.cli import cluster, jobs, plan, read, reports, tools  # noqa: F401  (each registers its commands)
 from stix.cli.app import app, catalog_app, engine_app, jobs_app, store_app
 from stix.cli.storage import storage_app
 from stix.errors import StixError

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
@@ -115,13 +116,41 @@ class Accelerator:
         return f"{self.name}:{number(self.count)}"
 
 
-@dataclass(frozen=True)
-class Accelerators:
-    """`resources.accelerators`, parsed: the choices, and whether their order is a preference."""
+@dataclass(frozen=True, eq=False)
+class Accelerators(Mapping[str, Union[int, float]]):
+    """`resources.accelerators`, parsed: the choices, and whether their order is a preference.
+
+    Also SkyPilot's public value, a mapping of name to count: 'A100:8' == {'A100': 8}, 'A100' == {'A100': 1};
+    a list or set of choices maps each name to its count (in the list's order)."""
 
     choices: tuple[Accelerator, ...]
     ordered: bool = False
     spelling: Any = field(default=None, compare=False)
+
+    def __getitem__(self, name: str) -> Union[int, float]:
+        for choice in self.choices:
+            if choice.name == name:
+                return int(choice.count) if choice.count == int(choice.count) else choice.count
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(choice.name for choice in self.choices))
+
+    def __len__(self) -> int:
+        return len(dict.fromkeys(choice.name for choice in self.choices))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Accelerators):
+            return (self.choices, self.ordered) == (other.choices, other.ordered)
+        if isinstance(other, Mapping):
+            return dict(self.items()) == dict(other.items())
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.choices, self.ordered))
+
+    def __repr__(self) -> str:
+        return repr(dict(self.items()))
 
     def to_spelling(self) -> Any:
         if self.spelling is not None:

@@ -208,16 +208,17 @@ def test_python_sdk_launch_and_down(stix_home, tmp_path, engine, capfd):
 
     task = sdk.Task(name="e2e-sdk", run='echo "SDK rank $SKYPILOT_NODE_RANK of $SKYPILOT_NUM_NODES"', num_nodes=2)
     task.set_resources(sdk.Resources(infra="local"))
-    assert sdk.launch(task) == 0
+    job_id, handle = sdk.get(sdk.launch(task))  # SkyPilot's: a request id that sky.get unwraps
+    assert (job_id, handle.cluster_name, handle.launched_nodes) == (1, "e2e-sdk", 2)
     out = capfd.readouterr().out
     assert "(head, rank=0) SDK rank 0 of 2" in out and "(worker1, rank=1) SDK rank 1 of 2" in out
-    assert [r.name for r in sdk.status()] == ["e2e-sdk"]
-    assert sdk.exec("echo from-exec", "e2e-sdk") == 0
-    assert [job["status"] for job in sdk.queue("e2e-sdk")] == ["SUCCEEDED", "SUCCEEDED"]
+    assert [r.name for r in sdk.get(sdk.status())] == ["e2e-sdk"]
+    assert sdk.get(sdk.exec("echo from-exec", "e2e-sdk"))[0] == 2
+    assert [job["status"] for job in sdk.get(sdk.queue("e2e-sdk"))] == ["SUCCEEDED", "SUCCEEDED"]
     assert sdk.tail_logs("e2e-sdk", 2, follow=False) == 0
     assert "(head, rank=0) from-exec" in capfd.readouterr().out
-    sdk.down("e2e-sdk")
-    assert sdk.status() == []
+    assert sdk.get(sdk.down("e2e-sdk")) is None
+    assert sdk.get(sdk.status()) == []
 
 
 def test_up_alone_repairs_a_killed_node(stix, stix_home, tmp_path, engine):

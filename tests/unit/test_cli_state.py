@@ -96,6 +96,7 @@ def test_an_interrupt_as_apply_finishes_still_records_the_cluster_up(stix_home, 
         signal.signal(signal.SIGTERM, previous)
     assert session.index.get("c").status == idx.UP
     assert (home.cluster_dir("c") / "spec.json").read_text() == '{"saved": true}'
+    assert [(h.name, h.ended_at) for h in session.index.history()] == [("c", None)]  # the cost report's record
 
 
 BLOCKING_CLI = """

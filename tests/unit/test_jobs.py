@@ -36,7 +36,7 @@ def test_stix_jobs_loads_lazily_with_skypilots_names_and_arguments(stix):
     assert package.jobs is module and "jobs" in package.__all__
     params = lambda f: list(inspect.signature(f).parameters)  # noqa: E731
     assert params(module.launch) == ["task", "name", "detach", "retry_until_up", "envs", "secrets"]
-    assert params(module.queue) == ["skip_finished", "all"]
+    assert params(module.queue) == ["refresh", "skip_finished", "all_users", "job_ids", "all"]
     assert params(module.cancel)[:3] == ["name", "job_ids", "all"]
     assert params(module.tail_logs) == ["name", "job_id", "follow", "controller"]
 
@@ -46,17 +46,20 @@ def test_launch_a_task_a_pipeline_or_a_file_then_queue_cancel_and_logs(jobs, sub
 
     task = stix.Task(name="hello", run="echo $WHO", envs={"WHO": None})
     task.set_resources(stix.Resources(infra="local"))
-    first = stix.jobs.launch(task, envs={"WHO": "me"}, secrets={"TOKEN": "s3cret"})
+    first, handle = stix.get(stix.jobs.launch(task, envs={"WHO": "me"}, secrets={"TOKEN": "s3cret"}))
+    assert handle is None
     assert jobs.get(first).name == "hello" and task.envs == {"WHO": None}  # the caller's task is left as it was
     assert jobs.tasks_of(first)[0].env_values() == {"WHO": "me"}
-    pipe = stix.jobs.launch([stix.Task(name="a", run="a"), stix.Task(name="b", run="b")], name="ab", retry_until_up=True)
+    pipe, _ = stix.get(stix.jobs.launch([stix.Task(name="a", run="a"), stix.Task(name="b", run="b")], name="ab",
+                                        retry_until_up=True))
     assert [t.name for t in jobs.get(pipe).tasks] == ["a", "b"] and jobs.get(pipe).retry_until_up
     path = tmp_path / "t.yaml"
     path.write_text("name: from-file\nrun: echo\n")
-    third = stix.jobs.launch(str(path))
+    third, _ = stix.get(stix.jobs.launch(str(path)))
     assert jobs.get(third).name == "from-file" and len(submitted) == 3
     assert stix.jobs.queue() == client.queue_rows(jobs)
     assert [r["job_id"] for r in stix.jobs.queue()] == [third, pipe, pipe, first]
+    assert [r["job_id"] for r in stix.get(stix.jobs.queue(job_ids=[first, third]))] == [third, first]
     assert stix.jobs.cancel(job_ids=[first], wait=False) == [first] and jobs.get(first).cancel_requested
     assert stix.jobs.tail_logs(job_id=99) == client.NOT_FOUND_EXIT
     assert stix.jobs.tail_logs(name="hello", follow=False) == client.NOT_FINISHED_EXIT

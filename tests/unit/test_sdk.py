@@ -59,7 +59,111 @@ def test_lifecycle_calls_on_a_missing_cluster_raise_the_cli_error(stix_home, nam
 
 
 def test_status_lists_records(stix_home):
-    assert stix.status() == []
+    assert stix.get(stix.status()) == []
+
+
+def test_get_and_stream_and_get_unwrap_a_request_and_pass_a_plain_value(stix_home):
+    request = stix.status()
+    assert isinstance(request, str) and request.startswith("stix-")  # a request id, as SkyPilot's
+    assert stix.get(request) == [] and stix.stream_and_get(request) == []
+    assert stix.get(7) == 7 and stix.stream_and_get((1, None)) == (1, None) and stix.get("text") == "text"
+
+
+@pytest.mark.parametrize("spelling, expected", [
+    ("A100:8", {"A100": 8}), ("A100", {"A100": 1}), ({"V100": 0.5}, {"V100": 0.5}), ({"a100": 2}, {"A100": 2}),
+    (["A100:8", "H100:8"], {"A100": 8, "H100": 8}), ({"A100:8", "H100:4"}, {"A100": 8, "H100": 4}),
+])
+def test_accelerators_read_as_skypilot_dict(spelling, expected):
+    accelerators = stix.Resources(accelerators=spelling).accelerators
+    assert accelerators == expected and dict(accelerators) == expected and list(accelerators) == list(expected)
+    assert accelerators != {"A100": 3}
+    assert repr(accelerators) == repr(expected)  # printed as SkyPilot prints it
+    again = stix.Resources(accelerators=spelling).accelerators  # the record still compares and hashes as one
+    assert again == accelerators and hash(again) == hash(accelerators)
+    if not isinstance(spelling, set):  # a set is written as YAML writes one: a mapping to nulls
+        assert stix.Resources(accelerators=spelling).model_dump()["accelerators"] == spelling
+
+
+def test_status_records_have_skypilot_keys(stix_home):
+    from stix.home import StixHome
+    from tests.saved_cluster import save_cluster
+
+    save_cluster(StixHome(stix_home), "a", autostop="10m (down)")
+    save_cluster(StixHome(stix_home), "b", status="DEGRADED", num_nodes=1)
+    a, b = stix.get(stix.status())
+    assert a["name"] == "a" and a["status"] == stix.ClusterStatus.UP and a["status"].value == "UP"
+    assert (a["autostop"], a["to_down"], b["autostop"], b["to_down"]) == (10, True, -1, False)
+    assert isinstance(a["launched_at"], int) and a["resources_str"] == "2x local(local)"
+    assert a["head_ip"] == "127.0.0.5" and a.handle.cluster_name == "a" and a.handle.launched_nodes == 2
+    assert a["handle"].external_ips() == ["127.0.0.5", "127.0.0.6"] and a["last_use"] == "/tasks/t.yaml"
+    assert b["status"] == stix.ClusterStatus.INIT  # SkyPilot's INIT covers an abnormal cluster
+    assert [r["name"] for r in stix.get(stix.status(cluster_names="b"))] == ["b"]
+    assert stix.get(stix.status(cluster_names=["a", "nope"]))[0]["name"] == "a"
+
+
+def test_queue_rows_get_skypilot_keys():
+    from stix.sdk_records import job_record
+
+    row = {"id": 3, "name": "train", "status": "RUNNING", "submitted": 100.5, "started": 101.0, "ended": None,
+           "cpus": 0.5, "gpus": 2.0, "num_nodes": 2, "exit_code": None, "detail": None, "gpu_ids": None}
+    record = job_record(row)
+    assert (record["job_id"], record["job_name"], record["status"], record.status.value) == (3, "train",
+                                                                                            stix.JobStatus.RUNNING,
+                                                                                            "RUNNING")
+    assert (record["submitted_at"], record["start_at"], record["end_at"]) == (100.5, 101.0, None)
+    assert record["resources"] == "2x[GPU:2]" and record["id"] == 3  # the agent's own keys stay
+    assert not record["status"].is_terminal() and stix.JobStatus.CANCELLED.is_terminal()
+
+
+def test_optimize_gives_the_chosen_placement(stix_home):
+    placement = stix.get(stix.optimize(stix.Task(run="x", resources=stix.Resources(infra="local"))))
+    assert placement.chosen.cloud == "local" and placement.chosen in placement.candidates
+
+
+def test_cost_report_and_endpoints_records(stix_home):
+    from stix.home import StixHome
+    from stix.index import ClusterIndex
+    from tests.saved_cluster import save_cluster
+
+    home = StixHome(stix_home)
+    save_cluster(home, "web", ports=((8888, 8888),))
+    index = ClusterIndex(home.index_db)
+    index.record_launch("web", "local", 2, "2x local(local)", 0.5)
+    index.record_launch("old", "local", 1, "1x local(local)", 0.0)
+    index.record_end("old")
+    old, web = sorted(stix.get(stix.cost_report()), key=lambda r: r["name"])
+    assert old["status"] is None and web["status"] == stix.ClusterStatus.UP
+    assert set(web) >= {"name", "launched_at", "duration", "num_nodes", "resources", "status", "total_cost"}
+    assert isinstance(web["duration"], int) and web["num_nodes"] == 2
+    assert stix.get(stix.endpoints("web")) == {8888: "127.0.0.5:8888"}
+    assert stix.get(stix.endpoints("web", 8888)) == {8888: "127.0.0.5:8888"}
+
+
+def test_the_sdk_prints_no_tables_or_progress_unless_asked(stix_home, capsys, monkeypatch):
+    from stix import sdk
+    from stix.engine.changes import ChangeSet
+    from stix.events import Note, PreviewReady
+
+    monkeypatch.delenv("STIX_SDK_VERBOSE", raising=False)
+    monkeypatch.setattr(sdk, "_verbose", None)
+    events = sdk._session().events
+    events(Note("Cluster x is up.", "success"))
+    events(PreviewReady("x", ChangeSet()))
+    events(Note("resources.job_recovery is for managed jobs", "warning"))
+    out, err = capsys.readouterr()
+    assert out == "" and err == "resources.job_recovery is for managed jobs\n"
+
+    for turn_on in (lambda: stix.set_verbose(True), lambda: monkeypatch.setenv("STIX_SDK_VERBOSE", "1")):
+        monkeypatch.setattr(sdk, "_verbose", None)
+        turn_on()
+        events = sdk._session().events
+        events(Note("Cluster x is up.", "success"))
+        events(PreviewReady("x", ChangeSet()))
+        out, _ = capsys.readouterr()
+        assert "Cluster x is up." in out and "No infrastructure changes" in out
+    stix.set_verbose(False)
+    sdk._session().events(Note("Cluster x is up.", "success"))
+    assert capsys.readouterr().out == ""
 
 
 def test_storage_mounts_like_skypilot(tmp_path):
@@ -101,3 +205,37 @@ def test_storage_mounts_are_planned_from_the_sdk(tmp_path):
     env = {"HOME": str(tmp_path), "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "x"}
     (mount,) = plan_mounts(task, "aws", env)
     assert mount.name == "ckpts-1" and mount.persistent is False and mount.bucket.store == "s3"
+
+
+def test_no_sdk_name_is_shadowed_by_a_module():
+    """`from stix import X` (or importing stix.X) binds the module X onto the package: an SDK function of that
+    name would turn into a module after first use."""
+    package = Path(stix.__file__).parent
+    clashes = [name for name in stix._SDK if (package / f"{name}.py").exists() or (package / name).is_dir()]
+    assert clashes == []
+
+
+def test_sdk_calls_stay_callable_after_use(stix_home):
+    for _ in range(2):
+        assert stix.get(stix.cost_report()) == [] and callable(stix.cost_report) and callable(stix.endpoints)
+
+
+def test_launch_hands_skypilots_options_to_the_flow(stix_home, monkeypatch):
+    from stix import flows
+
+    seen = []
+
+    def up(session, request):
+        seen.append(request)
+        return flows.JobResult(request.cluster_name, None)
+
+    monkeypatch.setattr(flows, "up", up)
+    task = stix.Task(name="t", setup="echo", resources=stix.Resources(infra="local"))
+    assert stix.get(stix.launch(task, "c1", down=True, retry_until_up=True, no_setup=True)) == (None, None)
+    assert stix.get(stix.launch(task, "c2", idle_minutes_to_autostop=15, fast=True)) == (None, None)
+    first, second = seen
+    assert (first.cluster, first.idle_minutes, first.down, first.retry_until_up, first.no_setup) == ("c1", 0, True,
+                                                                                                    True, True)
+    assert (second.idle_minutes, second.down, second.fast) == (15, False, True)
+    assert first.detach_run and second.detach_run  # the SDK follows the job itself, so a failed job does not raise
+    assert first.task is not task and first.task == task  # the caller's task is left as it was

@@ -1,0 +1,68 @@
+"""`stix endpoints` and `stix cost-report` through the real command line."""
+
+import json
+
+import pytest
+
+from stix.home import StixHome
+from stix.index import ClusterIndex
+from tests.saved_cluster import save_cluster
+from tests.unit.test_cli import one_line_error
+
+
+def test_endpoints_lists_opened_ports(stix):
+    save_cluster(StixHome(stix.home), "web", ports=((8888, 8888), (9000, 9001)))
+    result = stix("endpoints", "web")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["8888: 127.0.0.5:8888", "9000: 127.0.0.5:9000", "9001: 127.0.0.5:9001"]
+    assert stix("endpoints", "web", "9001").stdout == "9001: 127.0.0.5:9001\n"
+    assert json.loads(stix("endpoints", "web", "--format", "json").stdout) == {
+        "8888": "127.0.0.5:8888", "9000": "127.0.0.5:9000", "9001": "127.0.0.5:9001"}
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("nope",), "stix: error: cluster 'nope' not found (stix status lists clusters)"),
+    (("web", "22"), "stix: error: port 22 is not opened on cluster web (opened: 8888)"),
+    (("web", "http"), "stix: error: PORT 'http': expected a whole number from 1 to 65535"),
+    (("web", "70000"), "stix: error: PORT '70000': expected a whole number from 1 to 65535"),
+    (("web", "--format", "xml"), "stix: error: --format 'xml': expected text or json"),
+    (("closed",), "stix: error: cluster closed opens no ports (set resources.ports in its task)"),
+    (("Bad_Name",), "invalid cluster name"),
+])
+def test_endpoints_bad_input(stix, args, expected):
+    home = StixHome(stix.home)
+    save_cluster(home, "web", ports=((8888, 8888),))
+    save_cluster(home, "closed")
+    before = sorted(p.name for p in stix.home.rglob("*"))
+    assert expected in one_line_error(stix("endpoints", *args))
+    assert sorted(p.name for p in stix.home.rglob("*")) == before
+
+
+def test_cost_report_table_and_json(stix):
+    home = StixHome(stix.home)
+    save_cluster(home, "live")
+    index = ClusterIndex(home.index_db)
+    index.record_launch("live", "local", 2, "2x aws(g5.xlarge, A10G:1)", 2.012)
+    index.record_launch("gone", "local", 1, "1x local(local)", 0.0)
+    index.record_end("gone")
+    text = stix("cost-report").stdout
+    for column in ("NAME", "LAUNCHED", "DURATION", "NODES", "RESOURCES", "STATUS", "COST/hr", "COST"):
+        assert column in text
+    assert "2x aws(g5.xlarge, A10G:1)" in text and "$ 2.01" in text and "TERMINATED" in text
+    rows = json.loads(stix("cost-report", "--format", "json", "--days", "7").stdout)
+    assert [(r["name"], r["status"], r["num_nodes"]) for r in rows] == [("live", "UP", 2), ("gone", "TERMINATED", 1)]
+
+
+def test_cost_report_with_no_history(stix):
+    assert stix("cost-report").stdout == "No clusters.\n"
+    assert stix("cost-report", "--format", "json").stdout == "[]\n"
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("--days", "0"), "stix: error: --days '0': expected a whole number, 1 or more"),
+    (("--days", "week"), "stix: error: --days 'week': expected a whole number, 1 or more"),
+    (("--format", "csv"), "stix: error: --format 'csv': expected text or json"),
+])
+def test_cost_report_bad_input(stix, args, expected):
+    assert one_line_error(stix("cost-report", *args)) == expected
+    assert not stix.home.exists() or not (stix.home / "index.db").exists()
