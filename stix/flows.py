@@ -161,7 +161,7 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
 
 
 def _sync_and_run(session: Session, request: LaunchRequest, target: Target, conns, info: ClusterInfo, mounts,
-                  remotes, region: Optional[str], fast: bool = False) -> JobResult:
+                  remotes, region: str, fast: bool = False) -> JobResult:
     """After apply (or, with --fast, instead of it): start the task's container, sync, attach storage, install the
     agent (unless --fast: it runs), arm autostop, run setup (unless --fast or --no-setup), then the run as a job."""
     from stix.git_workdir import task_values
