@@ -91,6 +91,28 @@ def prepare(conns, image: Optional[str], cluster: str) -> None:
         raise problem
 
 
+RESTART_SCRIPT = (f'f="$HOME"/{REMOTE_DIR}/{CONTAINER_FILE}; [ -f "$f" ] || exit 0; read -r R N < "$f"; '
+                  '"$R" start "$N" >/dev/null')
+
+
+def restart(conns) -> None:
+    """After `stix start`: start again the container a node recorded (a stopped machine stopped it)."""
+    from stix.errors import NodeCommandFailed
+    from stix.ssh.runner import STDIN_SCRIPT
+
+    def on_node(node) -> tuple[str, int, list[str]]:
+        lines: list[str] = []
+        status = conns.connections[node.rank].run(STDIN_SCRIPT, lines.append, PULL_TIMEOUT_S,
+                                                  RESTART_SCRIPT.encode() + b"\0")
+        return node.name, status, lines
+
+    for name, status, lines in conns.map(on_node):
+        if status != 0:
+            last = next((line.strip() for line in reversed(lines) if line.strip()), "")
+            raise NodeCommandFailed(f"{name}: its container would not start again (exit {status}"
+                                    f"{': ' + last[-200:] if last else ''})", status)
+
+
 def refusal(image: Optional[str], cluster: str, results: list[tuple[str, int, list[str]]]) -> Optional[PrerequisiteMissing]:
     """The one-line error for nodes whose container could not be made: (node name, exit status, output) each."""
     bare = [name for name, status, _ in results if status == NO_RUNTIME_EXIT]

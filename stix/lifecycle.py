@@ -6,7 +6,7 @@ import dataclasses
 import shutil
 
 from stix import index as idx
-from stix import cluster_jobs, ssh_config
+from stix import cluster_jobs, containers, ssh_config
 from stix.drift import DriftReport
 from stix.engine.calls import engine_call, interrupts_deferred, progress
 from stix.engine.changes import ChangeSet
@@ -37,6 +37,7 @@ def start(session: Session, cluster: str, yes: bool = False) -> None:
         sized(session, conns, spec)
         storage.attach_nodes(session, conns, mounts, storage.remotes_for(session.home, mounts))
         cluster_jobs.install_agent(conns)
+        containers.restart(conns)
     session.note(f"Cluster {cluster} is up again.", "success")
 
 

@@ -176,7 +176,7 @@ class LocalNodeProvider(ResourceProvider):
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         paths = sshd.NodePaths(Path(id_))
-        sshd.stop(paths)
+        sshd.stop(paths, removing=True)
         shutil.rmtree(paths.root, ignore_errors=True)
 
 

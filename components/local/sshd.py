@@ -345,10 +345,14 @@ def processes_under(root: Path) -> set[int]:
     return found
 
 
-def stop(paths: NodePaths) -> None:
+def stop(paths: NodePaths, removing: bool = False) -> None:
     """Stop the node's sshd and everything its sessions started (FUSE mounts under it lazily unmounted first,
-    so their rclone processes can end); wait until they are gone."""
+    so their rclone processes can end; its container stopped, or removed when the node is); wait until they
+    are gone."""
     from stix.components.local import fuse
+    from stix.components.local.containers import end_container
+
+    end_container(paths.home, remove=removing)
 
     left = fuse.unmount_all(paths.root)
     if left:  # removing the node's directory would walk into the mount and delete the bucket's objects

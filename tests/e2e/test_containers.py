@@ -69,5 +69,19 @@ def test_setup_and_run_execute_in_the_docker_image_on_every_node(stix, stix_home
         assert f"({role}, rank={rank}) setup inside {rank}" in up.stdout, "setup ran in the container, home mounted"
     exec_ = stix("exec", "e2e-ctr", f"cat {MARKER}")
     assert exec_.returncode == 0 and "(head, rank=0) inside" in exec_.stdout, exec_.stdout + exec_.stderr
+    assert stix("stop", "-y", "e2e-ctr").returncode == 0
+    assert [running(name) for name in image] == ["false", "false"], "a stopped node's container is stopped"
+    started = stix("start", "-y", "e2e-ctr", timeout=300)
+    assert started.returncode == 0, started.stdout + started.stderr
+    again = stix("exec", "e2e-ctr", f"cat {MARKER}")
+    assert again.returncode == 0 and "(head, rank=0) inside" in again.stdout, again.stdout + again.stderr
     assert stix("destroy", "-y", "e2e-ctr").returncode == 0
     assert not sshd.processes_under(stix_home)
+    assert [running(name) for name in image] == [None, None], "a removed node's container is removed"
+
+
+def running(name: str):
+    """podman's State.Running of the container ('true'/'false'), None when there is no such container."""
+    done = subprocess.run(["podman", "inspect", "-f", "{{.State.Running}}", name], capture_output=True, text=True,
+                          timeout=60)
+    return done.stdout.strip() if done.returncode == 0 else None
