@@ -99,6 +99,7 @@ def unsupported_fields(task: Task, cloud: Optional[str] = None) -> list[str]:
             out += [_refused(source, name, where) for name in ("mount_options", "type") if getattr(source, name)]
             if source.config is not None and source.config.mount is not None:
                 out.append(_refused(source.config, "mount", where + "config."))
+    out += task.resources.foreign_clouds()
     recovery = task.resources.job_recovery or task.resources.spot_recovery
     strategy = recovery if isinstance(recovery, str) else getattr(recovery, "strategy", None)
     if strategy == "DYNAMIC_NODE_SET":

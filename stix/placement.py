@@ -14,8 +14,12 @@ def place(task: Task, target: str = COST, clouds: Optional[Sequence[str]] = None
     """clouds (`--clouds`): None plans over the enabled clouds; ('all',) over every cloud, credentials or not;
     names over those clouds only, credentials or not."""
     from stix.catalog.load import load_catalog
+    from stix.errors import UsageError
     from stix.pools import pool_sizes
 
+    foreign = task.resources.foreign_clouds()
+    if foreign:
+        raise UsageError(f"not supported yet: {', '.join(foreign)}")
     considered, only = considered_clouds(clouds)
     catalog = load_catalog()  # every catalog, so a refusal can say where the request would fit
     return optimize(task.resources, task.num_nodes, catalog, considered, target, pools=pool_sizes(), only=only)

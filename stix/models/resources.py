@@ -147,7 +147,7 @@ class AutostopConfig(Model):
 
 
 _CHOICES = {
-    "cloud": ("cloud", values.CLOUDS),
+    "cloud": ("cloud", values.KNOWN_CLOUDS),
     "disk_tier": ("disk tier", values.DISK_TIERS),
     "network_tier": ("network tier", values.NETWORK_TIERS),
 }
@@ -284,6 +284,18 @@ class Resources(ResourceFields):
         for alternative in self.ordered or self.any_of or []:
             if alternative.accelerators is not None:
                 out.extend(alternative.accelerators.choices)
+        return out
+
+    def foreign_clouds(self) -> list[str]:
+        """Where the resources (or an alternative) name a cloud only SkyPilot runs on: 'resources.infra lambda'."""
+        out = []
+        for where, fields in [("resources.", self), *((f"resources.{kind}[{i}].", alternative)
+                                                        for kind in ("any_of", "ordered")
+                                                        for i, alternative in enumerate(getattr(self, kind) or []))]:
+            cloud = fields.placement.cloud
+            if cloud in values.SKYPILOT_ONLY_CLOUDS:
+                out.append(f"{where}{'infra' if fields.infra else 'cloud'} {cloud} (a SkyPilot cloud stix does not "
+                           f"run on yet; stix runs on {', '.join(values.CLOUDS)})")
         return out
 
     def set_of_fields(self) -> set[str]:

@@ -14,6 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 CLOUDS = ("local", "aws", "gcp", "azure", "kubernetes", "ssh")
+SKYPILOT_ONLY_CLOUDS = ("lambda", "runpod", "nebius", "oci", "ibm", "scp", "vsphere", "cudo", "fluidstack",
+                        "paperspace", "do", "vast", "hyperbolic", "hyperstack", "primeintellect", "seeweb", "shadeform",
+                        "slurm", "coreweave", "cloudrift", "mithril", "modal", "novita", "ovhcloud", "scaleway",
+                        "simplepod", "spheron", "latitude", "lium", "daytona", "openstack", "ppio")
+"""Clouds SkyPilot runs on and stix does not (yet): a task naming one validates; `up` and `optimize` refuse it."""
+KNOWN_CLOUDS = CLOUDS + SKYPILOT_ONLY_CLOUDS
 CLOUD_ALIASES = {"k8s": "kubernetes"}
 DISK_TIERS = ("low", "medium", "high", "ultra", "best")
 NETWORK_TIERS = ("standard", "best")
@@ -87,7 +93,7 @@ def _parse_infra(text: str, spelling: str) -> Infra:
     if head == "*":
         cloud = None
     else:
-        cloud = choice("cloud", head, CLOUDS)
+        cloud = choice("cloud", head, KNOWN_CLOUDS)
     rest = [None if p == "*" else p for p in parts[1:]]
     if cloud == "kubernetes":
         # The remainder is a context name, which may itself contain '/'.

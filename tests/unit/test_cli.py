@@ -107,3 +107,18 @@ def test_missing_sshd_names_the_package(stix, tmp_path, monkeypatch):
     monkeypatch.setattr(sshd.os, "access", lambda path, mode: False)
     with pytest.raises(PrerequisiteMissing, match="apt-get install -y openssh-server"):
         check_prerequisites(None, "local")
+
+
+@pytest.mark.parametrize("resources, refused", [
+    ("  infra: lambda/us-east-1\n", "resources.infra lambda (a SkyPilot cloud stix does not run on yet"),
+    ("  cloud: runpod\n", "resources.cloud runpod (a SkyPilot cloud"),
+    ("  any_of:\n    - infra: local\n    - infra: nebius\n", "resources.any_of[1].infra nebius (a SkyPilot cloud"),
+])
+def test_skypilot_only_clouds_validate_and_are_refused_by_up_and_optimize(stix, tmp_path, resources, refused):
+    path = tmp_path / "task.yaml"
+    path.write_text("name: x\nresources:\n" + resources + "run: echo hi\n")
+    assert stix("validate", str(path)).returncode == 0
+    for command in (("up", "-y"), ("preview",), ("optimize",)):
+        line = one_line_error(stix(*command, str(path)))
+        assert "not supported yet: " in line and refused in line, line
+    assert stix("status").stdout.strip() == "No clusters."
