@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
+from pydantic import ValidationError
+
 from stix.errors import UsageError
 from stix.models import values
 from stix.models.task import Task
@@ -37,10 +39,6 @@ class ResourceOverrides:
     def empty(self) -> bool:
         return all(getattr(self, f.name) in (None, ()) for f in fields(self))
 
-    def given(self) -> list[str]:
-        """The flags set, as the user typed them."""
-        return [FLAGS[f.name] for f in fields(self) if getattr(self, f.name) not in (None, ())]
-
 
 FLAGS = {"infra": "--infra", "gpus": "--gpus", "cpus": "--cpus", "memory": "--memory", "num_nodes": "--num-nodes",
          "use_spot": "--use-spot", "instance_type": "--instance-type", "image_id": "--image-id",
@@ -56,10 +54,6 @@ def _text(parse: Callable[[Any], Any]) -> Callable[[str], Any]:
     return lambda value: None if value.strip().lower() == "none" else parse(value)
 
 
-def _disk_tier(value: str) -> Optional[str]:
-    return None if value.lower() == "none" else values.choice("disk tier", value, values.DISK_TIERS)
-
-
 # flag -> (resources field, parser of the flag's value to the field's value)
 _FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "infra": ("infra", _text(values.parse_infra)),
@@ -70,7 +64,7 @@ _FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "instance_type": ("instance_type", _text(str.strip)),
     "image_id": ("image_id", _text(str.strip)),
     "disk_size": ("disk_size", values.parse_disk_size),
-    "disk_tier": ("disk_tier", _disk_tier),
+    "disk_tier": ("disk_tier", _text(lambda value: values.choice("disk tier", value, values.DISK_TIERS))),
     "ports": ("ports", lambda ports: values.parse_ports(list(ports))),
 }
 
@@ -130,8 +124,6 @@ def _overridden(model: Any, updates: dict[str, Any], only_set: bool = False) -> 
 
 
 def _validated(kind: Any, data: dict[str, Any]) -> Any:
-    from pydantic import ValidationError
-
     try:
         return kind.model_validate(data)
     except ValidationError as exc:
@@ -140,12 +132,12 @@ def _validated(kind: Any, data: dict[str, Any]) -> Any:
         raise UsageError(f"resource flags: {where + ': ' if where else ''}{error['msg']}") from None
 
 
-def check_job_demand(overrides: ResourceOverrides, command: str = "stix exec") -> None:
+def check_job_demand(overrides: ResourceOverrides) -> None:
     """`stix exec` runs on the cluster as it is: the flags that would reshape it are refused, naming them."""
     refused = [FLAGS[f.name] for f in fields(overrides)
                if f.name not in JOB_DEMAND and getattr(overrides, f.name) not in (None, ())]
     if refused:
-        raise UsageError(f"{', '.join(refused)} change the cluster, which `stix launch` does; {command} takes only "
+        raise UsageError(f"{', '.join(refused)} change the cluster, which `stix launch` does; stix exec takes only "
                          f"--gpus, --cpus, --memory and --num-nodes")
 
 

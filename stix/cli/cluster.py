@@ -192,9 +192,7 @@ def exec_(
     from stix import flows
     from stix.loader import is_task_file, load_task
     from stix.models.task import Task
-    from stix.overrides import apply_overrides
-
-    from stix.overrides import check_job_demand
+    from stix.overrides import apply_overrides, check_job_demand
 
     check_job_demand(resources)
     overrides = _overrides(env, env_file, secret)

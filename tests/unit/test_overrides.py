@@ -68,6 +68,11 @@ def test_none_clears_a_field():
     assert out.resources.accelerators is None and out.resources.infra is None and out.resources.instance_type is None
 
 
+def test_none_clears_the_disk_tier_as_it_does_every_other_field():
+    out = apply_overrides(task(resources={"disk_tier": "high"}), ResourceOverrides(disk_tier=" None "))
+    assert out.resources.disk_tier is None
+
+
 @pytest.mark.parametrize("flags, message", [
     (dict(gpus="A100:x"), "--gpus 'A100:x': accelerator count for A100 must be a number, got 'x'"),
     (dict(gpus="B300:8"), "--gpus 'B300:8': unknown accelerator 'B300'"),
