@@ -144,11 +144,12 @@ def check_job_demand(overrides: ResourceOverrides) -> None:
 _PLACEMENT_FLAGS = ("infra", "gpus", "cpus", "memory", "use_spot", "instance_type")
 
 
-def cluster_as_it_is(spec: "ClusterSpec", overrides: Optional[ResourceOverrides] = None) -> Task:
-    """The task (with no run yet) that keeps an existing cluster as it is: its place, instance type,
-    accelerators, nodes, disk, ports, image and labels. A launch with no task file of its own (an inline
-    command, or none) on an existing cluster starts from it, so it runs there instead of reshaping the
-    cluster to a bare task; the flags still win, and any placement flag replaces the whole placement."""
+def cluster_as_it_is(spec: "ClusterSpec", overrides: Optional[ResourceOverrides] = None, **task_fields: Any) -> Task:
+    """The task that keeps an existing cluster as it is: its place, instance type, accelerators, nodes, disk,
+    ports, image and labels, with task_fields (run, envs, secrets, ...) validated with them. A launch with no
+    task file of its own (an inline command, or none) on an existing cluster starts from it, so it runs there
+    instead of reshaping the cluster to a bare task; the flags still win, and any placement flag replaces the
+    whole placement."""
     from stix.spec import ClusterSpec
 
     default = ClusterSpec("", "", 1, "", "")
@@ -169,4 +170,4 @@ def cluster_as_it_is(spec: "ClusterSpec", overrides: Optional[ResourceOverrides]
         if spec.accelerator:
             resources["accelerators"] = values.Accelerators((values.Accelerator(spec.accelerator,
                                                                                 spec.accelerator_count),))
-    return Task.model_validate({"num_nodes": spec.num_nodes, "resources": resources})
+    return Task.model_validate({**task_fields, "num_nodes": spec.num_nodes, "resources": resources})

@@ -53,38 +53,33 @@ def up(
 
     options = dict(yes=yes, idle_minutes=idle_minutes, down=down, retry_until_up=retry_until_up,
                    detach_run=detach_run, no_setup=no_setup, fast=fast)
-    request = _launch_entrypoint(entrypoint, cluster, _overrides(env, env_file, secret), resources, options)
-    raise typer.Exit(flows.up(_session(), request).exit_code)
+    session = _session()
+    request = _launch_entrypoint(session, entrypoint, cluster, _overrides(env, env_file, secret), resources, options)
+    raise typer.Exit(flows.up(session, request).exit_code)
 
 
-def _launch_entrypoint(entrypoint: Optional[str], cluster: Optional[str], overrides, resources: ResourceOverrides,
-                       options: dict):
+def _launch_entrypoint(session, entrypoint: Optional[str], cluster: Optional[str], overrides,
+                       resources: ResourceOverrides, options: dict):
     """A task file goes through the load stage; a command (or nothing) is a task of its own with that run,
-    named by -c or a generated name (which is said, so the user can come back to it)."""
+    named by -c or a generated name (which is said, so the user can come back to it). On an existing cluster
+    that task starts from the cluster as it is (stix.overrides.cluster_as_it_is)."""
     from stix.flows import LaunchRequest
     from stix.loader import is_task_file
     from stix.models.task import Task
     from stix.naming import generated_cluster_name, validate_cluster_name
     from stix.overrides import apply_overrides, cluster_as_it_is
+    from stix.stages import load_spec
 
     if entrypoint is not None and is_task_file(entrypoint):
         return _launch_request(entrypoint, cluster, overrides, resources, require_env=True, **options)
     if cluster is None:
         cluster = generated_cluster_name()
         print(f"Cluster name: {cluster} (generated; -c NAME picks one)")
-    saved = _saved_spec(validate_cluster_name(cluster))
-    task = cluster_as_it_is(saved, resources) if saved is not None else Task()
-    task = task.model_copy(update=dict(run=entrypoint or None, envs=dict(overrides.envs), secrets=dict(overrides.secrets)))
+    validate_cluster_name(cluster)
+    fields = dict(run=entrypoint or None, envs=dict(overrides.envs), secrets=dict(overrides.secrets))
+    saved = load_spec(session.home, cluster) if session.index.get(cluster) is not None else None
+    task = cluster_as_it_is(saved, resources, **fields) if saved is not None else Task(**fields)
     return LaunchRequest(apply_overrides(task, resources), cluster, None, **options)
-
-
-def _saved_spec(cluster: str):
-    from stix.home import StixHome
-    from stix.index import ClusterIndex
-    from stix.stages import load_spec
-
-    home = StixHome.from_env()
-    return load_spec(home, cluster) if ClusterIndex(home.index_db).get(cluster) is not None else None
 
 
 @app.command()
@@ -259,7 +254,10 @@ def stop(
 
       stix stop 'dev-*' -y
     """
-    _power(clusters, all_, yes, "Stop")
+    from stix import flows
+    from stix import index as idx
+
+    _power(clusters, all_, yes, "Stop", flows.stop, skip=(idx.STOPPED,))
 
 
 @app.command()
@@ -276,18 +274,19 @@ def start(
 
       stix start -a -y
     """
-    _power(clusters, all_, yes, "Start")
-
-
-def _power(clusters: Optional[list[str]], all_: bool, yes: bool, verb: str) -> None:
-    from stix import batch, flows
+    from stix import flows
     from stix import index as idx
 
+    _power(clusters, all_, yes, "Start", flows.start, skip=(idx.UP,))
+
+
+def _power(clusters: Optional[list[str]], all_: bool, yes: bool, verb: str, action, skip: tuple[str, ...]) -> None:
+    """action(session, name, yes) on each cluster selected; -a skips those already in a `skip` status (SkyPilot's
+    `sky stop -a` / `sky start -a`)."""
+    from stix import batch
+
     session = _session()
-    # -a: every cluster that is not already so (SkyPilot's `sky stop -a` / `sky start -a`)
-    names = batch.select(_known(session, all_, skip=(idx.STOPPED,) if verb == "Stop" else (idx.UP,)),
-                         clusters or [], all_)
-    action = flows.stop if verb == "Stop" else flows.start
+    names = batch.select(_known(session, all_, skip=skip), clusters or [], all_)
     if names:
         batch.for_each(session, names, lambda name, ok: action(session, name, ok), verb, yes)
     else:

@@ -125,3 +125,16 @@ def test_an_existing_cluster_keeps_compiled_defaults_unset():
 
     r = cluster_as_it_is(ClusterSpec(cluster="dev", cloud="local", num_nodes=1, ssh_public_key="k", node_root="")).resources
     assert r.disk_size is None and r.disk_tier is None and r.ports is None and r.image_id is None and r.labels is None
+
+
+def test_an_existing_cluster_as_it_is_takes_the_tasks_own_fields_through_the_tasks_validators():
+    from pydantic import ValidationError
+
+    from stix.overrides import cluster_as_it_is
+    from stix.spec import ClusterSpec
+
+    spec = ClusterSpec(cluster="dev", cloud="local", num_nodes=2, ssh_public_key="k", node_root="")
+    out = cluster_as_it_is(spec, None, run=7, envs={"A": "1"}, secrets={"TOKEN": "s"})
+    assert (out.run, out.envs, out.secrets, out.num_nodes) == ("7", {"A": "1"}, {"TOKEN": "s"}, 2)
+    with pytest.raises(ValidationError):
+        cluster_as_it_is(spec, None, run="x", envs={"1A": "v"})
