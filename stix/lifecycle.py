@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from pathlib import Path
 
 from stix import index as idx
 from stix import cluster_jobs, containers, ssh_config
@@ -85,10 +86,13 @@ def _pin_power(project: Project, cluster: str, spec: ClusterSpec) -> None:
 
 
 def destroy(session: Session, cluster: str, yes: bool = False) -> None:
+    validate_cluster_name(cluster)
+    known = session.index.get(cluster) is not None or has_leftovers(session.home, cluster)  # before opening the stack
     try:
         stack = _existing_stack(session, cluster)
     except ClusterNotFound:
-        if session.index.get(cluster) is None and not session.home.cluster_dir(cluster).exists():
+        if not known:
+            shutil.rmtree(session.home.workspaces_dir / cluster, ignore_errors=True)  # opening the stack made it
             raise ClusterNotFound(f"cluster {cluster!r} not found (stix status lists clusters)") from None
         stack = None
     if stack is not None:
@@ -167,6 +171,18 @@ def _status_after(record: idx.ClusterRecord, report: DriftReport) -> str:
     return idx.DEGRADED
 
 
+def leftover_paths(home: StixHome, cluster: str) -> tuple[Path, ...]:
+    """What a cluster keeps on this machine besides its index record and stack: its directory, its key and its
+    Pulumi workspace. An `up` that failed early (after the key, before apply) leaves only some of them;
+    sweep_local removes them all."""
+    return home.cluster_dir(cluster), home.key_path(cluster).parent, home.workspaces_dir / cluster
+
+
+def has_leftovers(home: StixHome, cluster: str) -> bool:
+    """Whether `destroy` has something of the cluster to remove on this machine, even with no index record."""
+    return any(path.exists() for path in leftover_paths(home, cluster))
+
+
 def sweep_local(home: StixHome, cluster: str) -> None:
     """Remove node directories (and their processes) that state no longer records, and the cluster's use of
     buckets (both `destroy` and a launch that landed nowhere end here).
@@ -177,9 +193,10 @@ def sweep_local(home: StixHome, cluster: str) -> None:
     from stix.components.local import fuse, sshd
     from stix.storage.registry import registry_of
 
-    fuse.unmount_all(home.cluster_dir(cluster))  # before rmtree, which would walk into a live mount
-    sshd.kill_all(sshd.processes_under(home.cluster_dir(cluster)))
-    shutil.rmtree(home.cluster_dir(cluster), ignore_errors=True)
+    cluster_dir, *rest = leftover_paths(home, cluster)
+    fuse.unmount_all(cluster_dir)  # before rmtree, which would walk into a live mount
+    sshd.kill_all(sshd.processes_under(cluster_dir))
+    shutil.rmtree(cluster_dir, ignore_errors=True)
     registry_of(home).release(cluster)  # it uses no bucket now; its non-persistent ones went with its stack
-    shutil.rmtree(home.key_path(cluster).parent, ignore_errors=True)
-    shutil.rmtree(home.workspaces_dir / cluster, ignore_errors=True)
+    for path in rest:
+        shutil.rmtree(path, ignore_errors=True)

@@ -132,15 +132,10 @@ def destroy(
       stix down -a
     """
     from stix import batch, flows
+    from stix.lifecycle import has_leftovers
 
     session = _session()
-    home = session.home
-
-    def leftovers(name: str) -> bool:
-        return any(path.exists() for path in (home.cluster_dir(name), home.key_path(name).parent,
-                                              home.workspaces_dir / name))
-
-    names = batch.select(_known(session), clusters or [], all_, present=leftovers)
+    names = batch.select(_known(session), clusters or [], all_, present=lambda name: has_leftovers(session.home, name))
     if names:
         batch.for_each(session, names, lambda name, ok: flows.destroy(session, name, ok), "Destroy", yes)
     else:

@@ -150,9 +150,9 @@ class JobRunner:
 
     def _exists(self, cluster: str) -> bool:
         from stix import index as idx
+        from stix.lifecycle import has_leftovers
 
-        return (idx.ClusterIndex(self.home.index_db).get(cluster) is not None
-                or self.home.cluster_dir(cluster).exists() or (self.home.workspaces_dir / cluster).exists())
+        return idx.ClusterIndex(self.home.index_db).get(cluster) is not None or has_leftovers(self.home, cluster)
 
     # --- one task ----------------------------------------------------------------------------
 

@@ -126,3 +126,30 @@ def test_all_skips_clusters_already_so(stix, stix_home, command, status, said):
     record(stix_home, "dev-a", status=status)
     result = stix(command, "-a", *(["-i", "5"] if command == "autostop" else ["-y"]))
     assert result.returncode == 0 and result.stdout.strip() == said, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("left", ["keys", "workspaces", "clusters"])
+def test_down_removes_what_an_up_that_failed_before_apply_left(stix, stix_home, engine, left):
+    """An `up` that failed after making the cluster's key (or workspace) and before apply leaves no record:
+    `stix down NAME` still finds and removes it, as the managed-job controller's sweep does."""
+    from stix.lifecycle import has_leftovers
+    from stix.managed.attempt import JobRunner
+
+    (stix_home / left / "dev").mkdir(parents=True)
+    assert JobRunner(StixHome(stix_home), 1, print, None)._exists("dev")  # the controller sees it too
+    result = stix("down", "-y", "dev")
+    assert result.returncode == 0, result.stderr
+    assert not (stix_home / left / "dev").exists() and not has_leftovers(StixHome(stix_home), "dev")
+    assert one_line_error(stix("down", "-y", "dev")) == "stix: error: cluster 'dev' not found (stix status lists clusters)"
+
+
+def test_destroy_of_an_unknown_cluster_leaves_nothing_behind(stix_home, engine):
+    from stix import flows
+    from stix.errors import ClusterNotFound
+    from stix.lifecycle import has_leftovers
+
+    session = flows.Session(StixHome(stix_home))
+    for _ in range(2):  # the second is not fooled by what the first opened
+        with pytest.raises(ClusterNotFound, match="cluster 'ghost' not found"):
+            flows.destroy(session, "ghost", yes=True)
+        assert not has_leftovers(session.home, "ghost")
