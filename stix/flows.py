@@ -11,7 +11,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 from stix import index as idx
 from stix import cluster_costs, cluster_jobs, containers
@@ -101,15 +101,15 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
                      "`stix up` runs the task once", "warning")
     placement, pin = launch_plan(session, target)
     order = failover_order(placement, request.relaunch)
-    if request.fast:
-        unchanged = _unchanged(session, target, order[0], pin)
-        if unchanged is not None:
-            return _up_fast(session, request, target, unchanged)
+    fast = _unchanged(session, target, order[0], pin) if request.fast else None
+    if fast is not None and fast.saved_mounts is not None:
+        return _up_fast(session, request, target, fast.spec, fast.saved_mounts)
     stack_file = target.stack_file
     pinned = stack_file.read_bytes() if stack_file is not None and stack_file.exists() else None
-    stack, spec, pin = stack_at(session, target, order[0], pin)
+    stack, spec, pin = stack_at(session, target, order[0], pin,
+                               compiled=(fast.spec, fast.pin) if fast is not None else None)
     changes = preview_stack(session, stack, target.cluster)
-    mounts = plan_mounts(target.task, spec.cloud)
+    mounts = fast.mounts if fast is not None else plan_mounts(target.task, spec.cloud)
     notes = storage.bucket_notes(session.home, spec, mounts)
     for line in notes:
         session.note(line)
@@ -190,25 +190,40 @@ def _sync_and_run(session: Session, request: LaunchRequest, target: Target, conn
     return _run_job(session, conns, info, task, demand, context, detach=request.detach_run)
 
 
-def _unchanged(session: Session, target: Target, candidate, pin) -> Optional[ClusterSpec]:
-    """--fast: the cluster's saved spec when it is UP and the task compiles to that same spec with the same
-    storage mounts (so neither its stack nor its buckets would change); else None, and `up` goes the long way."""
+@dataclass(frozen=True)
+class _FastCheck:
+    """What --fast's check compiled at the first candidate, so that `up` going the long way does not compile,
+    plan or read it again."""
+
+    spec: ClusterSpec
+    pin: Any
+    mounts: tuple
+    """The task's storage mounts, planned for spec.cloud."""
+    saved_mounts: Optional[tuple]
+    """The mounts the cluster's last `up` attached, when the cluster would not change (the fast way); else None."""
+
+
+def _unchanged(session: Session, target: Target, candidate, pin) -> Optional[_FastCheck]:
+    """--fast: whether the cluster is UP and the task compiles to its saved spec with the same storage mounts (so
+    neither its stack nor its buckets would change): saved_mounts is set then. None: the cluster is not UP, and
+    nothing was compiled."""
     record = session.index.get(target.cluster)
     saved = load_spec(session.home, target.cluster) if record is not None and record.status == idx.UP else None
     if saved is None:
         return None
-    spec, _ = spec_at(session, target, candidate, pin)
-    if spec != saved or storage.load_mounts(session.home, target.cluster) != tuple(plan_mounts(target.task, spec.cloud)):
-        return None
-    return saved
+    spec, pin = spec_at(session, target, candidate, pin)
+    mounts = plan_mounts(target.task, spec.cloud)
+    if spec != saved:
+        return _FastCheck(spec, pin, mounts, None)
+    attached = storage.load_mounts(session.home, target.cluster)
+    return _FastCheck(spec, pin, mounts, attached if attached == mounts else None)
 
 
-def _up_fast(session: Session, request: LaunchRequest, target: Target, spec: ClusterSpec) -> JobResult:
+def _up_fast(session: Session, request: LaunchRequest, target: Target, spec: ClusterSpec, mounts: tuple) -> JobResult:
     """An UP cluster whose infrastructure would not change: no engine call and no setup; sync and run."""
     from stix.ssh.runner import ClusterConnections
 
     session.note(f"Cluster {target.cluster} is UP and unchanged: skipping the preview and setup (--fast).")
-    mounts = storage.load_mounts(session.home, target.cluster)
     remotes = storage.remotes_for(session.home, mounts)
     storage.upload_sources(session, mounts, remotes)
     with ClusterConnections(cluster_jobs.load_info(session.home, target.cluster)) as conns:

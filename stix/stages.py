@@ -125,13 +125,15 @@ def _where_it_landed(home: StixHome, cluster: str, placement: Placement) -> Plac
     return Placement(found, placement.candidates) if found is not None else placement
 
 
-def stack_at(session: Session, target: Target, candidate: Candidate, pin: Any = None):
+def stack_at(session: Session, target: Target, candidate: Candidate, pin: Any = None,
+             compiled: Optional[tuple[ClusterSpec, Any]] = None):
     """Compile the cluster at one candidate and open its stack with that spec; in a project, the pin follows
-    the candidate (failover compiles one candidate at a time)."""
+    the candidate (failover compiles one candidate at a time). compiled: the (spec, pin) spec_at already gave
+    for this candidate (--fast's check), used as it is."""
     from stix.engine.program import make_program
     from stix.engine.workspace import open_stack
 
-    spec, pin = spec_at(session, target, candidate, pin)
+    spec, pin = compiled if compiled is not None else spec_at(session, target, candidate, pin)
     stack = engine_call(lambda: open_stack(session.home, target.cluster, make_program(spec), project=target.project),
                         "opening the stack")
     return stack, spec, pin

@@ -84,7 +84,7 @@ def test_an_interrupt_as_apply_finishes_still_records_the_cluster_up(stix_home, 
                                instance_type="local", accelerator="", accelerator_count=0.0, use_spot=False, vcpus=1.0,
                                memory_gib=1.0, hourly_cost=0.0)
         monkeypatch.setattr(flows, "stack_at",
-                            lambda session, target, candidate, pin=None: (InterruptedApply(signum), spec, None))
+                            lambda session, target, candidate, pin=None, compiled=None: (InterruptedApply(signum), spec, None))
         monkeypatch.setattr(flows, "preview_stack",
                             lambda *a: ChangeSet([ResourceChange("create", "stix:local:Node", "c-head")]))
         monkeypatch.setattr(flows, "cluster_info", lambda *a: pytest.fail("nothing runs after an interrupted apply"))
