@@ -44,7 +44,7 @@ def test_cost_report_table_and_json(stix):
     index = ClusterIndex(home.index_db)
     index.record_launch("live", "local", 2, "2x aws(g5.xlarge, A10G:1)", 2.012)
     index.record_launch("gone", "local", 1, "1x local(local)", 0.0)
-    index.record_end("gone")
+    index.remove("gone")
     text = stix("cost-report").stdout
     for column in ("NAME", "LAUNCHED", "DURATION", "NODES", "RESOURCES", "STATUS", "COST/hr", "COST"):
         assert column in text

@@ -130,7 +130,7 @@ def test_cost_report_and_endpoints_records(stix_home):
     index = ClusterIndex(home.index_db)
     index.record_launch("web", "local", 2, "2x local(local)", 0.5)
     index.record_launch("old", "local", 1, "1x local(local)", 0.0)
-    index.record_end("old")
+    index.remove("old")
     old, web = sorted(stix.get(stix.cost_report()), key=lambda r: r["name"])
     assert old["status"] is None and web["status"] == stix.ClusterStatus.UP
     assert set(web) >= {"name", "launched_at", "duration", "num_nodes", "resources", "status", "total_cost"}
