@@ -53,6 +53,20 @@ def test_cost_report_table_and_json(stix):
     assert [(r["name"], r["status"], r["num_nodes"]) for r in rows] == [("live", "UP", 2), ("gone", "TERMINATED", 1)]
 
 
+def test_cost_report_launched_column_reads_as_status_does():
+    import time
+
+    from rich.console import Console
+
+    from stix.cli.reports import _cost_table
+    from stix.cluster_costs import CostRow
+
+    row = CostRow("a", time.time() - 3 * 3600 - 60, 3600.0, 1, "1x local(local)", "UP", 0.0, 0.0)
+    console = Console(width=200, record=True)
+    console.print(_cost_table([row]))
+    assert "3 hrs ago" in console.export_text()
+
+
 def test_cost_report_with_no_history(stix):
     assert stix("cost-report").stdout == "No clusters.\n"
     assert stix("cost-report", "--format", "json").stdout == "[]\n"

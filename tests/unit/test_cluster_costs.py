@@ -62,8 +62,16 @@ def test_days_window_keeps_live_clusters_and_drops_old_teardowns(tmp_path):
     later = index.history()[-1].ended_at + 10 * 86400
     assert [row.name for row in cost_rows(index, days=30, now=later)] == ["live", "old"]
     assert [row.name for row in cost_rows(index, days=7, now=later)] == ["live"]
-    with pytest.raises(UsageError, match="--days 0: expected a whole number of days"):
+    with pytest.raises(UsageError, match="--days 0: expected a whole number, 1 or more"):
         cost_rows(index, days=0)
+    assert [row.name for row in cost_rows(index, days="7", now=later)] == ["live"]  # the command line's text
+
+
+@pytest.mark.parametrize("days", [0, -1, True, 2.5, "0", "week", "²", " 7"])
+def test_one_check_of_the_window_for_the_sdk_and_the_command_line(tmp_path, days):
+    with pytest.raises(UsageError, match=r"^--days .*: expected a whole number, 1 or more$"):
+        cost_rows(ClusterIndex(tmp_path / "index.db"), days=days)
+    assert not (tmp_path / "index.db").exists()
 
 
 @pytest.mark.parametrize("seconds, text", [(42, "42s"), (600, "10m"), (3 * 3600 + 300, "3h 5m"), (2 * 86400 + 4 * 3600, "2d 4h")])
