@@ -201,13 +201,13 @@ def exec(task: Union[models.Task, str], cluster_name: Optional[str] = None, *,  
         return RequestId((None, _handle(cluster_name)))
     session = _session()
     result = flows.exec_(session, flows.ExecRequest(cluster_name, loaded, detach=True))
-    follow = result.job_id is not None and not (detach_run or detach)
-    if down or follow:
+    followed = None if detach_run or detach else result.job_id
+    if down or followed is not None:
         with _head(cluster_name) as head:  # one connection for both
             if down:
                 flows.set_autostop(session, cluster_name, 0, down=True, head=head)
-            if follow:
-                _follow(head, result.job_id)
+            if followed is not None:
+                _follow(head, followed)
     return RequestId((result.job_id, _handle(cluster_name)))
 
 
@@ -328,7 +328,7 @@ def autostop(cluster_name: str, idle_minutes: Optional[float], wait_for: Optiona
         raise UsageError(f"autostop(): wait_for {wait_for!r}: expected one of {', '.join(WAIT_FOR)} or None; "
                          f"to tear down, pass down=True, e.g. autostop({cluster_name!r}, {idle_minutes!r}, down=True)")
     minutes = None if idle_minutes is None or idle_minutes < 0 else idle_minutes
-    flows.set_autostop(_session(), cluster_name, minutes, down, **({"wait_for": wait_for} if wait_for else {}))
+    flows.set_autostop(_session(), cluster_name, minutes, down, wait_for or WAIT_FOR[0])  # SkyPilot's default
     return RequestId(None)
 
 

@@ -128,9 +128,10 @@ def status_record(home: StixHome, record: idx.ClusterRecord) -> Record:
     import getpass
 
     handle = handle_of(home, record.name)
+    resources = record.resources_str or (handle.launched_resources if handle else record.resources)
     return Record(
         record.status_record(), status=cluster_status(record.status), last_use=record.task_path or "",
-        handle=handle, resources_str=record.resources_str or (handle.launched_resources if handle else record.resources),
+        handle=handle, resources_str=resources,
         head_ip=handle.head_ip if handle else None, nodes=record.num_nodes,
         region=handle.region if handle else None, zone=handle.zone if handle else None,
         user_name=getpass.getuser(), workspace="default",

@@ -266,7 +266,8 @@ def test_autostop_refuses_an_unknown_wait_for_and_makes_one_call(stix_home, monk
     stix.autostop("dev", 10)
     stix.autostop("dev", 10, "jobs", down=True)
     stix.autostop("dev", -1)
-    assert calls == [(("dev", 10, False), {}), (("dev", 10, True), {"wait_for": "jobs"}), (("dev", None, False), {})]
+    assert calls == [(("dev", 10, False, "jobs_and_ssh"), {}), (("dev", 10, True, "jobs"), {}),
+                     (("dev", None, False, "jobs_and_ssh"), {})]
 
 
 def test_exec_with_down_opens_one_connection_for_autostop_and_follow(stix_home, monkeypatch):
