@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from stix import index as idx
 from stix.errors import UsageError
@@ -45,15 +45,18 @@ def record_launch(index: idx.ClusterIndex, spec: Any) -> None:
     index.record_launch(spec.cluster, spec.cloud, spec.num_nodes, resources_str(spec), spec.hourly_cost)
 
 
-def check_days(days: Optional[int]) -> int:
+def check_days(days: Union[None, int, str]) -> int:
+    """The one check of the window (the SDK's int, the command line's text); None: the default."""
     if days is None:
         return DEFAULT_DAYS
-    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise UsageError(f"--days {days!r}: expected a whole number of days, 1 or more")
-    return days
+    whole = int(days) if isinstance(days, str) and days.isdecimal() else days
+    if isinstance(whole, bool) or not isinstance(whole, int) or whole < 1:
+        raise UsageError(f"--days {days!r}: expected a whole number, 1 or more")
+    return whole
 
 
-def cost_rows(index: idx.ClusterIndex, days: Optional[int] = None, now: Optional[float] = None) -> list[CostRow]:
+def cost_rows(index: idx.ClusterIndex, days: Union[None, int, str] = None,
+              now: Optional[float] = None) -> list[CostRow]:
     """Every live cluster, and those torn down within the last `days` days (default 30), oldest first."""
     window = check_days(days)
     now = time.time() if now is None else now

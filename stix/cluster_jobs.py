@@ -38,12 +38,9 @@ def save_info(home: StixHome, info: ClusterInfo) -> None:
                  json.dumps({**info.to_dict(), "ssh_private_key_path": info.ssh_private_key_path}, indent=1))
 
 
-def load_info(home: StixHome, cluster: str) -> ClusterInfo:
-    record = idx.ClusterIndex(home.index_db).get(cluster)
-    if record is None:
-        raise ClusterNotFound(f"cluster {cluster!r} not found (stix status lists clusters)")
-    if record.status != idx.UP:
-        raise JobError(f"cluster {cluster!r} is {record.status}, not UP; `stix up` or `stix start` it first")
+def read_info(home: StixHome, cluster: str) -> ClusterInfo:
+    """The node list saved at the cluster's last apply, whatever its status; JobError when there is none or it
+    cannot be read."""
     path = info_path(home, cluster)
     try:
         data = json.loads(path.read_text())
@@ -53,6 +50,23 @@ def load_info(home: StixHome, cluster: str) -> ClusterInfo:
     except (ValueError, KeyError, TypeError, AttributeError):
         raise JobError(f"{path}: cluster {cluster}'s saved node list is corrupt (truncated?); "
                        f"`stix up TASK -c {cluster}` rewrites it") from None
+
+
+def load_info(home: StixHome, cluster: str) -> ClusterInfo:
+    """An UP cluster's saved node list (what jobs run on)."""
+    record = idx.ClusterIndex(home.index_db).get(cluster)
+    if record is None:
+        raise ClusterNotFound(f"cluster {cluster!r} not found (stix status lists clusters)")
+    if record.status != idx.UP:
+        raise JobError(f"cluster {cluster!r} is {record.status}, not UP; `stix up` or `stix start` it first")
+    return read_info(home, cluster)
+
+
+def skypilot_job_keys(row: dict) -> dict:
+    """A node agent's queue row's id, name and times under SkyPilot's queue keys (the CLI's JSON and the SDK's
+    records both start from these)."""
+    return {"job_id": row["id"], "job_name": row.get("name"), "submitted_at": row.get("submitted"),
+            "start_at": row.get("started"), "end_at": row.get("ended")}
 
 
 @contextmanager

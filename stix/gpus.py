@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Collection, Optional
 
 from stix.catalog.offers import Catalog, Offer
 from stix.errors import UsageError
@@ -27,21 +27,29 @@ def parse_filter(text: Optional[str]) -> tuple[Optional[str], Optional[float]]:
         raise UsageError(f"accelerator count {count!r} is not a number") from None
 
 
-def summary_rows(catalog: Catalog, cloud: Optional[str]) -> list[tuple[str, str, str]]:
+def listed_clouds(cloud: Optional[str], only: Optional[Collection[str]]) -> Optional[frozenset[str]]:
+    """--cloud and --clouds together: the clouds to list (and whose catalogs to load), None for every one."""
+    if cloud is None:
+        return None if only is None else frozenset(only)
+    return frozenset({cloud}) if only is None else frozenset({cloud}) & frozenset(only)
+
+
+def summary_rows(catalog: Catalog, only: Optional[Collection[str]]) -> list[tuple[str, list[float], list[str]]]:
+    """(accelerator, the counts offered, the clouds offering them), over the clouds in only (None: every one)."""
     rows = []
     for name in catalog.accelerator_names():
-        offers = [o for o in catalog.with_accelerator(name) if cloud in (None, o.cloud)]
+        offers = [o for o in catalog.with_accelerator(name) if only is None or o.cloud in only]
         if offers:
-            counts = sorted({o.accelerator_count for o in offers})
-            rows.append((name, ", ".join(number(c) for c in counts), ", ".join(sorted({o.cloud for o in offers}))))
+            rows.append((name, sorted({float(o.accelerator_count) for o in offers}), sorted({o.cloud for o in offers})))
     return rows
 
 
-def offer_records(catalog: Catalog, name: str, count: Optional[float], cloud: Optional[str], region: Optional[str],
-                  all_regions: bool) -> list[Offer]:
-    """The cheapest offer per cloud, instance type and count (per region too with all_regions), by count then price."""
+def offer_records(catalog: Catalog, name: str, count: Optional[float], only: Optional[Collection[str]],
+                  region: Optional[str], all_regions: bool) -> list[Offer]:
+    """The cheapest offer per cloud, instance type and count (per region too with all_regions), by count then price,
+    over the clouds in only (None: every one)."""
     offers = [o for o in catalog.with_accelerator(name)
-              if (count is None or o.accelerator_count == count) and cloud in (None, o.cloud)
+              if (count is None or o.accelerator_count == count) and (only is None or o.cloud in only)
               and region in (None, o.region) and o.price is not None]
     best: dict[tuple, Offer] = {}
     for offer in sorted(offers, key=lambda o: (o.price, o.region, o.zone)):

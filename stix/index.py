@@ -73,6 +73,7 @@ class ClusterRecord:
     task_path: Optional[str]
     created_at: float
     updated_at: float
+    """When the status last changed (a STOPPED cluster's stop time, for the cost report)."""
     autostop: Optional[str] = None
     """As `stix status` shows it: '10m', '10m (down)', or None when off."""
     project: Optional[str] = None
@@ -87,6 +88,11 @@ class ClusterRecord:
     @property
     def launched(self) -> float:
         return self.launched_at if self.launched_at is not None else self.created_at
+
+    @property
+    def resources(self) -> str:
+        """resources_str; '2x aws' for a record written before that column."""
+        return self.resources_str or f"{self.num_nodes}x {self.cloud}"
 
     def autostop_minutes(self) -> tuple[float, bool]:
         """SkyPilot's (autostop, to_down): idle minutes, -1 when off; whether it tears down."""
@@ -116,17 +122,17 @@ class ClusterIndex:
         conn = sqlite3.connect(self.path, timeout=10)
         conn.execute(SCHEMA)
         conn.execute(HISTORY)
+        present = {row[1] for row in conn.execute("PRAGMA table_info(clusters)")}
         for column, kind in ADDED_COLUMNS:  # indexes written before these columns existed
-            try:
+            if column not in present:
                 conn.execute(f"ALTER TABLE clusters ADD COLUMN {column} {kind}")
-            except sqlite3.OperationalError:
-                pass
         return conn
 
     def upsert(self, name: str, cloud: str, num_nodes: int, status: str, task_path: Optional[str],
                project: Optional[str] = None, resources_str: Optional[str] = None,
                hourly_cost: Optional[float] = None) -> None:
-        """resources_str and hourly_cost (given by `up`) also stamp launched_at; left None, they keep theirs."""
+        """resources_str and hourly_cost (given by `up`) are written when given, left None they keep theirs; a
+        resources_str that differs from the recorded one (a new shape, as the history counts it) stamps launched_at."""
         now = time.time()
         launched = now if resources_str is not None else None
         with self._connect() as conn:
@@ -134,10 +140,13 @@ class ClusterIndex:
                 """INSERT INTO clusters (name, cloud, num_nodes, status, task_path, created_at, updated_at, project,
                    resources_str, hourly_cost, launched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(name) DO UPDATE SET cloud=excluded.cloud, num_nodes=excluded.num_nodes,
-                   status=excluded.status, task_path=excluded.task_path, updated_at=excluded.updated_at,
+                   updated_at=CASE WHEN status=excluded.status THEN updated_at ELSE excluded.updated_at END,
+                   status=excluded.status, task_path=excluded.task_path,
                    project=excluded.project, resources_str=COALESCE(excluded.resources_str, resources_str),
                    hourly_cost=COALESCE(excluded.hourly_cost, hourly_cost),
-                   launched_at=COALESCE(excluded.launched_at, launched_at)""",
+                   launched_at=CASE WHEN excluded.launched_at IS NULL
+                       OR (launched_at IS NOT NULL AND resources_str IS excluded.resources_str) THEN launched_at
+                       ELSE excluded.launched_at END""",
                 (name, cloud, num_nodes, status, task_path, now, now, project, resources_str, hourly_cost, launched),
             )
 
@@ -153,15 +162,19 @@ class ClusterIndex:
 
     def set_status(self, name: str, status: str) -> None:
         with self._connect() as conn:
-            conn.execute("UPDATE clusters SET status=?, updated_at=? WHERE name=?", (status, time.time(), name))
+            conn.execute("UPDATE clusters SET updated_at=CASE WHEN status=? THEN updated_at ELSE ? END, status=? "
+                         "WHERE name=?", (status, time.time(), status, name))
 
     def set_autostop(self, name: str, setting: Optional[str]) -> None:
         with self._connect() as conn:
             conn.execute("UPDATE clusters SET autostop=? WHERE name=?", (setting, name))
 
     def remove(self, name: str) -> None:
+        """The cluster is gone (destroyed, or a launch that landed nowhere): its entry goes and its open history
+        row closes."""
         with self._connect() as conn:
             conn.execute("DELETE FROM clusters WHERE name=?", (name,))
+            conn.execute("UPDATE cluster_history SET ended_at=? WHERE name=? AND ended_at IS NULL", (time.time(), name))
 
     def get(self, name: str) -> Optional[ClusterRecord]:
         if not self.path.exists():
@@ -189,11 +202,6 @@ class ClusterIndex:
             conn.execute("UPDATE cluster_history SET ended_at=? WHERE name=? AND ended_at IS NULL", (now, name))
             conn.execute("INSERT INTO cluster_history (name, launched_at, ended_at, cloud, num_nodes, resources, "
                          "hourly_cost) VALUES (?, ?, NULL, ?, ?, ?, ?)", (name, now, *shape))
-
-    def record_end(self, name: str) -> None:
-        """The cluster was destroyed: close its open history row."""
-        with self._connect() as conn:
-            conn.execute("UPDATE cluster_history SET ended_at=? WHERE name=? AND ended_at IS NULL", (time.time(), name))
 
     def history(self) -> list[HistoryRecord]:
         if not self.path.exists():

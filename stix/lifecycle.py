@@ -111,7 +111,6 @@ def destroy(session: Session, cluster: str, yes: bool = False) -> None:
         session.note(line, "warning")
     sweep_local(session.home, cluster)
     ssh_config.remove_cluster_config(session.home, cluster)
-    session.index.record_end(cluster)
     session.index.remove(cluster)
     session.note(f"Cluster {cluster} destroyed.", "success")
 

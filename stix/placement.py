@@ -52,11 +52,9 @@ def without_credentials(clouds: Sequence[str]) -> list[str]:
     return [name for name in dict.fromkeys(clouds) if name not in enabled]
 
 
-def placement_dict(placement: Placement, target: str = COST, lacking: Optional[set[str]] = None) -> dict[str, Any]:
-    """`stix optimize --format json` (and the SDK's optimize): the chosen placement and every candidate, best
-    first, each saying whether this machine has credentials for its cloud."""
-    if lacking is None:
-        lacking = set(without_credentials([c.cloud for c in placement.candidates]))
+def placement_dict(placement: Placement, target: str, lacking: set[str]) -> dict[str, Any]:
+    """`stix optimize --format json`: the chosen placement and every candidate, best first, each saying whether
+    this machine has credentials for its cloud (lacking: the clouds without, from without_credentials)."""
 
     def one(c: Candidate) -> dict[str, Any]:
         return {"cloud": c.cloud, "region": c.region, "zone": c.zone, "instance_type": c.instance_type,

@@ -94,8 +94,7 @@ def status_table(records: list[ClusterRecord], now: Optional[float] = None) -> T
         table.add_column(column)
     now = time.time() if now is None else now
     for record in records:
-        resources = record.resources_str or f"{record.num_nodes}x {record.cloud}"
-        table.add_row(*_plain(record.name, launched_ago(now - record.launched), resources, record.status,
+        table.add_row(*_plain(record.name, launched_ago(now - record.launched), record.resources, record.status,
                               record.autostop or "-", hourly(record.hourly_cost)))
     return table
 

@@ -139,13 +139,12 @@ def _task(task: Union[models.Task, str], envs: Optional[dict[str, str]],
     return load_task(task, EnvOverrides(envs or {}, secrets or {}), require_env=True), Path(task)
 
 
-def _follow(cluster: str, job_id: int, output_stream: Any = None) -> int:
+def _follow(head, job_id: int) -> int:
+    """Stream a job's output over an open connection to the head."""
     from stix import cluster_jobs
     from stix.session import print_line
 
-    write = print_line if output_stream is None else (lambda line: output_stream.write(line + "\n"))
-    with _head(cluster) as head:
-        return cluster_jobs.follow(head, job_id, write)
+    return cluster_jobs.follow(head, job_id, print_line)
 
 
 def _handle(cluster: str):
@@ -177,7 +176,8 @@ def launch(task: Union[models.Task, str], cluster_name: Optional[str] = None, *,
         return RequestId((None, None))
     result = flows.up(session, request)
     if result.job_id is not None and not detach_run:
-        _follow(result.cluster, result.job_id)
+        with _head(result.cluster) as head:
+            _follow(head, result.job_id)
     return RequestId((result.job_id, _handle(result.cluster)))
 
 
@@ -201,10 +201,13 @@ def exec(task: Union[models.Task, str], cluster_name: Optional[str] = None, *,  
         return RequestId((None, _handle(cluster_name)))
     session = _session()
     result = flows.exec_(session, flows.ExecRequest(cluster_name, loaded, detach=True))
-    if down:
-        flows.set_autostop(session, cluster_name, 0, down=True)
-    if result.job_id is not None and not (detach_run or detach):
-        _follow(cluster_name, result.job_id)
+    followed = None if detach_run or detach else result.job_id
+    if down or followed is not None:
+        with _head(cluster_name) as head:  # one connection for both
+            if down:
+                flows.set_autostop(session, cluster_name, 0, down=True, head=head)
+            if followed is not None:
+                _follow(head, followed)
     return RequestId((result.job_id, _handle(cluster_name)))
 
 
@@ -227,8 +230,7 @@ def status(cluster_names: Union[None, str, Sequence[str]] = None, refresh: Any =
         for record in records:
             flows.refresh(session, record.name)
         records = [r for r in index.all() if wanted is None or r.name in wanted]
-    launched = {h.name: h.launched_at for h in index.history() if h.ended_at is None}
-    return RequestId([status_record(home, r, launched.get(r.name)) for r in records])
+    return RequestId([status_record(home, r) for r in records])
 
 
 def down(cluster_name: str, purge: bool = False) -> RequestId:
@@ -272,7 +274,12 @@ def cancel(cluster_name: str, all: bool = False, all_users: bool = False,  # noq
            job_ids: Optional[list[int]] = None) -> RequestId:
     """sky.get gives the ids asked to cancel."""
     from stix import cluster_jobs
+    from stix.errors import UsageError
 
+    for name, flag in (("all", all), ("all_users", all_users)):
+        if not isinstance(flag, bool):  # cancel('dev', [3]) from before SkyPilot 0.14 put the ids here
+            raise UsageError(f"cancel(): {name} must be True or False, got {flag!r}; name the jobs with "
+                             f"job_ids=, e.g. cancel({cluster_name!r}, job_ids=[3])")
     with _head(cluster_name) as head:
         return RequestId(cluster_jobs.cancel(head, list(job_ids or []), all))
 
@@ -311,14 +318,17 @@ def start(cluster_name: str, idle_minutes_to_autostop: Optional[float] = None, r
 
 def autostop(cluster_name: str, idle_minutes: Optional[float], wait_for: Optional[str] = None,
              down: bool = False) -> RequestId:
-    """Set the idle timer; None or a negative number (SkyPilot's -1) turns it off."""
+    """Set the idle timer; None or a negative number (SkyPilot's -1) turns it off. wait_for: jobs_and_ssh (the
+    default), jobs or none."""
     from stix import flows
+    from stix.errors import UsageError
+    from stix.models.values import WAIT_FOR
 
+    if wait_for not in (None, *WAIT_FOR):
+        raise UsageError(f"autostop(): wait_for {wait_for!r}: expected one of {', '.join(WAIT_FOR)} or None; "
+                         f"to tear down, pass down=True, e.g. autostop({cluster_name!r}, {idle_minutes!r}, down=True)")
     minutes = None if idle_minutes is None or idle_minutes < 0 else idle_minutes
-    if wait_for is None:
-        flows.set_autostop(_session(), cluster_name, minutes, down)
-    else:
-        flows.set_autostop(_session(), cluster_name, minutes, down, wait_for)
+    flows.set_autostop(_session(), cluster_name, minutes, down, wait_for or WAIT_FOR[0])  # SkyPilot's default
     return RequestId(None)
 
 

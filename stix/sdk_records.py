@@ -50,8 +50,9 @@ class JobStatus(str, enum.Enum):
     CANCELLED = "CANCELLED"
 
     def is_terminal(self) -> bool:
-        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.FAILED_SETUP, JobStatus.FAILED_DRIVER,
-                        JobStatus.CANCELLED)
+        from stix.agent.node_agent import TERMINAL
+
+        return self.value in TERMINAL or self is JobStatus.FAILED_DRIVER  # SkyPilot's; the agent never writes it
 
 
 class Record(dict):
@@ -99,14 +100,12 @@ def job_status(status: str) -> Any:
 
 def saved_info(home: StixHome, cluster: str) -> Optional[ClusterInfo]:
     """The node list saved at the cluster's last apply, whatever its status; None when there is none."""
-    import json
-
-    from stix.cluster_jobs import info_path
+    from stix.cluster_jobs import read_info
+    from stix.errors import JobError
 
     try:
-        data = json.loads(info_path(home, cluster).read_text())
-        return ClusterInfo.from_dict(data, data.get("ssh_private_key_path", ""))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return read_info(home, cluster)
+    except JobError:
         return None
 
 
@@ -124,24 +123,16 @@ def handle_of(home: StixHome, cluster: str) -> Optional[ClusterHandle]:
                          head.user if head else None, tuple(info.ips) if info is not None else ())
 
 
-def autostop_of(label: Optional[str]) -> tuple[Any, bool]:
-    """The index's '10m' / '10m (down)' / None as SkyPilot's (autostop minutes, -1 off; to_down)."""
-    if not label:
-        return -1, False
-    minutes = float(label.split("m", 1)[0])
-    return (int(minutes) if minutes == int(minutes) else minutes), label.endswith("(down)")
-
-
-def status_record(home: StixHome, record: idx.ClusterRecord, launched_at: Optional[float]) -> Record:
+def status_record(home: StixHome, record: idx.ClusterRecord) -> Record:
+    """The CLI's `status --format json` record, with SkyPilot's status enum, handle, head_ip and its other keys."""
     import getpass
 
     handle = handle_of(home, record.name)
-    autostop, to_down = autostop_of(record.autostop)
+    resources = record.resources_str or (handle.launched_resources if handle else record.resources)
     return Record(
-        name=record.name, status=cluster_status(record.status), launched_at=int(launched_at or record.created_at),
-        last_use=record.task_path or "", autostop=autostop, to_down=to_down, handle=handle,
-        resources_str=handle.launched_resources if handle else f"{record.num_nodes}x {record.cloud}",
-        head_ip=handle.head_ip if handle else None, nodes=record.num_nodes, cloud=record.cloud,
+        record.status_record(), status=cluster_status(record.status), last_use=record.task_path or "",
+        handle=handle, resources_str=resources,
+        head_ip=handle.head_ip if handle else None, nodes=record.num_nodes,
         region=handle.region if handle else None, zone=handle.zone if handle else None,
         user_name=getpass.getuser(), workspace="default",
     )
@@ -151,14 +142,15 @@ def job_record(row: dict) -> Record:
     """A node agent's queue row with SkyPilot's keys (the agent's own ones stay too)."""
     import getpass
 
-    gpus, cpus, nodes = row.get("gpus") or 0, row.get("cpus") or 0, row.get("num_nodes") or 1
+    from stix.cluster_jobs import skypilot_job_keys
     from stix.models.values import number
 
+    gpus, cpus, nodes = row.get("gpus") or 0, row.get("cpus") or 0, row.get("num_nodes") or 1
     demand = f"GPU:{number(gpus)}" if gpus else f"CPU:{number(cpus)}"
+    keys = skypilot_job_keys(row)
     return Record(
-        row, job_id=row["id"], job_name=row.get("name") or "", username=getpass.getuser(),
-        status=job_status(row["status"]), submitted_at=row.get("submitted"), start_at=row.get("started"),
-        end_at=row.get("ended"), resources=f"{nodes}x[{demand}]",
+        row, **{**keys, "job_name": keys["job_name"] or ""}, username=getpass.getuser(),
+        status=job_status(row["status"]), resources=f"{nodes}x[{demand}]",
     )
 
 

@@ -125,36 +125,34 @@ def gpus(
     from rich.text import Text
 
     from stix.catalog.load import load_catalog
-    from stix.gpus import offer_records, offer_rows, parse_filter, summary_rows
+    from stix.gpus import listed_clouds, offer_records, offer_rows, parse_filter, summary_rows
+    from stix.models.values import number
     from stix.placement import considered_clouds, without_credentials
     from stix.render import gpus_table
 
     check_format(format_)
     name, count = parse_filter(accelerator)
     wanted = parse_clouds(clouds)
-    only = considered_clouds(wanted)[1] if wanted is not None else None
-    catalog = load_catalog([cloud] if cloud else None)
+    only = listed_clouds(cloud, considered_clouds(wanted)[1] if wanted is not None else None)
+    catalog = load_catalog(sorted(only) if only is not None else None)
     lacking = set(without_credentials(catalog.clouds()))
     marked = wanted is not None
     console = Console(highlight=False)
     if name is None:
-        rows = [row for row in summary_rows(catalog, cloud)
-                if only is None or set(row[2].split(", ")) & only]
-        if only is not None:
-            rows = [(gpu, qty, ", ".join(c for c in listed.split(", ") if c in only)) for gpu, qty, listed in rows]
+        rows = summary_rows(catalog, only)
         if format_ == "json":
-            print(json.dumps([{"accelerator": gpu, "counts": [float(q) for q in qty.split(", ")],
-                               "clouds": listed.split(", ")} for gpu, qty, listed in rows], indent=2))
+            print(json.dumps([{"accelerator": gpu, "counts": counts, "clouds": listed} for gpu, counts, listed in rows],
+                             indent=2))
             return
         table = Table(title="Accelerators", title_justify="left")
         for column in ("GPU", "QUANTITIES", "CLOUDS"):
             table.add_column(column)
-        for gpu, qty, listed in rows:
-            shown = ", ".join(c + (" (no credentials)" if marked and c in lacking else "") for c in listed.split(", "))
-            table.add_row(*(Text(cell) for cell in (gpu, qty, shown)))
+        for gpu, counts, listed in rows:
+            shown = ", ".join(c + (" (no credentials)" if marked and c in lacking else "") for c in listed)
+            table.add_row(*(Text(cell) for cell in (gpu, ", ".join(number(c) for c in counts), shown)))
         console.print(table)
         return
-    offers = [o for o in offer_records(catalog, name, count, cloud, region, all_regions) if only is None or o.cloud in only]
+    offers = offer_records(catalog, name, count, only, region, all_regions)
     if not offers:
         from stix.errors import UsageError
 

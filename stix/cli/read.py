@@ -138,10 +138,11 @@ def queue(
 
 def _job_record(row: dict) -> dict:
     """One job with SkyPilot's queue keys (and stix's few more)."""
-    return {"job_id": row["id"], "job_name": row.get("name"), "status": row["status"],
-            "submitted_at": row.get("submitted"), "start_at": row.get("started"), "end_at": row.get("ended"),
-            "num_nodes": row.get("num_nodes"), "cpus": row.get("cpus"), "gpus": row.get("gpus"),
-            "exit_code": row.get("exit_code"), "detail": row.get("detail")}
+    from stix.cluster_jobs import skypilot_job_keys
+
+    return {**skypilot_job_keys(row), "status": row["status"], "num_nodes": row.get("num_nodes"),
+            "cpus": row.get("cpus"), "gpus": row.get("gpus"), "exit_code": row.get("exit_code"),
+            "detail": row.get("detail")}
 
 
 @app.command()

@@ -60,7 +60,7 @@ def cost_report(
     from stix.index import ClusterIndex
 
     check_format(format_)
-    rows = cost_rows(ClusterIndex(StixHome.from_env().index_db), _whole(days, "--days", 1))
+    rows = cost_rows(ClusterIndex(StixHome.from_env().index_db), days)
     if format_ == "json":
         typer.echo(json.dumps([row.to_dict() for row in rows]))
         return
@@ -79,14 +79,14 @@ def _cost_table(rows):
     from rich.text import Text
 
     from stix.cluster_costs import duration_text
-    from stix.render import age
+    from stix.render import launched_ago
 
     table = Table(title="Clusters", title_justify="left")
     for column in ("NAME", "LAUNCHED", "DURATION", "NODES", "RESOURCES", "STATUS", "COST/hr", "COST"):
         table.add_column(column)
     now = time.time()
     for row in rows:
-        cells = (row.name, f"{age(now - row.launched_at)} ago", duration_text(row.duration_s), str(row.num_nodes),
+        cells = (row.name, launched_ago(now - row.launched_at), duration_text(row.duration_s), str(row.num_nodes),
                  row.resources, row.status, f"$ {row.hourly_cost:.2f}", f"$ {row.total_cost:.2f}")
         table.add_row(*(Text(cell) for cell in cells))
     return table

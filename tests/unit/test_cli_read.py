@@ -202,6 +202,26 @@ def test_gpus_json_and_clouds(stix):
     assert 8 in a100["counts"] and "aws" in a100["clouds"]
 
 
+def test_gpus_summary_for_some_clouds_lists_only_their_quantities(stix, monkeypatch):
+    import stix.catalog.load as load
+
+    summary = json.loads(stix("gpus", "--clouds", "aws", "--format", "json").stdout)
+    a100 = next(row for row in summary if row["accelerator"] == "A100")
+    assert a100 == {"accelerator": "A100", "counts": [8.0], "clouds": ["aws"]}  # gcp's 1, 2, 4 and 16 are not aws's
+    table = stix("gpus", "--clouds", "aws").stdout
+    assert next(line for line in table.splitlines() if line.startswith("│ A100 ")).split("│")[2].strip() == "8"
+    loaded = []
+    real = load.catalog_file
+    monkeypatch.setattr(load, "catalog_file", lambda cloud, root=None: loaded.append(cloud) or real(cloud, root))
+    from typer.testing import CliRunner
+
+    from stix import cli
+
+    result = CliRunner().invoke(cli.app, ["gpus", "--clouds", "aws,gcp", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert sorted(loaded) == ["aws", "gcp"]  # only the catalogs it lists
+
+
 def test_check_json(stix):
     rows = json.loads(stix("check", "--format", "json").stdout)
     assert {r["cloud"]: r["enabled"] for r in rows}["local"] is True

@@ -44,13 +44,27 @@ def test_cost_report_table_and_json(stix):
     index = ClusterIndex(home.index_db)
     index.record_launch("live", "local", 2, "2x aws(g5.xlarge, A10G:1)", 2.012)
     index.record_launch("gone", "local", 1, "1x local(local)", 0.0)
-    index.record_end("gone")
+    index.remove("gone")
     text = stix("cost-report").stdout
     for column in ("NAME", "LAUNCHED", "DURATION", "NODES", "RESOURCES", "STATUS", "COST/hr", "COST"):
         assert column in text
     assert "2x aws(g5.xlarge, A10G:1)" in text and "$ 2.01" in text and "TERMINATED" in text
     rows = json.loads(stix("cost-report", "--format", "json", "--days", "7").stdout)
     assert [(r["name"], r["status"], r["num_nodes"]) for r in rows] == [("live", "UP", 2), ("gone", "TERMINATED", 1)]
+
+
+def test_cost_report_launched_column_reads_as_status_does():
+    import time
+
+    from rich.console import Console
+
+    from stix.cli.reports import _cost_table
+    from stix.cluster_costs import CostRow
+
+    row = CostRow("a", time.time() - 3 * 3600 - 60, 3600.0, 1, "1x local(local)", "UP", 0.0, 0.0)
+    console = Console(width=200, record=True)
+    console.print(_cost_table([row]))
+    assert "3 hrs ago" in console.export_text()
 
 
 def test_cost_report_with_no_history(stix):

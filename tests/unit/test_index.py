@@ -1,6 +1,6 @@
 import pytest
 
-from stix.index import INIT, UP, ClusterIndex
+from stix.index import INIT, STOPPED, UP, ClusterIndex
 
 
 def test_upsert_status_and_remove(tmp_path):
@@ -69,7 +69,57 @@ def test_history_keeps_one_row_per_life_and_shape(tmp_path):
     index.record_launch("a", "aws", 1, "1x aws(g5.xlarge, A10G:1)", 1.006)  # the shape changed: a new life
     first, second = index.history()
     assert first.ended_at is not None and second.ended_at is None and second.hourly_cost == 1.006
-    index.record_end("a")
+    index.upsert("a", "aws", 1, UP, None)
+    index.remove("a")  # destroy, or a launch that landed nowhere: the entry goes and the open row closes
+    assert index.get("a") is None
     assert all(row.ended_at is not None for row in index.history())
-    index.remove("a")
     assert len(index.history()) == 2  # the history outlives the cluster
+
+
+def test_status_time_moves_only_when_the_status_changes(tmp_path, monkeypatch):
+    import stix.index as index_module
+
+    clock = iter(range(100, 200))
+    monkeypatch.setattr(index_module.time, "time", lambda: float(next(clock)))
+    index = ClusterIndex(tmp_path / "index.db")
+    index.upsert("a", "local", 1, UP, None)
+    index.set_status("a", STOPPED)
+    stopped_at = index.get("a").updated_at
+    index.set_status("a", STOPPED)  # a refresh, or a stop of a stopped cluster
+    index.upsert("a", "local", 1, STOPPED, None)
+    assert index.get("a").updated_at == stopped_at
+    index.set_status("a", UP)
+    assert index.get("a").updated_at > stopped_at
+
+
+def test_launch_time_moves_only_when_the_shape_changes(tmp_path, monkeypatch):
+    import stix.index as index_module
+
+    clock = iter(range(100, 200))
+    monkeypatch.setattr(index_module.time, "time", lambda: float(next(clock)))
+    index = ClusterIndex(tmp_path / "index.db")
+    index.upsert("a", "aws", 1, INIT, None, None, "1x aws(m5.large)", 0.1)
+    launched = index.get("a").launched_at
+    index.upsert("a", "aws", 1, UP, None, None, "1x aws(m5.large)", 0.1)
+    index.upsert("a", "aws", 1, UP, None, None, "1x aws(m5.large)", 0.1)  # an `up` that changed nothing
+    assert index.get("a").launched_at == launched
+    index.upsert("a", "aws", 2, UP, None, None, "2x aws(m5.large)", 0.2)
+    assert index.get("a").launched_at > launched
+
+
+def test_a_connection_alters_only_an_index_that_lacks_columns(tmp_path, monkeypatch):
+    import sqlite3
+
+    path = tmp_path / "index.db"
+    ClusterIndex(path).upsert("a", "local", 1, UP, None)
+    statements = []
+    real_connect = sqlite3.connect
+
+    class Recording(sqlite3.Connection):
+        def execute(self, sql, *args):
+            statements.append(sql)
+            return super().execute(sql, *args)
+
+    monkeypatch.setattr(sqlite3, "connect", lambda *args, **kwargs: real_connect(*args, factory=Recording, **kwargs))
+    assert ClusterIndex(path).get("a").status == UP
+    assert statements and not [s for s in statements if "ALTER" in s]

@@ -130,7 +130,7 @@ def test_cost_report_and_endpoints_records(stix_home):
     index = ClusterIndex(home.index_db)
     index.record_launch("web", "local", 2, "2x local(local)", 0.5)
     index.record_launch("old", "local", 1, "1x local(local)", 0.0)
-    index.record_end("old")
+    index.remove("old")
     old, web = sorted(stix.get(stix.cost_report()), key=lambda r: r["name"])
     assert old["status"] is None and web["status"] == stix.ClusterStatus.UP
     assert set(web) >= {"name", "launched_at", "duration", "num_nodes", "resources", "status", "total_cost"}
@@ -239,3 +239,108 @@ def test_launch_hands_skypilots_options_to_the_flow(stix_home, monkeypatch):
     assert (second.idle_minutes, second.down, second.fast) == (15, False, True)
     assert first.detach_run and second.detach_run  # the SDK follows the job itself, so a failed job does not raise
     assert first.task is not task and first.task == task  # the caller's task is left as it was
+
+
+def test_cancel_refuses_job_ids_in_the_all_slot(stix_home, monkeypatch):
+    """cancel('dev', [3]) from before SkyPilot 0.14's signature would put [3] into `all`: every job."""
+    from stix import cluster_jobs
+    from stix.errors import UsageError
+
+    monkeypatch.setattr(cluster_jobs, "head_connection", lambda *a: pytest.fail("nothing may reach the cluster"))
+    with pytest.raises(UsageError, match=r"all must be True or False, got \[3\]; name the jobs with job_ids="):
+        stix.cancel("dev", [3])
+    with pytest.raises(UsageError, match="all_users must be True or False"):
+        stix.cancel("dev", False, [3])
+
+
+def test_autostop_refuses_an_unknown_wait_for_and_makes_one_call(stix_home, monkeypatch):
+    from stix import flows
+    from stix.errors import UsageError
+
+    calls = []
+    monkeypatch.setattr(flows, "set_autostop", lambda *args, **kwargs: calls.append((args[1:], kwargs)))
+    with pytest.raises(UsageError, match="wait_for True: expected one of jobs_and_ssh, jobs, none or None; to tear "
+                                         "down, pass down=True"):
+        stix.autostop("dev", 10, True)  # the old `down` slot
+    assert calls == []
+    stix.autostop("dev", 10)
+    stix.autostop("dev", 10, "jobs", down=True)
+    stix.autostop("dev", -1)
+    assert calls == [(("dev", 10, False, "jobs_and_ssh"), {}), (("dev", 10, True, "jobs"), {}),
+                     (("dev", None, False, "jobs_and_ssh"), {})]
+
+
+def test_exec_with_down_opens_one_connection_for_autostop_and_follow(stix_home, monkeypatch):
+    from contextlib import contextmanager
+
+    from stix import cluster_jobs, flows, sdk
+
+    opened, seen = [], []
+
+    @contextmanager
+    def head_connection(home, cluster):
+        opened.append(cluster)
+        yield "head"
+
+    monkeypatch.setattr(cluster_jobs, "head_connection", head_connection)
+    monkeypatch.setattr(flows, "exec_", lambda session, request: flows.JobResult(request.cluster, 4))
+    monkeypatch.setattr(cluster_jobs, "set_autostop", lambda head, *args: seen.append(("autostop", head, args[:2])))
+    monkeypatch.setattr(cluster_jobs, "follow", lambda head, job, write: seen.append(("follow", head, job)) or 0)
+    monkeypatch.setattr(sdk, "_handle", lambda cluster: None)
+    assert stix.get(stix.exec("echo hi", "dev", down=True)) == (4, None)
+    assert opened == ["dev"] and seen == [("autostop", "head", (0, True)), ("follow", "head", 4)]
+
+
+def test_sdk_and_cli_status_records_agree(stix_home, monkeypatch):
+    from stix.home import StixHome
+    from stix.index import ClusterIndex
+    from tests.saved_cluster import save_cluster
+
+    home = StixHome(stix_home)
+    save_cluster(home, "a", autostop="0.5m")
+    index = ClusterIndex(home.index_db)
+    index.upsert("a", "local", 2, "UP", "/tasks/t.yaml", None, "2x local(local, cpus=4)", 0.5)
+    index.record_launch("a", "local", 2, "2x local(local, cpus=4)", 0.5)
+    monkeypatch.setattr(ClusterIndex, "history", lambda self: pytest.fail("status reads no history"))
+    (sdk_record,) = stix.get(stix.status())
+    cli_record = index.get("a").status_record()
+    assert {key: sdk_record[key] for key in cli_record if key not in ("status", "last_use")} == \
+        {key: value for key, value in cli_record.items() if key not in ("status", "last_use")}
+    assert (sdk_record["launched_at"], sdk_record["autostop"], sdk_record["resources_str"]) == \
+        (int(index.get("a").launched_at), 0.5, "2x local(local, cpus=4)")
+    assert sdk_record.handle.cluster_name == "a" and sdk_record["status"] == stix.ClusterStatus.UP
+
+
+def test_sdk_and_cli_job_records_share_skypilots_keys():
+    from stix.cli.read import _job_record
+    from stix.sdk_records import job_record
+
+    row = {"id": 3, "name": None, "status": "FAILED", "submitted": 1.0, "started": 2.0, "ended": 3.0, "cpus": 1,
+           "gpus": 0, "num_nodes": 1, "exit_code": 1, "detail": None}
+    cli, sdk = _job_record(row), job_record(row)
+    for key in ("job_id", "submitted_at", "start_at", "end_at"):
+        assert cli[key] == sdk[key]
+    assert (cli["job_name"], sdk["job_name"]) == (None, "")
+    from stix.agent.node_agent import TERMINAL
+
+    assert {s.value for s in stix.JobStatus if s.is_terminal()} == {*TERMINAL, "FAILED_DRIVER"}
+
+
+def test_the_saved_node_list_is_read_one_way(stix_home):
+    """An info.json from before ssh_private_key_path was written names the key as `key`: the SDK's handle and
+    the CLI read it alike."""
+    import json
+
+    from stix.cluster_jobs import info_path, read_info
+    from stix.home import StixHome
+    from stix.sdk_records import saved_info
+    from tests.saved_cluster import save_cluster
+
+    home = StixHome(stix_home)
+    save_cluster(home, "old")
+    data = json.loads(info_path(home, "old").read_text())
+    data["key"] = data.pop("ssh_private_key_path")
+    info_path(home, "old").write_text(json.dumps(data))
+    assert saved_info(home, "old") == read_info(home, "old") and saved_info(home, "old").ssh_private_key_path
+    info_path(home, "old").write_text("{trunc")
+    assert saved_info(home, "old") is None
