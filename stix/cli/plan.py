@@ -171,7 +171,9 @@ def check(
     clouds: list[str] = typer.Argument(None, help="Clouds to check (default: all)."),
     format_: str = typer.Option("text", "--format", help=FORMAT_HELP + " E.g. `stix check --format json`."),
 ) -> None:
-    """Which clouds have credentials (environment and the clouds' own config files); no network call."""
+    """Which clouds have credentials (environment and the clouds' own config files); no network call.
+
+    Examples: `stix check`, `stix check aws gcp`, `stix check --format json`."""
     import json
 
     from stix.credentials import check_clouds
