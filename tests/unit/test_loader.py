@@ -189,3 +189,16 @@ def test_file_mount_destinations_stay_in_the_home(tmp_path, destination, refused
         assert f":4:3: file_mounts: file_mounts[{destination!r}]: destination leaves the node's home" in error_of(path)
     else:
         assert destination in load_task(path).file_mounts
+
+
+def test_a_list_of_secrets_checks_each_name(tmp_path):
+    """The list form is refused for a bad name as the mapping form is (the name is exported unquoted)."""
+    from stix.models.task import Task
+
+    assert "invalid environment variable name" in error_of(write(tmp_path, "run: x\nsecrets: ['A;touch /tmp/x']\n"))
+    with pytest.raises(ValueError, match="invalid environment variable name"):
+        Task(secrets=["A;touch /tmp/x"])
+    with pytest.raises(ValueError, match="holds names only"):
+        Task(secrets=["A", 1])
+    assert Task(secrets=["HF_TOKEN"]).secrets == {"HF_TOKEN": None}
+
