@@ -202,3 +202,15 @@ def test_a_list_of_secrets_checks_each_name(tmp_path):
         Task(secrets=["A", 1])
     assert Task(secrets=["HF_TOKEN"]).secrets == {"HF_TOKEN": None}
 
+
+def test_secret_flags_keep_the_other_names_of_a_list(tmp_path):
+    from stix.loader import EnvOverrides
+
+    path = write(tmp_path, "run: x\nsecrets: [HF_TOKEN, WANDB_KEY]\n")
+    task = load_task(path, EnvOverrides(secrets={"HF_TOKEN": "x"}))
+    assert task.secrets == {"HF_TOKEN": "x", "WANDB_KEY": None}
+    with pytest.raises(TaskError, match="secrets.WANDB_KEY: required but not set"):
+        load_task(path, EnvOverrides(secrets={"HF_TOKEN": "x"}), require_env=True)
+    bad = write(tmp_path, "run: x\nsecrets: 5\n", "bad.yaml")
+    with pytest.raises(TaskError, match="secrets"):
+        load_task(bad, EnvOverrides(secrets={"HF_TOKEN": "x"}))
