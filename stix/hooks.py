@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Optional
 
 from stix.errors import NodeCommandFailed, SetupFailed, SSHError, UsageError
+from stix.naming import local_user
 from stix.spec import ClusterInfo, NodeInfo
 from stix.ssh.runner import STDIN_SCRIPT, ClusterConnections, LineSink, positive_seconds
 from stix.models.task import GitWorkdir, Task
@@ -29,18 +30,6 @@ DEFAULT_GIT_TIMEOUT_S = 1800.0
 
 def setup_timeout() -> float:
     return positive_seconds(SETUP_TIMEOUT_ENV, f"{DEFAULT_SETUP_TIMEOUT_S:g}", most=math.inf)
-
-
-def local_user() -> str:
-    """Who launches, as SkyPilot names them (SKYPILOT_USER): the local username."""
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no USER/LOGNAME and no passwd entry for this uid
-        import os
-
-        return str(os.getuid())
 
 
 @dataclass(frozen=True)
