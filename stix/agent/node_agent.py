@@ -359,7 +359,8 @@ def cmd_autostop(args) -> int:
         setting = {"idle_minutes": args.idle, "down": args.down, "wait_for": args.wait_for, "set_at": time.time()}
         if args.hook_stdin:
             setting["hook"] = sys.stdin.read()
-            setting["hook_timeout"] = args.hook_timeout or DEFAULT_HOOK_TIMEOUT_S
+            if args.hook_timeout:
+                setting["hook_timeout"] = args.hook_timeout  # unset: DEFAULT_HOOK_TIMEOUT_S, when the hook runs
         ROOT.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(AUTOSTOP_FILE + ".tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the hook may hold secrets
@@ -389,30 +390,11 @@ def run_hook(script: str, timeout: float, log_path: Path, cwd: str) -> int | Non
             code: int | None = process.wait(timeout=timeout)
             log.write(f"--- the hook exited {code}\n".encode())
         except subprocess.TimeoutExpired:
-            _kill_group(process, KILL_GRACE_S)
+            kill_group(process.pid, None)  # it leads a session (and group) of its own
+            process.wait()
             code = None
             log.write(f"--- the hook ran past its timeout ({timeout:g}s) and was killed\n".encode())
     return code
-
-
-def _kill_group(process: subprocess.Popen, grace: float) -> None:
-    """SIGTERM the process's group (it leads a session of its own), then SIGKILL what is left after `grace`."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except OSError:
-            pass
-        try:
-            process.wait(timeout=grace)
-            if sig == signal.SIGTERM:
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)  # the leader left; its children may not have
-                except OSError:
-                    pass
-            return
-        except subprocess.TimeoutExpired:
-            continue
-    process.wait()
 
 
 def autostop_setting():
