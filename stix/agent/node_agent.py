@@ -129,6 +129,12 @@ def in_container(env_keys, script: str) -> str:
             f'exec "$__stix_r" exec {passes}-w "$PWD" "$__stix_n" bash -c {script_q}; fi; exec bash -c {script_q}')
 
 
+def shell_command(script: str, env: dict[str, str], cwd: str) -> str:
+    """`script` in `cwd` (made if absent) with `env` exported, in the node's container where it has one."""
+    exports = "".join(f"export {key}={_quote(value)}; " for key, value in env.items())
+    return f"{exports}mkdir -p {_quote(cwd)} && cd {_quote(cwd)} && {in_container(env, script)}"
+
+
 def rank_log(rank: int) -> str:
     return f"rank-{rank}.log"
 
@@ -362,11 +368,7 @@ def cmd_autostop(args) -> int:
             if args.hook_timeout:
                 setting["hook_timeout"] = args.hook_timeout  # unset: DEFAULT_HOOK_TIMEOUT_S, when the hook runs
         ROOT.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(AUTOSTOP_FILE + ".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the hook may hold secrets
-        with os.fdopen(fd, "w") as handle:
-            json.dump(setting, handle)
-        os.replace(temporary, path)
+        _write_private_json(path, setting)  # the hook may hold secrets
     ensure_daemon()
     _poke_daemon()
     shown = None if args.cancel else {k: v for k, v in json.loads(path.read_text()).items() if k != "hook"}
@@ -724,10 +726,15 @@ def scrub_spec(job_id: int) -> None:
         return
     for rank in spec.get("ranks", ()):
         rank["env_keys"] = sorted(rank.pop("env", None) or {})
-    temporary = path.with_name(SPEC_FILE + ".tmp")
+    _write_private_json(path, spec)
+
+
+def _write_private_json(path: Path, data) -> None:
+    """Replace `path` atomically with `data` as JSON, readable by this user only (0600: it may hold secrets)."""
+    temporary = path.with_name(path.name + ".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        json.dump(spec, handle)
+        json.dump(data, handle)
     os.replace(temporary, path)
 
 
@@ -815,9 +822,7 @@ class Scheduler:
                     # chose its devices would run on devices the agent gave to another job. A job asking for no
                     # GPUs gets "" (no devices), not the whole node.
                     env[GPU_ENV] = ",".join(str(device) for device in assignment[rank])
-                script = "".join(f"export {key}={_quote(value)}; " for key, value in env.items())
-                script += f"mkdir -p {_quote(rank_spec['cwd'])} && cd {_quote(rank_spec['cwd'])} && " \
-                          + in_container(env, spec["script"])
+                script = shell_command(spec["script"], env, rank_spec["cwd"])
                 if rank == 0:
                     command = ["bash", "-c", LOCAL_RUNNER]
                 else:
