@@ -11,7 +11,7 @@ from typing import Optional
 
 from pydantic import BaseModel
 
-from stix.containers import docker_image, vm_image
+from stix.containers import docker_image, node_container, vm_image
 from stix.errors import PrerequisiteMissing, UsageError
 from stix.home import StixHome
 from stix.models.storage import Storage
@@ -74,11 +74,13 @@ def unsupported_fields(task: Task, cloud: Optional[str] = None) -> list[str]:
     out = [_refused(task, name) for name in sorted(task.model_fields_set) if name not in RUNNABLE_TASK_FIELDS
            and name not in IGNORED_FIELDS and name != "file_mounts" and getattr(task, name) not in (None, {}, [], False)]
     vm_fields = cloud is not None and cloud_for(cloud).vm_fields
-    if cloud is not None and not vm_fields:
-        absolute = [dest for dest in (task.file_mounts or {}) if dest.startswith("/")]
-        if absolute:
-            out.append(f"file_mounts destination {absolute[0]!r} on the {cloud} cloud (its nodes share this "
-                       f"machine's filesystem; use a path under ~)")
+    absolute = [dest for dest in (task.file_mounts or {}) if dest.startswith("/")]
+    if cloud is not None and absolute and not vm_fields:
+        out.append(f"file_mounts destination {absolute[0]!r} on the {cloud} cloud (its nodes share this "
+                   f"machine's filesystem; use a path under ~)")
+    elif cloud is not None and absolute and node_container(task.resources.image_id, cloud) is not None:
+        out.append(f"file_mounts destination {absolute[0]!r} with image_id {task.resources.image_id} "
+                   f"(the container sees only ~; use a path under ~)")
     runnable = PLACEMENT_FIELDS | RUNTIME_FIELDS | (CLOUD_VM_FIELDS if vm_fields else set())
     if cloud is not None and cloud_for(cloud).ports_reachable:
         runnable |= {"ports"}

@@ -1,19 +1,20 @@
 """Post-apply hooks: sync the workdir, run setup on every node, then run on every node.
 
 Commands are built from quoted parts only: user values (env values, paths,
-scripts) go through shlex.quote, and scripts run as `bash -c <quoted>`.
+scripts) are shell-quoted, and scripts run as `bash -c <quoted>`.
 """
 
 from __future__ import annotations
 
 import math
-import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Optional
 
+from stix.agent.node_agent import shell_command  # noqa: F401 (re-exported: setup and run run as jobs do)
 from stix.errors import NodeCommandFailed, SetupFailed, SSHError, UsageError
+from stix.naming import local_user
 from stix.spec import ClusterInfo, NodeInfo
 from stix.ssh.runner import STDIN_SCRIPT, ClusterConnections, LineSink, positive_seconds
 from stix.models.task import GitWorkdir, Task
@@ -29,18 +30,6 @@ DEFAULT_GIT_TIMEOUT_S = 1800.0
 
 def setup_timeout() -> float:
     return positive_seconds(SETUP_TIMEOUT_ENV, f"{DEFAULT_SETUP_TIMEOUT_S:g}", most=math.inf)
-
-
-def local_user() -> str:
-    """Who launches, as SkyPilot names them (SKYPILOT_USER): the local username."""
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no USER/LOGNAME and no passwd entry for this uid
-        import os
-
-        return str(os.getuid())
 
 
 @dataclass(frozen=True)
@@ -77,14 +66,6 @@ def node_env(info: ClusterInfo, node: NodeInfo, context: JobContext, phase: str)
         env[f"SKYPILOT_{key}"] = value
         env[f"STIX_{key}"] = value
     return env
-
-
-def shell_command(script: str, env: dict[str, str], cwd: str) -> str:
-    """`script` in `cwd` with `env`, in the node's container where it has one (stix.containers)."""
-    from stix.agent.node_agent import in_container
-
-    exports = "".join(f"export {key}={shlex.quote(value)}; " for key, value in env.items())
-    return f"{exports}mkdir -p {shlex.quote(cwd)} && cd {shlex.quote(cwd)} && {in_container(env, script)}"
 
 
 def remote_workdir(node: NodeInfo) -> str:

@@ -145,7 +145,11 @@ def _build(label: str, node: yaml.Node, overrides: EnvOverrides, require_env: bo
                 data[name] = substitute(data[name], known)
     if overrides.secrets:
         secrets = data.get("secrets")
-        data["secrets"] = {**(secrets if isinstance(secrets, dict) else {}), **overrides.secrets}
+        if isinstance(secrets, list) and all(isinstance(item, str) for item in secrets):
+            secrets = dict.fromkeys(secrets)  # SkyPilot's list form: names that each need a value
+        if secrets is None or isinstance(secrets, dict):
+            data["secrets"] = {**(secrets or {}), **overrides.secrets}
+        # anything else is left for the model to refuse
     try:
         task = model.model_validate(data)
     except ValidationError as exc:

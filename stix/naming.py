@@ -27,15 +27,23 @@ def default_cluster_name(task_name: Optional[str], task_path: Path) -> str:
     return cleaned[:40].rstrip("-")
 
 
+def local_user() -> str:
+    """Who launches, as SkyPilot names them (SKYPILOT_USER): the local username, else the uid."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no USER/LOGNAME and no passwd entry for this uid
+        import os
+
+        return str(os.getuid())
+
+
 def generated_cluster_name(user: Optional[str] = None) -> str:
     """A launch with no task file and no -c gets SkyPilot's kind of name, `sky-<hex>-<user>`, as `stix-<hex>-<user>`."""
-    import getpass
     import secrets
 
     if user is None:
-        try:
-            user = getpass.getuser()
-        except (KeyError, OSError):
-            user = ""
+        user = local_user()
     cleaned = re.sub(r"[^a-z0-9-]+", "-", user.lower()).strip("-")
     return validate_cluster_name(f"stix-{secrets.token_hex(2)}-{cleaned}"[:40].rstrip("-"))

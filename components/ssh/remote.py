@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from stix.agent.node_agent import AGENT_FILE, DAEMON_PID_FILE, PIDS_DIR, REMOTE_DIR
+from stix.agent.node_agent import AGENT_FILE, CONTAINER_FILE, DAEMON_PID_FILE, PIDS_DIR, REMOTE_DIR
 
 HOLDER_FILE = "holder"
 """In the agent directory: {"cluster": name, "key": the cluster's public key} of the cluster that holds the host."""
@@ -192,6 +192,22 @@ def stop_daemon():
         pass
 
 
+def remove_container():
+    """The cluster's container (image_id docker:), which its record names as "<runtime> <name>"; errors ignored."""
+    try:
+        with open(os.path.join(AGENT, P["container_file"])) as handle:
+            runtime, name = handle.read().split()
+    except (OSError, ValueError):
+        return
+    if runtime not in ("docker", "podman"):
+        return
+    try:
+        subprocess.call([runtime, "rm", "-f"] + (["-t", "0"] if runtime == "podman" else []) + [name],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    except (OSError, subprocess.SubprocessError):
+        pass
+
+
 def release():
     other, _ = held_by_other()
     if not other and os.path.isdir(AGENT):
@@ -204,6 +220,7 @@ def release():
                 pass
         kill_jobs()
         stop_daemon()
+        remove_container()  # before its record goes with the agent directory
         shutil.rmtree(AGENT, ignore_errors=True)
         if os.path.exists(HOLDER):
             os.unlink(HOLDER)
@@ -235,5 +252,6 @@ def script(action: str, cluster: str, key: str) -> bytes:
     """The remote script for `action` ("create": claim the host and authorize the key; "delete": release it)."""
     params = {"action": action, "cluster": cluster, "key": key, "remote_dir": REMOTE_DIR, "holder_file": HOLDER_FILE,
               "pids_dir": PIDS_DIR, "daemon_pid_file": DAEMON_PID_FILE, "agent_file": AGENT_FILE,
+              "container_file": CONTAINER_FILE,
               "refused_exit": REFUSED_EXIT}
     return (f"PARAMS = {json.dumps(json.dumps(params))}\n" + _SCRIPT).encode()

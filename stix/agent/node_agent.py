@@ -39,7 +39,10 @@ its script, spec.json loses the env values (secrets). A pid is signalled only
 after checking it is still the process recorded (start time, or for the daemon
 its command line). `logs --follow` watches the daemon: if it is gone it starts
 one (which adopts the job) once, and if that one is gone as well it exits
-DAEMON_GONE_EXIT, which the client turns into an error.
+DAEMON_GONE_EXIT, which the client turns into an error. Where a node runs jobs in a
+container (image_id docker:IMAGE), a rank's process group there is recorded in
+~/.stix-agent/cpids/<job>-<rank>, and a cancel signals it in the container first:
+the node's own process group holds only the runtime's exec client.
 """
 
 from __future__ import annotations
@@ -74,6 +77,8 @@ DAEMON_LOG_FILE = "daemon.log"
 AUTOSTOP_FILE = "autostop.json"
 CONTAINER_FILE = "container"
 """On a node whose setup and run execute in a container (image_id docker:IMAGE): "<runtime> <container name>"."""
+CPIDS_DIR = "cpids"
+"""On such a node: "<job>-<rank>" holds the process group, in the container, of that rank of a running job."""
 HOOK_LOG_FILE = "autostop_hook.log"
 """The autostop hook's output (the last run's), on the head: kept by a stop, gone with a teardown."""
 DEFAULT_HOOK_TIMEOUT_S = 3600
@@ -117,16 +122,56 @@ RANK_WRAPPER = 'e=$1; shift; "$@"; c=$?; printf "%s\\n" "$c" > "$e.tmp" && mv -f
 LOCAL_RUNNER = 'IFS= read -r -d "" __stix_script || exit 1; eval "$__stix_script" </dev/null'
 
 
-def in_container(env_keys, script: str) -> str:
+# In the container, a job's rank: run the script ($2) in a process group of its own, recorded in $1 while it runs, so
+# a cancel can signal it there (killing the host's `docker exec` client would leave it running). `set -m` makes the
+# group (images need not have setsid); `set +m` before the wait keeps bash from reporting the job's end. An image
+# without rm empties the record instead (container_kill ignores an empty one).
+CONTAINER_RANK = ('set -m; bash -c "$2" & set +m; echo $! > "$1"; wait $!; c=$?; '
+                  '{ rm -f "$1" || : > "$1"; } 2>/dev/null; exit $c')
+
+
+def in_container(env_keys, script: str, tag: str | None = None) -> str:
     """A shell command that runs `script` with bash in the node's container where it has one (CONTAINER_FILE),
     else on the node itself, in the current directory. The variables named pass into the container by name: their
-    values (secrets among them) stay in the environment, never in argv."""
+    values (secrets among them) stay in the environment, never in argv. A job's rank has a `tag`, "<job>-<rank>":
+    in the container its process group is recorded under CPIDS_DIR, for container_kill."""
     passes = "".join(f"-e {_quote(key)} " for key in dict.fromkeys([*env_keys, GPU_ENV]))
     script_q = _quote(script)
+    run = f'exec "$__stix_r" exec {passes}-w "$PWD" "$__stix_n" bash -c '
+    if tag is None:
+        run += script_q
+    else:
+        cpids = f'"$HOME/{REMOTE_DIR}/{CPIDS_DIR}"'
+        run = f"mkdir -p {cpids} && {run}{_quote(CONTAINER_RANK)} stix-rank {cpids}/{_quote(tag)} {script_q}"
     return (f'__stix_c="$HOME/{REMOTE_DIR}/{CONTAINER_FILE}"; if [ -f "$__stix_c" ]; then '
             'read -r __stix_r __stix_n < "$__stix_c" && "$__stix_r" start "$__stix_n" >/dev/null || '
             '{ echo "stix: the node\'s container could not be started" >&2; exit 125; }; '
-            f'exec "$__stix_r" exec {passes}-w "$PWD" "$__stix_n" bash -c {script_q}; fi; exec bash -c {script_q}')
+            f'{run}; fi; exec bash -c {script_q}')
+
+
+def container_kill(directory: str, tag: str) -> str:
+    """A shell command: in the node's container, SIGTERM the process group that the job's rank `tag` recorded under
+    `directory` (the agent directory, shell syntax), then SIGKILL what is left after KILL_GRACE_S. Nothing without
+    a container or a record."""
+    inside = (f'kill -TERM -- -$1 2>/dev/null; for ((i = 0; i < {int(KILL_GRACE_S * 10)}; i++)); do '
+              'kill -0 -- -$1 2>/dev/null || exit 0; sleep 0.1; done; kill -KILL -- -$1 2>/dev/null; exit 0')
+    return (f'__stix_d={directory}; __stix_f="$__stix_d/{CPIDS_DIR}/"{_quote(tag)}; '
+            f'[ -f "$__stix_d/{CONTAINER_FILE}" ] && [ -f "$__stix_f" ] || exit 0; '
+            f'read -r __stix_r __stix_n < "$__stix_d/{CONTAINER_FILE}"; read -r __stix_g < "$__stix_f"; '
+            'case "$__stix_g" in ""|*[!0-9]*) exit 0;; esac; '
+            f'"$__stix_r" exec "$__stix_n" bash -c {_quote(inside)} stix-kill "$__stix_g" >/dev/null 2>&1; '
+            'rm -f "$__stix_f"; exit 0')
+
+
+def shell_command(script: str, env: dict[str, str], cwd: str, tag: str | None = None) -> str:
+    """`script` in `cwd` (made if absent) with `env` exported, in the node's container where it has one (a job's
+    rank with its `tag`, in_container)."""
+    exports = "".join(f"export {key}={_quote(value)}; " for key, value in env.items())
+    return f"{exports}mkdir -p {_quote(cwd)} && cd {_quote(cwd)} && {in_container(env, script, tag)}"
+
+
+def rank_tag(job_id: int, rank: int) -> str:
+    return f"{int(job_id)}-{int(rank)}"
 
 
 def rank_log(rank: int) -> str:
@@ -359,13 +404,10 @@ def cmd_autostop(args) -> int:
         setting = {"idle_minutes": args.idle, "down": args.down, "wait_for": args.wait_for, "set_at": time.time()}
         if args.hook_stdin:
             setting["hook"] = sys.stdin.read()
-            setting["hook_timeout"] = args.hook_timeout or DEFAULT_HOOK_TIMEOUT_S
+            if args.hook_timeout:
+                setting["hook_timeout"] = args.hook_timeout  # unset: DEFAULT_HOOK_TIMEOUT_S, when the hook runs
         ROOT.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(AUTOSTOP_FILE + ".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the hook may hold secrets
-        with os.fdopen(fd, "w") as handle:
-            json.dump(setting, handle)
-        os.replace(temporary, path)
+        _write_private_json(path, setting)  # the hook may hold secrets
     ensure_daemon()
     _poke_daemon()
     shown = None if args.cancel else {k: v for k, v in json.loads(path.read_text()).items() if k != "hook"}
@@ -389,30 +431,11 @@ def run_hook(script: str, timeout: float, log_path: Path, cwd: str) -> int | Non
             code: int | None = process.wait(timeout=timeout)
             log.write(f"--- the hook exited {code}\n".encode())
         except subprocess.TimeoutExpired:
-            _kill_group(process, KILL_GRACE_S)
+            kill_group(process.pid, None)  # it leads a session (and group) of its own
+            process.wait()
             code = None
             log.write(f"--- the hook ran past its timeout ({timeout:g}s) and was killed\n".encode())
     return code
-
-
-def _kill_group(process: subprocess.Popen, grace: float) -> None:
-    """SIGTERM the process's group (it leads a session of its own), then SIGKILL what is left after `grace`."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except OSError:
-            pass
-        try:
-            process.wait(timeout=grace)
-            if sig == signal.SIGTERM:
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)  # the leader left; its children may not have
-                except OSError:
-                    pass
-            return
-        except subprocess.TimeoutExpired:
-            continue
-    process.wait()
 
 
 def autostop_setting():
@@ -596,16 +619,28 @@ def kill_group(pgid: int, started: int | None) -> None:
 def kill_job(job_id: int, num_nodes: int) -> None:
     """Kill the job's process group on the head and on every worker, then the head's ssh to each worker."""
     groups = [read_group(job_dir(job_id) / rank_pid(rank)) for rank in range(num_nodes)]
+    # First in the container (in_container: like CONTAINER_FILE, its records are under the node's home).
+    if num_nodes and Path(os.path.expanduser("~"), REMOTE_DIR, CPIDS_DIR, rank_tag(job_id, 0)).exists():
+        try:
+            subprocess.run(["bash", "-c", container_kill(f'"$HOME/{REMOTE_DIR}"', rank_tag(job_id, 0))],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=KILL_GRACE_S + 30)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
     if groups and groups[0]:
         kill_group(*groups[0])
     if num_nodes > 1:
         info = cluster()
-        remote = (f"f=\"$HOME/{REMOTE_DIR}/{PIDS_DIR}/{int(job_id)}\"; [ -f \"$f\" ] || exit 0; g=$(cat \"$f\"); "
-                  f"kill -TERM -- -$g 2>/dev/null; sleep {KILL_GRACE_S:g}; kill -KILL -- -$g 2>/dev/null; "
-                  f"rm -f \"$f\"; exit 0")
-        killers = [subprocess.Popen(ssh_command(node, info, remote), stdin=subprocess.DEVNULL,
+
+        def remote(rank: int) -> str:  # in the container first, then the rank's group on the node
+            in_the_container = container_kill(f'"$HOME/{REMOTE_DIR}"', rank_tag(job_id, rank))
+            return (f"({in_the_container}); f=\"$HOME/{REMOTE_DIR}/{PIDS_DIR}/{int(job_id)}\"; [ -f \"$f\" ] || exit 0; "
+                    f"g=$(cat \"$f\"); kill -TERM -- -$g 2>/dev/null; sleep {KILL_GRACE_S:g}; "
+                    f"kill -KILL -- -$g 2>/dev/null; rm -f \"$f\"; exit 0")
+
+        killers = [subprocess.Popen(ssh_command(node, info, remote(rank)), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                   for node in info["nodes"][1:num_nodes]]
+                   for rank, node in enumerate(info["nodes"][1:num_nodes], start=1)]
         for killer in killers:
             try:
                 killer.wait(timeout=30)
@@ -742,10 +777,15 @@ def scrub_spec(job_id: int) -> None:
         return
     for rank in spec.get("ranks", ()):
         rank["env_keys"] = sorted(rank.pop("env", None) or {})
-    temporary = path.with_name(SPEC_FILE + ".tmp")
+    _write_private_json(path, spec)
+
+
+def _write_private_json(path: Path, data) -> None:
+    """Replace `path` atomically with `data` as JSON, readable by this user only (0600: it may hold secrets)."""
+    temporary = path.with_name(path.name + ".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        json.dump(spec, handle)
+        json.dump(data, handle)
     os.replace(temporary, path)
 
 
@@ -833,9 +873,7 @@ class Scheduler:
                     # chose its devices would run on devices the agent gave to another job. A job asking for no
                     # GPUs gets "" (no devices), not the whole node.
                     env[GPU_ENV] = ",".join(str(device) for device in assignment[rank])
-                script = "".join(f"export {key}={_quote(value)}; " for key, value in env.items())
-                script += f"mkdir -p {_quote(rank_spec['cwd'])} && cd {_quote(rank_spec['cwd'])} && " \
-                          + in_container(env, spec["script"])
+                script = shell_command(spec["script"], env, rank_spec["cwd"], rank_tag(job_id, rank))
                 if rank == 0:
                     command = ["bash", "-c", LOCAL_RUNNER]
                 else:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any, Optional, Union
 
-from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
 from stix.models import values
 from stix.models.base import Model
 
 LOAD_BALANCING = ("round_robin", "least_load", "instance_aware_least_load")
-Seconds = Union[StrictInt, float]
+Seconds = Union[StrictFloat, StrictInt]  # an int stays an int; the error for anything else says "number"
 _ACCELERATOR_KEY = re.compile(r"[A-Z0-9]+(?::[0-9]+)?")
 
 
@@ -36,7 +36,7 @@ class ReadinessProbe(Model):
 class ReplicaPolicy(Model):
     min_replicas: StrictInt = Field(..., ge=0, description="Fewest replicas to run.")
     max_replicas: Optional[StrictInt] = Field(None, ge=0, description="Most replicas to run (enables autoscaling).")
-    target_qps_per_replica: Optional[Union[float, dict[str, float]]] = Field(
+    target_qps_per_replica: Optional[Union[StrictFloat, dict[str, StrictFloat]]] = Field(
         None, description="Autoscale to keep QPS per replica near this; or per accelerator, {'H100:1': 10, 'A100': 5}.")
     upscale_delay_seconds: Optional[Seconds] = Field(None, ge=0, description="Wait before scaling up.")
     downscale_delay_seconds: Optional[Seconds] = Field(None, ge=0, description="Wait before scaling down.")

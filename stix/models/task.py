@@ -114,18 +114,6 @@ class Task(Model, validate_assignment=True):
     def _name(cls, value: Any) -> Any:
         return values.check_task_name(value) if isinstance(value, str) else value
 
-    @field_validator("secrets", mode="before")
-    @classmethod
-    def _secret_refs(cls, value: Any) -> Any:
-        # SkyPilot's list form names managed secrets; stix has no secret store, so each becomes a required
-        # secret that `--secret NAME=VALUE` sets.
-        if isinstance(value, list):
-            for item in value:
-                if not isinstance(item, str):
-                    raise ValueError("a list of secrets holds names only")
-            return {item: None for item in value}
-        return value
-
     @field_validator("inputs", "outputs")
     @classmethod
     def _one_bucket(cls, value: Any, info: ValidationInfo) -> Any:
@@ -143,7 +131,13 @@ class Task(Model, validate_assignment=True):
 
     @field_validator("envs", "secrets", mode="before")
     @classmethod
-    def _env_names(cls, value: Any) -> Any:
+    def _env_names(cls, value: Any, info: ValidationInfo) -> Any:
+        # SkyPilot's list form of secrets names managed secrets; stix has no secret store, so each becomes a
+        # required secret that `--secret NAME=VALUE` sets. Its names are checked as the mapping's keys are.
+        if info.field_name == "secrets" and isinstance(value, list):
+            if not all(isinstance(item, str) for item in value):
+                raise ValueError("a list of secrets holds names only")
+            value = dict.fromkeys(value)
         if isinstance(value, dict):
             for key in value:
                 values.check_env_name(key)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from stix.components.local import sshd
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -85,3 +86,40 @@ def running(name: str):
     done = subprocess.run(["podman", "inspect", "-f", "{{.State.Running}}", name], capture_output=True, text=True,
                           timeout=60)
     return done.stdout.strip() if done.returncode == 0 else None
+
+
+def test_cancel_kills_the_jobs_processes_inside_the_container_on_every_node(stix, stix_home, tmp_path, engine, image):
+    """The host's process group of a rank holds only podman's exec client: the job in the container must die too."""
+    task = tmp_path / "ckill.yaml"
+    task.write_text(f"name: e2e-ckill\nnum_nodes: 2\nresources:\n  infra: local\n  image_id: docker:{IMAGE}\n"
+                    "run: 'true'\n")
+    image.extend(["stix-e2e-ckill-head", "stix-e2e-ckill-worker1"])
+    up = stix("up", "-y", str(task), timeout=600)
+    assert up.returncode == 0, up.stdout + up.stderr
+    long = tmp_path / "long.yaml"
+    long.write_text(f"num_nodes: 2\nresources:\n  infra: local\n  image_id: docker:{IMAGE}\nrun: sleep 7391\n")
+    submitted = stix("exec", "-d", "e2e-ckill", str(long))
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+
+    def in_container(name: str) -> bool:
+        top = subprocess.run(["podman", "top", name, "args"], capture_output=True, text=True, timeout=60)
+        return "sleep 7391" in top.stdout
+
+    def sleepers() -> list[str]:  # the container's processes are the host's too
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and (entry / "cmdline").read_bytes() == b"sleep\0" + b"7391\0":
+                    found.append(entry.name)
+            except OSError:
+                pass
+        return found
+
+    wait_for(lambda: all(in_container(name) for name in image), timeout=60, what="the job in both containers")
+    assert len(sleepers()) == 2
+    cancelled = stix("cancel", "e2e-ckill", "2")
+    assert cancelled.returncode == 0 and cancelled.stdout.strip() == "cancelled: 2", cancelled.stdout + cancelled.stderr
+    wait_for(lambda: not sleepers(), timeout=30, what="the job's processes in the containers to be killed")
+    assert not any(in_container(name) for name in image)
+    assert stix("destroy", "-y", "e2e-ckill").returncode == 0
+    assert [running(name) for name in image] == [None, None]

@@ -98,3 +98,20 @@ def test_jobs_launch_refuses_a_job_group(stix, stix_home, tmp_path):
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().startswith(f"stix: error: {path}: not supported yet: execution: parallel")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_container_task_refuses_absolute_file_mount_destinations():
+    """The container mounts only the home, so setup and run would not see /data."""
+    task = Task.model_validate({"resources": {"infra": "aws", "image_id": "docker:ubuntu:22.04"}, "run": "x",
+                                "file_mounts": {"/data": "s3://bucket", "~/ok": "s3://bucket"}})
+    assert unsupported_fields(task, "aws") == [
+        "file_mounts destination '/data' with image_id docker:ubuntu:22.04 (the container sees only ~; use a path under ~)"]
+    assert unsupported_fields(task) == []  # not placed yet
+    at_home = Task.model_validate({"resources": {"infra": "aws", "image_id": "docker:ubuntu:22.04"}, "run": "x",
+                                   "file_mounts": {"~/data": "s3://bucket"}})
+    assert unsupported_fields(at_home, "aws") == []
+    on_the_vm = Task.model_validate({"resources": {"infra": "aws"}, "run": "x", "file_mounts": {"/data": "s3://b"}})
+    assert unsupported_fields(on_the_vm, "aws") == []
+    on_kubernetes = Task.model_validate({"resources": {"infra": "kubernetes", "image_id": "docker:ubuntu:22.04"},
+                                         "run": "x", "file_mounts": {"/data": "s3://bucket"}})
+    assert not any("file_mounts" in line for line in unsupported_fields(on_kubernetes, "kubernetes"))

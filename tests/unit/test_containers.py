@@ -22,7 +22,8 @@ case "$1" in
         while [ "$1" = -e ]; do echo "ENV $2=${!2-unset}" >> "$FAKE_LOG"; shift 2; done
         [ "$1" = -w ] && cd "$2" && shift 2
         echo "CONTAINER $1" >> "$FAKE_LOG"; shift
-        exec "$@" ;;
+        [ -n "$FAKE_DETACHED" ] || exec "$@"
+        setsid "$@" & wait $! ;;  # as docker's: killing the exec client leaves the process in the container
   *) exit 0 ;;
 esac
 """
@@ -36,7 +37,7 @@ def fake_runtime(tmp_path: Path, *names: str) -> dict[str, str]:
         (bin_dir / name).chmod(0o755)
     tools = tmp_path / "tools"  # what the scripts use, and no real docker or podman this machine may have
     tools.mkdir(exist_ok=True)
-    for tool in ("bash", "mkdir", "rm", "printf", "cat", "mv"):
+    for tool in ("bash", "mkdir", "rm", "printf", "cat", "mv", "setsid", "sleep"):
         if not (tools / tool).exists():
             (tools / tool).symlink_to(shutil.which(tool))
     home = tmp_path / "home"
@@ -189,3 +190,44 @@ def test_compile_hands_the_cloud_its_default_image_for_a_docker_image(tmp_path, 
     chosen = optimize(task.resources, 1, load_catalog(), ["aws"], host=HostLimits(2, 8)).chosen
     inputs = cluster_inputs(StixHome(tmp_path / "home"), "c", chosen, 1, ("198.51.100.7/32",))
     assert compile_spec(task, "c", chosen, inputs).image_id == ami
+
+
+def test_cancelling_a_job_kills_its_processes_in_the_container(tmp_path, monkeypatch):
+    """The host's process group holds only the runtime's exec client; the job in the container has its own."""
+    import argparse
+    import json
+
+    from stix.agent import node_agent as na
+    from tests.polling import wait_for
+
+    env = fake_runtime(tmp_path, "docker")
+    record = Path(env["HOME"]) / REMOTE_DIR / CONTAINER_FILE
+    record.parent.mkdir(parents=True)
+    record.write_text("docker stix-c-head\n")
+    for key, value in {**env, "FAKE_DETACHED": "1"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(na, "ROOT", tmp_path / "agent")
+    node = {"rank": 0, "name": "c-head", "ip": "127.0.0.1", "port": 22, "user": "u", "home": env["HOME"], "gpus": 0,
+            "cpus": 2}
+    na.ROOT.mkdir()
+    (na.ROOT / na.CLUSTER_FILE).write_text(json.dumps(
+        {"cluster": "c", "cloud": "local", "key": "", "known_hosts": "", "nodes": [node]}))
+    sleeper = tmp_path / "sleeper"
+    job = na.enqueue({"name": "j", "script": f"sleep 300 & echo $! > {sleeper}; wait", "cpus": 1, "gpus": 0,
+                      "ranks": [{"env": {}, "cwd": str(tmp_path / "w")}]})
+    scheduler = na.Scheduler()
+    scheduler.schedule()
+    wait_for(lambda: sleeper.exists() and sleeper.read_text().strip(), 30, "the job to start its sleep")
+    pid = int(sleeper.read_text())
+    cpids = Path(env["HOME"]) / REMOTE_DIR / na.CPIDS_DIR
+    try:
+        assert [p.name for p in cpids.iterdir()] == [f"{job}-0"], "the rank's group in the container is recorded"
+        na.cmd_cancel(argparse.Namespace(all=False, jobs=[job]))
+        alive = lambda: Path(f"/proc/{pid}").exists() and b") Z" not in Path(f"/proc/{pid}/stat").read_bytes()
+        wait_for(lambda: not alive(), 10, "the job's sleep in the container to be killed")
+        wait_for(lambda: not list(cpids.iterdir()), 10, "the record to go")
+    finally:
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass

@@ -58,3 +58,9 @@ def test_skypilot_user_is_the_local_user_who_launched(monkeypatch):
         env = node_env(cluster, cluster.nodes[1], JobContext("t"), phase)
         assert env["SKYPILOT_USER"] == env["STIX_USER"] == "alice"
     assert node_env(cluster, cluster.nodes[0], JobContext("t", user="bob"), "run")["SKYPILOT_USER"] == "bob"
+
+
+def test_setup_and_run_are_wrapped_as_the_agent_wraps_jobs():
+    from stix.agent import node_agent
+
+    assert shell_command is node_agent.shell_command

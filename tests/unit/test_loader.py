@@ -189,3 +189,28 @@ def test_file_mount_destinations_stay_in_the_home(tmp_path, destination, refused
         assert f":4:3: file_mounts: file_mounts[{destination!r}]: destination leaves the node's home" in error_of(path)
     else:
         assert destination in load_task(path).file_mounts
+
+
+def test_a_list_of_secrets_checks_each_name(tmp_path):
+    """The list form is refused for a bad name as the mapping form is (the name is exported unquoted)."""
+    from stix.models.task import Task
+
+    assert "invalid environment variable name" in error_of(write(tmp_path, "run: x\nsecrets: ['A;touch /tmp/x']\n"))
+    with pytest.raises(ValueError, match="invalid environment variable name"):
+        Task(secrets=["A;touch /tmp/x"])
+    with pytest.raises(ValueError, match="holds names only"):
+        Task(secrets=["A", 1])
+    assert Task(secrets=["HF_TOKEN"]).secrets == {"HF_TOKEN": None}
+
+
+def test_secret_flags_keep_the_other_names_of_a_list(tmp_path):
+    from stix.loader import EnvOverrides
+
+    path = write(tmp_path, "run: x\nsecrets: [HF_TOKEN, WANDB_KEY]\n")
+    task = load_task(path, EnvOverrides(secrets={"HF_TOKEN": "x"}))
+    assert task.secrets == {"HF_TOKEN": "x", "WANDB_KEY": None}
+    with pytest.raises(TaskError, match="secrets.WANDB_KEY: required but not set"):
+        load_task(path, EnvOverrides(secrets={"HF_TOKEN": "x"}), require_env=True)
+    bad = write(tmp_path, "run: x\nsecrets: 5\n", "bad.yaml")
+    with pytest.raises(TaskError, match="secrets"):
+        load_task(bad, EnvOverrides(secrets={"HF_TOKEN": "x"}))

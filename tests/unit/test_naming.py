@@ -30,3 +30,19 @@ def test_generated_names_are_skypilots_kind():
     assert re.fullmatch(r"stix-[0-9a-f]{4}-ada-lovelace", generated_cluster_name("Ada Lovelace"))
     assert re.fullmatch(r"stix-[0-9a-f]{4}", generated_cluster_name("_"))
     assert len(generated_cluster_name("x" * 80)) == 40
+
+
+def test_local_user_falls_back_to_the_uid(monkeypatch):
+    import getpass
+    import os
+
+    from stix.naming import generated_cluster_name, local_user
+
+    monkeypatch.setattr(getpass, "getuser", lambda: "alice")
+    assert local_user() == "alice" and generated_cluster_name().endswith("-alice")
+
+    def nobody():
+        raise KeyError("no passwd entry")
+
+    monkeypatch.setattr(getpass, "getuser", nobody)
+    assert local_user() == str(os.getuid())

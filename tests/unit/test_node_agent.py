@@ -752,6 +752,21 @@ def test_autostop_runs_the_hook_then_stops_even_when_the_hook_fails(head, tmp_pa
     assert not (na.ROOT / na.AUTOSTOP_FILE).exists()
 
 
+def test_a_hook_without_a_timeout_gets_skypilots_hour(head, monkeypatch):
+    scheduler = head()
+    ran = []
+    monkeypatch.setattr(na, "power_off", lambda info, down: None)
+    monkeypatch.setattr(na, "run_hook", lambda script, timeout, log, cwd: ran.append(timeout) or 0)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("echo bye"))
+    monkeypatch.setattr(na, "ensure_daemon", lambda: None)
+    args = argparse.Namespace(cancel=False, idle=0.0, down=False, wait_for="none", hook_stdin=True, hook_timeout=None)
+    assert na.cmd_autostop(args) == 0
+    scheduler.last_active = 0.0
+    with pytest.raises(SystemExit):
+        scheduler.idle_check()
+    assert ran == [na.DEFAULT_HOOK_TIMEOUT_S]
+
+
 def test_the_client_sends_the_hook_on_stdin_not_in_argv():
     from stix import cluster_jobs
 

@@ -234,3 +234,29 @@ def test_of_clusters_claiming_a_host_at_once_exactly_one_wins(machine):
     winner = json.loads((m.paths.home / REMOTE_DIR / HOLDER_FILE).read_text())
     assert sum(line.endswith(f"stix-{winner['cluster']}") for line in m.authorized.read_text().splitlines()) == 1
     assert sum(" stix-c" in line for line in m.authorized.read_text().splitlines()) == 1
+
+
+@pytest.mark.parametrize("record, expected", [("podman stix-cluster-head", "podman rm -f -t 0 stix-cluster-head"),
+                                              ("docker stix-cluster-head", "docker rm -f stix-cluster-head"),
+                                              ("evil stix-cluster-head", None), ("garbled", None)])
+def test_delete_removes_the_clusters_container(machine, tmp_path, record, expected):
+    """The container file is the only record of the container: it goes only after the container does."""
+    from stix.agent.node_agent import CONTAINER_FILE
+
+    m, props = machine
+    bin_dir, calls = tmp_path / "bin", tmp_path / "calls"
+    bin_dir.mkdir()
+    for runtime in ("docker", "podman", "evil"):
+        fake = bin_dir / runtime
+        fake.write_text(f'#!/bin/bash\necho "{runtime} $*" >> {calls}\n')
+        fake.chmod(0o755)
+    env = {**os.environ, "HOME": str(m.paths.home), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    run = [sys.executable, "-"]
+    assert subprocess.run(run, input=remote.script("create", "cluster", props["authorized_key"]), env=env,
+                          capture_output=True, timeout=60).returncode == 0
+    (m.paths.home / REMOTE_DIR / CONTAINER_FILE).write_text(record + "\n")
+    result = subprocess.run(run, input=remote.script("delete", "cluster", props["authorized_key"]), env=env,
+                            capture_output=True, timeout=60)
+    assert result.returncode == 0, result
+    assert not (m.paths.home / REMOTE_DIR).exists()
+    assert (calls.read_text().splitlines() if calls.exists() else []) == ([expected] if expected else [])
