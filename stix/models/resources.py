@@ -9,6 +9,7 @@ from pydantic import (BeforeValidator, Field, PlainSerializer, SecretStr, Strict
 
 from stix.models import values
 from stix.models.base import Model
+from stix.models.storage import VolumeSettings
 
 Scalar = Union[StrictInt, float, str]
 AcceleratorSpec = Union[str, list[Union[str, dict[str, Optional[Union[int, float]]]]], dict[str, Optional[Union[int, float]]]]
@@ -77,31 +78,18 @@ class AcceleratorArgs(Model):
     gcp_queued_resource: Optional[StrictBool] = Field(None, description="Request the TPU as a GCP queued resource.")
 
 
-class ResourceVolume(Model):
+class ResourceVolume(VolumeSettings):
     """One entry of resources.volumes: a disk attached to every node (SkyPilot's GCP volumes)."""
 
     name: Optional[str] = Field(None, description="Volume name (an existing disk to attach, or the one to create).")
     path: Optional[str] = Field(None, description="Where the volume is mounted on the node.")
     disk_size: Optional[Union[StrictInt, str]] = Field(None, description="Volume size in GiB: 100, '100Gi', '1TB'.")
-    disk_tier: Optional[str] = Field(None, description="low, medium, high, ultra or best.")
-    storage_type: Optional[str] = Field(None, description="network or instance (a local SSD).")
-    attach_mode: Optional[str] = Field(None, description="read_write or read_only.")
     auto_delete: Optional[StrictBool] = Field(None, description="Delete the volume with the cluster.")
 
     @field_validator("disk_size", mode="before")
     @classmethod
     def _size(cls, value: Any) -> Any:
         return None if value is None else values.check_memory_size("disk_size", value)
-
-    @field_validator("disk_tier", mode="before")
-    @classmethod
-    def _tier(cls, value: Any) -> Any:
-        return None if value is None else values.choice("disk tier", str(value).lower(), values.DISK_TIERS)
-
-    @field_validator("attach_mode", mode="before")
-    @classmethod
-    def _attach(cls, value: Any) -> Any:
-        return None if value is None else values.choice("attach_mode", str(value).lower(), ("read_write", "read_only"))
 
 
 class TerminationHook(Model):

@@ -51,13 +51,28 @@ class MountConfig(Model):
     hf_mount_args: Optional[list[str]] = Field(None, description="Hugging Face stores: extra hf-mount flags, one a token.")
 
 
-class StorageConfig(Model):
+class VolumeSettings(Model):
+    """What a volume is made of: the fields storage.config and resources.volumes share."""
+
+    disk_tier: Optional[str] = Field(None, description="low, medium, high, ultra or best.")
+    storage_type: Optional[str] = Field(None, description="The volume's storage type: network or instance (cloud-specific).")
+    attach_mode: Optional[str] = Field(None, description="read_write or read_only.")
+
+    @field_validator("disk_tier", mode="before")
+    @classmethod
+    def _disk_tier(cls, value: Any) -> Any:
+        return None if value is None else values.choice("disk_tier", str(value).lower(), values.DISK_TIERS)
+
+    @field_validator("attach_mode", mode="before")
+    @classmethod
+    def _attach_mode(cls, value: Any) -> Any:
+        return None if value is None else values.choice("attach_mode", str(value).lower(), ("read_write", "read_only"))
+
+
+class StorageConfig(VolumeSettings):
     """storage.config (SkyPilot's): volume settings and the MOUNT_CACHED cache."""
 
     disk_size: Optional[Union[int, str]] = Field(None, description="Volume size in GiB: 256, '256GB', '1TB'.")
-    disk_tier: Optional[str] = Field(None, description="low, medium, high, ultra or best.")
-    storage_type: Optional[str] = Field(None, description="The volume's storage type (cloud-specific).")
-    attach_mode: Optional[str] = Field(None, description="read_write or read_only.")
     mount_cached: Optional[MountCachedConfig] = Field(None, description="rclone cache options for MOUNT_CACHED.")
     mount: Optional[MountConfig] = Field(None, description="Options of a MOUNT mount.")
 
@@ -70,16 +85,6 @@ class StorageConfig(Model):
             raise ValueError(f"disk_size {value!r} is not a valid size; expected something like 256 or '1TB'")
         values.parse_disk_size(value)
         return value
-
-    @field_validator("disk_tier", mode="before")
-    @classmethod
-    def _disk_tier(cls, value: Any) -> Any:
-        return None if value is None else values.choice("disk_tier", str(value).lower(), values.DISK_TIERS)
-
-    @field_validator("attach_mode", mode="before")
-    @classmethod
-    def _attach_mode(cls, value: Any) -> Any:
-        return None if value is None else values.choice("attach_mode", str(value).lower(), ("read_write", "read_only"))
 
 
 class Storage(Model):
