@@ -8,7 +8,7 @@ import typer
 
 from stix.cli.app import app
 from stix.cli.common import (CLOUDS_HELP, ENV_FILE_HELP, ENV_HELP, SECRET_HELP, _launch_request, _overrides, _session,
-                             parse_clouds, resource_options)
+                             check_format, parse_clouds, resource_options)
 from stix.overrides import ResourceOverrides
 
 
@@ -98,10 +98,8 @@ def preview(
     import json as json_
 
     from stix import flows
-    from stix.errors import UsageError
 
-    if format_ not in ("text", "json", "markdown"):
-        raise UsageError(f"--format {format_!r}: expected text, json or markdown")
+    check_format(format_, ("text", "json", "markdown"))
     request = _launch_request(task, cluster, _overrides(env, env_file, secret), resources, clouds=parse_clouds(clouds))
     report = flows.preview(_session(quiet=format_ != "text"), request)
     if format_ == "json":

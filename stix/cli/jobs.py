@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from stix.cli.app import jobs_app
-from stix.cli.common import ENV_FILE_HELP, ENV_HELP, SECRET_HELP, _overrides, _session
+from stix.cli.common import ENV_FILE_HELP, ENV_HELP, SECRET_HELP, _overrides, _session, check_format
 
 
 @jobs_app.command("launch")
@@ -59,13 +59,11 @@ def jobs_queue(
     """List managed jobs: unfinished ones and those that ended in the last 24 hours (--all: every job).
 
     Reads the local record only: instant (STIX_JOBS_CONTROLLER=cluster: the controller cluster's, over SSH)."""
-    from stix.errors import UsageError
     from stix.home import StixHome
     from stix.managed.client import queue_rows
     from stix.managed.store import JobStore
 
-    if format_ not in ("text", "json"):
-        raise UsageError(f"--format {format_!r}: expected text or json")
+    check_format(format_)
     from stix.managed import controller_cluster, remote
 
     if controller_cluster.on_cluster():

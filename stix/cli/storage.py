@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from stix.cli.common import check_format
 from stix.errors import StixError, UsageError
 
 
@@ -40,8 +41,7 @@ def ls(
     from stix.home import StixHome
     from stix.storage.registry import registry_of
 
-    if format_ not in ("text", "json"):
-        raise UsageError(f"--format {format_!r}: expected text or json")
+    check_format(format_)
     home = StixHome.from_env()
     registry = registry_of(home)
     records = registry.all()
