@@ -9,6 +9,7 @@ from typing import Any, Callable, Optional
 
 from stix import cluster_jobs, ssh_config
 from stix.compile import check_prerequisites, check_runnable, compile_spec
+from stix.config import EffectiveConfig, load_config
 from stix.engine.calls import engine_call, interrupts_deferred, progress
 from stix.engine.changes import ChangeSet
 from stix.engine.events import listener
@@ -74,6 +75,8 @@ class Target:
     request: LaunchRequest
     cluster: str
     project: Optional[Project] = field(default=None)
+    config: EffectiveConfig = field(default_factory=EffectiveConfig)
+    """User, project and task config layered (stix.config), loaded once per request."""
 
     @property
     def task(self) -> Task:
@@ -85,7 +88,9 @@ class Target:
 
 
 def target_of(request: LaunchRequest) -> Target:
-    return Target(request, request.cluster_name, find_project())
+    project = find_project()
+    config = load_config(request.task.config, project.root if project is not None else None)
+    return Target(request, request.cluster_name, project, config)
 
 
 def cluster_project(session: Session, cluster: str) -> Optional[Project]:
