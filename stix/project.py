@@ -98,3 +98,37 @@ def init_project(root: Path) -> tuple[Project, bool]:
     existing.write_text(PULUMI_YAML)
     (root / STACKS_DIR).mkdir(exist_ok=True)
     return Project(root, root / STACKS_DIR), True
+
+
+CI_SYSTEMS = {"github": Path(".github") / "workflows"}
+"""Each CI system stix writes workflows for, and where in a repository that system reads them."""
+
+
+def ci_workflows(system: str) -> dict[str, str]:
+    """The workflow files stix ships for a CI system (package data; examples/ci/<system>/ holds the same text)."""
+    from importlib.resources import files
+
+    if system not in CI_SYSTEMS:
+        raise UsageError(f"no CI workflows for {system!r}; known: {', '.join(CI_SYSTEMS)}")
+    folder = files("stix") / "workflows" / system
+    return {entry.name: entry.read_text() for entry in sorted(folder.iterdir(), key=lambda e: e.name)
+            if entry.name.endswith(".yml")}
+
+
+def ci_files(root: Path, system: str, force: bool = False) -> dict[Path, str]:
+    """Where each of the CI system's workflows goes under root, and its text; refuses, before anything is written,
+    a file that exists unless force."""
+    folder = root.resolve() / CI_SYSTEMS.get(system, Path())
+    files = {folder / name: text for name, text in ci_workflows(system).items()}
+    if not force:
+        for path in files:
+            if path.exists():
+                raise UsageError(f"{path}: already exists; pass --force to overwrite it")
+    return files
+
+
+def write_ci(files: dict[Path, str]) -> list[Path]:
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return list(files)

@@ -287,12 +287,37 @@ def _power(clusters: Optional[list[str]], all_: bool, yes: bool, verb: str, acti
 
 
 @app.command()
-def init(directory: str = typer.Argument(".", help="The directory to make a stix project (default: here).")) -> None:
-    """Make a directory a stix project: Pulumi.yaml and stacks/, where `stix up` pins each cluster's placement."""
+def init(
+    directory: str = typer.Argument(".", help="The directory to make a stix project (default: here)."),
+    ci: Optional[str] = typer.Option(None, "--ci", metavar="SYSTEM",
+                                     help="Also write CI workflows for SYSTEM (github: .github/workflows/"
+                                          "stix-preview.yml and stix-drift.yml)."),
+    force: bool = typer.Option(False, "--force", help="With --ci: overwrite workflow files that exist."),
+) -> None:
+    """Make a directory a stix project: Pulumi.yaml and stacks/, where `stix up` pins each cluster's placement.
+
+    --ci github also writes GitHub Actions workflows to DIR/.github/workflows/ (DIR: the repository's root).
+
+    stix-preview.yml: each changed tasks/*.yaml previewed on a pull request, in one comment kept up to date.
+
+    stix-drift.yml: `stix drift --all` every six hours. Both pip-install stix and the Pulumi CLI it pins.
+
+    Examples:
+
+      stix init infra
+
+      stix init --ci github .
+    """
     from pathlib import Path
 
-    from stix.project import PROJECT_FILE, init_project
+    from stix.errors import UsageError
+    from stix.project import CI_SYSTEMS, PROJECT_FILE, ci_files, init_project, write_ci
 
+    if ci is not None and ci not in CI_SYSTEMS:
+        raise UsageError(f"--ci: must be one of {', '.join(CI_SYSTEMS)}, not {ci!r}")
+    if force and ci is None:
+        raise UsageError("--force: only with --ci (stix init never overwrites Pulumi.yaml)")
+    workflows = ci_files(Path(directory), ci, force) if ci is not None else {}
     project, created = init_project(Path(directory))
     if created:
         print(f"Initialized a stix project in {project.root}: {PROJECT_FILE}, {project.stacks_dir.name}/")
@@ -300,6 +325,11 @@ def init(directory: str = typer.Argument(".", help="The directory to make a stix
         print(f"{project.root} is already a stix project")
     print("`stix up TASK.yaml` here pins the cluster's placement in "
           f"{project.stacks_dir.name}/Pulumi.<cluster>.yaml; commit it.")
+    for path in write_ci(workflows):
+        print(f"Wrote {path}")
+    if workflows:
+        print("The workflows read the repository variable STIX_BACKEND and the secret STIX_PASSPHRASE; "
+              "set STIX_PACKAGE in them to where your stix comes from.")
 
 
 @app.command("env")

@@ -223,7 +223,7 @@ def drift(
             known = [r.name for r in ClusterIndex(session.home.index_db).all()]
             known += project.pinned_clusters() if project else []  # CI: a fresh machine, the project's stacks
             names += [name for name in dict.fromkeys(known) if name not in names]
-        if not names:
+        if not names and not all_clusters:  # --all with no cluster yet (a new repository's CI) is no drift
             raise StixError("name clusters to check, or pass --all")
         check_format(format_, ("text", "json", "markdown"))
         reports = [flows.drift(session, name) for name in names]
@@ -235,6 +235,8 @@ def drift(
     elif format_ == "markdown":
         print(drift_markdown(reports), end="")
     else:
+        if not reports:
+            print("No clusters.")
         for report in reports:
             if not report.drifted:
                 print(f"{report.cluster}: no drift")

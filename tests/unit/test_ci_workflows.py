@@ -1,0 +1,142 @@
+"""The CI workflows for a user's repository: their shape, their one source, and `stix init --ci` writing them."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stix.engine import PULUMI_VERSION
+from stix.project import ci_workflows
+from tests.unit.test_cli import one_line_error
+
+REPO = Path(__file__).resolve().parents[2]
+PACKAGED = REPO / "stix" / "workflows" / "github"
+EXAMPLES = REPO / "examples" / "ci" / "github"
+NAMES = ["stix-drift.yml", "stix-preview.yml"]
+
+
+def workflow(name: str) -> dict:
+    return yaml.safe_load((PACKAGED / name).read_text())
+
+
+def steps(name: str) -> list[dict]:
+    (job,) = workflow(name)["jobs"].values()
+    return job["steps"]
+
+
+def runs(name: str) -> str:
+    return "\n".join(step.get("run", "") for step in steps(name))
+
+
+def test_the_package_ships_both_and_examples_hold_the_same_text():
+    assert sorted(ci_workflows("github")) == NAMES
+    assert sorted(p.name for p in EXAMPLES.iterdir()) == NAMES
+    for name in NAMES:
+        assert (EXAMPLES / name).read_text() == ci_workflows("github")[name], f"examples/ci/github/{name} differs"
+
+
+def test_package_data_covers_the_workflow_files():
+    patterns = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["stix"]
+    for name in NAMES:
+        assert any(fnmatch.fnmatch(f"workflows/github/{name}", p) for p in patterns), name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pulumi_version_is_the_one_stix_pins(name):
+    data = workflow(name)
+    assert data["env"]["PULUMI_VERSION"] == PULUMI_VERSION
+    install = next(s for s in steps(name) if s.get("id") == "pulumi-install")
+    assert '--version "$PULUMI_VERSION"' in install["run"]
+    cache = next(s for s in steps(name) if s.get("uses", "").startswith("actions/cache@"))
+    assert cache["with"]["path"] == "~/.pulumi" and "env.PULUMI_VERSION" in cache["with"]["key"]
+    assert install["if"] == f"steps.{cache['id']}.outputs.cache-hit != 'true'"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_stix_comes_from_pip_not_from_this_repository(name):
+    data = workflow(name)
+    assert data["env"]["STIX_PACKAGE"] == "stix"
+    text = (PACKAGED / name).read_text()
+    assert "git+https://github.com/<org>/stix@<tag>" in text, "the documented form of an unreleased stix"
+    assert 'pip install --disable-pip-version-check "$STIX_PACKAGE"' in runs(name)
+    python = next(s for s in steps(name) if s.get("uses", "").startswith("actions/setup-python@"))
+    assert python["with"]["cache"] == "pip"
+    for step in steps(name):
+        assert "setup-go" not in step.get("uses", "")
+        assert "repository" not in step.get("with", {}), "no checkout of another repository (stix)"
+    assert "scripts/setup.sh" not in text and ".venv" not in text
+    assert not re.search(r"\bgo (build|install|run)\b", runs(name))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_secrets_reach_steps_only_through_env(name):
+    data = workflow(name)
+    (job,) = data["jobs"].values()
+    text = (PACKAGED / name).read_text()
+    secret_refs = re.findall(r"secrets\.[A-Za-z_]+", text)
+    assert secret_refs and len(secret_refs) == len(re.findall(r"\$\{\{ secrets\.[A-Z_]+ \}\}", text))
+    secret_env = {key for key, value in job["env"].items() if "secrets." in str(value)}
+    assert "PULUMI_CONFIG_PASSPHRASE" in secret_env
+    for step in steps(name):
+        run = step.get("run", "")
+        assert "secrets." not in run and "secrets." not in str(step.get("with", ""))
+        for key in secret_env:
+            assert key not in run, f"a run step reads {key}: secrets stay with stix"
+    assert "set -x" not in text
+
+
+def test_the_steps_call_preview_and_drift_in_markdown():
+    assert re.search(r'stix preview "\$task" --format markdown', runs("stix-preview.yml"))
+    assert "git diff -z --name-only" in runs("stix-preview.yml"), "only the changed task files"
+    assert "stix drift --all --format markdown" in runs("stix-drift.yml")
+    comment = next(s for s in steps("stix-preview.yml") if s.get("uses", "").startswith("actions/github-script@"))
+    assert "<!-- stix-preview -->" in comment["with"]["script"], "one comment, found again by its marker"
+    assert "!cancelled()" in comment["if"], "a failed preview is still reported"
+
+
+def test_init_ci_writes_both_workflows_and_a_project(stix, tmp_path):
+    repo = tmp_path / "infra"
+    result = stix("init", "--ci", "github", str(repo))
+    assert result.returncode == 0, result.stderr
+    for name in NAMES:
+        path = repo / ".github" / "workflows" / name
+        assert path.read_text() == ci_workflows("github")[name]
+        assert f"Wrote {path}" in result.stdout
+    assert (repo / "Pulumi.yaml").exists() and (repo / "stacks").is_dir()
+
+
+def test_init_ci_never_overwrites_without_force(stix, tmp_path):
+    repo = tmp_path / "infra"
+    assert stix("init", "--ci", "github", str(repo)).returncode == 0
+    mine = repo / ".github" / "workflows" / "stix-drift.yml"
+    mine.write_text("# my own edits\n")
+    refused = stix("init", "--ci", "github", str(repo))
+    assert one_line_error(refused) == f"stix: error: {mine}: already exists; pass --force to overwrite it"
+    assert refused.returncode == 2 and mine.read_text() == "# my own edits\n"
+    forced = stix("init", "--ci", "github", "--force", str(repo))
+    assert forced.returncode == 0, forced.stderr
+    assert mine.read_text() == ci_workflows("github")["stix-drift.yml"]
+
+
+def test_a_refusal_writes_nothing_at_all(stix, tmp_path):
+    repo = tmp_path / "fresh"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    (repo / ".github" / "workflows" / "stix-drift.yml").write_text("mine\n")
+    one_line_error(stix("init", "--ci", "github", str(repo)))
+    assert sorted(p.name for p in repo.rglob("*")) == [".github", "stix-drift.yml", "workflows"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--ci", "gitlab"], "stix: error: --ci: must be one of github, not 'gitlab'"),
+    (["--ci", ""], "stix: error: --ci: must be one of github, not ''"),
+    (["--force"], "stix: error: --force: only with --ci (stix init never overwrites Pulumi.yaml)"),
+])
+def test_bad_values_are_one_line_and_write_nothing(stix, tmp_path, args, message):
+    repo = tmp_path / "infra"
+    assert one_line_error(stix("init", *args, str(repo))) == message
+    assert not repo.exists()
