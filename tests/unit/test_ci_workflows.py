@@ -140,3 +140,12 @@ def test_bad_values_are_one_line_and_write_nothing(stix, tmp_path, args, message
     repo = tmp_path / "infra"
     assert one_line_error(stix("init", *args, str(repo))) == message
     assert not repo.exists()
+
+
+def test_drift_all_with_no_cluster_is_no_drift_but_no_names_is_an_error(stix):
+    """A new repository's scheduled drift run passes; `stix drift` with nothing to check stays an error."""
+    for args, out in ((["--all"], "No clusters.\n"), (["--all", "--format", "markdown"],
+                                                      "### stix drift: 0 of 0 cluster(s) drifted\n\n")):
+        result = stix("drift", *args)
+        assert (result.returncode, result.stdout, result.stderr) == (0, out, "")
+    assert one_line_error(stix("drift")) == "stix: error: name clusters to check, or pass --all"
