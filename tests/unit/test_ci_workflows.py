@@ -149,3 +149,9 @@ def test_drift_all_with_no_cluster_is_no_drift_but_no_names_is_an_error(stix):
         result = stix("drift", *args)
         assert (result.returncode, result.stdout, result.stderr) == (0, out, "")
     assert one_line_error(stix("drift")) == "stix: error: name clusters to check, or pass --all"
+
+
+def test_another_runtimes_project_gets_no_workflows_either(stix, tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text("name: web\nruntime: nodejs\n")
+    assert "another runtime" in one_line_error(stix("init", "--ci", "github", str(tmp_path)))
+    assert not (tmp_path / ".github").exists() and not (tmp_path / "stacks").exists()
