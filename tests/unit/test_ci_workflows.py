@@ -90,12 +90,19 @@ def test_secrets_reach_steps_only_through_env(name):
     assert "set -x" not in text
 
 
+def test_triggers_pull_requests_on_task_files_and_a_schedule():
+    assert workflow("stix-preview.yml")[True]["pull_request"]["paths"] == ["tasks/**.yaml", "tasks/**.yml"]  # `on`
+    assert workflow("stix-drift.yml")[True]["schedule"][0]["cron"]
+
+
 def test_the_steps_call_preview_and_drift_in_markdown():
     assert re.search(r'stix preview "\$task" --format markdown', runs("stix-preview.yml"))
     assert "git diff -z --name-only" in runs("stix-preview.yml"), "only the changed task files"
     assert "stix drift --all --format markdown" in runs("stix-drift.yml")
     comment = next(s for s in steps("stix-preview.yml") if s.get("uses", "").startswith("actions/github-script@"))
-    assert "<!-- stix-preview -->" in comment["with"]["script"], "one comment, found again by its marker"
+    script = comment["with"]["script"]
+    assert "<!-- stix-preview -->" in script, "one comment, found again by its marker"
+    assert "updateComment" in script and "createComment" in script
     assert "!cancelled()" in comment["if"], "a failed preview is still reported"
 
 
