@@ -1,7 +1,7 @@
 """The per-cloud sections of stix's config file (`aws:`, `gcp:`, `azure:`, `kubernetes:`), SkyPilot's keys.
 
-Each section turns into ClusterSpec fields (`spec_fields`) when a cluster is compiled on its cloud; a
-section applies to clusters created after it is set. Spelling follows SkyPilot's config schema
+Each section turns into ClusterSpec fields (`spec_fields`) when a cluster is compiled on its cloud (every
+`stix up`: an existing cluster takes a change at its next up). Spelling follows SkyPilot's config schema
 (sky/utils/schemas.py); `ssh_user` outside `aws:` is stix's own.
 """
 
