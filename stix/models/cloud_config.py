@@ -16,6 +16,11 @@ from stix.models.base import Model
 
 SSH_USER_PATTERN = r"^[a-z_][a-z0-9_-]{0,31}$"
 """A Linux login name: it becomes the nodes' user (cloud-init, the pod's bootstrap)."""
+AZURE_RESERVED_USERS = frozenset({
+    "administrator", "admin", "user", "user1", "test", "user2", "test1", "user3", "admin1", "1", "123", "a",
+    "actuser", "adm", "admin2", "aspnet", "backup", "console", "david", "guest", "john", "owner", "root", "server",
+    "sql", "support", "support_388945a0", "sys", "test2", "test3", "user4", "user5"})
+"""Names Azure refuses as a VM's admin user."""
 K8S_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 """A Kubernetes namespace (an RFC 1123 label)."""
 
@@ -91,6 +96,12 @@ class GcpConfig(CloudConfig):
 class AzureConfig(CloudConfig):
     resource_group_vm: Optional[str] = Field(None, description="An existing resource group for the nodes "
                                                                "(not supported yet by stix).")
+
+    @model_validator(mode="after")
+    def _azure_admin_name(self) -> "AzureConfig":
+        if self.ssh_user in AZURE_RESERVED_USERS:
+            raise ValueError(f"ssh_user {self.ssh_user!r} is reserved on Azure (it refuses it as an admin user)")
+        return self
 
     def unsupported(self) -> list[str]:
         return [f"azure.{key}" for key in ("vpc_name", "resource_group_vm", "use_internal_ips")

@@ -50,3 +50,9 @@ def test_ssh_user_is_the_admin_user(spec_for):
 def test_keys_stix_does_not_carry_out_on_azure_are_refused(spec_for, key, value):
     with pytest.raises(UsageError, match=f"not supported yet: config azure.{key}"):
         configured(spec_for, **{key: value})
+
+
+def test_an_admin_name_azure_reserves_is_refused_at_load():
+    with pytest.raises(ValueError, match="reserved on Azure"):
+        AzureConfig(ssh_user="admin")
+    assert AzureConfig(ssh_user="ml").ssh_user == "ml"
