@@ -19,8 +19,9 @@ class AwsNetworkArgs:
 
 
 class AwsNetwork(pulumi.ComponentResource):
-    """The cluster's own VPC, or the user's (config vpc_name) looked up by its Name tag; the cluster's own security
-    group, or the user's (config security_group_name) looked up by name. What is looked up is never changed."""
+    """The cluster's own VPC, or the user's (config vpc_name) looked up by its Name tag. The cluster's own security
+    group; in the user's VPC, a security_group_name is the user's group, looked up; in the cluster's own VPC
+    (where no group of the user's can be), it names the cluster's group. What is looked up is never changed."""
 
     def __init__(self, name: str, args: AwsNetworkArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("stix:aws:Network", name, None, opts)
@@ -30,7 +31,7 @@ class AwsNetwork(pulumi.ComponentResource):
             self.vpc_id, self.subnet_id = self._existing(spec)
         else:
             self.vpc_id, self.subnet_id = self._own(name, spec, child)
-        if spec.security_group_name:
+        if spec.security_group_name and spec.vpc_name:
             self.security_group_id = aws.ec2.get_security_group_output(
                 name=spec.security_group_name, vpc_id=self.vpc_id, opts=pulumi.InvokeOptions(parent=self)).id
         else:
@@ -73,7 +74,8 @@ class AwsNetwork(pulumi.ComponentResource):
         ingress.append(aws.ec2.SecurityGroupIngressArgs(protocol="-1", from_port=0, to_port=0, self=True,
                                                         description="between the cluster's nodes"))
         return aws.ec2.SecurityGroup(
-            f"{name}-sg", vpc_id=self.vpc_id, description=f"stix cluster {spec.cluster}", ingress=ingress,
+            f"{name}-sg", name=spec.security_group_name or None, vpc_id=self.vpc_id,
+            description=f"stix cluster {spec.cluster}", ingress=ingress,
             egress=[aws.ec2.SecurityGroupEgressArgs(protocol="-1", from_port=0, to_port=0, cidr_blocks=["0.0.0.0/0"],
                                                     description="outbound")],
             tags=plan.tags(spec, "network", f"{spec.cluster}-sg"), opts=child)

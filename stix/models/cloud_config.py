@@ -66,8 +66,9 @@ class CloudConfig(Model):
 
 class AwsConfig(CloudConfig):
     security_group_name: Optional[Union[str, list[dict[str, str]]]] = Field(
-        None, description="An existing security group, by name, the nodes use instead of the one stix makes; or a "
-                          "list of one-entry maps {cluster-name pattern: group name}, the first match wins "
+        None, description="With vpc_name: an existing security group there, by name, the nodes use instead of the "
+                          "one stix makes; without: the name of the cluster's own group. Or a list of one-entry "
+                          "maps {cluster-name pattern: group name}, the first match wins "
                           "(e.g. [{'train-*': ml-sg}, {'*': default-sg}]).")
 
     @model_validator(mode="after")

@@ -91,19 +91,28 @@ def test_a_vpc_without_a_subnet_in_the_zone_fails_naming_the_key(spec_for):
         deploy(spec, **{VPC_CALL: lambda args: {"id": "vpc-0shared"}, SUBNETS_CALL: lambda args: {"ids": []}})
 
 
-def test_a_named_security_group_replaces_the_clusters_own(spec_for):
-    spec = configured(spec_for, security_group_name="corp-sg")
+def test_a_named_security_group_in_the_users_vpc_replaces_the_clusters_own(spec_for):
+    spec = configured(spec_for, security_group_name="corp-sg", vpc_name="shared-vpc")
     seen = {}
 
     def group(args):
         seen.update(args)
         return {"id": "sg-0corp"}
 
-    mocks, _ = deploy(spec, **{SG_CALL: group})
+    mocks, _ = deploy(spec, **{SG_CALL: group, VPC_CALL: lambda args: {"id": "vpc-0shared"},
+                               SUBNETS_CALL: lambda args: {"ids": ["subnet-a"]}})
     assert not mocks.of_type("aws:ec2/securityGroup:SecurityGroup")
-    assert seen["name"] == "corp-sg"
+    assert (seen["name"], seen["vpcId"]) == ("corp-sg", "vpc-0shared")
     for instance in mocks.of_type("aws:ec2/instance:Instance"):
         assert instance.inputs["vpcSecurityGroupIds"] == ["sg-0corp"]
+
+
+def test_a_named_security_group_in_the_clusters_own_vpc_is_the_clusters_group_by_that_name(spec_for):
+    spec = configured(spec_for, security_group_name="corp-sg")
+    mocks, _ = deploy(spec)  # no lookup: the strict mocks refuse any call but the AMI's
+    group = mocks.one("aws:ec2/securityGroup:SecurityGroup")
+    assert group.inputs["name"] == "corp-sg" and group.inputs["tags"]["stix-cluster"] == "train"
+    assert any(rule["fromPort"] == 22 for rule in group.inputs["ingress"])
 
 
 def test_security_group_name_by_cluster_name_pattern_first_match_wins(spec_for):
