@@ -187,8 +187,10 @@ def compile_spec(task: Task, cluster: str, chosen: Candidate, inputs: ClusterInp
 def with_config(spec: ClusterSpec, config: Optional["EffectiveConfig"]) -> ClusterSpec:
     """spec with the placed cloud's config section applied: the config file's sections are named after the
     clouds (clouds without one, local and SSH pools, take nothing). Labels: the task's win over config's."""
+    from stix.models.cloud_config import CloudConfig, KubernetesConfig
+
     section: Any = getattr(config.values, spec.cloud, None) if config is not None else None
-    if section is None:
+    if not isinstance(section, (CloudConfig, KubernetesConfig)):
         return spec
     unsupported = section.unsupported()
     if unsupported:
