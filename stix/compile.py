@@ -6,8 +6,8 @@ ClusterInputs, made beforehand by stix.inputs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Optional
 
 from pydantic import BaseModel
 
@@ -19,6 +19,9 @@ from stix.models.task import Task
 from stix.optimizer import Candidate
 from stix.spec import ClusterSpec
 from stix.storage.mounts import StorageMount
+
+if TYPE_CHECKING:
+    from stix.config import EffectiveConfig
 
 RUNNABLE_TASK_FIELDS = {"name", "workdir", "num_nodes", "resources", "envs", "secrets", "setup", "run"}
 PLACEMENT_FIELDS = {"infra", "cloud", "region", "zone", "cpus", "memory", "accelerators", "instance_type", "use_spot",
@@ -141,15 +144,16 @@ def check_prerequisites(home: StixHome, cloud: str, mounts: tuple[StorageMount, 
 
 
 def compile_spec(task: Task, cluster: str, chosen: Candidate, inputs: ClusterInputs,
-                 mounts: tuple[StorageMount, ...] = ()) -> ClusterSpec:
-    """The planner's whole decision as data: placement, sizes, ports, labels, keys, and the cluster's own
-    buckets (the non-persistent ones of the planned storage mounts, stix.storage.plan)."""
+                 mounts: tuple[StorageMount, ...] = (), config: Optional["EffectiveConfig"] = None) -> ClusterSpec:
+    """The planner's whole decision as data: placement, sizes, ports, labels, keys, the cluster's own
+    buckets (the non-persistent ones of the planned storage mounts, stix.storage.plan), and the placed
+    cloud's config section (labels, network, security group, SSH user, namespace, pod_config)."""
     from stix.components.base import store_of
     from stix.storage.plan import cluster_buckets
 
     resources = task.resources
     autostop = resources.autostop
-    return ClusterSpec(
+    spec = ClusterSpec(
         cluster=cluster,
         cloud=chosen.cloud,
         num_nodes=task.num_nodes,
@@ -177,6 +181,23 @@ def compile_spec(task: Task, cluster: str, chosen: Candidate, inputs: ClusterInp
         pool_identity_file=inputs.pool_identity_file,
         buckets=cluster_buckets(mounts, chosen.region, store_of(chosen.cloud)),
     )
+    return with_config(spec, config)
+
+
+def with_config(spec: ClusterSpec, config: Optional["EffectiveConfig"]) -> ClusterSpec:
+    """spec with the placed cloud's config section applied: the config file's sections are named after the
+    clouds (clouds without one, local and SSH pools, take nothing). Labels: the task's win over config's."""
+    from stix.models.cloud_config import CloudConfig, KubernetesConfig
+
+    section: Any = getattr(config.values, spec.cloud, None) if config is not None else None
+    if not isinstance(section, (CloudConfig, KubernetesConfig)):
+        return spec
+    unsupported = section.unsupported()
+    if unsupported:
+        raise UsageError(f"not supported yet: config {', '.join(unsupported)}")
+    fields = section.spec_fields(spec.cluster)
+    fields["labels"] = {**fields.get("labels", {}), **spec.labels}
+    return replace(spec, **fields)
 
 
 def resolve_image(image_id, region: str) -> str:

@@ -40,7 +40,7 @@ def planned_preview(session: Session, target: Any, order: list[Candidate]) -> Pr
     mounts = plan_mounts(task, candidate.cloud)
     with tempfile.TemporaryDirectory(prefix="stix-planned-") as scratch:
         inputs = _placeholder_inputs(Path(scratch), candidate, task.num_nodes)
-        spec = compile_spec(task, target.cluster, candidate, inputs, mounts)
+        spec = compile_spec(task, target.cluster, candidate, inputs, mounts, target.config)
         changes = planned_changes(spec)
     label = label_for(candidate.cloud)
     session.note(label.capitalize(), "warning")
@@ -77,7 +77,7 @@ def planned_changes(spec: ClusterSpec) -> ChangeSet:
             return f"{args.name}-planned", dict(args.inputs)
 
         def call(self, args):
-            return {"id": LOOKED_UP}, []
+            return {"id": LOOKED_UP, "ids": [LOOKED_UP]}, []  # one found, for lookups of one or of a list
 
     pulumi.runtime.set_mocks(Recording(), project="stix", stack=spec.cluster, preview=True)
 

@@ -78,6 +78,16 @@ class ClusterSpec:
     """SSH node pools: the user's key, used only to authorize the cluster's own key on each host."""
     stopped: bool = False
     """`stix stop`: the nodes exist (disks, files) but do not run."""
+    vpc_name: str = ""
+    """Config (aws/gcp vpc_name): an existing network, by name, the nodes join; empty: the cluster makes its own."""
+    security_group_name: str = ""
+    """Config (aws security_group_name): an existing security group the nodes use instead of the cluster's own."""
+    use_internal_ips: bool = False
+    """Config: nodes have no public address and are reached at their private one."""
+    k8s_namespace: str = ""
+    """Config (kubernetes namespace): where every object of the cluster lives; empty: the provider's default."""
+    pod_config: dict[str, Any] = field(default_factory=dict)
+    """Config (kubernetes pod_config): a Pod manifest merged into every node pod."""
 
     @property
     def hourly_cost(self) -> float:

@@ -155,7 +155,7 @@ def spec_at(session: Session, target: Target, candidate: Candidate, pin: Any = N
     check_prerequisites(session.home, candidate.cloud, mounts)
     cidrs = pin.ssh_cidrs if pin is not None else ()
     inputs = cluster_inputs(session.home, target.cluster, candidate, target.task.num_nodes, cidrs)
-    return compile_spec(target.task, target.cluster, candidate, inputs, mounts), pin
+    return compile_spec(target.task, target.cluster, candidate, inputs, mounts, target.config), pin
 
 
 def plan(target: Target) -> tuple[Placement, Any]:

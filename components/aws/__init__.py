@@ -62,7 +62,7 @@ class Aws(Spot, Stoppable, Buckets, LoadBalancers, Cloud):
     def vm_group(cls, spec: ClusterSpec, network: Any, opts: Any) -> Any:
         from stix.components.aws.vm_group import AwsVmGroup, AwsVmGroupArgs
 
-        return AwsVmGroup("vms", AwsVmGroupArgs(spec, network.subnet.id, network.security_group.id), opts)
+        return AwsVmGroup("vms", AwsVmGroupArgs(spec, network.subnet_id, network.security_group_id), opts)
 
     @classmethod
     def make_bucket(cls, spec: Optional[ClusterSpec], name: str, bucket: BucketSpec, network: Any, opts: Any) -> Any:
@@ -95,7 +95,7 @@ class Aws(Spot, Stoppable, Buckets, LoadBalancers, Cloud):
     def make_load_balancer(cls, spec: ClusterSpec, network: Any, group: Any, opts: Any) -> Any:
         from stix.components.aws.load_balancer import AwsLoadBalancer, AwsLoadBalancerArgs
 
-        return AwsLoadBalancer("lb", AwsLoadBalancerArgs(spec, network.vpc.id, [network.subnet.id],
+        return AwsLoadBalancer("lb", AwsLoadBalancerArgs(spec, network.vpc_id, [network.subnet_id],
                                                          [i.id for i in group.instances]), opts)
 
 

@@ -58,6 +58,14 @@ def tags(spec: ClusterSpec, role: str, name: str) -> dict[str, str]:
     return {**spec.labels_for(role), "Name": name}
 
 
+def first_subnet(ids: Optional[list[str]], spec: ClusterSpec) -> str:
+    """The subnet the nodes join in the user's VPC: the first (by id, so stable) in the placed zone."""
+    if not ids:
+        where = f" in zone {spec.zone}" if spec.zone else ""
+        raise ValueError(f"config aws.vpc_name: VPC {spec.vpc_name!r} has no subnet{where}")
+    return sorted(ids)[0]
+
+
 _S3_NAME = re.compile(r"[a-z0-9][a-z0-9.-]*[a-z0-9]")
 _IP = re.compile(r"\d+\.\d+\.\d+\.\d+")
 

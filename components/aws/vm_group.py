@@ -39,6 +39,7 @@ class AwsVmGroup(pulumi.ComponentResource):
                 instance_type=spec.instance_type,
                 subnet_id=args.subnet_id,
                 vpc_security_group_ids=[args.security_group_id],
+                associate_public_ip_address=False if spec.use_internal_ips else None,
                 user_data=user_data,
                 user_data_replace_on_change=False,
                 root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
@@ -60,7 +61,8 @@ class AwsVmGroup(pulumi.ComponentResource):
             aws.ec2transitgateway.InstanceState(f"{name}-power-{rank}", instance_id=instance.id,
                                   state="stopped" if spec.stopped else "running", opts=child)
             self.instances.append(instance)
-            nodes.append(node_output(node_name, rank, instance.public_ip, instance.private_ip, SSH_PORT,
+            address = instance.private_ip if spec.use_internal_ips else instance.public_ip
+            nodes.append(node_output(node_name, rank, address, instance.private_ip, SSH_PORT,
                                      spec.ssh_user, spec.host_public_keys[rank], f"/home/{spec.ssh_user}"))
         self.nodes = pulumi.Output.all(*nodes)
         self.register_outputs({"nodes": self.nodes})

@@ -75,7 +75,7 @@ class Gcp(Spot, Stoppable, Buckets, LoadBalancers, Cloud):
     def vm_group(cls, spec: ClusterSpec, network: Any, opts: Any) -> Any:
         from stix.components.gcp.vm_group import GcpVmGroup, GcpVmGroupArgs
 
-        return GcpVmGroup("vms", GcpVmGroupArgs(spec, network.subnet.id), opts)
+        return GcpVmGroup("vms", GcpVmGroupArgs(spec, network.subnet_id, network.network_id), opts)
 
     @classmethod
     def make_bucket(cls, spec: Optional[ClusterSpec], name: str, bucket: BucketSpec, network: Any, opts: Any) -> Any:
@@ -105,7 +105,7 @@ class Gcp(Spot, Stoppable, Buckets, LoadBalancers, Cloud):
     def make_load_balancer(cls, spec: ClusterSpec, network: Any, group: Any, opts: Any) -> Any:
         from stix.components.gcp.load_balancer import GcpLoadBalancer, GcpLoadBalancerArgs
 
-        return GcpLoadBalancer("lb", GcpLoadBalancerArgs(spec, network.network.id,
+        return GcpLoadBalancer("lb", GcpLoadBalancerArgs(spec, network.network_id,
                                                          [i.self_link for i in group.instances]), opts)
 
 

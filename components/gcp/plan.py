@@ -45,8 +45,14 @@ def label_value(text: str) -> str:
     return re.sub(r"[^a-z0-9_-]", "-", text.lower())[:63]
 
 
+def label_key(text: str) -> str:
+    """GCP label keys follow the value rules and also start with a lowercase letter."""
+    key = label_value(text)
+    return key if key[:1].isalpha() else f"k-{key}"[:63]
+
+
 def labels(spec: ClusterSpec, role: str) -> dict[str, str]:
-    return {label_value(k): label_value(v) for k, v in spec.labels_for(role).items()}
+    return {label_key(k): label_value(v) for k, v in spec.labels_for(role).items()}
 
 
 _GCS_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*[a-z0-9]")
@@ -68,4 +74,4 @@ def bucket_name_problem(name: str) -> Optional[str]:
 
 
 def bucket_labels(labels: dict[str, str]) -> dict[str, str]:
-    return {label_value(k): label_value(v) for k, v in labels.items()}
+    return {label_key(k): label_value(v) for k, v in labels.items()}

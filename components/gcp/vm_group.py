@@ -17,7 +17,9 @@ from stix.spec import ClusterSpec
 @dataclass(frozen=True)
 class GcpVmGroupArgs:
     spec: ClusterSpec
-    subnet_id: pulumi.Input[str]
+    subnet_id: Optional[pulumi.Input[str]]
+    """None in the user's network (config gcp.vpc_name): an auto-mode network gives the region's subnet."""
+    network_id: Optional[pulumi.Input[str]] = None
 
 
 class GcpVmGroup(pulumi.ComponentResource):
@@ -42,7 +44,9 @@ class GcpVmGroup(pulumi.ComponentResource):
                         labels=plan.labels(spec, "disk"))),
                 network_interfaces=[gcp.compute.InstanceNetworkInterfaceArgs(
                     subnetwork=args.subnet_id,
-                    access_configs=[gcp.compute.InstanceNetworkInterfaceAccessConfigArgs()])],
+                    network=args.network_id if args.subnet_id is None else None,
+                    access_configs=None if spec.use_internal_ips else [
+                        gcp.compute.InstanceNetworkInterfaceAccessConfigArgs()])],
                 guest_accelerators=[gcp.compute.InstanceGuestAcceleratorArgs(type=accelerator[0], count=accelerator[1])]
                 if accelerator else None,
                 scheduling=gcp.compute.InstanceSchedulingArgs(
@@ -61,7 +65,8 @@ class GcpVmGroup(pulumi.ComponentResource):
             )
             self.instances.append(instance)
             interface = instance.network_interfaces[0]
-            nodes.append(node_output(node_name, rank, interface.access_configs[0].nat_ip, interface.network_ip,
+            address = interface.network_ip if spec.use_internal_ips else interface.access_configs[0].nat_ip
+            nodes.append(node_output(node_name, rank, address, interface.network_ip,
                                      SSH_PORT, spec.ssh_user, spec.host_public_keys[rank], f"/home/{spec.ssh_user}"))
         self.nodes = pulumi.Output.all(*nodes)
         self.register_outputs({"nodes": self.nodes})

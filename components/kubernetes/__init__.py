@@ -60,7 +60,7 @@ class Kubernetes(LoadBalancers, Cloud):
     def provider(cls, spec: ClusterSpec) -> Any:
         import pulumi_kubernetes as k8s
 
-        return k8s.Provider("k8s", context=spec.region or None, namespace="default")
+        return k8s.Provider("k8s", context=spec.region or None, namespace=spec.k8s_namespace or "default")
 
     @classmethod
     def network(cls, spec: ClusterSpec, opts: Any) -> Any:

@@ -24,7 +24,8 @@ class KubernetesLoadBalancer(pulumi.ComponentResource):
         port = spec.load_balancer_port
         service = k8s.core.v1.Service(
             f"{name}-service",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{spec.cluster}-service", labels=plan.labels(spec, "load-balancer")),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{spec.cluster}-service", namespace=plan.namespace(spec),
+                                                labels=plan.labels(spec, "load-balancer")),
             spec=k8s.core.v1.ServiceSpecArgs(
                 type="LoadBalancer", selector=plan.selector(spec), external_traffic_policy="Local",
                 ports=[k8s.core.v1.ServicePortArgs(name="service", port=port, target_port=port, protocol="TCP")]),

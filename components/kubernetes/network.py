@@ -26,7 +26,8 @@ class KubernetesNetwork(pulumi.ComponentResource):
         self.service_name = f"{spec.cluster}-nodes"
         k8s.core.v1.Service(
             f"{name}-headless",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=self.service_name, labels=plan.labels(spec, "network")),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=self.service_name, namespace=plan.namespace(spec),
+                                                labels=plan.labels(spec, "network")),
             spec=k8s.core.v1.ServiceSpecArgs(cluster_ip="None", selector=plan.selector(spec),
                                              publish_not_ready_addresses=True,
                                              ports=[k8s.core.v1.ServicePortArgs(name="ssh", port=22)]),
@@ -44,7 +45,8 @@ class KubernetesNetwork(pulumi.ComponentResource):
                 pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=plan.selector(spec)))]))
         k8s.networking.v1.NetworkPolicy(
             f"{name}-policy",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{spec.cluster}-ingress", labels=plan.labels(spec, "network")),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{spec.cluster}-ingress", namespace=plan.namespace(spec),
+                                                labels=plan.labels(spec, "network")),
             spec=k8s.networking.v1.NetworkPolicySpecArgs(
                 pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=plan.selector(spec)),
                 policy_types=["Ingress"], ingress=ingress),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any, Optional
 
 from stix.models.values import number
 from stix.spec import ClusterSpec
@@ -60,3 +61,40 @@ def image(spec: ClusterSpec) -> str:
     if spec.image_id.startswith("docker:"):
         return spec.image_id[len("docker:"):]
     return spec.image_id or (GPU_IMAGE if spec.accelerator else CPU_IMAGE)
+
+
+def namespace(spec: ClusterSpec) -> Optional[str]:
+    """Config kubernetes.namespace, on every object's metadata; None: the provider's (the context's, else default)."""
+    return spec.k8s_namespace or None
+
+
+def merge_pod(user: Any, ours: Any, key: str = "") -> Any:
+    """Config kubernetes.pod_config deep-merged with stix's node pod (both in the API's camelCase form).
+
+    Maps merge key by key and stix's value wins where both set a scalar (the node container's image, command,
+    ports, probe and resources requests stay stix's). Lists of named items (containers, volumes, env,
+    volumeMounts) merge item by item by name; an unnamed container is the node container (SkyPilot's
+    convention: the pod_config's first container is the node's); other lists of maps (tolerations) are the
+    user's then stix's; a list of plain values (a command line) is stix's where stix sets one.
+    """
+    if isinstance(user, dict) and isinstance(ours, dict):
+        return {**user, **{k: merge_pod(user[k], v, k) if k in user else v for k, v in ours.items()}}
+    if isinstance(user, list) and isinstance(ours, list):
+        return _merge_list(user, ours, node=ours[0]["name"] if key == "containers" and ours else None)
+    return ours
+
+
+def _merge_list(user: list, ours: list, node: Optional[str]) -> list:
+    if not all(isinstance(item, dict) for item in ours):
+        return ours  # a value such as a command line is stix's whole
+    index = {item["name"]: i for i, item in enumerate(ours) if "name" in item}
+    if not index:
+        return [*user, *ours]
+    merged = list(ours)
+    for item in user:
+        name = item.get("name", node) if isinstance(item, dict) else None
+        if name is not None and name in index:
+            merged[index[name]] = merge_pod(item, merged[index[name]])
+        else:
+            merged.append(item)
+    return merged

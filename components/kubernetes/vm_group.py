@@ -28,46 +28,42 @@ class KubernetesVmGroup(pulumi.ComponentResource):
         keys.update({f"host-{rank}": read_host_key(spec, rank) for rank in range(spec.num_nodes)})
         secret = k8s.core.v1.Secret(
             f"{name}-keys", metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{spec.cluster}-ssh-keys",
+                                                                namespace=plan.namespace(spec),
                                                                 labels=plan.labels(spec, "keys")),
             string_data=pulumi.Output.secret(keys), type="Opaque", opts=child)
         resources = plan.pod_resources(spec)
-        ports = [k8s.core.v1.ContainerPortArgs(name="ssh", container_port=SSH_PORT)] + [
-            k8s.core.v1.ContainerPortArgs(container_port=low) for low, _ in spec.ports]
+        ports = [{"name": "ssh", "containerPort": SSH_PORT}] + [{"containerPort": low} for low, _ in spec.ports]
         pod_labels = {**plan.labels(spec, "node"), **plan.selector(spec)}
         statefulset_name = spec.cluster
+        pod_spec: dict = {
+            "containers": [{
+                "name": "node",
+                "image": plan.image(spec),
+                "command": ["/bin/bash", "-c", plan.BOOTSTRAP],
+                "env": [{"name": "STIX_USER", "value": spec.ssh_user}, {"name": "STIX_KEYS", "value": plan.KEY_MOUNT}],
+                "ports": ports,
+                "resources": {"limits": resources, "requests": resources},
+                "readinessProbe": {"tcpSocket": {"port": SSH_PORT}, "periodSeconds": 5},
+                "volumeMounts": [{"name": "keys", "mountPath": plan.KEY_MOUNT, "readOnly": True}],
+            }],
+            "volumes": [{"name": "keys", "secret": {"secretName": secret.metadata.name, "defaultMode": 0o400}}],
+        }
+        if spec.accelerator:
+            pod_spec["nodeSelector"] = plan.node_selector(spec)
+            pod_spec["affinity"] = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{
+                "labelSelector": {"matchLabels": plan.selector(spec)}, "topologyKey": "kubernetes.io/hostname"}]}}
+        # The node pod in the API's own (camelCase) form, so config kubernetes.pod_config merges into it as written.
+        template = plan.merge_pod(spec.pod_config, {"metadata": {"labels": pod_labels}, "spec": pod_spec})
         k8s.apps.v1.StatefulSet(
             f"{name}-pods",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=statefulset_name, labels=plan.labels(spec, "node")),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=statefulset_name, namespace=plan.namespace(spec),
+                                                labels=plan.labels(spec, "node")),
             spec=k8s.apps.v1.StatefulSetSpecArgs(
                 service_name=args.service_name,
                 replicas=spec.num_nodes,
                 pod_management_policy="Parallel",
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=plan.selector(spec)),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=pod_labels),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        node_selector=plan.node_selector(spec),
-                        affinity=k8s.core.v1.AffinityArgs(pod_anti_affinity=k8s.core.v1.PodAntiAffinityArgs(
-                            required_during_scheduling_ignored_during_execution=[k8s.core.v1.PodAffinityTermArgs(
-                                label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=plan.selector(spec)),
-                                topology_key="kubernetes.io/hostname")])) if spec.accelerator else None,
-                        containers=[k8s.core.v1.ContainerArgs(
-                            name="node",
-                            image=plan.image(spec),
-                            command=["/bin/bash", "-c", plan.BOOTSTRAP],
-                            env=[k8s.core.v1.EnvVarArgs(name="STIX_USER", value=spec.ssh_user),
-                                 k8s.core.v1.EnvVarArgs(name="STIX_KEYS", value=plan.KEY_MOUNT)],
-                            ports=ports,
-                            resources=k8s.core.v1.ResourceRequirementsArgs(limits=resources, requests=resources),
-                            readiness_probe=k8s.core.v1.ProbeArgs(
-                                tcp_socket=k8s.core.v1.TCPSocketActionArgs(port=SSH_PORT), period_seconds=5),
-                            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="keys", mount_path=plan.KEY_MOUNT,
-                                                                       read_only=True)],
-                        )],
-                        volumes=[k8s.core.v1.VolumeArgs(name="keys", secret=k8s.core.v1.SecretVolumeSourceArgs(
-                            secret_name=secret.metadata.name, default_mode=0o400))],
-                    ),
-                ),
+                template=template,
             ),
             opts=child)
         nodes = []
@@ -75,7 +71,8 @@ class KubernetesVmGroup(pulumi.ComponentResource):
             pod_name = f"{statefulset_name}-{rank}"
             access = k8s.core.v1.Service(
                 f"{name}-ssh-{rank}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{pod_name}-ssh", labels=plan.labels(spec, "node")),
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{pod_name}-ssh", namespace=plan.namespace(spec),
+                                                    labels=plan.labels(spec, "node")),
                 spec=k8s.core.v1.ServiceSpecArgs(
                     type="LoadBalancer", load_balancer_source_ranges=list(spec.ssh_cidrs),
                     publish_not_ready_addresses=True,

@@ -7,12 +7,12 @@ from typing import Optional
 from pydantic import Field
 
 from stix.models.base import Model
-from stix.models.cloud_config import CloudConfig, KubernetesConfig
+from stix.models.cloud_config import AwsConfig, AzureConfig, GcpConfig, KubernetesConfig
 
 
 class StixConfig(Model):
     allowed_clouds: Optional[list[str]] = Field(None, description="The clouds stix may use (default: all enabled).")
-    aws: Optional[CloudConfig] = None
-    gcp: Optional[CloudConfig] = None
-    azure: Optional[CloudConfig] = None
+    aws: Optional[AwsConfig] = None
+    gcp: Optional[GcpConfig] = None
+    azure: Optional[AzureConfig] = None
     kubernetes: Optional[KubernetesConfig] = None
