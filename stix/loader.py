@@ -148,6 +148,10 @@ def _build(label: str, node: yaml.Node, overrides: EnvOverrides, require_env: bo
         task = model.model_validate(data)
     except ValidationError as exc:
         raise TaskError(_describe(label, _most_specific(exc.errors()), positions)) from None
+    if task.config:
+        from stix.config import check_task_config
+
+        check_task_config(label, data.get("config"), positions)
     if require_env:
         _check_required(label, task, positions)
     return task

@@ -89,7 +89,7 @@ class Target:
 
 def target_of(request: LaunchRequest) -> Target:
     project = find_project()
-    config = load_config(request.task.config, project.root if project is not None else None)
+    config = load_config(request.task.config, project.root if project is not None else None, request.task_path)
     return Target(request, request.cluster_name, project, config)
 
 
