@@ -20,7 +20,7 @@ from stix.optimizer import Candidate
 from stix.spec import ClusterSpec
 from stix.storage.mounts import StorageMount
 
-RUNNABLE_TASK_FIELDS = {"name", "workdir", "num_nodes", "resources", "envs", "secrets", "setup", "run"}
+RUNNABLE_TASK_FIELDS = {"name", "workdir", "num_nodes", "resources", "envs", "secrets", "setup", "run", "config"}
 PLACEMENT_FIELDS = {"infra", "cloud", "region", "zone", "cpus", "memory", "accelerators", "instance_type", "use_spot",
                     "any_of", "ordered", "max_hourly_cost"}
 """Constraints the optimizer enforces on every cloud."""

@@ -36,7 +36,7 @@ IGNORED_KEYS: tuple[tuple[str, ...], ...] = (
                          "active_workspace", "workspaces", "provision", "rbac", "logs", "daemons", "data", "ssh")),
     *((cloud,) for cloud in SKYPILOT_ONLY_CLOUDS),
     ("jobs", "bucket"),
-    *(("jobs", "controller", key) for key in ("high_availability", "consolidation_mode",
+    *(("jobs", "controller", key) for key in ("autostop", "high_availability", "consolidation_mode",
                                               "controller_logs_gc_retention_hours", "task_logs_gc_retention_hours")),
 )
 """SkyPilot keys stix accepts so that a SkyPilot config file loads, but does not act on: `stix config show` lists
@@ -112,12 +112,14 @@ def load_config(task_config: Optional[Mapping[str, Any]] = None, project_root: O
     return layered(layers)
 
 
-def user_config_path() -> Path:
-    """STIX_CONFIG, else config.yaml in stix's home (STIX_HOME, default ~/.stix)."""
-    from stix.home import StixHome
-
+def user_config_path(home_root: Optional[Path] = None) -> Path:
+    """STIX_CONFIG, else config.yaml in stix's home (home_root; default STIX_HOME, else ~/.stix)."""
     named = os.environ.get(USER_ENV)
-    return Path(named).expanduser().absolute() if named else StixHome.from_env().root / USER_FILE
+    if named:
+        return Path(named).expanduser().absolute()
+    if home_root is None:  # StixHome.from_env's root (stix.home imports this module, so not the other way)
+        home_root = Path(os.environ.get("STIX_HOME") or os.path.join(os.path.expanduser("~"), ".stix")).absolute()
+    return home_root / USER_FILE
 
 
 def project_config_path(project_root: Optional[Path] = None) -> Optional[Path]:
@@ -131,8 +133,8 @@ def project_config_path(project_root: Optional[Path] = None) -> Optional[Path]:
     return None
 
 
-def user_layer() -> Optional[Layer]:
-    path = user_config_path()
+def user_layer(home_root: Optional[Path] = None) -> Optional[Layer]:
+    path = user_config_path(home_root)
     if USER_ENV not in os.environ and not path.exists():
         return None
     return _file_layer(path, USER_ENV)
@@ -163,9 +165,9 @@ def check_task_config(label: str, data: Any, positions: Mapping[tuple, Position]
     _validate(label, _kept(data), positions, _TaskConfig, wrap=True)
 
 
-def user_backend() -> Optional[str]:
+def user_backend(home_root: Optional[Path] = None) -> Optional[str]:
     """The `backend:` of the user's config file (stix.home: STIX_BACKEND wins, the default is a local directory)."""
-    layer = user_layer()
+    layer = user_layer(home_root)
     return None if layer is None else layered([layer]).values.backend
 
 

@@ -163,7 +163,7 @@ def plan(target: Target) -> tuple[Placement, Any]:
     from stix.placement import place
 
     check_runnable(target.task)
-    placement = place(target.task, clouds=target.request.clouds)
+    placement = place(target.task, clouds=target.request.clouds, config=target.config)
     pin = None
     if target.project is not None:
         placement, pin = _pinned(target, placement)

@@ -177,9 +177,10 @@ def check(
     import json
 
     from stix.credentials import check_clouds
+    from stix.placement import config_for
 
     check_format(format_)
-    checks = check_clouds()
+    checks = check_clouds(config=config_for(None))
     unknown = [name for name in clouds or [] if name not in {c.cloud for c in checks}]
     if unknown:
         from stix.errors import UsageError

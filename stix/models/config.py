@@ -23,8 +23,6 @@ BACKEND_SCHEMES = ("file://", "s3://", "gs://", "azblob://", "https://", "http:/
 class ControllerConfig(Model):
     resources: Optional[Resources] = Field(
         None, description="What the managed-jobs controller runs on, as a task's resources (SkyPilot's key).")
-    autostop: Optional[Autostop] = Field(
-        None, description="The controller cluster's autostop, as a task's resources.autostop (SkyPilot's key).")
 
 
 class JobsConfig(Model):
