@@ -171,7 +171,8 @@ def check(
     clouds: list[str] = typer.Argument(None, help="Clouds to check (default: all)."),
     format_: str = typer.Option("text", "--format", help=FORMAT_HELP + " E.g. `stix check --format json`."),
 ) -> None:
-    """Which clouds have credentials (environment and the clouds' own config files); no network call.
+    """Which clouds have credentials (environment and the clouds' own config files); no network call. A cloud
+    outside `allowed_clouds` (stix's config files) is disabled.
 
     Examples: `stix check`, `stix check aws gcp`, `stix check --format json`."""
     import json
