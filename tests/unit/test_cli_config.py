@@ -89,3 +89,27 @@ def test_allowed_clouds_in_check_optimize_and_preview(stix, user_file, tmp_path)
 def test_config_show_imports_no_pulumi_or_cloud_sdk(stix):
     heavy = ("pulumi", "pulumi_aws", "pulumi_gcp", "pulumi_azure_native", "pulumi_kubernetes", "paramiko")
     assert heavy_modules_loaded(stix, ["config", "show"], heavy) == []
+
+
+def test_help_shows_an_example(stix):
+    result = stix("config", "show", "--help")
+    assert result.returncode == 0 and "stix config show task.yaml" in result.stdout
+    assert "STIX_BACKEND" in stix("config", "--help").stdout
+    assert "config" in stix("--help").stdout
+
+
+def test_the_readme_example_is_a_valid_config_file(tmp_path, monkeypatch):
+    from stix.config import load_config
+    from tests.conftest import REPO
+
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## Config files"):]
+    example = section[section.index("```yaml\n") + len("```yaml\n"):section.index("```\n", section.index("```yaml"))]
+    (tmp_path / "config.yaml").write_text(example)
+    for name in ("STIX_PROJECT_CONFIG", "STIX_BACKEND", "STIX_CATALOG_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STIX_CONFIG", str(tmp_path / "config.yaml"))
+    monkeypatch.chdir(tmp_path)
+    config = load_config()
+    assert config.values.allowed_clouds == ["aws", "local"] and config.cloud("aws").ssh_user == "ubuntu"
+    assert config.values.catalog is not None and config.values.catalog.dir == str(tmp_path / "catalogs")
