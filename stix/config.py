@@ -51,6 +51,8 @@ NOT_IN_TASK = {
     "autostop": "set the task's resources.autostop instead",
 }
 """Keys a task's `config:` may not set, and what to do instead (SkyPilot refuses allowed_clouds and jobs there too)."""
+TASK_NOT_YET = {"hooks": "lifecycle hooks"}
+"""Task-only SkyPilot keys of `config:` that validate but that `up` refuses (stix.compile), with why."""
 PATH_KEYS = (("catalog", "dir"),)
 """Paths, read relative to the file that sets them."""
 
@@ -150,7 +152,7 @@ def task_layer(task_config: Mapping[str, Any], task_path: Optional[Path] = None)
     for key in task_config:
         if key in NOT_IN_TASK:
             raise ConfigError(f"{label}: config.{key}: cannot be set in a task; {NOT_IN_TASK[key]}")
-    _validate(label, _kept(dict(task_config)), {}, _TaskConfig, wrap=True)
+    _validate(label, _kept(dict(task_config), task=True), {}, _TaskConfig, wrap=True)
     return Layer(label, dict(task_config))
 
 
@@ -162,7 +164,7 @@ def check_task_config(label: str, data: Any, positions: Mapping[tuple, Position]
         if key in NOT_IN_TASK:
             line, col = positions.get(("config", key, "<key>"), (1, 1))
             raise ConfigError(f"{label}:{line}:{col}: config.{key}: cannot be set in a task; {NOT_IN_TASK[key]}")
-    _validate(label, _kept(data), positions, _TaskConfig, wrap=True)
+    _validate(label, _kept(data, task=True), positions, _TaskConfig, wrap=True)
 
 
 def user_backend(home_root: Optional[Path] = None) -> Optional[str]:
@@ -179,7 +181,7 @@ def layered(layers: list[Layer]) -> EffectiveConfig:
         sources.update({key: layer.label for key, _ in _leaves(layer.data)})
     sources = {key: sources[key] for key, _ in _leaves(merged)}
     try:
-        values = StixConfig.model_validate(_kept(merged))
+        values = StixConfig.model_validate(_kept(merged, task=True))
     except ValidationError as exc:  # each layer passed alone; say which key the layering broke
         loc = ".".join(map(str, most_specific(exc.errors())["loc"]))
         raise ConfigError(f"{sources.get(loc, 'config')}: {loc}: {exc.errors()[0]['msg']}") from None
@@ -279,9 +281,9 @@ def _relative_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
 # --- layering ----------------------------------------------------------------------------------
 
 
-def _kept(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The mapping without the ignored SkyPilot keys."""
-    out = dict(data)
+def _kept(data: Mapping[str, Any], task: bool = False) -> dict[str, Any]:
+    """The mapping without the ignored SkyPilot keys (and, from a task, those `up` refuses)."""
+    out = {key: value for key, value in data.items() if not (task and key in TASK_NOT_YET)}
     for path in IGNORED_KEYS:
         parent: Any = out
         for key in path[:-1]:

@@ -89,6 +89,7 @@ def test_the_user_file_is_in_stix_home_as_stix_home_says(files, monkeypatch):
     ("backend: ftp://x\n", ":1:10: backend: backend 'ftp://x' must be a URL starting with one of file://"),
     ("catalog:\n  dri: x\n", ":2:3: catalog.dri: unknown field; did you mean 'dir'?"),
     ("colour: blue\n", ":1:1: colour: unknown field"),
+    ("hooks: []\n", ":1:1: hooks: unknown field"),  # SkyPilot's task-only key
     ("aws: {labels: {a: b}\n", ":2:1: YAML syntax error"),
     ("- aws\n", ":1:1: a config file is a mapping of keys"),
     ("aws: {}\n---\ngcp: {}\n", ":3:1: a config file is one YAML document"),
@@ -269,6 +270,9 @@ def test_a_task_config_is_no_longer_refused_by_up(files):
     from stix.compile import unsupported_fields
 
     assert unsupported_fields(_task("config:\n  aws:\n    labels: {a: b}\nrun: x\n"), "local") == []
+    # SkyPilot's task-only lifecycle hooks validate, but up refuses them rather than silently skip them
+    hooked = _task("config:\n  hooks: [{run: echo bye, events: [stop]}]\nrun: x\n")
+    assert unsupported_fields(hooked, "local") == ["config.hooks (lifecycle hooks)"]
 
 
 def test_jobs_controller_resources_size_the_controller_cluster(files, monkeypatch):
