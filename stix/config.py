@@ -137,7 +137,7 @@ def project_config_path(project_root: Optional[Path] = None) -> Optional[Path]:
 
 def user_layer(home_root: Optional[Path] = None) -> Optional[Layer]:
     path = user_config_path(home_root)
-    if USER_ENV not in os.environ and not path.exists():
+    if not os.environ.get(USER_ENV) and not path.exists():
         return None
     return _file_layer(path, USER_ENV)
 
@@ -157,14 +157,18 @@ def task_layer(task_config: Mapping[str, Any], task_path: Optional[Path] = None)
 
 
 def check_task_config(label: str, data: Any, positions: Mapping[tuple, Position]) -> None:
-    """The task loader's check of a task's `config:`, told at its line: keys a task may not set, then the schema."""
+    """The task loader's check of a task's `config:`, told at its line: keys a task may not set, then the schema.
+    A problem here is the task file's, so it is a TaskError."""
     if not isinstance(data, dict):
         return  # the task model has refused it already
     for key in data:
         if key in NOT_IN_TASK:
             line, col = positions.get(("config", key, "<key>"), (1, 1))
-            raise ConfigError(f"{label}:{line}:{col}: config.{key}: cannot be set in a task; {NOT_IN_TASK[key]}")
-    _validate(label, _kept(data, task=True), positions, _TaskConfig, wrap=True)
+            raise TaskError(f"{label}:{line}:{col}: config.{key}: cannot be set in a task; {NOT_IN_TASK[key]}")
+    try:
+        _validate(label, _kept(data, task=True), positions, _TaskConfig, wrap=True)
+    except ConfigError as exc:
+        raise TaskError(exc.message) from None
 
 
 def user_backend(home_root: Optional[Path] = None) -> Optional[str]:
@@ -183,8 +187,9 @@ def layered(layers: list[Layer]) -> EffectiveConfig:
     try:
         values = StixConfig.model_validate(_kept(merged, task=True))
     except ValidationError as exc:  # each layer passed alone; say which key the layering broke
-        loc = ".".join(map(str, most_specific(exc.errors())["loc"]))
-        raise ConfigError(f"{sources.get(loc, 'config')}: {loc}: {exc.errors()[0]['msg']}") from None
+        error = most_specific(exc.errors())
+        loc = ".".join(map(str, error["loc"]))
+        raise ConfigError(f"{sources.get(loc, 'config')}: {loc}: {error['msg']}") from None
     return EffectiveConfig(values, sources, merged)
 
 

@@ -6,7 +6,7 @@ from typing import Any, Optional, Sequence
 
 from stix.config import EffectiveConfig, load_config
 from stix.models.task import Task
-from stix.optimizer import COST, Candidate, Placement, optimize
+from stix.optimizer import COST, Candidate, NoFeasiblePlacement, Placement, optimize
 
 ALL = "all"
 
@@ -27,7 +27,14 @@ def place(task: Task, target: str = COST, clouds: Optional[Sequence[str]] = None
     check_allowed(task, config)
     considered, only = considered_clouds(clouds, config)
     catalog = load_catalog()  # every catalog, so a refusal can say where the request would fit
-    return optimize(task.resources, task.num_nodes, catalog, considered, target, pools=pool_sizes(), only=only)
+    try:
+        return optimize(task.resources, task.num_nodes, catalog, considered, target, pools=pool_sizes(), only=only)
+    except NoFeasiblePlacement as exc:
+        if clouds is not None or config.allowed_clouds is None:
+            raise
+        # the limit is the config's, not a --clouds flag: say which file sets it
+        raise NoFeasiblePlacement(exc.message.replace(
+            "(--clouds)", f"(allowed_clouds in {config.source('allowed_clouds')})")) from None
 
 
 def considered_clouds(clouds: Optional[Sequence[str]], config: Optional[EffectiveConfig] = None

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from stix.config import IGNORED_KEYS, load_config, user_config_path
-from stix.errors import ConfigError, UsageError
+from stix.errors import ConfigError, NoFeasiblePlacement, TaskError, UsageError
 from stix.models.config import StixConfig
 
 
@@ -131,7 +131,7 @@ def test_a_task_config_cannot_set_machine_wide_keys(files, tmp_path, key, value,
 
     task = tmp_path / "task.yaml"
     task.write_text(f"run: echo hi\nconfig:\n  aws: {{}}\n  {key}: {value}\n")
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(TaskError) as caught:
         load_task(task)
     assert caught.value.message.startswith(f"{task}:4:3: config.{key}: cannot be set in a task; ")
     assert hint in caught.value.message
@@ -144,7 +144,7 @@ def test_a_task_config_error_is_told_at_its_line_in_the_task_file(files, tmp_pat
 
     task = tmp_path / "task.yaml"
     task.write_text("run: echo hi\nconfig:\n  kubernetes:\n    namespce: a\n")
-    with pytest.raises(ConfigError, match=rf"^{task}:4:5: config.kubernetes.namespce: unknown field; did you mean "
+    with pytest.raises(TaskError, match=rf"^{task}:4:5: config.kubernetes.namespce: unknown field; did you mean "
                                           r"'namespace'\?"):
         load_task(task)
     task.write_text("run: echo hi\nconfig:\n  kubernetes:\n    pod_config: {spec: {}}\n  docker: {run_options: x}\n")
@@ -224,6 +224,9 @@ def test_allowed_clouds_limits_placement_and_refuses_a_task_naming_another(files
         place(_task("resources:\n  any_of:\n    - infra: local\n    - infra: gcp\nrun: x\n"))
     with pytest.raises(UsageError, match=f"--clouds aws: the config forbids it: allowed_clouds is local \\({user}\\)"):
         considered_clouds(["aws"], load_config())
+    with pytest.raises(NoFeasiblePlacement) as caught:
+        place(_task("resources:\n  accelerators: H100:8\nrun: x\n"))
+    assert caught.value.message.endswith(f"(allowed_clouds in {user})")
 
 
 def test_allowed_clouds_disables_the_others_in_check(files):
