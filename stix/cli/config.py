@@ -64,14 +64,22 @@ def show(
 
         print(yaml.safe_dump(layered, sort_keys=False, allow_unicode=True), end="")
         return
-    print(f"# user config:    {user}{'' if user.exists() else ' (none)'}")
-    print(f"# project config: {project_file or '(none)'}")
+    print(f"# user config:    {_short(str(user))}{'' if user.exists() else ' (none)'}")
+    print(f"# project config: {_short(str(project_file)) if project_file else '(none)'}")
     if not rows:
         print("No config set: stix's defaults apply.")
     width = max((len(f"{key} = {_shown(value)}") for key, value, _, _ in rows), default=0)
     for key, value, source, skipped in rows:
         line = f"{key} = {_shown(value)}"
-        print(f"{line:{width}}   ({source}{'; ignored by stix' if skipped else ''})")
+        print(f"{line:{width}}   ({_short(source)}{'; ignored by stix' if skipped else ''})")
+
+
+def _short(source: str) -> str:
+    """A path under the user's home directory as ~/..., as they would write it."""
+    import os
+
+    home = os.path.expanduser("~").rstrip("/")
+    return source.replace(home + "/", "~/") if home else source
 
 
 def _shown(value: Any) -> str:

@@ -45,6 +45,13 @@ def test_show_json_and_yaml(stix, user_file):
         "allowed_clouds:\n- local\nautostop: 30m\nbackend: s3://state\n")
 
 
+def test_show_writes_paths_under_the_home_directory_with_a_tilde(stix, user_file):
+    user_file.write_text("gcp:\n  ssh_user: me\n")
+    result = stix("config", "show", HOME=str(stix.home.parent))
+    assert result.stdout.splitlines()[0] == "# user config:    ~/stix-home/config.yaml"
+    assert " ".join(result.stdout.splitlines()[2].split()) == "gcp.ssh_user = me (~/stix-home/config.yaml)"
+
+
 def test_show_with_no_files(stix):
     result = stix("config", "show")
     assert result.returncode == 0 and "No config set: stix's defaults apply." in result.stdout
