@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from pydantic import BaseModel
 
+from stix.config import TASK_NOT_YET
 from stix.containers import docker_image, node_container, vm_image
 from stix.errors import PrerequisiteMissing, UsageError
 from stix.home import StixHome
@@ -23,7 +24,7 @@ from stix.storage.mounts import StorageMount
 if TYPE_CHECKING:
     from stix.config import EffectiveConfig
 
-RUNNABLE_TASK_FIELDS = {"name", "workdir", "num_nodes", "resources", "envs", "secrets", "setup", "run"}
+RUNNABLE_TASK_FIELDS = {"name", "workdir", "num_nodes", "resources", "envs", "secrets", "setup", "run", "config"}
 PLACEMENT_FIELDS = {"infra", "cloud", "region", "zone", "cpus", "memory", "accelerators", "instance_type", "use_spot",
                     "any_of", "ordered", "max_hourly_cost"}
 """Constraints the optimizer enforces on every cloud."""
@@ -104,6 +105,7 @@ def unsupported_fields(task: Task, cloud: Optional[str] = None) -> list[str]:
             out += [_refused(source, name, where) for name in ("mount_options", "type") if getattr(source, name)]
             if source.config is not None and source.config.mount is not None:
                 out.append(_refused(source.config, "mount", where + "config."))
+    out += [f"config.{key} ({why})" for key, why in TASK_NOT_YET.items() if key in (task.config or {})]
     out += task.resources.foreign_clouds()
     recovery = task.resources.job_recovery or task.resources.spot_recovery
     strategy = recovery if isinstance(recovery, str) else getattr(recovery, "strategy", None)

@@ -5,7 +5,7 @@ defined here. The CLI maps them to a one-line message and the exit code named
 here; anything else is a bug and keeps its traceback.
 
     StixError (1)
-      TaskError (2), UsageError (2), ConfirmationRequired (2), PoolError (2) > PoolHostBusy
+      TaskError (2), ConfigError (2), UsageError (2), ConfirmationRequired (2), PoolError (2) > PoolHostBusy
       NoFeasiblePlacement (3), Aborted (130)
       ClusterNotFound, EngineError, PrerequisiteMissing,
       ProvisionError > StackLocked, CapacityError, NoCapacity,
@@ -33,6 +33,13 @@ class StixError(Exception):
 
 class TaskError(StixError):
     """A task file is missing, malformed or invalid. The message names file:line:col."""
+
+    exit_code = 2
+
+
+class ConfigError(StixError):
+    """A config file (the user's, the project's, or a task's `config:`) is malformed or sets a key it may not;
+    the message names file:line:col and the key."""
 
     exit_code = 2
 

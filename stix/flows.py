@@ -21,6 +21,7 @@ from stix.errors import CapacityError, NodeCommandFailed, StackLocked, UsageErro
 from stix.failover import apply_in_order, failover_order, order_line
 from stix.lifecycle import destroy, drift, refresh, start, stop, unlock
 from stix.models.task import Task
+from stix.models.values import Autostop
 from stix.naming import validate_cluster_name
 from stix.session import Session, confirm
 from stix.spec import ClusterInfo, ClusterSpec
@@ -178,7 +179,8 @@ def _sync_and_run(session: Session, request: LaunchRequest, target: Target, conn
     if not fast:
         storage.save_mounts(session.home, target.cluster, mounts)
         cluster_jobs.install_agent(conns)
-    _arm_autostop(session, conns.connections[0], target.cluster, task, request.idle_minutes, request.down)
+    _arm_autostop(session, conns.connections[0], target.cluster, task, request.idle_minutes, request.down,
+                  target.config.values.autostop)
     if task.setup and request.no_setup:
         session.note("Skipping setup (--no-setup).")
     elif task.setup and not fast:
@@ -332,11 +334,19 @@ def _run_job(session: Session, conns, info: ClusterInfo, task: Task, demand: tup
     return JobResult(info.cluster, job_id)
 
 
-def _arm_autostop(session: Session, head, cluster: str, task: Task, idle_minutes: Optional[float], down: bool) -> None:
-    """`-i/--down` on the command line win over resources.autostop; neither leaves the timer as it is. The task's
-    autostop hook runs before the stop either way. --down alone is SkyPilot's autodown: torn down once idle (its
-    jobs done, no SSH session), after a short grace."""
-    setting = task.resources.autostop
+def task_autostop(task: Task, idle_minutes: Optional[float], down: bool, default: Optional[Autostop]) -> Optional[Autostop]:
+    """The task's resources.autostop; else, when -i/--down do not say either, the config's `autostop:` (default)."""
+    if task.resources.autostop is not None or idle_minutes is not None or down:
+        return task.resources.autostop
+    return default
+
+
+def _arm_autostop(session: Session, head, cluster: str, task: Task, idle_minutes: Optional[float], down: bool,
+                  default: Optional[Autostop] = None) -> None:
+    """`-i/--down` on the command line win over resources.autostop, which wins over the config's autostop;
+    none of them leaves the timer as it is. The task's autostop hook runs before the stop either way. --down
+    alone is SkyPilot's autodown: torn down once idle (its jobs done, no SSH session), after a short grace."""
+    setting = task_autostop(task, idle_minutes, down, default)
     hook = (setting.hook, setting.hook_timeout) if setting is not None and setting.enabled else (None, None)
     if idle_minutes is None and down and setting is None:
         idle_minutes = AUTODOWN_IDLE_MINUTES

@@ -28,7 +28,10 @@ class StixHome:
 
     @property
     def backend_url(self) -> str:
-        return os.environ.get("STIX_BACKEND") or f"file://{self.state_dir}"
+        """STIX_BACKEND, else the user config file's `backend:`, else a directory in this home."""
+        from stix.config import user_backend
+
+        return os.environ.get("STIX_BACKEND") or user_backend(self.root) or f"file://{self.state_dir}"
 
     @property
     def pulumi_home(self) -> Path:

@@ -89,7 +89,7 @@ class Target:
 
 def target_of(request: LaunchRequest) -> Target:
     project = find_project()
-    config = load_config(request.task.config, project.root if project is not None else None)
+    config = load_config(request.task.config, project.root if project is not None else None, request.task_path)
     return Target(request, request.cluster_name, project, config)
 
 
@@ -163,7 +163,7 @@ def plan(target: Target) -> tuple[Placement, Any]:
     from stix.placement import place
 
     check_runnable(target.task)
-    placement = place(target.task, clouds=target.request.clouds)
+    placement = place(target.task, clouds=target.request.clouds, config=target.config)
     pin = None
     if target.project is not None:
         placement, pin = _pinned(target, placement)

@@ -26,9 +26,17 @@ def bundled_dir() -> Path:
 
 
 def user_catalog_dir() -> Optional[Path]:
-    """STIX_CATALOG_DIR: a directory of stix CSVs or a SkyPilot catalog directory, used as it is."""
+    """STIX_CATALOG_DIR, else the config files' catalog.dir: a directory of stix CSVs or a SkyPilot catalog
+    directory, used as it is."""
     override = os.environ.get("STIX_CATALOG_DIR")
-    return Path(override).expanduser() if override else None
+    if override:
+        return Path(override).expanduser()
+    from stix.config import load_config
+    from stix.project import find_project
+
+    project = find_project()
+    catalog = load_config(project_root=project.root if project is not None else None).values.catalog
+    return Path(catalog.dir) if catalog is not None and catalog.dir else None
 
 
 def updated_dir() -> Path:

@@ -30,7 +30,7 @@ def up(
     env: list[str] = typer.Option([], "--env", help=ENV_HELP),
     env_file: list[str] = typer.Option([], "--env-file", help=ENV_FILE_HELP),
     secret: list[str] = typer.Option([], "--secret", help=SECRET_HELP),
-    idle_minutes: Optional[float] = typer.Option(None, "-i", "--idle-minutes-to-autostop", help="Stop the cluster after this many idle minutes."),
+    idle_minutes: Optional[float] = typer.Option(None, "-i", "--idle-minutes-to-autostop", help="Stop the cluster after this many idle minutes (default: the task's resources.autostop, else `autostop:` in the config files)."),
     down: bool = typer.Option(False, "--down",
                               help="Tear the cluster down when idle instead of stopping it; alone: once its jobs are done and no SSH session is open (15 s grace)."),
     retry_until_up: bool = typer.Option(False, "--retry-until-up",

@@ -171,15 +171,17 @@ def check(
     clouds: list[str] = typer.Argument(None, help="Clouds to check (default: all)."),
     format_: str = typer.Option("text", "--format", help=FORMAT_HELP + " E.g. `stix check --format json`."),
 ) -> None:
-    """Which clouds have credentials (environment and the clouds' own config files); no network call.
+    """Which clouds have credentials (environment and the clouds' own config files); no network call. A cloud
+    outside `allowed_clouds` (stix's config files) is disabled.
 
     Examples: `stix check`, `stix check aws gcp`, `stix check --format json`."""
     import json
 
     from stix.credentials import check_clouds
+    from stix.placement import config_for
 
     check_format(format_)
-    checks = check_clouds()
+    checks = check_clouds(config=config_for(None))
     unknown = [name for name in clouds or [] if name not in {c.cloud for c in checks}]
     if unknown:
         from stix.errors import UsageError

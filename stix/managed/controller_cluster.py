@@ -9,12 +9,13 @@ cloud's nodes share this machine's filesystem (the local cloud), with this inter
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Optional
 
 from stix.errors import ClusterNotFound, JobError, UsageError
 from stix.session import Session
 
 if TYPE_CHECKING:
+    from stix.models.resources import Resources
     from stix.models.task import Task
     from stix.spec import ClusterInfo
 
@@ -40,21 +41,40 @@ def on_cluster() -> bool:
     return mode() == ON_CLUSTER
 
 
-def infra() -> str:
-    return os.environ.get(INFRA_ENV, "").strip() or "local"
+def infra() -> Optional[str]:
+    """STIX_JOBS_CONTROLLER_INFRA, when set (it wins over the config's jobs.controller.resources)."""
+    return os.environ.get(INFRA_ENV, "").strip() or None
 
 
-def controller_task(where: str) -> Task:
-    """The controller cluster's task: one small node, nothing to run (the controller is started per submit)."""
+def controller_task(where: Optional[str], configured: Optional[Resources] = None) -> Task:
+    """The controller cluster's task: one small node, nothing to run (the controller is started per submit).
+    configured: the config's jobs.controller.resources, laid over the default size; where (STIX_JOBS_CONTROLLER_INFRA)
+    wins over its place; with neither, the local cloud."""
     from pydantic import ValidationError
 
     from stix.models.task import Task
 
+    resources: dict[str, Any] = {"cpus": "1+"}
+    if configured is not None:
+        resources.update(configured.to_config())
+    if where is not None or not any(key in resources for key in ("infra", "cloud")):
+        for key in ("cloud", "region", "zone"):
+            resources.pop(key, None)
+        resources["infra"] = where or "local"
     try:
-        return Task.model_validate({"name": CLUSTER, "resources": {"infra": where, "cpus": "1+"}})
+        return Task.model_validate({"name": CLUSTER, "resources": resources})
     except ValidationError as exc:
         problem = exc.errors()[0].get("msg", "not valid") if exc.errors() else "not valid"
-        raise UsageError(f"{INFRA_ENV}={where!r}: {problem}") from None
+        named = f"{INFRA_ENV}={where!r}" if where is not None else "jobs.controller.resources"
+        raise UsageError(f"{named}: {problem}") from None
+
+
+def configured_resources() -> Optional[Resources]:
+    """The config files' jobs.controller.resources (user, then project)."""
+    from stix.placement import config_for
+
+    jobs = config_for(None).values.jobs
+    return jobs.controller.resources if jobs is not None and jobs.controller is not None else None
 
 
 def check_runs_stix(cloud: str) -> None:
@@ -93,10 +113,11 @@ def ensure(session: Session, launch: bool = True) -> ClusterInfo:
     if info is not None:
         check_runs_stix(info.cloud)
         return info
-    task = controller_task(infra())
-    check_runs_stix(cloud_of(task))
+    task = controller_task(infra(), configured_resources())
+    cloud = cloud_of(task)
+    check_runs_stix(cloud)
     from stix.flows import LaunchRequest, up
 
-    session.note(f"Launching the managed-jobs controller cluster {CLUSTER} ({infra()})", "heading")
+    session.note(f"Launching the managed-jobs controller cluster {CLUSTER} ({cloud})", "heading")
     up(session, LaunchRequest(task, CLUSTER, yes=True))
     return load_info(session.home, CLUSTER)

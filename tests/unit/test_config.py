@@ -1,0 +1,296 @@
+"""Layered config files (stix.config): the layers and their order, sources, located errors, the keys' effects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stix.config import IGNORED_KEYS, load_config, user_config_path
+from stix.errors import ConfigError, NoFeasiblePlacement, TaskError, UsageError
+from stix.models.config import StixConfig
+
+
+@pytest.fixture
+def files(tmp_path, monkeypatch):
+    """A stix home with its user file, and a working directory outside any project, for the project file."""
+    for name in ("STIX_CONFIG", "STIX_PROJECT_CONFIG", "STIX_BACKEND", "STIX_CATALOG_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("STIX_HOME", str(home))
+    monkeypatch.chdir(work)
+    return home / "config.yaml", work / ".stix.yaml"
+
+
+def test_layers_merge_key_by_key_later_wins_and_lists_are_replaced(files, tmp_path):
+    user, project = files
+    user.write_text("allowed_clouds: [aws, local]\naws:\n  labels: {team: ml, env: dev}\n  vpc_name: vpc-user\n"
+                    "autostop: 30m\n")
+    project.write_text("allowed_clouds: [gcp]\naws:\n  labels: {env: prod}\n")
+    task = tmp_path / "task.yaml"
+    config = load_config({"aws": {"ssh_user": "ubuntu"}}, None, task)
+    assert config.values.allowed_clouds == ["gcp"]  # the project's list replaces the user's whole
+    assert config.cloud("aws").labels == {"team": "ml", "env": "prod"}
+    assert config.cloud("aws").vpc_name == "vpc-user" and config.cloud("aws").ssh_user == "ubuntu"
+    assert config.values.autostop is not None and config.values.autostop.idle_minutes == 30
+    assert config.sources == {
+        "allowed_clouds": str(project), "aws.labels.team": str(user), "aws.labels.env": str(project),
+        "aws.vpc_name": str(user), "aws.ssh_user": f"task config ({task})", "autostop": str(user)}
+    assert config.source("aws") == str(user)
+
+
+def test_no_files_is_the_empty_config(files):
+    config = load_config()
+    assert config.values == StixConfig() and config.sources == {}
+    assert config.cloud("gcp").labels is None and config.kubernetes().namespace is None
+
+
+def test_the_project_file_is_found_at_the_project_root_when_the_directory_has_none(files, tmp_path, monkeypatch):
+    root = tmp_path / "repo"
+    (root / "sub").mkdir(parents=True)
+    (root / ".stix.yaml").write_text("kubernetes:\n  namespace: team-a\n")
+    monkeypatch.chdir(root / "sub")
+    assert load_config(None, root).kubernetes().namespace == "team-a"
+    (root / "sub" / ".stix.yaml").write_text("kubernetes:\n  namespace: here\n")
+    assert load_config(None, root).kubernetes().namespace == "here"  # the current directory's first
+
+
+def test_environment_variables_name_the_files(files, tmp_path, monkeypatch):
+    user, project = files
+    user.write_text("gcp:\n  vpc_name: default-home\n")
+    other_user, other_project = tmp_path / "u.yaml", tmp_path / "p.yaml"
+    other_user.write_text("gcp:\n  vpc_name: from-env\n")
+    other_project.write_text("gcp:\n  ssh_user: env-project\n")
+    monkeypatch.setenv("STIX_CONFIG", str(other_user))
+    monkeypatch.setenv("STIX_PROJECT_CONFIG", str(other_project))
+    config = load_config()
+    assert (config.cloud("gcp").vpc_name, config.cloud("gcp").ssh_user) == ("from-env", "env-project")
+    monkeypatch.setenv("STIX_CONFIG", str(tmp_path / "missing.yaml"))
+    with pytest.raises(ConfigError, match=r"STIX_CONFIG=.*missing.yaml: no such config file"):
+        load_config()
+
+
+def test_the_user_file_is_in_stix_home_as_stix_home_says(files, monkeypatch):
+    from stix.home import StixHome
+
+    assert user_config_path() == StixHome.from_env().root / "config.yaml"
+    monkeypatch.delenv("STIX_HOME")
+    assert user_config_path() == StixHome.from_env().root / "config.yaml"
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("aws:\n  lables:\n    team: ml\n", ":2:3: aws.lables: unknown field; did you mean 'labels'?"),
+    ("aws:\n  labels: [a]\n", ":2:11: aws.labels: Input should be a valid dictionary"),
+    ("autostop: 5x\n", ":1:11: autostop: duration '5x' must be minutes"),
+    ("allowed_clouds: [aws, mars]\n", ":1:17: allowed_clouds: unknown cloud 'mars'"),
+    ("jobs:\n  controller:\n    resources:\n      cpus: lots\n", ":4:13: jobs.controller.resources.cpus: cpus 'lots'"),
+    ("backend: ftp://x\n", ":1:10: backend: backend 'ftp://x' must be a URL starting with one of file://"),
+    ("catalog:\n  dri: x\n", ":2:3: catalog.dri: unknown field; did you mean 'dir'?"),
+    ("colour: blue\n", ":1:1: colour: unknown field"),
+    ("hooks: []\n", ":1:1: hooks: unknown field"),  # SkyPilot's task-only key
+    ("aws: {labels: {a: b}\n", ":2:1: YAML syntax error"),
+    ("- aws\n", ":1:1: a config file is a mapping of keys"),
+    ("aws: {}\n---\ngcp: {}\n", ":3:1: a config file is one YAML document"),
+    ("aws: {}\naws: {}\n", ":2:1: aws: duplicate key"),
+])
+def test_each_error_is_one_line_naming_file_line_and_key(files, body, expected):
+    user, _ = files
+    user.write_text(body)
+    with pytest.raises(ConfigError) as caught:
+        load_config()
+    assert caught.value.message.startswith(f"{user}{expected}"), caught.value.message
+    assert "\n" not in caught.value.message and caught.value.exit_code == 2
+
+
+def test_an_error_in_the_project_file_names_the_project_file(files):
+    user, project = files
+    user.write_text("aws: {}\n")
+    project.write_text("gcp:\n  ssh_user: 3\n")
+    with pytest.raises(ConfigError, match=rf"^{project}:2:13: gcp.ssh_user: Input should be a valid string"):
+        load_config()
+
+
+def test_only_the_user_file_sets_the_backend(files):
+    _, project = files
+    project.write_text("backend: s3://bucket\n")
+    with pytest.raises(ConfigError, match=rf"^{project}:1:1: backend: set it in the user config file"):
+        load_config()
+
+
+@pytest.mark.parametrize("key, value, hint", [
+    ("allowed_clouds", "[aws]", "user or project config file"),
+    ("backend", "s3://b", "STIX_BACKEND"),
+    ("catalog", "{dir: x}", "STIX_CATALOG_DIR"),
+    ("jobs", "{controller: {resources: {cpus: 2}}}", "the controller serves every job"),
+    ("autostop", "10", "resources.autostop"),
+])
+def test_a_task_config_cannot_set_machine_wide_keys(files, tmp_path, key, value, hint):
+    from stix.loader import load_task
+
+    task = tmp_path / "task.yaml"
+    task.write_text(f"run: echo hi\nconfig:\n  aws: {{}}\n  {key}: {value}\n")
+    with pytest.raises(TaskError) as caught:
+        load_task(task)
+    assert caught.value.message.startswith(f"{task}:4:3: config.{key}: cannot be set in a task; ")
+    assert hint in caught.value.message
+    with pytest.raises(ConfigError, match=f"task config: config.{key}: cannot be set in a task"):
+        load_config({key: "x"})
+
+
+def test_a_task_config_error_is_told_at_its_line_in_the_task_file(files, tmp_path):
+    from stix.loader import load_task
+
+    task = tmp_path / "task.yaml"
+    task.write_text("run: echo hi\nconfig:\n  kubernetes:\n    namespce: a\n")
+    with pytest.raises(TaskError, match=rf"^{task}:4:5: config.kubernetes.namespce: unknown field; did you mean "
+                                          r"'namespace'\?"):
+        load_task(task)
+    task.write_text("run: echo hi\nconfig:\n  kubernetes:\n    pod_config: {spec: {}}\n  docker: {run_options: x}\n")
+    assert load_task(task).config == {"kubernetes": {"pod_config": {"spec": {}}}, "docker": {"run_options": "x"}}
+
+
+def test_skypilot_keys_stix_does_not_act_on_are_accepted_and_marked(files):
+    user, _ = files
+    user.write_text("api_server:\n  endpoint: http://x\ndocker:\n  run_options: [--privileged]\nlambda: {}\n"
+                    "jobs:\n  bucket: s3://b\n  controller:\n    resources: {cpus: 2}\n    consolidation_mode: true\n")
+    config = load_config()
+    shown = {key: skipped for key, _, _, skipped in config.leaves()}
+    assert shown == {"api_server.endpoint": True, "docker.run_options": True, "lambda": True, "jobs.bucket": True,
+                     "jobs.controller.resources.cpus": False, "jobs.controller.consolidation_mode": True}
+    assert config.values.jobs is not None and config.values.jobs.controller is not None
+
+
+def test_no_ignored_key_is_one_stix_acts_on():
+    from pydantic import BaseModel
+
+    for path in IGNORED_KEYS:
+        model: object = StixConfig
+        for key in path[:-1]:
+            model = getattr(model, "model_fields")[key].annotation
+            model = next(a for a in getattr(model, "__args__", (model,)) if isinstance(a, type))
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        assert path[-1] not in model.model_fields, path
+
+
+# --- the keys' effects ---------------------------------------------------------------------------
+
+
+def test_backend_environment_then_user_file_then_the_home(files, monkeypatch):
+    from stix.home import StixHome
+
+    user, project = files
+    home = StixHome.from_env()
+    assert home.backend_url == f"file://{home.state_dir}"
+    user.write_text("backend: file://./state-elsewhere\n")
+    assert home.backend_url == f"file://{user.parent / 'state-elsewhere'}"  # relative to the file
+    user.write_text("backend: s3://team-state\n")
+    assert home.backend_url == "s3://team-state"
+    monkeypatch.setenv("STIX_BACKEND", "gs://from-env")
+    assert home.backend_url == "gs://from-env"
+
+
+def test_catalog_dir_environment_then_config(files, tmp_path, monkeypatch):
+    from stix.catalog.load import user_catalog_dir
+
+    user, project = files
+    assert user_catalog_dir() is None
+    user.write_text("catalog:\n  dir: ./cats\n")
+    assert user_catalog_dir() == user.parent / "cats"
+    project.write_text("catalog:\n  dir: /srv/catalogs\n")
+    assert user_catalog_dir() == Path("/srv/catalogs")
+    monkeypatch.setenv("STIX_CATALOG_DIR", str(tmp_path / "env"))
+    assert user_catalog_dir() == tmp_path / "env"
+
+
+def _task(body: str):
+    from stix.loader import load_pipeline_text
+
+    return load_pipeline_text(body).tasks[0]
+
+
+def test_allowed_clouds_limits_placement_and_refuses_a_task_naming_another(files):
+    from stix.placement import considered_clouds, place
+
+    user, _ = files
+    user.write_text("allowed_clouds: [local]\n")
+    assert place(_task("run: x\n")).chosen.cloud == "local"
+    assert {c.cloud for c in place(_task("run: x\n"), clouds=["all"]).candidates} == {"local"}
+    with pytest.raises(UsageError) as caught:
+        place(_task("resources:\n  infra: aws\nrun: x\n"))
+    assert caught.value.message == (f"resources: cloud aws: the config forbids it: allowed_clouds is local ({user})")
+    with pytest.raises(UsageError, match=r"resources.any_of\[1\]: cloud gcp: the config forbids it"):
+        place(_task("resources:\n  any_of:\n    - infra: local\n    - infra: gcp\nrun: x\n"))
+    with pytest.raises(UsageError, match=f"--clouds aws: the config forbids it: allowed_clouds is local \\({user}\\)"):
+        considered_clouds(["aws"], load_config())
+    with pytest.raises(NoFeasiblePlacement) as caught:
+        place(_task("resources:\n  accelerators: H100:8\nrun: x\n"))
+    assert caught.value.message.endswith(f"(allowed_clouds in {user})")
+
+
+def test_allowed_clouds_disables_the_others_in_check(files):
+    from stix.credentials import check_clouds, enabled_clouds
+
+    user, _ = files
+    user.write_text("allowed_clouds: [aws]\n")
+    config = load_config()
+    env = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"}
+    assert enabled_clouds(env, config) == ["aws"]
+    local = next(c for c in check_clouds(env, config) if c.cloud == "local")
+    assert not local.enabled and local.detail == f"not in allowed_clouds ({user})"
+    assert "local" in enabled_clouds(env)  # without config: as before
+
+
+def test_the_config_autostop_applies_only_when_the_task_and_flags_are_silent(files):
+    from stix.flows import task_autostop
+
+    user, _ = files
+    user.write_text("autostop:\n  idle_minutes: 45\n  down: true\n")
+    default = load_config().values.autostop
+    assert default is not None and (default.idle_minutes, default.down) == (45, True)
+    silent = _task("run: x\n")
+    assert task_autostop(silent, None, False, default) == default
+    assert task_autostop(silent, 10, False, default) is None  # -i wins (and arms its own timer)
+    assert task_autostop(silent, None, True, default) is None  # --down alone: SkyPilot's autodown
+    own = _task("resources:\n  autostop: 5\nrun: x\n")
+    assert task_autostop(own, None, False, default) == own.resources.autostop
+
+
+def test_target_of_loads_the_config_once_with_the_task_layer(files, tmp_path):
+    from stix.stages import LaunchRequest, target_of
+
+    user, _ = files
+    user.write_text("autostop: 20\naws:\n  labels: {team: ml}\n")
+    task = tmp_path / "t.yaml"
+    target = target_of(LaunchRequest(_task("config:\n  aws:\n    labels: {run: r1}\nrun: x\n"), "c1", task))
+    assert target.config.cloud("aws").labels == {"team": "ml", "run": "r1"}
+    assert target.config.sources["aws.labels.run"] == f"task config ({task})"
+    assert target.config.values.autostop is not None and target.config.values.autostop.idle_minutes == 20
+
+
+def test_a_task_config_is_no_longer_refused_by_up(files):
+    from stix.compile import unsupported_fields
+
+    assert unsupported_fields(_task("config:\n  aws:\n    labels: {a: b}\nrun: x\n"), "local") == []
+    # SkyPilot's task-only lifecycle hooks validate, but up refuses them rather than silently skip them
+    hooked = _task("config:\n  hooks: [{run: echo bye, events: [stop]}]\nrun: x\n")
+    assert unsupported_fields(hooked, "local") == ["config.hooks (lifecycle hooks)"]
+
+
+def test_jobs_controller_resources_size_the_controller_cluster(files, monkeypatch):
+    from stix.managed import controller_cluster
+
+    user, _ = files
+    assert controller_cluster.configured_resources() is None
+    assert controller_cluster.controller_task(None).resources.to_config() == {"cpus": "1+", "infra": "local"}
+    user.write_text("jobs:\n  controller:\n    resources:\n      cpus: 4+\n      memory: 8+\n")
+    configured = controller_cluster.configured_resources()
+    task = controller_cluster.controller_task(None, configured)
+    assert task.resources.to_config() == {"cpus": "4+", "memory": "8+", "infra": "local"}
+    user.write_text("jobs:\n  controller:\n    resources:\n      infra: aws\n      cpus: 2\n")
+    configured = controller_cluster.configured_resources()
+    assert controller_cluster.controller_task(None, configured).resources.to_config()["infra"] == "aws"
+    # STIX_JOBS_CONTROLLER_INFRA wins over the config's place
+    assert controller_cluster.controller_task("local", configured).resources.to_config() == {"infra": "local",
+                                                                                            "cpus": 2}
