@@ -75,7 +75,7 @@ def random_spec(rng: random.Random) -> dict:
         name = rng.choice(CATALOG.accelerator_names())
         counts = sorted({o.accelerator_count for o in CATALOG.with_accelerator(name)})
         count = rng.choice(counts + [3, 32])
-        spec["accelerators"] = f"{name}:{int(count)}"
+        spec["accelerators"] = f"{name}:{count:g}"  # g6f offers fractions of an L4
     if rng.random() < 0.4:
         spec["cpus"] = rng.choice(["1+", "2", "4+", "8", "16+", "48+", "96", "200+"])
     if rng.random() < 0.3:
