@@ -125,7 +125,7 @@ def gpus(
     from rich.text import Text
 
     from stix.catalog.load import load_catalog
-    from stix.gpus import listed_clouds, offer_records, offer_rows, parse_filter, summary_rows
+    from stix.gpus import gpu_memory, listed_clouds, offer_records, offer_rows, parse_filter, summary_rows
     from stix.models.values import number
     from stix.placement import considered_clouds, without_credentials
     from stix.render import gpus_table
@@ -145,11 +145,11 @@ def gpus(
                              indent=2))
             return
         table = Table(title="Accelerators", title_justify="left")
-        for column in ("GPU", "QUANTITIES", "CLOUDS"):
+        for column in ("GPU", "MEMORY", "QUANTITIES", "CLOUDS"):
             table.add_column(column)
         for gpu, counts, listed in rows:
             shown = ", ".join(c + (" (no credentials)" if marked and c in lacking else "") for c in listed)
-            table.add_row(*(Text(cell) for cell in (gpu, ", ".join(number(c) for c in counts), shown)))
+            table.add_row(*(Text(cell) for cell in (gpu, gpu_memory(gpu), ", ".join(number(c) for c in counts), shown)))
         console.print(table)
         return
     offers = offer_records(catalog, name, count, only, region, all_regions)
