@@ -105,3 +105,12 @@ def test_optimizer_picks_b200_by_price_across_clouds():
     chosen = optimize(Resources.model_validate({"accelerators": "B200:8"}), 1, BUNDLED, CLOUDS, host=HOST).chosen
     cheapest = min(price(row) for row in bundled_rows("gcp", InstanceType="a4-highgpu-8g"))
     assert chosen.instance_type == "a4-highgpu-8g" and chosen.hourly_cost == pytest.approx(cheapest)
+
+
+def test_every_gpu_in_the_table_has_a_throughput_for_the_time_target():
+    from stix.optimizer import THROUGHPUT
+
+    assert sorted(set(GPU_MEMORY_GIB) - set(THROUGHPUT)) == []
+    fast = optimize(Resources.model_validate({"accelerators": {"H100:8": None, "B200:8": None}}), 1, BUNDLED, CLOUDS,
+                    host=HOST, target="TIME").chosen
+    assert fast.accelerator == "B200"
