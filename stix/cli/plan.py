@@ -145,11 +145,11 @@ def gpus(
                              indent=2))
             return
         table = Table(title="Accelerators", title_justify="left")
-        for column in ("GPU", "MEMORY", "QUANTITIES", "CLOUDS"):
+        for column in ("GPU", "QUANTITIES", "MEMORY", "CLOUDS"):
             table.add_column(column)
         for gpu, counts, listed in rows:
             shown = ", ".join(c + (" (no credentials)" if marked and c in lacking else "") for c in listed)
-            table.add_row(*(Text(cell) for cell in (gpu, gpu_memory(gpu), ", ".join(number(c) for c in counts), shown)))
+            table.add_row(*(Text(cell) for cell in (gpu, ", ".join(number(c) for c in counts), gpu_memory(gpu), shown)))
         console.print(table)
         return
     offers = offer_records(catalog, name, count, only, region, all_regions)
