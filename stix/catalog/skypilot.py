@@ -95,7 +95,7 @@ def bundled_selection(cloud: str) -> Selection:
 
 def select(rows: list[Row], selection: Selection) -> list[Row]:
     """SkyPilot's rows reduced to the selection, in stix's columns, hosts priced with their GPUs."""
-    gpus = {(r["AcceleratorName"], _count(r["AcceleratorCount"]), r["Region"], r["AvailabilityZone"]): r
+    gpus = {(r["AcceleratorName"], _plain(r["AcceleratorCount"]), r["Region"], r["AvailabilityZone"]): r
             for r in rows if not r["InstanceType"] and r["AcceleratorName"]}
     out = []
     for row in rows:
@@ -109,9 +109,9 @@ def select(rows: list[Row], selection: Selection) -> list[Row]:
             continue
         new = {column: row.get(column, "") for column in COLUMNS}
         new["AvailabilityZone"] = zone
-        new["AcceleratorCount"] = _count(row["AcceleratorCount"])
+        new["AcceleratorCount"] = _plain(row["AcceleratorCount"])
         if row["InstanceType"] and not row["AcceleratorName"] and template["AcceleratorName"]:
-            gpu = gpus.get((template["AcceleratorName"], _count(template["AcceleratorCount"]), row["Region"],
+            gpu = gpus.get((template["AcceleratorName"], _plain(template["AcceleratorCount"]), row["Region"],
                             row["AvailabilityZone"]))
             if gpu is None:
                 continue  # SkyPilot cannot price this host's GPUs in this zone
@@ -175,7 +175,7 @@ def render(header: str, rows: list[Row]) -> str:
 def _kind(row: Row) -> tuple[str, str, str]:
     if row["InstanceType"]:
         return (row["InstanceType"], "", "")
-    return ("", row["AcceleratorName"], _count(row["AcceleratorCount"]))
+    return ("", row["AcceleratorName"], _plain(row["AcceleratorCount"]))
 
 
 def _zone_name(region: str, zone: str) -> Optional[str]:
@@ -185,10 +185,6 @@ def _zone_name(region: str, zone: str) -> Optional[str]:
     if match is None or not 1 <= int(match.group(1)) <= 26:
         return None
     return region + string.ascii_lowercase[int(match.group(1)) - 1]
-
-
-def _count(text: str) -> str:
-    return _plain(text)
 
 
 def _plain(text: str) -> str:
