@@ -46,7 +46,9 @@ def test_table_memory_agrees_with_every_rows_gpu_info():
             if not row["GpuInfo"] or "GpuPartitionSize" in row["GpuInfo"]:
                 continue
             mib = ast.literal_eval(row["GpuInfo"])["Gpus"][0]["MemoryInfo"]["SizeInMiB"]
-            assert abs(mib / 1024 - GPU_MEMORY_GIB[row["AcceleratorName"]]) <= 1.0, (cloud, row["InstanceType"])
+            # within 8%: SkyPilot gives some GPUs' usable memory (gr6's L4: 22888 MiB), a wrong table entry is off by 2x
+            table = GPU_MEMORY_GIB[row["AcceleratorName"]]
+            assert abs(mib / 1024 - table) <= 0.08 * table, (cloud, row["InstanceType"], mib)
 
 
 # Read from github.com/skypilot-org/skypilot-catalog catalogs/v8/aws/vms.csv at commit 00148f2a (2026-12-05):
@@ -60,6 +62,8 @@ def test_table_memory_agrees_with_every_rows_gpu_info():
     ("p5.4xlarge", "us-east-1", 6.88),
     ("p5en.48xlarge", "us-east-1", 63.296),
     ("p6-b200.48xlarge", "us-west-2", 113.9328),
+    ("gr6.4xlarge", "us-east-1", 1.5392),
+    ("g6f.xlarge", "us-west-2", 0.2375),
 ])
 def test_aws_gpu_prices_are_skypilots_after_the_2025_cut(instance_type, region, on_demand):
     rows = bundled_rows("aws", InstanceType=instance_type, Region=region)
@@ -94,11 +98,18 @@ def test_headers_name_the_skypilot_commit_and_date():
     ("H100:2", "gcp", "a3-highgpu-2g"),
     ("H100:4", "gcp", "a3-highgpu-4g"),
     ("L4:0.5", "aws", "g6f.4xlarge"),
+    ("L4:0.125", "aws", "g6f.xlarge"),
 ])
 def test_optimizer_finds_the_new_families(accelerators, cloud, instance_type):
     resources = Resources.model_validate({"accelerators": accelerators, "cloud": cloud})
     chosen = optimize(resources, 1, BUNDLED, CLOUDS, host=HOST).chosen
     assert (chosen.cloud, chosen.instance_type) == (cloud, instance_type)
+
+
+def test_gr6_is_the_l4_host_with_the_most_memory_per_vcpu():
+    resources = Resources.model_validate({"accelerators": "L4:1", "cpus": "16", "memory": "128+", "cloud": "aws"})
+    chosen = optimize(resources, 1, BUNDLED, CLOUDS, host=HOST).chosen
+    assert chosen.instance_type == "gr6.4xlarge" and chosen.hourly_cost == 1.5392
 
 
 def test_optimizer_picks_b200_by_price_across_clouds():
