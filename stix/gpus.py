@@ -9,6 +9,19 @@ from stix.errors import UsageError
 from stix.models.values import number
 
 
+GPU_MEMORY_GIB: dict[str, float] = {
+    "A10": 24, "A10G": 24, "A100": 40, "A100-80GB": 80, "B200": 180, "H100": 80, "H100-MEGA": 80, "H200": 141,
+    "L4": 24, "L40S": 48, "M60": 8, "P100": 16, "P4": 8, "T4": 16, "V100": 16, "V100-32GB": 32,
+}
+"""The accelerator table: each GPU the bundled catalogs offer, with its memory per GPU (GiB, as the catalogs'
+GpuInfo gives it). tests/unit/test_catalog_gpus.py holds it and the catalogs to each other both ways."""
+
+
+def gpu_memory(name: str) -> str:
+    memory = GPU_MEMORY_GIB.get(name)
+    return f"{number(memory)}GB" if memory else "-"
+
+
 def parse_filter(text: Optional[str]) -> tuple[Optional[str], Optional[float]]:
     if not text:
         return None, None

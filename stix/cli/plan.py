@@ -11,7 +11,7 @@ from stix.cli.app import app, catalog_app
 from stix.cli.common import (CLOUDS_HELP, ENV_FILE_HELP, ENV_HELP, FORMAT_HELP, SECRET_HELP, _overrides, check_format,
                              parse_clouds, resource_options)
 from stix.overrides import ResourceOverrides
-from stix.errors import StixError
+from stix.errors import StixError, UsageError
 
 
 @app.command()
@@ -125,7 +125,7 @@ def gpus(
     from rich.text import Text
 
     from stix.catalog.load import load_catalog
-    from stix.gpus import listed_clouds, offer_records, offer_rows, parse_filter, summary_rows
+    from stix.gpus import gpu_memory, listed_clouds, offer_records, offer_rows, parse_filter, summary_rows
     from stix.models.values import number
     from stix.placement import considered_clouds, without_credentials
     from stix.render import gpus_table
@@ -145,11 +145,11 @@ def gpus(
                              indent=2))
             return
         table = Table(title="Accelerators", title_justify="left")
-        for column in ("GPU", "QUANTITIES", "CLOUDS"):
+        for column in ("GPU", "QUANTITIES", "MEMORY", "CLOUDS"):
             table.add_column(column)
         for gpu, counts, listed in rows:
             shown = ", ".join(c + (" (no credentials)" if marked and c in lacking else "") for c in listed)
-            table.add_row(*(Text(cell) for cell in (gpu, ", ".join(number(c) for c in counts), shown)))
+            table.add_row(*(Text(cell) for cell in (gpu, ", ".join(number(c) for c in counts), gpu_memory(gpu), shown)))
         console.print(table)
         return
     offers = offer_records(catalog, name, count, only, region, all_regions)
@@ -197,19 +197,43 @@ def check(
 
 
 @catalog_app.command("update")
-def catalog_update(clouds: list[str] = typer.Argument(None, help="aws, gcp, azure (default: all three).")) -> None:
-    """Reprice catalogs from the clouds' public price endpoints (GCP needs STIX_GCP_API_KEY)."""
+def catalog_update(
+    clouds: list[str] = typer.Argument(None, help="aws, gcp, azure (default: all three)."),
+    source: str = typer.Option("cloud", "--source", help="cloud: reprice from the clouds' own price endpoints "
+                               "(default); skypilot: take SkyPilot's published vms.csv."),
+    url: Optional[str] = typer.Option(None, "--url", help="With --source skypilot and one cloud: the vms.csv to read "
+                                      "(https://, file:// or a path; default: skypilot-org/skypilot-catalog on GitHub)."),
+) -> None:
+    """Refresh catalogs into stix's home, read before the bundled ones.
+
+    --source cloud reprices the current rows from each cloud's public price endpoint (GCP needs STIX_GCP_API_KEY);
+    --source skypilot takes SkyPilot's published catalog, keeping the instance types and regions stix bundles.
+
+    Example: stix catalog update aws --source skypilot
+    """
     import os
 
-    from stix.catalog.fetch.http import fetch_json
     from stix.catalog.load import updated_dir
-    from stix.catalog.update import updatable, update_catalog
+    from stix.catalog.update import updatable
 
+    if source not in ("cloud", "skypilot"):
+        raise UsageError(f"--source must be cloud or skypilot, got {source!r}")
+    if url is not None and (source != "skypilot" or len(clouds or []) != 1):
+        raise UsageError("--url needs --source skypilot and exactly one cloud")
     failed = 0
     for cloud in clouds or updatable():
         try:
-            report = update_catalog(cloud, updated_dir(), fetch_json, gcp_api_key=os.environ.get("STIX_GCP_API_KEY"))
-            print(report.describe())
+            if source == "skypilot":
+                from stix.catalog.skypilot import update_from_skypilot
+
+                print(update_from_skypilot(cloud, updated_dir(), url=url).describe())
+            else:
+                from stix.catalog.fetch.http import fetch_json
+                from stix.catalog.update import update_catalog
+
+                report = update_catalog(cloud, updated_dir(), fetch_json,
+                                        gcp_api_key=os.environ.get("STIX_GCP_API_KEY"))
+                print(report.describe())
         except StixError as exc:
             failed += 1
             print(f"stix: error: {cloud}: {exc.message}", file=sys.stderr)

@@ -19,9 +19,10 @@ def test_optimize_prints_table_and_choice(stix, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Considered resources" in result.stdout
     chosen = [line for line in result.stdout.splitlines() if "✔" in line]
-    cost = f"{2 * price(bundled_row('aws', InstanceType='p4d.24xlarge', AvailabilityZone='us-east-1a')):.2f}"
+    # SkyPilot's catalog prices p4d at $21.95764 in us-east-2, a hair below us-east-1's $21.957642
+    cost = f"{2 * price(bundled_row('aws', InstanceType='p4d.24xlarge', AvailabilityZone='us-east-2a')):.2f}"
     assert len(chosen) == 1 and "p4d.24xlarge" in chosen[0] and cost in chosen[0]
-    assert f"Placement: aws p4d.24xlarge (A100:8) in us-east-1/us-east-1a, 2 nodes, ${cost}/hr" in result.stdout
+    assert f"Placement: aws p4d.24xlarge (A100:8) in us-east-2/us-east-2a, 2 nodes, ${cost}/hr" in result.stdout
 
 
 def test_optimize_nothing_fits_is_one_line(stix, tmp_path):
@@ -43,11 +44,11 @@ def test_gpus_lists_offers_cheapest_first(stix):
     assert result.returncode == 0
     lines = [line for line in result.stdout.splitlines() if "│ A100 " in line]
     clouds = [line.split("│")[3].strip() for line in lines]
-    assert clouds == ["azure", "gcp", "aws"]
+    assert clouds == ["aws", "azure", "gcp"]
     summary = stix("gpus")
     assert any(line.startswith("│ H100 ") and "aws, azure, gcp" in line for line in summary.stdout.splitlines())
     regions = stix("gpus", "H100:8", "--cloud", "aws", "--all-regions")
-    assert regions.stdout.count("p5.48xlarge") == 5
+    assert regions.stdout.count("p5.48xlarge") == 4
 
 
 def test_gpus_unknown_name_suggests(stix):

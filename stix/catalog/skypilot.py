@@ -1,0 +1,204 @@
+"""`stix catalog update <cloud> --source skypilot`: SkyPilot's published catalog as a source.
+
+SkyPilot publishes a `vms.csv` per cloud (skypilot-org/skypilot-catalog, catalogs/v8/<cloud>/). It
+lists every instance type in every region; stix keeps what its bundled catalog keeps: the same
+instance types (and GPUs that attach to a host) in the same regions. Two shapes of SkyPilot's files
+need care, and both are read from the data rather than from the cloud's name:
+
+- a host row without an accelerator whose bundled row has one (GCP's a2/a3/a4/g2 hosts) is priced as
+  SkyPilot prices it: the host plus the row of that accelerator and count in the same zone;
+- a zone given as an availability-zone ID (AWS: `use1-az4`) is written as a zone name, `us-east-1d`
+  (the ID's number as a letter). AWS maps IDs to names per account, so the letter is nominal; spot
+  prices stay per zone. Local Zones (`use1-atl2-az1`) are left out, as the bundled catalog has none.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import re
+import string
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+from stix.atomic import write_atomic
+from stix.catalog.load import REQUIRED, bundled_dir
+from stix.errors import FetchError, UsageError
+
+DEFAULT_URL = "https://raw.githubusercontent.com/skypilot-org/skypilot-catalog/master/catalogs/v8/{cloud}/vms.csv"
+TIMEOUT_S = 60.0
+COLUMNS = ["InstanceType", "AcceleratorName", "AcceleratorCount", "vCPUs", "MemoryGiB", "GpuInfo", "Price",
+           "SpotPrice", "Region", "AvailabilityZone"]
+FetchText = Callable[[str], str]
+Row = dict[str, str]
+
+_AZ_ID = re.compile(r"[a-z]+\d+-az(\d+)")
+
+
+def default_url(cloud: str) -> str:
+    return DEFAULT_URL.format(cloud=cloud)
+
+
+def fetch_text(url: str) -> str:
+    """A local path, a file:// URL or an http(s) URL, read as text; any failure is one FetchError line."""
+    parsed = urllib.parse.urlparse(url)
+    try:
+        if parsed.scheme in ("", "file"):
+            return Path(urllib.parse.unquote(parsed.path) if parsed.scheme else url).expanduser().read_text()
+        if parsed.scheme not in ("http", "https"):
+            raise ValueError(f"unsupported URL scheme {parsed.scheme!r}")
+        request = urllib.request.Request(url, headers={"User-Agent": "stix-catalog"})
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+            return response.read().decode("utf-8")
+    except Exception as exc:
+        raise FetchError(f"reading {url} failed: {type(exc).__name__}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a stix catalog keeps of SkyPilot's: instance types (empty: GPUs attached to a host), regions,
+    and the bundled row of each kept instance type (or attachable GPU and count), for specs SkyPilot's row lacks."""
+
+    instance_types: frozenset[str]
+    regions: frozenset[str]
+    template: dict[tuple[str, str, str], Row]
+
+    @classmethod
+    def of_rows(cls, rows: Iterable[Row]) -> "Selection":
+        rows = list(rows)
+        template: dict[tuple[str, str, str], Row] = {}
+        for row in rows:
+            template.setdefault(_kind(row), row)
+        return cls(frozenset(r["InstanceType"] for r in rows), frozenset(r["Region"] for r in rows), template)
+
+
+def read_rows(text: str, source: str) -> list[Row]:
+    """A vms.csv's rows by column name ('#' lines skipped); a file without SkyPilot's columns is refused."""
+    reader = csv.DictReader(line for line in io.StringIO(text) if not line.startswith("#"))
+    header = [name.strip() for name in reader.fieldnames or []]
+    missing = [name for name in REQUIRED if name not in header]
+    if missing:
+        raise UsageError(f"{source}: not a SkyPilot vms.csv (lacks columns {', '.join(missing)})")
+    return [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+
+
+def bundled_selection(cloud: str) -> Selection:
+    path = bundled_dir() / f"{cloud}.csv"
+    if not path.is_file():
+        raise UsageError(f"stix bundles no {cloud} catalog to select SkyPilot's rows by")
+    return Selection.of_rows(read_rows(path.read_text(), str(path)))
+
+
+def select(rows: list[Row], selection: Selection) -> list[Row]:
+    """SkyPilot's rows reduced to the selection, in stix's columns, hosts priced with their GPUs."""
+    gpus = {(r["AcceleratorName"], _plain(r["AcceleratorCount"]), r["Region"], r["AvailabilityZone"]): r
+            for r in rows if not r["InstanceType"] and r["AcceleratorName"]}
+    out = []
+    for row in rows:
+        if row["InstanceType"] not in selection.instance_types or row["Region"] not in selection.regions:
+            continue
+        template = selection.template.get(_kind(row))
+        if template is None:
+            continue  # an attachable GPU count, or a host, the bundled catalog does not list
+        zone = _zone_name(row["Region"], row["AvailabilityZone"])
+        if zone is None:
+            continue
+        new = {column: row.get(column, "") for column in COLUMNS}
+        new["AvailabilityZone"] = zone
+        new["AcceleratorCount"] = _plain(row["AcceleratorCount"])
+        if row["InstanceType"] and not row["AcceleratorName"] and template["AcceleratorName"]:
+            gpu = gpus.get((template["AcceleratorName"], _plain(template["AcceleratorCount"]), row["Region"],
+                            row["AvailabilityZone"]))
+            if gpu is None:
+                continue  # SkyPilot cannot price this host's GPUs in this zone
+            new["Price"] = _sum(row["Price"], gpu["Price"])
+            new["SpotPrice"] = _sum(row["SpotPrice"], gpu["SpotPrice"])
+            for column in ("AcceleratorName", "AcceleratorCount", "GpuInfo"):
+                new[column] = template[column]
+        if "Gpus" not in new["GpuInfo"]:
+            new["GpuInfo"] = template["GpuInfo"]
+        for column in ("vCPUs", "MemoryGiB", "Price", "SpotPrice"):
+            new[column] = _plain(new[column])
+        if new["Price"] or new["SpotPrice"]:
+            out.append(new)
+    return out
+
+
+@dataclass(frozen=True)
+class SkyPilotReport:
+    cloud: str
+    path: Path
+    rows: int
+    instance_types: int
+    url: str
+
+    def describe(self) -> str:
+        return (f"{self.cloud}: {self.rows} rows ({self.instance_types} instance types) from SkyPilot's catalog "
+                f"{self.url}; wrote {self.path}")
+
+
+def update_from_skypilot(cloud: str, out_dir: Path, fetch: FetchText = fetch_text, url: Optional[str] = None,
+                         today: Optional[datetime.date] = None) -> SkyPilotReport:
+    """Nothing is written unless the source is read, is a SkyPilot vms.csv, and leaves rows after selection."""
+    from stix.catalog.update import updatable
+
+    clouds = updatable()
+    if cloud not in clouds:
+        raise UsageError(f"cannot update the {cloud!r} catalog; updatable: {', '.join(clouds)}")
+    url = url or default_url(cloud)
+    selection = bundled_selection(cloud)
+    rows = select(read_rows(fetch(url), url), selection)
+    if not rows:
+        raise UsageError(f"{url}: no rows for the instance types and regions of stix's {cloud} catalog")
+    day = (today or datetime.date.today()).isoformat()
+    header = (f"# source: SkyPilot catalog {url} (the instance types and regions of stix's bundled {cloud} "
+              f"catalog), fetched {day}. date: {day}. Refresh: stix catalog update {cloud} --source skypilot\n")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{cloud}.csv"
+    write_atomic(path, render(header, rows), new_mode=0o644)
+    return SkyPilotReport(cloud, path, len(rows), len({r["InstanceType"] for r in rows}), url)
+
+
+def render(header: str, rows: list[Row]) -> str:
+    text = io.StringIO()
+    text.write(header)
+    writer = csv.DictWriter(text, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()
+
+
+def _kind(row: Row) -> tuple[str, str, str]:
+    if row["InstanceType"]:
+        return (row["InstanceType"], "", "")
+    return ("", row["AcceleratorName"], _plain(row["AcceleratorCount"]))
+
+
+def _zone_name(region: str, zone: str) -> Optional[str]:
+    if zone.startswith(region) or not zone:
+        return zone
+    match = _AZ_ID.fullmatch(zone)
+    if match is None or not 1 <= int(match.group(1)) <= 26:
+        return None
+    return region + string.ascii_lowercase[int(match.group(1)) - 1]
+
+
+def _plain(text: str) -> str:
+    """'8.0' -> '8', '0.204000' -> '0.204', '' stays ''."""
+    if not text or text.lower() == "nan":
+        return ""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return str(int(value)) if value == int(value) else f"{value:.10g}"
+
+
+def _sum(a: str, b: str) -> str:
+    if not a or not b:
+        return ""
+    return _plain(str(round(float(a) + float(b), 6)))
