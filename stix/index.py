@@ -196,6 +196,10 @@ class ClusterIndex:
         now = self.clock()
         at = now if at is None else min(at, now)
         with self._connect() as conn:
+            opened = conn.execute("SELECT started_at FROM usage_intervals WHERE name=? AND ended_at IS NULL",
+                                  (name,)).fetchone()
+            if opened is not None and at < opened[0]:
+                at = now  # a time from before the interval it would end (a stale stamp): not this transition's
             conn.execute("UPDATE clusters SET updated_at=CASE WHEN status=? THEN updated_at ELSE ? END, status=? "
                          "WHERE name=?", (status, at, status, name))
             if status in (UP, STOPPED):

@@ -148,6 +148,9 @@ def test_autostop_counts_from_the_agents_time_not_when_refresh_noticed(tmp_path)
     assert index.get("c").updated_at == agent_stopped
     index.set_status("c", UP, at=clock.now + H)  # a time in the future is taken as now
     assert index.intervals()[-1].started_at == clock.now
+    clock.advance(1)
+    index.set_status("c", STOPPED, at=agent_stopped)  # a stale stamp from the earlier autostop is not this stop's
+    assert index.intervals()[-1].started_at == clock.now
 
 
 def test_a_stop_learned_late_is_moved_back_to_the_agents_time(tmp_path):
@@ -272,3 +275,42 @@ def test_managed_jobs_get_their_clusters_cost_without_double_counting(tmp_path):
     assert data["total"]["total_cost"] == pytest.approx(9.0) and data["managed_jobs"][0]["clusters"] == ["train-7"]
     earlier = SimpleNamespace(id=1, name="train", status="FAILED", submitted=clock.now, recoveries=0)
     assert cost_report(index, [(earlier, attempts)]).managed_jobs == []  # launched before the job: not its clusters
+
+
+def test_the_sdk_returns_the_commands_records(stix_home):
+    import stix as sdk
+    from stix.home import StixHome
+
+    index = ClusterIndex(StixHome(stix_home).index_db)
+    _launch(index, "c", rate=1.0)
+    _launch(index, "c", rate=2.0, resources="1x aws(m5.xlarge)")
+    index.set_status("c", STOPPED)
+    (condensed,) = sdk.get(sdk.cost_report(days=7))
+    lives = sdk.get(sdk.cost_report(days=7, all=True))
+    assert condensed["name"] == "c" and condensed["status"] == sdk.ClusterStatus.STOPPED
+    assert {"duration", "stopped_duration", "total_cost", "managed_job", "ended_at"} <= set(condensed)
+    assert [life["status"] for life in lives] == [None, sdk.ClusterStatus.STOPPED]
+    with pytest.raises(UsageError, match="--days 0"):
+        sdk.cost_report(days=0)
+
+
+def test_refresh_reads_the_agents_stop_time_where_the_heads_disk_is_here(tmp_path):
+    from stix import cluster_jobs
+    from stix.agent.node_agent import REMOTE_DIR, STOPPED_AT_FILE
+    from stix.home import StixHome
+    from stix.lifecycle import agent_stop_time
+    from stix.spec import ClusterInfo, NodeInfo
+    from tests.saved_cluster import save_cluster
+
+    home = StixHome(tmp_path / "home")
+    save_cluster(home, "c")  # a local cluster: its head's home is /nodes/0 in the saved node list
+    assert agent_stop_time(home, "c") is None  # the agent never fired
+    assert agent_stop_time(home, "missing") is None
+    head_home = tmp_path / "head-home"
+    (head_home / REMOTE_DIR).mkdir(parents=True)
+    (head_home / REMOTE_DIR / STOPPED_AT_FILE).write_text("1234.5\n")
+    node = NodeInfo("c-0", 0, "127.0.0.5", 22, "stix", "ssh-ed25519 AAAA", str(head_home))
+    cluster_jobs.save_info(home, ClusterInfo("c", "local", (node,), str(home.key_path("c"))))
+    assert agent_stop_time(home, "c") == 1234.5
+    (head_home / REMOTE_DIR / STOPPED_AT_FILE).write_text("garbage")
+    assert agent_stop_time(home, "c") is None
