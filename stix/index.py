@@ -193,17 +193,18 @@ class ClusterIndex:
     def set_status(self, name: str, status: str, at: Optional[float] = None) -> None:
         """UP and STOPPED are billing transitions too; `at` is when it happened (an autostop the node agent did
         before anyone looked), default now."""
-        now = self.clock()
-        at = now if at is None else min(at, now)
         with self._connect() as conn:
-            opened = conn.execute("SELECT started_at FROM usage_intervals WHERE name=? AND ended_at IS NULL",
-                                  (name,)).fetchone()
-            if opened is not None and at < opened[0]:
-                at = now  # a time from before the interval it would end (a stale stamp): not this transition's
+            at = _when(conn, name, at, self.clock())
             conn.execute("UPDATE clusters SET updated_at=CASE WHEN status=? THEN updated_at ELSE ? END, status=? "
                          "WHERE name=?", (status, at, status, name))
             if status in (UP, STOPPED):
                 _switch(conn, name, status, at)
+
+    def end_life(self, name: str, at: Optional[float] = None) -> None:
+        """The cluster's nodes are gone though its entry stays (refresh found an autodown): billing ends at `at`
+        (default now); `destroy` later removes the entry."""
+        with self._connect() as conn:
+            _close_life(conn, name, _when(conn, name, at, self.clock()))
 
     def correct_stop(self, name: str, at: float) -> bool:
         """The node agent says the cluster stopped at `at`, earlier than stix recorded (a stopped VM could not be
@@ -278,6 +279,15 @@ class ClusterIndex:
             rows = conn.execute("SELECT name, launched_at, state, started_at, ended_at, hourly_cost FROM usage_intervals "
                                 "ORDER BY started_at, rowid").fetchall()
         return [UsageInterval(*row) for row in rows]
+
+
+def _when(conn: sqlite3.Connection, name: str, at: Optional[float], now: float) -> float:
+    """When a reported transition happened: `at`, but never in the future, and now for a time from before the
+    interval it would end (a stale stamp of an earlier autostop is not this transition's)."""
+    if at is None or at > now:
+        return now
+    opened = conn.execute("SELECT started_at FROM usage_intervals WHERE name=? AND ended_at IS NULL", (name,)).fetchone()
+    return now if opened is not None and at < opened[0] else at
 
 
 def _switch(conn: sqlite3.Connection, name: str, state: str, at: float) -> None:

@@ -159,7 +159,14 @@ def refresh(session: Session, cluster: str) -> DriftReport:
         session.index.set_status(cluster, status, at=agent_stop_time(session.home, cluster) if autostopped else None)
         if autostopped:
             session.index.set_autostop(cluster, None)  # the agent's timer fired, and it is spent
+        if _every_node_gone(record, report):  # an autodown (or a teardown behind stix's back): billing ended
+            session.index.end_life(cluster, agent_stop_time(session.home, cluster))
     return report
+
+
+def _every_node_gone(record: idx.ClusterRecord, report: DriftReport) -> bool:
+    gone = [r for r in report.resources if r.op == "delete"]
+    return len(gone) == len(report.resources) >= record.num_nodes > 0
 
 
 def agent_stop_time(home: StixHome, cluster: str) -> Optional[float]:
@@ -177,8 +184,10 @@ def agent_stop_time(home: StixHome, cluster: str) -> Optional[float]:
         return None
     if not info.nodes or not cloud_for(info.cloud).nodes_are_processes:
         return None
-    path = Path(info.head.home) / REMOTE_DIR / STOPPED_AT_FILE
-    return _stop_time(path.read_text) if path.exists() else None
+    for path in (Path(info.head.home) / REMOTE_DIR / STOPPED_AT_FILE, Path(info.head.home).parent.parent / STOPPED_AT_FILE):
+        if path.exists():  # the second: an autodown removed the head's home
+            return _stop_time(path.read_text)
+    return None
 
 
 def _agent_stop_time_from_head(session: Session, cluster: str, head) -> None:

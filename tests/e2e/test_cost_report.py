@@ -79,3 +79,27 @@ def test_an_autostop_counts_from_when_the_agent_stopped(stix, stix_home, tmp_pat
         assert row["stopped_s"] >= time.time() - agent_time - 5 and row["stopped_s"] > 0
     finally:
         assert stix("destroy", "-y", "e2e-idle").returncode == 0
+
+
+def test_an_autodown_ends_the_clusters_cost_when_the_agent_tore_it_down(stix, stix_home, tmp_path, engine):
+    from stix.agent.node_agent import STOPPED_AT_FILE
+
+    task = tmp_path / "e2e-gone.yaml"
+    task.write_text("name: e2e-gone\nresources:\n  infra: local\n")
+    up = stix("up", "-y", str(task), "-i", "0.05", "--down")
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        root = stix_home / "clusters" / "e2e-gone"
+        head = root / "nodes" / "e2e-gone-head"
+        wait_for(lambda: not sshd.processes_under(root) and not head.exists(), 60, "autodown to remove the cluster")
+        agent_time = float((root / "nodes" / STOPPED_AT_FILE).read_text())
+        refreshed = stix("status", "--refresh")
+        assert refreshed.returncode == 0, refreshed.stdout + refreshed.stderr
+        (row,) = _report(stix)["clusters"]
+        assert (row["status"], row["ended_at"]) == ("TERMINATED", agent_time)
+        (interval,) = ClusterIndex(StixHome(stix_home).index_db).intervals()
+        assert (interval.state, interval.ended_at) == (UP, agent_time)
+    finally:
+        assert stix("destroy", "-y", "e2e-gone").returncode == 0
+    (row,) = _report(stix)["clusters"]
+    assert (row["status"], row["ended_at"]) == ("TERMINATED", agent_time)

@@ -314,3 +314,29 @@ def test_refresh_reads_the_agents_stop_time_where_the_heads_disk_is_here(tmp_pat
     assert agent_stop_time(home, "c") == 1234.5
     (head_home / REMOTE_DIR / STOPPED_AT_FILE).write_text("garbage")
     assert agent_stop_time(home, "c") is None
+
+
+def test_an_autodown_ends_billing_at_the_agents_time_though_the_entry_stays(tmp_path):
+    clock = Clock()
+    index = _index(tmp_path, clock)
+    _launch(index, rate=2.0)
+    agent_time = clock.now + 1 * H
+    clock.advance(6)
+    index.set_status("c", "DEGRADED")  # refresh: every node gone
+    index.end_life("c", agent_time)
+    index.end_life("c", clock.now)  # a second refresh finds nothing open
+    clock.advance(5)
+    (row,) = cost_rows(index)
+    assert (row.status, row.ended_at, row.up_s, row.total_cost) == (TERMINATED, agent_time, 1 * H, pytest.approx(2.0))
+    assert index.get("c") is not None  # `destroy` removes it
+    index.remove("c")
+    assert cost_rows(index)[0].ended_at == agent_time
+
+
+def test_a_failed_up_that_leaves_nothing_records_no_cost(tmp_path):
+    clock = Clock()
+    index = _index(tmp_path, clock)
+    index.upsert("f", "aws", 1, "INIT", None, None, "1x aws(m5.large)", 1.0)  # apply started, then failed
+    clock.advance(1)
+    index.remove("f")  # the launch landed nowhere
+    assert (index.history(), index.intervals(), cost_rows(index)) == ([], [], [])
