@@ -276,8 +276,8 @@ class ClusterIndex:
         if not self.path.exists():
             return []
         with self._connect() as conn:
-            rows = conn.execute("SELECT name, launched_at, state, started_at, ended_at, hourly_cost FROM usage_intervals "
-                                "ORDER BY started_at, rowid").fetchall()
+            rows = conn.execute("SELECT name, launched_at, state, started_at, ended_at, hourly_cost "
+                                "FROM usage_intervals ORDER BY started_at, rowid").fetchall()
         return [UsageInterval(*row) for row in rows]
 
 
@@ -286,7 +286,8 @@ def _when(conn: sqlite3.Connection, name: str, at: Optional[float], now: float) 
     interval it would end (a stale stamp of an earlier autostop is not this transition's)."""
     if at is None or at > now:
         return now
-    opened = conn.execute("SELECT started_at FROM usage_intervals WHERE name=? AND ended_at IS NULL", (name,)).fetchone()
+    opened = conn.execute("SELECT started_at FROM usage_intervals WHERE name=? AND ended_at IS NULL",
+                          (name,)).fetchone()
     return now if opened is not None and at < opened[0] else at
 
 

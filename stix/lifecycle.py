@@ -184,7 +184,8 @@ def agent_stop_time(home: StixHome, cluster: str) -> Optional[float]:
         return None
     if not info.nodes or not cloud_for(info.cloud).nodes_are_processes:
         return None
-    for path in (Path(info.head.home) / REMOTE_DIR / STOPPED_AT_FILE, Path(info.head.home).parent.parent / STOPPED_AT_FILE):
+    head = Path(info.head.home)
+    for path in (head / REMOTE_DIR / STOPPED_AT_FILE, head.parent.parent / STOPPED_AT_FILE):
         if path.exists():  # the second: an autodown removed the head's home
             return _stop_time(path.read_text)
     return None
