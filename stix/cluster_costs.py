@@ -1,15 +1,15 @@
 """What each cluster cost, alive and torn down (`stix cost-report`, stix.cost_report()), from the index's history.
 
-A row is one life of a cluster in one shape; its cost is the cluster's $/hr (the catalog price the optimizer
-used, times the nodes) over the time it lived. A stopped cluster counts until it stopped; a stop and a later
-start are not split into intervals.
+A life of a cluster (one shape, from `up` to `destroy` or a relaunch in another shape) is a run of usage
+intervals, UP or STOPPED, split at every stop and start (an autostop at the time the node agent did it). Its cost
+is the sum over UP intervals of hours x the $/hr it ran at (the catalog price the optimizer used, times the
+nodes); stopped time is reported and costs nothing here (disks of stopped clusters are not counted).
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass
-from typing import Any, Optional, Union
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Iterable, Optional, Union
 
 from stix import index as idx
 from stix.errors import UsageError
@@ -22,16 +22,60 @@ DEFAULT_DAYS = 30
 class CostRow:
     name: str
     launched_at: float
-    duration_s: float
+    ended_at: Optional[float]
+    """When it was torn down; None while it lives."""
+    up_s: float
+    stopped_s: float
     num_nodes: int
     resources: str
     status: str
     """UP, STOPPED, INIT or DEGRADED while the cluster lives; TERMINATED once destroyed."""
     hourly_cost: float
     total_cost: float
+    managed_job: Optional[int] = None
+    """The managed job whose attempt ran on this cluster, if any."""
+    lives: int = 1
+    """How many lives a condensed row (one per name) sums."""
+
+    @property
+    def duration_s(self) -> float:
+        """The billed time, as SkyPilot's DURATION."""
+        return self.up_s
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "duration_s": self.duration_s}
+
+
+@dataclass(frozen=True)
+class JobCost:
+    job_id: int
+    name: str
+    status: str
+    attempts: int
+    recoveries: int
+    clusters: tuple[str, ...]
+    up_s: float
+    total_cost: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "clusters": list(self.clusters)}
+
+
+@dataclass(frozen=True)
+class CostReport:
+    clusters: list[CostRow]
+    managed_jobs: list[JobCost]
+
+    @property
+    def total_cost(self) -> float:
+        """Over the cluster rows only: a managed job's cost is already in its clusters'."""
+        return sum(row.total_cost for row in self.clusters)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"clusters": [row.to_dict() for row in self.clusters],
+                "managed_jobs": [job.to_dict() for job in self.managed_jobs],
+                "total": {"total_cost": self.total_cost, "up_s": sum(row.up_s for row in self.clusters),
+                          "stopped_s": sum(row.stopped_s for row in self.clusters)}}
 
 
 def resources_str(spec: Any) -> str:
@@ -55,26 +99,79 @@ def check_days(days: Union[None, int, str]) -> int:
     return whole
 
 
-def cost_rows(index: idx.ClusterIndex, days: Union[None, int, str] = None,
-              now: Optional[float] = None) -> list[CostRow]:
-    """Every live cluster, and those torn down within the last `days` days (default 30), oldest first."""
+def cost_rows(index: idx.ClusterIndex, days: Union[None, int, str] = None, now: Optional[float] = None,
+              all_: bool = True) -> list[CostRow]:
+    """Every live cluster, and those torn down within the last `days` days (default 30), oldest first: one row per
+    life with all_ (SkyPilot's --all: everything in full), else one row per cluster name summing its lives."""
     window = check_days(days)
-    now = time.time() if now is None else now
+    now = index.clock() if now is None else now
     live = {record.name: record for record in index.all()}
+    spans: dict[tuple[str, float], list[idx.UsageInterval]] = {}
+    for interval in index.intervals():
+        spans.setdefault((interval.name, interval.launched_at), []).append(interval)
     rows = []
     for entry in index.history():
-        record = live.get(entry.name) if entry.ended_at is None else None
         if entry.ended_at is not None and entry.ended_at < now - window * 86400:
             continue
-        if record is None:
-            end, status = (entry.ended_at if entry.ended_at is not None else now), TERMINATED
+        record = live.get(entry.name) if entry.ended_at is None else None
+        status = record.status if record is not None else TERMINATED
+        end = entry.ended_at if entry.ended_at is not None else now
+        up, stopped, cost = _sums(spans.get((entry.name, entry.launched_at), ()), end)
+        rows.append(CostRow(entry.name, entry.launched_at, entry.ended_at, up, stopped, entry.num_nodes,
+                            entry.resources, status, entry.hourly_cost, cost))
+    return rows if all_ else _condensed(rows)
+
+
+def _sums(intervals: Iterable[idx.UsageInterval], end: float) -> tuple[float, float, float]:
+    up = stopped = cost = 0.0
+    for interval in intervals:
+        seconds = max(0.0, (interval.ended_at if interval.ended_at is not None else end) - interval.started_at)
+        if interval.state == idx.STOPPED:
+            stopped += seconds
         else:
-            end = record.updated_at if record.status == idx.STOPPED else now
-            status = record.status
-        duration = max(0.0, end - entry.launched_at)
-        rows.append(CostRow(entry.name, entry.launched_at, duration, entry.num_nodes, entry.resources, status,
-                            entry.hourly_cost, entry.hourly_cost * duration / 3600))
-    return rows
+            up += seconds
+            cost += seconds / 3600 * interval.hourly_cost
+    return up, stopped, cost
+
+
+def _condensed(rows: list[CostRow]) -> list[CostRow]:
+    """One row per name: the latest life's shape and status, every life's hours and dollars."""
+    by_name: dict[str, CostRow] = {}
+    for row in rows:  # oldest first
+        before = by_name.get(row.name)
+        by_name[row.name] = row if before is None else replace(
+            row, up_s=before.up_s + row.up_s, stopped_s=before.stopped_s + row.stopped_s,
+            total_cost=before.total_cost + row.total_cost, lives=before.lives + 1)
+    return sorted(by_name.values(), key=lambda row: row.launched_at)
+
+
+def cost_report(index: idx.ClusterIndex, jobs: Iterable[Any] = (), days: Union[None, int, str] = None,
+                now: Optional[float] = None, all_: bool = False) -> CostReport:
+    """The clusters' rows and, for each managed job whose attempts ran on them, its share (those same rows).
+
+    `jobs` are stix.managed.store ManagedJob records with their attempts: (job, attempts) pairs."""
+    lives = cost_rows(index, days, now, all_=True)
+    job_rows, owner = [], {}
+    for job, attempts in jobs:
+        names = tuple(dict.fromkeys(attempt.cluster for attempt in attempts))
+        mine = [row for row in lives if row.name in names and row.launched_at >= job.submitted]
+        for row in mine:
+            owner[(row.name, row.launched_at)] = job.id
+        if mine:
+            job_rows.append(JobCost(job.id, job.name, job.status, len(attempts), job.recoveries, names,
+                                    sum(row.up_s for row in mine), sum(row.total_cost for row in mine)))
+    lives = [replace(row, managed_job=owner.get((row.name, row.launched_at))) for row in lives]
+    return CostReport(lives if all_ else _condensed(lives), job_rows)
+
+
+def managed_jobs(home: Any) -> list[tuple[Any, list[Any]]]:
+    """Every managed job in this home's store with its attempts; none when no job was ever submitted."""
+    from stix.managed.store import JobStore
+
+    store = JobStore(home)
+    if not store.path.exists():
+        return []
+    return [(job, store.attempts(job.id)) for job in store.all()]
 
 
 def duration_text(seconds: float) -> str:

@@ -10,7 +10,7 @@ import sqlite3
 import time
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS clusters (
@@ -43,6 +43,20 @@ CREATE TABLE IF NOT EXISTS cluster_history (
 """One row per life of a cluster in one shape (the cost report): opened at `up`, closed at `destroy` or when
 a later `up` changes its shape."""
 
+INTERVALS = """
+CREATE TABLE IF NOT EXISTS usage_intervals (
+    name TEXT NOT NULL,
+    launched_at REAL NOT NULL,
+    state TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    hourly_cost REAL NOT NULL
+)
+"""
+"""The billing transitions of each life (cluster_history's name, launched_at): an UP or STOPPED interval from
+one transition to the next (up, stop, start, an autostop the node agent did, destroy); the open one has no end.
+hourly_cost is the life's $/hr, kept per interval so the report sums hours x the price each ran at."""
+
 INIT = "INIT"
 UP = "UP"
 STOPPED = "STOPPED"
@@ -62,6 +76,19 @@ class HistoryRecord:
     """As SkyPilot writes it: '2x aws(g5.xlarge, A10G:1)'."""
     hourly_cost: float
     """$/hr of the whole cluster."""
+
+
+@dataclass(frozen=True)
+class UsageInterval:
+    name: str
+    launched_at: float
+    """The life (HistoryRecord) this interval belongs to."""
+    state: str
+    """UP (billed) or STOPPED (not billed: disks are not counted)."""
+    started_at: float
+    ended_at: Optional[float]
+    """None for the open interval of a live cluster."""
+    hourly_cost: float
 
 
 @dataclass(frozen=True)
@@ -114,8 +141,9 @@ class ClusterRecord:
 
 
 class ClusterIndex:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, clock: Optional[Callable[[], float]] = None) -> None:
         self.path = path
+        self.clock = clock or (lambda: time.time())
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,6 +154,8 @@ class ClusterIndex:
         for column, kind in ADDED_COLUMNS:  # indexes written before these columns existed
             if column not in present:
                 conn.execute(f"ALTER TABLE clusters ADD COLUMN {column} {kind}")
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name='usage_intervals'").fetchone() is None:
+            _add_intervals(conn)
         return conn
 
     def upsert(self, name: str, cloud: str, num_nodes: int, status: str, task_path: Optional[str],
@@ -133,7 +163,7 @@ class ClusterIndex:
                hourly_cost: Optional[float] = None) -> None:
         """resources_str and hourly_cost (given by `up`) are written when given, left None they keep theirs; a
         resources_str that differs from the recorded one (a new shape, as the history counts it) stamps launched_at."""
-        now = time.time()
+        now = self.clock()
         launched = now if resources_str is not None else None
         with self._connect() as conn:
             conn.execute(
@@ -160,21 +190,49 @@ class ClusterIndex:
             marks = ", ".join("?" for _ in fields(ClusterRecord))
             conn.execute(f"INSERT OR REPLACE INTO clusters ({columns}) VALUES ({marks})", astuple(record))
 
-    def set_status(self, name: str, status: str) -> None:
+    def set_status(self, name: str, status: str, at: Optional[float] = None) -> None:
+        """UP and STOPPED are billing transitions too; `at` is when it happened (an autostop the node agent did
+        before anyone looked), default now."""
         with self._connect() as conn:
+            at = _when(conn, name, at, self.clock())
             conn.execute("UPDATE clusters SET updated_at=CASE WHEN status=? THEN updated_at ELSE ? END, status=? "
-                         "WHERE name=?", (status, time.time(), status, name))
+                         "WHERE name=?", (status, at, status, name))
+            if status in (UP, STOPPED):
+                _switch(conn, name, status, at)
+
+    def end_life(self, name: str, at: Optional[float] = None) -> None:
+        """The cluster's nodes are gone though its entry stays (refresh found an autodown): billing ends at `at`
+        (default now); `destroy` later removes the entry."""
+        with self._connect() as conn:
+            _close_life(conn, name, _when(conn, name, at, self.clock()))
+
+    def correct_stop(self, name: str, at: float) -> bool:
+        """The node agent says the cluster stopped at `at`, earlier than stix recorded (a stopped VM could not be
+        asked at refresh): move the last UP -> STOPPED boundary back to it. Whether anything moved."""
+        with self._connect() as conn:
+            rows = conn.execute("SELECT rowid, state, started_at FROM usage_intervals WHERE name=? "
+                                "ORDER BY started_at DESC, rowid DESC LIMIT 3", (name,)).fetchall()
+            stopped = next((i for i, row in enumerate(rows) if row[1] == STOPPED), None)
+            if stopped is None or stopped + 1 >= len(rows) or rows[stopped + 1][1] != UP:
+                return False
+            (stop_id, _, stop_at), (up_id, _, up_at) = rows[stopped], rows[stopped + 1]
+            if not up_at <= at < stop_at:
+                return False
+            conn.execute("UPDATE usage_intervals SET started_at=? WHERE rowid=?", (at, stop_id))
+            conn.execute("UPDATE usage_intervals SET ended_at=? WHERE rowid=?", (at, up_id))
+            return True
 
     def set_autostop(self, name: str, setting: Optional[str]) -> None:
         with self._connect() as conn:
             conn.execute("UPDATE clusters SET autostop=? WHERE name=?", (setting, name))
 
     def remove(self, name: str) -> None:
-        """The cluster is gone (destroyed, or a launch that landed nowhere): its entry goes and its open history
-        row closes."""
+        """The cluster is gone (destroyed, or a launch that landed nowhere): its entry goes, its open history
+        row and usage interval close; the history stays for the cost report."""
+        now = self.clock()
         with self._connect() as conn:
             conn.execute("DELETE FROM clusters WHERE name=?", (name,))
-            conn.execute("UPDATE cluster_history SET ended_at=? WHERE name=? AND ended_at IS NULL", (time.time(), name))
+            _close_life(conn, name, now)
 
     def get(self, name: str) -> Optional[ClusterRecord]:
         if not self.path.exists():
@@ -192,16 +250,19 @@ class ClusterIndex:
 
     def record_launch(self, name: str, cloud: str, num_nodes: int, resources: str, hourly_cost: float) -> None:
         """An `up` that leaves the cluster UP: a new history row, unless the open one already has this shape."""
-        now = time.time()
+        now = self.clock()
         shape = (cloud, num_nodes, resources, hourly_cost)
         with self._connect() as conn:
             row = conn.execute("SELECT cloud, num_nodes, resources, hourly_cost FROM cluster_history "
                                "WHERE name=? AND ended_at IS NULL", (name,)).fetchone()
             if row is not None and tuple(row) == shape:
+                _switch(conn, name, UP, now)  # `up` of a stopped cluster starts it
                 return
-            conn.execute("UPDATE cluster_history SET ended_at=? WHERE name=? AND ended_at IS NULL", (now, name))
+            _close_life(conn, name, now)
             conn.execute("INSERT INTO cluster_history (name, launched_at, ended_at, cloud, num_nodes, resources, "
                          "hourly_cost) VALUES (?, ?, NULL, ?, ?, ?, ?)", (name, now, *shape))
+            conn.execute("INSERT INTO usage_intervals (name, launched_at, state, started_at, ended_at, hourly_cost) "
+                         "VALUES (?, ?, ?, ?, NULL, ?)", (name, now, UP, now, hourly_cost))
 
     def history(self) -> list[HistoryRecord]:
         if not self.path.exists():
@@ -210,6 +271,63 @@ class ClusterIndex:
             rows = conn.execute("SELECT name, launched_at, ended_at, cloud, num_nodes, resources, hourly_cost "
                                 "FROM cluster_history ORDER BY launched_at").fetchall()
         return [HistoryRecord(*row) for row in rows]
+
+    def intervals(self) -> list[UsageInterval]:
+        if not self.path.exists():
+            return []
+        with self._connect() as conn:
+            rows = conn.execute("SELECT name, launched_at, state, started_at, ended_at, hourly_cost "
+                                "FROM usage_intervals ORDER BY started_at, rowid").fetchall()
+        return [UsageInterval(*row) for row in rows]
+
+
+def _when(conn: sqlite3.Connection, name: str, at: Optional[float], now: float) -> float:
+    """When a reported transition happened: `at`, but never in the future, and now for a time from before the
+    interval it would end (a stale stamp of an earlier autostop is not this transition's)."""
+    if at is None or at > now:
+        return now
+    opened = conn.execute("SELECT started_at FROM usage_intervals WHERE name=? AND ended_at IS NULL",
+                          (name,)).fetchone()
+    return now if opened is not None and at < opened[0] else at
+
+
+def _switch(conn: sqlite3.Connection, name: str, state: str, at: float) -> None:
+    """Close the open interval of the cluster's live history row and open one in `state`, unless it is in it."""
+    row = conn.execute("SELECT rowid, state, started_at, launched_at, hourly_cost FROM usage_intervals "
+                       "WHERE name=? AND ended_at IS NULL", (name,)).fetchone()
+    if row is None or row[1] == state:
+        return
+    rowid, _, started_at, launched_at, hourly_cost = row
+    at = max(at, started_at)
+    conn.execute("UPDATE usage_intervals SET ended_at=? WHERE rowid=?", (at, rowid))
+    conn.execute("INSERT INTO usage_intervals (name, launched_at, state, started_at, ended_at, hourly_cost) "
+                 "VALUES (?, ?, ?, ?, NULL, ?)", (name, launched_at, state, at, hourly_cost))
+
+
+def _close_life(conn: sqlite3.Connection, name: str, at: float) -> None:
+    conn.execute("UPDATE usage_intervals SET ended_at=MAX(?, started_at) WHERE name=? AND ended_at IS NULL",
+                 (at, name))
+    conn.execute("UPDATE cluster_history SET ended_at=? WHERE name=? AND ended_at IS NULL", (at, name))
+
+
+def _add_intervals(conn: sqlite3.Connection) -> None:
+    """An index written before usage intervals: each life becomes one UP interval, or UP then STOPPED for a live
+    cluster recorded STOPPED (since its last status change), so the old index reports as it did."""
+    conn.execute("BEGIN IMMEDIATE")
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name='usage_intervals'").fetchone() is not None:
+        conn.commit()  # another process added it meanwhile
+        return
+    conn.execute(INTERVALS)
+    stopped = dict(conn.execute("SELECT name, updated_at FROM clusters WHERE status=?", (STOPPED,)).fetchall())
+    for name, launched_at, ended_at, cost in conn.execute(
+            "SELECT name, launched_at, ended_at, hourly_cost FROM cluster_history").fetchall():
+        stop = stopped.get(name) if ended_at is None else None
+        spans = [(UP, launched_at, ended_at)] if stop is None else \
+            [(UP, launched_at, max(stop, launched_at)), (STOPPED, max(stop, launched_at), None)]
+        for state, start, end in spans:
+            conn.execute("INSERT INTO usage_intervals (name, launched_at, state, started_at, ended_at, hourly_cost) "
+                         "VALUES (?, ?, ?, ?, ?, ?)", (name, launched_at, state, start, end, cost))
+    conn.commit()
 
 
 def resources_string(num_nodes: int, cloud: str, instance_type: str, accelerator: str = "", count: float = 0.0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from pathlib import Path
+from typing import Callable, Optional
 
 from stix import index as idx
 from stix import cluster_jobs, containers, ssh_config
@@ -35,6 +36,7 @@ def start(session: Session, cluster: str, yes: bool = False) -> None:
     spec, outputs = _set_power(session, cluster, stopped=False, yes=yes)
     mounts = storage.load_mounts(session.home, cluster)
     with ClusterConnections(cluster_info(session, spec, outputs)) as conns:
+        _agent_stop_time_from_head(session, cluster, conns.connections[0])
         sized(session, conns, spec)
         storage.attach_nodes(session, conns, mounts, storage.remotes_for(session.home, mounts))
         cluster_jobs.install_agent(conns)
@@ -153,10 +155,62 @@ def refresh(session: Session, cluster: str) -> DriftReport:
     record = session.index.get(cluster)
     if record is not None:
         status = _status_after(record, report)
-        session.index.set_status(cluster, status)
-        if status == idx.STOPPED and record.status == idx.UP:
+        autostopped = status == idx.STOPPED and record.status == idx.UP
+        session.index.set_status(cluster, status, at=agent_stop_time(session.home, cluster) if autostopped else None)
+        if autostopped:
             session.index.set_autostop(cluster, None)  # the agent's timer fired, and it is spent
+        if _every_node_gone(record, report):  # an autodown (or a teardown behind stix's back): billing ended
+            session.index.end_life(cluster, agent_stop_time(session.home, cluster))
     return report
+
+
+def _every_node_gone(record: idx.ClusterRecord, report: DriftReport) -> bool:
+    gone = [r for r in report.resources if r.op == "delete"]
+    return len(gone) == len(report.resources) >= record.num_nodes > 0
+
+
+def agent_stop_time(home: StixHome, cluster: str) -> Optional[float]:
+    """When the node agent's autostop fired, from the file it writes on the head, where this machine can read the
+    head's disk while it is stopped (a cloud whose nodes are processes here). Elsewhere None: the stop counts from
+    when refresh noticed it, and `start` moves it back once the head can be asked (_agent_stop_time_from_head)."""
+    from stix.agent.node_agent import REMOTE_DIR, STOPPED_AT_FILE
+    from stix.cluster_jobs import read_info
+    from stix.components.base import cloud_for
+    from stix.errors import JobError
+
+    try:
+        info = read_info(home, cluster)
+    except JobError:
+        return None
+    if not info.nodes or not cloud_for(info.cloud).nodes_are_processes:
+        return None
+    head = Path(info.head.home)
+    for path in (head / REMOTE_DIR / STOPPED_AT_FILE, head.parent.parent / STOPPED_AT_FILE):
+        if path.exists():  # the second: an autodown removed the head's home
+            return _stop_time(path.read_text)
+    return None
+
+
+def _agent_stop_time_from_head(session: Session, cluster: str, head) -> None:
+    """After a start: the head's record of an autostop (if any) moves the recorded stop back to it; then it goes,
+    so a later stop is not taken for it."""
+    import shlex
+
+    from stix.agent.node_agent import REMOTE_DIR, STOPPED_AT_FILE
+
+    path = shlex.quote(f"{head.node.home}/{REMOTE_DIR}/{STOPPED_AT_FILE}")
+    lines: list[str] = []
+    if head.run(f"cat {path} 2>/dev/null && rm -f {path}", lines.append, timeout=30) == 0:
+        at = _stop_time(lambda: "".join(lines))
+        if at is not None:
+            session.index.correct_stop(cluster, at)
+
+
+def _stop_time(read: Callable[[], str]) -> Optional[float]:
+    try:
+        return float(read().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def _status_after(record: idx.ClusterRecord, report: DriftReport) -> str:

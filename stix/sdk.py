@@ -342,14 +342,17 @@ def optimize(task: Union[models.Task, str], minimize: Any = "COST") -> RequestId
     return RequestId(place(loaded, "TIME" if target == "TIME" else "COST"))
 
 
-def cost_report(days: Optional[int] = None) -> RequestId:
-    """sky.get gives one record per cluster life, alive or torn down within `days` (default 30): name,
-    launched_at, duration (seconds), num_nodes, resources, status (None once torn down), total_cost."""
-    from stix.cluster_costs import cost_rows
+def cost_report(days: Optional[int] = None, all: bool = False) -> RequestId:
+    """sky.get gives the records `stix cost-report [--all] --days` shows: one per cluster (one per life of a cluster
+    with all=True), alive or torn down within `days` (default 30): name, launched_at, duration (seconds up),
+    stopped_duration, num_nodes, resources, status (None once torn down), total_cost, managed_job."""
+    from stix.cluster_costs import cost_report as build, managed_jobs
     from stix.index import ClusterIndex
     from stix.sdk_records import cost_record
 
-    return RequestId([cost_record(row) for row in cost_rows(ClusterIndex(_home().index_db), days)])
+    home = _home()
+    report = build(ClusterIndex(home.index_db), managed_jobs(home), days, all_=all)
+    return RequestId([cost_record(row) for row in report.clusters])
 
 
 def endpoints(cluster: str, port: Optional[int] = None) -> RequestId:

@@ -159,7 +159,9 @@ def cost_record(row: Any) -> Record:
     from stix.cluster_costs import TERMINATED
 
     return Record(
-        name=row.name, launched_at=int(row.launched_at), duration=int(row.duration_s), num_nodes=row.num_nodes,
-        resources=row.resources, status=None if row.status == TERMINATED else cluster_status(row.status),
-        total_cost=row.total_cost, cost_per_hour=row.hourly_cost,
+        name=row.name, launched_at=int(row.launched_at), duration=int(row.duration_s),
+        stopped_duration=int(row.stopped_s), num_nodes=row.num_nodes, resources=row.resources,
+        status=None if row.status == TERMINATED else cluster_status(row.status), total_cost=row.total_cost,
+        cost_per_hour=row.hourly_cost, ended_at=None if row.ended_at is None else int(row.ended_at),
+        managed_job=row.managed_job,
     )

@@ -81,6 +81,9 @@ CPIDS_DIR = "cpids"
 """On such a node: "<job>-<rank>" holds the process group, in the container, of that rank of a running job."""
 HOOK_LOG_FILE = "autostop_hook.log"
 """The autostop hook's output (the last run's), on the head: kept by a stop, gone with a teardown."""
+STOPPED_AT_FILE = "autostopped_at"
+"""On the head: when autostop fired (epoch seconds), so the client's cost report counts the stop from then, not from
+when it noticed. A local-cloud autodown, which removes the head's home, writes it beside the node directories."""
 DEFAULT_HOOK_TIMEOUT_S = 3600
 """SkyPilot's default for resources.autostop.hook_timeout."""
 # expanduser never raises (it returns "~" unchanged when there is no home); Path.home() can.
@@ -944,6 +947,10 @@ class Scheduler:
                 code = run_hook(setting["hook"], timeout, ROOT / HOOK_LOG_FILE, self.info["nodes"][0]["home"])
                 print(f"autostop: the hook {'ended without an exit status' if code is None else f'exited {code}'}; "
                       "going on", flush=True)
+            stamp = f"{time.time():.3f}\n"
+            (ROOT / STOPPED_AT_FILE).write_text(stamp)
+            if setting.get("down") and self.info.get("nodes_are_processes"):  # the head's home goes with it
+                (Path(head["home"]).parent.parent / STOPPED_AT_FILE).write_text(stamp)
             power_off(self.info, bool(setting.get("down")))
             sys.exit(0)
 

@@ -48,31 +48,43 @@ def endpoints(
 
 @app.command("cost-report")
 def cost_report(
-    days: str = typer.Option("30", "--days", help="Include clusters torn down within the last N days (live ones always)."),
-    format_: str = typer.Option("text", "--format", help=FORMAT_HELP),
+    all_: bool = typer.Option(False, "--all", "-a", help="Show everything in full, as SkyPilot's --all does: every "
+                              "life of a cluster (each launch in one shape) as its own row, with when it ended, "
+                              "e.g. `stix cost-report --all`."),
+    days: str = typer.Option("30", "--days", help="Include clusters torn down within the last N days (live ones "
+                             "always), e.g. `stix cost-report --days 7`."),
+    format_: str = typer.Option("text", "--format", help=FORMAT_HELP + " E.g. `stix cost-report --format json`."),
 ) -> None:
-    """What each cluster cost, alive and torn down: $/hr from the catalog price times the time it lived.
+    """What each cluster cost, alive and torn down: hours up, hours stopped, and $ = hours up x the catalog $/hr it
+    ran at (stopped time and disks are not charged); managed jobs' share of it; a total.
 
-    Example: stix cost-report --days 7
+    Examples: `stix cost-report`, `stix cost-report --days 7 --all`, `stix cost-report --format json`.
     """
-    from stix.cluster_costs import cost_rows
+    from stix.cluster_costs import check_days, cost_report as build, managed_jobs
     from stix.home import StixHome
     from stix.index import ClusterIndex
 
     check_format(format_)
-    rows = cost_rows(ClusterIndex(StixHome.from_env().index_db), days)
+    window = check_days(days)
+    home = StixHome.from_env()
+    report = build(ClusterIndex(home.index_db), managed_jobs(home), window, all_=all_)
     if format_ == "json":
-        typer.echo(json.dumps([row.to_dict() for row in rows]))
+        typer.echo(json.dumps(report.to_dict()))
         return
-    if not rows:
+    if not report.clusters:
         typer.echo("No clusters.")
         return
     from rich.console import Console
 
-    Console(highlight=False).print(_cost_table(rows))
+    console = Console(highlight=False)
+    console.print(_cost_table(report.clusters, all_))
+    if report.managed_jobs:
+        console.print(_jobs_table(report.managed_jobs))
+    console.print(f"Total: $ {report.total_cost:.2f} over {len(report.clusters)} cluster row(s)"
+                  + (" (managed jobs' cost is part of their clusters')" if report.managed_jobs else ""), markup=False)
 
 
-def _cost_table(rows):
+def _cost_table(rows, all_: bool = False):
     import time
 
     from rich.table import Table
@@ -82,11 +94,31 @@ def _cost_table(rows):
     from stix.render import launched_ago
 
     table = Table(title="Clusters", title_justify="left")
-    for column in ("NAME", "LAUNCHED", "DURATION", "NODES", "RESOURCES", "STATUS", "COST/hr", "COST"):
+    columns = ["NAME", "LAUNCHED", *(["ENDED"] if all_ else []), "UP", "STOPPED", "NODES", "RESOURCES", "STATUS",
+               "COST/hr", "COST"]
+    for column in columns:
         table.add_column(column)
     now = time.time()
     for row in rows:
-        cells = (row.name, launched_ago(now - row.launched_at), duration_text(row.duration_s), str(row.num_nodes),
-                 row.resources, row.status, f"$ {row.hourly_cost:.2f}", f"$ {row.total_cost:.2f}")
+        ended = [launched_ago(now - row.ended_at) if row.ended_at is not None else "-"] if all_ else []
+        cells = (row.name, launched_ago(now - row.launched_at), *ended, duration_text(row.up_s),
+                 duration_text(row.stopped_s) if row.stopped_s else "-", str(row.num_nodes), row.resources,
+                 row.status, f"$ {row.hourly_cost:.2f}", f"$ {row.total_cost:.2f}")
+        table.add_row(*(Text(cell) for cell in cells))
+    return table
+
+
+def _jobs_table(jobs):
+    from rich.table import Table
+    from rich.text import Text
+
+    from stix.cluster_costs import duration_text
+
+    table = Table(title="Managed jobs", title_justify="left")
+    for column in ("ID", "NAME", "STATUS", "ATTEMPTS", "RECOVERIES", "UP", "COST"):
+        table.add_column(column)
+    for job in jobs:
+        cells = (str(job.job_id), job.name, job.status, str(job.attempts), str(job.recoveries), duration_text(job.up_s),
+                 f"$ {job.total_cost:.2f}")
         table.add_row(*(Text(cell) for cell in cells))
     return table

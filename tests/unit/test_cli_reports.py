@@ -46,11 +46,36 @@ def test_cost_report_table_and_json(stix):
     index.record_launch("gone", "local", 1, "1x local(local)", 0.0)
     index.remove("gone")
     text = stix("cost-report").stdout
-    for column in ("NAME", "LAUNCHED", "DURATION", "NODES", "RESOURCES", "STATUS", "COST/hr", "COST"):
+    for column in ("NAME", "LAUNCHED", "UP", "STOPPED", "NODES", "RESOURCES", "STATUS", "COST/hr", "COST"):
         assert column in text
+    assert "ENDED" not in text and "Total: $ " in text
     assert "2x aws(g5.xlarge, A10G:1)" in text and "$ 2.01" in text and "TERMINATED" in text
-    rows = json.loads(stix("cost-report", "--format", "json", "--days", "7").stdout)
-    assert [(r["name"], r["status"], r["num_nodes"]) for r in rows] == [("live", "UP", 2), ("gone", "TERMINATED", 1)]
+    assert "ENDED" in stix("cost-report", "--all").stdout
+    report = json.loads(stix("cost-report", "--format", "json", "--days", "7").stdout)
+    assert set(report) == {"clusters", "managed_jobs", "total"} and report["managed_jobs"] == []
+    assert [(r["name"], r["status"], r["num_nodes"]) for r in report["clusters"]] == [
+        ("live", "UP", 2), ("gone", "TERMINATED", 1)]
+    assert {"up_s", "stopped_s", "total_cost", "hourly_cost", "ended_at", "managed_job"} <= set(report["clusters"][0])
+    assert report["total"]["total_cost"] == sum(r["total_cost"] for r in report["clusters"])
+
+
+def test_cost_report_shows_managed_jobs_and_their_share(stix):
+    from stix.managed.store import JobStore
+    from stix.models.task import Task
+
+    home = StixHome(stix.home)
+    store = JobStore(home)
+    job_id = store.submit("train", [Task(name="train", run="echo hi")], "t-1")
+    store.start_attempt(job_id, 0, "train-1")
+    index = ClusterIndex(home.index_db)
+    index.record_launch("train-1", "local", 1, "1x local(local)", 0.0)
+    index.remove("train-1")
+    text = stix("cost-report").stdout
+    assert "Managed jobs" in text and "train" in text and "managed jobs' cost is part of their clusters'" in text
+    report = json.loads(stix("cost-report", "--format", "json").stdout)
+    (job,) = report["managed_jobs"]
+    assert (job["job_id"], job["name"], job["attempts"], job["clusters"]) == (job_id, "train", 1, ["train-1"])
+    assert report["clusters"][0]["managed_job"] == job_id
 
 
 def test_cost_report_launched_column_reads_as_status_does():
@@ -61,7 +86,7 @@ def test_cost_report_launched_column_reads_as_status_does():
     from stix.cli.reports import _cost_table
     from stix.cluster_costs import CostRow
 
-    row = CostRow("a", time.time() - 3 * 3600 - 60, 3600.0, 1, "1x local(local)", "UP", 0.0, 0.0)
+    row = CostRow("a", time.time() - 3 * 3600 - 60, None, 3600.0, 0.0, 1, "1x local(local)", "UP", 0.0, 0.0)
     console = Console(width=200, record=True)
     console.print(_cost_table([row]))
     assert "3 hrs ago" in console.export_text()
@@ -69,13 +94,16 @@ def test_cost_report_launched_column_reads_as_status_does():
 
 def test_cost_report_with_no_history(stix):
     assert stix("cost-report").stdout == "No clusters.\n"
-    assert stix("cost-report", "--format", "json").stdout == "[]\n"
+    assert json.loads(stix("cost-report", "--format", "json").stdout) == {
+        "clusters": [], "managed_jobs": [], "total": {"total_cost": 0, "up_s": 0, "stopped_s": 0}}
 
 
 @pytest.mark.parametrize("args, expected", [
     (("--days", "0"), "stix: error: --days '0': expected a whole number, 1 or more"),
     (("--days", "week"), "stix: error: --days 'week': expected a whole number, 1 or more"),
+    (("--days", "x", "--all"), "stix: error: --days 'x': expected a whole number, 1 or more"),
     (("--format", "csv"), "stix: error: --format 'csv': expected text or json"),
+    (("--format", "xml", "--all"), "stix: error: --format 'xml': expected text or json"),
 ])
 def test_cost_report_bad_input(stix, args, expected):
     assert one_line_error(stix("cost-report", *args)) == expected
