@@ -1,0 +1,142 @@
+"""Every example in examples/ runs for real: the CLI as a user types it (from the repository root), the real
+engine, real sshd nodes on the local cloud, the local object store; each test asserts the outcome the example
+promises (in its logs, over HTTP, in a bucket) and tears everything down."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ENGINE_CACHE, REPO
+from tests.polling import wait_for
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLES = REPO / "examples"
+UP_S = 300.0
+
+
+def example(name: str) -> str:
+    return str(EXAMPLES / f"{name}.yaml")
+
+
+def lines_of(output: str, rank: int) -> list[str]:
+    role = "head" if rank == 0 else f"worker{rank}"
+    prefix = f"({role}, rank={rank}) "
+    return [line[len(prefix):] for line in output.splitlines() if line.startswith(prefix)]
+
+
+def ran(result) -> str:
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def down(stix, cluster: str) -> None:
+    assert stix("down", "-y", cluster, cwd=REPO).returncode == 0
+    assert "No clusters." in stix("status").stdout
+
+
+def delete_buckets(stix, *names: str) -> None:
+    result = stix("storage", "delete", "-y", *names)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hello(stix, engine):
+    out = ran(stix("up", "-y", example("hello"), cwd=REPO, timeout=UP_S))
+    for rank in (0, 1):
+        mine = lines_of(out, rank)
+        assert f"hello from stix: rank {rank} of 2" in mine and "setup ran before run" in mine, out
+    down(stix, "hello")
+
+
+def test_checkpoints(stix, engine):
+    try:
+        first = ran(stix("up", "-y", example("checkpoints"), cwd=REPO, timeout=UP_S))
+        assert "rank 0 saved checkpoint 1" in lines_of(first, 0), first
+        assert "rank 1 sees checkpoints: model-1.bin step " in lines_of(first, 1), first
+        assert "name: hello" in lines_of(first, 1), "the COPY-ed config reached the node"
+        # The bucket outlives the cluster: a second cluster resumes from it.
+        down(stix, "checkpoints")
+        listed = {row["name"] for row in json.loads(ran(stix("storage", "ls", "--format", "json")))}
+        assert "stix-example-checkpoints" in listed
+        second = ran(stix("up", "-y", example("checkpoints"), cwd=REPO, timeout=UP_S))
+        assert "rank 0 saved checkpoint 2" in lines_of(second, 0), second
+        assert "rank 1 sees checkpoints: model-1.bin model-2.bin step " in lines_of(second, 1), second
+    finally:
+        stix("down", "-y", "checkpoints", cwd=REPO)
+        delete_buckets(stix, "stix-example-checkpoints", "stix-example-config")
+
+
+def fetch(url: str) -> dict | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return json.loads(response.read())
+    except OSError:
+        return None
+
+
+def test_http_service(stix, engine):
+    try:
+        ran(stix("up", "-y", "-d", example("http-service"), cwd=REPO, timeout=UP_S))
+        address = ran(stix("endpoints", "http-service", "8080")).strip()
+        match = re.fullmatch(r"8080: (127\.0\.0\.\d+:8080)", address)
+        assert match, address
+        body = wait_for(lambda: fetch(f"http://{match.group(1)}/"), timeout=60, interval=0.2,
+                        what="the service to answer on its endpoint")
+        assert body["message"] == "hello from stix" and body["node_rank"] == 0, body
+        assert fetch(f"http://{match.group(1)}/health") == {"status": "ok"}
+    finally:
+        down(stix, "http-service")
+
+
+def prepared_venv(name: str, *packages: str) -> Path:
+    """A virtualenv with `packages`, made once under the stix cache and shared by every node (they share this
+    machine's filesystem): uv installs it (hardlinks from its cache when warm), so an example's own
+    `pip install` finds everything already satisfied. Returns its path."""
+    venv = Path(ENGINE_CACHE) / "examples" / name
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with open(venv.parent / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another test run may be making the same one
+        done = venv / ".stix-complete"
+        if not done.exists():
+            started = time.monotonic()
+            subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, timeout=120)
+            uv = Path(sys.executable).with_name("uv")
+            install = [str(uv), "pip", "install", "-q", "--python", str(venv / "bin" / "python")] if uv.exists() \
+                else [str(venv / "bin" / "pip"), "install", "-q"]
+            subprocess.run([*install, *packages], check=True, timeout=900, env={
+                **os.environ, "UV_LINK_MODE": "hardlink", "UV_CACHE_DIR": str(venv.parent / "uv-cache"),
+                **({"UV_FIND_LINKS": os.environ["PIP_FIND_LINKS"]} if os.path.isdir(os.environ.get("PIP_FIND_LINKS", "")) else {}),
+                **({"SSL_CERT_FILE": os.environ["PIP_CERT"]} if os.environ.get("PIP_CERT") else {})})
+            done.write_text(" ".join(packages))
+            print(f"{name}: installed {' '.join(packages)} in {time.monotonic() - started:.0f}s")
+    return venv
+
+
+def test_pytorch_ddp(stix, engine):
+    venv = prepared_venv("torch", "torch", "numpy")
+    try:
+        out = ran(stix("up", "-y", example("pytorch-ddp"), "--env", f"TORCH_VENV={venv}", cwd=REPO, timeout=UP_S))
+        head, worker = lines_of(out, 0), lines_of(out, 1)
+        assert any(line.startswith("rank 0 of 2 on 0/cpu") for line in head), out
+        assert any(line.startswith("rank 1 of 2 on 1/cpu") for line in worker), out
+        losses = [float(m.group(2)) for line in head if (m := re.fullmatch(r"step (\d+) world_size 2 loss ([\d.]+)", line))]
+        assert len(losses) == 5 and losses[-1] < losses[0], head
+    finally:
+        down(stix, "pytorch-ddp")
+
+
+COVERED = {"hello", "checkpoints", "http-service", "pytorch-ddp"}
+
+
+def test_every_example_has_a_test():
+    assert {path.stem for path in EXAMPLES.glob("*.yaml")} == COVERED
