@@ -135,7 +135,31 @@ def test_pytorch_ddp(stix, engine):
         down(stix, "pytorch-ddp")
 
 
-COVERED = {"hello", "checkpoints", "http-service", "pytorch-ddp"}
+def test_ray_cluster(stix, engine):
+    venv = prepared_venv("ray", "ray")
+    try:
+        out = ran(stix("up", "-y", example("ray-cluster"), "--env", f"RAY_VENV={venv}", cwd=REPO, timeout=UP_S))
+        head = lines_of(out, 0)
+        assert "ray nodes: 2" in head, out
+        ips = next(line for line in out.splitlines() if "tasks ran on:" in line).split(": ", 1)[1].split()
+        assert len(set(ips)) == 2 and all(ip.startswith("127.0.0.") for ip in ips), out
+    finally:
+        down(stix, "ray-cluster")
+    assert not ray_processes_of(venv), "Ray outlived the run"
+
+
+def ray_processes_of(venv: Path) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and str(venv).encode() in (entry / "cmdline").read_bytes():
+                pids.append(int(entry.name))
+        except OSError:
+            pass
+    return pids
+
+
+COVERED = {"hello", "checkpoints", "http-service", "pytorch-ddp", "ray-cluster"}
 
 
 def test_every_example_has_a_test():
