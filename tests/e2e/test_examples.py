@@ -159,7 +159,40 @@ def ray_processes_of(venv: Path) -> list[int]:
     return pids
 
 
-COVERED = {"hello", "checkpoints", "http-service", "pytorch-ddp", "ray-cluster"}
+def test_managed_checkpoint(stix, stix_home, engine):
+    from stix.home import StixHome
+    from stix.managed import store as st
+    from tests.controller_exit import until_controller_exits
+    from tests.e2e.test_managed_jobs import kill_node
+
+    home, quick_exit = StixHome(stix_home), {"STIX_CONTROLLER_IDLE_EXIT": "1"}
+    jobs = st.JobStore(home)
+
+    def logs() -> list[str]:
+        return [jobs.log_path(1, a.index, a.attempt).read_text() for a in jobs.attempts(1)]
+
+    try:
+        ran(stix("jobs", "launch", "-d", "-y", example("managed-checkpoint"), cwd=REPO, **quick_exit))
+        wait_for(lambda: any("step 3 saved" in log for log in logs()), timeout=UP_S, interval=0.2,
+                 what="the job's third checkpoint")
+        kill_node(home, jobs.get(1).tasks[0].cluster)  # the node is preempted
+        wait_for(lambda: jobs.get(1).status in st.TERMINAL, timeout=UP_S, interval=0.5, what="the job to end")
+        row = json.loads(ran(stix("jobs", "queue", "--all", "--format", "json")))[0]
+        assert (row["job_status"], row["recovery_count"]) == ("SUCCEEDED", 1), (row, logs())
+        first, second = logs()
+        saved = [int(n) for n in re.findall(r"\bstep (\d+) saved$", first, re.M)]
+        resumed_at = re.search(r"resumed from step (\d+)$", second, re.M)
+        assert resumed_at, second
+        resumed = int(resumed_at.group(1))
+        assert "starting from step 0" in first and 1 <= resumed <= saved[-1], (first, second)
+        assert re.findall(r"\bstep (\d+) saved$", second, re.M) == [str(n) for n in range(resumed + 1, 13)], second
+        assert "training done at step 12" in second
+    finally:
+        until_controller_exits(home, timeout=120)
+        delete_buckets(stix, "stix-example-managed-checkpoints")
+
+
+COVERED = {"hello", "checkpoints", "http-service", "pytorch-ddp", "ray-cluster", "managed-checkpoint"}
 
 
 def test_every_example_has_a_test():
