@@ -76,6 +76,37 @@ def test_checkpoints(stix, engine):
         delete_buckets(stix, "stix-example-checkpoints", "stix-example-config")
 
 
+READER = """name: reader
+resources:
+  infra: local
+file_mounts:
+  ~/results:
+    name: stix-example-bucket-results
+    mode: MOUNT
+run: echo "summary $(cat ~/results/summary.txt)"
+"""
+
+
+def test_bucket_mount(stix, engine, tmp_path):
+    try:
+        out = ran(stix("up", "-y", example("bucket-mount"), cwd=REPO, timeout=UP_S))
+        assert "to local://stix-example-bucket-data: 4 file(s) sent" in out, out
+        assert "rank 0 counted 17 words" in lines_of(out, 0) and "rank 1 counted 14 words" in lines_of(out, 1), out
+        assert "total words: 31" in lines_of(out, 0), out
+        down(stix, "bucket-mount")
+        listed = {row["name"]: row for row in json.loads(ran(stix("storage", "ls", "--format", "json")))}
+        assert {"stix-example-bucket-data", "stix-example-bucket-results"} <= set(listed), listed
+        assert listed["stix-example-bucket-results"]["clusters"] == [], "the results outlive their cluster"
+        # A second cluster mounts the output bucket and reads what the first one wrote.
+        (tmp_path / "reader.yaml").write_text(READER)
+        assert "summary 31" in lines_of(ran(stix("up", "-y", str(tmp_path / "reader.yaml"), timeout=UP_S)), 0)
+        down(stix, "reader")
+    finally:
+        for cluster in ("bucket-mount", "reader"):
+            stix("down", "-y", cluster, cwd=REPO)
+        delete_buckets(stix, "stix-example-bucket-data", "stix-example-bucket-results")
+
+
 def fetch(url: str) -> dict | None:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -192,7 +223,7 @@ def test_managed_checkpoint(stix, stix_home, engine):
         delete_buckets(stix, "stix-example-managed-checkpoints")
 
 
-COVERED = {"hello", "checkpoints", "http-service", "pytorch-ddp", "ray-cluster", "managed-checkpoint"}
+COVERED = {"hello", "checkpoints", "http-service", "pytorch-ddp", "ray-cluster", "managed-checkpoint", "bucket-mount"}
 
 
 def test_every_example_has_a_test():
