@@ -30,6 +30,7 @@ def main() -> None:
         if rank == 0:
             print(f"step {step} world_size {world} loss {mean.item():.4f}", flush=True)
         optimizer.step()
+    dist.barrier()  # no process leaves while another still talks to it
     dist.destroy_process_group()
 
 

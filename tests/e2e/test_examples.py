@@ -228,3 +228,9 @@ COVERED = {"hello", "checkpoints", "http-service", "pytorch-ddp", "ray-cluster",
 
 def test_every_example_has_a_test():
     assert {path.stem for path in EXAMPLES.glob("*.yaml")} == COVERED
+
+
+@pytest.mark.parametrize("name", sorted(COVERED))
+def test_every_example_validates(stix, name):
+    result = stix("validate", example(name), cwd=REPO)
+    assert result.returncode == 0 and result.stdout.strip() == f"{example(name)}: OK", result.stdout + result.stderr
