@@ -202,6 +202,9 @@ def test_managed_checkpoint(stix, stix_home, engine):
     def logs() -> list[str]:
         return [jobs.log_path(1, a.index, a.attempt).read_text() for a in jobs.attempts(1)]
 
+    def controller_log() -> str:
+        return jobs.controller_log.read_text()[-2000:] if jobs.controller_log.exists() else ""
+
     try:
         ran(stix("jobs", "launch", "-d", "-y", example("managed-checkpoint"), cwd=REPO, **quick_exit))
         wait_for(lambda: any("step 3 saved" in log for log in logs()), timeout=UP_S, interval=0.2,
@@ -209,7 +212,7 @@ def test_managed_checkpoint(stix, stix_home, engine):
         kill_node(home, jobs.get(1).tasks[0].cluster)  # the node is preempted
         wait_for(lambda: jobs.get(1).status in st.TERMINAL, timeout=UP_S, interval=0.5, what="the job to end")
         row = json.loads(ran(stix("jobs", "queue", "--all", "--format", "json")))[0]
-        assert (row["job_status"], row["recovery_count"]) == ("SUCCEEDED", 1), (row, logs())
+        assert (row["job_status"], row["recovery_count"]) == ("SUCCEEDED", 1), (row, logs(), controller_log())
         first, second = logs()
         saved = [int(n) for n in re.findall(r"\bstep (\d+) saved$", first, re.M)]
         resumed_at = re.search(r"resumed from step (\d+)$", second, re.M)
