@@ -30,8 +30,10 @@ def main() -> None:
         if rank == 0:
             print(f"step {step} world_size {world} loss {mean.item():.4f}", flush=True)
         optimizer.step()
+    del model, optimizer  # DDP's communication hooks go before the process group does
     dist.barrier()  # no process leaves while another still talks to it
     dist.destroy_process_group()
+    print(f"rank {rank} done", flush=True)
 
 
 if __name__ == "__main__":
