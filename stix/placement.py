@@ -26,15 +26,14 @@ def place(task: Task, target: str = COST, clouds: Optional[Sequence[str]] = None
     config = config if config is not None else config_for(task)
     check_allowed(task, config)
     considered, only = considered_clouds(clouds, config)
-    catalog = load_catalog()  # every catalog, so a refusal can say where the request would fit
+    catalog = load_catalog(config.allowed_clouds)  # every allowed catalog, so a refusal can say where it would fit
     try:
         return optimize(task.resources, task.num_nodes, catalog, considered, target, pools=pool_sizes(), only=only)
     except NoFeasiblePlacement as exc:
-        if clouds is not None or config.allowed_clouds is None:
+        if config.allowed_clouds is None:
             raise
-        # the limit is the config's, not a --clouds flag: say which file sets it
-        raise NoFeasiblePlacement(exc.message.replace(
-            "(--clouds)", f"(allowed_clouds in {config.source('allowed_clouds')})")) from None
+        raise NoFeasiblePlacement(f"{exc.message}; allowed_clouds is {', '.join(config.allowed_clouds)} "
+                                  f"({config.source('allowed_clouds')})") from None
 
 
 def considered_clouds(clouds: Optional[Sequence[str]], config: Optional[EffectiveConfig] = None
@@ -48,7 +47,7 @@ def considered_clouds(clouds: Optional[Sequence[str]], config: Optional[Effectiv
 
     allowed = config.allowed_clouds if config is not None else None
     if clouds is None:
-        return enabled_clouds(config=config), None if allowed is None else frozenset(allowed)
+        return enabled_clouds(config=config), None  # enabled_clouds already keeps to allowed_clouds
     if tuple(clouds) == (ALL,):
         if allowed is not None:
             return [name for name in CLOUD_NAMES if name in allowed], frozenset(allowed)

@@ -99,8 +99,8 @@ def _with_env(raw: Any) -> dict[str, Any]:
             *parents, last = key.split(".")
             node = out
             for part in parents:
-                node = node[part] if isinstance(node.get(part), dict) else node.setdefault(part, {})
-                if not isinstance(node, dict):
-                    break
+                if not isinstance(node.get(part), dict):
+                    node[part] = {}
+                node = node[part]
             node[last] = os.environ[name]
     return out
