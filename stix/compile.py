@@ -7,7 +7,7 @@ ClusterInputs, made beforehand by stix.inputs.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from pydantic import BaseModel
 
@@ -189,14 +189,19 @@ def compile_spec(task: Task, cluster: str, chosen: Candidate, inputs: ClusterInp
 def with_config(spec: ClusterSpec, config: Optional["EffectiveConfig"]) -> ClusterSpec:
     """spec with the placed cloud's config section applied: the config file's sections are named after the
     clouds (clouds without one, local and SSH pools, take nothing). Labels: the task's win over config's."""
-    from stix.models.cloud_config import CloudConfig, KubernetesConfig
+    from stix.models.cloud_config import CloudConfig
 
-    section: Any = getattr(config.values, spec.cloud, None) if config is not None else None
-    if not isinstance(section, (CloudConfig, KubernetesConfig)):
+    section = config.section(spec.cloud) if config is not None else None
+    if section is None:
         return spec
     unsupported = section.unsupported()
     if unsupported:
         raise UsageError(f"not supported yet: config {', '.join(unsupported)}")
+    if isinstance(section, CloudConfig) and section.use_internal_ips and not section.vpc_name:
+        assert config is not None
+        raise UsageError(f"config {spec.cloud}.use_internal_ips ({config.source(f'{spec.cloud}.use_internal_ips')}) "
+                         f"needs {spec.cloud}.vpc_name: in the network stix creates, nodes without a public address "
+                         f"cannot be reached (no NAT or VPN); name an existing VPC that this machine reaches")
     fields = section.spec_fields(spec.cluster)
     fields["labels"] = {**fields.get("labels", {}), **spec.labels}
     return replace(spec, **fields)

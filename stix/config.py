@@ -12,7 +12,7 @@ import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Union
 
 from pydantic import ValidationError
 
@@ -74,18 +74,15 @@ class EffectiveConfig:
     raw: Mapping[str, Any] = field(default_factory=dict)
     """The layered mapping as written, the ignored SkyPilot keys included (what `stix config show` prints)."""
 
-    def cloud(self, name: str) -> CloudConfig:
-        section = getattr(self.values, name, None)
-        return section if isinstance(section, CloudConfig) else CloudConfig()
-
-    def kubernetes(self) -> KubernetesConfig:
-        return self.values.kubernetes or KubernetesConfig()
+    def section(self, cloud: str) -> Optional[Union[CloudConfig, KubernetesConfig]]:
+        """The config's section for a cloud (`aws:`, `kubernetes:`, ...); None where it sets none, and for the
+        clouds that have no section (local, SSH pools)."""
+        section = getattr(self.values, cloud, None)
+        return section if isinstance(section, (CloudConfig, KubernetesConfig)) else None
 
     def source(self, key: str) -> str:
         """Where a dotted key (or the first key under it) was set."""
-        if key in self.sources:
-            return self.sources[key]
-        return next((where for name, where in self.sources.items() if name.startswith(key + ".")), "defaults")
+        return next(iter(sources_under(self.sources, key)), "defaults")
 
     @property
     def allowed_clouds(self) -> Optional[tuple[str, ...]]:
@@ -95,6 +92,14 @@ class EffectiveConfig:
     def leaves(self) -> list[tuple[str, Any, str, bool]]:
         """(dotted key, value, source, ignored by stix) for every value set, in file order."""
         return [(key, value, self.sources.get(key, "?"), ignored(key)) for key, value in _leaves(self.raw)]
+
+
+def sources_under(sources: Mapping[str, str], key: str) -> list[str]:
+    """Where a dotted key was set, or (a mapping's key) each key under it, in order, without repeats: sources
+    holds leaf keys only."""
+    found = [sources[key]] if key in sources else []
+    found += [where for name, where in sources.items() if name.startswith(key + ".")]
+    return list(dict.fromkeys(found))
 
 
 def ignored(key: str) -> bool:
@@ -189,7 +194,8 @@ def layered(layers: list[Layer]) -> EffectiveConfig:
     except ValidationError as exc:  # each layer passed alone; say which key the layering broke
         error = most_specific(exc.errors())
         loc = ".".join(map(str, error["loc"]))
-        raise ConfigError(f"{sources.get(loc, 'config')}: {loc}: {error['msg']}") from None
+        where = ", ".join(sources_under(sources, loc)) or "config"
+        raise ConfigError(f"{where}: {loc}: {error['msg']}") from None
     return EffectiveConfig(values, sources, merged)
 
 

@@ -37,7 +37,7 @@ class CloudConfig(Model):
                                                       "(looked up, never created or deleted by stix).")
     use_internal_ips: Optional[bool] = Field(
         None, description="Nodes get no public address and are reached at their private one (needs a VPN or "
-                          "a machine inside vpc_name).")
+                          "a machine inside vpc_name; refused without vpc_name).")
     ssh_user: Optional[str] = Field(None, pattern=SSH_USER_PATTERN,
                                     description="The user nodes are logged in as (default: stix). SkyPilot has this key "
                                                 "under aws: only; stix takes it on every VM cloud.")

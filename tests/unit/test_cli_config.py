@@ -118,5 +118,5 @@ def test_the_readme_example_is_a_valid_config_file(tmp_path, monkeypatch):
     monkeypatch.setenv("STIX_CONFIG", str(tmp_path / "config.yaml"))
     monkeypatch.chdir(tmp_path)
     config = load_config()
-    assert config.values.allowed_clouds == ["aws", "local"] and config.cloud("aws").ssh_user == "ubuntu"
+    assert config.values.allowed_clouds == ["aws", "local"] and config.section("aws").ssh_user == "ubuntu"
     assert config.values.catalog is not None and config.values.catalog.dir == str(tmp_path / "catalogs")

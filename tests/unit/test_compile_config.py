@@ -66,9 +66,21 @@ def test_compile_refuses_a_key_the_placed_cloud_cannot_carry_out(tmp_path):
     assert compiled(tmp_path, "aws/us-east-1", "aws", config=config).vpc_name == ""
 
 
+def test_compile_refuses_internal_ips_without_an_existing_vpc(tmp_path):
+    """The VPC stix creates has no NAT or VPN: nodes without a public address there could not be reached."""
+    config = EffectiveConfig(values=StixConfig(aws=AwsConfig(use_internal_ips=True), gcp=GcpConfig(
+        use_internal_ips=True, vpc_name="corp")), sources={"aws.use_internal_ips": "/etc/u.yaml"})
+    with pytest.raises(UsageError) as caught:
+        compiled(tmp_path, "aws/us-east-1", "aws", config=config)
+    assert caught.value.message.startswith("config aws.use_internal_ips (/etc/u.yaml) needs aws.vpc_name: ")
+    assert "\n" not in caught.value.message
+    assert compiled(tmp_path, "gcp/us-central1", "gcp", config=config).use_internal_ips is True
+
+
 def test_effective_config_hands_the_per_cloud_classes_back():
-    assert isinstance(CONFIG.cloud("aws"), AwsConfig) and isinstance(CONFIG.cloud("gcp"), CloudConfig)
-    assert CONFIG.kubernetes().namespace == "ml"
+    assert isinstance(CONFIG.section("aws"), AwsConfig) and isinstance(CONFIG.section("gcp"), CloudConfig)
+    assert CONFIG.section("kubernetes").namespace == "ml" and CONFIG.section("azure") is None
+    assert CONFIG.section("local") is None and CONFIG.section("allowed_clouds") is None  # no section: not a cloud's
     with pytest.raises(ValueError, match="security_group_name"):
         StixConfig.model_validate({"gcp": {"security_group_name": "x"}})  # an AWS-only key
 

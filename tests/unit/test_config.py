@@ -32,8 +32,8 @@ def test_layers_merge_key_by_key_later_wins_and_lists_are_replaced(files, tmp_pa
     task = tmp_path / "task.yaml"
     config = load_config({"aws": {"ssh_user": "ubuntu"}}, None, task)
     assert config.values.allowed_clouds == ["gcp"]  # the project's list replaces the user's whole
-    assert config.cloud("aws").labels == {"team": "ml", "env": "prod"}
-    assert config.cloud("aws").vpc_name == "vpc-user" and config.cloud("aws").ssh_user == "ubuntu"
+    assert config.section("aws").labels == {"team": "ml", "env": "prod"}
+    assert config.section("aws").vpc_name == "vpc-user" and config.section("aws").ssh_user == "ubuntu"
     assert config.values.autostop is not None and config.values.autostop.idle_minutes == 30
     assert config.sources == {
         "allowed_clouds": str(project), "aws.labels.team": str(user), "aws.labels.env": str(project),
@@ -44,7 +44,7 @@ def test_layers_merge_key_by_key_later_wins_and_lists_are_replaced(files, tmp_pa
 def test_no_files_is_the_empty_config(files):
     config = load_config()
     assert config.values == StixConfig() and config.sources == {}
-    assert config.cloud("gcp").labels is None and config.kubernetes().namespace is None
+    assert config.section("gcp") is None and config.section("kubernetes") is None
 
 
 def test_the_project_file_is_found_at_the_project_root_when_the_directory_has_none(files, tmp_path, monkeypatch):
@@ -52,9 +52,9 @@ def test_the_project_file_is_found_at_the_project_root_when_the_directory_has_no
     (root / "sub").mkdir(parents=True)
     (root / ".stix.yaml").write_text("kubernetes:\n  namespace: team-a\n")
     monkeypatch.chdir(root / "sub")
-    assert load_config(None, root).kubernetes().namespace == "team-a"
+    assert load_config(None, root).section("kubernetes").namespace == "team-a"
     (root / "sub" / ".stix.yaml").write_text("kubernetes:\n  namespace: here\n")
-    assert load_config(None, root).kubernetes().namespace == "here"  # the current directory's first
+    assert load_config(None, root).section("kubernetes").namespace == "here"  # the current directory's first
 
 
 def test_environment_variables_name_the_files(files, tmp_path, monkeypatch):
@@ -66,7 +66,7 @@ def test_environment_variables_name_the_files(files, tmp_path, monkeypatch):
     monkeypatch.setenv("STIX_CONFIG", str(other_user))
     monkeypatch.setenv("STIX_PROJECT_CONFIG", str(other_project))
     config = load_config()
-    assert (config.cloud("gcp").vpc_name, config.cloud("gcp").ssh_user) == ("from-env", "env-project")
+    assert (config.section("gcp").vpc_name, config.section("gcp").ssh_user) == ("from-env", "env-project")
     monkeypatch.setenv("STIX_CONFIG", str(tmp_path / "missing.yaml"))
     with pytest.raises(ConfigError, match=r"STIX_CONFIG=.*missing.yaml: no such config file"):
         load_config()
@@ -110,6 +110,16 @@ def test_an_error_in_the_project_file_names_the_project_file(files):
     project.write_text("gcp:\n  ssh_user: 3\n")
     with pytest.raises(ConfigError, match=rf"^{project}:2:13: gcp.ssh_user: Input should be a valid string"):
         load_config()
+
+
+def test_an_error_only_the_layering_causes_names_the_files_that_cause_it(files):
+    user, project = files
+    user.write_text("aws:\n  labels: {team: ml}\n")
+    project.write_text("aws:\n  instance_tags: {team: ml}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config()
+    assert caught.value.message == f"{user}, {project}: aws: Value error, set labels or instance_tags (its older " \
+                                   f"name), not both"
 
 
 def test_only_the_user_file_sets_the_backend(files):
@@ -265,7 +275,7 @@ def test_target_of_loads_the_config_once_with_the_task_layer(files, tmp_path):
     user.write_text("autostop: 20\naws:\n  labels: {team: ml}\n")
     task = tmp_path / "t.yaml"
     target = target_of(LaunchRequest(_task("config:\n  aws:\n    labels: {run: r1}\nrun: x\n"), "c1", task))
-    assert target.config.cloud("aws").labels == {"team": "ml", "run": "r1"}
+    assert target.config.section("aws").labels == {"team": "ml", "run": "r1"}
     assert target.config.sources["aws.labels.run"] == f"task config ({task})"
     assert target.config.values.autostop is not None and target.config.values.autostop.idle_minutes == 20
 
