@@ -2,8 +2,9 @@
 ~/.sky/config.yaml, .sky.yaml and a task's config: nested mappings merge key by key, a later layer's value wins,
 a list is replaced whole. Each layer is checked on its own, so an error names the file and line it is in.
 
-Low in the layers on purpose (stix.home reads the backend through it): it imports models, stix.located and
-stix.errors only; the caller finds the project (stix.project) and hands its root in.
+Low in the layers on purpose (stix.home reads the backend through it): it imports models, stix.located,
+stix.errors and (for its root, inside a function) stix.home only; the caller finds the project (stix.project)
+and hands its root in.
 """
 
 from __future__ import annotations
@@ -124,8 +125,10 @@ def user_config_path(home_root: Optional[Path] = None) -> Path:
     named = os.environ.get(USER_ENV)
     if named:
         return Path(named).expanduser().absolute()
-    if home_root is None:  # StixHome.from_env's root (stix.home imports this module, so not the other way)
-        home_root = Path(os.environ.get("STIX_HOME") or os.path.join(os.path.expanduser("~"), ".stix")).absolute()
+    if home_root is None:
+        from stix.home import StixHome  # here, not at the top: stix.home imports this module (in backend_url)
+
+        home_root = StixHome.from_env().root
     return home_root / USER_FILE
 
 
@@ -154,22 +157,26 @@ def project_layer(project_root: Optional[Path] = None) -> Optional[Layer]:
 
 def task_layer(task_config: Mapping[str, Any], task_path: Optional[Path] = None) -> Layer:
     label = f"task config ({task_path})" if task_path is not None else "task config"
-    for key in task_config:
-        if key in NOT_IN_TASK:
-            raise ConfigError(f"{label}: config.{key}: cannot be set in a task; {NOT_IN_TASK[key]}")
-    _validate(label, _kept(dict(task_config), task=True), {}, _TaskConfig, wrap=True)
+    try:
+        check_task_config(label, dict(task_config), {})
+    except TaskError as exc:
+        raise ConfigError(exc.message) from None
     return Layer(label, dict(task_config))
 
 
 def check_task_config(label: str, data: Any, positions: Mapping[tuple, Position]) -> None:
     """The task loader's check of a task's `config:`, told at its line: keys a task may not set, then the schema.
-    A problem here is the task file's, so it is a TaskError."""
+    A problem here is the task file's, so it is a TaskError. positions: none (a `config:` that came without its
+    file, e.g. through the SDK) names the label alone."""
     if not isinstance(data, dict):
         return  # the task model has refused it already
     for key in data:
         if key in NOT_IN_TASK:
-            line, col = positions.get(("config", key, "<key>"), (1, 1))
-            raise TaskError(f"{label}:{line}:{col}: config.{key}: cannot be set in a task; {NOT_IN_TASK[key]}")
+            where = label
+            if positions:
+                line, col = positions.get(("config", key, "<key>"), (1, 1))
+                where = f"{label}:{line}:{col}"
+            raise TaskError(f"{where}: config.{key}: cannot be set in a task; {NOT_IN_TASK[key]}")
     try:
         _validate(label, _kept(data, task=True), positions, _TaskConfig, wrap=True)
     except ConfigError as exc:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stix.config import IGNORED_KEYS, load_config, user_config_path
+from stix.config import IGNORED_KEYS, load_config
 from stix.errors import ConfigError, NoFeasiblePlacement, TaskError, UsageError
 from stix.models.config import StixConfig
 
@@ -70,14 +70,6 @@ def test_environment_variables_name_the_files(files, tmp_path, monkeypatch):
     monkeypatch.setenv("STIX_CONFIG", str(tmp_path / "missing.yaml"))
     with pytest.raises(ConfigError, match=r"STIX_CONFIG=.*missing.yaml: no such config file"):
         load_config()
-
-
-def test_the_user_file_is_in_stix_home_as_stix_home_says(files, monkeypatch):
-    from stix.home import StixHome
-
-    assert user_config_path() == StixHome.from_env().root / "config.yaml"
-    monkeypatch.delenv("STIX_HOME")
-    assert user_config_path() == StixHome.from_env().root / "config.yaml"
 
 
 @pytest.mark.parametrize("body, expected", [
