@@ -15,6 +15,7 @@ from stix.errors import ClusterNotFound, JobError, UsageError
 from stix.session import Session
 
 if TYPE_CHECKING:
+    from stix.config import EffectiveConfig
     from stix.models.resources import Resources
     from stix.models.task import Task
     from stix.spec import ClusterInfo
@@ -49,12 +50,14 @@ def infra() -> Optional[str]:
 def controller_task(where: Optional[str], configured: Optional[Resources] = None) -> Task:
     """The controller cluster's task: one small node, nothing to run (the controller is started per submit).
     configured: the config's jobs.controller.resources, laid over the default size; where (STIX_JOBS_CONTROLLER_INFRA)
-    wins over its place; with neither, the local cloud."""
+    wins over its place; with neither, the local cloud. No autostop unless configured says so: the controller is a
+    detached process, not a job, so the node agent would count the cluster idle under running managed jobs (and
+    the config's default `autostop:` would stop it there)."""
     from pydantic import ValidationError
 
     from stix.models.task import Task
 
-    resources: dict[str, Any] = {"cpus": "1+"}
+    resources: dict[str, Any] = {"cpus": "1+", "autostop": False}
     if configured is not None:
         resources.update(configured.to_config())
     if where is not None or not any(key in resources for key in ("infra", "cloud")):
@@ -69,12 +72,25 @@ def controller_task(where: Optional[str], configured: Optional[Resources] = None
         raise UsageError(f"{named}: {problem}") from None
 
 
-def configured_resources() -> Optional[Resources]:
-    """The config files' jobs.controller.resources (user, then project)."""
+def configured_resources(config: Optional[EffectiveConfig] = None) -> Optional[Resources]:
+    """The config's jobs.controller.resources (default: the config files', user then project)."""
     from stix.placement import config_for
 
-    jobs = config_for(None).values.jobs
+    jobs = (config if config is not None else config_for(None)).values.jobs
     return jobs.controller.resources if jobs is not None and jobs.controller is not None else None
+
+
+def check_allowed(cloud: str, config: EffectiveConfig) -> None:
+    """Refuse, in one line naming the controller, a controller cluster on a cloud outside allowed_clouds (rather
+    than the launch's 'resources: cloud local: the config forbids it', which names no controller)."""
+    allowed = config.allowed_clouds
+    if allowed is None or cloud in allowed:
+        return
+    raise UsageError(
+        f"the managed-jobs controller cluster {CLUSTER} goes on {cloud}, which the config forbids: allowed_clouds "
+        f"is {', '.join(allowed)} ({config.source('allowed_clouds')}); add {cloud} to allowed_clouds, move the "
+        f"controller with jobs.controller.resources.infra or {INFRA_ENV}, or run it on this machine with "
+        f"{CONTROLLER_ENV}={LOCAL}")
 
 
 def check_runs_stix(cloud: str) -> None:
@@ -88,14 +104,14 @@ def check_runs_stix(cloud: str) -> None:
             f"remote machine is not built. Set {INFRA_ENV}=local, or {CONTROLLER_ENV}={LOCAL}")
 
 
-def cloud_of(task: Task) -> str:
+def cloud_of(task: Task, config: Optional[EffectiveConfig] = None) -> str:
     """The cloud the controller task lands on: the one its infra names, else the planner's choice."""
     infra_ = task.resources.infra
     if infra_ is not None and infra_.cloud:
         return infra_.cloud
     from stix.placement import place
 
-    return place(task).chosen.cloud
+    return place(task, config=config).chosen.cloud
 
 
 def ensure(session: Session, launch: bool = True) -> ClusterInfo:
@@ -113,8 +129,12 @@ def ensure(session: Session, launch: bool = True) -> ClusterInfo:
     if info is not None:
         check_runs_stix(info.cloud)
         return info
-    task = controller_task(infra(), configured_resources())
-    cloud = cloud_of(task)
+    from stix.placement import config_for
+
+    config = config_for(None)
+    task = controller_task(infra(), configured_resources(config))
+    cloud = cloud_of(task, config)
+    check_allowed(cloud, config)
     check_runs_stix(cloud)
     from stix.flows import LaunchRequest, up
 

@@ -286,14 +286,51 @@ def test_jobs_controller_resources_size_the_controller_cluster(files, monkeypatc
 
     user, _ = files
     assert controller_cluster.configured_resources() is None
-    assert controller_cluster.controller_task(None).resources.to_config() == {"cpus": "1+", "infra": "local"}
+    assert controller_cluster.controller_task(None).resources.to_config() == {"cpus": "1+", "infra": "local",
+                                                                              "autostop": False}
     user.write_text("jobs:\n  controller:\n    resources:\n      cpus: 4+\n      memory: 8+\n")
     configured = controller_cluster.configured_resources()
     task = controller_cluster.controller_task(None, configured)
-    assert task.resources.to_config() == {"cpus": "4+", "memory": "8+", "infra": "local"}
+    assert task.resources.to_config() == {"cpus": "4+", "memory": "8+", "infra": "local", "autostop": False}
     user.write_text("jobs:\n  controller:\n    resources:\n      infra: aws\n      cpus: 2\n")
     configured = controller_cluster.configured_resources()
     assert controller_cluster.controller_task(None, configured).resources.to_config()["infra"] == "aws"
     # STIX_JOBS_CONTROLLER_INFRA wins over the config's place
-    assert controller_cluster.controller_task("local", configured).resources.to_config() == {"infra": "local",
-                                                                                            "cpus": 2}
+    assert controller_cluster.controller_task("local", configured).resources.to_config() == {
+        "infra": "local", "cpus": 2, "autostop": False}
+
+
+def test_the_config_autostop_does_not_arm_on_the_controller_cluster(files):
+    """The controller is a detached process, not a job: the node agent would count the cluster idle under running
+    managed jobs, so the config's default autostop must not reach it (its own jobs.controller.resources may)."""
+    from stix.flows import task_autostop
+    from stix.managed import controller_cluster
+
+    user, _ = files
+    user.write_text("autostop: 10\n")
+    default = load_config().values.autostop
+    setting = task_autostop(controller_cluster.controller_task(None), None, False, default)
+    assert setting is not None and not setting.enabled
+    user.write_text("autostop: 10\njobs:\n  controller:\n    resources:\n      autostop: 30m\n")
+    task = controller_cluster.controller_task(None, controller_cluster.configured_resources())
+    setting = task_autostop(task, None, False, load_config().values.autostop)
+    assert setting is not None and setting.enabled and setting.idle_minutes == 30
+
+
+def test_allowed_clouds_without_the_controllers_cloud_names_the_controller(files, monkeypatch):
+    import stix.flows
+    from stix.home import StixHome
+    from stix.managed import controller_cluster
+    from stix.session import Session
+
+    user, _ = files
+    user.write_text("allowed_clouds: [aws, gcp]\n")
+    monkeypatch.delenv(controller_cluster.INFRA_ENV, raising=False)
+    monkeypatch.setattr(stix.flows, "up", lambda *a, **k: pytest.fail("the controller cluster was launched"))
+    with pytest.raises(UsageError) as caught:
+        controller_cluster.ensure(Session(StixHome.from_env()))
+    assert caught.value.message == (
+        f"the managed-jobs controller cluster stix-jobs-controller goes on local, which the config forbids: "
+        f"allowed_clouds is aws, gcp ({user}); add local to allowed_clouds, move the controller with "
+        f"jobs.controller.resources.infra or STIX_JOBS_CONTROLLER_INFRA, or run it on this machine with "
+        f"STIX_JOBS_CONTROLLER=local")
