@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from stix.config import EffectiveConfig, load_config
 from stix.models.task import Task
 from stix.optimizer import COST, Candidate, NoFeasiblePlacement, Placement, optimize
+
+if TYPE_CHECKING:
+    from stix.project import Project
 
 ALL = "all"
 
@@ -64,12 +68,16 @@ def considered_clouds(clouds: Optional[Sequence[str]], config: Optional[Effectiv
     return names, frozenset(names)
 
 
-def config_for(task: Optional[Task]) -> EffectiveConfig:
-    """The user's, the project's and the task's config layered, for a caller that has no Target (stages has)."""
-    from stix.project import find_project
+def config_for(task: Optional[Task], task_path: Optional[Path] = None,
+               project: Optional[Project] = None) -> EffectiveConfig:
+    """The user's, the project's and the task's config layered (stix.config.load_config): the project is the one
+    found from here, unless the caller hands in the one it found; task_path is named as the task layer's source."""
+    if project is None:
+        from stix.project import find_project
 
-    project = find_project()
-    return load_config(task.config if task is not None else None, project.root if project is not None else None)
+        project = find_project()
+    return load_config(task.config if task is not None else None, project.root if project is not None else None,
+                       task_path)
 
 
 def check_allowed(task: Task, config: EffectiveConfig) -> None:

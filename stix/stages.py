@@ -9,7 +9,7 @@ from typing import Any, Callable, Optional
 
 from stix import cluster_jobs, ssh_config
 from stix.compile import check_prerequisites, check_runnable, compile_spec
-from stix.config import EffectiveConfig, load_config
+from stix.config import EffectiveConfig
 from stix.engine.calls import engine_call, interrupts_deferred, progress
 from stix.engine.changes import ChangeSet
 from stix.engine.events import listener
@@ -88,9 +88,10 @@ class Target:
 
 
 def target_of(request: LaunchRequest) -> Target:
+    from stix.placement import config_for
+
     project = find_project()
-    config = load_config(request.task.config, project.root if project is not None else None, request.task_path)
-    return Target(request, request.cluster_name, project, config)
+    return Target(request, request.cluster_name, project, config_for(request.task, request.task_path, project))
 
 
 def cluster_project(session: Session, cluster: str) -> Optional[Project]:

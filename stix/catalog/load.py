@@ -31,11 +31,9 @@ def user_catalog_dir() -> Optional[Path]:
     override = os.environ.get("STIX_CATALOG_DIR")
     if override:
         return Path(override).expanduser()
-    from stix.config import load_config
-    from stix.project import find_project
+    from stix.placement import config_for
 
-    project = find_project()
-    catalog = load_config(project_root=project.root if project is not None else None).values.catalog
+    catalog = config_for(None).values.catalog
     return Path(catalog.dir) if catalog is not None and catalog.dir else None
 
 
@@ -46,10 +44,15 @@ def updated_dir() -> Path:
     return StixHome.from_env().root / "catalogs"
 
 
-def catalog_file(cloud: str, root: Optional[Path] = None) -> Optional[Path]:
-    """`<cloud>.csv` (stix) or `<cloud>/vms.csv` (SkyPilot), looked up in: root, STIX_CATALOG_DIR,
+def catalog_dirs(root: Optional[Path] = None) -> list[Path]:
+    """Where catalog files are looked up, first first: root, STIX_CATALOG_DIR (else the config's catalog.dir),
     the catalogs `stix catalog update` wrote, then the bundled ones."""
-    for base in [b for b in (root, user_catalog_dir(), updated_dir(), bundled_dir()) if b is not None]:
+    return [base for base in (root, user_catalog_dir(), updated_dir(), bundled_dir()) if base is not None]
+
+
+def catalog_file(cloud: str, root: Optional[Path] = None, dirs: Optional[list[Path]] = None) -> Optional[Path]:
+    """`<cloud>.csv` (stix) or `<cloud>/vms.csv` (SkyPilot), looked up in dirs (default: catalog_dirs(root))."""
+    for base in dirs if dirs is not None else catalog_dirs(root):
         for candidate in (base / f"{cloud}.csv", base / cloud / "vms.csv"):
             if candidate.is_file():
                 return candidate
@@ -65,8 +68,9 @@ def catalog_clouds() -> list[str]:
 
 def load_catalog(clouds: Optional[Iterable[str]] = None, root: Optional[Path] = None) -> Catalog:
     catalog = Catalog()
+    dirs = catalog_dirs(root)  # once: the user's directory comes from the config files
     for cloud in catalog_clouds() if clouds is None else clouds:
-        path = catalog_file(cloud, root)
+        path = catalog_file(cloud, dirs=dirs)
         if path is not None:
             catalog.extend(read_offers(path, cloud), cloud, str(path))
     return catalog

@@ -36,7 +36,8 @@ def show(
     import os
     from pathlib import Path
 
-    from stix.config import load_config, project_config_path, user_config_path
+    from stix.config import project_config_path, user_config_path
+    from stix.placement import config_for
     from stix.project import find_project
 
     check_format(format_, ("text", "json", "yaml"))
@@ -47,7 +48,7 @@ def show(
         loaded = load_task(task)
     project = find_project()
     root = project.root if project is not None else None
-    config = load_config(loaded.config if loaded else None, root, Path(task) if task else None)
+    config = config_for(loaded, Path(task) if task else None, project)
     user, project_file = user_config_path(), project_config_path(root)
     rows = [(key, value, source, ignored) for key, value, source, ignored in config.leaves()
             if not (key in ENV_KEYS and os.environ.get(ENV_KEYS[key]))]

@@ -213,7 +213,8 @@ def test_gpus_summary_for_some_clouds_lists_only_their_quantities(stix, monkeypa
     assert next(line for line in table.splitlines() if line.startswith("│ A100 ")).split("│")[2].strip() == "8"
     loaded = []
     real = load.catalog_file
-    monkeypatch.setattr(load, "catalog_file", lambda cloud, root=None: loaded.append(cloud) or real(cloud, root))
+    monkeypatch.setattr(load, "catalog_file", lambda cloud, root=None, dirs=None: loaded.append(cloud) or
+                        real(cloud, root, dirs))
     from typer.testing import CliRunner
 
     from stix import cli

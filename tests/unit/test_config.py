@@ -206,6 +206,16 @@ def test_catalog_dir_environment_then_config(files, tmp_path, monkeypatch):
     assert user_catalog_dir() == tmp_path / "env"
 
 
+def test_load_catalog_reads_the_config_for_its_directory_once(files, monkeypatch):
+    import stix.catalog.load as load
+
+    calls = []
+    real = load.user_catalog_dir
+    monkeypatch.setattr(load, "user_catalog_dir", lambda: calls.append(1) or real())
+    catalog = load.load_catalog(["aws", "gcp", "azure"])
+    assert len(calls) == 1 and catalog.offers
+
+
 def _task(body: str):
     from stix.loader import load_pipeline_text
 
