@@ -2,9 +2,8 @@
 ~/.sky/config.yaml, .sky.yaml and a task's config: nested mappings merge key by key, a later layer's value wins,
 a list is replaced whole. Each layer is checked on its own, so an error names the file and line it is in.
 
-Low in the layers on purpose (stix.home reads the backend through it): it imports models, stix.located,
-stix.errors and (for its root, inside a function) stix.home only; the caller finds the project (stix.project)
-and hands its root in.
+Low in the layers on purpose (stix.home reads its root and the backend through it): it imports models,
+stix.located and stix.errors only; the caller finds the project (stix.project) and hands its root in.
 """
 
 from __future__ import annotations
@@ -125,11 +124,13 @@ def user_config_path(home_root: Optional[Path] = None) -> Path:
     named = os.environ.get(USER_ENV)
     if named:
         return Path(named).expanduser().absolute()
-    if home_root is None:
-        from stix.home import StixHome  # here, not at the top: stix.home imports this module (in backend_url)
+    return (home_root if home_root is not None else home_root_from_env()) / USER_FILE
 
-        home_root = StixHome.from_env().root
-    return home_root / USER_FILE
+
+def home_root_from_env() -> Path:
+    """stix's home: STIX_HOME, else ~/.stix. StixHome.from_env takes its root from here (stix.home imports this
+    module, so the one copy lives here: the other way would be an import cycle)."""
+    return Path(os.environ.get("STIX_HOME") or os.path.join(os.path.expanduser("~"), ".stix")).absolute()
 
 
 def project_config_path(project_root: Optional[Path] = None) -> Optional[Path]:

@@ -19,8 +19,10 @@ class StixHome:
 
     @classmethod
     def from_env(cls) -> "StixHome":
-        raw = os.environ.get("STIX_HOME") or os.path.join(os.path.expanduser("~"), ".stix")
-        return cls(Path(raw).absolute())
+        """STIX_HOME, else ~/.stix."""
+        from stix.config import home_root_from_env
+
+        return cls(home_root_from_env())
 
     @property
     def state_dir(self) -> Path:

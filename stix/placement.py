@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import Any, Optional, Sequence
 
-from stix.config import EffectiveConfig, load_config
+from stix.config import EffectiveConfig
 from stix.models.task import Task
 from stix.optimizer import COST, Candidate, NoFeasiblePlacement, Placement, optimize
-
-if TYPE_CHECKING:
-    from stix.project import Project
 
 ALL = "all"
 
@@ -23,6 +19,7 @@ def place(task: Task, target: str = COST, clouds: Optional[Sequence[str]] = None
     from stix.catalog.load import load_catalog
     from stix.errors import UsageError
     from stix.pools import pool_sizes
+    from stix.project import config_for
 
     foreign = task.resources.foreign_clouds()
     if foreign:
@@ -66,18 +63,6 @@ def considered_clouds(clouds: Optional[Sequence[str]], config: Optional[Effectiv
             raise UsageError(f"--clouds {name}: the config forbids it: allowed_clouds is {', '.join(allowed)} "
                              f"({config.source('allowed_clouds')})")
     return names, frozenset(names)
-
-
-def config_for(task: Optional[Task], task_path: Optional[Path] = None,
-               project: Optional[Project] = None) -> EffectiveConfig:
-    """The user's, the project's and the task's config layered (stix.config.load_config): the project is the one
-    found from here, unless the caller hands in the one it found; task_path is named as the task layer's source."""
-    if project is None:
-        from stix.project import find_project
-
-        project = find_project()
-    return load_config(task.config if task is not None else None, project.root if project is not None else None,
-                       task_path)
 
 
 def check_allowed(task: Task, config: EffectiveConfig) -> None:

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from stix.errors import UsageError
+
+if TYPE_CHECKING:
+    from stix.config import EffectiveConfig
+    from stix.models.task import Task
 
 PROJECT_FILE = "Pulumi.yaml"
 PROJECT_NAME = "stix"
@@ -81,6 +85,18 @@ def find_project(start: Optional[Path] = None) -> Optional[Project]:
         if (directory / PROJECT_FILE).exists():
             return load_project(directory)
     return None
+
+
+def config_for(task: Optional[Task], task_path: Optional[Path] = None,
+               project: Optional[Project] = None) -> EffectiveConfig:
+    """The user's, the project's and the task's config layered (stix.config.load_config): the project is the one
+    found from here, unless the caller hands in the one it found; task_path is named as the task layer's source."""
+    from stix.config import load_config
+
+    if project is None:
+        project = find_project()
+    return load_config(task.config if task is not None else None, project.root if project is not None else None,
+                       task_path)
 
 
 def init_project(root: Path) -> tuple[Project, bool]:

@@ -19,7 +19,7 @@ from stix.home import StixHome
 from stix.models.task import Task
 from stix.naming import default_cluster_name, validate_cluster_name
 from stix.optimizer import Candidate, Placement
-from stix.project import Project, find_project, load_project
+from stix.project import Project, config_for, find_project, load_project
 from stix.session import Session
 from stix.storage.plan import plan_mounts
 from stix.spec import ClusterInfo, ClusterSpec
@@ -88,8 +88,6 @@ class Target:
 
 
 def target_of(request: LaunchRequest) -> Target:
-    from stix.placement import config_for
-
     project = find_project()
     return Target(request, request.cluster_name, project, config_for(request.task, request.task_path, project))
 

@@ -31,7 +31,7 @@ def user_catalog_dir() -> Optional[Path]:
     override = os.environ.get("STIX_CATALOG_DIR")
     if override:
         return Path(override).expanduser()
-    from stix.placement import config_for
+    from stix.project import config_for
 
     catalog = config_for(None).values.catalog
     return Path(catalog.dir) if catalog is not None and catalog.dir else None

@@ -37,8 +37,7 @@ def show(
     from pathlib import Path
 
     from stix.config import project_config_path, user_config_path
-    from stix.placement import config_for
-    from stix.project import find_project
+    from stix.project import config_for, find_project
 
     check_format(format_, ("text", "json", "yaml"))
     loaded = None

@@ -178,7 +178,7 @@ def check(
     import json
 
     from stix.credentials import check_clouds
-    from stix.placement import config_for
+    from stix.project import config_for
 
     check_format(format_)
     checks = check_clouds(config=config_for(None))

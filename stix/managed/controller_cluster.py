@@ -74,7 +74,7 @@ def controller_task(where: Optional[str], configured: Optional[Resources] = None
 
 def configured_resources(config: Optional[EffectiveConfig] = None) -> Optional[Resources]:
     """The config's jobs.controller.resources (default: the config files', user then project)."""
-    from stix.placement import config_for
+    from stix.project import config_for
 
     jobs = (config if config is not None else config_for(None)).values.jobs
     return jobs.controller.resources if jobs is not None and jobs.controller is not None else None
@@ -129,7 +129,7 @@ def ensure(session: Session, launch: bool = True) -> ClusterInfo:
     if info is not None:
         check_runs_stix(info.cloud)
         return info
-    from stix.placement import config_for
+    from stix.project import config_for
 
     config = config_for(None)
     task = controller_task(infra(), configured_resources(config))
