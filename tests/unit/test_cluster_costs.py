@@ -340,3 +340,41 @@ def test_a_failed_up_that_leaves_nothing_records_no_cost(tmp_path):
     clock.advance(1)
     index.remove("f")  # the launch landed nowhere
     assert (index.history(), index.intervals(), cost_rows(index)) == ([], [], [])
+
+
+def test_start_finishes_though_the_heads_stop_time_cannot_be_read(tmp_path, monkeypatch):
+    """Reading the agent's stop stamp is accounting only: it runs last in `start`, and an SSH failure there is a
+    warning, not a start that stops after the VMs are on and before the agent and containers come back."""
+    from contextlib import nullcontext
+    from types import SimpleNamespace
+
+    from stix import lifecycle
+    from stix.errors import SSHError
+    from stix.home import StixHome
+    from stix.session import Session
+    from stix.ssh import runner
+
+    done, notes = [], []
+
+    class Head:
+        node = SimpleNamespace(home="/home/stix")
+
+        def run(self, *args, **kwargs):
+            done.append("stamp")
+            raise SSHError("connection reset")
+
+    conns = SimpleNamespace(connections=[Head()])
+    monkeypatch.setattr(lifecycle, "_set_power", lambda *a, **k: (None, None))
+    monkeypatch.setattr(lifecycle.storage, "load_mounts", lambda *a: [])
+    monkeypatch.setattr(lifecycle.storage, "remotes_for", lambda *a: None)
+    monkeypatch.setattr(lifecycle.storage, "attach_nodes", lambda *a: done.append("attach"))
+    monkeypatch.setattr(lifecycle, "cluster_info", lambda *a: None)
+    monkeypatch.setattr(runner, "ClusterConnections", lambda info: nullcontext(conns))
+    monkeypatch.setattr(lifecycle, "sized", lambda *a: done.append("sized"))
+    monkeypatch.setattr(lifecycle.cluster_jobs, "install_agent", lambda c: done.append("agent"))
+    monkeypatch.setattr(lifecycle.containers, "restart", lambda c: done.append("containers"))
+    session = Session(StixHome(tmp_path / "home"), events=lambda event: notes.append((event.level, event.text)))
+    lifecycle.start(session, "c", yes=True)
+    assert done == ["sized", "attach", "agent", "containers", "stamp"]
+    assert notes[0][0] == "warning" and "connection reset" in notes[0][1]
+    assert notes[-1] == ("success", "Cluster c is up again.")
