@@ -171,7 +171,8 @@ def managed_jobs(home: Any) -> list[tuple[Any, list[Any]]]:
     store = JobStore(home)
     if not store.path.exists():
         return []
-    return [(job, store.attempts(job.id)) for job in store.all()]
+    attempts = store.attempts_by_job()
+    return [(job, attempts.get(job.id, [])) for job in store.all()]
 
 
 def duration_text(seconds: float) -> str:
