@@ -116,22 +116,22 @@ def cost_rows(index: idx.ClusterIndex, days: Union[None, int, str] = None, now: 
         record = live.get(entry.name) if entry.ended_at is None else None
         status = record.status if record is not None else TERMINATED
         end = entry.ended_at if entry.ended_at is not None else now
-        up, stopped, cost = _sums(spans.get((entry.name, entry.launched_at), ()), end)
+        up, stopped = _sums(spans.get((entry.name, entry.launched_at), ()), end)
         rows.append(CostRow(entry.name, entry.launched_at, entry.ended_at, up, stopped, entry.num_nodes,
-                            entry.resources, status, entry.hourly_cost, cost))
+                            entry.resources, status, entry.hourly_cost, up / 3600 * entry.hourly_cost))
     return rows if all_ else _condensed(rows)
 
 
-def _sums(intervals: Iterable[idx.UsageInterval], end: float) -> tuple[float, float, float]:
-    up = stopped = cost = 0.0
+def _sums(intervals: Iterable[idx.UsageInterval], end: float) -> tuple[float, float]:
+    """A life's seconds up and stopped; its cost is the up hours at the life's price."""
+    up = stopped = 0.0
     for interval in intervals:
         seconds = max(0.0, (interval.ended_at if interval.ended_at is not None else end) - interval.started_at)
         if interval.state == idx.STOPPED:
             stopped += seconds
         else:
             up += seconds
-            cost += seconds / 3600 * interval.hourly_cost
-    return up, stopped, cost
+    return up, stopped
 
 
 def _condensed(rows: list[CostRow]) -> list[CostRow]:
