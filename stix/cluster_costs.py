@@ -35,7 +35,7 @@ class CostRow:
     managed_job: Optional[int] = None
     """The managed job whose attempt ran on this cluster, if any."""
     lives: int = 1
-    """How many lives a condensed row (one per name) sums."""
+    """How many lives a condensed row (one per name) sums: output only, a key of `stix cost-report --format json`."""
 
     @property
     def duration_s(self) -> float:
@@ -99,10 +99,10 @@ def check_days(days: Union[None, int, str]) -> int:
     return whole
 
 
-def cost_rows(index: idx.ClusterIndex, days: Union[None, int, str] = None, now: Optional[float] = None,
-              all_: bool = True) -> list[CostRow]:
+def cost_rows(index: idx.ClusterIndex, days: Union[None, int, str] = None,
+              now: Optional[float] = None) -> list[CostRow]:
     """Every live cluster, and those torn down within the last `days` days (default 30), oldest first: one row per
-    life with all_ (SkyPilot's --all: everything in full), else one row per cluster name summing its lives."""
+    life (SkyPilot's --all: everything in full); cost_report condenses them to one row per cluster name."""
     window = check_days(days)
     now = index.clock() if now is None else now
     live = {record.name: record for record in index.all()}
@@ -116,22 +116,22 @@ def cost_rows(index: idx.ClusterIndex, days: Union[None, int, str] = None, now: 
         record = live.get(entry.name) if entry.ended_at is None else None
         status = record.status if record is not None else TERMINATED
         end = entry.ended_at if entry.ended_at is not None else now
-        up, stopped, cost = _sums(spans.get((entry.name, entry.launched_at), ()), end)
+        up, stopped = _sums(spans.get((entry.name, entry.launched_at), ()), end)
         rows.append(CostRow(entry.name, entry.launched_at, entry.ended_at, up, stopped, entry.num_nodes,
-                            entry.resources, status, entry.hourly_cost, cost))
-    return rows if all_ else _condensed(rows)
+                            entry.resources, status, entry.hourly_cost, up / 3600 * entry.hourly_cost))
+    return rows
 
 
-def _sums(intervals: Iterable[idx.UsageInterval], end: float) -> tuple[float, float, float]:
-    up = stopped = cost = 0.0
+def _sums(intervals: Iterable[idx.UsageInterval], end: float) -> tuple[float, float]:
+    """A life's seconds up and stopped; its cost is the up hours at the life's price."""
+    up = stopped = 0.0
     for interval in intervals:
         seconds = max(0.0, (interval.ended_at if interval.ended_at is not None else end) - interval.started_at)
         if interval.state == idx.STOPPED:
             stopped += seconds
         else:
             up += seconds
-            cost += seconds / 3600 * interval.hourly_cost
-    return up, stopped, cost
+    return up, stopped
 
 
 def _condensed(rows: list[CostRow]) -> list[CostRow]:
@@ -150,7 +150,7 @@ def cost_report(index: idx.ClusterIndex, jobs: Iterable[Any] = (), days: Union[N
     """The clusters' rows and, for each managed job whose attempts ran on them, its share (those same rows).
 
     `jobs` are stix.managed.store ManagedJob records with their attempts: (job, attempts) pairs."""
-    lives = cost_rows(index, days, now, all_=True)
+    lives = cost_rows(index, days, now)
     job_rows, owner = [], {}
     for job, attempts in jobs:
         names = tuple(dict.fromkeys(attempt.cluster for attempt in attempts))
@@ -171,7 +171,8 @@ def managed_jobs(home: Any) -> list[tuple[Any, list[Any]]]:
     store = JobStore(home)
     if not store.path.exists():
         return []
-    return [(job, store.attempts(job.id)) for job in store.all()]
+    attempts = store.attempts_by_job()
+    return [(job, attempts.get(job.id, [])) for job in store.all()]
 
 
 def duration_text(seconds: float) -> str:

@@ -49,13 +49,13 @@ CREATE TABLE IF NOT EXISTS usage_intervals (
     launched_at REAL NOT NULL,
     state TEXT NOT NULL,
     started_at REAL NOT NULL,
-    ended_at REAL,
-    hourly_cost REAL NOT NULL
+    ended_at REAL
 )
 """
 """The billing transitions of each life (cluster_history's name, launched_at): an UP or STOPPED interval from
 one transition to the next (up, stop, start, an autostop the node agent did, destroy); the open one has no end.
-hourly_cost is the life's $/hr, kept per interval so the report sums hours x the price each ran at."""
+The price is the life's (cluster_history.hourly_cost): a life is one shape at one price, and `up` at another
+price opens a new life."""
 
 INIT = "INIT"
 UP = "UP"
@@ -88,7 +88,6 @@ class UsageInterval:
     started_at: float
     ended_at: Optional[float]
     """None for the open interval of a live cluster."""
-    hourly_cost: float
 
 
 @dataclass(frozen=True)
@@ -261,8 +260,8 @@ class ClusterIndex:
             _close_life(conn, name, now)
             conn.execute("INSERT INTO cluster_history (name, launched_at, ended_at, cloud, num_nodes, resources, "
                          "hourly_cost) VALUES (?, ?, NULL, ?, ?, ?, ?)", (name, now, *shape))
-            conn.execute("INSERT INTO usage_intervals (name, launched_at, state, started_at, ended_at, hourly_cost) "
-                         "VALUES (?, ?, ?, ?, NULL, ?)", (name, now, UP, now, hourly_cost))
+            conn.execute("INSERT INTO usage_intervals (name, launched_at, state, started_at, ended_at) "
+                         "VALUES (?, ?, ?, ?, NULL)", (name, now, UP, now))
 
     def history(self) -> list[HistoryRecord]:
         if not self.path.exists():
@@ -276,7 +275,7 @@ class ClusterIndex:
         if not self.path.exists():
             return []
         with self._connect() as conn:
-            rows = conn.execute("SELECT name, launched_at, state, started_at, ended_at, hourly_cost "
+            rows = conn.execute("SELECT name, launched_at, state, started_at, ended_at "
                                 "FROM usage_intervals ORDER BY started_at, rowid").fetchall()
         return [UsageInterval(*row) for row in rows]
 
@@ -293,15 +292,15 @@ def _when(conn: sqlite3.Connection, name: str, at: Optional[float], now: float) 
 
 def _switch(conn: sqlite3.Connection, name: str, state: str, at: float) -> None:
     """Close the open interval of the cluster's live history row and open one in `state`, unless it is in it."""
-    row = conn.execute("SELECT rowid, state, started_at, launched_at, hourly_cost FROM usage_intervals "
+    row = conn.execute("SELECT rowid, state, started_at, launched_at FROM usage_intervals "
                        "WHERE name=? AND ended_at IS NULL", (name,)).fetchone()
     if row is None or row[1] == state:
         return
-    rowid, _, started_at, launched_at, hourly_cost = row
+    rowid, _, started_at, launched_at = row
     at = max(at, started_at)
     conn.execute("UPDATE usage_intervals SET ended_at=? WHERE rowid=?", (at, rowid))
-    conn.execute("INSERT INTO usage_intervals (name, launched_at, state, started_at, ended_at, hourly_cost) "
-                 "VALUES (?, ?, ?, ?, NULL, ?)", (name, launched_at, state, at, hourly_cost))
+    conn.execute("INSERT INTO usage_intervals (name, launched_at, state, started_at, ended_at) "
+                 "VALUES (?, ?, ?, ?, NULL)", (name, launched_at, state, at))
 
 
 def _close_life(conn: sqlite3.Connection, name: str, at: float) -> None:
@@ -319,14 +318,14 @@ def _add_intervals(conn: sqlite3.Connection) -> None:
         return
     conn.execute(INTERVALS)
     stopped = dict(conn.execute("SELECT name, updated_at FROM clusters WHERE status=?", (STOPPED,)).fetchall())
-    for name, launched_at, ended_at, cost in conn.execute(
-            "SELECT name, launched_at, ended_at, hourly_cost FROM cluster_history").fetchall():
+    for name, launched_at, ended_at in conn.execute(
+            "SELECT name, launched_at, ended_at FROM cluster_history").fetchall():
         stop = stopped.get(name) if ended_at is None else None
         spans = [(UP, launched_at, ended_at)] if stop is None else \
             [(UP, launched_at, max(stop, launched_at)), (STOPPED, max(stop, launched_at), None)]
         for state, start, end in spans:
-            conn.execute("INSERT INTO usage_intervals (name, launched_at, state, started_at, ended_at, hourly_cost) "
-                         "VALUES (?, ?, ?, ?, ?, ?)", (name, launched_at, state, start, end, cost))
+            conn.execute("INSERT INTO usage_intervals (name, launched_at, state, started_at, ended_at) "
+                         "VALUES (?, ?, ?, ?, ?)", (name, launched_at, state, start, end))
     conn.commit()
 
 

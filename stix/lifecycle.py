@@ -36,11 +36,11 @@ def start(session: Session, cluster: str, yes: bool = False) -> None:
     spec, outputs = _set_power(session, cluster, stopped=False, yes=yes)
     mounts = storage.load_mounts(session.home, cluster)
     with ClusterConnections(cluster_info(session, spec, outputs)) as conns:
-        _agent_stop_time_from_head(session, cluster, conns.connections[0])
         sized(session, conns, spec)
         storage.attach_nodes(session, conns, mounts, storage.remotes_for(session.home, mounts))
         cluster_jobs.install_agent(conns)
         containers.restart(conns)
+        _agent_stop_time_from_head(session, cluster, conns.connections[0])  # last, and best-effort: accounting only
     session.note(f"Cluster {cluster} is up again.", "success")
 
 
@@ -193,17 +193,22 @@ def agent_stop_time(home: StixHome, cluster: str) -> Optional[float]:
 
 def _agent_stop_time_from_head(session: Session, cluster: str, head) -> None:
     """After a start: the head's record of an autostop (if any) moves the recorded stop back to it; then it goes,
-    so a later stop is not taken for it."""
+    so a later stop is not taken for it. Only the cost report's hours depend on it, so a failure is a warning:
+    the cluster is up either way."""
     import shlex
 
     from stix.agent.node_agent import REMOTE_DIR, STOPPED_AT_FILE
 
     path = shlex.quote(f"{head.node.home}/{REMOTE_DIR}/{STOPPED_AT_FILE}")
     lines: list[str] = []
-    if head.run(f"cat {path} 2>/dev/null && rm -f {path}", lines.append, timeout=30) == 0:
-        at = _stop_time(lambda: "".join(lines))
-        if at is not None:
-            session.index.correct_stop(cluster, at)
+    try:
+        if head.run(f"cat {path} 2>/dev/null && rm -f {path}", lines.append, timeout=30) == 0:
+            at = _stop_time(lambda: "".join(lines))
+            if at is not None:
+                session.index.correct_stop(cluster, at)
+    except Exception as exc:
+        session.note(f"could not read when the agent stopped {cluster} ({type(exc).__name__}: {exc}); "
+                     "the cost report counts the stop from when stix noticed it", "warning")
 
 
 def _stop_time(read: Callable[[], str]) -> Optional[float]:

@@ -121,11 +121,12 @@ CI_SYSTEMS = {"github": Path(".github") / "workflows"}
 
 
 def ci_workflows(system: str) -> dict[str, str]:
-    """The workflow files stix ships for a CI system (package data; examples/ci/<system>/ holds the same text)."""
+    """The workflow files stix ships for a CI system (package data; examples/ci/<system>/ holds the same text);
+    the one check of `stix init --ci SYSTEM`."""
     from importlib.resources import files
 
     if system not in CI_SYSTEMS:
-        raise UsageError(f"no CI workflows for {system!r}; known: {', '.join(CI_SYSTEMS)}")
+        raise UsageError(f"--ci: must be one of {', '.join(CI_SYSTEMS)}, not {system!r}")
     folder = files("stix") / "workflows" / system
     return {entry.name: entry.read_text() for entry in sorted(folder.iterdir(), key=lambda e: e.name)
             if entry.name.endswith(".yml")}
@@ -134,8 +135,9 @@ def ci_workflows(system: str) -> dict[str, str]:
 def ci_files(root: Path, system: str, force: bool = False) -> dict[Path, str]:
     """Where each of the CI system's workflows goes under root, and its text; refuses, before anything is written,
     a file that exists unless force."""
-    folder = root.resolve() / CI_SYSTEMS.get(system, Path())
-    files = {folder / name: text for name, text in ci_workflows(system).items()}
+    workflows = ci_workflows(system)
+    folder = root.resolve() / CI_SYSTEMS[system]
+    files = {folder / name: text for name, text in workflows.items()}
     if not force:
         for path in files:
             if path.exists():

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Optional
 
@@ -63,10 +64,11 @@ def preempt(node_dir: Path) -> int:
 
 def preempt_cluster(home, cluster: str, ranks: Optional[list[int]] = None) -> int:
     """Preempt a local cluster's nodes (all, or those of these ranks; the head is rank 0) in a stix home."""
-    nodes = sorted(home.cluster_dir(cluster).joinpath("nodes").glob("*"))
-    head = [node for node in nodes if node.name.endswith("-head")]
-    workers = sorted((node for node in nodes if not node.name.endswith("-head")),
-                     key=lambda node: int(node.name.rsplit("worker", 1)[-1] or 0))
+    # only node directories: the node agent's autodown leaves its stop stamp (autostopped_at) beside them
+    nodes = sorted(node for node in home.cluster_dir(cluster).joinpath("nodes").glob("*") if node.is_dir())
+    head = [node for node in nodes if node.name == f"{cluster}-head"]
+    workers = sorted((node for node in nodes if re.fullmatch(re.escape(cluster) + r"-worker\d+", node.name)),
+                     key=lambda node: int(node.name.rsplit("worker", 1)[-1]))
     ranked = head + workers
     chosen = ranked if ranks is None else [ranked[rank] for rank in ranks if rank < len(ranked)]
     return sum(preempt(node) for node in chosen)

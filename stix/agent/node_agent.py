@@ -474,6 +474,17 @@ def _ipv4(hex_address: str) -> str:
     return ".".join(str(b) for b in raw)
 
 
+def write_stop_stamp(stamp: str, beside_nodes: Path | None) -> None:
+    """When autostop fired, for the client's cost report (STOPPED_AT_FILE): on the head, and where a local-cloud
+    autodown removes the head's home, beside the node directories too. Best-effort: a write that fails (a full
+    disk) only costs the report its exact stop time, so it is a line in the log and the power-off goes on."""
+    for path in [ROOT / STOPPED_AT_FILE] + ([beside_nodes / STOPPED_AT_FILE] if beside_nodes else []):
+        try:
+            path.write_text(stamp)
+        except OSError as exc:
+            print(f"autostop: could not record the stop time in {path} ({exc}); going on", flush=True)
+
+
 def power_off(info: dict, down: bool) -> None:
     """Stop (or tear down) every node from inside: workers first, then the head, then this daemon."""
     if info.get("nodes_are_processes"):
@@ -947,10 +958,8 @@ class Scheduler:
                 code = run_hook(setting["hook"], timeout, ROOT / HOOK_LOG_FILE, self.info["nodes"][0]["home"])
                 print(f"autostop: the hook {'ended without an exit status' if code is None else f'exited {code}'}; "
                       "going on", flush=True)
-            stamp = f"{time.time():.3f}\n"
-            (ROOT / STOPPED_AT_FILE).write_text(stamp)
-            if setting.get("down") and self.info.get("nodes_are_processes"):  # the head's home goes with it
-                (Path(head["home"]).parent.parent / STOPPED_AT_FILE).write_text(stamp)
+            write_stop_stamp(f"{time.time():.3f}\n", Path(head["home"]).parent.parent
+                             if setting.get("down") and self.info.get("nodes_are_processes") else None)
             power_off(self.info, bool(setting.get("down")))
             sys.exit(0)
 

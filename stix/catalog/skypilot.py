@@ -9,7 +9,9 @@ need care, and both are read from the data rather than from the cloud's name:
   SkyPilot prices it: the host plus the row of that accelerator and count in the same zone;
 - a zone given as an availability-zone ID (AWS: `use1-az4`) is written as a zone name, `us-east-1d`
   (the ID's number as a letter). AWS maps IDs to names per account, so the letter is nominal; spot
-  prices stay per zone. Local Zones (`use1-atl2-az1`) are left out, as the bundled catalog has none.
+  prices stay per zone. A name the bundled catalog does not list for the region is left out (apne1-az2
+  would be ap-northeast-1b, which most accounts lack, and a subnet is made in the zone named), as are
+  Local Zones (`use1-atl2-az1`), as the bundled catalog has none.
 """
 
 from __future__ import annotations
@@ -20,19 +22,19 @@ import io
 import re
 import string
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
 from stix.atomic import write_atomic
+from stix.catalog.fetch import http
 from stix.catalog.load import REQUIRED, bundled_dir
 from stix.errors import FetchError, UsageError
 
 DEFAULT_URL = "https://raw.githubusercontent.com/skypilot-org/skypilot-catalog/master/catalogs/v8/{cloud}/vms.csv"
-TIMEOUT_S = 60.0
 COLUMNS = ["InstanceType", "AcceleratorName", "AcceleratorCount", "vCPUs", "MemoryGiB", "GpuInfo", "Price",
            "SpotPrice", "Region", "AvailabilityZone"]
+OPTIONAL = ("AvailabilityZone",)
 FetchText = Callable[[str], str]
 Row = dict[str, str]
 
@@ -44,18 +46,17 @@ def default_url(cloud: str) -> str:
 
 
 def fetch_text(url: str) -> str:
-    """A local path, a file:// URL or an http(s) URL, read as text; any failure is one FetchError line."""
+    """A local path or a file:// URL read here, an http(s) URL through stix.catalog.fetch.http; any failure
+    is one FetchError line."""
     parsed = urllib.parse.urlparse(url)
+    if parsed.scheme in ("http", "https"):
+        return http.fetch_text(url)
     try:
-        if parsed.scheme in ("", "file"):
-            return Path(urllib.parse.unquote(parsed.path) if parsed.scheme else url).expanduser().read_text()
-        if parsed.scheme not in ("http", "https"):
+        if parsed.scheme not in ("", "file"):
             raise ValueError(f"unsupported URL scheme {parsed.scheme!r}")
-        request = urllib.request.Request(url, headers={"User-Agent": "stix-catalog"})
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-            return response.read().decode("utf-8")
+        return Path(urllib.parse.unquote(parsed.path) if parsed.scheme else url).expanduser().read_text()
     except Exception as exc:
-        raise FetchError(f"reading {url} failed: {type(exc).__name__}: {exc}") from None
+        raise FetchError(f"reading {http.redacted(url)} failed: {type(exc).__name__}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class Selection:
     instance_types: frozenset[str]
     regions: frozenset[str]
     template: dict[tuple[str, str, str], Row]
+    zones: frozenset[str] = frozenset()  # the zone names the bundled catalog lists
 
     @classmethod
     def of_rows(cls, rows: Iterable[Row]) -> "Selection":
@@ -73,17 +75,24 @@ class Selection:
         template: dict[tuple[str, str, str], Row] = {}
         for row in rows:
             template.setdefault(_kind(row), row)
-        return cls(frozenset(r["InstanceType"] for r in rows), frozenset(r["Region"] for r in rows), template)
+        return cls(frozenset(r["InstanceType"] for r in rows), frozenset(r["Region"] for r in rows), template,
+                   frozenset(r["AvailabilityZone"] for r in rows if r["AvailabilityZone"]))
 
 
 def read_rows(text: str, source: str) -> list[Row]:
-    """A vms.csv's rows by column name ('#' lines skipped); a file without SkyPilot's columns is refused."""
+    """A vms.csv's rows by column name ('#' lines skipped); a file without SkyPilot's columns is refused.
+    AvailabilityZone may be absent (Azure's file prices per region): its rows read it as empty, as SkyPilot's
+    reader adds the column when missing."""
     reader = csv.DictReader(line for line in io.StringIO(text) if not line.startswith("#"))
     header = [name.strip() for name in reader.fieldnames or []]
-    missing = [name for name in REQUIRED if name not in header]
+    missing = [name for name in REQUIRED if name not in header and name not in OPTIONAL]
     if missing:
         raise UsageError(f"{source}: not a SkyPilot vms.csv (lacks columns {', '.join(missing)})")
-    return [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+    rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+    for row in rows:
+        for name in OPTIONAL:
+            row.setdefault(name, "")
+    return rows
 
 
 def bundled_selection(cloud: str) -> Selection:
@@ -105,8 +114,8 @@ def select(rows: list[Row], selection: Selection) -> list[Row]:
         if template is None:
             continue  # an attachable GPU count, or a host, the bundled catalog does not list
         zone = _zone_name(row["Region"], row["AvailabilityZone"])
-        if zone is None:
-            continue
+        if zone is None or (zone != row["AvailabilityZone"] and zone not in selection.zones):
+            continue  # a Local Zone, or a zone ID whose nominal name the bundled catalog does not list
         new = {column: row.get(column, "") for column in COLUMNS}
         new["AvailabilityZone"] = zone
         new["AcceleratorCount"] = _plain(row["AcceleratorCount"])

@@ -311,10 +311,8 @@ def init(
     from pathlib import Path
 
     from stix.errors import UsageError
-    from stix.project import CI_SYSTEMS, PROJECT_FILE, ci_files, init_project, write_ci
+    from stix.project import PROJECT_FILE, ci_files, init_project, write_ci
 
-    if ci is not None and ci not in CI_SYSTEMS:
-        raise UsageError(f"--ci: must be one of {', '.join(CI_SYSTEMS)}, not {ci!r}")
     if force and ci is None:
         raise UsageError("--force: only with --ci (stix init never overwrites Pulumi.yaml)")
     workflows = ci_files(Path(directory), ci, force) if ci is not None else {}

@@ -331,8 +331,14 @@ class JobStore:
 
     def attempts(self, job_id: int) -> list[Attempt]:
         rows = self._run("SELECT * FROM attempts WHERE job_id = ? ORDER BY idx, attempt", (job_id,))
-        return [Attempt(r["job_id"], r["idx"], r["attempt"], r["cluster"], r["location"], r["started"], r["ended"],
-                        r["outcome"]) for r in rows]
+        return [_attempt(r) for r in rows]
+
+    def attempts_by_job(self) -> dict[int, list[Attempt]]:
+        """Every job's attempts (as attempts() orders them), in one query: jobs without any are absent."""
+        grouped: dict[int, list[Attempt]] = {}
+        for r in self._run("SELECT * FROM attempts ORDER BY job_id, idx, attempt"):
+            grouped.setdefault(r["job_id"], []).append(_attempt(r))
+        return grouped
 
     def tasks_of(self, job_id: int) -> list[Task]:
         """The job's tasks rebuilt as they were submitted, secrets unsealed."""
@@ -364,6 +370,11 @@ class JobStore:
         return [ManagedJob(r["id"], r["name"], r["status"], r["submitted"], r["started"], r["ended"], r["task_id"],
                            bool(r["retry_until_up"]), bool(r["cancel_requested"]), r["failure"], tuple(tasks[r["id"]]))
                 for r in jobs]
+
+
+def _attempt(r: sqlite3.Row) -> Attempt:
+    return Attempt(r["job_id"], r["idx"], r["attempt"], r["cluster"], r["location"], r["started"], r["ended"],
+                   r["outcome"])
 
 
 def _marks(values: Iterable[Any]) -> str:

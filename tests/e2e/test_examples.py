@@ -41,8 +41,14 @@ def ran(result) -> str:
 
 
 def down(stix, cluster: str) -> None:
+    """The success path's teardown, asserted; a test's `finally` uses plain_down, so a failure before it is the
+    error the test reports."""
     assert stix("down", "-y", cluster, cwd=REPO).returncode == 0
     assert "No clusters." in stix("status").stdout
+
+
+def plain_down(stix, cluster: str) -> None:
+    stix("down", "-y", cluster, cwd=REPO)
 
 
 def delete_buckets(stix, *names: str) -> None:
@@ -51,11 +57,14 @@ def delete_buckets(stix, *names: str) -> None:
 
 
 def test_hello(stix, engine):
-    out = ran(stix("up", "-y", example("hello"), cwd=REPO, timeout=UP_S))
-    for rank in (0, 1):
-        mine = lines_of(out, rank)
-        assert f"hello from stix: rank {rank} of 2" in mine and "setup ran before run" in mine, out
-    down(stix, "hello")
+    try:
+        out = ran(stix("up", "-y", example("hello"), cwd=REPO, timeout=UP_S))
+        for rank in (0, 1):
+            mine = lines_of(out, rank)
+            assert f"hello from stix: rank {rank} of 2" in mine and "setup ran before run" in mine, out
+        down(stix, "hello")
+    finally:
+        plain_down(stix, "hello")
 
 
 def test_checkpoints(stix, engine):
@@ -70,7 +79,7 @@ def test_checkpoints(stix, engine):
         listed = {row["name"]: row for row in json.loads(ran(stix("storage", "ls", "--format", "json")))}
         assert listed["stix-example-checkpoints"]["clusters"] == [], listed
     finally:
-        stix("down", "-y", "checkpoints", cwd=REPO)
+        plain_down(stix, "checkpoints")
         delete_buckets(stix, "stix-example-checkpoints", "stix-example-config")
 
 
@@ -101,7 +110,7 @@ def test_bucket_mount(stix, engine, tmp_path):
         down(stix, "reader")
     finally:
         for cluster in ("bucket-mount", "reader"):
-            stix("down", "-y", cluster, cwd=REPO)
+            plain_down(stix, cluster)
         delete_buckets(stix, "stix-example-bucket-data", "stix-example-bucket-results")
 
 
@@ -123,8 +132,9 @@ def test_http_service(stix, engine):
                         what="the service to answer on its endpoint")
         assert body["message"] == "hello from stix" and body["node_rank"] == 0, body
         assert fetch(f"http://{match.group(1)}/health") == {"status": "ok"}
-    finally:
         down(stix, "http-service")
+    finally:
+        plain_down(stix, "http-service")
 
 
 def prepared_venv(name: str, *packages: str) -> Path:
@@ -162,8 +172,9 @@ def test_pytorch_ddp(stix, engine):
         steps = [re.fullmatch(r"step (\d+) world_size 2 loss ([\d.]+)", line) for line in head]
         losses = [float(m.group(2)) for m in steps if m]
         assert len(losses) == 5 and losses[-1] < losses[0], head
-    finally:
         down(stix, "pytorch-ddp")
+    finally:
+        plain_down(stix, "pytorch-ddp")
 
 
 def test_ray_cluster(stix, engine):
@@ -174,9 +185,10 @@ def test_ray_cluster(stix, engine):
         assert "ray nodes: 2" in head, out
         ips = next(line for line in out.splitlines() if "tasks ran on:" in line).split(": ", 1)[1].split()
         assert len(set(ips)) == 2 and all(ip.startswith("127.0.0.") for ip in ips), out
-    finally:
         down(stix, "ray-cluster")
-    assert not ray_processes_of(venv), "Ray outlived the run"
+        assert not ray_processes_of(venv), "Ray outlived the run"
+    finally:
+        plain_down(stix, "ray-cluster")
 
 
 def ray_processes_of(venv: Path) -> list[int]:

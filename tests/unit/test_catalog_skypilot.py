@@ -110,3 +110,50 @@ def test_an_unreadable_source_leaves_an_earlier_update_as_it_was(stix_home, tmp_
     with pytest.raises(FetchError):
         update_from_skypilot("aws", out, fetch=offline, today=datetime.date(2026, 12, 6))
     assert first.path.read_text() == before and "date: 2026-12-05" in before
+
+
+# SkyPilot's Azure file prices per region: no AvailabilityZone column, a Generation column instead.
+AZURE_VMS = """InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,GpuInfo,Price,SpotPrice,Region,Generation
+Standard_NC6s_v3,V100,1.0,6.0,112.0,,3.06,0.3,eastus,V1
+Standard_NC6s_v3,V100,1.0,6.0,112.0,,3.06,0.31,southafricanorth,V1
+Standard_NoSuch_v9,,,2.0,8.0,,0.1,0.01,eastus,V2
+"""
+
+
+def test_azure_layout_without_a_zone_column_is_read(stix_home, tmp_path):
+    source = tmp_path / "azure-vms.csv"
+    source.write_text(AZURE_VMS)
+    report = update_from_skypilot("azure", tmp_path / "out", url=str(source), today=datetime.date(2026, 12, 5))
+    _, rows = written(report.path)
+    assert [(r["InstanceType"], r["Region"], r["AvailabilityZone"], r["Price"], r["SpotPrice"]) for r in rows] == [
+        ("Standard_NC6s_v3", "eastus", "", "3.06", "0.3")]
+    assert "Generation" not in rows[0]
+
+
+def test_zone_ids_become_only_zone_names_the_bundled_catalog_lists(stix_home, tmp_path):
+    # apne1-az2 would be ap-northeast-1b, which the bundled catalog (and most accounts) lacks
+    source = tmp_path / "vms.csv"
+    source.write_text(AWS_VMS.splitlines()[0] + "\n"
+                      "c6i.large,,,2.0,4.0,,0.107,0.03,ap-northeast-1,apne1-az1,x86_64\n"
+                      "c6i.large,,,2.0,4.0,,0.107,0.031,ap-northeast-1,apne1-az2,x86_64\n"
+                      "c6i.large,,,2.0,4.0,,0.107,0.032,ap-northeast-1,ap-northeast-1c,x86_64\n")
+    report = update_from_skypilot("aws", tmp_path / "out", url=str(source), today=datetime.date(2026, 12, 5))
+    _, rows = written(report.path)
+    assert [(r["AvailabilityZone"], r["SpotPrice"]) for r in rows] == [("ap-northeast-1a", "0.03"),
+                                                                       ("ap-northeast-1c", "0.032")]
+
+
+def test_bundled_aws_zones_are_names_the_catalog_listed_before_skypilot_rows():
+    from stix.catalog.skypilot import bundled_selection
+
+    zones = bundled_selection("aws").zones
+    assert "ap-northeast-1b" not in zones and {z[:-1] for z in zones} <= {
+        "ap-northeast-1", "eu-west-1", "us-east-1", "us-east-2", "us-west-2"}
+
+
+def test_a_failed_http_read_leaves_the_query_out_of_the_error(stix, stix_home):
+    url = "http://127.0.0.1:9/vms.csv?X-Amz-Signature=secret123&token=hidden"
+    result = stix("catalog", "update", "aws", "--source", "skypilot", "--url", url)
+    assert result.returncode != 0 and len(result.stderr.splitlines()) == 1
+    assert "reading http://127.0.0.1:9/vms.csv failed: URLError" in result.stderr
+    assert "secret123" not in result.stderr and "hidden" not in result.stderr and "?" not in result.stderr

@@ -2,7 +2,7 @@
 
 import pytest
 
-from stix.cluster_costs import TERMINATED, cost_rows, duration_text, resources_str
+from stix.cluster_costs import TERMINATED, cost_report, cost_rows, duration_text, resources_str
 from stix.errors import UsageError
 from stix.index import STOPPED, UP, ClusterIndex
 from stix.spec import ClusterSpec
@@ -180,10 +180,10 @@ def test_a_relaunch_at_another_price_is_a_new_life_at_the_new_price(tmp_path):
     clock.advance(1)
     _launch(index, rate=4.0, resources="1x aws(g5.xlarge, A10G:1)")  # failover or a new shape
     clock.advance(2)
-    first, second = cost_rows(index, all_=True)
+    first, second = cost_rows(index)
     assert (first.up_s, first.total_cost, first.status) == (3 * H, pytest.approx(3.0), TERMINATED)
     assert (second.up_s, second.total_cost, second.status) == (2 * H, pytest.approx(8.0), UP)
-    (condensed,) = cost_rows(index, all_=False)  # one row per name: the latest shape, every life's hours and $
+    (condensed,) = cost_report(index).clusters  # one row per name: the latest shape, every life's hours and $
     assert (condensed.resources, condensed.up_s, condensed.total_cost, condensed.lives) == (
         "1x aws(g5.xlarge, A10G:1)", 5 * H, pytest.approx(11.0), 2)
 
@@ -214,10 +214,10 @@ def test_history_is_kept_after_destroy_and_the_window_and_all(tmp_path):
     _launch(index, "new", rate=2.0, resources="1x aws(m5.xlarge)")
     clock.advance(1)
     assert [r.name for r in index.history()] == ["old", "new", "new"]
-    assert [r.name for r in cost_rows(index, days=30, all_=False)] == ["old", "new"]
-    assert [r.name for r in cost_rows(index, days=7, all_=False)] == ["new"]
-    assert [(r.name, r.status) for r in cost_rows(index, days=7, all_=True)] == [("new", TERMINATED), ("new", UP)]
-    (new,) = cost_rows(index, days=7, all_=False)
+    assert [r.name for r in cost_report(index, days=30).clusters] == ["old", "new"]
+    assert [r.name for r in cost_report(index, days=7).clusters] == ["new"]
+    assert [(r.name, r.status) for r in cost_rows(index, days=7)] == [("new", TERMINATED), ("new", UP)]
+    (new,) = cost_report(index, days=7).clusters
     assert (new.status, new.lives, new.total_cost) == (UP, 2, pytest.approx(3.0))
 
 
@@ -243,7 +243,7 @@ def test_an_index_of_the_previous_version_migrates_in_place_and_reports(tmp_path
     assert (gone.status, gone.up_s, gone.total_cost) == (TERMINATED, 1 * H, 2.0)
     index.set_status("s", UP)  # the migrated index goes on recording
     clock.advance(1)
-    assert {row.name: row.up_s for row in cost_rows(index, all_=False)} == {"s": 3 * H, "gone": 1 * H}
+    assert {row.name: row.up_s for row in cost_report(index).clusters} == {"s": 3 * H, "gone": 1 * H}
     assert len(index.intervals()) == 4  # migrated once, not on every open
 
 
@@ -340,3 +340,41 @@ def test_a_failed_up_that_leaves_nothing_records_no_cost(tmp_path):
     clock.advance(1)
     index.remove("f")  # the launch landed nowhere
     assert (index.history(), index.intervals(), cost_rows(index)) == ([], [], [])
+
+
+def test_start_finishes_though_the_heads_stop_time_cannot_be_read(tmp_path, monkeypatch):
+    """Reading the agent's stop stamp is accounting only: it runs last in `start`, and an SSH failure there is a
+    warning, not a start that stops after the VMs are on and before the agent and containers come back."""
+    from contextlib import nullcontext
+    from types import SimpleNamespace
+
+    from stix import lifecycle
+    from stix.errors import SSHError
+    from stix.home import StixHome
+    from stix.session import Session
+    from stix.ssh import runner
+
+    done, notes = [], []
+
+    class Head:
+        node = SimpleNamespace(home="/home/stix")
+
+        def run(self, *args, **kwargs):
+            done.append("stamp")
+            raise SSHError("connection reset")
+
+    conns = SimpleNamespace(connections=[Head()])
+    monkeypatch.setattr(lifecycle, "_set_power", lambda *a, **k: (None, None))
+    monkeypatch.setattr(lifecycle.storage, "load_mounts", lambda *a: [])
+    monkeypatch.setattr(lifecycle.storage, "remotes_for", lambda *a: None)
+    monkeypatch.setattr(lifecycle.storage, "attach_nodes", lambda *a: done.append("attach"))
+    monkeypatch.setattr(lifecycle, "cluster_info", lambda *a: None)
+    monkeypatch.setattr(runner, "ClusterConnections", lambda info: nullcontext(conns))
+    monkeypatch.setattr(lifecycle, "sized", lambda *a: done.append("sized"))
+    monkeypatch.setattr(lifecycle.cluster_jobs, "install_agent", lambda c: done.append("agent"))
+    monkeypatch.setattr(lifecycle.containers, "restart", lambda c: done.append("containers"))
+    session = Session(StixHome(tmp_path / "home"), events=lambda event: notes.append((event.level, event.text)))
+    lifecycle.start(session, "c", yes=True)
+    assert done == ["sized", "attach", "agent", "containers", "stamp"]
+    assert notes[0][0] == "warning" and "connection reset" in notes[0][1]
+    assert notes[-1] == ("success", "Cluster c is up again.")

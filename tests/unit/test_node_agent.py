@@ -783,3 +783,38 @@ def test_the_client_sends_the_hook_on_stdin_not_in_argv():
     assert head.stdin == b"echo SECRET"
     cluster_jobs.set_autostop(head, 5)  # type: ignore[arg-type]
     assert "--hook" not in head.command and head.stdin is None
+
+
+def test_autostop_powers_off_though_the_stop_stamp_cannot_be_written(head, monkeypatch, capsys):
+    scheduler = head()
+    stops = []
+    monkeypatch.setattr(na, "power_off", lambda info, down: stops.append(down))
+    monkeypatch.setattr(na, "ensure_daemon", lambda: None)
+    args = argparse.Namespace(cancel=False, idle=0.0, down=False, wait_for="none", hook_stdin=False, hook_timeout=None)
+    assert na.cmd_autostop(args) == 0
+    (na.ROOT / na.STOPPED_AT_FILE).mkdir()  # a write there fails (as on a full disk)
+    scheduler.last_active = 0.0
+    with pytest.raises(SystemExit):
+        scheduler.idle_check()
+    assert stops == [False], "autostop fired though its stop time could not be recorded"
+    assert "could not record the stop time" in capsys.readouterr().out
+
+
+def test_the_stamp_beside_local_node_directories_does_not_break_preempt(tmp_path, monkeypatch):
+    from stix.components.local import faults
+    from stix.home import StixHome
+
+    monkeypatch.setattr(na, "ROOT", tmp_path / "agent")
+    na.ROOT.mkdir()
+    home = StixHome(tmp_path / "home")
+    nodes = home.cluster_dir("c").joinpath("nodes")
+    for name in ("c-head", "c-worker2", "c-worker10", "c-worker1"):
+        (nodes / name).mkdir(parents=True)
+    na.write_stop_stamp("1.0\n", nodes)  # as a local-cloud autodown leaves it
+    assert (nodes / na.STOPPED_AT_FILE).read_text() == (na.ROOT / na.STOPPED_AT_FILE).read_text() == "1.0\n"
+    taken = []
+    monkeypatch.setattr(faults, "preempt", lambda node: taken.append(node.name) or 1)
+    assert faults.preempt_cluster(home, "c") == 4
+    assert taken == ["c-head", "c-worker1", "c-worker2", "c-worker10"]
+    taken.clear()
+    assert faults.preempt_cluster(home, "c", ranks=[2]) == 1 and taken == ["c-worker2"]

@@ -72,6 +72,23 @@ def test_attempts_are_numbered_in_order_with_a_log_file_each(jobs):
     assert jobs.log_path(job_id, 0, 2).exists()
 
 
+def test_the_cost_report_reads_every_jobs_attempts_in_one_connection(jobs, monkeypatch):
+    from stix.cluster_costs import managed_jobs
+
+    ids = [jobs.submit(f"j{n}", [Task(run="true")], "t") for n in range(4)]
+    for job_id in ids[:3]:
+        jobs.start_attempt(job_id, 0, f"c-{job_id}")
+    jobs.start_attempt(ids[0], 0, f"c-{ids[0]}")
+    assert jobs.attempts_by_job() == {job_id: jobs.attempts(job_id) for job_id in ids[:3]}
+    opened = []
+    connect = st.JobStore._connect
+    monkeypatch.setattr(st.JobStore, "_connect", lambda self: opened.append(1) or connect(self))
+    pairs = managed_jobs(jobs.home)
+    assert {job.id: [a.attempt for a in attempts] for job, attempts in pairs} == {
+        ids[0]: [1, 2], ids[1]: [1], ids[2]: [1], ids[3]: []}
+    assert len(opened) == 2, "one connection for the jobs, one for all their attempts"
+
+
 def test_finishing_an_attempt_moves_its_task_in_the_same_transaction(jobs):
     job_id = jobs.submit("a", [Task(run="true")], "t")
     first = jobs.start_attempt(job_id, 0, "a-1")
