@@ -185,7 +185,7 @@ def agent_stop_time(home: StixHome, cluster: str) -> Optional[float]:
     if not info.nodes or not cloud_for(info.cloud).nodes_are_processes:
         return None
     head = Path(info.head.home)
-    for path in (head / REMOTE_DIR / STOPPED_AT_FILE, head.parent.parent / STOPPED_AT_FILE):
+    for path in (head / REMOTE_DIR / STOPPED_AT_FILE, head.parent.parent.parent / STOPPED_AT_FILE):
         if path.exists():  # the second: an autodown removed the head's home
             return _stop_time(path.read_text)
     return None

@@ -474,11 +474,11 @@ def _ipv4(hex_address: str) -> str:
     return ".".join(str(b) for b in raw)
 
 
-def write_stop_stamp(stamp: str, beside_nodes: Path | None) -> None:
+def write_stop_stamp(stamp: str, cluster_dir: Path | None) -> None:
     """When autostop fired, for the client's cost report (STOPPED_AT_FILE): on the head, and where a local-cloud
-    autodown removes the head's home, beside the node directories too. Best-effort: a write that fails (a full
+    autodown removes the head's home, in the cluster's directory too (beside nodes/, which must end empty). Best-effort: a write that fails (a full
     disk) only costs the report its exact stop time, so it is a line in the log and the power-off goes on."""
-    for path in [ROOT / STOPPED_AT_FILE] + ([beside_nodes / STOPPED_AT_FILE] if beside_nodes else []):
+    for path in [ROOT / STOPPED_AT_FILE] + ([cluster_dir / STOPPED_AT_FILE] if cluster_dir else []):
         try:
             path.write_text(stamp)
         except OSError as exc:
@@ -958,7 +958,7 @@ class Scheduler:
                 code = run_hook(setting["hook"], timeout, ROOT / HOOK_LOG_FILE, self.info["nodes"][0]["home"])
                 print(f"autostop: the hook {'ended without an exit status' if code is None else f'exited {code}'}; "
                       "going on", flush=True)
-            write_stop_stamp(f"{time.time():.3f}\n", Path(head["home"]).parent.parent
+            write_stop_stamp(f"{time.time():.3f}\n", Path(head["home"]).parent.parent.parent
                              if setting.get("down") and self.info.get("nodes_are_processes") else None)
             power_off(self.info, bool(setting.get("down")))
             sys.exit(0)

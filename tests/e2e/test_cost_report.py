@@ -92,7 +92,8 @@ def test_an_autodown_ends_the_clusters_cost_when_the_agent_tore_it_down(stix, st
         root = stix_home / "clusters" / "e2e-gone"
         head = root / "nodes" / "e2e-gone-head"
         wait_for(lambda: not sshd.processes_under(root) and not head.exists(), 60, "autodown to remove the cluster")
-        agent_time = float((root / "nodes" / STOPPED_AT_FILE).read_text())
+        agent_time = float((root / STOPPED_AT_FILE).read_text())
+        assert not list((root / "nodes").glob("*"))  # the stamp is beside nodes/, which ends empty
         refreshed = stix("status", "--refresh")
         assert refreshed.returncode == 0, refreshed.stdout + refreshed.stderr
         (row,) = _report(stix)["clusters"]

@@ -810,8 +810,9 @@ def test_the_stamp_beside_local_node_directories_does_not_break_preempt(tmp_path
     nodes = home.cluster_dir("c").joinpath("nodes")
     for name in ("c-head", "c-worker2", "c-worker10", "c-worker1"):
         (nodes / name).mkdir(parents=True)
-    na.write_stop_stamp("1.0\n", nodes)  # as a local-cloud autodown leaves it
-    assert (nodes / na.STOPPED_AT_FILE).read_text() == (na.ROOT / na.STOPPED_AT_FILE).read_text() == "1.0\n"
+    na.write_stop_stamp("1.0\n", nodes.parent)  # as a local-cloud autodown leaves it: beside nodes/, not in it
+    assert (nodes.parent / na.STOPPED_AT_FILE).read_text() == (na.ROOT / na.STOPPED_AT_FILE).read_text() == "1.0\n"
+    assert not (nodes / na.STOPPED_AT_FILE).exists()  # nodes/ ends empty after an autodown (tests wait on it)
     taken = []
     monkeypatch.setattr(faults, "preempt", lambda node: taken.append(node.name) or 1)
     assert faults.preempt_cluster(home, "c") == 4
