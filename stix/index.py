@@ -149,10 +149,8 @@ class ClusterIndex:
         conn = sqlite3.connect(self.path, timeout=10)
         conn.execute(SCHEMA)
         conn.execute(HISTORY)
-        present = {row[1] for row in conn.execute("PRAGMA table_info(clusters)")}
-        for column, kind in ADDED_COLUMNS:  # indexes written before these columns existed
-            if column not in present:
-                conn.execute(f"ALTER TABLE clusters ADD COLUMN {column} {kind}")
+        if not _columns_present(conn):
+            _add_columns(conn)
         if conn.execute("SELECT 1 FROM sqlite_master WHERE name='usage_intervals'").fetchone() is None:
             _add_intervals(conn)
         return conn
@@ -307,6 +305,22 @@ def _close_life(conn: sqlite3.Connection, name: str, at: float) -> None:
     conn.execute("UPDATE usage_intervals SET ended_at=MAX(?, started_at) WHERE name=? AND ended_at IS NULL",
                  (at, name))
     conn.execute("UPDATE cluster_history SET ended_at=? WHERE name=? AND ended_at IS NULL", (at, name))
+
+
+def _columns_present(conn: sqlite3.Connection) -> bool:
+    present = {row[1] for row in conn.execute("PRAGMA table_info(clusters)")}
+    return all(column in present for column, _ in ADDED_COLUMNS)
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """An index written before ADDED_COLUMNS existed (or one just made from SCHEMA): add them under a write lock,
+    looking again once it is held, since two processes (a CLI and the jobs controller) may open it at once."""
+    conn.execute("BEGIN IMMEDIATE")
+    present = {row[1] for row in conn.execute("PRAGMA table_info(clusters)")}
+    for column, kind in ADDED_COLUMNS:
+        if column not in present:
+            conn.execute(f"ALTER TABLE clusters ADD COLUMN {column} {kind}")
+    conn.commit()
 
 
 def _add_intervals(conn: sqlite3.Connection) -> None:

@@ -97,7 +97,7 @@ class NodeConnection:
             raise SSHError(f"{self.node.name}: connection lost")
         try:
             channel = transport.open_session()
-        except (paramiko.SSHException, OSError) as exc:
+        except (paramiko.SSHException, OSError, EOFError) as exc:  # EOFError: the peer went as the session opened
             raise SSHError(f"{self.node.name}: cannot open a session: {exc or 'no reply'}") from None
         channel.set_combine_stderr(True)
         channel.settimeout(0.5)

@@ -123,3 +123,17 @@ def test_a_connection_alters_only_an_index_that_lacks_columns(tmp_path, monkeypa
     monkeypatch.setattr(sqlite3, "connect", lambda *args, **kwargs: real_connect(*args, factory=Recording, **kwargs))
     assert ClusterIndex(path).get("a").status == UP
     assert statements and not [s for s in statements if "ALTER" in s]
+
+
+
+def test_columns_another_process_added_meanwhile_are_not_added_twice(tmp_path, monkeypatch):
+    """The jobs controller and a CLI may open a new index together: one may see the columns missing, then the
+    other adds them first. Adding them again failed with 'duplicate column name'; they are looked at again under
+    the write lock."""
+    from stix import index as idx
+
+    path = tmp_path / "index.db"
+    ClusterIndex(path).all()  # the other process: the index is made, its columns added
+    monkeypatch.setattr(idx, "_columns_present", lambda conn: False)  # this one looked before that
+    ClusterIndex(path).upsert("c", "local", 1, UP, None, project="/p")
+    assert ClusterIndex(path).get("c").project == "/p"

@@ -142,3 +142,19 @@ def test_a_full_disk_during_sync_is_one_error_and_leaves_nothing_half_written(re
     # With room again, the next sync sends everything, whole.
     assert sync_dir(conn, work, str(remote)) == 2
     assert (remote / "weights.bin").read_bytes() == (work / "weights.bin").read_bytes()
+
+
+def test_a_peer_gone_as_a_session_opens_is_an_ssh_error(real_node, monkeypatch):
+    """paramiko raises a bare EOFError when the node dies just as a session opens (a managed job's node killed
+    under the controller's watch): it must be the SSHError that callers treat as a lost node, not a crash."""
+    from stix.errors import SSHError
+
+    conn, _ = real_node
+    transport = conn.client.get_transport()
+
+    def gone(*args, **kwargs):
+        raise EOFError()
+
+    monkeypatch.setattr(transport, "open_session", gone)
+    with pytest.raises(SSHError, match="cannot open a session"):
+        conn.run("true")
