@@ -145,9 +145,9 @@ def follow(head: NodeConnection, job_id: int, write: Callable[[str], None], tail
     code = head.run(_agent(head.node, *args), write)
     if code == DAEMON_GONE_EXIT:
         cluster = _cluster_name(head)
-        raise JobError(f"the node agent on cluster {cluster!r} stopped and could not be restarted while following "
-                       f"job {job_id}; the job may still run: `stix queue {cluster}` shows it, `stix logs {cluster} "
-                       f"{job_id}` tries the agent again")
+        raise JobError(f"the node agent on cluster {cluster!r} stopped (or got stuck) and could not be restarted "
+                       f"while following job {job_id}; the job may still run: `stix queue {cluster}` shows it, "
+                       f"`stix logs {cluster} {job_id}` tries the agent again")
     return code
 
 

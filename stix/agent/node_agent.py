@@ -39,7 +39,8 @@ its script, spec.json loses the env values (secrets). A pid is signalled only
 after checking it is still the process recorded (start time, or for the daemon
 its command line). `logs --follow` watches the daemon: if it is gone it starts
 one (which adopts the job) once, and if that one is gone as well it exits
-DAEMON_GONE_EXIT, which the client turns into an error. Where a node runs jobs in a
+DAEMON_GONE_EXIT, which the client turns into an error; so does a daemon that lives
+but has not come round its loop for DAEMON_STUCK_S (daemon.beat's mtime). Where a node runs jobs in a
 container (image_id docker:IMAGE), a rank's process group there is recorded in
 ~/.stix-agent/cpids/<job>-<rank>, and a cancel signals it in the container first:
 the node's own process group holds only the runtime's exec client.
@@ -52,6 +53,7 @@ import fcntl
 import json
 import math
 import os
+import select
 import signal
 import sqlite3
 import subprocess
@@ -74,6 +76,8 @@ PIDS_DIR = "pids"
 DAEMON_PID_FILE = "daemon.pid"
 DAEMON_LOCK_FILE = "daemon.lock"
 DAEMON_LOG_FILE = "daemon.log"
+DAEMON_BEAT_FILE = "daemon.beat"
+"""The daemon's pid; its mtime says when the daemon last came round its loop (an older agent's daemon has none)."""
 AUTOSTOP_FILE = "autostop.json"
 CONTAINER_FILE = "container"
 """On a node whose setup and run execute in a container (image_id docker:IMAGE): "<runtime> <container name>"."""
@@ -98,8 +102,11 @@ TERMINAL = (SUCCEEDED, FAILED, FAILED_SETUP, CANCELLED)
 STATUS_EXIT = {SUCCEEDED: 0, FAILED: 100, FAILED_SETUP: 100, CANCELLED: 103}
 NOT_FINISHED_EXIT, NOT_FOUND_EXIT = 101, 102
 DAEMON_GONE_EXIT = 104
-"""`logs --follow`: the daemon stopped while the job was unfinished, and a restart did not hold."""
+"""`logs --follow`: the daemon stopped while the job was unfinished, and a restart did not hold (or it is stuck)."""
 DAEMON_CHECK_S = 1.0
+DAEMON_STUCK_S = 180.0
+"""`logs --follow`: a daemon that is alive but has not come round its loop for this long (DAEMON_BEAT_FILE: touched
+each time round, and while an autostop hook runs) is stuck, and the follower ends with DAEMON_GONE_EXIT too."""
 GPU_ENV = "CUDA_VISIBLE_DEVICES"
 TICK_S = 0.1
 KILL_GRACE_S = 3.0
@@ -291,9 +298,9 @@ def cmd_logs(args) -> int:
     watch = DaemonWatch()
     while True:
         finished = connect().execute("SELECT status FROM jobs WHERE id = ?", (args.job,)).fetchone()[0] in TERMINAL
-        if args.follow and not finished and watch.gone():
-            print(f"the node agent's daemon stopped and did not come back; job {args.job} may still be running "
-                  f"(see {ROOT / DAEMON_LOG_FILE})", file=sys.stderr)
+        gone = watch.gone() if args.follow and not finished else None
+        if gone:
+            print(f"{gone}; job {args.job} may still be running (see {ROOT / DAEMON_LOG_FILE})", file=sys.stderr)
             return DAEMON_GONE_EXIT
         moved = False
         for i, path in enumerate(paths):
@@ -323,23 +330,41 @@ def cmd_logs(args) -> int:
 
 class DaemonWatch:
     """For a follower: is the daemon gone for good? The first time it is found gone it is restarted (the new
-    one adopts the running jobs); gone again means it cannot run."""
+    one adopts the running jobs); gone again means it cannot run. A daemon that lives but is stuck (its loop
+    silent for DAEMON_STUCK_S) holds the lock, so no other can start: that ends the follow too."""
 
     def __init__(self) -> None:
         self.next_check = time.monotonic() + DAEMON_CHECK_S
         self.restarted = False
 
-    def gone(self) -> bool:
+    def gone(self) -> str | None:
+        """Why the follow must end, or None."""
         if time.monotonic() < self.next_check:
-            return False
+            return None
         self.next_check = time.monotonic() + DAEMON_CHECK_S
-        if daemon_pid() is not None:
-            return False
+        pid = daemon_pid()
+        if pid is not None:
+            silent = _silent_for(pid)
+            if silent is None or silent < DAEMON_STUCK_S:
+                return None
+            return (f"the node agent's daemon (pid {pid}) runs but has not come round its loop for {silent:.0f}s: it "
+                    f"is stuck, and holds its lock, so no other can start")
         if self.restarted:
-            return True
+            return "the node agent's daemon stopped and did not come back"
         self.restarted = True
         ensure_daemon()
-        return False
+        return None
+
+
+def _silent_for(pid: int) -> float | None:
+    """Seconds since daemon `pid` last came round its loop; None where it does not say (an older agent's daemon)."""
+    path = ROOT / DAEMON_BEAT_FILE
+    try:
+        if int(path.read_text()) != pid:
+            return None
+        return time.time() - path.stat().st_mtime
+    except (OSError, ValueError):
+        return None
 
 
 def tail_offset(path: Path, lines: int) -> int:
@@ -430,8 +455,16 @@ def run_hook(script: str, timeout: float, log_path: Path, cwd: str) -> int | Non
         except OSError as exc:
             log.write(f"--- the hook could not start: {exc}\n".encode())
             return None
+        deadline = time.monotonic() + timeout
         try:
-            code: int | None = process.wait(timeout=timeout)
+            while True:  # the daemon waits on the hook, not stuck (beat)
+                beat()
+                try:
+                    code: int | None = process.wait(timeout=max(0.0, min(DAEMON_CHECK_S, deadline - time.monotonic())))
+                    break
+                except subprocess.TimeoutExpired:
+                    if time.monotonic() >= deadline:
+                        raise
             log.write(f"--- the hook exited {code}\n".encode())
         except subprocess.TimeoutExpired:
             kill_group(process.pid, None)  # it leads a session (and group) of its own
@@ -439,6 +472,21 @@ def run_hook(script: str, timeout: float, log_path: Path, cwd: str) -> int | Non
             code = None
             log.write(f"--- the hook ran past its timeout ({timeout:g}s) and was killed\n".encode())
     return code
+
+
+_last_beat = 0.0
+
+
+def beat() -> None:
+    """The daemon is not stuck: DAEMON_BEAT_FILE's mtime says when it last said so (at most once per
+    DAEMON_CHECK_S), for followers (DaemonWatch). Nothing outside a daemon (no such file)."""
+    global _last_beat
+    if time.monotonic() - _last_beat >= DAEMON_CHECK_S:
+        _last_beat = time.monotonic()
+        try:
+            os.utime(ROOT / DAEMON_BEAT_FILE)
+        except OSError:
+            pass
 
 
 def autostop_setting():
@@ -498,6 +546,7 @@ def power_off(info: dict, down: bool) -> None:
         return
     command = "sudo shutdown -h now"
     for node in info["nodes"][1:]:
+        beat()
         subprocess.run(ssh_command(node, info, command), stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
     subprocess.run(["sudo", "shutdown", "-h", "now"], stdin=subprocess.DEVNULL, capture_output=True)
 
@@ -976,6 +1025,7 @@ class Scheduler:
 
                 traceback.print_exc()
                 sys.stdout.flush()
+            beat()
             wake.wait(TICK_S)
             wake.clear()
 
@@ -1010,13 +1060,38 @@ def _quote(value: str) -> str:
     return "'" + str(value).replace("'", "'\"'\"'") + "'"
 
 
-def cmd_daemon(args) -> int:
-    import threading
+class Wakeup:
+    """What ends the daemon's wait between ticks early: a signal (SIGUSR1, the poke of `submit` and `autostop`).
 
+    Its Python handler does nothing: the interpreter's C-level handler writes a byte to a pipe
+    (signal.set_wakeup_fd), and the loop waits on that pipe with select. A Python handler runs in the loop's own
+    thread between any two bytecodes, so it must take no lock the loop may hold: one that called
+    threading.Event.set() deadlocked on the Event's lock when the poke landed while the loop's wait or clear held
+    it, and the daemon, alive (so a follower never restarted it) but stuck, never started the job it was poked
+    for; `up` then followed that job forever."""
+
+    def __init__(self, signum: int) -> None:
+        self.read_fd, self.write_fd = os.pipe()
+        os.set_blocking(self.read_fd, False)
+        os.set_blocking(self.write_fd, False)
+        signal.set_wakeup_fd(self.write_fd, warn_on_full_buffer=False)
+        signal.signal(signum, lambda number, frame: None)
+
+    def wait(self, timeout: float) -> None:
+        select.select([self.read_fd], [], [], timeout)
+        self.clear()
+
+    def clear(self) -> None:
+        try:
+            os.read(self.read_fd, 4096)  # pokes beyond these only make the next wait return at once
+        except BlockingIOError:  # none
+            pass
+
+
+def cmd_daemon(args) -> int:
     # `submit` pokes the daemon with SIGUSR1 as soon as daemon.pid exists, and SIGUSR1's default action is
     # to terminate: the handler must be in place before the pid file is written.
-    wake = threading.Event()
-    signal.signal(signal.SIGUSR1, lambda signum, frame: wake.set())
+    wake = Wakeup(signal.SIGUSR1)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     ROOT.mkdir(parents=True, exist_ok=True)
     lock = open(ROOT / DAEMON_LOCK_FILE, "a")
@@ -1025,10 +1100,12 @@ def cmd_daemon(args) -> int:
     except BlockingIOError:
         return 0
     (ROOT / DAEMON_PID_FILE).write_text(str(os.getpid()))
+    (ROOT / DAEMON_BEAT_FILE).write_text(str(os.getpid()))
     try:
         Scheduler().loop(wake)
     finally:
         (ROOT / DAEMON_PID_FILE).unlink(missing_ok=True)
+        (ROOT / DAEMON_BEAT_FILE).unlink(missing_ok=True)
     return 0
 
 

@@ -78,6 +78,63 @@ def test_daemon_survives_a_poke_the_moment_it_starts(tmp_path):
         daemon.wait()
 
 
+
+POKED_AT_EVERY_LINE = """
+import importlib.util, os, signal, sys, threading, time
+spec = importlib.util.spec_from_file_location("node_agent", sys.argv[1])
+na = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(na)
+wake = na.Wakeup(signal.SIGUSR1)
+handler, handling = signal.getsignal(signal.SIGUSR1), [0]
+
+
+def counted(signum, frame):  # no poke while the handler runs: they would nest without end
+    handling[0] += 1
+    try:
+        handler(signum, frame)
+    finally:
+        handling[0] -= 1
+
+
+signal.signal(signal.SIGUSR1, counted)
+
+
+def poke_every_line(frame, event, arg):
+    if event == "line" and not handling[0]:
+        os.kill(os.getpid(), signal.SIGUSR1)
+    return poke_every_line
+
+
+sys.settrace(poke_every_line)
+for _ in range(100):
+    wake.wait(0.001)  # as the daemon's loop calls it
+    wake.clear()
+sys.settrace(None)
+threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+started = time.monotonic()
+wake.wait(60)
+print(f"woken after {time.monotonic() - started:.1f}s")
+"""
+
+
+def test_a_poke_at_any_moment_of_the_daemons_wait_neither_deadlocks_it_nor_goes_unheard():
+    """A CI hang: the daemon's SIGUSR1 handler set a threading.Event, and a poke that landed while the loop's own
+    wait or clear held the Event's lock deadlocked the daemon: alive, so a follower never restarted it, but stuck,
+    so the job it was poked for stayed PENDING and `up` followed it forever. Here a poke lands at every line the
+    wait runs (threading's, select's wrappers, the agent's), and then one must still end a long wait early."""
+    import subprocess
+    import sys
+
+    try:
+        done = subprocess.run([sys.executable, "-c", POKED_AT_EVERY_LINE, str(AGENT_SOURCE)], capture_output=True,
+                              text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the daemon's wait deadlocked on a poke")
+    assert done.returncode == 0, done.stdout + done.stderr
+    waited = float(done.stdout.split()[-1].rstrip("s"))
+    assert waited < 10, "a poke ends the daemon's wait between ticks"
+
+
 # --- GPU devices per job: the real scheduler, in process, on a one-node cluster ------------------
 
 import argparse  # noqa: E402
@@ -694,6 +751,49 @@ def test_logs_follow_restarts_a_dead_daemon_once_then_fails_within_a_bound(agent
         if follower.poll() is None:
             follower.kill()
         follower.communicate()
+
+
+
+def test_a_follower_ends_when_the_daemon_lives_but_is_stuck(tmp_path, monkeypatch):
+    """A daemon that lives but never comes round its loop holds the lock, so no other can start: the follower must
+    end saying so (DAEMON_GONE_EXIT), not wait on it forever. One that says nothing (an older agent's) is trusted."""
+    monkeypatch.setattr(na, "ROOT", tmp_path)
+    monkeypatch.setattr(na, "daemon_pid", lambda: 4242)
+    monkeypatch.setattr(na, "ensure_daemon", lambda: pytest.fail("a live daemon is never restarted"))
+    watch, beat = na.DaemonWatch(), tmp_path / na.DAEMON_BEAT_FILE
+
+    def gone():
+        watch.next_check = 0.0
+        return watch.gone()
+
+    assert gone() is None, "no beat file: an older agent's daemon"
+    beat.write_text("4242")
+    assert gone() is None, "it has just come round"
+    long_ago = time.time() - na.DAEMON_STUCK_S - 5
+    os.utime(beat, (long_ago, long_ago))
+    reason = gone()
+    assert reason and "pid 4242" in reason and "stuck" in reason, reason
+    beat.write_text("4343")  # another daemon's, long gone
+    os.utime(beat, (long_ago, long_ago))
+    assert gone() is None
+
+
+def test_the_daemon_beats_in_its_loop_and_while_its_autostop_hook_runs(agent_home, tmp_path, monkeypatch):
+    cli = agent_home
+    cli("ensure")
+    pid = live_daemon(cli)
+    beat = cli.home / na.DAEMON_BEAT_FILE
+    assert beat.read_text() == str(pid)
+    first = beat.stat().st_mtime
+    wait_for(lambda: beat.stat().st_mtime > first, timeout=WAIT_S, what="the daemon to beat", interval=0.05)
+
+    monkeypatch.setattr(na, "ROOT", tmp_path)
+    (tmp_path / na.DAEMON_BEAT_FILE).write_text("1")
+    long_ago = time.time() - na.DAEMON_STUCK_S
+    os.utime(tmp_path / na.DAEMON_BEAT_FILE, (long_ago, long_ago))
+    monkeypatch.setattr(na, "_last_beat", 0.0)
+    assert na.run_hook("sleep 1.5", 60, tmp_path / "hook.log", str(tmp_path)) == 0
+    assert time.time() - (tmp_path / na.DAEMON_BEAT_FILE).stat().st_mtime < 1.5, "a hook's run is no stuck daemon"
 
 
 def na_daemon_in(home: Path) -> int | None:
