@@ -23,6 +23,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, Resou
 
 from stix import processes
 from stix.errors import ProvisionError
+from stix.serve import haproxy
 
 if TYPE_CHECKING:
     from stix.serve.balancer import BalancerSpec
@@ -124,12 +125,10 @@ def _tail(path: Path, limit: int = 600) -> str:
 
 
 def _answers(admin_socket: Path, port: int) -> bool:
-    from stix.serve.haproxy import Runtime
-
     try:
         with socket.create_connection((HOST, port), timeout=0.5):
             pass
-        Runtime(str(admin_socket), retry_s=0).command("show info")
+        haproxy.Runtime(str(admin_socket), retry_s=0).command("show info")
     except (OSError, ProvisionError):
         return False
     return True
@@ -137,8 +136,6 @@ def _answers(admin_socket: Path, port: int) -> bool:
 
 def start(props: dict[str, Any]) -> dict[str, Any]:
     """Write the config and start HAProxy; wait until it listens and its admin socket answers."""
-    from stix.serve import haproxy
-
     binary = haproxy.find_haproxy()
     paths = BalancerPaths(Path(props["state_dir"]))
     paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -233,7 +230,8 @@ class LocalLoadBalancer(pulumi.ComponentResource):
                  "policy": spec.policy, "health_path": spec.health_path,
                  "stream_timeout_s": spec.stream_timeout_s, "tls_certfile": spec.tls_certfile,
                  "tls_keyfile": spec.tls_keyfile}
-        self.haproxy = LocalLoadBalancerResource(f"{name}-haproxy", props, pulumi.ResourceOptions(parent=self))
-        self.endpoint = self.haproxy.endpoint
-        self.outputs = {"admin_socket": self.haproxy.admin_socket, "log": spec.log, "state_dir": spec.state_dir}
+        self.process = LocalLoadBalancerResource(f"{name}-haproxy", props, pulumi.ResourceOptions(parent=self))
+        self.endpoint = self.process.endpoint
+        self.outputs = {"admin_socket": self.process.admin_socket, "log": spec.log, "state_dir": spec.state_dir,
+                        "health_checks": True, "drain_timeout_s": haproxy.drain_timeout(spec.stream_timeout_s)}
         self.register_outputs({"endpoint": self.endpoint})

@@ -208,7 +208,8 @@ class Runtime:
         if name not in self.servers(group):
             return
         self.drain(name, group)
-        self.wait_idle(name, timeout_s, group)
+        if not self.wait_idle(name, timeout_s, group):  # a stream longer than the service allows: end it
+            self._checked(f"shutdown sessions server {group}/{name}", ok=("No such server",))
         self._checked(f"set server {group}/{name} state maint", ok=("No such server",))
         deadline = time.monotonic() + timeout_s
         while True:
@@ -230,10 +231,10 @@ class Runtime:
 class HaproxyBalancer:
     """The Balancer of a running HAProxy (stix.serve.balancer.Balancer), driven through its admin socket."""
 
-    def __init__(self, admin_socket: str, health_checks: bool = True, drain_timeout_s: float = DRAIN_TIMEOUT_S) -> None:
+    def __init__(self, admin_socket: str, health_checks: bool = True, drain_timeout_s: Optional[float] = None) -> None:
         self.runtime = Runtime(admin_socket)
         self.health_checks = health_checks
-        self.drain_timeout_s = drain_timeout_s
+        self.drain_timeout_s = drain_timeout_s or DRAIN_TIMEOUT_S
 
     def set_backends(self, backends: Sequence[Backend]) -> None:
         wanted = {backend.name: backend for backend in backends}
@@ -252,10 +253,16 @@ class HaproxyBalancer:
 
 def pem_of(certfile: str, keyfile: str) -> bytes:
     """HAProxy's `crt` file: the certificate (chain) then its key."""
-    cert = open(certfile, "rb").read()
-    key = open(keyfile, "rb").read()
+    try:
+        with open(certfile, "rb") as handle:
+            cert = handle.read()
+        with open(keyfile, "rb") as handle:
+            key = handle.read()
+    except OSError as exc:
+        raise ProvisionError(f"service TLS: cannot read {exc.filename}: {exc.strerror}") from None
     return cert.rstrip(b"\n") + b"\n" + key.rstrip(b"\n") + b"\n"
 
 
 def drain_timeout(stream_timeout_s: Optional[float]) -> float:
+    """How long a server taken out may keep serving the requests it has: at least the service's stream timeout."""
     return max(DRAIN_TIMEOUT_S, stream_timeout_s or 0.0)
