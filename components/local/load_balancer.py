@@ -31,8 +31,9 @@ if TYPE_CHECKING:
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
-MAX_SOCKET_PATH = 100
-"""A unix socket's path must fit sun_path (108 bytes); longer ones go under the user's cache, hashed."""
+MAX_SOCKET_PATH = 90
+"""A unix socket's path must fit sun_path (108 bytes; HAProxy takes 97, binding a temporary name beside it first);
+longer ones go under the user's cache, hashed."""
 INPUT_KEYS = ("service", "state_dir", "log", "listen_port", "policy", "health_path", "stream_timeout_s",
               "tls_certfile", "tls_keyfile")
 
