@@ -31,9 +31,10 @@ if TYPE_CHECKING:
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
+PORT_FREED_S = 3.0
 MAX_SOCKET_PATH = 90
 """A unix socket's path must fit sun_path (108 bytes; HAProxy takes 97, binding a temporary name beside it first);
-longer ones go under the user's cache, hashed."""
+longer ones, and ones HAProxy would read $VARIABLES in, go under the user's cache, hashed."""
 INPUT_KEYS = ("service", "state_dir", "log", "listen_port", "policy", "health_path", "stream_timeout_s",
               "tls_certfile", "tls_keyfile")
 
@@ -57,7 +58,7 @@ class BalancerPaths:
     @property
     def admin_socket(self) -> Path:
         here = self.root / "admin.sock"
-        if len(str(here)) <= MAX_SOCKET_PATH:
+        if len(str(here)) <= MAX_SOCKET_PATH and haproxy.config_safe(str(here)):
             return here
         from stix.home import cache_dir
 
@@ -81,6 +82,16 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def _freed(port: int, wait_s: float = PORT_FREED_S) -> bool:
+    """Whether the port is free, or becomes so soon (the HAProxy that held it may still be ending)."""
+    deadline = time.monotonic() + wait_s
+    while not _port_free(port):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def choose_port(paths: BalancerPaths, wanted: int) -> int:
     """The spec's port; else the one this balancer had before (if still free); else a free one. Kept in the
     state directory."""
@@ -91,7 +102,7 @@ def choose_port(paths: BalancerPaths, wanted: int) -> int:
             port = int(paths.port_file.read_text().strip())
         except (OSError, ValueError):
             port = 0
-        if not port or not _port_free(port):
+        if not port or not _freed(port):
             port = _free_port()
     paths.port_file.write_text(f"{port}\n")
     return port
@@ -149,7 +160,7 @@ def start(props: dict[str, Any]) -> dict[str, Any]:
         fd = os.open(paths.pem, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(haproxy.pem_of(props["tls_certfile"], props["tls_keyfile"]))
-        pem = str(paths.pem)
+        pem = paths.pem.name  # HAProxy runs in the state directory, whatever characters its path holds
     admin = paths.admin_socket
     admin.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     admin.unlink(missing_ok=True)

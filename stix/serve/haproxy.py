@@ -11,11 +11,13 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import shutil
 import socket
 import time
 from dataclasses import dataclass
 from typing import Optional, Sequence
+from urllib.parse import quote
 
 from stix.errors import PrerequisiteMissing, ProvisionError
 from stix.serve.balancer import Backend
@@ -52,12 +54,26 @@ class HaproxyConfig:
     """GET this path as HAProxy's own health check; empty: a TCP connect check."""
     stream_timeout_s: float = 0.0
     tls_pem: str = ""
-    """Certificate and key in one file: the frontend serves HTTPS with it."""
+    """Certificate and key in one file (relative: to HAProxy's working directory): the frontend serves HTTPS."""
 
 
-def _quoted(value: str) -> str:
-    """A config word: HAProxy reads double-quoted strings with backslash escapes."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+SAFE_PATH = re.compile(r"[A-Za-z0-9/._+@:,=-]+")
+"""HAProxy expands $VARIABLES in addresses whatever the quoting: a path it is given holds none of that."""
+
+
+def config_safe(path: str) -> bool:
+    return bool(SAFE_PATH.fullmatch(path))
+
+
+def _path_word(path: str) -> str:
+    if not config_safe(path):
+        raise ValueError(f"{path!r}: not a path HAProxy's config can hold as it is (letters, digits, /._+@:,=-)")
+    return path
+
+
+def _uri(path: str) -> str:
+    """The readiness path as one config word: anything else percent-encoded (a path cannot add config lines)."""
+    return quote(path if path.startswith("/") else f"/{path}", safe="/:@!&*+,;=-._~?%")
 
 
 def _seconds(value: float) -> str:
@@ -70,12 +86,12 @@ def render_config(config: HaproxyConfig) -> str:
     stream = config.stream_timeout_s or DEFAULT_STREAM_TIMEOUT_S
     bind = f"bind {config.listen_host}:{config.listen_port}"
     if config.tls_pem:
-        bind += f" ssl crt {_quoted(config.tls_pem)}"
-    check = ([f"option httpchk GET {config.health_path}", "http-check expect status 200-399"]
+        bind += f" ssl crt {_path_word(config.tls_pem)}"
+    check = ([f"option httpchk GET {_uri(config.health_path)}", "http-check expect status 200-399"]
              if config.health_path else [])
     lines = [
         "global",
-        f"    stats socket {_quoted(config.admin_socket)} mode 600 level admin",
+        f"    stats socket {_path_word(config.admin_socket)} mode 600 level admin",
         "    log stdout format raw daemon",
         "",
         "defaults",
@@ -105,6 +121,10 @@ def render_config(config: HaproxyConfig) -> str:
 
 
 # --- the runtime API ---------------------------------------------------------------------------
+
+MAINT_FLAGS = 0x01 | 0x02 | 0x04 | 0x20
+"""srv_admin_state bits: maintenance forced, inherited, from the config, or from DNS resolution."""
+DRAIN_FLAGS = 0x08 | 0x10
 
 
 @dataclass(frozen=True)
@@ -175,7 +195,7 @@ class Runtime:
             admin = int(fields.get("srv_admin_state", "0"))
             name = fields["srv_name"]
             found[name] = ServerState(name, fields.get("srv_addr", ""), int(fields.get("srv_port", "0")),
-                                      bool(admin & 0x01 or admin & 0x02 or admin & 0x20), bool(admin & 0x08),
+                                      bool(admin & MAINT_FLAGS), bool(admin & DRAIN_FLAGS),
                                       sessions.get(name, 0))
         return found
 
@@ -222,6 +242,11 @@ class Runtime:
             if time.monotonic() >= deadline:
                 raise ProvisionError(f"HAProxy refused to delete server {name}: {answer.splitlines()[0]}")
             time.sleep(0.05)  # idle connections to it are still being closed
+
+    def requests_by_server(self, group: str = BACKEND) -> dict[str, int]:
+        """HTTP requests each server of the backend has been sent (while it is a server)."""
+        return {row["svname"]: int(row.get("req_tot") or 0) for row in self.stats()
+                if row["pxname"] == group and row["svname"] not in ("BACKEND", "FRONTEND")}
 
     def requests_total(self) -> int:
         """HTTP requests the frontend has received since HAProxy started."""

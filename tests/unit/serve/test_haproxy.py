@@ -27,7 +27,8 @@ def _config(tmp_path: Path, **fields) -> HaproxyConfig:
 def _valid(tmp_path: Path, text: str) -> None:
     path = tmp_path / "haproxy.cfg"
     path.write_text(text)
-    result = subprocess.run([find_haproxy(), "-c", "-f", str(path)], capture_output=True, text=True, timeout=30)
+    result = subprocess.run([find_haproxy(), "-c", "-f", str(path)], capture_output=True, text=True, timeout=30,
+                            cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -39,7 +40,7 @@ def test_round_robin_by_default_with_a_tcp_check_and_generous_timeouts(tmp_path)
     assert "    timeout client 3600000ms" in text and "    timeout server 3600000ms" in text
     assert "    option redispatch" in text and "    retries 3" in text
     assert "    bind 127.0.0.1:18080\n" in text
-    assert f'stats socket "{tmp_path}/admin.sock" mode 600 level admin' in text
+    assert f"    stats socket {tmp_path}/admin.sock mode 600 level admin\n" in text
     _valid(tmp_path, text)
 
 
@@ -56,9 +57,9 @@ def test_tls_binds_with_the_certificate_and_key_in_one_file(tmp_path):
     pem = tmp_path / "tls.pem"
     pem.write_bytes(pem_of(str(certfile), str(keyfile)))
     assert pem.read_text().index("BEGIN CERTIFICATE") < pem.read_text().index("PRIVATE KEY")
-    text = render_config(_config(tmp_path, tls_pem=str(pem)))
-    assert f'    bind 127.0.0.1:18080 ssl crt "{pem}"' in text
-    _valid(tmp_path, text)
+    text = render_config(_config(tmp_path, tls_pem="tls.pem"))
+    assert "    bind 127.0.0.1:18080 ssl crt tls.pem\n" in text
+    _valid(tmp_path, text)  # found beside the config: HAProxy runs in its state directory
 
 
 def test_an_unreadable_certificate_is_one_line(tmp_path):
@@ -71,9 +72,19 @@ def test_an_unknown_policy_is_refused(tmp_path):
         render_config(_config(tmp_path, policy="random"))
 
 
-def test_a_path_with_quotes_is_one_config_word(tmp_path):
-    text = render_config(HaproxyConfig("127.0.0.1", 1, '/tmp/a "b"\\c.sock'))
-    assert 'stats socket "/tmp/a \\"b\\"\\\\c.sock"' in text
+@pytest.mark.parametrize("path", ["/tmp/a b/admin.sock", "/tmp/$HOME/admin.sock", "/tmp/a\nglobal/admin.sock",
+                                  '/tmp/"a"/admin.sock'])
+def test_a_path_haproxy_would_read_otherwise_is_refused(path):
+    with pytest.raises(ValueError, match="not a path HAProxy's config can hold"):
+        render_config(HaproxyConfig("127.0.0.1", 1, path))
+
+
+def test_the_readiness_path_cannot_add_config_lines(tmp_path):
+    text = render_config(_config(tmp_path, health_path="/ready now\n    stats enable #x"))
+    assert "    option httpchk GET /ready%20now%0A%20%20%20%20stats%20enable%20%23x\n" in text
+    assert "stats enable" not in text
+    assert "    option httpchk GET /v1/health?full=1\n" in render_config(_config(tmp_path, health_path="v1/health?full=1"))
+    _valid(tmp_path, text)
 
 
 def test_drain_waits_at_least_the_stream_timeout():
@@ -114,6 +125,15 @@ def test_adding_twice_is_one_server_and_removing_a_gone_one_is_fine(running):
     moved = Backend("replica-2", "127.0.0.1", 9003)  # same name, another address: replaced
     running.set_backends([moved])
     assert running.runtime.servers()["replica-2"].port == 9003
+    assert running.runtime.requests_by_server() == {"replica-2": 0}
+    running.runtime.drain("replica-2")
+    assert running.runtime.servers()["replica-2"].draining
+    running.set_backends([moved])  # a removal cut short (draining, or in maintenance) is taken back
+    assert not running.runtime.servers()["replica-2"].draining
+    running.runtime.command("set server replicas/replica-2 state maint")
+    assert running.runtime.servers()["replica-2"].admin_maint
+    running.set_backends([moved])
+    assert not running.runtime.servers()["replica-2"].admin_maint
     running.set_backends([])
     assert running.backends() == []
     assert running.requests_total() == 0
