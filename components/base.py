@@ -13,7 +13,7 @@ import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional, Sequence
 
 from stix.models import values
 
@@ -246,6 +246,13 @@ class Buckets:
 class LoadBalancers:
     @classmethod
     def make_load_balancer(cls, spec: ClusterSpec, network: Any, group: Any, opts: Any) -> Any:
+        raise NotImplementedError
+
+
+class ServiceBalancers:
+    """Capability: a service's own load balancer in front of its replicas (stix serve)."""
+    @classmethod
+    def make_service_balancer(cls, spec: Any, targets: Sequence[str], opts: Any) -> Any:
         raise NotImplementedError
 
 

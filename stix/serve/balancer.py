@@ -68,3 +68,8 @@ class BalancerSpec:
     labels: tuple[tuple[str, str], ...] = ()
     state_dir: str = ""
     """The local cloud: where HAProxy's config, runtime socket, pid and log live (under stix's home)."""
+    health_path: str = "/"
+    """The readiness probe's path: the clouds' balancers health-check replicas with an HTTP GET of it."""
+    targets: tuple[str, ...] = ()
+    """host:port of the replicas taking traffic, as the stack's input on a cloud (the controller re-applies the
+    stack to change them: stix.serve.cloud_balancer); the local cloud changes its servers at run time instead."""
