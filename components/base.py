@@ -13,12 +13,13 @@ import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional
 
 from stix.models import values
 
 if TYPE_CHECKING:
     from stix.home import StixHome
+    from stix.serve.balancer import Balancer, BalancerSpec
     from stix.spec import BucketSpec, ClusterSpec
     from stix.storage.mounts import BucketRef
     from stix.catalog.offers import Candidate, Catalog, HostLimits, Request
@@ -250,10 +251,19 @@ class LoadBalancers:
 
 
 class ServiceBalancers:
-    """Capability: a service's own load balancer in front of its replicas (stix serve)."""
+    """A load balancer in front of a service's replicas (stix serve), in the service's own stack."""
+
     @classmethod
-    def make_service_balancer(cls, spec: Any, targets: Sequence[str], opts: Any) -> Any:
+    def make_service_balancer(cls, spec: "BalancerSpec", opts: Any) -> Any:
+        """Declare it; the result has `endpoint` (host:port users send requests to) and may have `outputs` (a
+        dict exported beside it: what balancer_driver needs to drive it again)."""
         raise NotImplementedError
+
+    @classmethod
+    def balancer_driver(cls, home: "StixHome", outputs: Mapping[str, Any]) -> Optional["Balancer"]:
+        """The running balancer, from its stack's outputs, where the cloud changes its servers directly (the
+        local cloud's HAProxy); None where the service's stack is applied again with the new targets."""
+        return None
 
 
 def bucket_labels(bucket: "BucketSpec", spec: Optional["ClusterSpec"]) -> dict[str, str]:

@@ -8,7 +8,8 @@ controller re-applies the stack with the replicas that are ready (stix.serve.clo
 from __future__ import annotations
 
 import ipaddress
-from typing import TYPE_CHECKING, Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any, Sequence
 
 from stix.errors import UsageError
 
@@ -23,6 +24,12 @@ DEFAULT_PORT = 80
 def service_labels(spec: "BalancerSpec", role: str) -> dict[str, str]:
     """The task's labels plus the service's name and the resource's role (never overridden)."""
     return {**dict(spec.labels), SERVICE_LABEL: spec.service, "stix-role": role}
+
+
+def stack_outputs(spec: "BalancerSpec") -> dict[str, Any]:
+    """Exported beside the endpoint: the spec the stack was applied with, which the controller applies again
+    with other targets (stix.serve.cloud_balancer.StackBalancer)."""
+    return {"spec": asdict(spec)}
 
 
 def listen_port(spec: "BalancerSpec") -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 import os
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from stix.components.base import (Buckets, Cloud, CloudCheck, LoadBalancers, ServiceBalancers, Spot, Stoppable,
                                   bucket_labels, user_home)
@@ -106,7 +106,7 @@ class Aws(Spot, Stoppable, Buckets, LoadBalancers, ServiceBalancers, Cloud):
         refuse_tls(spec, cls.name)
 
     @classmethod
-    def make_service_balancer(cls, spec: Any, targets: Sequence[str], opts: Any) -> Any:
+    def make_service_balancer(cls, spec: Any, opts: Any) -> Any:
         import pulumi
         import pulumi_aws as aws
 
@@ -116,7 +116,7 @@ class Aws(Spot, Stoppable, Buckets, LoadBalancers, ServiceBalancers, Cloud):
         if opts is None or opts.provider is None:
             opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
                 provider=aws.Provider("aws", region=spec.region or None)))
-        return AwsServiceBalancer("service-lb", AwsServiceBalancerArgs(spec, tuple(targets)), opts)
+        return AwsServiceBalancer("service-lb", AwsServiceBalancerArgs(spec), opts)
 
 
 CLOUD = Aws

@@ -1,5 +1,5 @@
 """AwsServiceBalancer: a service's network load balancer, in a small VPC of its own, with the ready replicas as
-IP targets of one target group, HTTP health-checked at the readiness path.
+IP targets of one target group, HTTP health-checked at the readiness path (TCP where the spec gives none).
 
 IP targets must be reachable from the balancer's VPC (the replicas' private addresses over a peering or a shared
 network); they sit outside its own CIDR, hence availability_zone "all".
@@ -8,12 +8,12 @@ network); they sit outside its own CIDR, hence availability_zone "all".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional
 
 import pulumi
 import pulumi_aws as aws
 
-from stix.components.serving import ip_targets, listen_port, refuse_tls, service_labels
+from stix.components.serving import ip_targets, listen_port, refuse_tls, service_labels, stack_outputs
 from stix.serve.balancer import BalancerSpec
 
 VPC_CIDR = "10.21.0.0/16"
@@ -23,7 +23,6 @@ SUBNET_CIDR = "10.21.1.0/24"
 @dataclass(frozen=True)
 class AwsServiceBalancerArgs:
     spec: BalancerSpec
-    targets: Sequence[str]
 
 
 def tags(spec: BalancerSpec, role: str, name: str) -> dict[str, str]:
@@ -35,12 +34,19 @@ def target_key(host: str, port: int) -> str:
     return f"{host.replace('.', '-').replace(':', '-')}-{port}"
 
 
+def health_check(spec: BalancerSpec) -> aws.lb.TargetGroupHealthCheckArgs:
+    common = dict(port="traffic-port", interval=10, healthy_threshold=2, unhealthy_threshold=3)
+    if spec.health_path:
+        return aws.lb.TargetGroupHealthCheckArgs(protocol="HTTP", path=spec.health_path, matcher="200-399", **common)
+    return aws.lb.TargetGroupHealthCheckArgs(protocol="TCP", **common)
+
+
 class AwsServiceBalancer(pulumi.ComponentResource):
     def __init__(self, name: str, args: AwsServiceBalancerArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("stix:aws:ServiceBalancer", name, None, opts)
         spec = args.spec
         refuse_tls(spec, "aws")
-        targets = ip_targets(args.targets, "aws")
+        targets = ip_targets(spec.targets, "aws")
         port = listen_port(spec)
         service = spec.service
         child = pulumi.ResourceOptions(parent=self)
@@ -72,9 +78,7 @@ class AwsServiceBalancer(pulumi.ComponentResource):
         group_of_targets = aws.lb.TargetGroup(
             f"{name}-targets", port=spec.replica_port, protocol="TCP", target_type="ip", vpc_id=vpc.id,
             deregistration_delay=str(int(max(spec.stream_timeout_s, 30))),
-            health_check=aws.lb.TargetGroupHealthCheckArgs(
-                protocol="HTTP", path=spec.health_path, port="traffic-port", matcher="200-399", interval=10,
-                healthy_threshold=2, unhealthy_threshold=3),
+            health_check=health_check(spec),
             tags=tags(spec, "load-balancer", f"{service}-targets"), opts=child)
         aws.lb.Listener(
             f"{name}-listener", load_balancer_arn=self.balancer.arn, port=port, protocol="TCP",
@@ -85,4 +89,5 @@ class AwsServiceBalancer(pulumi.ComponentResource):
                 f"{name}-target-{target_key(host, target_port)}", target_group_arn=group_of_targets.arn,
                 target_id=host, port=target_port, availability_zone="all", opts=child)
         self.endpoint = self.balancer.dns_name.apply(lambda host: f"{host}:{port}")
+        self.outputs = stack_outputs(spec)
         self.register_outputs({"endpoint": self.endpoint})

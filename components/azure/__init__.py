@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from stix.components.base import (Buckets, Cloud, CloudCheck, LoadBalancers, ServiceBalancers, Spot, bucket_labels,
                                   user_home)
@@ -120,7 +120,7 @@ class Azure(Spot, Buckets, LoadBalancers, ServiceBalancers, Cloud):
         refuse_tls(spec, cls.name)
 
     @classmethod
-    def make_service_balancer(cls, spec: Any, targets: Sequence[str], opts: Any) -> Any:
+    def make_service_balancer(cls, spec: Any, opts: Any) -> Any:
         import pulumi
         import pulumi_azure_native as azure
 
@@ -130,7 +130,7 @@ class Azure(Spot, Buckets, LoadBalancers, ServiceBalancers, Cloud):
         if opts is None or opts.provider is None:
             opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
                 provider=azure.Provider("azure", location=spec.region or None)))
-        return AzureServiceBalancer("service-lb", AzureServiceBalancerArgs(spec, tuple(targets)), opts)
+        return AzureServiceBalancer("service-lb", AzureServiceBalancerArgs(spec), opts)
 
 
 CLOUD = Azure

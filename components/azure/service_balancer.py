@@ -1,5 +1,5 @@
 """AzureServiceBalancer: a service's Standard load balancer in a resource group and VNet of its own, with the
-ready replicas as the backend pool's addresses, HTTP-probed at the readiness path.
+ready replicas as the backend pool's addresses, HTTP-probed at the readiness path (TCP where the spec gives none).
 
 A Standard load balancer's backend addresses belong to a VNet: the targets are the replicas' private addresses,
 reachable from this VNet (a peering or a shared network).
@@ -8,12 +8,12 @@ reachable from this VNet (a peering or a shared network).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional
 
 import pulumi
 import pulumi_azure_native as azure
 
-from stix.components.serving import ip_targets, listen_port, refuse_tls, service_labels
+from stix.components.serving import ip_targets, listen_port, refuse_tls, service_labels, stack_outputs
 from stix.serve.balancer import BalancerSpec
 
 VNET_CIDR = "10.41.0.0/16"
@@ -24,7 +24,6 @@ DISTRIBUTIONS = {"round_robin": "Default", "least_load": "Default"}
 @dataclass(frozen=True)
 class AzureServiceBalancerArgs:
     spec: BalancerSpec
-    targets: Sequence[str]
 
 
 def target_key(host: str, port: int) -> str:
@@ -37,7 +36,7 @@ class AzureServiceBalancer(pulumi.ComponentResource):
         super().__init__("stix:azure:ServiceBalancer", name, None, opts)
         spec = args.spec
         refuse_tls(spec, "azure")
-        targets = ip_targets(args.targets, "azure")
+        targets = ip_targets(spec.targets, "azure")
         ports = {target_port for _, target_port in targets} or {spec.replica_port}
         if len(ports) > 1:
             raise ValueError(f"service {spec.service}: an Azure load balancer rule has one backend port; the targets "
@@ -73,9 +72,9 @@ class AzureServiceBalancer(pulumi.ComponentResource):
                         name=f"replica-{target_key(host, target_port)}", ip_address=host,
                         virtual_network=azure.network.SubResourceArgs(id=vnet.id))
                     for host, target_port in targets])],
-            probes=[azure.network.ProbeArgs(name="readiness", protocol="Http", port=backend_port,
-                                            request_path=spec.health_path, interval_in_seconds=10,
-                                            number_of_probes=2)],
+            probes=[azure.network.ProbeArgs(name="readiness", protocol="Http" if spec.health_path else "Tcp",
+                                            port=backend_port, request_path=spec.health_path or None,
+                                            interval_in_seconds=10, number_of_probes=2)],
             load_balancing_rules=[azure.network.LoadBalancingRuleArgs(
                 name="service", protocol="Tcp", frontend_port=port, backend_port=backend_port,
                 load_distribution=DISTRIBUTIONS.get(spec.policy, "Default"),
@@ -85,4 +84,5 @@ class AzureServiceBalancer(pulumi.ComponentResource):
                 probe=part("probes", "readiness"))],
             tags=service_labels(spec, "load-balancer"), opts=child)
         self.endpoint = address.ip_address.apply(lambda ip: f"{ip}:{port}")
+        self.outputs = stack_outputs(spec)
         self.register_outputs({"endpoint": self.endpoint})

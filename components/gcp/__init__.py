@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from stix.components.base import (Buckets, Cloud, CloudCheck, LoadBalancers, ServiceBalancers, Spot, Stoppable,
                                   bucket_labels, user_home)
@@ -116,7 +116,7 @@ class Gcp(Spot, Stoppable, Buckets, LoadBalancers, ServiceBalancers, Cloud):
         refuse_tls(spec, cls.name)
 
     @classmethod
-    def make_service_balancer(cls, spec: Any, targets: Sequence[str], opts: Any) -> Any:
+    def make_service_balancer(cls, spec: Any, opts: Any) -> Any:
         import pulumi
         import pulumi_gcp as gcp
 
@@ -127,7 +127,7 @@ class Gcp(Spot, Stoppable, Buckets, LoadBalancers, ServiceBalancers, Cloud):
         if opts is None or opts.provider is None:
             opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(provider=gcp.Provider(
                 "gcp", region=spec.region or None, default_labels={"stix-service": label_value(spec.service)})))
-        return GcpServiceBalancer("service-lb", GcpServiceBalancerArgs(spec, tuple(targets)), opts)
+        return GcpServiceBalancer("service-lb", GcpServiceBalancerArgs(spec), opts)
 
 
 def _attached(gpu: "Offer", request: "Request", catalog: "Catalog", num_nodes: int) -> list["Candidate"]:

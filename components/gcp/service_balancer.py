@@ -1,6 +1,6 @@
 """GcpServiceBalancer: a service's regional external Application Load Balancer whose backend is a regional
 internet NEG of the ready replicas (host:port each, reached at their public addresses), HTTP health-checked at
-the readiness path, in a network of its own that holds only the balancer's proxy-only subnet.
+the readiness path (TCP where the spec gives none), in a network of its own holding only its proxy-only subnet.
 
 An internet NEG takes any reachable address, so the replicas' own networks need no peering; the replicas admit
 the replica port (resources.ports), not this network. Only resources that take labels carry them; the others
@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional
 
 import pulumi
 import pulumi_gcp as gcp
 
 from stix.components.gcp import plan
-from stix.components.serving import listen_port, refuse_tls, service_labels, split_target
+from stix.components.serving import listen_port, refuse_tls, service_labels, split_target, stack_outputs
 from stix.serve.balancer import BalancerSpec
 
 PROXY_SUBNET_CIDR = "10.31.0.0/23"
@@ -27,7 +27,6 @@ LOCALITY_POLICIES = {"round_robin": "ROUND_ROBIN", "least_load": "LEAST_REQUEST"
 @dataclass(frozen=True)
 class GcpServiceBalancerArgs:
     spec: BalancerSpec
-    targets: Sequence[str]
 
 
 def labels(spec: BalancerSpec, role: str) -> dict[str, str]:
@@ -51,7 +50,7 @@ class GcpServiceBalancer(pulumi.ComponentResource):
         super().__init__("stix:gcp:ServiceBalancer", name, None, opts)
         spec = args.spec
         refuse_tls(spec, "gcp")
-        targets = [split_target(target) for target in args.targets]
+        targets = [split_target(target) for target in spec.targets]
         port = listen_port(spec)
         region = spec.region
         about = f"stix service {spec.service}"
@@ -71,7 +70,9 @@ class GcpServiceBalancer(pulumi.ComponentResource):
         check = gcp.compute.RegionHealthCheck(
             f"{name}-health", region=region, check_interval_sec=10, timeout_sec=5, description=about,
             http_health_check=gcp.compute.RegionHealthCheckHttpHealthCheckArgs(
-                port_specification="USE_SERVING_PORT", request_path=spec.health_path),
+                port_specification="USE_SERVING_PORT", request_path=spec.health_path) if spec.health_path else None,
+            tcp_health_check=None if spec.health_path else gcp.compute.RegionHealthCheckTcpHealthCheckArgs(
+                port_specification="USE_SERVING_PORT"),
             opts=child)
         backend = gcp.compute.RegionBackendService(
             f"{name}-backend", region=region, protocol="HTTP", load_balancing_scheme="EXTERNAL_MANAGED",
@@ -92,4 +93,5 @@ class GcpServiceBalancer(pulumi.ComponentResource):
             ip_address=address.id, labels=labels(spec, "load-balancer"), description=about,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[proxies]))
         self.endpoint = self.rule.ip_address.apply(lambda ip: f"{ip}:{port}")
+        self.outputs = stack_outputs(spec)
         self.register_outputs({"endpoint": self.endpoint})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from stix.components.base import Cloud, CloudCheck, LoadBalancers, ServiceBalancers, user_home
 
@@ -88,7 +88,7 @@ class Kubernetes(LoadBalancers, ServiceBalancers, Cloud):
         refuse_tls(spec, cls.name)
 
     @classmethod
-    def make_service_balancer(cls, spec: Any, targets: Sequence[str], opts: Any) -> Any:
+    def make_service_balancer(cls, spec: Any, opts: Any) -> Any:
         import pulumi
         import pulumi_kubernetes as k8s
 
@@ -99,7 +99,7 @@ class Kubernetes(LoadBalancers, ServiceBalancers, Cloud):
         if opts is None or opts.provider is None:
             opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
                 provider=k8s.Provider("k8s", context=spec.region or None)))
-        return KubernetesServiceBalancer("service-lb", KubernetesServiceBalancerArgs(spec, tuple(targets)), opts)
+        return KubernetesServiceBalancer("service-lb", KubernetesServiceBalancerArgs(spec), opts)
 
 
 CLOUD = Kubernetes

@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from stix.components.kubernetes import plan
-from stix.components.serving import SERVICE_LABEL, listen_port, refuse_tls, service_labels
+from stix.components.serving import SERVICE_LABEL, listen_port, refuse_tls, service_labels, stack_outputs
 from stix.serve.balancer import BalancerSpec
 
 
 @dataclass(frozen=True)
 class KubernetesServiceBalancerArgs:
     spec: BalancerSpec
-    targets: Sequence[str] = ()
 
 
 def labels(spec: BalancerSpec, role: str) -> dict[str, str]:
@@ -58,4 +57,5 @@ class KubernetesServiceBalancer(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self))
         self.endpoint = service.status.load_balancer.ingress.apply(
             lambda items: f"{(items[0].ip or items[0].hostname) if items else ''}:{port}")
+        self.outputs = stack_outputs(spec)
         self.register_outputs({"endpoint": self.endpoint})

@@ -68,8 +68,11 @@ class BalancerSpec:
     labels: tuple[tuple[str, str], ...] = ()
     state_dir: str = ""
     """The local cloud: where HAProxy's config, runtime socket, pid and log live (under stix's home)."""
-    health_path: str = "/"
-    """The readiness probe's path: the clouds' balancers health-check replicas with an HTTP GET of it."""
+    log: str = ""
+    """The local cloud: the file HAProxy writes its log to (ServiceStore.balancer_log; filled in by lb_stack)."""
+    health_path: str = ""
+    """The balancer's own health check GETs this path (the readiness probe's, when it is a GET); empty: a TCP
+    check. A second line of defence only: the controller's readiness probe decides which replicas serve."""
     targets: tuple[str, ...] = ()
-    """host:port of the replicas taking traffic, as the stack's input on a cloud (the controller re-applies the
-    stack to change them: stix.serve.cloud_balancer); the local cloud changes its servers at run time instead."""
+    """host:port of the replicas taking traffic, as the stack's input on a cloud (the controller applies the
+    stack again to change them: stix.serve.cloud_balancer); the local cloud changes its servers at run time."""

@@ -9,11 +9,10 @@ restarted controller re-applies from what was last applied.
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import asdict, fields, replace
-from typing import Any, Callable, Mapping, Optional, Sequence
+from dataclasses import fields, replace
+from typing import Any, Callable, Mapping, Sequence
 
-from stix.components.serving import SERVICE_LABEL
+from stix.components.serving import SERVICE_LABEL, stack_outputs
 from stix.errors import ProvisionError, UsageError
 from stix.home import StixHome
 from stix.serve.balancer import Backend, BalancerInfo, BalancerSpec
@@ -40,8 +39,8 @@ def check_spec(spec: BalancerSpec) -> None:
 
 
 def spec_record(spec: BalancerSpec) -> dict[str, Any]:
-    """The spec as JSON-able data, for the service's record (`balancer["spec"]`)."""
-    return asdict(spec)
+    """The spec as JSON-able data, as the stack exports it and the service's record keeps it (`balancer["spec"]`)."""
+    return dict(stack_outputs(spec)["spec"])
 
 
 def spec_from(data: Mapping[str, Any]) -> BalancerSpec:
@@ -74,13 +73,14 @@ class StackBalancer:
     the autoscaler sees no load on a cloud and keeps min_replicas. That is a known gap.
     """
 
-    def __init__(self, home: StixHome, record: ServiceRecord, apply: Optional[Apply] = None) -> None:
+    def __init__(self, home: StixHome, record: ServiceRecord, apply: Apply) -> None:
+        """apply: applies the service's stack with a spec (stix.serve.lb_stack.apply_balancer, which gives it)."""
         self.home = home
         self.service = record.name
         self.spec = spec_of(record)
         self._names = [str(name) for name in record.balancer.get("backends", ())]
         self._outputs = {k: v for k, v in record.balancer.items() if k not in ("spec", "backends")}
-        self._apply = apply or self._apply_stack
+        self._apply = apply
 
     def set_backends(self, backends: Sequence[Backend]) -> None:
         targets = targets_of(backends)
@@ -103,10 +103,3 @@ class StackBalancer:
         """What the service's record keeps of this balancer: the stack's outputs, the spec applied, the names."""
         return {**self._outputs, "spec": spec_record(self.spec), "backends": list(self._names)}
 
-    def _apply_stack(self, spec: BalancerSpec) -> BalancerInfo:
-        from stix.session import Session
-
-        # The service's stack (project stix-serve) is opened and applied by stix.serve.lb_stack.
-        lb_stack: Any = importlib.import_module("stix.serve.lb_stack")
-        info: BalancerInfo = lb_stack.apply_balancer(Session(self.home), spec)
-        return info

@@ -4,10 +4,14 @@ the service's region, children named after the component."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pulumi
 import pytest
 
-from stix.components.base import cloud_for
+from stix.engine.program import deploy_balancer
 from stix.serve.balancer import BalancerSpec
+from stix.serve.cloud_balancer import spec_from
 from tests.components.mocks import StrictMocks, reveal, run_program
 from tests.components.test_policies import COMPONENT_PREFIX, UNTAGGABLE, WORLD, open_ports
 
@@ -22,14 +26,32 @@ DESCRIBED = {
 }
 
 
+def run_stack(spec: BalancerSpec, mocks: StrictMocks) -> dict[str, Any]:
+    """The service's stack program (stix.engine.program.deploy_balancer) under the mocks; what it exports."""
+    exported: dict[str, Any] = {}
+    real = pulumi.export
+    pulumi.export = lambda key, value: exported.__setitem__(key, value)  # type: ignore[assignment]
+    try:
+        return run_program(lambda: (deploy_balancer(spec), exported)[1], mocks)
+    finally:
+        pulumi.export = real  # type: ignore[assignment]
+
+
 @pytest.fixture(params=sorted(REGIONS))
 def service_stack(request):
     cloud = request.param
     spec = BalancerSpec(service="chat", cloud=cloud, region=REGIONS[cloud], replica_port=8080, listen_port=PORT,
                         health_path="/ready", labels=(("team", "ml"),), targets=TARGETS)
     mocks = StrictMocks()
-    endpoint = run_program(lambda: cloud_for(cloud).make_service_balancer(spec, spec.targets, None).endpoint, mocks)
-    return cloud, spec, mocks, endpoint
+    outputs = run_stack(spec, mocks)
+    return cloud, spec, mocks, outputs["endpoint"]
+
+
+def test_the_stack_exports_what_the_controller_applies_again(service_stack):
+    cloud, spec, _, _ = service_stack
+    outputs = run_stack(spec, StrictMocks())
+    assert (outputs["service"], outputs["cloud"]) == ("chat", cloud)
+    assert spec_from(outputs["spec"]) == spec
 
 
 def world_ports(cloud: str, mocks: StrictMocks) -> set[int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import pulumi
 import pytest
 
 from stix.components.base import ServiceBalancers, cloud_for
@@ -20,7 +22,10 @@ def balancer_spec(**changes) -> BalancerSpec:
 
 def deploy(spec: BalancerSpec, targets=TARGETS) -> tuple[StrictMocks, str]:
     mocks = StrictMocks()
-    endpoint = run_program(lambda: cloud_for("aws").make_service_balancer(spec, targets, None).endpoint, mocks)
+    spec = dataclasses.replace(spec, targets=tuple(targets))
+    # As the service's stack program (stix.engine.program.deploy_balancer) declares it.
+    endpoint = run_program(
+        lambda: cloud_for("aws").make_service_balancer(spec, pulumi.ResourceOptions()).endpoint, mocks)
     return mocks, endpoint
 
 
@@ -108,3 +113,17 @@ def test_a_target_that_is_not_an_ip_address_is_refused():
         deploy(balancer_spec(), ("replica-1.internal:8080",))
     with pytest.raises(Exception, match="is not host:port"):
         deploy(balancer_spec(), ("10.20.1.5",))
+
+
+def test_without_a_readiness_path_the_health_check_is_tcp():
+    mocks, _ = deploy(balancer_spec(health_path=""))
+    check = mocks.one("aws:lb/targetGroup:TargetGroup").inputs["healthCheck"]
+    assert check["protocol"] == "TCP" and "path" not in check
+
+
+def test_the_spec_applied_is_exported_beside_the_endpoint():
+    spec = dataclasses.replace(balancer_spec(), targets=TARGETS)
+    made = run_program(lambda: cloud_for("aws").make_service_balancer(spec, pulumi.ResourceOptions()).outputs,
+                       StrictMocks())
+    assert list(made["spec"]["targets"]) == list(TARGETS)
+    assert made["spec"]["health_path"] == "/health" and made["spec"]["service"] == "chat"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import pulumi
 import pytest
 
 from stix.components.base import ServiceBalancers, cloud_for
@@ -20,7 +22,10 @@ def balancer_spec(**changes) -> BalancerSpec:
 
 def deploy(spec: BalancerSpec, targets=TARGETS) -> tuple[StrictMocks, str]:
     mocks = StrictMocks()
-    endpoint = run_program(lambda: cloud_for("azure").make_service_balancer(spec, targets, None).endpoint, mocks)
+    spec = dataclasses.replace(spec, targets=tuple(targets))
+    # As the service's stack program (stix.engine.program.deploy_balancer) declares it.
+    endpoint = run_program(
+        lambda: cloud_for("azure").make_service_balancer(spec, pulumi.ResourceOptions()).endpoint, mocks)
     return mocks, endpoint
 
 
@@ -84,3 +89,9 @@ def test_tls_is_refused_in_one_line():
         cloud_for("azure").check_service_balancer(spec)  # type: ignore[attr-defined]
     with pytest.raises(Exception, match="service.tls on azure"):
         deploy(spec)
+
+
+def test_without_a_readiness_path_the_probe_is_tcp():
+    mocks, _ = deploy(balancer_spec(health_path=""))
+    [probe] = balancer(mocks)["probes"]
+    assert probe["protocol"] == "Tcp" and "requestPath" not in probe

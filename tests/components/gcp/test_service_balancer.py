@@ -3,8 +3,10 @@ internet NEG of the replicas."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
+import pulumi
 import pytest
 
 from stix.components.base import ServiceBalancers, cloud_for
@@ -23,7 +25,10 @@ def balancer_spec(**changes) -> BalancerSpec:
 
 def deploy(spec: BalancerSpec, targets=TARGETS) -> tuple[StrictMocks, str]:
     mocks = StrictMocks()
-    endpoint = run_program(lambda: cloud_for("gcp").make_service_balancer(spec, targets, None).endpoint, mocks)
+    spec = dataclasses.replace(spec, targets=tuple(targets))
+    # As the service's stack program (stix.engine.program.deploy_balancer) declares it.
+    endpoint = run_program(
+        lambda: cloud_for("gcp").make_service_balancer(spec, pulumi.ResourceOptions()).endpoint, mocks)
     return mocks, endpoint
 
 
@@ -99,3 +104,9 @@ def test_tls_is_refused_in_one_line():
         cloud_for("gcp").check_service_balancer(spec)  # type: ignore[attr-defined]
     with pytest.raises(Exception, match="service.tls on gcp"):
         deploy(spec)
+
+
+def test_without_a_readiness_path_the_health_check_is_tcp():
+    mocks, _ = deploy(balancer_spec(health_path=""))
+    check = mocks.one("gcp:compute/regionHealthCheck:RegionHealthCheck").inputs
+    assert check["tcpHealthCheck"] == {"portSpecification": "USE_SERVING_PORT"} and "httpHealthCheck" not in check

@@ -3,6 +3,8 @@ the label every replica carries."""
 
 from __future__ import annotations
 
+import dataclasses
+import pulumi
 import pytest
 
 from stix.components.base import ServiceBalancers, cloud_for
@@ -19,7 +21,10 @@ def balancer_spec(**changes) -> BalancerSpec:
 
 def deploy(spec: BalancerSpec, targets=("10.96.0.5:8080",)) -> tuple[StrictMocks, str]:
     mocks = StrictMocks()
-    endpoint = run_program(lambda: cloud_for("kubernetes").make_service_balancer(spec, targets, None).endpoint, mocks)
+    spec = dataclasses.replace(spec, targets=tuple(targets))
+    # As the service's stack program (stix.engine.program.deploy_balancer) declares it.
+    endpoint = run_program(
+        lambda: cloud_for("kubernetes").make_service_balancer(spec, pulumi.ResourceOptions()).endpoint, mocks)
     return mocks, endpoint
 
 

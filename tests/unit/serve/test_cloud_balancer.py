@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from stix.components.base import cloud_for
 from stix.errors import ProvisionError, UsageError
 from stix.home import StixHome
 from stix.loader import load_pipeline_text
@@ -16,7 +15,8 @@ from stix.serve.cloud_balancer import (StackBalancer, check_spec, replica_labels
                                        targets_of)
 from stix.serve.spec import service_spec
 from stix.serve.store import ServiceStore
-from tests.components.mocks import StrictMocks, run_program
+from tests.components.mocks import StrictMocks
+from tests.components.test_service_policies import run_stack
 
 TASK = """
 name: chat
@@ -41,10 +41,9 @@ class MockedStack:
 
     def __call__(self, spec: BalancerSpec) -> BalancerInfo:
         mocks = StrictMocks()
-        endpoint = run_program(
-            lambda: cloud_for(spec.cloud).make_service_balancer(spec, spec.targets, None).endpoint, mocks)
+        outputs = run_stack(spec, mocks)
         self.runs.append(mocks)
-        return BalancerInfo(endpoint, {"endpoint": endpoint})
+        return BalancerInfo(outputs["endpoint"], outputs)
 
     def attached(self) -> list[tuple[str, int]]:
         return sorted((a.inputs["targetId"], a.inputs["port"])
@@ -56,8 +55,8 @@ def store(tmp_path) -> ServiceStore:
     store = ServiceStore(StixHome(tmp_path / "home"))
     task = load_pipeline_text(TASK).tasks[0]
     store.add_service("chat", task, service_spec(task))
-    info = MockedStack()(SPEC)
-    store.set_service("chat", endpoint=info.endpoint, balancer={**info.outputs, "spec": spec_record(SPEC)})
+    info = MockedStack()(SPEC)  # what `serve up` records: the stack's outputs
+    store.set_service("chat", endpoint=info.endpoint, balancer=info.outputs)
     return store
 
 
@@ -97,6 +96,15 @@ def test_a_restarted_controller_adopts_what_was_applied(store):
     assert len(stack.runs) == 1
     record = store.get("chat")
     assert record is not None and record.balancer["endpoint"] == "service-lb-nlb.elb.example:80"
+
+
+def test_balancer_from_gives_a_cloud_service_its_stack_driver(store):
+    from stix.serve.lb_stack import balancer_from
+
+    record = store.get("chat")
+    driver = balancer_from(store.home, record)
+    assert isinstance(driver, StackBalancer)
+    assert driver.spec == SPEC and driver.backends() == []
 
 
 def test_requests_total_is_zero_on_a_cloud(store):
