@@ -65,12 +65,13 @@ def targets_of(backends: Sequence[Backend]) -> tuple[str, ...]:
 
 
 class StackBalancer:
-    """The Balancer of a service on a cloud: set_backends re-applies the service's stack with the backends as its
-    targets (nothing when they are already its targets); backends() are the names last applied.
+    """The Balancer of a service on a cloud: set_backends applies the service's stack again with the backends as
+    its targets (nothing when they are its targets already); backends() are the names last applied. On Kubernetes
+    the Service selects the replicas' pods by label, so a new target set changes only what the stack records.
 
     requests_total is always 0: a cloud balancer's request count is in the cloud's metrics (CloudWatch,
     Cloud Monitoring, Azure Monitor; a Kubernetes Service counts nothing), which stix does not read yet, so
-    the autoscaler sees no load on a cloud and keeps min_replicas. That is a known gap.
+    the autoscaler measures no load on a cloud and holds a service at min_replicas. That is a known gap.
     """
 
     def __init__(self, home: StixHome, record: ServiceRecord, apply: Apply) -> None:
