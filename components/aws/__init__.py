@@ -6,8 +6,8 @@ from pathlib import Path
 import os
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-from stix.components.base import (Buckets, Cloud, CloudCheck, LoadBalancers, Spot, Stoppable, bucket_labels,
-                                  user_home)
+from stix.components.base import (Buckets, Cloud, CloudCheck, LoadBalancers, ServiceBalancers, Spot, Stoppable,
+                                  bucket_labels, user_home)
 
 if TYPE_CHECKING:
     from stix.home import StixHome
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from stix.storage.mounts import BucketRef
 
 
-class Aws(Spot, Stoppable, Buckets, LoadBalancers, Cloud):
+class Aws(Spot, Stoppable, Buckets, LoadBalancers, ServiceBalancers, Cloud):
     name = "aws"
     store = "s3"
     uri_scheme = "s3"
@@ -97,6 +97,26 @@ class Aws(Spot, Stoppable, Buckets, LoadBalancers, Cloud):
 
         return AwsLoadBalancer("lb", AwsLoadBalancerArgs(spec, network.vpc_id, [network.subnet_id],
                                                          [i.id for i in group.instances]), opts)
+
+    @classmethod
+    def check_service_balancer(cls, spec: Any) -> None:
+        """Refuse what this cloud's service balancer cannot do, before a stack is previewed."""
+        from stix.components.serving import refuse_tls
+
+        refuse_tls(spec, cls.name)
+
+    @classmethod
+    def make_service_balancer(cls, spec: Any, opts: Any) -> Any:
+        import pulumi
+        import pulumi_aws as aws
+
+        from stix.components.aws.service_balancer import AwsServiceBalancer, AwsServiceBalancerArgs
+
+        cls.check_service_balancer(spec)
+        if opts is None or opts.provider is None:
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+                provider=aws.Provider("aws", region=spec.region or None)))
+        return AwsServiceBalancer("service-lb", AwsServiceBalancerArgs(spec), opts)
 
 
 CLOUD = Aws

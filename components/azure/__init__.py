@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-from stix.components.base import Buckets, Cloud, CloudCheck, LoadBalancers, Spot, bucket_labels, user_home
+from stix.components.base import (Buckets, Cloud, CloudCheck, LoadBalancers, ServiceBalancers, Spot, bucket_labels,
+                                  user_home)
 
 if TYPE_CHECKING:
     from stix.home import StixHome
@@ -17,7 +18,7 @@ DEFAULT_BUCKET_REGION = "eastus"
 """Where a container goes when nothing places it (a persistent bucket, or one beside another cloud's cluster)."""
 
 
-class Azure(Spot, Buckets, LoadBalancers, Cloud):
+class Azure(Spot, Buckets, LoadBalancers, ServiceBalancers, Cloud):
     name = "azure"
     store = "azure"
     uri_scheme = "https"
@@ -110,6 +111,26 @@ class Azure(Spot, Buckets, LoadBalancers, Cloud):
 
         return AzureLoadBalancer("lb", AzureLoadBalancerArgs(spec, network.group.name, network.group.id,
                                                              network.vnet.id, group.private_ips), opts)
+
+    @classmethod
+    def check_service_balancer(cls, spec: Any) -> None:
+        """Refuse what this cloud's service balancer cannot do, before a stack is previewed."""
+        from stix.components.serving import refuse_tls
+
+        refuse_tls(spec, cls.name)
+
+    @classmethod
+    def make_service_balancer(cls, spec: Any, opts: Any) -> Any:
+        import pulumi
+        import pulumi_azure_native as azure
+
+        from stix.components.azure.service_balancer import AzureServiceBalancer, AzureServiceBalancerArgs
+
+        cls.check_service_balancer(spec)
+        if opts is None or opts.provider is None:
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+                provider=azure.Provider("azure", location=spec.region or None)))
+        return AzureServiceBalancer("service-lb", AzureServiceBalancerArgs(spec), opts)
 
 
 CLOUD = Azure

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-from stix.components.base import (Buckets, Cloud, CloudCheck, LoadBalancers, Spot, Stoppable, bucket_labels,
-                                  user_home)
+from stix.components.base import (Buckets, Cloud, CloudCheck, LoadBalancers, ServiceBalancers, Spot, Stoppable,
+                                  bucket_labels, user_home)
 
 if TYPE_CHECKING:
     from stix.home import StixHome
@@ -19,7 +19,7 @@ DEFAULT_BUCKET_LOCATION = "US"
 """Where a GCS bucket goes when nothing places it (a persistent bucket, or one beside another cloud's cluster)."""
 
 
-class Gcp(Spot, Stoppable, Buckets, LoadBalancers, Cloud):
+class Gcp(Spot, Stoppable, Buckets, LoadBalancers, ServiceBalancers, Cloud):
     name = "gcp"
     store = "gcs"
     uri_scheme = "gs"
@@ -107,6 +107,27 @@ class Gcp(Spot, Stoppable, Buckets, LoadBalancers, Cloud):
 
         return GcpLoadBalancer("lb", GcpLoadBalancerArgs(spec, network.network_id,
                                                          [i.self_link for i in group.instances]), opts)
+
+    @classmethod
+    def check_service_balancer(cls, spec: Any) -> None:
+        """Refuse what this cloud's service balancer cannot do, before a stack is previewed."""
+        from stix.components.serving import refuse_tls
+
+        refuse_tls(spec, cls.name)
+
+    @classmethod
+    def make_service_balancer(cls, spec: Any, opts: Any) -> Any:
+        import pulumi
+        import pulumi_gcp as gcp
+
+        from stix.components.gcp.plan import label_value
+        from stix.components.gcp.service_balancer import GcpServiceBalancer, GcpServiceBalancerArgs
+
+        cls.check_service_balancer(spec)
+        if opts is None or opts.provider is None:
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(provider=gcp.Provider(
+                "gcp", region=spec.region or None, default_labels={"stix-service": label_value(spec.service)})))
+        return GcpServiceBalancer("service-lb", GcpServiceBalancerArgs(spec), opts)
 
 
 def _attached(gpu: "Offer", request: "Request", catalog: "Catalog", num_nodes: int) -> list["Candidate"]:

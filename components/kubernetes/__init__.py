@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-from stix.components.base import Cloud, CloudCheck, LoadBalancers, user_home
+from stix.components.base import Cloud, CloudCheck, LoadBalancers, ServiceBalancers, user_home
 
 if TYPE_CHECKING:
     from stix.spec import ClusterSpec
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 DEFAULT_CPUS = 4.0
 
 
-class Kubernetes(LoadBalancers, Cloud):
+class Kubernetes(LoadBalancers, ServiceBalancers, Cloud):
     name = "kubernetes"
     capacity_errors = (r"Insufficient nvidia\.com/gpu", r"\bUnschedulable\b", r"Insufficient (cpu|memory)\b")
     plugin = ("kubernetes", "pulumi-kubernetes")
@@ -79,6 +79,27 @@ class Kubernetes(LoadBalancers, Cloud):
         from stix.components.kubernetes.load_balancer import KubernetesLoadBalancer, KubernetesLoadBalancerArgs
 
         return KubernetesLoadBalancer("lb", KubernetesLoadBalancerArgs(spec), opts)
+
+    @classmethod
+    def check_service_balancer(cls, spec: Any) -> None:
+        """Refuse what this cloud's service balancer cannot do, before a stack is previewed."""
+        from stix.components.serving import refuse_tls
+
+        refuse_tls(spec, cls.name)
+
+    @classmethod
+    def make_service_balancer(cls, spec: Any, opts: Any) -> Any:
+        import pulumi
+        import pulumi_kubernetes as k8s
+
+        from stix.components.kubernetes.service_balancer import (KubernetesServiceBalancer,
+                                                                 KubernetesServiceBalancerArgs)
+
+        cls.check_service_balancer(spec)
+        if opts is None or opts.provider is None:
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+                provider=k8s.Provider("k8s", context=spec.region or None)))
+        return KubernetesServiceBalancer("service-lb", KubernetesServiceBalancerArgs(spec), opts)
 
 
 CLOUD = Kubernetes

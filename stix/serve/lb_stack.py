@@ -98,7 +98,11 @@ def balancer_from(home: StixHome, record: Any) -> Balancer:
     if not outputs.get("cloud"):
         raise ProvisionError(f"service {record.name} has no load balancer recorded (its stack was never applied)")
     cloud = cloud_for(str(outputs["cloud"]))
-    driver = cloud.balancer_driver(home, outputs) if issubclass(cloud, ServiceBalancers) else None
-    if driver is None:
+    if not issubclass(cloud, ServiceBalancers):
         raise ProvisionError(f"service {record.name}: {outputs['cloud']}'s load balancer cannot be driven from here")
+    driver = cloud.balancer_driver(home, outputs)
+    if driver is None:  # a cloud's balancer: its targets are the stack's input, applied again to change them
+        from stix.serve.cloud_balancer import StackBalancer
+
+        return StackBalancer(home, record, lambda spec: apply_balancer(Session(home), spec))
     return driver
