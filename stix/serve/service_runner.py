@@ -23,6 +23,7 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable, Optional
 
 from stix.errors import StixError
@@ -119,11 +120,11 @@ class ServiceRunner:
         for replica in self.store.replicas(self.name):
             if replica.status in (st.PENDING, st.PROVISIONING):
                 self.log(f"replica {replica.replica_id}: adopted {replica.status}; launching it again")
-                self._spawn(replica.replica_id, lambda r=replica: self._launch(r, relaunch=True))
+                self._spawn(replica.replica_id, partial(self._launch, replica, True))
             elif replica.status == st.SHUTTING_DOWN:
-                self._spawn(replica.replica_id, lambda r=replica: self._retire(r))
+                self._spawn(replica.replica_id, partial(self._retire, replica))
             elif replica.status in (st.FAILED, st.PREEMPTED):
-                self._spawn(replica.replica_id, lambda r=replica: self._end(r, r.status, r.failure))
+                self._spawn(replica.replica_id, partial(self._end, replica, replica.status, replica.failure))
             else:
                 self.started[replica.replica_id] = now
 
@@ -142,7 +143,7 @@ class ServiceRunner:
                 replica = by_id[replica_id]
                 self.store.set_replica(self.name, replica_id, status=st.SHUTTING_DOWN)
                 self.log(f"replica {replica_id}: retiring ({replica.status}, version {replica.version})")
-                self._spawn(replica_id, lambda r=replica: self._retire(r))
+                self._spawn(replica_id, partial(self._retire, replica))
         failed = service_status.failed_for_good(rows)
         if step.launch and not failed and time.time() >= self.no_launch_before:
             for _ in range(step.launch):
@@ -197,7 +198,7 @@ class ServiceRunner:
         """Out of the balancer now (this tick's plan skips it), torn down on its own thread."""
         self.store.set_replica(self.name, replica.replica_id, status=status, failure=why)
         self.log(f"replica {replica.replica_id}: {status}: {why}")
-        self._spawn(replica.replica_id, lambda: self._end(replica, status, why))
+        self._spawn(replica.replica_id, partial(self._end, replica, status, why))
 
     # --- scale -------------------------------------------------------------------------------
 
@@ -266,7 +267,7 @@ class ServiceRunner:
         active.append(replica)
         self.log(f"replica {replica.replica_id}: launching cluster {replica.cluster} (version {record.version}"
                  + (", spot)" if use_spot else ")"))
-        self._spawn(replica.replica_id, lambda: self._launch(replica, relaunch=False))
+        self._spawn(replica.replica_id, partial(self._launch, replica, False))
 
     def _launch(self, replica: ReplicaRecord, relaunch: bool) -> None:
         rid = replica.replica_id
@@ -326,8 +327,8 @@ class ServiceRunner:
         self.workers.clear()
         for replica in rows:
             if replica.ended is None or replica_ops.exists(self.home, replica.cluster):
-                self._spawn(replica.replica_id, lambda r=replica: replica_ops.teardown(
-                    self.home, r.cluster, replica_ops.ReplicaLog(self.store.replica_log(self.name, r.replica_id))))
+                log = replica_ops.ReplicaLog(self.store.replica_log(self.name, replica.replica_id))
+                self._spawn(replica.replica_id, partial(replica_ops.teardown, self.home, replica.cluster, log))
         for thread in list(self.workers.values()):
             thread.join()
         left = [r.cluster for r in rows if replica_ops.exists(self.home, r.cluster)]
