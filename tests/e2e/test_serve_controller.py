@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional, TypeVar
 
 import pytest
 
@@ -31,6 +31,7 @@ from stix.session import Session
 from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
+T = TypeVar("T")
 
 LAUNCH_S = 150.0
 APP = '''import json, os
@@ -83,8 +84,8 @@ def home(stix_home, engine, monkeypatch, tmp_path) -> StixHome:
         if names:
             store.request_down(names)
             ensure_controller(home)
-            wait_for(lambda: not store.all(), timeout=120, interval=0.2,
-                     what=f"the services to be down (controller log: {controller_log(home)[-2000:]})")
+            watched(home, lambda: wait_for(lambda: not store.all(), timeout=120, interval=0.2,
+                                           what="the services to be down"))
         wait_for(lambda: controller_pid(home) is None, timeout=30, what="the serve controller to exit when idle")
     finally:
         if controller_pid(home) is not None and pid is not None:
@@ -139,8 +140,7 @@ def serve_up(home: StixHome, text: str, name: str = "web") -> str:
     info = apply_balancer(Session(home), BalancerSpec(service=name, cloud="local", region="local",
                                                       replica_port=spec.replica_port,
                                                       policy=spec.load_balancing_policy,
-                                                      labels=(("stix-service", name),),
-                                                      state_dir=str(ServiceStore(home).root / "balancers" / name)))
+                                                      labels=(("stix-service", name),)))
     store = ServiceStore(home)
     store.add_service(name, task, spec)
     store.set_service(name, endpoint=info.endpoint, balancer=info.outputs)
@@ -169,9 +169,18 @@ def wait_ready(home: StixHome, count: int, version: Optional[int] = None, exactl
         whole = len(live) == count if exactly else True
         return record is not None and record.status == st.READY and len(good) == count and whole and good
 
-    return wait_for(settled, timeout=timeout, interval=0.2,
-                    what=f"{count} READY replica(s) of {name} (replicas: {ServiceStore(home).replicas(name)}; "
-                         f"controller log: {controller_log(home)[-2500:]})")
+    return watched(home, lambda: wait_for(settled, timeout=timeout, interval=0.2,
+                                          what=f"{count} READY replica(s) of {name}"))
+
+
+def watched(home: StixHome, wait: Callable[[], T]) -> T:
+    """wait(), its failure telling the replicas and the controller's log as they were when it gave up."""
+    try:
+        return wait()
+    except AssertionError as exc:
+        store = ServiceStore(home)
+        replicas = [(r.replica_id, r.version, r.status) for record in store.all() for r in store.replicas(record.name)]
+        raise AssertionError(f"{exc}\nreplicas: {replicas}\ncontroller log:\n{controller_log(home)[-3000:]}") from None
 
 
 def get(endpoint: str, timeout: float = 5.0) -> dict:
@@ -238,8 +247,8 @@ def test_a_killed_replica_is_replaced(home, app_dir):
     load = Load(endpoint, rate=10).start()
     killed_at = time.monotonic()
     sshd.kill_all(sshd.processes_under(home.root / "clusters" / "web-1" / "nodes"))
-    wait_for(lambda: ServiceStore(home).replica("web", 1).status == st.PREEMPTED, timeout=30, interval=0.1,
-             what=f"replica 1 to be PREEMPTED (controller log: {controller_log(home)[-2000:]})")
+    watched(home, lambda: wait_for(lambda: ServiceStore(home).replica("web", 1).status == st.PREEMPTED, timeout=30,
+                                   interval=0.1, what="replica 1 to be PREEMPTED"))
     replicas = wait_ready(home, 2)
     replaced_s = time.monotonic() - killed_at
     load.stop()
@@ -265,8 +274,7 @@ def test_a_rolling_update_drops_no_request_and_keeps_the_ready_count(home, app_d
         live = ServiceStore(home).replicas("web")
         return len(live) == 2 and all(r.version == version and r.status == st.READY for r in live)
 
-    wait_for(done, timeout=2 * LAUNCH_S, interval=0.1,
-             what=f"the rolling update to finish (controller log: {controller_log(home)[-2500:]})")
+    watched(home, lambda: wait_for(done, timeout=2 * LAUNCH_S, interval=0.1, what="the rolling update to finish"))
     load.stop()
     assert load.failures == [], f"{len(load.failures)} failed requests during the update: {load.failures[:3]}"
     assert min(counts) >= 2, f"READY replicas went below 2 during the update: {min(counts)}"
@@ -288,8 +296,8 @@ def test_blue_green_switches_only_when_the_new_set_is_ready(home, app_dir):
         live = ServiceStore(home).replicas("web")
         return len(live) == 2 and all(r.version == version and r.status == st.READY for r in live)
 
-    wait_for(switched, timeout=2 * LAUNCH_S, interval=0.05,
-             what=f"the blue-green update to finish (controller log: {controller_log(home)[-2500:]})")
+    watched(home, lambda: wait_for(switched, timeout=2 * LAUNCH_S, interval=0.05,
+                                   what="the blue-green update to finish"))
     load.stop()
     versions = [answer["version"] for _, answer in load.answers]
     first_v2 = versions.index("v2")
