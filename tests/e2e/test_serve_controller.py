@@ -390,3 +390,20 @@ def test_replicas_that_never_become_ready_fail_the_service(home, app_dir):
     wait_for(lambda: all(r.ended for r in ServiceStore(home).replicas("web", include_ended=True)), timeout=60,
              what="the failed replicas' clusters to be torn down")
     assert not list(home.root.glob("clusters/*/nodes/*"))
+
+
+def test_a_controller_killed_mid_launch_is_replaced_and_the_replicas_launch_once(home, app_dir):
+    serve_up(home, task_text(app_dir))
+    wait_for(lambda: [r.status for r in ServiceStore(home).replicas("web")] == [st.PROVISIONING] * 2, timeout=30,
+             interval=0.02, what="both replicas PROVISIONING")
+    pid = controller_pid(home)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: controller_pid(home) is None, timeout=10, what="the killed controller's lock to be released")
+    ensure_controller(home)
+    replicas = wait_ready(home, 2)
+    assert [r.replica_id for r in replicas] == [1, 2], "the adopted replicas, not new ones"
+    assert "adopted PROVISIONING; launching it again" in controller_log(home)
+    from stix import index as idx
+
+    assert sorted(r.name for r in idx.ClusterIndex(home.index_db).all()) == ["web-1", "web-2"]
