@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Callable, Optional
 
-from stix.errors import StixError
+from stix.errors import ProvisionError, StixError
 from stix.home import StixHome
 from stix.serve import autoscaler, replica_ops, service_status
 from stix.serve import store as st
@@ -333,7 +333,7 @@ class ServiceRunner:
             thread.join()
         left = [r.cluster for r in rows if replica_ops.exists(self.home, r.cluster)]
         if left:
-            raise StixError(f"replica cluster(s) {', '.join(left)} could not be torn down; "
+            raise ProvisionError(f"replica cluster(s) {', '.join(left)} could not be torn down; "
                             f"`stix destroy` removes them, `stix serve down {self.name}` tries again")
         destroy_balancer(Session(self.home), self.name)
         self.store.remove_service(self.name)
