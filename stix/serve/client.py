@@ -24,6 +24,7 @@ from stix.serve.store import ROLLING, UPDATE_MODES, ServiceRecord, ServiceStore
 from stix.session import LineSink, Session, confirm
 
 if TYPE_CHECKING:
+    from stix.engine.changes import ChangeSet
     from stix.loader import EnvOverrides
     from stix.models.task import Task
     from stix.optimizer import Placement
@@ -127,14 +128,13 @@ def _located(exc: StixError, where: str) -> StixError:
     return located
 
 
-def balancer_spec(home: StixHome, name: str, spec: ServiceSpec, placement: Placement):
+def balancer_spec(name: str, spec: ServiceSpec, placement: Placement):
     from stix.serve.balancer import BalancerSpec
 
     chosen = placement.chosen
     return BalancerSpec(service=name, cloud=chosen.cloud, region=chosen.region, replica_port=spec.replica_port,
                         policy=spec.load_balancing_policy, tls_certfile=spec.tls_certfile, tls_keyfile=spec.tls_keyfile,
-                        stream_timeout_s=spec.stream_timeout_s or 0.0, labels=(("stix-service", name),),
-                        state_dir=str(ServiceStore(home).root / "balancers" / name))
+                        stream_timeout_s=spec.stream_timeout_s or 0.0, labels=(("stix-service", name),))
 
 
 def replicas_line(spec: ServiceSpec, placement: Placement) -> str:
@@ -161,14 +161,18 @@ def up(session: Session, task: TaskLike, name: Optional[str] = None, yes: bool =
     store = ServiceStore(session.home)
     _check_free(store, name)
     placement = plan_replicas(session.home, request)
-    spec = balancer_spec(session.home, name, request.spec, placement)
+    spec = balancer_spec(name, request.spec, placement)
     from stix.serve import lb_stack
 
     session.note(f"Service {name!r}: a load balancer on {spec.cloud}" + (" (HTTPS)" if request.spec.tls else ""),
                  "heading")
-    lb_stack.preview_balancer(session, spec)
+    _show_changes(session, name, lb_stack.preview_balancer(session, spec))
     session.note(replicas_line(request.spec, placement))
-    confirm(session, f"Serve {name!r}?", yes)
+    try:
+        confirm(session, f"Serve {name!r}?", yes)
+    except BaseException:  # the stack existed only to be previewed: leave no trace of it
+        _undo_balancer(session, name)
+        raise
     _check_free(store, name)
     try:
         info = lb_stack.apply_balancer(session, spec)
@@ -183,6 +187,15 @@ def up(session: Session, task: TaskLike, name: Optional[str] = None, yes: bool =
     record = store.get(name)
     assert record is not None
     return record
+
+
+def _show_changes(session: Session, name: str, changes: ChangeSet) -> None:
+    from stix.render import summary_line
+
+    for change in changes.changes:
+        if change.op != "same":
+            session.note(f"  {change.op}: {change.type} {change.name}")
+    session.note(summary_line(changes))
 
 
 def _check_free(store: ServiceStore, name: str) -> None:
