@@ -162,11 +162,11 @@ def up(session: Session, task: TaskLike, name: Optional[str] = None, yes: bool =
     _check_free(store, name)
     placement = plan_replicas(session.home, request)
     spec = balancer_spec(name, request.spec, placement)
-    from stix.serve import lb_stack
+    from stix.serve.lb_stack import apply_balancer, preview_balancer
 
     session.note(f"Service {name!r}: a load balancer on {spec.cloud}" + (" (HTTPS)" if request.spec.tls else ""),
                  "heading")
-    _show_changes(session, name, lb_stack.preview_balancer(session, spec))
+    _show_changes(session, name, preview_balancer(session, spec))
     session.note(replicas_line(request.spec, placement))
     try:
         confirm(session, f"Serve {name!r}?", yes)
@@ -175,7 +175,7 @@ def up(session: Session, task: TaskLike, name: Optional[str] = None, yes: bool =
         raise
     _check_free(store, name)
     try:
-        info = lb_stack.apply_balancer(session, spec)
+        info = apply_balancer(session, spec)
     except BaseException:
         _undo_balancer(session, name)
         raise
@@ -206,10 +206,10 @@ def _check_free(store: ServiceStore, name: str) -> None:
 
 def _undo_balancer(session: Session, name: str) -> None:
     """A failed or interrupted apply leaves nothing behind (the stack is the service's alone)."""
-    from stix.serve import lb_stack
+    from stix.serve.lb_stack import destroy_balancer
 
     try:
-        lb_stack.destroy_balancer(session, name)
+        destroy_balancer(session, name)
     except (StixError, KeyboardInterrupt) as exc:
         session.note(f"could not remove the load balancer of {name!r} after the failed apply: {exc}", "warning")
 
