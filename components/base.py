@@ -19,6 +19,7 @@ from stix.models import values
 
 if TYPE_CHECKING:
     from stix.home import StixHome
+    from stix.serve.balancer import Balancer, BalancerSpec
     from stix.spec import BucketSpec, ClusterSpec
     from stix.storage.mounts import BucketRef
     from stix.catalog.offers import Candidate, Catalog, HostLimits, Request
@@ -247,6 +248,22 @@ class LoadBalancers:
     @classmethod
     def make_load_balancer(cls, spec: ClusterSpec, network: Any, group: Any, opts: Any) -> Any:
         raise NotImplementedError
+
+
+class ServiceBalancers:
+    """A load balancer in front of a service's replicas (stix serve), in the service's own stack."""
+
+    @classmethod
+    def make_service_balancer(cls, spec: "BalancerSpec", opts: Any) -> Any:
+        """Declare it; the result has `endpoint` (host:port users send requests to) and may have `outputs` (a
+        dict exported beside it: what balancer_driver needs to drive it again)."""
+        raise NotImplementedError
+
+    @classmethod
+    def balancer_driver(cls, home: "StixHome", outputs: Mapping[str, Any]) -> Optional["Balancer"]:
+        """The running balancer, from its stack's outputs, where the cloud changes its servers directly (the
+        local cloud's HAProxy); None where the service's stack is applied again with the new targets."""
+        return None
 
 
 def bucket_labels(bucket: "BucketSpec", spec: Optional["ClusterSpec"]) -> dict[str, str]:

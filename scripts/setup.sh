@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up everything stix needs on a fresh Debian-like machine, idempotently:
 # openssh-server (the local cloud's nodes), rclone and fuse3 (buckets on nodes),
-# a virtualenv with stix installed, the Pulumi engine and the local cloud's
-# object store (SeaweedFS), each found or built once from Go modules and cached.
+# haproxy (services' load balancer on the local cloud), a virtualenv with stix
+# installed, the Pulumi engine and the local cloud's object store (SeaweedFS),
+# each found or built once from Go modules and cached.
 #
 #   scripts/setup.sh          # runtime only
 #   scripts/setup.sh --test   # plus the test dependencies
@@ -32,6 +33,18 @@ if (( ${#missing[@]} )); then
   say "installing ${missing[*]} (buckets: every store is reached with rclone, mounts use FUSE)"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v haproxy >/dev/null && [[ ! -x /usr/sbin/haproxy ]]; then
+  say "installing haproxy (stix serve's load balancer on the local cloud; only the binary is used)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  # policy-rc.d exit 101: Debian's package must not start its own haproxy service.
+  policy=/usr/sbin/policy-rc.d
+  had_policy=0; [[ -e "$policy" ]] && had_policy=1
+  [[ $had_policy == 1 ]] || printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+  [[ $had_policy == 1 ]] || as_root chmod 755 "$policy"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null
+  [[ $had_policy == 1 ]] || as_root rm -f "$policy"
 fi
 
 if [[ -n "$extras" ]] && ! command -v podman >/dev/null; then

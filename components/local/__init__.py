@@ -1,6 +1,7 @@
 """The local cloud: real sshd nodes on loopback addresses, managed by a dynamic provider.
 
-No network (loopback needs none) or load balancer: the capabilities say so. Its buckets live in a real
+No network (loopback needs none) or cluster load balancer: the capabilities say so. A service's load balancer
+is a real HAProxy on 127.0.0.1 (load_balancer.py), driven through its runtime API. Its buckets live in a real
 S3-compatible store (SeaweedFS) that stix runs per home on 127.0.0.1 (stix.objectstore).
 """
 
@@ -8,16 +9,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-from stix.components.base import Buckets, Cloud, CloudCheck, Stoppable
+from stix.components.base import Buckets, Cloud, CloudCheck, ServiceBalancers, Stoppable
 
 if TYPE_CHECKING:
     from stix.home import StixHome
+    from stix.serve.balancer import Balancer, BalancerSpec
     from stix.spec import BucketSpec, ClusterSpec
     from stix.storage.mounts import BucketRef
     from stix.catalog.offers import Candidate, Catalog, HostLimits, Request
 
 
-class Local(Stoppable, Buckets, Cloud):
+class Local(Stoppable, Buckets, ServiceBalancers, Cloud):
     name = "local"
     store = "local"
     uri_scheme = "local"
@@ -96,6 +98,20 @@ class Local(Stoppable, Buckets, Cloud):
         from stix.objectstore import s3, server
 
         return s3.remote_options(server.ensure_running(home))
+
+    @classmethod
+    def make_service_balancer(cls, spec: "BalancerSpec", opts: Any) -> Any:
+        from stix.components.local.load_balancer import LocalLoadBalancer
+
+        if not spec.state_dir or not spec.log:
+            raise ValueError(f"service {spec.service}: the local balancer needs state_dir and log")
+        return LocalLoadBalancer("balancer", spec, opts)
+
+    @classmethod
+    def balancer_driver(cls, home: "StixHome", outputs: Mapping[str, Any]) -> Optional["Balancer"]:
+        from stix.serve.haproxy import HaproxyBalancer
+
+        return HaproxyBalancer(str(outputs["admin_socket"]))
 
     @classmethod
     def bucket_name_problem(cls, name: str) -> Optional[str]:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from stix.spec import CONFIG_NAMESPACE, BucketSpec, ClusterSpec
+
+if TYPE_CHECKING:
+    from stix.serve.balancer import BalancerSpec
 
 
 def deploy(spec: ClusterSpec) -> None:
@@ -50,6 +53,27 @@ def bucket_outputs(bucket: BucketSpec) -> dict:
 
 def bucket_program(bucket: BucketSpec) -> Callable[[], None]:
     return lambda: deploy_bucket(bucket)
+
+
+def deploy_balancer(spec: "BalancerSpec") -> None:
+    """A service's own stack (stix serve): one load balancer on the replicas' cloud, never a cluster."""
+    import pulumi
+
+    from stix.components.base import ServiceBalancers, cloud_for
+
+    cloud = cloud_for(spec.cloud)
+    if not issubclass(cloud, ServiceBalancers):
+        raise pulumi.RunError(f"service {spec.service}: {spec.cloud} has no service load balancer")
+    made = cloud.make_service_balancer(spec, pulumi.ResourceOptions())
+    pulumi.export("service", spec.service)
+    pulumi.export("cloud", spec.cloud)
+    pulumi.export("endpoint", made.endpoint)
+    for key, value in (getattr(made, "outputs", None) or {}).items():
+        pulumi.export(key, value)
+
+
+def balancer_program(spec: "BalancerSpec") -> Callable[[], None]:
+    return lambda: deploy_balancer(spec)
 
 
 def project_program(root: Path) -> Callable[[], None]:

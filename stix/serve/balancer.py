@@ -68,3 +68,8 @@ class BalancerSpec:
     labels: tuple[tuple[str, str], ...] = ()
     state_dir: str = ""
     """The local cloud: where HAProxy's config, runtime socket, pid and log live (under stix's home)."""
+    log: str = ""
+    """The local cloud: the file HAProxy writes its log to (ServiceStore.balancer_log; filled in by lb_stack)."""
+    health_path: str = ""
+    """The balancer's own health check GETs this path (the readiness probe's, when it is a GET); empty: a TCP
+    check. A second line of defence only: the controller's readiness probe decides which replicas serve."""

@@ -1,0 +1,261 @@
+"""HAProxy, the local cloud's service load balancer: its config, and its runtime API over the admin socket.
+
+Membership changes go through the runtime API, never a reload: a server is added in maintenance, then enabled;
+one taken out is drained (no new requests), waited on until it serves none, then put in maintenance and
+deleted. That is what makes adding and removing a replica drop no request. Every call is idempotent (a server
+already there is not added twice, one already gone is not an error), since a restarted controller repeats them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import socket
+import time
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from stix.errors import PrerequisiteMissing, ProvisionError
+from stix.serve.balancer import Backend
+
+FRONTEND = "service"
+BACKEND = "replicas"
+HAPROXY_INSTALL_HINT = "install HAProxy: apt-get install -y haproxy (or your OS's haproxy package)"
+CONNECT_TIMEOUT_S = 5
+DEFAULT_STREAM_TIMEOUT_S = 3600.0
+"""Client and server inactivity timeout when the service sets no stream_timeout (long: model responses stream)."""
+SOCKET_RETRY_S = 10.0
+DRAIN_TIMEOUT_S = 120.0
+POLICIES = {"round_robin": "roundrobin", "least_load": "leastconn"}
+
+
+def find_haproxy() -> str:
+    found = shutil.which("haproxy") or next(
+        (p for p in ("/usr/sbin/haproxy", "/usr/local/sbin/haproxy") if os.access(p, os.X_OK)), None)
+    if not found:
+        raise PrerequisiteMissing(f"haproxy not found: {HAPROXY_INSTALL_HINT}")
+    return os.path.abspath(found)
+
+
+@dataclass(frozen=True)
+class HaproxyConfig:
+    listen_host: str
+    listen_port: int
+    admin_socket: str
+    policy: str = "round_robin"
+    health_path: str = ""
+    """GET this path as HAProxy's own health check; empty: a TCP connect check."""
+    stream_timeout_s: float = 0.0
+    tls_pem: str = ""
+    """Certificate and key in one file: the frontend serves HTTPS with it."""
+
+
+def _quoted(value: str) -> str:
+    """A config word: HAProxy reads double-quoted strings with backslash escapes."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _seconds(value: float) -> str:
+    return f"{max(1, int(round(value * 1000)))}ms"
+
+
+def render_config(config: HaproxyConfig) -> str:
+    if config.policy not in POLICIES:
+        raise ValueError(f"load_balancing_policy {config.policy!r}: not one of {', '.join(POLICIES)}")
+    stream = config.stream_timeout_s or DEFAULT_STREAM_TIMEOUT_S
+    bind = f"bind {config.listen_host}:{config.listen_port}"
+    if config.tls_pem:
+        bind += f" ssl crt {_quoted(config.tls_pem)}"
+    check = ([f"option httpchk GET {config.health_path}", "http-check expect status 200-399"]
+             if config.health_path else [])
+    lines = [
+        "global",
+        f"    stats socket {_quoted(config.admin_socket)} mode 600 level admin",
+        "    log stdout format raw daemon",
+        "",
+        "defaults",
+        "    mode http",
+        "    log global",
+        "    option httplog",
+        "    option dontlognull",
+        f"    timeout connect {CONNECT_TIMEOUT_S}s",
+        f"    timeout client {_seconds(stream)}",
+        f"    timeout server {_seconds(stream)}",
+        "    timeout http-request 30s",
+        "    timeout queue 30s",
+        # A second line of defence only: the controller's readiness probe decides who is a server.
+        "    option redispatch",
+        "    retries 3",
+        "",
+        f"frontend {FRONTEND}",
+        f"    {bind}",
+        f"    default_backend {BACKEND}",
+        "",
+        f"backend {BACKEND}",
+        f"    balance {POLICIES[config.policy]}",
+        *(f"    {line}" for line in check),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# --- the runtime API ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerState:
+    name: str
+    address: str
+    port: int
+    admin_maint: bool
+    draining: bool
+    current_sessions: int
+
+
+class Runtime:
+    """HAProxy's runtime API on its admin socket (one command per connection)."""
+
+    def __init__(self, admin_socket: str, retry_s: float = SOCKET_RETRY_S) -> None:
+        self.admin_socket = admin_socket
+        self.retry_s = retry_s
+
+    def command(self, line: str) -> str:
+        """Send one command; its answer. A socket that refuses (HAProxy starting) is retried until retry_s."""
+        deadline = time.monotonic() + self.retry_s
+        while True:
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                    sock.settimeout(10.0)
+                    sock.connect(self.admin_socket)
+                    sock.sendall(line.encode() + b"\n")
+                    chunks = []
+                    while True:
+                        chunk = sock.recv(65536)
+                        if not chunk:
+                            break
+                        chunks.append(chunk)
+                return b"".join(chunks).decode(errors="replace")
+            except (ConnectionRefusedError, FileNotFoundError, ConnectionResetError, socket.timeout) as exc:
+                if time.monotonic() >= deadline:
+                    raise ProvisionError(f"HAProxy's admin socket {self.admin_socket} does not answer: {exc}") \
+                        from None
+                time.sleep(0.1)
+
+    def _checked(self, line: str, ok: Sequence[str] = ()) -> str:
+        answer = self.command(line).strip()
+        if answer and not any(word in answer for word in ok):
+            raise ProvisionError(f"HAProxy refused `{line}`: {answer.splitlines()[0]}")
+        return answer
+
+    def stats(self) -> list[dict[str, str]]:
+        """`show stat` as rows (pxname, svname, scur, req_tot, status, ...)."""
+        text = self.command("show stat")
+        text = text[2:] if text.startswith("# ") else text
+        return [row for row in csv.DictReader(io.StringIO(text)) if row.get("pxname")]
+
+    def servers(self, backend: str = BACKEND) -> dict[str, ServerState]:
+        """The backend's servers and their states (`show servers state`)."""
+        text = self.command(f"show servers state {backend}")
+        lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+        header: list[str] = []
+        for line in text.splitlines():
+            if line.startswith("# be_id"):
+                header = line[2:].split()
+        sessions = {row["svname"]: int(row.get("scur") or 0) for row in self.stats() if row["pxname"] == backend}
+        found = {}
+        for line in lines[1:] if lines and lines[0].strip().isdigit() else lines:
+            fields = dict(zip(header, line.split()))
+            if "srv_name" not in fields:
+                continue
+            admin = int(fields.get("srv_admin_state", "0"))
+            name = fields["srv_name"]
+            found[name] = ServerState(name, fields.get("srv_addr", ""), int(fields.get("srv_port", "0")),
+                                      bool(admin & 0x01 or admin & 0x02 or admin & 0x20), bool(admin & 0x08),
+                                      sessions.get(name, 0))
+        return found
+
+    def add_server(self, backend: Backend, check: bool = True, group: str = BACKEND) -> None:
+        """Add and enable a server; one already there with this address is (re-)enabled, with another replaced."""
+        known = self.servers(group).get(backend.name)
+        if known is not None and (known.address, known.port) != (backend.host, backend.port):
+            self.remove_server(backend.name, group=group)
+            known = None
+        if known is None:
+            self._checked(f"add server {group}/{backend.name} {backend.host}:{backend.port}"
+                          + (" check inter 1s" if check else ""), ok=("New server registered", "Already exists"))
+            if check:
+                self._checked(f"enable health {group}/{backend.name}")
+        self._checked(f"set server {group}/{backend.name} state ready")
+
+    def drain(self, name: str, group: str = BACKEND) -> None:
+        self._checked(f"set server {group}/{name} state drain", ok=("No such server",))
+
+    def wait_idle(self, name: str, timeout_s: float = DRAIN_TIMEOUT_S, group: str = BACKEND) -> bool:
+        """Until the server serves no request (its current sessions are 0); whether it did in time."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            state = self.servers(group).get(name)
+            if state is None or state.current_sessions == 0:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+    def remove_server(self, name: str, timeout_s: float = DRAIN_TIMEOUT_S, group: str = BACKEND) -> None:
+        """Drain, wait for its requests to finish, then delete; a server already gone is fine."""
+        if name not in self.servers(group):
+            return
+        self.drain(name, group)
+        self.wait_idle(name, timeout_s, group)
+        self._checked(f"set server {group}/{name} state maint", ok=("No such server",))
+        deadline = time.monotonic() + timeout_s
+        while True:
+            answer = self.command(f"del server {group}/{name}").strip()
+            if not answer or "Server deleted" in answer or "No such server" in answer:
+                return
+            if time.monotonic() >= deadline:
+                raise ProvisionError(f"HAProxy refused to delete server {name}: {answer.splitlines()[0]}")
+            time.sleep(0.05)  # idle connections to it are still being closed
+
+    def requests_total(self) -> int:
+        """HTTP requests the frontend has received since HAProxy started."""
+        for row in self.stats():
+            if row["pxname"] == FRONTEND and row["svname"] == "FRONTEND":
+                return int(row.get("req_tot") or 0)
+        return 0
+
+
+class HaproxyBalancer:
+    """The Balancer of a running HAProxy (stix.serve.balancer.Balancer), driven through its admin socket."""
+
+    def __init__(self, admin_socket: str, health_checks: bool = True, drain_timeout_s: float = DRAIN_TIMEOUT_S) -> None:
+        self.runtime = Runtime(admin_socket)
+        self.health_checks = health_checks
+        self.drain_timeout_s = drain_timeout_s
+
+    def set_backends(self, backends: Sequence[Backend]) -> None:
+        wanted = {backend.name: backend for backend in backends}
+        for backend in wanted.values():  # new servers first, so the old ones' traffic has somewhere to go
+            self.runtime.add_server(backend, check=self.health_checks)
+        for name in self.runtime.servers():
+            if name not in wanted:
+                self.runtime.remove_server(name, self.drain_timeout_s)
+
+    def backends(self) -> list[str]:
+        return sorted(self.runtime.servers())
+
+    def requests_total(self) -> int:
+        return self.runtime.requests_total()
+
+
+def pem_of(certfile: str, keyfile: str) -> bytes:
+    """HAProxy's `crt` file: the certificate (chain) then its key."""
+    cert = open(certfile, "rb").read()
+    key = open(keyfile, "rb").read()
+    return cert.rstrip(b"\n") + b"\n" + key.rstrip(b"\n") + b"\n"
+
+
+def drain_timeout(stream_timeout_s: Optional[float]) -> float:
+    return max(DRAIN_TIMEOUT_S, stream_timeout_s or 0.0)
