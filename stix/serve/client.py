@@ -134,7 +134,8 @@ def balancer_spec(name: str, spec: ServiceSpec, placement: Placement):
     chosen = placement.chosen
     return BalancerSpec(service=name, cloud=chosen.cloud, region=chosen.region, replica_port=spec.replica_port,
                         policy=spec.load_balancing_policy, tls_certfile=spec.tls_certfile, tls_keyfile=spec.tls_keyfile,
-                        stream_timeout_s=spec.stream_timeout_s or 0.0, labels=(("stix-service", name),))
+                        stream_timeout_s=spec.stream_timeout_s or 0.0, labels=(("stix-service", name),),
+                        health_path=spec.probe.path if spec.probe.post_data is None else "")
 
 
 def replicas_line(spec: ServiceSpec, placement: Placement) -> str:
