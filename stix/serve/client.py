@@ -146,7 +146,7 @@ def replicas_line(spec: ServiceSpec, placement: Placement) -> str:
     count = f"{policy.min_replicas}-{policy.max_replicas}" if policy.autoscales else str(policy.min_replicas)
     plural = "" if count == "1" else "s"
     where = placement_line(placement).removeprefix("Placement: ")
-    where = re.sub(r", \$[0-9.]+/hr", "", where)
+    where = re.sub(r", \$[0-9.]+/hr|; \d+ failover candidates?$", "", where)
     return f"{count} replica{plural} of {where}, at ${placement.chosen.hourly_cost:.2f}/hr each"
 
 
