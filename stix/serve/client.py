@@ -81,15 +81,10 @@ def service_name(name: Optional[str], task: Task) -> str:
 
 
 def replica_task(task: Task, spec: ServiceSpec) -> Task:
-    """What each replica runs: the task without its service, with the replica port open."""
-    from stix.models.values import Ports
+    """What each replica runs (the controller's own definition): the task without its service, the port open."""
+    from stix.serve.replica_ops import replica_task as made
 
-    ports = task.resources.ports
-    ranges = ports.ranges if ports is not None else ()
-    if not any(low <= spec.replica_port <= high for low, high in ranges):
-        ranges = (*ranges, (spec.replica_port, spec.replica_port))
-    resources = task.resources.model_copy(update={"ports": Ports(tuple(ranges))})
-    return task.model_copy(update={"service": None, "resources": resources})
+    return made(task, spec.replica_port, 1)
 
 
 def plan_replicas(home: StixHome, request: ServeRequest) -> Placement:
