@@ -63,7 +63,31 @@ def load_request(task: TaskLike, overrides: Optional[EnvOverrides] = None) -> Se
         from stix.loader import load_task
 
         loaded, label = load_task(task, overrides, require_env=True), str(task)
-    return ServeRequest(loaded, service_spec(loaded, where=label), label)
+    return ServeRequest(_anchored(loaded, label), service_spec(loaded, where=label), label)
+
+
+def _anchored(task: Task, label: str) -> Task:
+    """The task with its local workdir and file_mounts sources as absolute paths: the controller launches the
+    replicas from its own directory, later, so a path relative to where `serve up` ran must not stay relative."""
+    from stix.models.storage import is_local_source
+
+    update: dict = {}
+    if isinstance(task.workdir, str) and task.workdir:
+        local = Path(task.workdir).expanduser().absolute()
+        if not local.is_dir():
+            raise UsageError(f"{label}: workdir {task.workdir!r} is not a directory")
+        update["workdir"] = str(local)
+    if task.file_mounts:
+        mounts = {}
+        for destination, source in task.file_mounts.items():
+            if is_local_source(source):
+                local = Path(str(source)).expanduser().absolute()
+                if not local.exists():
+                    raise UsageError(f"{label}: file_mounts[{destination!r}]: local source {source!r} does not exist")
+                source = str(local)
+            mounts[destination] = source
+        update["file_mounts"] = mounts
+    return task.model_copy(update=update) if update else task
 
 
 def service_name(name: Optional[str], task: Task) -> str:

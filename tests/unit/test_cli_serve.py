@@ -338,3 +338,22 @@ def test_sdk_status_and_down(services, controller):
     with pytest.raises(UsageError, match="no service named 'nope'"):
         stix.serve.down("nope")
     assert stix.serve.down("web") == ["web"] and services.all() == []
+
+
+def test_relative_workdir_and_mounts_are_anchored_where_serve_up_ran(tmp_path, monkeypatch):
+    (tmp_path / "app").mkdir()
+    (tmp_path / "data.txt").write_text("x")
+    path = tmp_path / "svc.yaml"
+    path.write_text(SERVICE_TASK + "workdir: app\nfile_mounts:\n  ~/data.txt: data.txt\n  ~/b: s3://bucket/b\n")
+    monkeypatch.chdir(tmp_path)
+    task = client.load_request(str(path)).task
+    assert task.workdir == str(tmp_path / "app")  # the controller launches from its own directory
+    assert task.file_mounts == {"~/data.txt": str(tmp_path / "data.txt"), "~/b": "s3://bucket/b"}
+
+
+def test_serve_up_with_a_missing_workdir_names_the_file(stix, tmp_path):
+    path = tmp_path / "svc.yaml"
+    path.write_text(SERVICE_TASK + "workdir: nowhere\n")
+    result = stix("serve", "up", "-y", str(path))
+    assert one_line_error(result) == f"stix: error: {path}: workdir 'nowhere' is not a directory"
+    _nothing_recorded(stix)
