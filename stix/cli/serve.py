@@ -26,9 +26,10 @@ def serve_up(
     env_file: list[str] = typer.Option([], "--env-file", help=ENV_FILE_HELP),
     secret: list[str] = typer.Option([], "--secret", help=SECRET_HELP),
 ) -> None:
-    """Start a service: preview its load balancer and replicas, ask, apply the load balancer, and hand the replicas to
-    the serve controller (a detached process on this machine). Prints the endpoint; the service answers there
-    once a replica is READY.
+    """Start a service: preview its load balancer and replicas, ask, apply, and hand it to the controller.
+
+    The load balancer is applied now; the serve controller (a detached process on this machine) launches the
+    replicas. Prints the endpoint; the service answers there once a replica is READY.
 
     Examples: `stix serve up -y examples/http-serve.yaml`, `stix serve up svc.yaml -n web`,
     then `curl $(stix serve status web --endpoint)/`."""
@@ -46,8 +47,10 @@ def serve_status(
                                   "`curl $(stix serve status web --endpoint)/`."),
     format_: str = typer.Option("text", "--format", help=FORMAT_HELP),
 ) -> None:
-    """List services: NAME, VERSION, STATUS, REPLICAS (ready/total), ENDPOINT; then their replicas: ID, VERSION,
-    CLUSTER, STATUS, IP:PORT, LAUNCHED. Instant: reads the service store only.
+    """List services and their replicas (instant: reads the service store only).
+
+    Services: NAME, VERSION, STATUS, REPLICAS (ready/total), ENDPOINT; then each replica: ID, VERSION, CLUSTER,
+    STATUS, IP:PORT, LAUNCHED.
 
     JSON: a list of {name, version, status, endpoint, created_at, down_requested, failure, ready_replicas,
     replicas: \\[{replica_id, version, cluster, status, use_spot, ip, port, launched_at, ready_at, ended_at,
@@ -164,8 +167,10 @@ def serve_down(
     all_: bool = typer.Option(False, "-a", "--all", help="Every service."),
     yes: bool = typer.Option(False, "-y", "--yes", help="Take down without asking."),
 ) -> None:
-    """Take services down: the controller tears down every replica, then the load balancer, then forgets the
-    service. Waits (up to 10 minutes, printing progress) until they are gone.
+    """Take services down: every replica, then the load balancer; waits until they are gone.
+
+    The controller does the teardown; this waits up to 10 minutes, printing progress, and exits 1 if they are
+    still there then.
 
     Examples: `stix serve down web -y`, `stix serve down -a -y`."""
     from stix.serve import client

@@ -1,6 +1,7 @@
 """`stix serve` end to end, through the CLI as a user types it: examples/http-serve.yaml served on the local cloud
 (real engine, real sshd replicas, real HAProxy), READY, answered over HTTP at its endpoint, shown by status,
-its logs read, and taken down leaving no cluster, stack, balancer process or record."""
+its logs read, updated to a second version, and taken down leaving no cluster, stack, balancer process or
+record."""
 
 from __future__ import annotations
 
@@ -101,6 +102,18 @@ def test_serve_up_answers_at_its_endpoint_and_down_leaves_nothing(stix, stix_hom
         controller = ran(stix("serve", "logs", SERVICE, "--controller"))
         assert controller and all(f"service {SERVICE}" in line for line in controller.splitlines()), controller
         assert stix("serve", "logs", SERVICE, "--load-balancer").returncode == 0
+
+        updated = ran(stix("serve", "update", SERVICE, EXAMPLE, "--env", "GREETING=version two", "-y", cwd=REPO))
+        assert "Version: 2" in updated, updated
+
+        def moved() -> bool:
+            [service] = services(stix)
+            live = [r for r in service["replicas"] if r["ended_at"] is None]
+            return service["version"] == 2 and service["status"] == "READY" and \
+                {(r["version"], r["status"]) for r in live} == {(2, "READY")}
+
+        wait_for(moved, timeout=READY_S, interval=1.0, what="every replica to run version 2")
+        assert fetch(f"http://{endpoint.group(1)}/")["message"] == "version two"
 
         down = stix("serve", "down", "-y", SERVICE, timeout=700)
         assert down.returncode == 0, down.stdout + down.stderr

@@ -357,3 +357,16 @@ def test_serve_up_with_a_missing_workdir_names_the_file(stix, tmp_path):
     result = stix("serve", "up", "-y", str(path))
     assert one_line_error(result) == f"stix: error: {path}: workdir 'nowhere' is not a directory"
     _nothing_recorded(stix)
+
+
+def test_sdk_bad_input_is_one_error_and_changes_nothing(services):
+    import stix
+    from stix.errors import UsageError
+
+    with pytest.raises(UsageError, match="the task has no service: section"):
+        stix.serve.up(Task(run="echo hi"))
+    with pytest.raises(UsageError, match="target 'sideways'"):
+        stix.serve.tail_logs("web", "sideways")
+    with pytest.raises(UsageError, match="needs replica_id"):
+        stix.serve.tail_logs("web")
+    assert services.all() == []
