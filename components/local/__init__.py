@@ -111,7 +111,8 @@ class Local(Stoppable, Buckets, ServiceBalancers, Cloud):
     def balancer_driver(cls, home: "StixHome", outputs: Mapping[str, Any]) -> Optional["Balancer"]:
         from stix.serve.haproxy import HaproxyBalancer
 
-        return HaproxyBalancer(str(outputs["admin_socket"]))
+        return HaproxyBalancer(str(outputs["admin_socket"]), bool(outputs.get("health_checks", True)),
+                               float(outputs.get("drain_timeout_s") or 0) or None)
 
     @classmethod
     def bucket_name_problem(cls, name: str) -> Optional[str]:

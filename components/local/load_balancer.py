@@ -23,6 +23,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, Resou
 
 from stix import processes
 from stix.errors import ProvisionError
+from stix.serve import haproxy
 
 if TYPE_CHECKING:
     from stix.serve.balancer import BalancerSpec
@@ -30,8 +31,10 @@ if TYPE_CHECKING:
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
-MAX_SOCKET_PATH = 100
-"""A unix socket's path must fit sun_path (108 bytes); longer ones go under the user's cache, hashed."""
+PORT_FREED_S = 3.0
+MAX_SOCKET_PATH = 90
+"""A unix socket's path must fit sun_path (108 bytes; HAProxy takes 97, binding a temporary name beside it first);
+longer ones, and ones HAProxy would read $VARIABLES in, go under the user's cache, hashed."""
 INPUT_KEYS = ("service", "state_dir", "log", "listen_port", "policy", "health_path", "stream_timeout_s",
               "tls_certfile", "tls_keyfile")
 
@@ -55,7 +58,7 @@ class BalancerPaths:
     @property
     def admin_socket(self) -> Path:
         here = self.root / "admin.sock"
-        if len(str(here)) <= MAX_SOCKET_PATH:
+        if len(str(here)) <= MAX_SOCKET_PATH and haproxy.config_safe(str(here)):
             return here
         from stix.home import cache_dir
 
@@ -79,6 +82,16 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def _freed(port: int, wait_s: float = PORT_FREED_S) -> bool:
+    """Whether the port is free, or becomes so soon (the HAProxy that held it may still be ending)."""
+    deadline = time.monotonic() + wait_s
+    while not _port_free(port):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def choose_port(paths: BalancerPaths, wanted: int) -> int:
     """The spec's port; else the one this balancer had before (if still free); else a free one. Kept in the
     state directory."""
@@ -89,7 +102,7 @@ def choose_port(paths: BalancerPaths, wanted: int) -> int:
             port = int(paths.port_file.read_text().strip())
         except (OSError, ValueError):
             port = 0
-        if not port or not _port_free(port):
+        if not port or not _freed(port):
             port = _free_port()
     paths.port_file.write_text(f"{port}\n")
     return port
@@ -124,12 +137,10 @@ def _tail(path: Path, limit: int = 600) -> str:
 
 
 def _answers(admin_socket: Path, port: int) -> bool:
-    from stix.serve.haproxy import Runtime
-
     try:
         with socket.create_connection((HOST, port), timeout=0.5):
             pass
-        Runtime(str(admin_socket), retry_s=0).command("show info")
+        haproxy.Runtime(str(admin_socket), retry_s=0).command("show info")
     except (OSError, ProvisionError):
         return False
     return True
@@ -137,8 +148,6 @@ def _answers(admin_socket: Path, port: int) -> bool:
 
 def start(props: dict[str, Any]) -> dict[str, Any]:
     """Write the config and start HAProxy; wait until it listens and its admin socket answers."""
-    from stix.serve import haproxy
-
     binary = haproxy.find_haproxy()
     paths = BalancerPaths(Path(props["state_dir"]))
     paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -151,7 +160,7 @@ def start(props: dict[str, Any]) -> dict[str, Any]:
         fd = os.open(paths.pem, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(haproxy.pem_of(props["tls_certfile"], props["tls_keyfile"]))
-        pem = str(paths.pem)
+        pem = paths.pem.name  # HAProxy runs in the state directory, whatever characters its path holds
     admin = paths.admin_socket
     admin.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     admin.unlink(missing_ok=True)
@@ -233,7 +242,8 @@ class LocalLoadBalancer(pulumi.ComponentResource):
                  "policy": spec.policy, "health_path": spec.health_path,
                  "stream_timeout_s": spec.stream_timeout_s, "tls_certfile": spec.tls_certfile,
                  "tls_keyfile": spec.tls_keyfile}
-        self.haproxy = LocalLoadBalancerResource(f"{name}-haproxy", props, pulumi.ResourceOptions(parent=self))
-        self.endpoint = self.haproxy.endpoint
-        self.outputs = {"admin_socket": self.haproxy.admin_socket, "log": spec.log, "state_dir": spec.state_dir}
+        self.process = LocalLoadBalancerResource(f"{name}-haproxy", props, pulumi.ResourceOptions(parent=self))
+        self.endpoint = self.process.endpoint
+        self.outputs = {"admin_socket": self.process.admin_socket, "log": spec.log, "state_dir": spec.state_dir,
+                        "health_checks": True, "drain_timeout_s": haproxy.drain_timeout(spec.stream_timeout_s)}
         self.register_outputs({"endpoint": self.endpoint})

@@ -11,11 +11,13 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import shutil
 import socket
 import time
 from dataclasses import dataclass
 from typing import Optional, Sequence
+from urllib.parse import quote
 
 from stix.errors import PrerequisiteMissing, ProvisionError
 from stix.serve.balancer import Backend
@@ -29,6 +31,9 @@ DEFAULT_STREAM_TIMEOUT_S = 3600.0
 SOCKET_RETRY_S = 10.0
 DRAIN_TIMEOUT_S = 120.0
 POLICIES = {"round_robin": "roundrobin", "least_load": "leastconn"}
+SERVER_OPTIONS = "pool-max-conn -1 pool-purge-delay 5s"
+"""A server added at run time gets none of a config server's defaults: without these, HAProxy keeps no idle
+connection to it and opens a new one for every request (a sixth of the throughput to a small replica)."""
 
 
 def find_haproxy() -> str:
@@ -49,12 +54,26 @@ class HaproxyConfig:
     """GET this path as HAProxy's own health check; empty: a TCP connect check."""
     stream_timeout_s: float = 0.0
     tls_pem: str = ""
-    """Certificate and key in one file: the frontend serves HTTPS with it."""
+    """Certificate and key in one file (relative: to HAProxy's working directory): the frontend serves HTTPS."""
 
 
-def _quoted(value: str) -> str:
-    """A config word: HAProxy reads double-quoted strings with backslash escapes."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+SAFE_PATH = re.compile(r"[A-Za-z0-9/._+@:,=-]+")
+"""HAProxy expands $VARIABLES in addresses whatever the quoting: a path it is given holds none of that."""
+
+
+def config_safe(path: str) -> bool:
+    return bool(SAFE_PATH.fullmatch(path))
+
+
+def _path_word(path: str) -> str:
+    if not config_safe(path):
+        raise ValueError(f"{path!r}: not a path HAProxy's config can hold as it is (letters, digits, /._+@:,=-)")
+    return path
+
+
+def _uri(path: str) -> str:
+    """The readiness path as one config word: anything else percent-encoded (a path cannot add config lines)."""
+    return quote(path if path.startswith("/") else f"/{path}", safe="/:@!&*+,;=-._~?%")
 
 
 def _seconds(value: float) -> str:
@@ -67,12 +86,12 @@ def render_config(config: HaproxyConfig) -> str:
     stream = config.stream_timeout_s or DEFAULT_STREAM_TIMEOUT_S
     bind = f"bind {config.listen_host}:{config.listen_port}"
     if config.tls_pem:
-        bind += f" ssl crt {_quoted(config.tls_pem)}"
-    check = ([f"option httpchk GET {config.health_path}", "http-check expect status 200-399"]
+        bind += f" ssl crt {_path_word(config.tls_pem)}"
+    check = ([f"option httpchk GET {_uri(config.health_path)}", "http-check expect status 200-399"]
              if config.health_path else [])
     lines = [
         "global",
-        f"    stats socket {_quoted(config.admin_socket)} mode 600 level admin",
+        f"    stats socket {_path_word(config.admin_socket)} mode 600 level admin",
         "    log stdout format raw daemon",
         "",
         "defaults",
@@ -102,6 +121,10 @@ def render_config(config: HaproxyConfig) -> str:
 
 
 # --- the runtime API ---------------------------------------------------------------------------
+
+MAINT_FLAGS = 0x01 | 0x02 | 0x04 | 0x20
+"""srv_admin_state bits: maintenance forced, inherited, from the config, or from DNS resolution."""
+DRAIN_FLAGS = 0x08 | 0x10
 
 
 @dataclass(frozen=True)
@@ -172,7 +195,7 @@ class Runtime:
             admin = int(fields.get("srv_admin_state", "0"))
             name = fields["srv_name"]
             found[name] = ServerState(name, fields.get("srv_addr", ""), int(fields.get("srv_port", "0")),
-                                      bool(admin & 0x01 or admin & 0x02 or admin & 0x20), bool(admin & 0x08),
+                                      bool(admin & MAINT_FLAGS), bool(admin & DRAIN_FLAGS),
                                       sessions.get(name, 0))
         return found
 
@@ -183,7 +206,7 @@ class Runtime:
             self.remove_server(backend.name, group=group)
             known = None
         if known is None:
-            self._checked(f"add server {group}/{backend.name} {backend.host}:{backend.port}"
+            self._checked(f"add server {group}/{backend.name} {backend.host}:{backend.port} {SERVER_OPTIONS}"
                           + (" check inter 1s" if check else ""), ok=("New server registered", "Already exists"))
             if check:
                 self._checked(f"enable health {group}/{backend.name}")
@@ -208,7 +231,8 @@ class Runtime:
         if name not in self.servers(group):
             return
         self.drain(name, group)
-        self.wait_idle(name, timeout_s, group)
+        if not self.wait_idle(name, timeout_s, group):  # a stream longer than the service allows: end it
+            self._checked(f"shutdown sessions server {group}/{name}", ok=("No such server",))
         self._checked(f"set server {group}/{name} state maint", ok=("No such server",))
         deadline = time.monotonic() + timeout_s
         while True:
@@ -218,6 +242,11 @@ class Runtime:
             if time.monotonic() >= deadline:
                 raise ProvisionError(f"HAProxy refused to delete server {name}: {answer.splitlines()[0]}")
             time.sleep(0.05)  # idle connections to it are still being closed
+
+    def requests_by_server(self, group: str = BACKEND) -> dict[str, int]:
+        """HTTP requests each server of the backend has been sent (while it is a server)."""
+        return {row["svname"]: int(row.get("req_tot") or 0) for row in self.stats()
+                if row["pxname"] == group and row["svname"] not in ("BACKEND", "FRONTEND")}
 
     def requests_total(self) -> int:
         """HTTP requests the frontend has received since HAProxy started."""
@@ -230,10 +259,10 @@ class Runtime:
 class HaproxyBalancer:
     """The Balancer of a running HAProxy (stix.serve.balancer.Balancer), driven through its admin socket."""
 
-    def __init__(self, admin_socket: str, health_checks: bool = True, drain_timeout_s: float = DRAIN_TIMEOUT_S) -> None:
+    def __init__(self, admin_socket: str, health_checks: bool = True, drain_timeout_s: Optional[float] = None) -> None:
         self.runtime = Runtime(admin_socket)
         self.health_checks = health_checks
-        self.drain_timeout_s = drain_timeout_s
+        self.drain_timeout_s = drain_timeout_s or DRAIN_TIMEOUT_S
 
     def set_backends(self, backends: Sequence[Backend]) -> None:
         wanted = {backend.name: backend for backend in backends}
@@ -252,10 +281,16 @@ class HaproxyBalancer:
 
 def pem_of(certfile: str, keyfile: str) -> bytes:
     """HAProxy's `crt` file: the certificate (chain) then its key."""
-    cert = open(certfile, "rb").read()
-    key = open(keyfile, "rb").read()
+    try:
+        with open(certfile, "rb") as handle:
+            cert = handle.read()
+        with open(keyfile, "rb") as handle:
+            key = handle.read()
+    except OSError as exc:
+        raise ProvisionError(f"service TLS: cannot read {exc.filename}: {exc.strerror}") from None
     return cert.rstrip(b"\n") + b"\n" + key.rstrip(b"\n") + b"\n"
 
 
 def drain_timeout(stream_timeout_s: Optional[float]) -> float:
+    """How long a server taken out may keep serving the requests it has: at least the service's stream timeout."""
     return max(DRAIN_TIMEOUT_S, stream_timeout_s or 0.0)

@@ -20,6 +20,7 @@ import pytest
 from stix.home import StixHome
 from stix.serve.balancer import Backend, BalancerSpec
 from stix.session import Session
+from tests.certificates import self_signed
 from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -273,7 +274,7 @@ def test_a_killed_balancer_is_drift_and_up_starts_it_again_on_the_same_port(stix
 def test_tls_from_the_tasks_certificate(stix_home, engine, tmp_path, replicas):
     from stix.serve.lb_stack import apply_balancer, balancer_from, destroy_balancer
 
-    certfile, keyfile = _self_signed(tmp_path)
+    certfile, keyfile = self_signed(tmp_path)
     home = StixHome(stix_home)
     session = Session(home)
     info = apply_balancer(session, BalancerSpec("secure", "local", "local", 8080, tls_certfile=str(certfile),
@@ -292,30 +293,3 @@ def test_tls_from_the_tasks_certificate(stix_home, engine, tmp_path, replicas):
     finally:
         destroy_balancer(session, "secure")
     assert not _haproxies(stix_home)
-
-
-def _self_signed(where: Path) -> tuple[Path, Path]:
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    import ipaddress
-
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-            .sign(key, hashes.SHA256()))
-    certfile, keyfile = where / "cert.pem", where / "key.pem"
-    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
-    keyfile.chmod(0o600)
-    return certfile, keyfile
