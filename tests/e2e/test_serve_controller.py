@@ -45,6 +45,11 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):
+        if self.path == "/health" and (os.environ.get("HEALTHY") == "0" or os.path.exists("unhealthy")):
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         body = {"replica": os.environ["SKYPILOT_SERVE_REPLICA_ID"], "version": os.environ["VERSION"]}
         data = json.dumps(body).encode()
         self.send_response(200)
@@ -58,11 +63,12 @@ ThreadingHTTPServer((os.environ["HOST"], int(os.environ["PORT"])), Handler).serv
 '''
 
 
-def task_text(app_dir: Path, version: str = "v1", replicas: int = 2, policy: str = "") -> str:
+def task_text(app_dir: Path, version: str = "v1", replicas: int = 2, policy: str = "", healthy: bool = True,
+              initial_delay_s: int = 60) -> str:
     scale = policy or f"  replicas: {replicas}\n"
     return (f"name: web\nworkdir: {app_dir}\nresources:\n  infra: local\n  cpus: 1\n"
-            f"envs:\n  PORT: \"8080\"\n  VERSION: {version}\n"
-            f"service:\n  readiness_probe:\n    path: /health\n    initial_delay_seconds: 60\n"
+            f"envs:\n  PORT: \"8080\"\n  VERSION: {version}\n  HEALTHY: \"{int(healthy)}\"\n"
+            f"service:\n  readiness_probe:\n    path: /health\n    initial_delay_seconds: {initial_delay_s}\n"
             f"    timeout_seconds: 3\n    endpoint_probe_interval_seconds: 1\n    consecutive_failure_threshold_timeout: 10\n"
             f"{scale}  ports: 8080\n"
             "run: |\n  HOST=$(echo \"$SKYPILOT_NODE_IPS\" | sed -n \"$((SKYPILOT_NODE_RANK + 1))p\") exec python3 app.py\n")
@@ -348,3 +354,56 @@ def test_a_restarted_controller_adopts_the_service_without_relaunching(home, app
     assert [(r.replica_id, r.status) for r in after] == [(r.replica_id, st.READY) for r in before]
     assert ServiceStore(home).get("web").status == st.READY  # type: ignore[union-attr]
     assert {answer["replica"] for _, answer in load.answers} == {"1", "2"}
+
+
+def test_a_replica_failing_its_probe_leaves_the_balancer_at_once_and_is_replaced_after_the_threshold(home, app_dir):
+    from stix.serve.lb_stack import balancer_from
+
+    endpoint = serve_up(home, task_text(app_dir))
+    wait_ready(home, 2)
+    record = ServiceStore(home).get("web")
+    assert record is not None
+    balancer = balancer_from(home, record)
+    workdir = next((home.root / "clusters" / "web-1" / "nodes").iterdir()) / "home" / "sky_workdir"
+    (workdir / "unhealthy").write_text("")
+    failing = time.monotonic()
+    watched(home, lambda: wait_for(lambda: ServiceStore(home).replica("web", 1).status == st.NOT_READY, timeout=15,
+                                   interval=0.1, what="replica 1 to be NOT_READY"))
+    wait_for(lambda: balancer.backends() == ["replica-2"], timeout=10, what="replica 1 out of the balancer")
+    assert {get(endpoint)["replica"] for _ in range(10)} == {"2"}
+    watched(home, lambda: wait_for(lambda: ServiceStore(home).replica("web", 1).status == st.FAILED, timeout=40,
+                                   interval=0.1, what="replica 1 to be FAILED after the failure threshold"))
+    assert time.monotonic() - failing >= 10, "not before consecutive_failure_threshold_timeout"
+    replicas = wait_ready(home, 2)
+    assert {r.replica_id for r in replicas} == {2, 3}
+    assert sorted(balancer.backends()) == ["replica-2", "replica-3"]
+
+
+def test_replicas_that_never_become_ready_fail_the_service(home, app_dir):
+    serve_up(home, task_text(app_dir, replicas=1, healthy=False, initial_delay_s=2))
+    watched(home, lambda: wait_for(lambda: ServiceStore(home).get("web").status == st.FAILED,  # type: ignore[union-attr]
+                                   timeout=LAUNCH_S, interval=0.2, what="the service to be FAILED"))
+    rows = ServiceStore(home).replicas("web", include_ended=True)
+    assert [r.status for r in rows] == [st.FAILED] * 3
+    assert all("initial_delay_seconds" in (r.failure or "") for r in rows)
+    assert "3 replicas failed" in (ServiceStore(home).get("web").failure or "")  # type: ignore[union-attr]
+    wait_for(lambda: all(r.ended for r in ServiceStore(home).replicas("web", include_ended=True)), timeout=60,
+             what="the failed replicas' clusters to be torn down")
+    assert not list(home.root.glob("clusters/*/nodes/*"))
+
+
+def test_a_controller_killed_mid_launch_is_replaced_and_the_replicas_launch_once(home, app_dir):
+    serve_up(home, task_text(app_dir))
+    wait_for(lambda: [r.status for r in ServiceStore(home).replicas("web")] == [st.PROVISIONING] * 2, timeout=30,
+             interval=0.02, what="both replicas PROVISIONING")
+    pid = controller_pid(home)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: controller_pid(home) is None, timeout=10, what="the killed controller's lock to be released")
+    ensure_controller(home)
+    replicas = wait_ready(home, 2)
+    assert [r.replica_id for r in replicas] == [1, 2], "the adopted replicas, not new ones"
+    assert "adopted PROVISIONING; launching it again" in controller_log(home)
+    from stix import index as idx
+
+    assert sorted(r.name for r in idx.ClusterIndex(home.index_db).all()) == ["web-1", "web-2"]
