@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Sequence, Union
 
@@ -63,7 +63,19 @@ def load_request(task: TaskLike, overrides: Optional[EnvOverrides] = None) -> Se
         from stix.loader import load_task
 
         loaded, label = load_task(task, overrides, require_env=True), str(task)
-    return ServeRequest(_anchored(loaded, label), service_spec(loaded, where=label), label)
+    spec = service_spec(loaded, where=label)
+    if spec.tls:
+        keyfile, certfile = (_existing(path, label, field) for path, field in
+                             ((spec.tls_keyfile, "keyfile"), (spec.tls_certfile, "certfile")))
+        spec = replace(spec, tls_keyfile=keyfile, tls_certfile=certfile)
+    return ServeRequest(_anchored(loaded, label), spec, label)
+
+
+def _existing(path: str, label: str, field: str) -> str:
+    local = Path(path).expanduser().absolute()
+    if not local.is_file():
+        raise UsageError(f"{label}: service.tls.{field} {path!r} is not a file")
+    return str(local)
 
 
 def _anchored(task: Task, label: str) -> Task:

@@ -370,3 +370,18 @@ def test_sdk_bad_input_is_one_error_and_changes_nothing(services):
     with pytest.raises(UsageError, match="needs replica_id"):
         stix.serve.tail_logs("web")
     assert services.all() == []
+
+
+def test_tls_files_are_checked_and_made_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "svc.yaml"
+    path.write_text(SERVICE_TASK.replace("replicas: 2\n", "replicas: 2\n  tls:\n    keyfile: key.pem\n"
+                                                        "    certfile: cert.pem\n"))
+    from stix.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"svc.yaml: service.tls.keyfile 'key.pem' is not a file$"):
+        client.load_request(str(path))
+    (tmp_path / "key.pem").write_text("k")
+    (tmp_path / "cert.pem").write_text("c")
+    spec = client.load_request(str(path)).spec
+    assert (spec.tls_keyfile, spec.tls_certfile) == (str(tmp_path / "key.pem"), str(tmp_path / "cert.pem"))
