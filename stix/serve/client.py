@@ -429,13 +429,32 @@ def _replica_logs(home: StixHome, store: ServiceStore, name: str, replica_id: in
             try:
                 with cluster_jobs.head_connection(home, replica.cluster) as head:
                     cluster_jobs.follow(head, replica.agent_job, out, follow_=follow)
+                if follow:
+                    now = next((r for r in store.replicas(name, include_ended=True) if r.replica_id == replica_id),
+                               None)
+                    out(f"── replica {replica_id} of {name}: {now.status if now else 'removed'}")
                 return 0
             except (SSHError, JobError):
-                if _replica_present(store, name, replica_id):
+                ending = _ending(store, name, replica_id, poll)
+                if ending is None:
                     raise
-                return 0  # torn down while followed: its log ends with it
+                out(f"── replica {replica_id} of {name}: {ending}")  # torn down while followed: its log ends
+                return 0
     return _tail_file(store, name, store.replica_log(name, replica_id), out, follow and replica.ended is None, poll)
 
 
-def _replica_present(store: ServiceStore, name: str, replica_id: int) -> bool:
-    return any(r.replica_id == replica_id and r.ended is None for r in store.replicas(name))
+def _ending(store: ServiceStore, name: str, replica_id: int, poll: float, wait_s: float = 60.0) -> Optional[str]:
+    """How a replica whose cluster stopped answering went (its status, or 'removed'), once the controller says;
+    None if it still serves after wait_s (the connection was lost for another reason)."""
+    from stix.serve.store import SHUTTING_DOWN
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        replica = next((r for r in store.replicas(name, include_ended=True) if r.replica_id == replica_id), None)
+        if replica is None:
+            return "removed"
+        if replica.ended is not None or replica.status == SHUTTING_DOWN:
+            return replica.status
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(poll)

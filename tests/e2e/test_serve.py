@@ -103,6 +103,17 @@ def test_serve_up_answers_at_its_endpoint_and_down_leaves_nothing(stix, stix_hom
         assert controller and all(f"service {SERVICE}" in line for line in controller.splitlines()), controller
         assert stix("serve", "logs", SERVICE, "--load-balancer").returncode == 0
 
+        import io
+
+        import stix as sdk
+
+        [record] = sdk.serve.status(SERVICE)
+        assert record.endpoint == endpoint.group(1) and record["status"] == "READY"
+        buffer = io.StringIO()
+        assert sdk.serve.tail_logs(SERVICE, "controller", follow=False, output_stream=buffer) == 0
+        assert f"service {SERVICE}: " in buffer.getvalue()
+
+        follower = stix.popen("serve", "logs", SERVICE, str(replica["replica_id"]), "--follow")
         updated = ran(stix("serve", "update", SERVICE, EXAMPLE, "--env", "GREETING=version two", "-y", cwd=REPO))
         assert "Version: 2" in updated, updated
 
@@ -114,6 +125,9 @@ def test_serve_up_answers_at_its_endpoint_and_down_leaves_nothing(stix, stix_hom
 
         wait_for(moved, timeout=READY_S, interval=1.0, what="every replica to run version 2")
         assert fetch(f"http://{endpoint.group(1)}/")["message"] == "version two"
+        followed, _ = follower.communicate(timeout=120)  # its replica was replaced by the update: the follow ends
+        assert follower.returncode == 0 and f"serving on {replica['ip']}:8080" in followed, followed
+        assert followed.splitlines()[-1].startswith(f"── replica {replica['replica_id']} of {SERVICE}: "), followed
 
         down = stix("serve", "down", "-y", SERVICE, timeout=700)
         assert down.returncode == 0, down.stdout + down.stderr
