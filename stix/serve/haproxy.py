@@ -165,6 +165,8 @@ class Runtime:
                     raise ProvisionError(f"HAProxy's admin socket {self.admin_socket} does not answer: {exc}") \
                         from None
                 time.sleep(0.1)
+            except OSError as exc:  # not a socket, not ours: waiting changes nothing
+                raise ProvisionError(f"HAProxy's admin socket {self.admin_socket}: {exc}") from None
 
     def _checked(self, line: str, ok: Sequence[str] = ()) -> str:
         answer = self.command(line).strip()

@@ -159,3 +159,6 @@ def test_a_socket_that_answers_late_is_waited_for_and_one_that_never_does_is_one
         later.join(timeout=10)
     with pytest.raises(ProvisionError, match=r"admin socket .*never.sock does not answer"):
         Runtime(str(tmp_path / "never.sock"), retry_s=0.2).command("show info")
+    (tmp_path / "plain-file").write_text("")
+    with pytest.raises(ProvisionError, match=r"admin socket .*plain-file/admin.sock: .*Not a directory"):
+        Runtime(str(tmp_path / "plain-file" / "admin.sock"), retry_s=30).command("show info")  # at once
