@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Callable, Optional
 
-from stix.errors import StixError
+from stix.errors import ProvisionError, StixError
 from stix.home import StixHome
 from stix.serve import autoscaler, replica_ops, service_status
 from stix.serve import store as st
@@ -88,6 +88,7 @@ class ServiceRunner:
         self.launch_failures = 0
         self.no_launch_before = 0.0
         self._balancer: Optional[Balancer] = None
+        self.specs: dict[int, ServiceSpec] = {}
         self._lock = threading.Lock()
 
     def log(self, text: str) -> None:
@@ -131,7 +132,7 @@ class ServiceRunner:
     def tick(self, record: ServiceRecord) -> None:
         spec = self.store.version(self.name, record.version)
         now = time.time()
-        self._probe_all(spec.spec, now)
+        self._probe_all(now)
         rows = self.store.replicas(self.name, include_ended=True)
         active = [r for r in rows if r.ended is None and r.status not in SET_ASIDE]
         target = self._target(spec.spec, now)
@@ -157,17 +158,25 @@ class ServiceRunner:
 
     # --- probes ------------------------------------------------------------------------------
 
-    def _probe_all(self, spec: ServiceSpec, now: float) -> None:
+    def _probe_all(self, now: float) -> None:
+        """Probe the replicas that are due, each with its own version's probe (an update may change it)."""
         due = [r for r in self.store.replicas(self.name)
                if r.status in PROBED and r.url and not self._busy(r.replica_id)
                and self.next_probe.get(r.replica_id, 0.0) <= now]
         if not due:
             return
+        specs = {r.replica_id: self._spec_of(r.version) for r in due}
         with ThreadPoolExecutor(max_workers=min(8, len(due))) as pool:
-            results = list(pool.map(lambda r: probe(r.url or "", spec.probe), due))
+            results = list(pool.map(lambda r: probe(r.url or "", specs[r.replica_id].probe), due))
         for replica, result in zip(due, results):
+            spec = specs[replica.replica_id]
             self.next_probe[replica.replica_id] = now + spec.probe.interval_s
             self._judge(replica, result, spec, time.time())
+
+    def _spec_of(self, version: int) -> ServiceSpec:
+        if version not in self.specs:
+            self.specs[version] = self.store.version(self.name, version).spec
+        return self.specs[version]
 
     def _judge(self, replica: ReplicaRecord, result: ProbeResult, spec: ServiceSpec, now: float) -> None:
         rid = replica.replica_id
@@ -272,7 +281,7 @@ class ServiceRunner:
     def _launch(self, replica: ReplicaRecord, relaunch: bool) -> None:
         rid = replica.replica_id
         log = replica_ops.ReplicaLog(self.store.replica_log(self.name, rid))
-        spec = self.store.version(self.name, replica.version).spec
+        spec = self._spec_of(replica.version)
         self.store.set_replica(self.name, rid, status=st.PROVISIONING)
         try:
             if relaunch and replica_ops.exists(self.home, replica.cluster):  # its run may or may not be submitted
@@ -333,7 +342,7 @@ class ServiceRunner:
             thread.join()
         left = [r.cluster for r in rows if replica_ops.exists(self.home, r.cluster)]
         if left:
-            raise StixError(f"replica cluster(s) {', '.join(left)} could not be torn down; "
+            raise ProvisionError(f"replica cluster(s) {', '.join(left)} could not be torn down; "
                             f"`stix destroy` removes them, `stix serve down {self.name}` tries again")
         destroy_balancer(Session(self.home), self.name)
         self.store.remove_service(self.name)

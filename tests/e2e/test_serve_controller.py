@@ -238,13 +238,16 @@ def test_a_service_is_ready_with_two_replicas_behind_the_balancer(home, app_dir)
     assert ServiceStore(home).get("web").status == st.READY  # type: ignore[union-attr]
     assert {r.cluster for r in replicas} == {"web-1", "web-2"}
     assert all(r.ip and r.port == 8080 and r.agent_job is not None for r in replicas)
-    seen = {get(endpoint)["replica"] for _ in range(20)}
-    assert seen == {"1", "2"}, "the balancer sends requests to both replicas"
     from stix.serve.lb_stack import balancer_from
 
     record = ServiceStore(home).get("web")
     assert record is not None
-    assert sorted(balancer_from(home, record).backends()) == ["replica-1", "replica-2"]
+    balancer = balancer_from(home, record)
+    wait_for(lambda: sorted(balancer.backends()) == ["replica-1", "replica-2"], timeout=10,
+             what="both replicas in the balancer")  # READY is recorded first, the balancer changed in that tick
+    seen = {get(endpoint)["replica"] for _ in range(20)}
+    assert seen == {"1", "2"}, "the balancer sends requests to both replicas"
+    assert balancer.requests_total() >= 20
 
 
 def test_a_killed_replica_is_replaced(home, app_dir):
@@ -376,7 +379,8 @@ def test_a_replica_failing_its_probe_leaves_the_balancer_at_once_and_is_replaced
     assert time.monotonic() - failing >= 10, "not before consecutive_failure_threshold_timeout"
     replicas = wait_ready(home, 2)
     assert {r.replica_id for r in replicas} == {2, 3}
-    assert sorted(balancer.backends()) == ["replica-2", "replica-3"]
+    wait_for(lambda: sorted(balancer.backends()) == ["replica-2", "replica-3"], timeout=10,
+             what="the replacement in the balancer")
 
 
 def test_replicas_that_never_become_ready_fail_the_service(home, app_dir):
@@ -407,3 +411,19 @@ def test_a_controller_killed_mid_launch_is_replaced_and_the_replicas_launch_once
     from stix import index as idx
 
     assert sorted(r.name for r in idx.ClusterIndex(home.index_db).all()) == ["web-1", "web-2"]
+
+
+def test_failed_launches_back_off(home, app_dir):
+    text = task_text(app_dir, replicas=1).replace("run: |", "setup: exit 3\nrun: |")
+    serve_up(home, text)
+    watched(home, lambda: wait_for(lambda: ServiceStore(home).get("web").status == st.FAILED,  # type: ignore[union-attr]
+                                   timeout=LAUNCH_S, interval=0.2, what="the service to be FAILED"))
+    rows = ServiceStore(home).replicas("web", include_ended=True)
+    assert [r.status for r in rows] == [st.FAILED] * 3
+    assert all((r.failure or "").startswith("launch failed") for r in rows)
+    log = controller_log(home)
+    assert "next launch in 2s at the earliest" in log and "next launch in 4s at the earliest" in log, log
+    gaps = [later.launched - earlier.launched for earlier, later in zip(rows, rows[1:])]
+    assert gaps[0] >= 2 and gaps[1] >= 4, f"launches {gaps} apart: no backoff"
+    wait_for(lambda: all(r.ended for r in ServiceStore(home).replicas("web", include_ended=True)), timeout=60,
+             what="the failed replicas' clusters to be torn down")
