@@ -11,8 +11,8 @@ _MODELS = {"Task": "stix.sdk", "Resources": "stix.models.resources", "Storage": 
            "RequestId": "stix.sdk_records"}
 _SDK = ("launch", "exec", "status", "stop", "start", "down", "autostop", "queue", "job_status", "cancel", "tail_logs",
         "get", "stream_and_get", "optimize", "cost_report", "endpoints", "set_verbose")
-_MODULES = ("jobs",)
-"""stix.jobs: the managed-jobs SDK (sky.jobs' names)."""
+_MODULES = ("jobs", "serve")
+"""stix.jobs: the managed-jobs SDK (sky.jobs' names); stix.serve: services (sky.serve's names)."""
 __all__ = [*_MODELS, *_SDK, *_MODULES]
 
 

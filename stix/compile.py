@@ -37,6 +37,7 @@ IGNORED_FIELDS = {"metadata", "no_missing_accel_warnings", "is_image_managed", "
 NOT_YET = {
     "event_callback": "state-change callbacks",
     "pool": "worker pools",
+    "service": "a service runs with `stix serve up TASK.yaml`",
     "managed_secrets": "no secret store; use secrets and --secret",
     "inputs": "data-transfer estimates",
     "outputs": "data-transfer estimates",

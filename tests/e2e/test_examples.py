@@ -238,7 +238,9 @@ def test_managed_checkpoint(stix, stix_home, engine):
         delete_buckets(stix, "stix-example-managed-checkpoints")
 
 
-COVERED = {"hello", "checkpoints", "http-service", "pytorch-ddp", "ray-cluster", "managed-checkpoint", "bucket-mount"}
+COVERED = {"hello", "checkpoints", "http-service", "pytorch-ddp", "ray-cluster", "managed-checkpoint", "bucket-mount",
+           "http-serve"}
+"""http-serve runs end to end in tests/e2e/test_serve.py."""
 
 
 def test_every_example_has_a_test():

@@ -89,7 +89,7 @@ def test_required_secrets_are_reported():
     # its config: (kubernetes.pod_config) is honoured now; what stops it here is the missing cluster
     ("tests__test_yamls__test_k8s_pod_config_image_pull_secrets.yaml", "no placement for cpu on kubernetes", 3),
     ("tests__test_yamls__test_labels.yaml", "not supported yet: resources.labels on the local cloud", 2),
-    ("llm__llama-3_1__llama-3_1.yaml", "not supported yet: service", 2),
+    ("llm__llama-3_1__llama-3_1.yaml", "not supported yet: service (a service runs with `stix serve up TASK.yaml`)", 2),
     ("examples__using_file_mounts.yaml", "no placement for cpus=2+ on aws: offered on aws, but enabled clouds are local", 3),
     ("examples__managed_jobs__jax-fault-tolerant__job.yaml",
      "not supported yet: resources.job_recovery strategy DYNAMIC_NODE_SET", 2),
