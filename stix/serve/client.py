@@ -194,7 +194,13 @@ def up(session: Session, task: TaskLike, name: Optional[str] = None, yes: bool =
     _check_free(store, name)
     placement = plan_replicas(session.home, request)
     spec = balancer_spec(name, request.spec, placement)
+    from stix.serve.cloud_balancer import check_spec
     from stix.serve.lb_stack import apply_balancer, preview_balancer
+
+    try:
+        check_spec(spec)
+    except StixError as exc:
+        raise _located(exc, request.label) from None
 
     session.note(f"Service {name!r}: a load balancer on {spec.cloud}" + (" (HTTPS)" if request.spec.tls else ""),
                  "heading")

@@ -52,13 +52,17 @@ class Launched:
     agent_job: Optional[int]
 
 
-def replica_task(task: Task, port: int, replica_id: int, use_spot: Optional[bool] = None) -> Task:
-    """The task a replica's cluster runs."""
+def replica_task(task: Task, port: int, replica_id: int, use_spot: Optional[bool] = None, service: str = "") -> Task:
+    """The task a replica's cluster runs; labelled with its service (a cloud's balancer selects them by it)."""
+    from stix.serve.cloud_balancer import replica_labels
+
     resources = task.resources
     ranges = tuple(resources.ports.ranges) if resources.ports is not None else ()
     if not any(low <= port <= high for low, high in ranges):
         ranges += ((port, port),)
     update: dict = {"ports": Ports(ranges=ranges)}
+    if service:
+        update["labels"] = {**(resources.labels or {}), **replica_labels(service)}
     if use_spot is not None and bool(resources.use_spot) != use_spot:
         update["use_spot"] = use_spot
     envs = {**(task.envs or {}), REPLICA_ID_ENV: str(replica_id)}

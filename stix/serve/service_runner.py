@@ -287,7 +287,7 @@ class ServiceRunner:
             if relaunch and replica_ops.exists(self.home, replica.cluster):  # its run may or may not be submitted
                 replica_ops.teardown(self.home, replica.cluster, log)
             task = replica_ops.replica_task(self.store.task_of(self.name, replica.version), spec.replica_port, rid,
-                                            use_spot=replica.use_spot if spec.use_spot else None)
+                                            use_spot=replica.use_spot if spec.use_spot else None, service=self.name)
             with self.launches:
                 launched = replica_ops.launch(self.home, replica.cluster, task, log)
         except StixError as exc:

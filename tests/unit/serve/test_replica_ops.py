@@ -36,3 +36,10 @@ def test_spot_is_set_per_replica():
     task = load_pipeline_text(TASK).tasks[0]
     assert replica_task(task, 8080, 1, use_spot=True).resources.use_spot is True
     assert not replica_task(task, 8080, 1).resources.use_spot
+
+
+def test_replicas_carry_their_services_label_beside_the_tasks_own():
+    task = load_pipeline_text(TASK.replace("ports: 9000", "ports: 9000\n  labels: {team: ml}")).tasks[0]
+    replica = replica_task(task, 8080, 1, service="web")
+    assert replica.resources.labels == {"team": "ml", "stix-service": "web"}
+    assert task.resources.labels == {"team": "ml"}
