@@ -173,6 +173,15 @@ class ServiceRunner:
             self.next_probe[replica.replica_id] = now + spec.probe.interval_s
             self._judge(replica, result, spec, time.time())
 
+    def _labelled(self) -> bool:
+        """Whether replicas carry the service's label: on a cloud whose nodes take labels (a Kubernetes balancer
+        selects its pods by it); the local cloud's nodes have none."""
+        from stix.components.base import cloud_for
+
+        record = self.store.get(self.name)
+        cloud = str((record.balancer if record else {}).get("cloud") or "")
+        return bool(cloud) and cloud_for(cloud).vm_fields
+
     def _spec_of(self, version: int) -> ServiceSpec:
         if version not in self.specs:
             self.specs[version] = self.store.version(self.name, version).spec
@@ -287,7 +296,8 @@ class ServiceRunner:
             if relaunch and replica_ops.exists(self.home, replica.cluster):  # its run may or may not be submitted
                 replica_ops.teardown(self.home, replica.cluster, log)
             task = replica_ops.replica_task(self.store.task_of(self.name, replica.version), spec.replica_port, rid,
-                                            use_spot=replica.use_spot if spec.use_spot else None, service=self.name)
+                                            use_spot=replica.use_spot if spec.use_spot else None,
+                                            service=self.name if self._labelled() else "")
             with self.launches:
                 launched = replica_ops.launch(self.home, replica.cluster, task, log)
         except StixError as exc:
