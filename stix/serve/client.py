@@ -159,6 +159,14 @@ def _located(exc: StixError, where: str) -> StixError:
     return located
 
 
+def _health_path(spec: ServiceSpec) -> str:
+    """The readiness probe's path when the balancer's own check can ask it (a bare GET); else "" (a TCP check):
+    a probe that POSTs or sends headers (an API key) would get an error from a bare GET, and every replica would
+    be marked down."""
+    probe = spec.probe
+    return probe.path if probe.post_data is None and not probe.headers else ""
+
+
 def balancer_spec(name: str, spec: ServiceSpec, placement: Placement):
     from stix.serve.balancer import BalancerSpec
 
@@ -166,7 +174,7 @@ def balancer_spec(name: str, spec: ServiceSpec, placement: Placement):
     return BalancerSpec(service=name, cloud=chosen.cloud, region=chosen.region, replica_port=spec.replica_port,
                         policy=spec.load_balancing_policy, tls_certfile=spec.tls_certfile, tls_keyfile=spec.tls_keyfile,
                         stream_timeout_s=spec.stream_timeout_s or 0.0, labels=(("stix-service", name),),
-                        health_path=spec.probe.path if spec.probe.post_data is None else "")
+                        health_path=_health_path(spec))
 
 
 def replicas_line(spec: ServiceSpec, placement: Placement) -> str:
@@ -204,9 +212,9 @@ def up(session: Session, task: TaskLike, name: Optional[str] = None, yes: bool =
 
     session.note(f"Service {name!r}: a load balancer on {spec.cloud}" + (" (HTTPS)" if request.spec.tls else ""),
                  "heading")
-    _show_changes(session, name, preview_balancer(session, spec))
-    session.note(replicas_line(request.spec, placement))
     try:
+        _show_changes(session, name, preview_balancer(session, spec))
+        session.note(replicas_line(request.spec, placement))
         confirm(session, f"Serve {name!r}?", yes)
     except BaseException:  # the stack existed only to be previewed: leave no trace of it
         _undo_balancer(session, name)
@@ -278,11 +286,20 @@ def update(session: Session, name: str, task: TaskLike, mode: str = ROLLING, yes
     for label, old, new in (("load_balancing_policy", current.load_balancing_policy,
                              request.spec.load_balancing_policy),
                             ("tls", (current.tls_keyfile, current.tls_certfile),
-                             (request.spec.tls_keyfile, request.spec.tls_certfile))):
+                             (request.spec.tls_keyfile, request.spec.tls_certfile)),
+                            ("readiness_probe (the load balancer's health check)", _health_path(current),
+                             _health_path(request.spec)),
+                            ("load_balancer.stream_timeout_seconds", current.stream_timeout_s,
+                             request.spec.stream_timeout_s)):
         if old != new:
             raise UsageError(f"{request.label}: service.{label} differs from the running service's; the load balancer "
                              f"keeps it: `stix serve down {name}` then `stix serve up` to change it")
     placement = plan_replicas(session.home, request)
+    balancer_cloud = (record.balancer or {}).get("cloud")
+    if balancer_cloud and placement.chosen.cloud != balancer_cloud:
+        raise UsageError(f"{request.label}: the replicas would go to {placement.chosen.cloud}, but the service's load "
+                         f"balancer is on {balancer_cloud}: pin the task's resources to {balancer_cloud} (or "
+                         f"`stix serve down {name}` then `stix serve up`)")
     session.note(replicas_line(request.spec, placement))
     confirm(session, f"Update service {name!r} to this task ({mode})?", yes)
     version = store.add_version(name, request.task, request.spec, mode)
@@ -333,6 +350,10 @@ def down(session: Session, names: Sequence[str] = (), all_: bool = False, yes: b
     confirm(session, f"Take down service(s) {', '.join(chosen)}: every replica and the load balancer?", yes)
     result = DownResult(requested=store.request_down(chosen))
     _ensure_controller(session.home, "the services are marked for teardown")
+    if wait_s is None:
+        session.note(f"Taking down {', '.join(result.requested)} (not waiting)")
+        result.remaining = wait_removed(session, store, result.requested, None, poll)
+        return result
     session.note(f"Taking down {', '.join(result.requested)}")
     result.remaining = wait_removed(session, store, result.requested, wait_s, poll)
     if result.remaining:

@@ -385,3 +385,72 @@ def test_tls_files_are_checked_and_made_absolute(tmp_path, monkeypatch):
     (tmp_path / "cert.pem").write_text("c")
     spec = client.load_request(str(path)).spec
     assert (spec.tls_keyfile, spec.tls_certfile) == (str(tmp_path / "key.pem"), str(tmp_path / "cert.pem"))
+
+
+# --- review fixes ----------------------------------------------------------------------------------------
+
+
+def test_sdk_down_without_waiting_returns_at_once(services, monkeypatch):
+    import stix
+
+    _add(services, "web")
+    monkeypatch.setattr(client, "_ensure_controller", lambda home, what: None)  # the controller has not acted yet
+    assert stix.serve.down("web", wait=False) == ["web"]
+    assert services.get("web").status == st.SHUTTING_DOWN
+
+
+def test_a_probe_with_headers_or_a_body_gives_the_balancer_a_tcp_check():
+    from types import SimpleNamespace
+
+    placement = SimpleNamespace(chosen=SimpleNamespace(cloud="local", region="local"))
+    plain = service_spec(_task())
+    assert client.balancer_spec("web", plain, placement).health_path == "/health"
+    keyed = service_spec(_task(SERVICE_TASK.replace(
+        "readiness_probe: /health\n", "readiness_probe: {path: /health, headers: {Authorization: Bearer k}}\n")))
+    assert client.balancer_spec("web", keyed, placement).health_path == ""
+    posted = service_spec(_task(SERVICE_TASK.replace(
+        "readiness_probe: /health\n", "readiness_probe: {path: /v1/chat, post_data: {x: 1}}\n")))
+    assert client.balancer_spec("web", posted, placement).health_path == ""
+
+
+@pytest.mark.parametrize("change, field", [
+    (("readiness_probe: /health\n", "readiness_probe: /healthz\n"), "service.readiness_probe"),
+    (("replicas: 2\n", "replicas: 2\n  load_balancer: {stream_timeout_seconds: 60}\n"),
+     "service.load_balancer.stream_timeout_seconds"),
+])
+def test_update_refuses_what_the_balancer_keeps(stix, services, tmp_path, change, field):
+    _add(services, "web")
+    path = tmp_path / "v2.yaml"
+    path.write_text(SERVICE_TASK.replace(*change))
+    result = stix("serve", "update", "web", str(path), "-y")
+    assert result.returncode == 2
+    assert one_line_error(result).startswith(f"stix: error: {path}: {field}")
+    assert services.get("web").version == 1
+
+
+def test_update_refuses_replicas_on_another_cloud_than_the_balancer(stix, services, tmp_path):
+    _add(services, "web")
+    services.set_service("web", balancer={"cloud": "aws", "endpoint": "1.2.3.4:80"})
+    path = tmp_path / "v2.yaml"
+    path.write_text(SERVICE_TASK)
+    result = stix("serve", "update", "web", str(path), "-y")
+    assert result.returncode == 2
+    error = one_line_error(result)
+    assert error.startswith(f"stix: error: {path}: the replicas would go to local") and "on aws" in error
+    assert services.get("web").version == 1
+
+
+def test_a_failed_preview_leaves_no_stack_behind(services, monkeypatch):
+    from stix.errors import ProvisionError
+    from stix.serve import lb_stack
+    from stix.session import Session
+
+    def preview(session, spec):
+        raise ProvisionError("the engine broke mid-preview")
+
+    undone: list[str] = []
+    monkeypatch.setattr(lb_stack, "preview_balancer", preview)
+    monkeypatch.setattr(client, "_undo_balancer", lambda session, name: undone.append(name))
+    with pytest.raises(ProvisionError, match="mid-preview"):
+        client.up(Session(services.home), _task(), name="web", yes=True)
+    assert undone == ["web"] and services.get("web") is None
