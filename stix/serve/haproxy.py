@@ -228,12 +228,14 @@ class Runtime:
                 return False
             time.sleep(0.05)
 
-    def remove_server(self, name: str, timeout_s: float = DRAIN_TIMEOUT_S, group: str = BACKEND) -> None:
-        """Drain, wait for its requests to finish, then delete; a server already gone is fine."""
+    def remove_server(self, name: str, timeout_s: float = DRAIN_TIMEOUT_S, group: str = BACKEND,
+                      drain_s: Optional[float] = None) -> None:
+        """Drain, wait (drain_s, default timeout_s) for its requests to finish, then delete; a server already gone
+        is fine."""
         if name not in self.servers(group):
             return
         self.drain(name, group)
-        if not self.wait_idle(name, timeout_s, group):  # a stream longer than the service allows: end it
+        if not self.wait_idle(name, timeout_s if drain_s is None else drain_s, group):  # a stream too long: end it
             self._checked(f"shutdown sessions server {group}/{name}", ok=("No such server",))
         self._checked(f"set server {group}/{name} state maint", ok=("No such server",))
         deadline = time.monotonic() + timeout_s
@@ -244,11 +246,6 @@ class Runtime:
             if time.monotonic() >= deadline:
                 raise ProvisionError(f"HAProxy refused to delete server {name}: {answer.splitlines()[0]}")
             time.sleep(0.05)  # idle connections to it are still being closed
-
-    def requests_by_server(self, group: str = BACKEND) -> dict[str, int]:
-        """HTTP requests each server of the backend has been sent (while it is a server)."""
-        return {row["svname"]: int(row.get("req_tot") or 0) for row in self.stats()
-                if row["pxname"] == group and row["svname"] not in ("BACKEND", "FRONTEND")}
 
     def requests_total(self) -> int:
         """HTTP requests the frontend has received since HAProxy started."""
@@ -270,9 +267,12 @@ class HaproxyBalancer:
         wanted = {backend.name: backend for backend in backends}
         for backend in wanted.values():  # new servers first, so the old ones' traffic has somewhere to go
             self.runtime.add_server(backend, check=self.health_checks)
-        for name in self.runtime.servers():
-            if name not in wanted:
-                self.runtime.remove_server(name, self.drain_timeout_s)
+        gone = [name for name in self.runtime.servers() if name not in wanted]
+        for name in gone:  # all drained at once, so their waits for the requests they serve overlap
+            self.runtime.drain(name)
+        deadline = time.monotonic() + self.drain_timeout_s
+        for name in gone:
+            self.runtime.remove_server(name, self.drain_timeout_s, drain_s=max(0.0, deadline - time.monotonic()))
 
     def backends(self) -> list[str]:
         return sorted(self.runtime.servers())
