@@ -174,7 +174,7 @@ def balancer_spec(name: str, spec: ServiceSpec, placement: Placement):
     return BalancerSpec(service=name, cloud=chosen.cloud, region=chosen.region, replica_port=spec.replica_port,
                         policy=spec.load_balancing_policy, tls_certfile=spec.tls_certfile, tls_keyfile=spec.tls_keyfile,
                         stream_timeout_s=spec.stream_timeout_s or 0.0, labels=(("stix-service", name),),
-                        health_path=_health_path(spec))
+                        health_path=_health_path(spec), health_timeout_s=spec.probe.timeout_s)
 
 
 def replicas_line(spec: ServiceSpec, placement: Placement) -> str:

@@ -30,6 +30,9 @@ DEFAULT_STREAM_TIMEOUT_S = 3600.0
 """Client and server inactivity timeout when the service sets no stream_timeout (long: model responses stream)."""
 SOCKET_RETRY_S = 10.0
 DRAIN_TIMEOUT_S = 120.0
+DEFAULT_CHECK_TIMEOUT_S = 10.0
+"""How long HAProxy's own health check waits for an answer when the readiness probe sets no timeout (without
+`timeout check` it would wait only its 1 s check interval, and pull a replica slow under load out)."""
 POLICIES = {"round_robin": "roundrobin", "least_load": "leastconn"}
 SERVER_OPTIONS = "pool-max-conn -1 pool-purge-delay 5s"
 """A server added at run time gets none of a config server's defaults: without these, HAProxy keeps no idle
@@ -55,6 +58,8 @@ class HaproxyConfig:
     stream_timeout_s: float = 0.0
     tls_pem: str = ""
     """Certificate and key in one file (relative: to HAProxy's working directory): the frontend serves HTTPS."""
+    check_timeout_s: float = 0.0
+    """How long a health check waits for its answer (the readiness probe's timeout); 0: DEFAULT_CHECK_TIMEOUT_S."""
 
 
 SAFE_PATH = re.compile(r"[A-Za-z0-9/._+@:,=-]+")
@@ -104,6 +109,7 @@ def render_config(config: HaproxyConfig) -> str:
         f"    timeout server {_seconds(stream)}",
         "    timeout http-request 30s",
         "    timeout queue 30s",
+        f"    timeout check {_seconds(config.check_timeout_s or DEFAULT_CHECK_TIMEOUT_S)}",
         # A second line of defence only: the controller's readiness probe decides who is a server.
         "    option redispatch",
         "    retries 3",

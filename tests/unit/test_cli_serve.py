@@ -405,6 +405,7 @@ def test_a_probe_with_headers_or_a_body_gives_the_balancer_a_tcp_check():
     placement = SimpleNamespace(chosen=SimpleNamespace(cloud="local", region="local"))
     plain = service_spec(_task())
     assert client.balancer_spec("web", plain, placement).health_path == "/health"
+    assert client.balancer_spec("web", plain, placement).health_timeout_s == plain.probe.timeout_s > 1
     keyed = service_spec(_task(SERVICE_TASK.replace(
         "readiness_probe: /health\n", "readiness_probe: {path: /health, headers: {Authorization: Bearer k}}\n")))
     assert client.balancer_spec("web", keyed, placement).health_path == ""

@@ -39,6 +39,7 @@ def test_round_robin_by_default_with_a_tcp_check_and_generous_timeouts(tmp_path)
     assert "    timeout connect 5s" in text
     assert "    timeout client 3600000ms" in text and "    timeout server 3600000ms" in text
     assert "    option redispatch" in text and "    retries 3" in text
+    assert "    timeout check 10000ms" in text  # not the 1 s check interval
     assert "    bind 127.0.0.1:18080\n" in text
     assert f"    stats socket {tmp_path}/admin.sock mode 600 level admin\n" in text
     _valid(tmp_path, text)
@@ -49,6 +50,9 @@ def test_least_load_is_leastconn_and_the_readiness_path_is_the_health_check(tmp_
     assert "    balance leastconn" in text
     assert "    option httpchk GET /health" in text
     assert "    timeout client 42500ms" in text and "    timeout server 42500ms" in text
+    _valid(tmp_path, text)
+    text = render_config(_config(tmp_path, health_path="/health", check_timeout_s=15.0))
+    assert "    timeout check 15000ms" in text  # the readiness probe's timeout
     _valid(tmp_path, text)
 
 
