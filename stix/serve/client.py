@@ -116,13 +116,6 @@ def service_name(name: Optional[str], task: Task) -> str:
     return generated_cluster_name()[:MAX_NAME].rstrip("-")
 
 
-def replica_task(task: Task, spec: ServiceSpec) -> Task:
-    """What each replica runs (the controller's own definition): the task without its service, the port open."""
-    from stix.serve.replica_ops import replica_task as made
-
-    return made(task, spec.replica_port, 1)
-
-
 def plan_replicas(home: StixHome, request: ServeRequest) -> Placement:
     """Where the replicas go (one placement for all: the balancer sits beside them); what would fail every
     replica's launch is refused here, before anything is made."""
@@ -131,7 +124,9 @@ def plan_replicas(home: StixHome, request: ServeRequest) -> Placement:
     from stix.placement import place
     from stix.storage.plan import plan_mounts
 
-    task = replica_task(request.task, request.spec)
+    from stix.serve.replica_ops import replica_task
+
+    task = replica_task(request.task, request.spec.replica_port, 1)  # what each replica runs, as the controller does
     try:
         missing = task.required_unset()
         if missing:

@@ -121,7 +121,9 @@ def test_service_name_defaults():
 def test_replica_task_drops_the_service_and_opens_the_replica_port():
     task = _task(SERVICE_TASK.replace("  ports: 8080\n", "  ports: 9000\n").replace("replicas: 2\n",
                                                                                    "replicas: 2\n  ports: 8080\n"))
-    replica = client.replica_task(task, service_spec(task))
+    from stix.serve.replica_ops import replica_task
+
+    replica = replica_task(task, service_spec(task).replica_port, 1)
     assert replica.service is None and replica.resources.ports.ranges == ((9000, 9000), (8080, 8080))
     assert task.service is not None  # the original is untouched
 
