@@ -437,32 +437,65 @@ def _tail_file(store: ServiceStore, name: str, path: Path, out: LineSink, follow
 
 def _replica_logs(home: StixHome, store: ServiceStore, name: str, replica_id: int, out: LineSink, follow: bool,
                   poll: float) -> int:
-    """Through the replica cluster's node agent while it is up; else what the controller kept of it."""
-    replica = next((r for r in store.replicas(name, include_ended=True) if r.replica_id == replica_id), None)
+    """Through the replica cluster's node agent while it is up; else what the controller kept of it (followed
+    until the replica ends or its run starts on its cluster, which is then followed through the node agent)."""
+    from stix.managed.client import _Tail
+
+    replica = _replica(store, name, replica_id)
     if replica is None:
         return NOT_FOUND_EXIT
-    if replica.ended is None and replica.agent_job is not None and home.index_db.exists():
-        from stix import cluster_jobs
-        from stix.errors import JobError, SSHError
-        from stix.index import UP, ClusterIndex
+    tail = _Tail(store.replica_log(name, replica_id))
+    while True:
+        if replica.ended is None and replica.agent_job is not None and _cluster_up(home, replica.cluster):
+            for line in tail.lines(whole=True):  # what the controller wrote while it launched the replica
+                out(line)
+            return _agent_logs(home, store, name, replica, out, follow, poll)
+        final = not follow or replica.ended is not None
+        for line in tail.lines(whole=final):
+            out(line)
+        if final:
+            return 0
+        time.sleep(poll)
+        replica = _replica(store, name, replica_id)
+        if replica is None:  # retired (or the service is gone) while followed: what it wrote, then the end
+            for line in tail.lines(whole=True):
+                out(line)
+            out(f"── replica {replica_id} of {name}: removed")
+            return 0
 
-        cluster = ClusterIndex(home.index_db).get(replica.cluster)
-        if cluster is not None and cluster.status == UP:
-            try:
-                with cluster_jobs.head_connection(home, replica.cluster) as head:
-                    cluster_jobs.follow(head, replica.agent_job, out, follow_=follow)
-                if follow:
-                    now = next((r for r in store.replicas(name, include_ended=True) if r.replica_id == replica_id),
-                               None)
-                    out(f"── replica {replica_id} of {name}: {now.status if now else 'removed'}")
-                return 0
-            except (SSHError, JobError):
-                ending = _ending(store, name, replica_id, poll)
-                if ending is None:
-                    raise
-                out(f"── replica {replica_id} of {name}: {ending}")  # torn down while followed: its log ends
-                return 0
-    return _tail_file(store, name, store.replica_log(name, replica_id), out, follow and replica.ended is None, poll)
+
+def _replica(store: ServiceStore, name: str, replica_id: int):
+    return next((r for r in store.replicas(name, include_ended=True) if r.replica_id == replica_id), None)
+
+
+def _cluster_up(home: StixHome, cluster_name: str) -> bool:
+    if not home.index_db.exists():
+        return False
+    from stix.index import UP, ClusterIndex
+
+    cluster = ClusterIndex(home.index_db).get(cluster_name)
+    return cluster is not None and cluster.status == UP
+
+
+def _agent_logs(home: StixHome, store: ServiceStore, name: str, replica, out: LineSink, follow: bool,
+                poll: float) -> int:
+    from stix import cluster_jobs
+    from stix.errors import JobError, SSHError
+
+    replica_id = replica.replica_id
+    try:
+        with cluster_jobs.head_connection(home, replica.cluster) as head:
+            cluster_jobs.follow(head, replica.agent_job, out, follow_=follow)
+        if follow:
+            now = _replica(store, name, replica_id)
+            out(f"── replica {replica_id} of {name}: {now.status if now else 'removed'}")
+        return 0
+    except (SSHError, JobError):
+        ending = _ending(store, name, replica_id, poll)
+        if ending is None:
+            raise
+        out(f"── replica {replica_id} of {name}: {ending}")  # torn down while followed: its log ends
+        return 0
 
 
 def _ending(store: ServiceStore, name: str, replica_id: int, poll: float, wait_s: float = 60.0) -> Optional[str]:
@@ -472,7 +505,7 @@ def _ending(store: ServiceStore, name: str, replica_id: int, poll: float, wait_s
 
     deadline = time.monotonic() + wait_s
     while True:
-        replica = next((r for r in store.replicas(name, include_ended=True) if r.replica_id == replica_id), None)
+        replica = _replica(store, name, replica_id)
         if replica is None:
             return "removed"
         if replica.ended is not None or replica.status == SHUTTING_DOWN:

@@ -457,3 +457,63 @@ def test_a_failed_preview_leaves_no_stack_behind(services, monkeypatch):
     with pytest.raises(ProvisionError, match="mid-preview"):
         client.up(Session(services.home), _task(), name="web", yes=True)
     assert undone == ["web"] and services.get("web") is None
+
+
+def test_following_a_provisioning_replica_switches_to_its_run_once_it_starts(services, monkeypatch):
+    import contextlib
+
+    from stix import cluster_jobs
+    from stix.index import UP, ClusterIndex
+
+    _add(services, "web")
+    replica = services.new_replica("web", 1)
+    services.set_replica("web", replica.replica_id, status=st.PROVISIONING)
+    services.replica_log("web", replica.replica_id).parent.mkdir(parents=True, exist_ok=True)
+    services.replica_log("web", replica.replica_id).write_text("provisioning web-1\n")
+    followed: list[tuple[int, bool]] = []
+
+    def follow(head, job, out, follow_=True):
+        followed.append((job, follow_))
+        out("serving on :8080")
+
+    monkeypatch.setattr(cluster_jobs, "head_connection", lambda home, cluster: contextlib.nullcontext())
+    monkeypatch.setattr(cluster_jobs, "follow", follow)
+    lines: list[str] = []
+
+    def out(line: str) -> None:
+        lines.append(line)
+        if line == "provisioning web-1":  # the controller brings the cluster up and starts the run
+            ClusterIndex(services.home.index_db).upsert("web-1", "local", 1, UP, None)
+            services.set_replica("web", replica.replica_id, status=st.STARTING, agent_job=5)
+
+    assert client.tail_logs(services.home, "web", replica.replica_id, out, follow=True, poll=0.01) == 0
+    assert followed == [(5, True)]
+    assert lines == ["provisioning web-1", "serving on :8080", "── replica 1 of web: STARTING"]
+
+
+def test_following_a_provisioning_replica_ends_when_it_fails_or_is_retired(services):
+    _add(services, "web")
+    replica = services.new_replica("web", 1)
+    rid = replica.replica_id
+    services.replica_log("web", rid).parent.mkdir(parents=True, exist_ok=True)
+    services.replica_log("web", rid).write_text("provisioning web-1\n")
+    lines: list[str] = []
+
+    def failed(line: str) -> None:
+        lines.append(line)
+        services.replica_log("web", rid).write_text("provisioning web-1\nno capacity")
+        services.set_replica("web", rid, status=st.FAILED, ended=replica.launched + 1)
+
+    assert client.tail_logs(services.home, "web", rid, failed, follow=True, poll=0.01) == 0
+    assert lines == ["provisioning web-1", "no capacity"]
+
+    second = services.new_replica("web", 1)
+    services.replica_log("web", second.replica_id).write_text("provisioning web-2\n")
+    lines.clear()
+
+    def retired(line: str) -> None:
+        lines.append(line)
+        services.forget_replica("web", second.replica_id)
+
+    assert client.tail_logs(services.home, "web", second.replica_id, retired, follow=True, poll=0.01) == 0
+    assert lines == ["provisioning web-2", f"── replica {second.replica_id} of web: removed"]
