@@ -119,39 +119,14 @@ def service_name(name: Optional[str], task: Task) -> str:
 def plan_replicas(home: StixHome, request: ServeRequest) -> Placement:
     """Where the replicas go (one placement for all: the balancer sits beside them); what would fail every
     replica's launch is refused here, before anything is made."""
-    from stix.compile import check_prerequisites, check_runnable
-    from stix.git_workdir import check_task
-    from stix.placement import place
-    from stix.storage.plan import plan_mounts
-
+    from stix.managed.client import check_placed, located
     from stix.serve.replica_ops import replica_task
 
     task = replica_task(request.task, request.spec.replica_port, 1)  # what each replica runs, as the controller does
     try:
-        missing = task.required_unset()
-        if missing:
-            raise UsageError(f"the task needs values: {', '.join(missing)}")
-        if not task.run:
-            raise UsageError("nothing to run (no `run`): a replica runs the task's `run` as its server")
-        check_runnable(task)
-        placement = place(task)
-        check_runnable(task, placement.chosen.cloud)
-        check_prerequisites(home, placement.chosen.cloud, plan_mounts(task, placement.chosen.cloud))
-        check_task(task)
+        return check_placed(home, task, "a replica runs the task's `run` as its server")
     except StixError as exc:
-        raise _located(exc, request.label) from None
-    return placement
-
-
-def _located(exc: StixError, where: str) -> StixError:
-    if exc.message.startswith(f"{where}:"):
-        return exc
-    import copy
-
-    located = copy.copy(exc)
-    located.message = f"{where}: {exc.message}"
-    located.args = (located.message,)
-    return located
+        raise located(exc, request.label) from None
 
 
 def _health_path(spec: ServiceSpec) -> str:
@@ -197,13 +172,14 @@ def up(session: Session, task: TaskLike, name: Optional[str] = None, yes: bool =
     _check_free(store, name)
     placement = plan_replicas(session.home, request)
     spec = balancer_spec(name, request.spec, placement)
+    from stix.managed.client import located
     from stix.serve.cloud_balancer import check_spec
     from stix.serve.lb_stack import apply_balancer, preview_balancer
 
     try:
         check_spec(spec)
     except StixError as exc:
-        raise _located(exc, request.label) from None
+        raise located(exc, request.label) from None
 
     session.note(f"Service {name!r}: a load balancer on {spec.cloud}" + (" (HTTPS)" if request.spec.tls else ""),
                  "heading")
