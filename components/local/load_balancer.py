@@ -36,7 +36,7 @@ MAX_SOCKET_PATH = 90
 """A unix socket's path must fit sun_path (108 bytes; HAProxy takes 97, binding a temporary name beside it first);
 longer ones, and ones HAProxy would read $VARIABLES in, go under the user's cache, hashed."""
 INPUT_KEYS = ("service", "state_dir", "log", "listen_port", "policy", "health_path", "stream_timeout_s",
-              "tls_certfile", "tls_keyfile")
+              "tls_certfile", "tls_keyfile", "health_timeout_s")
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,7 @@ def start(props: dict[str, Any]) -> dict[str, Any]:
     admin.unlink(missing_ok=True)
     paths.config.write_text(haproxy.render_config(haproxy.HaproxyConfig(
         HOST, port, str(admin), props.get("policy") or "round_robin", props.get("health_path") or "",
-        float(props.get("stream_timeout_s") or 0.0), pem)))
+        float(props.get("stream_timeout_s") or 0.0), pem, float(props.get("health_timeout_s") or 0.0))))
     with open(log, "ab") as out:
         proc = subprocess.Popen([binary, "-db", "-f", str(paths.config)], stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, cwd=paths.root, start_new_session=True, close_fds=True)
@@ -241,7 +241,7 @@ class LocalLoadBalancer(pulumi.ComponentResource):
         props = {"service": spec.service, "state_dir": spec.state_dir, "log": spec.log, "listen_port": spec.listen_port,
                  "policy": spec.policy, "health_path": spec.health_path,
                  "stream_timeout_s": spec.stream_timeout_s, "tls_certfile": spec.tls_certfile,
-                 "tls_keyfile": spec.tls_keyfile}
+                 "tls_keyfile": spec.tls_keyfile, "health_timeout_s": spec.health_timeout_s}
         self.process = LocalLoadBalancerResource(f"{name}-haproxy", props, pulumi.ResourceOptions(parent=self))
         self.endpoint = self.process.endpoint
         self.outputs = {"admin_socket": self.process.admin_socket, "log": spec.log, "state_dir": spec.state_dir,

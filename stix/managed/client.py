@@ -74,31 +74,38 @@ def precheck(home: StixHome, launch: ManagedLaunch) -> list[PlannedTask]:
     cannot run yet, no placement, a bad storage mount, a git workdir that does not answer, a missing provider
     plugin or program. Errors name the file, the task's line
     and the task."""
-    from stix.compile import check_prerequisites, check_runnable
-    from stix.git_workdir import check_task
-    from stix.placement import place
-    from stix.storage.plan import plan_mounts
-
     if not launch.tasks:
         raise UsageError(f"{launch.label}: no tasks to launch")
     planned = []
     for index, task in enumerate(launch.tasks):
         try:
-            missing = task.required_unset()
-            if missing:
-                raise UsageError(f"the task needs values: {', '.join(missing)}")
-            if not task.run:
-                raise UsageError("nothing to run (no `run`): a managed job runs a task to completion")
-            check_runnable(task)
-            placement = place(task)
-            check_runnable(task, placement.chosen.cloud)
-            mounts = plan_mounts(task, placement.chosen.cloud)
-            check_prerequisites(home, placement.chosen.cloud, mounts)
-            check_task(task)
+            placement = check_placed(home, task, "a managed job runs a task to completion")
         except StixError as exc:
-            raise _located(exc, _where(launch, index)) from None
+            raise located(exc, _where(launch, index)) from None
         planned.append(PlannedTask(index, task, placement))
     return planned
+
+
+def check_placed(home: StixHome, task: Task, no_run_hint: str) -> Placement:
+    """Where the task would go, once what would fail its launch at once is ruled out (unset values, no `run`
+    (no_run_hint says why one is needed), what stix cannot run yet, no placement, a bad storage mount, a missing
+    provider plugin or program, a git workdir that does not answer); a StixError otherwise."""
+    from stix.compile import check_prerequisites, check_runnable
+    from stix.git_workdir import check_task
+    from stix.placement import place
+    from stix.storage.plan import plan_mounts
+
+    missing = task.required_unset()
+    if missing:
+        raise UsageError(f"the task needs values: {', '.join(missing)}")
+    if not task.run:
+        raise UsageError(f"nothing to run (no `run`): {no_run_hint}")
+    check_runnable(task)
+    placement = place(task)
+    check_runnable(task, placement.chosen.cloud)
+    check_prerequisites(home, placement.chosen.cloud, plan_mounts(task, placement.chosen.cloud))
+    check_task(task)
+    return placement
 
 
 def _where(launch: ManagedLaunch, index: int) -> str:
@@ -109,14 +116,16 @@ def _where(launch: ManagedLaunch, index: int) -> str:
     return where
 
 
-def _located(exc: StixError, where: str) -> StixError:
-    """The same error (type and exit code) with where it was found in front."""
+def located(exc: StixError, where: str) -> StixError:
+    """The same error (type and exit code) with where it was found in front (once: one already there is kept)."""
     import copy
 
-    located = copy.copy(exc)
-    located.message = f"{where}: {exc.message}"
-    located.args = (located.message,)
-    return located
+    if exc.message.startswith(f"{where}:"):
+        return exc
+    result = copy.copy(exc)
+    result.message = f"{where}: {exc.message}"
+    result.args = (result.message,)
+    return result
 
 
 def new_task_id(name: str) -> str:

@@ -73,6 +73,8 @@ class BalancerSpec:
     health_path: str = ""
     """The balancer's own health check GETs this path (the readiness probe's, when it is a GET); empty: a TCP
     check. A second line of defence only: the controller's readiness probe decides which replicas serve."""
+    health_timeout_s: float = 0.0
+    """How long the balancer's health check waits for an answer (the readiness probe's timeout); 0: its default."""
     targets: tuple[str, ...] = ()
     """host:port of the replicas taking traffic, as the stack's input on a cloud (the controller applies the
     stack again to change them: stix.serve.cloud_balancer); the local cloud changes its servers at run time."""

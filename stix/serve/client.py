@@ -116,47 +116,25 @@ def service_name(name: Optional[str], task: Task) -> str:
     return generated_cluster_name()[:MAX_NAME].rstrip("-")
 
 
-def replica_task(task: Task, spec: ServiceSpec) -> Task:
-    """What each replica runs (the controller's own definition): the task without its service, the port open."""
-    from stix.serve.replica_ops import replica_task as made
-
-    return made(task, spec.replica_port, 1)
-
-
 def plan_replicas(home: StixHome, request: ServeRequest) -> Placement:
     """Where the replicas go (one placement for all: the balancer sits beside them); what would fail every
     replica's launch is refused here, before anything is made."""
-    from stix.compile import check_prerequisites, check_runnable
-    from stix.git_workdir import check_task
-    from stix.placement import place
-    from stix.storage.plan import plan_mounts
+    from stix.managed.client import check_placed, located
+    from stix.serve.replica_ops import replica_task
 
-    task = replica_task(request.task, request.spec)
+    task = replica_task(request.task, request.spec.replica_port, 1)  # what each replica runs, as the controller does
     try:
-        missing = task.required_unset()
-        if missing:
-            raise UsageError(f"the task needs values: {', '.join(missing)}")
-        if not task.run:
-            raise UsageError("nothing to run (no `run`): a replica runs the task's `run` as its server")
-        check_runnable(task)
-        placement = place(task)
-        check_runnable(task, placement.chosen.cloud)
-        check_prerequisites(home, placement.chosen.cloud, plan_mounts(task, placement.chosen.cloud))
-        check_task(task)
+        return check_placed(home, task, "a replica runs the task's `run` as its server")
     except StixError as exc:
-        raise _located(exc, request.label) from None
-    return placement
+        raise located(exc, request.label) from None
 
 
-def _located(exc: StixError, where: str) -> StixError:
-    if exc.message.startswith(f"{where}:"):
-        return exc
-    import copy
-
-    located = copy.copy(exc)
-    located.message = f"{where}: {exc.message}"
-    located.args = (located.message,)
-    return located
+def _health_path(spec: ServiceSpec) -> str:
+    """The readiness probe's path when the balancer's own check can ask it (a bare GET); else "" (a TCP check):
+    a probe that POSTs or sends headers (an API key) would get an error from a bare GET, and every replica would
+    be marked down."""
+    probe = spec.probe
+    return probe.path if probe.post_data is None and not probe.headers else ""
 
 
 def balancer_spec(name: str, spec: ServiceSpec, placement: Placement):
@@ -166,7 +144,7 @@ def balancer_spec(name: str, spec: ServiceSpec, placement: Placement):
     return BalancerSpec(service=name, cloud=chosen.cloud, region=chosen.region, replica_port=spec.replica_port,
                         policy=spec.load_balancing_policy, tls_certfile=spec.tls_certfile, tls_keyfile=spec.tls_keyfile,
                         stream_timeout_s=spec.stream_timeout_s or 0.0, labels=(("stix-service", name),),
-                        health_path=spec.probe.path if spec.probe.post_data is None else "")
+                        health_path=_health_path(spec), health_timeout_s=spec.probe.timeout_s)
 
 
 def replicas_line(spec: ServiceSpec, placement: Placement) -> str:
@@ -194,19 +172,20 @@ def up(session: Session, task: TaskLike, name: Optional[str] = None, yes: bool =
     _check_free(store, name)
     placement = plan_replicas(session.home, request)
     spec = balancer_spec(name, request.spec, placement)
+    from stix.managed.client import located
     from stix.serve.cloud_balancer import check_spec
     from stix.serve.lb_stack import apply_balancer, preview_balancer
 
     try:
         check_spec(spec)
     except StixError as exc:
-        raise _located(exc, request.label) from None
+        raise located(exc, request.label) from None
 
     session.note(f"Service {name!r}: a load balancer on {spec.cloud}" + (" (HTTPS)" if request.spec.tls else ""),
                  "heading")
-    _show_changes(session, name, preview_balancer(session, spec))
-    session.note(replicas_line(request.spec, placement))
     try:
+        _show_changes(session, name, preview_balancer(session, spec))
+        session.note(replicas_line(request.spec, placement))
         confirm(session, f"Serve {name!r}?", yes)
     except BaseException:  # the stack existed only to be previewed: leave no trace of it
         _undo_balancer(session, name)
@@ -278,11 +257,20 @@ def update(session: Session, name: str, task: TaskLike, mode: str = ROLLING, yes
     for label, old, new in (("load_balancing_policy", current.load_balancing_policy,
                              request.spec.load_balancing_policy),
                             ("tls", (current.tls_keyfile, current.tls_certfile),
-                             (request.spec.tls_keyfile, request.spec.tls_certfile))):
+                             (request.spec.tls_keyfile, request.spec.tls_certfile)),
+                            ("readiness_probe (the load balancer's health check)", _health_path(current),
+                             _health_path(request.spec)),
+                            ("load_balancer.stream_timeout_seconds", current.stream_timeout_s,
+                             request.spec.stream_timeout_s)):
         if old != new:
             raise UsageError(f"{request.label}: service.{label} differs from the running service's; the load balancer "
                              f"keeps it: `stix serve down {name}` then `stix serve up` to change it")
     placement = plan_replicas(session.home, request)
+    balancer_cloud = (record.balancer or {}).get("cloud")
+    if balancer_cloud and placement.chosen.cloud != balancer_cloud:
+        raise UsageError(f"{request.label}: the replicas would go to {placement.chosen.cloud}, but the service's load "
+                         f"balancer is on {balancer_cloud}: pin the task's resources to {balancer_cloud} (or "
+                         f"`stix serve down {name}` then `stix serve up`)")
     session.note(replicas_line(request.spec, placement))
     confirm(session, f"Update service {name!r} to this task ({mode})?", yes)
     version = store.add_version(name, request.task, request.spec, mode)
@@ -333,6 +321,10 @@ def down(session: Session, names: Sequence[str] = (), all_: bool = False, yes: b
     confirm(session, f"Take down service(s) {', '.join(chosen)}: every replica and the load balancer?", yes)
     result = DownResult(requested=store.request_down(chosen))
     _ensure_controller(session.home, "the services are marked for teardown")
+    if wait_s is None:
+        session.note(f"Taking down {', '.join(result.requested)} (not waiting)")
+        result.remaining = wait_removed(session, store, result.requested, None, poll)
+        return result
     session.note(f"Taking down {', '.join(result.requested)}")
     result.remaining = wait_removed(session, store, result.requested, wait_s, poll)
     if result.remaining:
@@ -421,32 +413,65 @@ def _tail_file(store: ServiceStore, name: str, path: Path, out: LineSink, follow
 
 def _replica_logs(home: StixHome, store: ServiceStore, name: str, replica_id: int, out: LineSink, follow: bool,
                   poll: float) -> int:
-    """Through the replica cluster's node agent while it is up; else what the controller kept of it."""
-    replica = next((r for r in store.replicas(name, include_ended=True) if r.replica_id == replica_id), None)
+    """Through the replica cluster's node agent while it is up; else what the controller kept of it (followed
+    until the replica ends or its run starts on its cluster, which is then followed through the node agent)."""
+    from stix.managed.client import _Tail
+
+    replica = _replica(store, name, replica_id)
     if replica is None:
         return NOT_FOUND_EXIT
-    if replica.ended is None and replica.agent_job is not None and home.index_db.exists():
-        from stix import cluster_jobs
-        from stix.errors import JobError, SSHError
-        from stix.index import UP, ClusterIndex
+    tail = _Tail(store.replica_log(name, replica_id))
+    while True:
+        if replica.ended is None and replica.agent_job is not None and _cluster_up(home, replica.cluster):
+            for line in tail.lines(whole=True):  # what the controller wrote while it launched the replica
+                out(line)
+            return _agent_logs(home, store, name, replica, out, follow, poll)
+        final = not follow or replica.ended is not None
+        for line in tail.lines(whole=final):
+            out(line)
+        if final:
+            return 0
+        time.sleep(poll)
+        replica = _replica(store, name, replica_id)
+        if replica is None:  # retired (or the service is gone) while followed: what it wrote, then the end
+            for line in tail.lines(whole=True):
+                out(line)
+            out(f"── replica {replica_id} of {name}: removed")
+            return 0
 
-        cluster = ClusterIndex(home.index_db).get(replica.cluster)
-        if cluster is not None and cluster.status == UP:
-            try:
-                with cluster_jobs.head_connection(home, replica.cluster) as head:
-                    cluster_jobs.follow(head, replica.agent_job, out, follow_=follow)
-                if follow:
-                    now = next((r for r in store.replicas(name, include_ended=True) if r.replica_id == replica_id),
-                               None)
-                    out(f"── replica {replica_id} of {name}: {now.status if now else 'removed'}")
-                return 0
-            except (SSHError, JobError):
-                ending = _ending(store, name, replica_id, poll)
-                if ending is None:
-                    raise
-                out(f"── replica {replica_id} of {name}: {ending}")  # torn down while followed: its log ends
-                return 0
-    return _tail_file(store, name, store.replica_log(name, replica_id), out, follow and replica.ended is None, poll)
+
+def _replica(store: ServiceStore, name: str, replica_id: int):
+    return next((r for r in store.replicas(name, include_ended=True) if r.replica_id == replica_id), None)
+
+
+def _cluster_up(home: StixHome, cluster_name: str) -> bool:
+    if not home.index_db.exists():
+        return False
+    from stix.index import UP, ClusterIndex
+
+    cluster = ClusterIndex(home.index_db).get(cluster_name)
+    return cluster is not None and cluster.status == UP
+
+
+def _agent_logs(home: StixHome, store: ServiceStore, name: str, replica, out: LineSink, follow: bool,
+                poll: float) -> int:
+    from stix import cluster_jobs
+    from stix.errors import JobError, SSHError
+
+    replica_id = replica.replica_id
+    try:
+        with cluster_jobs.head_connection(home, replica.cluster) as head:
+            cluster_jobs.follow(head, replica.agent_job, out, follow_=follow)
+        if follow:
+            now = _replica(store, name, replica_id)
+            out(f"── replica {replica_id} of {name}: {now.status if now else 'removed'}")
+        return 0
+    except (SSHError, JobError):
+        ending = _ending(store, name, replica_id, poll)
+        if ending is None:
+            raise
+        out(f"── replica {replica_id} of {name}: {ending}")  # torn down while followed: its log ends
+        return 0
 
 
 def _ending(store: ServiceStore, name: str, replica_id: int, poll: float, wait_s: float = 60.0) -> Optional[str]:
@@ -456,7 +481,7 @@ def _ending(store: ServiceStore, name: str, replica_id: int, poll: float, wait_s
 
     deadline = time.monotonic() + wait_s
     while True:
-        replica = next((r for r in store.replicas(name, include_ended=True) if r.replica_id == replica_id), None)
+        replica = _replica(store, name, replica_id)
         if replica is None:
             return "removed"
         if replica.ended is not None or replica.status == SHUTTING_DOWN:

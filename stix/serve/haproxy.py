@@ -30,6 +30,9 @@ DEFAULT_STREAM_TIMEOUT_S = 3600.0
 """Client and server inactivity timeout when the service sets no stream_timeout (long: model responses stream)."""
 SOCKET_RETRY_S = 10.0
 DRAIN_TIMEOUT_S = 120.0
+DEFAULT_CHECK_TIMEOUT_S = 10.0
+"""How long HAProxy's own health check waits for an answer when the readiness probe sets no timeout (without
+`timeout check` it would wait only its 1 s check interval, and pull a replica slow under load out)."""
 POLICIES = {"round_robin": "roundrobin", "least_load": "leastconn"}
 SERVER_OPTIONS = "pool-max-conn -1 pool-purge-delay 5s"
 """A server added at run time gets none of a config server's defaults: without these, HAProxy keeps no idle
@@ -55,6 +58,8 @@ class HaproxyConfig:
     stream_timeout_s: float = 0.0
     tls_pem: str = ""
     """Certificate and key in one file (relative: to HAProxy's working directory): the frontend serves HTTPS."""
+    check_timeout_s: float = 0.0
+    """How long a health check waits for its answer (the readiness probe's timeout); 0: DEFAULT_CHECK_TIMEOUT_S."""
 
 
 SAFE_PATH = re.compile(r"[A-Za-z0-9/._+@:,=-]+")
@@ -104,6 +109,7 @@ def render_config(config: HaproxyConfig) -> str:
         f"    timeout server {_seconds(stream)}",
         "    timeout http-request 30s",
         "    timeout queue 30s",
+        f"    timeout check {_seconds(config.check_timeout_s or DEFAULT_CHECK_TIMEOUT_S)}",
         # A second line of defence only: the controller's readiness probe decides who is a server.
         "    option redispatch",
         "    retries 3",
@@ -228,12 +234,14 @@ class Runtime:
                 return False
             time.sleep(0.05)
 
-    def remove_server(self, name: str, timeout_s: float = DRAIN_TIMEOUT_S, group: str = BACKEND) -> None:
-        """Drain, wait for its requests to finish, then delete; a server already gone is fine."""
+    def remove_server(self, name: str, timeout_s: float = DRAIN_TIMEOUT_S, group: str = BACKEND,
+                      drain_s: Optional[float] = None) -> None:
+        """Drain, wait (drain_s, default timeout_s) for its requests to finish, then delete; a server already gone
+        is fine."""
         if name not in self.servers(group):
             return
         self.drain(name, group)
-        if not self.wait_idle(name, timeout_s, group):  # a stream longer than the service allows: end it
+        if not self.wait_idle(name, timeout_s if drain_s is None else drain_s, group):  # a stream too long: end it
             self._checked(f"shutdown sessions server {group}/{name}", ok=("No such server",))
         self._checked(f"set server {group}/{name} state maint", ok=("No such server",))
         deadline = time.monotonic() + timeout_s
@@ -244,11 +252,6 @@ class Runtime:
             if time.monotonic() >= deadline:
                 raise ProvisionError(f"HAProxy refused to delete server {name}: {answer.splitlines()[0]}")
             time.sleep(0.05)  # idle connections to it are still being closed
-
-    def requests_by_server(self, group: str = BACKEND) -> dict[str, int]:
-        """HTTP requests each server of the backend has been sent (while it is a server)."""
-        return {row["svname"]: int(row.get("req_tot") or 0) for row in self.stats()
-                if row["pxname"] == group and row["svname"] not in ("BACKEND", "FRONTEND")}
 
     def requests_total(self) -> int:
         """HTTP requests the frontend has received since HAProxy started."""
@@ -270,9 +273,12 @@ class HaproxyBalancer:
         wanted = {backend.name: backend for backend in backends}
         for backend in wanted.values():  # new servers first, so the old ones' traffic has somewhere to go
             self.runtime.add_server(backend, check=self.health_checks)
-        for name in self.runtime.servers():
-            if name not in wanted:
-                self.runtime.remove_server(name, self.drain_timeout_s)
+        gone = [name for name in self.runtime.servers() if name not in wanted]
+        for name in gone:  # all drained at once, so their waits for the requests they serve overlap
+            self.runtime.drain(name)
+        deadline = time.monotonic() + self.drain_timeout_s
+        for name in gone:
+            self.runtime.remove_server(name, self.drain_timeout_s, drain_s=max(0.0, deadline - time.monotonic()))
 
     def backends(self) -> list[str]:
         return sorted(self.runtime.servers())

@@ -70,7 +70,7 @@ class ServiceStatus:
         """name, version, status, endpoint, created_at, down_requested, failure, ready_replicas, replicas: [{replica_id,
         version, cluster, status, use_spot, ip, port, launched_at, ready_at, ended_at, failure}]."""
         data = asdict(self)
-        data["replicas"] = [asdict(r) for r in self.replicas]
+        data["replicas"] = list(data["replicas"])  # asdict made each a dict already (in a tuple)
         data["ready_replicas"] = self.ready_replicas
         return data
 

@@ -121,7 +121,9 @@ def test_service_name_defaults():
 def test_replica_task_drops_the_service_and_opens_the_replica_port():
     task = _task(SERVICE_TASK.replace("  ports: 8080\n", "  ports: 9000\n").replace("replicas: 2\n",
                                                                                    "replicas: 2\n  ports: 8080\n"))
-    replica = client.replica_task(task, service_spec(task))
+    from stix.serve.replica_ops import replica_task
+
+    replica = replica_task(task, service_spec(task).replica_port, 1)
     assert replica.service is None and replica.resources.ports.ranges == ((9000, 9000), (8080, 8080))
     assert task.service is not None  # the original is untouched
 
@@ -385,3 +387,133 @@ def test_tls_files_are_checked_and_made_absolute(tmp_path, monkeypatch):
     (tmp_path / "cert.pem").write_text("c")
     spec = client.load_request(str(path)).spec
     assert (spec.tls_keyfile, spec.tls_certfile) == (str(tmp_path / "key.pem"), str(tmp_path / "cert.pem"))
+
+
+# --- review fixes ----------------------------------------------------------------------------------------
+
+
+def test_sdk_down_without_waiting_returns_at_once(services, monkeypatch):
+    import stix
+
+    _add(services, "web")
+    monkeypatch.setattr(client, "_ensure_controller", lambda home, what: None)  # the controller has not acted yet
+    assert stix.serve.down("web", wait=False) == ["web"]
+    assert services.get("web").status == st.SHUTTING_DOWN
+
+
+def test_a_probe_with_headers_or_a_body_gives_the_balancer_a_tcp_check():
+    from types import SimpleNamespace
+
+    placement = SimpleNamespace(chosen=SimpleNamespace(cloud="local", region="local"))
+    plain = service_spec(_task())
+    assert client.balancer_spec("web", plain, placement).health_path == "/health"
+    assert client.balancer_spec("web", plain, placement).health_timeout_s == plain.probe.timeout_s > 1
+    keyed = service_spec(_task(SERVICE_TASK.replace(
+        "readiness_probe: /health\n", "readiness_probe: {path: /health, headers: {Authorization: Bearer k}}\n")))
+    assert client.balancer_spec("web", keyed, placement).health_path == ""
+    posted = service_spec(_task(SERVICE_TASK.replace(
+        "readiness_probe: /health\n", "readiness_probe: {path: /v1/chat, post_data: {x: 1}}\n")))
+    assert client.balancer_spec("web", posted, placement).health_path == ""
+
+
+@pytest.mark.parametrize("change, field", [
+    (("readiness_probe: /health\n", "readiness_probe: /healthz\n"), "service.readiness_probe"),
+    (("replicas: 2\n", "replicas: 2\n  load_balancer: {stream_timeout_seconds: 60}\n"),
+     "service.load_balancer.stream_timeout_seconds"),
+])
+def test_update_refuses_what_the_balancer_keeps(stix, services, tmp_path, change, field):
+    _add(services, "web")
+    path = tmp_path / "v2.yaml"
+    path.write_text(SERVICE_TASK.replace(*change))
+    result = stix("serve", "update", "web", str(path), "-y")
+    assert result.returncode == 2
+    assert one_line_error(result).startswith(f"stix: error: {path}: {field}")
+    assert services.get("web").version == 1
+
+
+def test_update_refuses_replicas_on_another_cloud_than_the_balancer(stix, services, tmp_path):
+    _add(services, "web")
+    services.set_service("web", balancer={"cloud": "aws", "endpoint": "1.2.3.4:80"})
+    path = tmp_path / "v2.yaml"
+    path.write_text(SERVICE_TASK)
+    result = stix("serve", "update", "web", str(path), "-y")
+    assert result.returncode == 2
+    error = one_line_error(result)
+    assert error.startswith(f"stix: error: {path}: the replicas would go to local") and "on aws" in error
+    assert services.get("web").version == 1
+
+
+def test_a_failed_preview_leaves_no_stack_behind(services, monkeypatch):
+    from stix.errors import ProvisionError
+    from stix.serve import lb_stack
+    from stix.session import Session
+
+    def preview(session, spec):
+        raise ProvisionError("the engine broke mid-preview")
+
+    undone: list[str] = []
+    monkeypatch.setattr(lb_stack, "preview_balancer", preview)
+    monkeypatch.setattr(client, "_undo_balancer", lambda session, name: undone.append(name))
+    with pytest.raises(ProvisionError, match="mid-preview"):
+        client.up(Session(services.home), _task(), name="web", yes=True)
+    assert undone == ["web"] and services.get("web") is None
+
+
+def test_following_a_provisioning_replica_switches_to_its_run_once_it_starts(services, monkeypatch):
+    import contextlib
+
+    from stix import cluster_jobs
+    from stix.index import UP, ClusterIndex
+
+    _add(services, "web")
+    replica = services.new_replica("web", 1)
+    services.set_replica("web", replica.replica_id, status=st.PROVISIONING)
+    services.replica_log("web", replica.replica_id).parent.mkdir(parents=True, exist_ok=True)
+    services.replica_log("web", replica.replica_id).write_text("provisioning web-1\n")
+    followed: list[tuple[int, bool]] = []
+
+    def follow(head, job, out, follow_=True):
+        followed.append((job, follow_))
+        out("serving on :8080")
+
+    monkeypatch.setattr(cluster_jobs, "head_connection", lambda home, cluster: contextlib.nullcontext())
+    monkeypatch.setattr(cluster_jobs, "follow", follow)
+    lines: list[str] = []
+
+    def out(line: str) -> None:
+        lines.append(line)
+        if line == "provisioning web-1":  # the controller brings the cluster up and starts the run
+            ClusterIndex(services.home.index_db).upsert("web-1", "local", 1, UP, None)
+            services.set_replica("web", replica.replica_id, status=st.STARTING, agent_job=5)
+
+    assert client.tail_logs(services.home, "web", replica.replica_id, out, follow=True, poll=0.01) == 0
+    assert followed == [(5, True)]
+    assert lines == ["provisioning web-1", "serving on :8080", "── replica 1 of web: STARTING"]
+
+
+def test_following_a_provisioning_replica_ends_when_it_fails_or_is_retired(services):
+    _add(services, "web")
+    replica = services.new_replica("web", 1)
+    rid = replica.replica_id
+    services.replica_log("web", rid).parent.mkdir(parents=True, exist_ok=True)
+    services.replica_log("web", rid).write_text("provisioning web-1\n")
+    lines: list[str] = []
+
+    def failed(line: str) -> None:
+        lines.append(line)
+        services.replica_log("web", rid).write_text("provisioning web-1\nno capacity")
+        services.set_replica("web", rid, status=st.FAILED, ended=replica.launched + 1)
+
+    assert client.tail_logs(services.home, "web", rid, failed, follow=True, poll=0.01) == 0
+    assert lines == ["provisioning web-1", "no capacity"]
+
+    second = services.new_replica("web", 1)
+    services.replica_log("web", second.replica_id).write_text("provisioning web-2\n")
+    lines.clear()
+
+    def retired(line: str) -> None:
+        lines.append(line)
+        services.forget_replica("web", second.replica_id)
+
+    assert client.tail_logs(services.home, "web", second.replica_id, retired, follow=True, poll=0.01) == 0
+    assert lines == ["provisioning web-2", f"── replica {second.replica_id} of web: removed"]

@@ -22,7 +22,7 @@ from tests.components.mocks import StrictMocks, run_program
 def _props(root: Path, **changes) -> dict:
     return {"service": "echo", "state_dir": str(root / "balancers" / "echo"), "log": str(root / "logs" / "lb.log"),
             "listen_port": 0, "policy": "least_load", "health_path": "/ready", "stream_timeout_s": 0.0,
-            "tls_certfile": "", "tls_keyfile": "", **changes}
+            "tls_certfile": "", "tls_keyfile": "", "health_timeout_s": 0.0, **changes}
 
 
 def _status(endpoint: str) -> int:
@@ -93,7 +93,8 @@ def test_a_port_that_cannot_be_bound_is_one_line(stix_home):
 
 def test_the_service_program_declares_one_balancer_and_exports_what_drives_it(tmp_path, monkeypatch):
     spec = BalancerSpec("echo", "local", "local", 8080, policy="least_load", state_dir=str(tmp_path / "b"),
-                        log=str(tmp_path / "lb.log"), health_path="/ready", stream_timeout_s=600.0)
+                        log=str(tmp_path / "lb.log"), health_path="/ready", stream_timeout_s=600.0,
+                        health_timeout_s=15.0)
     mocks = StrictMocks()
     exported: dict = {}
     monkeypatch.setattr(pulumi, "export", lambda key, value: exported.__setitem__(key, value))
@@ -103,7 +104,7 @@ def test_the_service_program_declares_one_balancer_and_exports_what_drives_it(tm
     inputs = made[0].inputs
     assert (inputs["service"], inputs["policy"], inputs["health_path"], inputs["state_dir"], inputs["log"]) == (
         "echo", "least_load", "/ready", str(tmp_path / "b"), str(tmp_path / "lb.log"))
-    assert inputs["stream_timeout_s"] == 600.0
+    assert inputs["stream_timeout_s"] == 600.0 and inputs["health_timeout_s"] == 15.0
     assert {"service", "cloud", "endpoint", "admin_socket", "log", "state_dir", "drain_timeout_s"} <= set(exported)
     assert exported["drain_timeout_s"] == 600.0
 

@@ -134,7 +134,7 @@ def test_prechecks_fail_at_once_naming_the_file_line_and_task(home, jobs, contro
 
 
 def test_a_located_error_keeps_its_type_and_exit_code():
-    located = client._located(NoFeasiblePlacement("no placement"), "f.yaml:3:1")
+    located = client.located(NoFeasiblePlacement("no placement"), "f.yaml:3:1")
     assert isinstance(located, NoFeasiblePlacement) and located.exit_code == 3
     assert located.message == str(located) == "f.yaml:3:1: no placement"
 

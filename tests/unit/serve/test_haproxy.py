@@ -39,6 +39,7 @@ def test_round_robin_by_default_with_a_tcp_check_and_generous_timeouts(tmp_path)
     assert "    timeout connect 5s" in text
     assert "    timeout client 3600000ms" in text and "    timeout server 3600000ms" in text
     assert "    option redispatch" in text and "    retries 3" in text
+    assert "    timeout check 10000ms" in text  # not the 1 s check interval
     assert "    bind 127.0.0.1:18080\n" in text
     assert f"    stats socket {tmp_path}/admin.sock mode 600 level admin\n" in text
     _valid(tmp_path, text)
@@ -49,6 +50,9 @@ def test_least_load_is_leastconn_and_the_readiness_path_is_the_health_check(tmp_
     assert "    balance leastconn" in text
     assert "    option httpchk GET /health" in text
     assert "    timeout client 42500ms" in text and "    timeout server 42500ms" in text
+    _valid(tmp_path, text)
+    text = render_config(_config(tmp_path, health_path="/health", check_timeout_s=15.0))
+    assert "    timeout check 15000ms" in text  # the readiness probe's timeout
     _valid(tmp_path, text)
 
 
@@ -125,7 +129,7 @@ def test_adding_twice_is_one_server_and_removing_a_gone_one_is_fine(running):
     moved = Backend("replica-2", "127.0.0.1", 9003)  # same name, another address: replaced
     running.set_backends([moved])
     assert running.runtime.servers()["replica-2"].port == 9003
-    assert running.runtime.requests_by_server() == {"replica-2": 0}
+    assert [row["req_tot"] for row in running.runtime.stats() if row["svname"] == "replica-2"] == ["0"]
     running.runtime.drain("replica-2")
     assert running.runtime.servers()["replica-2"].draining
     running.set_backends([moved])  # a removal cut short (draining, or in maintenance) is taken back
@@ -162,3 +166,38 @@ def test_a_socket_that_answers_late_is_waited_for_and_one_that_never_does_is_one
     (tmp_path / "plain-file").write_text("")
     with pytest.raises(ProvisionError, match=r"admin socket .*plain-file/admin.sock: .*Not a directory"):
         Runtime(str(tmp_path / "plain-file" / "admin.sock"), retry_s=30).command("show info")  # at once
+
+
+class BusyRuntime(Runtime):
+    """HAProxy whose servers each serve a stream that never ends (until their sessions are shut down)."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__("/nonexistent.sock")
+        self.names = list(names)
+        self.sent: list[str] = []
+
+    def servers(self, backend: str = "replicas") -> dict:
+        from stix.serve.haproxy import ServerState
+
+        return {name: ServerState(name, "127.0.0.1", 9000, False, False, 1) for name in self.names}
+
+    def command(self, line: str) -> str:
+        self.sent.append(line)
+        if line.startswith("del server "):
+            self.names.remove(line.rsplit("/", 1)[1])
+        return ""
+
+
+def test_leaving_servers_are_drained_together_so_their_waits_overlap():
+    import time
+
+    balancer = HaproxyBalancer("/nonexistent.sock", health_checks=False, drain_timeout_s=0.4)
+    balancer.runtime = BusyRuntime(["replica-1", "replica-2", "replica-3"])
+    started = time.monotonic()
+    balancer.set_backends([])
+    assert time.monotonic() - started < 0.8  # one drain timeout, not three
+    sent = balancer.runtime.sent
+    drains = [i for i, line in enumerate(sent) if line.endswith("state drain")]
+    assert len(drains) >= 3 and max(drains[:3]) < sent.index("shutdown sessions server replicas/replica-1")
+    assert [line for line in sent if line.startswith("del server")] == [
+        f"del server replicas/replica-{i}" for i in (1, 2, 3)]
