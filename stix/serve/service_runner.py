@@ -272,7 +272,8 @@ class ServiceRunner:
             spot = [r for r in active if r.use_spot]
             not_ready = sum(1 for r in spot if r.status != st.READY)
             use_spot = len(spot) < autoscaler.mix(spec.policy, target, True, not_ready).spot
-        replica = self.store.new_replica(self.name, record.version, use_spot=use_spot)
+        replica = self.store.new_replica(self.name, record.version, use_spot=use_spot,
+                                         taken=partial(replica_ops.exists, self.home))
         active.append(replica)
         self.log(f"replica {replica.replica_id}: launching cluster {replica.cluster} (version {record.version}"
                  + (", spot)" if use_spot else ")"))
