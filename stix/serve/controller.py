@@ -85,7 +85,12 @@ class Controller:
     def schedule(self) -> None:
         from stix.serve.service_runner import ServiceRunner
 
-        for record in self.store.all():
+        records = self.store.all()
+        names = {record.name for record in records}
+        for name in [n for n, thread in self.threads.items() if n not in names and not thread.is_alive()]:
+            del self.threads[name]  # its service is down: a new one of that name starts afresh
+            self.ended_at.pop(name, None)
+        for record in records:
             thread = self.threads.get(record.name)
             if thread is not None and thread.is_alive():
                 continue

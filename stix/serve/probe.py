@@ -3,6 +3,7 @@ and timeout. Ready means an HTTP 200 (SkyPilot's rule)."""
 
 from __future__ import annotations
 
+import http.client
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ def probe(base_url: str, spec: Probe) -> ProbeResult:
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         return ProbeResult(False, str(reason) or type(exc).__name__)
+    except http.client.HTTPException as exc:  # not HTTP (TLS, another protocol), or an answer cut short
+        return ProbeResult(False, str(exc) or type(exc).__name__)
 
 
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))

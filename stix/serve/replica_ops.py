@@ -8,15 +8,14 @@ resources.ports, and SkyServe's replica id in its envs (SKYPILOT_SERVE_REPLICA_I
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, TypeVar
 
 from stix.errors import ClusterNotFound, StackLocked, StixError
-from stix.events import Event, Note, ResourceFailed
 from stix.home import StixHome
+from stix.managed.attempt import AttemptLog
 from stix.models.task import Task
 from stix.models.values import Ports
 from stix.session import Session
@@ -26,23 +25,12 @@ TEARDOWN_TRIES = 3
 REPLICA_ID_ENV = "SKYPILOT_SERVE_REPLICA_ID"
 
 
-class ReplicaLog:
+class ReplicaLog(AttemptLog):
     """A replica's log file (launch output, then what the controller says about it), appended from any thread."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
+        super().__init__(path)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-
-    def line(self, text: str) -> None:
-        with self._lock, open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-
-    def event(self, event: Event) -> None:
-        if isinstance(event, Note):
-            self.line(f"stix: {event.text}")
-        elif isinstance(event, ResourceFailed):
-            self.line(f"stix: {event.name} failed: {event.message}")
 
 
 @dataclass(frozen=True)
@@ -91,7 +79,7 @@ def teardown(home: StixHome, cluster: str, log: Optional[ReplicaLog]) -> None:
     """Destroy the replica's cluster (retried); one that is already gone is fine."""
     from stix import flows
 
-    session = Session(home, events=log.event if log else lambda event: None, output=log.line if log else _drop)
+    session = Session(home, events=log.event if log else lambda event: None, output=log.line if log else lambda line: None)
     for attempt in range(1, TEARDOWN_TRIES + 1):
         try:
             unlocking(home, cluster, lambda: flows.destroy(session, cluster, yes=True))
@@ -131,7 +119,3 @@ def unlocking(home: StixHome, cluster: str, call: Callable[[], T]) -> T:
     except StackLocked:
         flows.unlock(Session(home), cluster, yes=True)
         return call()
-
-
-def _drop(line: str) -> None:
-    pass

@@ -17,7 +17,6 @@ At `serve down`: every replica torn down, then the service's stack (destroy_bala
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import traceback
@@ -28,6 +27,7 @@ from typing import Callable, Optional
 
 from stix.errors import ProvisionError, StixError
 from stix.home import StixHome
+from stix.managed.controller import _seconds
 from stix.serve import autoscaler, replica_ops, service_status
 from stix.serve import store as st
 from stix.serve.balancer import Backend, Balancer
@@ -45,14 +45,9 @@ MAX_BACKOFF_S = 300.0
 PROBED = (st.STARTING, st.READY, st.NOT_READY)
 SET_ASIDE = (st.FAILED, st.PREEMPTED, st.SHUTTING_DOWN)
 """Replicas on their way out: they hold no place in the plan (a replacement launches at once)."""
-
-
-def _seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        return default
+RESUME_S = 30.0
+"""A replica left half done by its thread (a teardown that failed, a launch that hit a bug) is taken up again
+at most this often."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +84,10 @@ class ServiceRunner:
         self.no_launch_before = 0.0
         self._balancer: Optional[Balancer] = None
         self.specs: dict[int, ServiceSpec] = {}
+        self.version: Optional[int] = None
+        """The service version the last tick ran toward (an update resets the launch backoff)."""
+        self.retry_at: dict[int, float] = {}
+        """When a replica left half done may be taken up again (see RESUME_S)."""
         self._lock = threading.Lock()
 
     def log(self, text: str) -> None:
@@ -111,31 +110,56 @@ class ServiceRunner:
                 except StixError as exc:
                     self.log(f"tick failed (tried again): {exc}")
                 time.sleep(self.knobs.tick_s)
+        except StixError as exc:  # the controller takes the service up again (a failed teardown is retried)
+            self.log(f"{exc}")
         except Exception as exc:  # noqa: BLE001 - a bug ends this service's thread, not the controller
             self.log(f"controller error: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
-            raise
 
     def _adopt(self) -> None:
         """Carry on from the store: what a previous controller left half done is done again."""
         now = time.time()
-        for replica in self.store.replicas(self.name):
-            if replica.status in (st.PENDING, st.PROVISIONING):
-                self.log(f"replica {replica.replica_id}: adopted {replica.status}; launching it again")
-                self._spawn(replica.replica_id, partial(self._launch, replica, True))
-            elif replica.status == st.SHUTTING_DOWN:
-                self._spawn(replica.replica_id, partial(self._retire, replica))
-            elif replica.status in (st.FAILED, st.PREEMPTED):
-                self._spawn(replica.replica_id, partial(self._end, replica, replica.status, replica.failure))
-            else:
+        replicas = self.store.replicas(self.name)
+        for replica in replicas:
+            if replica.status not in (st.PENDING, st.PROVISIONING, *SET_ASIDE):
                 self.started[replica.replica_id] = now
+        self._resume(replicas, "adopted")
+
+    def _resume(self, replicas: list[ReplicaRecord], how: str) -> None:
+        """Launch again, retire or end the live replicas that no thread carries (a previous controller's, or
+        one whose thread failed: a teardown that raised, a launch that hit a bug), each at most every RESUME_S."""
+        now = time.time()
+        for replica in replicas:
+            rid = replica.replica_id
+            if replica.status not in (st.PENDING, st.PROVISIONING, *SET_ASIDE) or self._busy(rid) \
+                    or self.retry_at.get(rid, 0.0) > now:
+                continue
+            if replica.status in (st.PENDING, st.PROVISIONING):
+                self.log(f"replica {rid}: {how} {replica.status}; launching it again")
+                self._spawn(rid, partial(self._launch, replica, True))
+            elif replica.status == st.SHUTTING_DOWN:
+                self.log(f"replica {rid}: {how} {replica.status}; tearing it down")
+                self._spawn(rid, partial(self._retire, replica))
+            else:
+                self.log(f"replica {rid}: {how} {replica.status}; tearing it down")
+                self._spawn(rid, partial(self._end, replica, replica.status, replica.failure))
 
     def tick(self, record: ServiceRecord) -> None:
         spec = self.store.version(self.name, record.version)
+        if self.version is not None and record.version != self.version:
+            with self._lock:  # a new version: launch it now, whatever the old one's launches did
+                self.launch_failures = 0
+                self.no_launch_before = 0.0
+        self.version = record.version
+        self._resume(self.store.replicas(self.name), "left")
         now = time.time()
         self._probe_all(now)
         rows = self.store.replicas(self.name, include_ended=True)
         active = [r for r in rows if r.ended is None and r.status not in SET_ASIDE]
         target = self._target(spec.spec, now)
+        if spec.spec.use_spot:  # dynamic_ondemand_fallback: on-demand replicas cover spot ones not yet READY
+            spot = [r for r in active if r.use_spot]
+            mix = autoscaler.mix(spec.spec.policy, target, True, sum(1 for r in spot if r.status != st.READY))
+            target = mix.spot + mix.on_demand
         step = plan(active, record.version, spec.mode, target)
         by_id = {r.replica_id: r for r in active}
         self._serve([by_id[i] for i in step.serving])
@@ -145,12 +169,17 @@ class ServiceRunner:
                 self.store.set_replica(self.name, replica_id, status=st.SHUTTING_DOWN)
                 self.log(f"replica {replica_id}: retiring ({replica.status}, version {replica.version})")
                 self._spawn(replica_id, partial(self._retire, replica))
-        failed = service_status.failed_for_good(rows)
+        failed = service_status.failed_for_good([r for r in rows if r.version == record.version])
         if step.launch and not failed and time.time() >= self.no_launch_before:
             for _ in range(step.launch):
                 self._new_replica(record, spec.spec, active)
-        status = service_status.derive(self.store.replicas(self.name, include_ended=True), target, False)
-        if status != record.status:
+        rows = [r for r in self.store.replicas(self.name, include_ended=True)
+                if r.version == record.version or r.ended is None]
+        status = service_status.derive(rows, target, False)
+        now_record = self.store.get(self.name)
+        if now_record is None or now_record.down_requested:  # `serve down` came during this tick: leave its status
+            return
+        if status != now_record.status:
             self.store.set_service(self.name, status=status,
                                    failure=(f"{service_status.FAILED_IN_A_ROW} replicas failed before any was ready; "
                                             f"see `stix serve logs {self.name} REPLICA_ID`") if status == st.FAILED else None)
@@ -272,6 +301,7 @@ class ServiceRunner:
 
         thread = threading.Thread(target=guarded, name=f"{self.name}-replica-{replica_id}", daemon=True)
         self.workers[replica_id] = thread
+        self.retry_at[replica_id] = time.time() + RESUME_S
         thread.start()
 
     def _new_replica(self, record: ServiceRecord, spec: ServiceSpec, active: list[ReplicaRecord]) -> None:
@@ -281,7 +311,8 @@ class ServiceRunner:
             spot = [r for r in active if r.use_spot]
             not_ready = sum(1 for r in spot if r.status != st.READY)
             use_spot = len(spot) < autoscaler.mix(spec.policy, target, True, not_ready).spot
-        replica = self.store.new_replica(self.name, record.version, use_spot=use_spot)
+        replica = self.store.new_replica(self.name, record.version, use_spot=use_spot,
+                                         taken=partial(replica_ops.exists, self.home))
         active.append(replica)
         self.log(f"replica {replica.replica_id}: launching cluster {replica.cluster} (version {record.version}"
                  + (", spot)" if use_spot else ")"))
@@ -300,7 +331,10 @@ class ServiceRunner:
                                             service=self.name if self._labelled() else "")
             with self.launches:
                 launched = replica_ops.launch(self.home, replica.cluster, task, log)
-        except StixError as exc:
+        except Exception as exc:  # noqa: BLE001 - a bug too leaves the replica FAILED, not PROVISIONING for good
+            if not isinstance(exc, StixError):
+                log.line(traceback.format_exc().rstrip())
+                exc = StixError(f"{type(exc).__name__}: {exc}")
             with self._lock:
                 self.launch_failures += 1
                 wait = min(MAX_BACKOFF_S, self.knobs.backoff_s * 2 ** (self.launch_failures - 1))
@@ -336,6 +370,7 @@ class ServiceRunner:
     def _shut_down(self, record: ServiceRecord) -> None:
         from stix.serve.lb_stack import destroy_balancer
 
+        self.store.set_service(self.name, status=st.SHUTTING_DOWN)
         self.log("shutting down")
         for thread in list(self.workers.values()):
             thread.join()

@@ -13,7 +13,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
 
 from stix.errors import UsageError
 from stix.home import StixHome
@@ -29,7 +29,6 @@ READY = "READY"
 SHUTTING_DOWN = "SHUTTING_DOWN"
 FAILED = "FAILED"
 NO_REPLICA = "NO_REPLICA"
-SERVICE_STATUSES = (CONTROLLER_INIT, REPLICA_INIT, READY, SHUTTING_DOWN, FAILED, NO_REPLICA)
 
 # Replica statuses (SkyPilot's ReplicaStatus); READY, SHUTTING_DOWN and FAILED are shared spellings.
 PENDING = "PENDING"
@@ -37,9 +36,6 @@ PROVISIONING = "PROVISIONING"
 STARTING = "STARTING"
 NOT_READY = "NOT_READY"
 PREEMPTED = "PREEMPTED"
-REPLICA_STATUSES = (PENDING, PROVISIONING, STARTING, READY, NOT_READY, SHUTTING_DOWN, FAILED, PREEMPTED)
-REPLICA_ENDED = frozenset({FAILED, PREEMPTED})
-"""A replica in one of these has no cluster any more (its row stays, with `ended`, for `serve status`)."""
 
 ROLLING = "rolling"
 BLUE_GREEN = "blue_green"
@@ -54,7 +50,8 @@ CREATE TABLE IF NOT EXISTS services (
     endpoint TEXT NOT NULL DEFAULT '',
     balancer TEXT NOT NULL DEFAULT '{}',
     down_requested INTEGER NOT NULL DEFAULT 0,
-    failure TEXT
+    failure TEXT,
+    last_replica INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS versions (
     service TEXT NOT NULL,
@@ -156,6 +153,8 @@ class ServiceStore:
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(SCHEMA)
+        if "last_replica" not in {row["name"] for row in conn.execute("PRAGMA table_info(services)")}:
+            conn.execute("ALTER TABLE services ADD COLUMN last_replica INTEGER NOT NULL DEFAULT 0")
         return conn
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
@@ -269,19 +268,22 @@ class ServiceStore:
 
     # --- replicas ----------------------------------------------------------------------------
 
-    def new_replica(self, name: str, version: int, use_spot: bool = False) -> ReplicaRecord:
-        """A PENDING replica with the next id; its cluster is `<service>-<id>` (ids are never reused)."""
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            last = conn.execute("SELECT MAX(replica_id) FROM replicas WHERE service = ?", (name,)).fetchone()[0]
-            replica_id = int(last or 0) + 1
-            conn.execute("INSERT INTO replicas (service, replica_id, version, cluster, status, use_spot, launched) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         (name, replica_id, version, f"{name}-{replica_id}", PENDING, int(use_spot), time.time()))
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
+    def new_replica(self, name: str, version: int, use_spot: bool = False,
+                    taken: Callable[[str], bool] = lambda cluster: False) -> ReplicaRecord:
+        """A PENDING replica with the next id; its cluster is `<service>-<id>` (ids are never reused, not even
+        a forgotten replica's; an id whose cluster name `taken` says is in use, a user's own cluster, is skipped)."""
+        while True:
+            rows = self._run("UPDATE services SET last_replica = MAX(last_replica, "
+                             "(SELECT COALESCE(MAX(replica_id), 0) FROM replicas WHERE service = ?)) + 1 "
+                             "WHERE name = ? RETURNING last_replica", (name, name))
+            if not rows:
+                raise UsageError(f"service {name!r} not found")
+            replica_id = int(rows[0]["last_replica"])
+            if not taken(f"{name}-{replica_id}"):
+                break
+        self._run("INSERT INTO replicas (service, replica_id, version, cluster, status, use_spot, launched) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                  (name, replica_id, version, f"{name}-{replica_id}", PENDING, int(use_spot), time.time()))
         return self.replica(name, replica_id)
 
     def set_replica(self, name: str, replica_id: int, **fields: Any) -> None:

@@ -44,3 +44,17 @@ def test_a_second_controller_leaves_the_home_to_the_first(home):
     finally:
         held.close()
     assert c.controller_pid(home) is None
+
+
+def test_a_service_brought_down_leaves_no_thread_entry(home):
+    """`serve up` of a name just brought down starts at once, not RESTART_S later as an 'ended early' thread."""
+    import threading
+
+    controller = c.Controller(home)
+    done = threading.Thread(target=lambda: None)
+    done.start()
+    done.join()
+    controller.threads["gone"] = done
+    controller.ended_at["gone"] = 1.0
+    controller.schedule()
+    assert controller.threads == {} and controller.ended_at == {}

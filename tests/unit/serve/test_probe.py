@@ -80,3 +80,29 @@ def test_the_timeout_bounds_a_probe(server):
     began = time.monotonic()
     assert not probe(server, Probe(path="/slow", timeout_s=0.3)).ready
     assert time.monotonic() - began < 1.5
+
+
+@pytest.mark.parametrize("answer", [b"garbage that is not HTTP\r\n\r\n",
+                                    b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"])
+def test_a_bad_http_answer_is_not_ready(answer):
+    """A port that speaks something else, or a replica dying mid-body: not ready, never an exception."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def answer_once() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(4096)
+            conn.sendall(answer)
+
+    thread = threading.Thread(target=answer_once, daemon=True)
+    thread.start()
+    try:
+        result = probe(f"http://127.0.0.1:{listener.getsockname()[1]}", Probe(path="/health", timeout_s=5))
+    finally:
+        thread.join(5)
+        listener.close()
+    assert not result.ready and result.detail

@@ -47,6 +47,27 @@ def test_versions_and_replicas(store):
     assert [r.replica_id for r in store.replicas("svc", include_ended=True)] == [1, 2]
     store.forget_replica("svc", 1)
     assert store.new_replica("svc", 2).replica_id == 3, "ids are never reused"
+    store.forget_replica("svc", 3)
+    assert store.new_replica("svc", 2).replica_id == 4, "not even the highest, once forgotten"
+
+
+def test_an_id_whose_cluster_name_is_taken_is_skipped(store):
+    add(store)
+    mine = {"svc-1", "svc-2"}
+    replica = store.new_replica("svc", 1, taken=mine.__contains__)
+    assert (replica.replica_id, replica.cluster) == (3, "svc-3")
+
+
+def test_a_store_made_before_last_replica_gets_the_column(store):
+    import sqlite3
+
+    add(store)
+    store.new_replica("svc", 1)
+    conn = sqlite3.connect(store.path)
+    conn.execute("ALTER TABLE services DROP COLUMN last_replica")
+    conn.commit()
+    conn.close()
+    assert store.new_replica("svc", 1).replica_id == 2
 
 
 def test_down_marks_shutting_down_and_remove_forgets(store):
