@@ -21,7 +21,8 @@ from stix.components.serving import listen_port, refuse_tls, service_labels, spl
 from stix.serve.balancer import BalancerSpec
 
 PROXY_SUBNET_CIDR = "10.31.0.0/23"
-LOCALITY_POLICIES = {"round_robin": "ROUND_ROBIN", "least_load": "LEAST_REQUEST"}
+LOCALITY_POLICIES = {"round_robin": "ROUND_ROBIN", "least_load": "LEAST_REQUEST",
+                     "instance_aware_least_load": "LEAST_REQUEST"}
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,9 @@ DRAIN_TIMEOUT_S = 120.0
 DEFAULT_CHECK_TIMEOUT_S = 10.0
 """How long HAProxy's own health check waits for an answer when the readiness probe sets no timeout (without
 `timeout check` it would wait only its 1 s check interval, and pull a replica slow under load out)."""
-POLICIES = {"round_robin": "roundrobin", "least_load": "leastconn"}
+POLICIES = {"round_robin": "roundrobin", "least_load": "leastconn", "instance_aware_least_load": "leastconn"}
+"""instance_aware_least_load weighs each replica's load by its accelerator's QPS; the replicas of one service share
+one accelerator here (a per-accelerator target_qps_per_replica is refused), so it is least_load."""
 SERVER_OPTIONS = "pool-max-conn -1 pool-purge-delay 5s"
 """A server added at run time gets none of a config server's defaults: without these, HAProxy keeps no idle
 connection to it and opens a new one for every request (a sixth of the throughput to a small replica)."""

@@ -201,3 +201,11 @@ def test_leaving_servers_are_drained_together_so_their_waits_overlap():
     assert len(drains) >= 3 and max(drains[:3]) < sent.index("shutdown sessions server replicas/replica-1")
     assert [line for line in sent if line.startswith("del server")] == [
         f"del server replicas/replica-{i}" for i in (1, 2, 3)]
+
+
+def test_every_load_balancing_policy_of_the_schema_renders(tmp_path):
+    from stix.models.service import LOAD_BALANCING
+
+    for policy in LOAD_BALANCING:
+        text = render_config(_config(tmp_path, policy=policy))
+        assert "    balance roundrobin" in text if policy == "round_robin" else "    balance leastconn" in text
