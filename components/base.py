@@ -253,6 +253,17 @@ class LoadBalancers:
 class ServiceBalancers:
     """A load balancer in front of a service's replicas (stix serve), in the service's own stack."""
 
+    serves_tls: ClassVar[bool] = False
+    """It terminates TLS with the task's key and certificate (service.tls)."""
+
+    @classmethod
+    def check_service_balancer(cls, spec: "BalancerSpec") -> None:
+        """Refuse, in one line and before a stack is previewed, what this cloud's service balancer cannot do."""
+        from stix.components.serving import refuse_tls
+
+        if not cls.serves_tls:
+            refuse_tls(spec, cls.name)  # type: ignore[attr-defined]
+
     @classmethod
     def make_service_balancer(cls, spec: "BalancerSpec", opts: Any) -> Any:
         """Declare it; the result has `endpoint` (host:port users send requests to) and may have `outputs` (a

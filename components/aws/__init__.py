@@ -99,13 +99,6 @@ class Aws(Spot, Stoppable, Buckets, LoadBalancers, ServiceBalancers, Cloud):
                                                          [i.id for i in group.instances]), opts)
 
     @classmethod
-    def check_service_balancer(cls, spec: Any) -> None:
-        """Refuse what this cloud's service balancer cannot do, before a stack is previewed."""
-        from stix.components.serving import refuse_tls
-
-        refuse_tls(spec, cls.name)
-
-    @classmethod
     def make_service_balancer(cls, spec: Any, opts: Any) -> Any:
         import pulumi
         import pulumi_aws as aws

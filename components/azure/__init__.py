@@ -113,13 +113,6 @@ class Azure(Spot, Buckets, LoadBalancers, ServiceBalancers, Cloud):
                                                              network.vnet.id, group.private_ips), opts)
 
     @classmethod
-    def check_service_balancer(cls, spec: Any) -> None:
-        """Refuse what this cloud's service balancer cannot do, before a stack is previewed."""
-        from stix.components.serving import refuse_tls
-
-        refuse_tls(spec, cls.name)
-
-    @classmethod
     def make_service_balancer(cls, spec: Any, opts: Any) -> Any:
         import pulumi
         import pulumi_azure_native as azure

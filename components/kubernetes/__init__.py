@@ -81,13 +81,6 @@ class Kubernetes(LoadBalancers, ServiceBalancers, Cloud):
         return KubernetesLoadBalancer("lb", KubernetesLoadBalancerArgs(spec), opts)
 
     @classmethod
-    def check_service_balancer(cls, spec: Any) -> None:
-        """Refuse what this cloud's service balancer cannot do, before a stack is previewed."""
-        from stix.components.serving import refuse_tls
-
-        refuse_tls(spec, cls.name)
-
-    @classmethod
     def make_service_balancer(cls, spec: Any, opts: Any) -> Any:
         import pulumi
         import pulumi_kubernetes as k8s

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 class Local(Stoppable, Buckets, ServiceBalancers, Cloud):
     name = "local"
     store = "local"
+    serves_tls = True  # HAProxy binds with the task's certificate
     uri_scheme = "local"
     store_is_local = True
     catalog = True

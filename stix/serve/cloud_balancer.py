@@ -33,9 +33,7 @@ def check_spec(spec: BalancerSpec) -> None:
     cloud = cloud_for(spec.cloud)
     if not issubclass(cloud, ServiceBalancers):
         raise UsageError(f"not supported yet: stix serve on {spec.cloud} (no service load balancer there)")
-    check = getattr(cloud, "check_service_balancer", None)
-    if check is not None:
-        check(spec)
+    cloud.check_service_balancer(spec)
 
 
 def spec_record(spec: BalancerSpec) -> dict[str, Any]:
