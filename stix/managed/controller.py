@@ -40,24 +40,35 @@ def pid_path(home: StixHome) -> Path:
 
 def ensure_controller(home: StixHome) -> None:
     """Start the controller if it is not running; cheap when it is. Call it after JobStore.submit."""
-    if _held(lock_path(home)):
-        return
     store = JobStore(home)
-    store.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    env = {**os.environ, "STIX_HOME": str(home.root)}
-    with open(store.controller_log, "a", encoding="utf-8") as out:
-        os.chmod(store.controller_log, 0o600)
-        subprocess.Popen([sys.executable, "-m", "stix.managed.controller"], stdin=subprocess.DEVNULL, stdout=out,
-                         stderr=subprocess.STDOUT, cwd=str(store.root), env=env, start_new_session=True,
-                         close_fds=True)
+    start_detached(home, lock_path(home), store.controller_log, "stix.managed.controller")
 
 
 def controller_pid(home: StixHome) -> Optional[int]:
     """The running controller's pid; None when none holds the lock."""
-    if not _held(lock_path(home)):
+    return running_pid(lock_path(home), pid_path(home))
+
+
+def start_detached(home: StixHome, lock: Path, log: Path, module: str) -> None:
+    """Start `python -m module` for this home, detached, in the lock's directory with its output in log (0600),
+    unless a process holds the lock (a controller: managed jobs', serve's)."""
+    if _held(lock):
+        return
+    lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    env = {**os.environ, "STIX_HOME": str(home.root)}
+    with open(log, "a", encoding="utf-8") as out:
+        os.chmod(log, 0o600)
+        subprocess.Popen([sys.executable, "-m", module], stdin=subprocess.DEVNULL, stdout=out,
+                         stderr=subprocess.STDOUT, cwd=str(lock.parent), env=env, start_new_session=True,
+                         close_fds=True)
+
+
+def running_pid(lock: Path, pid_file: Path) -> Optional[int]:
+    """The pid recorded beside a held lock; None when no process holds it."""
+    if not _held(lock):
         return None
     try:
-        return int(pid_path(home).read_text().strip())
+        return int(pid_file.read_text().strip())
     except (OSError, ValueError):
         return None
 

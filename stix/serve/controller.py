@@ -10,7 +10,6 @@ STIX_SERVE_IDLE_EXIT seconds (default 60). One line per event goes to the store'
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -19,7 +18,8 @@ from typing import Optional
 
 from stix import processes
 from stix.home import StixHome
-from stix.managed.controller import FAST_KEEPALIVE, ControllerLog, _group_members, _held, _seconds, _try_lock
+from stix.managed.controller import (FAST_KEEPALIVE, ControllerLog, _group_members, _seconds, _try_lock, running_pid,
+                                    start_detached)
 from stix.serve.store import ServiceStore
 
 IDLE_EXIT_ENV = "STIX_SERVE_IDLE_EXIT"
@@ -39,26 +39,12 @@ def pid_path(home: StixHome) -> Path:
 
 def ensure_controller(home: StixHome) -> None:
     """Start the controller if it is not running; cheap when it is. Call it after changing the store."""
-    if _held(lock_path(home)):
-        return
-    store = ServiceStore(home)
-    store.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    env = {**os.environ, "STIX_HOME": str(home.root)}
-    with open(store.controller_log, "a", encoding="utf-8") as out:
-        os.chmod(store.controller_log, 0o600)
-        subprocess.Popen([sys.executable, "-m", "stix.serve.controller"], stdin=subprocess.DEVNULL, stdout=out,
-                         stderr=subprocess.STDOUT, cwd=str(store.root), env=env, start_new_session=True,
-                         close_fds=True)
+    start_detached(home, lock_path(home), ServiceStore(home).controller_log, "stix.serve.controller")
 
 
 def controller_pid(home: StixHome) -> Optional[int]:
     """The running controller's pid; None when none holds the lock."""
-    if not _held(lock_path(home)):
-        return None
-    try:
-        return int(pid_path(home).read_text().strip())
-    except (OSError, ValueError):
-        return None
+    return running_pid(lock_path(home), pid_path(home))
 
 
 class Controller:
