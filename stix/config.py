@@ -29,10 +29,12 @@ PROJECT_FILE = ".stix.yaml"
 """In the current directory, else at the project's root (SkyPilot's .sky.yaml)."""
 USER_ENV = "STIX_CONFIG"
 PROJECT_ENV = "STIX_PROJECT_CONFIG"
+ORG_ENV = "STIX_ORG_CONFIG"
+"""An organisation's file (also `org_config:` in the user or project file): read last, so its values bind."""
 MAX_CONFIG_BYTES = 1024 * 1024
 
 IGNORED_KEYS: tuple[tuple[str, ...], ...] = (
-    *((key,) for key in ("workspace", "db", "serve", "spot", "admin_policy", "docker", "nvidia_gpus", "api_server",
+    *((key,) for key in ("workspace", "db", "serve", "spot", "docker", "nvidia_gpus", "api_server",
                          "active_workspace", "workspaces", "provision", "rbac", "logs", "daemons", "data", "ssh")),
     *((cloud,) for cloud in SKYPILOT_ONLY_CLOUDS),
     ("jobs", "bucket"),
@@ -49,12 +51,15 @@ NOT_IN_TASK = {
     "catalog": "set it in the user or project config file, or STIX_CATALOG_DIR",
     "jobs": "the controller serves every job; set it in the user or project config file",
     "autostop": "set the task's resources.autostop instead",
+    "admin_policy": "a task cannot choose the policy that checks it; set it in a config file",
+    "org_config": "set it in the user or project config file, or STIX_ORG_CONFIG",
+    "policy": "a task cannot choose its own guardrails; set them in a config file",
 }
 """Keys a task's `config:` may not set, and what to do instead (SkyPilot refuses allowed_clouds and jobs there too)."""
 TASK_NOT_YET = {"hooks": "lifecycle hooks"}
 """Task-only SkyPilot keys of `config:` that validate but that `up` refuses (stix.compile), with why."""
-PATH_KEYS = (("catalog", "dir"),)
-"""Paths, read relative to the file that sets them."""
+PATH_KEYS = (("catalog", "dir"), ("org_config",), ("policy", "packs"))
+"""Paths (or lists of paths), read relative to the file that sets them."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +121,31 @@ def load_config(task_config: Optional[Mapping[str, Any]] = None, project_root: O
     layers = [layer for layer in (user_layer(), project_layer(project_root)) if layer is not None]
     if task_config:
         layers.append(task_layer(task_config, task_path))
+    org = org_layer(layers)
+    if org is not None:
+        layers.append(org)
     return layered(layers)
+
+
+def org_layer(layers: list[Layer]) -> Optional[Layer]:
+    """The organisation's file: STIX_ORG_CONFIG, else the `org_config:` the project's (else the user's) file names."""
+    named = os.environ.get(ORG_ENV)
+    if named:
+        path, label = Path(named).expanduser().absolute(), ORG_ENV
+    else:
+        setting = next((layer for layer in reversed(layers) if isinstance(layer.data.get("org_config"), str)), None)
+        if setting is None:
+            return None
+        path = Path(setting.data["org_config"])
+        line, col = setting.positions.get(("org_config",), (1, 1))
+        label = f"{setting.label}:{line}:{col}: org_config"
+        if not path.exists():
+            raise ConfigError(f"{label}: {path}: no such config file")
+    layer = _file_layer(path, label, user_only_refused=True)
+    if "org_config" in layer.data:
+        line, col = layer.positions.get(("org_config", "<key>"), (1, 1))
+        raise ConfigError(f"{layer.label}:{line}:{col}: org_config: an organisation's file cannot name another")
+    return layer
 
 
 def user_config_path(home_root: Optional[Path] = None) -> Path:
@@ -288,8 +317,11 @@ def _relative_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
         parent = data
         for key in path[:-1]:
             parent = parent.get(key) if isinstance(parent, dict) else None  # type: ignore[assignment]
-        if isinstance(parent, dict) and isinstance(parent.get(path[-1]), str):
-            parent[path[-1]] = str((base / Path(parent[path[-1]]).expanduser()).resolve())
+        value = parent.get(path[-1]) if isinstance(parent, dict) else None
+        if isinstance(value, str):
+            parent[path[-1]] = _resolved(base, value)
+        elif isinstance(value, list):
+            parent[path[-1]] = [_resolved(base, item) if isinstance(item, str) else item for item in value]
     backend = data.get("backend")
     if isinstance(backend, str) and backend.startswith("file://"):
         where = Path(backend[len("file://"):]).expanduser()
@@ -298,6 +330,10 @@ def _relative_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
 
 
 # --- layering ----------------------------------------------------------------------------------
+
+
+def _resolved(base: Path, value: str) -> str:
+    return str((base / Path(value).expanduser()).resolve())
 
 
 def _kept(data: Mapping[str, Any], task: bool = False) -> dict[str, Any]:

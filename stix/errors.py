@@ -6,11 +6,11 @@ here; anything else is a bug and keeps its traceback.
 
     StixError (1)
       TaskError (2), ConfigError (2), UsageError (2), ConfirmationRequired (2), PoolError (2) > PoolHostBusy
-      NoFeasiblePlacement (3), Aborted (130)
+      NoFeasiblePlacement (3), PolicyViolations (4), Aborted (130)
       ClusterNotFound, EngineError, PrerequisiteMissing,
       ProvisionError > StackLocked, CapacityError, NoCapacity,
       NodeCommandFailed (the node's status) > SetupFailed, SSHError > HostKeyMismatch, JobError,
-      CatalogError, FetchError, NodeProcessError > AddressTaken, StorageError
+      CatalogError, FetchError, NodeProcessError > AddressTaken, StorageError, PolicyError
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ class StixError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def detail_lines(self) -> tuple[str, ...]:
+        """Lines the CLI prints after the message, each one line (none but for PolicyViolations)."""
+        return ()
 
 
 class TaskError(StixError):
@@ -150,3 +154,23 @@ class AddressTaken(NodeProcessError):
 class StorageError(StixError):
     """A bucket could not be uploaded to, fetched, or mounted on a node; the message names the bucket or
     the node and path, and the last line rclone (or apt) said."""
+
+
+class PolicyViolations(StixError):
+    """A policy pack found mandatory violations in a plan: nothing was created. The message is one line per
+    violation (the policy, the resource, what it said); exit 4 tells "the plan breaks a policy" from an error."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, violations: tuple = ()) -> None:
+        super().__init__(message)
+        self.violations = violations
+        """stix.policy.violations.Violation records."""
+
+    def detail_lines(self) -> tuple[str, ...]:
+        return tuple(StixError(v.line()).message for v in self.violations)
+
+
+class PolicyError(StixError):
+    """A policy pack could not be run (it failed to load or to start) or an admin policy failed: an error, never
+    a silent pass."""

@@ -27,8 +27,8 @@ from stix.session import Session, confirm
 from stix.spec import ClusterInfo, ClusterSpec
 from stix.storage import launch as storage
 from stix.storage.plan import plan_mounts
-from stix.stages import (LaunchRequest, Relaunch, Target, apply_stack, cluster_info, launch_plan, load_spec, preview_stack,
-                         save_spec, sized, spec_at, stack_at, target_of)
+from stix.stages import (LaunchRequest, Relaunch, Target, apply_stack, cluster_info, launch_plan, load_spec, policies_for,
+                         preview_stack, refuse_violations, save_spec, sized, spec_at, stack_at, target_of)
 
 __all__ = ["ExecRequest", "JobResult", "LaunchRequest", "Relaunch", "Session", "destroy", "drift", "exec_", "preview", "refresh",
            "set_autostop", "start", "stop", "unlock", "up"]
@@ -75,17 +75,22 @@ def preview(session: Session, request: LaunchRequest):
             return planned_preview(session, target, order)
     stack, spec, _ = stack_at(session, target, order[0], pin)
     try:
-        changes = preview_stack(session, stack, target.cluster)
+        changes = preview_stack(session, stack, target.cluster, policies_for(session, target))
         for line in storage.bucket_notes(session.home, spec, plan_mounts(target.task, spec.cloud)):
             session.note(line)
     finally:
         if new_cluster:  # the stack existed only to be previewed: leave no trace of it
-            engine_call(lambda: stack.workspace.remove_stack(target.cluster), "removing the previewed stack")
-            if stack_file is not None:
-                stack_file.unlink(missing_ok=True)
+            _forget_stack(target, stack)
     saved = load_spec(session.home, target.cluster)
     return PreviewReport(target.cluster, changes, saved.hourly_cost if saved else None, spec.hourly_cost,
                          failover=order[1:])
+
+
+def _forget_stack(target: Target, stack) -> None:
+    """Remove the stack of a cluster that was only previewed, and its stack file in a project."""
+    engine_call(lambda: stack.workspace.remove_stack(target.cluster), "removing the previewed stack")
+    if target.stack_file is not None:
+        target.stack_file.unlink(missing_ok=True)
 
 
 def up(session: Session, request: LaunchRequest) -> JobResult:
@@ -109,7 +114,12 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
     pinned = stack_file.read_bytes() if stack_file is not None and stack_file.exists() else None
     stack, spec, pin = stack_at(session, target, order[0], pin,
                                compiled=(fast.spec, fast.pin) if fast is not None else None)
-    changes = preview_stack(session, stack, target.cluster)
+    policies = policies_for(session, target)
+    changes = preview_stack(session, stack, target.cluster, policies)
+    if changes.blocked:  # refused before anything is created (buckets included); a new cluster leaves no stack
+        if session.index.get(target.cluster) is None and pinned is None:
+            _forget_stack(target, stack)
+        refuse_violations(changes, target.cluster)
     mounts = fast.mounts if fast is not None else plan_mounts(target.task, spec.cloud)
     notes = storage.bucket_notes(session.home, spec, mounts)
     for line in notes:
@@ -125,7 +135,7 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
         record(spec, idx.INIT)
         _write_pin(session, target, pin, spec)
         return apply_stack(session, stack, target.cluster, on_applied=applied,
-                           capacity_errors=cloud_for(spec.cloud).capacity_errors)
+                           capacity_errors=cloud_for(spec.cloud).capacity_errors, policies=policies)
 
     def record(spec: ClusterSpec, status: str) -> None:
         session.index.upsert(target.cluster, spec.cloud, spec.num_nodes, status, task_file, project_dir,

@@ -13,12 +13,14 @@ from stix.config import EffectiveConfig
 from stix.engine.calls import engine_call, interrupts_deferred, progress
 from stix.engine.changes import ChangeSet
 from stix.engine.events import listener
-from stix.errors import UsageError
+from stix.errors import PolicyViolations, ProvisionError, UsageError
 from stix.events import PlacementChosen, PreviewReady
 from stix.home import StixHome
 from stix.models.task import Task
 from stix.naming import default_cluster_name, validate_cluster_name
 from stix.optimizer import Candidate, Placement
+from stix.policy.packs import PlanFacts, PolicyRun, pack_failure, policy_run
+from stix.policy.violations import mandatory, violation_of
 from stix.project import Project, config_for, find_project, load_project
 from stix.session import Session
 from stix.storage.plan import plan_mounts
@@ -199,22 +201,59 @@ def _pin_for(target: Target, candidate: Candidate):
     return Pin.of(reference, candidate, resolve_image(target.task.resources.image_id, candidate.region), cidrs)
 
 
-def preview_stack(session: Session, stack, cluster: str) -> ChangeSet:
+def policies_for(session: Session, target: Target) -> PolicyRun:
+    """The policy packs that check this target's plans, with their config (limits from stix's config files, and
+    what the project's other clusters cost while up)."""
+    project = str(target.project.root) if target.project else None
+    others = sum(record.hourly_cost or 0.0 for record in session.index.all()
+                 if record.name != target.cluster and record.project == project and record.status == "UP")
+    return policy_run(target.config, target.project.root if target.project else None,
+                      session.home.root / "policy" / target.cluster, PlanFacts(others))
+
+
+def preview_stack(session: Session, stack, cluster: str, policies: Optional[PolicyRun] = None) -> ChangeSet:
+    """The engine's preview, every policy pack run on it; a preview with mandatory violations is a result
+    (ChangeSet.blocked), not an engine failure."""
     changes = ChangeSet()
+    on_change = listener(changes.add)
+
+    def on_event(event: Any) -> None:
+        on_change(event)
+        found = violation_of(event)
+        if found is not None:
+            changes.violations.append(found)
+
+    args = policies.engine_args() if policies is not None else {}
     # Refresh first, so the plan starts from what really exists: a node that died is recreated by `up`.
-    engine_call(lambda: stack.preview(on_event=listener(changes.add), refresh=True), "previewing")
+    try:
+        engine_call(lambda: stack.preview(on_event=on_event, refresh=True, **args), "previewing")
+    except ProvisionError as exc:
+        if not changes.blocked:  # the engine fails a preview its packs refused: that is the result, not an error
+            raise pack_failure(exc, policies) from None
     session.events(PreviewReady(cluster, changes))
     return changes
 
 
+def refuse_violations(changes: ChangeSet, cluster: str) -> None:
+    blocking = mandatory(changes.violations)
+    if blocking:
+        raise PolicyViolations(f"{len(blocking)} mandatory policy violation(s) in the plan of cluster {cluster}; "
+                               f"nothing was created", tuple(blocking))
+
+
 def apply_stack(session: Session, stack, cluster: str, on_applied: Optional[Callable[[], None]] = None,
-                capacity_errors: tuple[str, ...] = ()):
+                capacity_errors: tuple[str, ...] = (), policies: Optional[PolicyRun] = None):
     """on_applied records what the apply made while interrupts are still deferred: a Ctrl-C or SIGTERM
     that arrives as the engine finishes stops stix afterwards, with the index already saying UP.
-    capacity_errors: the placed cloud's patterns; a match raises CapacityError (stix.failover tries the next)."""
+    capacity_errors: the placed cloud's patterns; a match raises CapacityError (stix.failover tries the next).
+    policies: the packs the preview ran, run again by the engine on what it applies."""
+    args = policies.engine_args() if policies is not None else {}
     with interrupts_deferred(session.events, cluster, "apply"):
-        result = engine_call(lambda: stack.up(on_event=progress(session.events), refresh=True), "applying", cluster,
-                             capacity_errors)
+        try:
+            result = engine_call(lambda: stack.up(on_event=progress(session.events), refresh=True, **args),
+                                 "applying", cluster, capacity_errors)
+        except ProvisionError as exc:
+            raise pack_failure(exc, policies) from None
         if on_applied is not None:
             on_applied()
     return result.outputs

@@ -56,6 +56,8 @@ def main() -> None:
         code = app(standalone_mode=False)  # returns typer.Exit's code instead of raising it
     except StixError as exc:
         print(f"stix: error: {exc.message}", file=sys.stderr)
+        for line in exc.detail_lines():  # PolicyViolations: one line per violation, each its own
+            print(f"stix: error: {line}", file=sys.stderr)
         sys.exit(_interrupted_exit() if exc.exit_code == 130 else exc.exit_code)
     except KeyboardInterrupt:
         print("stix: terminated" if _terminated else "stix: interrupted", file=sys.stderr)

@@ -22,6 +22,13 @@ class ResourceChange:
 @dataclass
 class ChangeSet:
     changes: list[ResourceChange] = field(default_factory=list)
+    violations: list = field(default_factory=list)
+    """What the policy packs reported on the plan (stix.policy.violations.Violation), in the engine's order."""
+
+    @property
+    def blocked(self) -> bool:
+        """A mandatory violation: `up` stops before anything is created."""
+        return any(v.mandatory for v in self.violations)
 
     def counts(self) -> dict[str, int]:
         out = {op: 0 for op in (*CHANGE_OPS, "same")}

@@ -16,7 +16,10 @@ def deploy(spec: ClusterSpec) -> None:
 
     from stix.components.base import cloud_for
 
+    from stix.policy.rules import PLAN_OUTPUT, plan_output
+
     outputs = cloud_for(spec.cloud).deploy(spec)
+    pulumi.export(PLAN_OUTPUT, plan_output(spec))  # what every policy pack checks budgets and limits against
     pulumi.export("cluster_name", spec.cluster)
     pulumi.export("cloud", spec.cloud)
     pulumi.export("num_nodes", spec.num_nodes)

@@ -20,7 +20,29 @@ SHIM_NAME = "pulumi-resource-pulumi-python"
 SHIM = '#!/bin/sh\n# Runs Pulumi Python dynamic providers with the interpreter stix runs under.\nexec "${PULUMI_PYTHON_CMD:-python3}" -u -m pulumi.dynamic "$@"\n'
 
 
+ANALYZER_SHIM = r"""#!/bin/sh
+# Runs Python policy packs (PulumiPolicy.yaml, runtime: python) for the engine, as the release's
+# pulumi-analyzer-policy-python does: called in the pack's directory with the engine's address, the pack
+# ("."), then the runtime's options (-virtualenv=DIR ...). The pack's own virtualenv is used when it has
+# one; else the interpreter stix runs under, which has pulumi-policy.
+shift
+pack="$1"; shift
+python="${PULUMI_PYTHON_CMD:-python3}"
+for option in "$@"; do
+  case "$option" in
+    -virtualenv=*) venv="${option#-virtualenv=}"; [ -x "$venv/bin/python" ] && python="$venv/bin/python" ;;
+  esac
+done
+exec "$python" -u "$pack"
+"""
+ANALYZER_NAME = "policy-python"
+ANALYZER_VERSION = "1.0.0"
+"""The analyzer shim's version in the plugin cache: the engine takes the newest copy of an unversioned analyzer."""
+
+
 def ensure_shim(home: StixHome) -> Path:
+    """The dynamic-provider shim on PATH, and the policy-pack analyzer in the engine's plugin cache (found there
+    without a PATH warning, by stix's engine calls and by plain `pulumi` alike)."""
     path = home.bin_dir / SHIM_NAME
     if not path.exists() or path.read_text() != SHIM:
         home.bin_dir.mkdir(parents=True, exist_ok=True)
@@ -28,6 +50,7 @@ def ensure_shim(home: StixHome) -> Path:
         tmp.write_text(SHIM)
         tmp.chmod(0o755)
         os.replace(tmp, path)
+    _install_plugin(home, "analyzer", ANALYZER_NAME, ANALYZER_VERSION, ANALYZER_SHIM)
     return path
 
 
@@ -74,6 +97,7 @@ def plain_pulumi_env(home: StixHome) -> dict[str, str]:
     home.passphrase()
     _install_plugin(home, "language", "stix", version("stix"), LANGUAGE_HOST.format(python=sys.executable))
     _install_plugin(home, "resource", "pulumi-python", version("pulumi"), SHIM)
+    _install_plugin(home, "analyzer", ANALYZER_NAME, ANALYZER_VERSION, ANALYZER_SHIM)
     engine = find_engine()
     env = engine_env(home, engine)
     env.pop("PULUMI_CONFIG_PASSPHRASE", None)  # already in the caller's environment; never printed
