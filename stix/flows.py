@@ -83,7 +83,7 @@ def preview(session: Session, request: LaunchRequest):
             _forget_stack(target, stack)
     saved = load_spec(session.home, target.cluster)
     return PreviewReport(target.cluster, changes, saved.hourly_cost if saved else None, spec.hourly_cost,
-                         failover=order[1:])
+                         failover=order[1:], admin_changes=list(target.admin_changes))
 
 
 def _forget_stack(target: Target, stack) -> None:

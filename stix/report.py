@@ -25,6 +25,13 @@ class PreviewReport:
     """The candidates after the chosen placement, in the order failover tries them (optimizer.Candidate)."""
     planned: Optional[str] = None
     """Set when the engine could not preview (no credentials for the placed cloud): what the changes are instead."""
+    admin_changes: list[str] = field(default_factory=list)
+    """What the admin policy changed in the request (stages.Target.admin_changes)."""
+
+    @property
+    def violations(self) -> list:
+        """What the policy packs reported on the plan (stix.policy.violations.Violation)."""
+        return self.changes.violations
 
     def counts(self) -> dict[str, int]:
         counts = self.changes.counts()

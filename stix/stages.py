@@ -79,6 +79,9 @@ class Target:
     project: Optional[Project] = field(default=None)
     config: EffectiveConfig = field(default_factory=EffectiveConfig)
     """User, project and task config layered (stix.config), loaded once per request."""
+    admin_changes: tuple[str, ...] = ()
+    """What the config's admin policy changed in the request, one line each ('resources.use_spot: False -> True'),
+    shown in the preview; the request already carries the changes."""
 
     @property
     def task(self) -> Task:
