@@ -137,7 +137,7 @@ def org_layer(layers: list[Layer]) -> Optional[Layer]:
         if setting is None:
             return None
         path = Path(setting.data["org_config"])
-        line, col = setting.positions.get(("org_config",), (1, 1))
+        line, col = setting.positions.get(("org_config", "<key>"), (1, 1))
         label = f"{setting.label}:{line}:{col}: org_config"
         if not path.exists():
             raise ConfigError(f"{label}: {path}: no such config file")

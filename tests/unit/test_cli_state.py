@@ -65,7 +65,7 @@ class InterruptedApply:
         self.signum = signum
         self.workspace = None
 
-    def up(self, on_event=None, refresh=True):
+    def up(self, on_event=None, refresh=True, **policies):
         os.kill(os.getpid(), self.signum)
         return SimpleNamespace(outputs={"nodes": "..."})
 

@@ -14,7 +14,7 @@ from stix.models.config import StixConfig
 @pytest.fixture
 def files(tmp_path, monkeypatch):
     """A stix home with its user file, and a working directory outside any project, for the project file."""
-    for name in ("STIX_CONFIG", "STIX_PROJECT_CONFIG", "STIX_BACKEND", "STIX_CATALOG_DIR"):
+    for name in ("STIX_CONFIG", "STIX_PROJECT_CONFIG", "STIX_BACKEND", "STIX_CATALOG_DIR", "STIX_ORG_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     home, work = tmp_path / "home", tmp_path / "work"
     home.mkdir()
@@ -127,6 +127,9 @@ def test_only_the_user_file_sets_the_backend(files):
     ("catalog", "{dir: x}", "STIX_CATALOG_DIR"),
     ("jobs", "{controller: {resources: {cpus: 2}}}", "the controller serves every job"),
     ("autostop", "10", "resources.autostop"),
+    ("admin_policy", "mine.Lenient", "cannot choose the policy that checks it"),
+    ("policy", "{max_gpus_per_cluster: 64}", "cannot choose its own guardrails"),
+    ("org_config", "org.yaml", "STIX_ORG_CONFIG"),
 ])
 def test_a_task_config_cannot_set_machine_wide_keys(files, tmp_path, key, value, hint):
     from stix.loader import load_task
@@ -344,3 +347,48 @@ def test_allowed_clouds_without_the_controllers_cloud_names_the_controller(files
         f"allowed_clouds is aws, gcp ({user}); add local to allowed_clouds, move the controller with "
         f"jobs.controller.resources.infra or STIX_JOBS_CONTROLLER_INFRA, or run it on this machine with "
         f"STIX_JOBS_CONTROLLER=local")
+
+
+def test_an_organisation_file_is_read_last_so_its_values_bind(files, tmp_path):
+    user, project = files
+    org = tmp_path / "org" / "org.yaml"
+    org.parent.mkdir()
+    org.write_text("allowed_clouds: [aws]\nadmin_policy: org_rules.Guard\n"
+                   "policy:\n  max_hourly_cost_per_cluster: 10\n  packs: [packs/cost]\n")
+    user.write_text(f"org_config: {org}\nallowed_clouds: [gcp]\nadmin_policy: mine.Lenient\n"
+                    "policy: {max_hourly_cost_per_cluster: 1000, max_gpus_per_cluster: 8}\n")
+    project.write_text("allowed_clouds: [azure]\n")
+    config = load_config({"aws": {"ssh_user": "ubuntu"}})
+    assert config.values.allowed_clouds == ["aws"]
+    assert config.values.admin_policy == "org_rules.Guard" and config.source("admin_policy") == str(org)
+    assert config.values.policy.max_hourly_cost_per_cluster == 10
+    assert config.values.policy.max_gpus_per_cluster == 8  # what the org leaves alone stays the user's
+    assert config.values.policy.packs == [str(org.parent / "packs" / "cost")]  # relative to the org file
+
+
+def test_the_org_config_environment_wins_over_the_file_that_names_one(files, tmp_path, monkeypatch):
+    user, _ = files
+    named, chosen = tmp_path / "named.yaml", tmp_path / "chosen.yaml"
+    named.write_text("admin_policy: named.Policy\n")
+    chosen.write_text("admin_policy: chosen.Policy\n")
+    user.write_text(f"org_config: {named}\n")
+    monkeypatch.setenv("STIX_ORG_CONFIG", str(chosen))
+    assert load_config().values.admin_policy == "chosen.Policy"
+
+
+@pytest.mark.parametrize("org_body, expected", [
+    (None, r"config.yaml:1:1: org_config: .*missing.yaml: no such config file$"),
+    ("org_config: other.yaml\n", r"missing.yaml:1:1: org_config: an organisation's file cannot name another$"),
+    ("backend: s3://b\n", r"missing.yaml:1:1: backend: set it in the user config file"),
+    ("policy: {max_gpus_per_cluster: -1}\n", r"missing.yaml:1:\d+: policy.max_gpus_per_cluster: "),
+    ("admin_policy: not a class\n", r"missing.yaml:1:\d+: admin_policy: .*must name a class as module.Class"),
+])
+def test_organisation_file_errors_are_one_line_naming_the_file(files, tmp_path, org_body, expected):
+    user, _ = files
+    org = tmp_path / "missing.yaml"
+    if org_body is not None:
+        org.write_text(org_body)
+    user.write_text(f"org_config: {org}\n")
+    with pytest.raises(ConfigError, match=expected) as caught:
+        load_config()
+    assert "\n" not in caught.value.message
