@@ -305,10 +305,10 @@ def _redacted(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _leaves(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    """Dotted keys and values; a mapping is walked into (an empty one is a value), a list is one value."""
+    """Dotted keys and values; a mapping is walked into (an empty one has none), a list is one value."""
     out: list[tuple[str, Any]] = []
     for key, value in data.items():
-        if isinstance(value, Mapping) and value:
+        if isinstance(value, Mapping):
             out.extend(_leaves(value, f"{prefix}{key}."))
         else:
             out.append((f"{prefix}{key}", value))

@@ -267,8 +267,8 @@ def exec_(session: Session, request: ExecRequest) -> JobResult:
     from stix.ssh.runner import ClusterConnections
 
     validate_cluster_name(request.cluster)
-    info = cluster_jobs.load_info(session.home, request.cluster)
     task = _policed_exec(session, request)
+    info = cluster_jobs.load_info(session.home, request.cluster)
     check_runnable(task, info.cloud)
     if task.num_nodes > len(info.nodes):
         raise UsageError(f"num_nodes {task.num_nodes} is more than cluster {request.cluster}'s {len(info.nodes)} nodes")

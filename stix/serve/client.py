@@ -168,7 +168,7 @@ def up(session: Session, task: TaskLike, name: Optional[str] = None, yes: bool =
     service and start the controller; returns the recorded service (its endpoint set)."""
     request = task if isinstance(task, ServeRequest) else load_request(task, overrides)
     name = service_name(name, request.task)
-    request = _policed(session, request, name)
+    request = policed(session, request, name)
     store = ServiceStore(session.home)
     _check_free(store, name)
     placement = plan_replicas(session.home, request)
@@ -207,7 +207,7 @@ def up(session: Session, task: TaskLike, name: Optional[str] = None, yes: bool =
     return record
 
 
-def _policed(session: Session, request: ServeRequest, name: str) -> ServeRequest:
+def policed(session: Session, request: ServeRequest, name: str) -> ServeRequest:
     """The task as the config's admin policy returns it (stix.admin_policy; no request options, as SkyPilot's
     services), before anything is planned; what it changed is noted."""
     from stix.admin_policy import apply_admin_policy

@@ -210,13 +210,17 @@ def test_the_organisation_files_policy_binds_over_the_users(env, tmp_path, monke
 
 
 def test_the_policy_module_is_found_in_the_project(env, tmp_path, monkeypatch):
-    project = tmp_path / "proj"
-    (project / "policies_lib").mkdir(parents=True)
-    (project / ".stix.yaml").write_text("")
-    name = mutating(project, "task.resources.use_spot = True\n")
-    monkeypatch.setenv("STIX_PROJECT_CONFIG", str(project / ".stix.yaml"))
-    (project / ".stix.yaml").write_text(f"admin_policy: {name}\n")
-    monkeypatch.chdir(project)
+    """The user's file names the policy; its module lives in the project (not beside the file) and is found there."""
+    from stix.project import init_project
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    init_project(root)
+    name = mutating(root, "task.resources.use_spot = True\n")
+    (env / "config.yaml").write_text(f"admin_policy: {name}\n")
+    with pytest.raises(PolicyError, match="no module named"):  # outside the project (an import is kept once made)
+        target_of(LaunchRequest(task()))
+    monkeypatch.chdir(root)
     assert target_of(LaunchRequest(task())).task.resources.use_spot is True
 
 
@@ -229,3 +233,72 @@ def test_the_interface_keeps_skypilots_names_and_shapes():
     request = UserRequest(task(), {}, None)
     assert Keep.validate_and_mutate(request).task is request.task and request.at_client_side
     assert issubclass(UserRequestRejectedByPolicy, Exception)
+
+
+# --- the other requests: exec, jobs launch, serve up ----------------------------------------------------------
+
+REJECT_ALL = """
+class Policy(AdminPolicy):
+    @classmethod
+    def validate_and_mutate(cls, user_request):
+        raise UserRequestRejectedByPolicy("not today")
+"""
+
+
+def session(env: Path):
+    from stix.home import StixHome
+    from stix.session import Session
+
+    notes: list[str] = []
+    return Session(StixHome.from_env(), lambda event: notes.append(getattr(event, "text", "")), None), notes
+
+
+def test_exec_runs_the_policy_before_the_cluster_is_reached(env):
+    from stix.errors import ClusterNotFound
+    from stix.flows import ExecRequest, exec_
+
+    (env / "config.yaml").write_text(f"admin_policy: {policy_file(env, REJECT_ALL)}\n")
+    with pytest.raises(PolicyViolations) as caught:
+        exec_(session(env)[0], ExecRequest("c1", task()))
+    assert caught.value.violations[0].resource == "c1"
+    name = mutating(env, "task.update_envs({'TEAM': 'ml'})")
+    (env / "config.yaml").write_text(f"admin_policy: {name}\n")
+    run, notes = session(env)
+    with pytest.raises(ClusterNotFound):  # the policy ran (and said what it changed) before the cluster was looked up
+        exec_(run, ExecRequest("c1", task()))
+    assert notes == ["Admin policy changed envs.TEAM: None -> ml"]
+
+
+def test_jobs_launch_runs_the_policy_on_each_task_before_anything_is_recorded(env):
+    from stix.managed.client import ManagedLaunch, launch, policed
+    from stix.managed.store import JobStore
+
+    run, notes = session(env)
+    (env / "config.yaml").write_text(f"admin_policy: {mutating(env, 'assert options is None; task.resources.use_spot = True')}\n")
+    changed = policed(run, ManagedLaunch((task(), task()), "job", "<sdk>"))
+    assert [t.resources.use_spot for t in changed.tasks] == [True, True]
+    assert notes == ["Admin policy changed resources.use_spot: None -> True"] * 2
+    (env / "config.yaml").write_text(f"admin_policy: {policy_file(env, REJECT_ALL)}\n")
+    with pytest.raises(PolicyViolations) as caught:
+        launch(run, ManagedLaunch((task(),), "job", "<sdk>", yes=True))
+    assert caught.value.violations[0].resource == "job"
+    assert JobStore(run.home).all() == []
+
+
+def test_serve_up_runs_the_policy_before_anything_is_planned(env):
+    from stix.serve.client import load_request, policed, up
+    from stix.serve.store import ServiceStore
+
+    served = Task.model_validate({"name": "svc", "resources": {"infra": "local", "ports": 8080},
+                                  "service": {"readiness_probe": "/", "replicas": 1}, "run": "serve"})
+    run, notes = session(env)
+    (env / "config.yaml").write_text(
+        f"admin_policy: {mutating(env, 'assert options is None; task.service.replicas = 2')}\n")
+    changed = policed(run, load_request(served), "svc")
+    assert changed.task.service.replicas == 2 and changed.spec.policy.min_replicas == 2
+    assert notes == ["Admin policy changed service.replicas: 1 -> 2"]
+    (env / "config.yaml").write_text(f"admin_policy: {policy_file(env, REJECT_ALL)}\n")
+    with pytest.raises(PolicyViolations) as caught:
+        up(run, served, "svc", yes=True)
+    assert caught.value.violations[0].resource == "svc"
+    assert ServiceStore(run.home).all() == []
