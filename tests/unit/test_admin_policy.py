@@ -302,3 +302,19 @@ def test_serve_up_runs_the_policy_before_anything_is_planned(env):
         up(run, served, "svc", yes=True)
     assert caught.value.violations[0].resource == "svc"
     assert ServiceStore(run.home).all() == []
+
+
+def test_the_readme_example_policy_works_as_it_says(env):
+    from tests.conftest import REPO
+
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## Admin policies"):]
+    start = section.index("```python\n") + len("```python\n")
+    (env / "policies_lib.py").write_text(section[start:section.index("```\n", start)])
+    (env / "config.yaml").write_text("admin_policy: policies_lib.Guard\n")
+    found = target_of(LaunchRequest(task(), "c1"))
+    assert found.task.resources.use_spot is True and found.task.resources.labels == {"team": "ml"}
+    assert found.request.idle_minutes == 30
+    big = Task.model_validate({"num_nodes": 9, "resources": {"infra": "local"}, "run": "x"})
+    with pytest.raises(PolicyViolations, match="more than 8 nodes needs approval"):
+        target_of(LaunchRequest(big, "c1"))
