@@ -30,9 +30,10 @@ import copy
 import importlib
 import json
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Iterable, Iterator, Mapping, Optional
 
 from pydantic import BaseModel, ValidationError
 
@@ -128,22 +129,18 @@ def load_policy(config: EffectiveConfig, project_root: Optional[Path] = None) ->
     source = config.source("admin_policy")
     where = f"{source}: admin_policy {named}"
     module_name, _, class_name = named.rpartition(".")
-    dirs = [str(d) for d in (project_root, _directory_of(source)) if d is not None]
-    saved = list(sys.path)
-    sys.path[:0] = [d for d in dirs if d not in sys.path]
+    dirs = _search_dirs(config, project_root)
     try:
-        importlib.invalidate_caches()
-        module = importlib.import_module(module_name)
+        with _importable(dirs):
+            importlib.invalidate_caches()
+            module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
-            looked = ", ".join(dirs) or "the installed packages"
-            raise PolicyError(f"{where}: no module named {exc.name!r} (looked in {looked} and the installed "
-                              f"packages)") from None
+            looked = ", ".join([*dirs, "the installed packages"])
+            raise PolicyError(f"{where}: no module named {exc.name!r} (looked in {looked})") from None
         raise PolicyError(f"{where}: importing {module_name} failed: {_said(exc)}") from None
     except Exception as exc:  # noqa: BLE001 - whatever the admin's module raises is its error, told in one line
         raise PolicyError(f"{where}: importing {module_name} failed: {_said(exc)}") from None
-    finally:
-        sys.path[:] = saved
     found = getattr(module, class_name, None)
     if found is None:
         raise PolicyError(f"{where}: module {module_name} has no {class_name!r}")
@@ -165,7 +162,8 @@ def apply_admin_policy(config: EffectiveConfig, project_root: Optional[Path], ta
     handed = Config(copy.deepcopy(dict(config.raw)))
     request = UserRequest(task.model_copy(deep=True), handed, replace(options) if options is not None else None)
     try:
-        result = policy.validate_and_mutate(request)
+        with _importable(_search_dirs(config, project_root)):  # for what the policy imports as it runs
+            result = policy.validate_and_mutate(request)
     except UserRequestRejectedByPolicy as exc:
         from stix.policy.violations import MANDATORY, Violation
 
@@ -178,10 +176,7 @@ def apply_admin_policy(config: EffectiveConfig, project_root: Optional[Path], ta
     if not isinstance(result, MutatedUserRequest):
         raise PolicyError(f"{where}: returned {type(result).__name__}, expected a MutatedUserRequest")
     new_task = _revalidated(where, task, result.task)
-    new_options = result.request_options if result.request_options is not None else request.request_options
-    if new_options is not None and not isinstance(new_options, RequestOptions):
-        raise PolicyError(f"{where}: returned request_options of type {type(new_options).__name__}, "
-                          f"expected RequestOptions")
+    new_options = _options(where, options, result.request_options or request.request_options)
     new_config = config
     if new_task.config != task.config:
         new_config = _loaded(where, new_task, project_root, task_path)
@@ -192,7 +187,7 @@ def apply_admin_policy(config: EffectiveConfig, project_root: Optional[Path], ta
         new_config = _config_from(where, policy.__name__, returned, new_config)
     changes = _task_changes(task, new_task) + _option_changes(options, new_options) + \
         _config_changes(config, new_config)
-    return Applied(new_task, new_config, new_options, tuple(changes))
+    return Applied(new_task, new_config, new_options, tuple(dict.fromkeys(changes)))  # a task's config: shows once
 
 
 # --- what came back --------------------------------------------------------------------------------------
@@ -218,6 +213,23 @@ def _revalidated(where: str, original: Task, returned: Any) -> Task:
         except StixError as exc:
             raise PolicyError(f"{where}: the task it returned does not validate: {exc.message}") from None
     return task
+
+
+def _options(where: str, handed: Optional[RequestOptions], returned: Any) -> Optional[RequestOptions]:
+    """The request options to go on with: the returned ones, checked (the handed ones if a policy dropped them)."""
+    if handed is None:
+        return None
+    if returned is None:
+        return handed
+    if not isinstance(returned, RequestOptions):
+        raise PolicyError(f"{where}: returned request_options of type {type(returned).__name__}, expected RequestOptions")
+    idle = returned.idle_minutes_to_autostop
+    if idle is not None and (isinstance(idle, bool) or not isinstance(idle, (int, float)) or idle < 0):
+        raise PolicyError(f"{where}: request_options.idle_minutes_to_autostop {idle!r}: expected a number of minutes "
+                          f"(0 or more) or None")
+    if not isinstance(returned.down, bool):
+        raise PolicyError(f"{where}: request_options.down {returned.down!r}: expected True or False")
+    return replace(handed, idle_minutes_to_autostop=idle, down=returned.down)
 
 
 def _written(value: Any) -> Any:
@@ -326,6 +338,22 @@ def _shown(value: Any) -> str:
 def _said(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _search_dirs(config: EffectiveConfig, project_root: Optional[Path]) -> list[str]:
+    found = (project_root, _directory_of(config.source("admin_policy")))
+    return list(dict.fromkeys(str(d) for d in found if d is not None))
+
+
+@contextmanager
+def _importable(dirs: list[str]) -> Iterator[None]:
+    """dirs first on sys.path for a while (then sys.path as it was)."""
+    saved = list(sys.path)
+    sys.path[:0] = [d for d in dirs if d not in sys.path]
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
 
 
 def _directory_of(source: str) -> Optional[Path]:

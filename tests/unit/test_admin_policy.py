@@ -164,6 +164,11 @@ BROKEN = {
                                  "the task it returned does not validate: resources.autostop"),
     "num_nodes invalid": (lambda d: mutating(d, "task = task.model_copy(update={'num_nodes': 0})\n"),
                           "the task it returned does not validate: num_nodes: Input should be greater than or equal"),
+    "bad autostop option": (lambda d: mutating(d, "options.idle_minutes_to_autostop = '30m'\n"),
+                            "request_options.idle_minutes_to_autostop '30m': expected a number of minutes"),
+    "bad down option": (lambda d: mutating(d, "options.down = 'yes'\n"), "request_options.down 'yes'"),
+    "a task config naming a policy": (lambda d: mutating(d, "task.config = {'admin_policy': 'x.Y'}\n"),
+                                      "config.admin_policy: cannot be set in a task"),
     "config no longer validates": (lambda d: mutating(d, "user_request.skypilot_config['allowed_clouds'] = 7\n"),
                                    "the config it returned does not validate"),
 }
@@ -318,3 +323,18 @@ def test_the_readme_example_policy_works_as_it_says(env):
     big = Task.model_validate({"num_nodes": 9, "resources": {"infra": "local"}, "run": "x"})
     with pytest.raises(PolicyViolations, match="more than 8 nodes needs approval"):
         target_of(LaunchRequest(big, "c1"))
+
+
+def test_a_task_config_the_policy_sets_is_layered_like_the_files(env):
+    found = target(env, mutating(env, "task.config = {'aws': {'labels': {'team': 'ml'}}}\n"))
+    assert found.config.section("aws").labels == {"team": "ml"}
+    assert found.admin_changes == ("config.aws.labels.team: None -> ml",)
+
+
+def test_what_the_policy_imports_while_it_runs_is_found_beside_it(env):
+    (env / "policy_helpers_late.py").write_text("TEAM = 'late'\n")
+    found = target(env, mutating(env, """
+        import policy_helpers_late
+        task.resources.labels = {"team": policy_helpers_late.TEAM}
+        """))
+    assert found.task.resources.labels == {"team": "late"}
