@@ -11,6 +11,8 @@ here; anything else is a bug and keeps its traceback.
       ProvisionError > StackLocked, CapacityError, NoCapacity,
       NodeCommandFailed (the node's status) > SetupFailed, SSHError > HostKeyMismatch, JobError,
       CatalogError, FetchError, NodeProcessError > AddressTaken, StorageError, PolicyError
+    UserRequestRejectedByPolicy (an Exception, not a StixError: what an admin policy raises to refuse a request,
+      SkyPilot's name; stix.admin_policy reports it as PolicyViolations)
 """
 
 from __future__ import annotations
@@ -174,3 +176,7 @@ class PolicyViolations(StixError):
 class PolicyError(StixError):
     """A policy pack could not be run (it failed to load or to start) or an admin policy failed: an error, never
     a silent pass."""
+
+
+class UserRequestRejectedByPolicy(Exception):
+    """Raised by an admin policy (stix.admin_policy, which re-exports it) to refuse a request with a message."""

@@ -58,7 +58,8 @@ def preview(session: Session, request: LaunchRequest):
     """Plan without changing anything; returns a PreviewReport."""
     from stix.report import PreviewReport
 
-    target = target_of(request)
+    target = target_of(request, dryrun=True)
+    _note_admin_changes(session, target.admin_changes)
     stack_file = target.stack_file
     new_cluster = session.index.get(target.cluster) is None and not (stack_file and stack_file.exists())
     placement, pin = launch_plan(session, target)
@@ -86,6 +87,11 @@ def preview(session: Session, request: LaunchRequest):
                          failover=order[1:], admin_changes=list(target.admin_changes))
 
 
+def _note_admin_changes(session: Session, changes) -> None:
+    for line in changes:
+        session.note(f"Admin policy changed {line}")
+
+
 def _forget_stack(target: Target, stack) -> None:
     """Remove the stack of a cluster that was only previewed, and its stack file in a project."""
     engine_call(lambda: stack.workspace.remove_stack(target.cluster), "removing the previewed stack")
@@ -99,6 +105,8 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
     from stix.ssh.runner import ClusterConnections
 
     target = target_of(request)
+    request = target.request  # as the admin policy returned it (autostop, down)
+    _note_admin_changes(session, target.admin_changes)
     missing = target.task.required_unset()
     if missing:
         raise UsageError(f"the task needs values at up: {', '.join(missing)}")
@@ -259,8 +267,8 @@ def exec_(session: Session, request: ExecRequest) -> JobResult:
     from stix.ssh.runner import ClusterConnections
 
     validate_cluster_name(request.cluster)
+    task = _policed_exec(session, request)
     info = cluster_jobs.load_info(session.home, request.cluster)
-    task = request.task
     check_runnable(task, info.cloud)
     if task.num_nodes > len(info.nodes):
         raise UsageError(f"num_nodes {task.num_nodes} is more than cluster {request.cluster}'s {len(info.nodes)} nodes")
@@ -276,6 +284,18 @@ def exec_(session: Session, request: ExecRequest) -> JobResult:
     with ClusterConnections(job_info) as conns:
         _report_sync(session, sync_workdir(conns, task.workdir, task_values(task), session.note))
         return _run_job(session, conns, job_info, task, demand, context, request.detach)
+
+
+def _policed_exec(session: Session, request: ExecRequest) -> Task:
+    """The task as the config's admin policy returns it (stix.admin_policy), before anything reaches the cluster."""
+    from stix.admin_policy import RequestOptions, apply_admin_policy
+    from stix.project import config_for, find_project
+
+    project = find_project()
+    applied = apply_admin_policy(config_for(request.task, None, project), project.root if project else None,
+                                 request.task, RequestOptions(request.cluster, None, False, False), request.cluster)
+    _note_admin_changes(session, applied.changes)
+    return applied.task
 
 
 def _report_sync(session: Session, sent: list[int], what: str = "Workdir") -> None:

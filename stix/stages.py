@@ -3,7 +3,7 @@ project) -> compile (spec) -> open the stack -> preview -> apply; and the record
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -92,9 +92,23 @@ class Target:
         return self.project.stack_file(self.cluster) if self.project else None
 
 
-def target_of(request: LaunchRequest) -> Target:
+def target_of(request: LaunchRequest, dryrun: bool = False) -> Target:
+    """The request resolved here, after the config's admin policy (stix.admin_policy) checked and perhaps rewrote
+    it: the Target carries the task, config, idle_minutes and down it returned, and one line per change.
+    dryrun: a preview (the policy's RequestOptions.dryrun)."""
+    from stix.admin_policy import RequestOptions, apply_admin_policy
+
     project = find_project()
-    return Target(request, request.cluster_name, project, config_for(request.task, request.task_path, project))
+    config = config_for(request.task, request.task_path, project)
+    cluster = request.cluster_name
+    options = RequestOptions(cluster, request.idle_minutes, request.down, dryrun)
+    applied = apply_admin_policy(config, project.root if project else None, request.task, options, cluster,
+                                 request.task_path)
+    if applied.task is not request.task:  # the cluster keeps its name even if the policy renamed the task
+        assert applied.options is not None
+        request = replace(request, task=applied.task, cluster=cluster, idle_minutes=applied.options.idle_minutes_to_autostop,
+                          down=applied.options.down)
+    return Target(request, cluster, project, applied.config, applied.changes)
 
 
 def cluster_project(session: Session, cluster: str) -> Optional[Project]:

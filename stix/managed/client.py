@@ -156,6 +156,7 @@ def launch(session: Session, request: ManagedLaunch) -> int:
     """Precheck, show each task's placement, confirm, submit; returns the managed job's id."""
     from stix.render import managed_placement_line
 
+    request = policed(session, request)
     planned = precheck(session.home, request)
     for p in planned:
         session.note(managed_placement_line(p.index, p.task.name, p.placement, len(planned)))
@@ -167,6 +168,27 @@ def launch(session: Session, request: ManagedLaunch) -> int:
 
 
 # --- queue ---------------------------------------------------------------------------------------
+
+
+def policed(session: Session, request: ManagedLaunch) -> ManagedLaunch:
+    """Each task as the config's admin policy returns it (stix.admin_policy; no request options, as SkyPilot's
+    jobs), before anything is planned or recorded; what it changed is noted."""
+    from dataclasses import replace
+
+    from stix.admin_policy import apply_admin_policy
+    from stix.project import config_for, find_project
+
+    project = find_project()
+    path = Path(request.label)
+    task_path = path if path.is_file() else None
+    tasks = []
+    for task in request.tasks:
+        applied = apply_admin_policy(config_for(task, task_path, project), project.root if project else None, task,
+                                     None, request.name, task_path)
+        for line in applied.changes:
+            session.note(f"Admin policy changed {line}")
+        tasks.append(applied.task)
+    return replace(request, tasks=tuple(tasks))
 
 
 def queue_rows(store: JobStore, all_jobs: bool = False, skip_finished: bool = False,

@@ -168,6 +168,7 @@ def up(session: Session, task: TaskLike, name: Optional[str] = None, yes: bool =
     service and start the controller; returns the recorded service (its endpoint set)."""
     request = task if isinstance(task, ServeRequest) else load_request(task, overrides)
     name = service_name(name, request.task)
+    request = policed(session, request, name)
     store = ServiceStore(session.home)
     _check_free(store, name)
     placement = plan_replicas(session.home, request)
@@ -204,6 +205,26 @@ def up(session: Session, task: TaskLike, name: Optional[str] = None, yes: bool =
     record = store.get(name)
     assert record is not None
     return record
+
+
+def policed(session: Session, request: ServeRequest, name: str) -> ServeRequest:
+    """The task as the config's admin policy returns it (stix.admin_policy; no request options, as SkyPilot's
+    services), before anything is planned; what it changed is noted."""
+    from stix.admin_policy import apply_admin_policy
+    from stix.project import config_for, find_project
+
+    project = find_project()
+    path = Path(request.label)
+    task_path = path if path.is_file() else None
+    applied = apply_admin_policy(config_for(request.task, task_path, project), project.root if project else None,
+                                 request.task, None, name, task_path)
+    if applied.task is request.task:
+        return request
+    for line in applied.changes:
+        session.note(f"Admin policy changed {line}")
+    spec = request.spec if applied.task.service == request.task.service else \
+        service_spec(applied.task, where=request.label)
+    return replace(request, task=applied.task, spec=spec)
 
 
 def _show_changes(session: Session, name: str, changes: ChangeSet) -> None:
