@@ -129,3 +129,58 @@ def test_packs_lists_each_pack_and_where_it_was_named(stix, stix_home, tmp_path)
     assert listed[1]["directory"] == str(extra.resolve())
     text = stix("policy", "packs")
     assert text.returncode == 0 and "stix-guardrails" in text.stdout and "org-rules" in text.stdout
+
+
+def test_the_readme_guardrails_example_is_a_valid_config_file(tmp_path, monkeypatch):
+    from stix.config import load_config
+    from stix.policy.packs import builtin_config
+    from tests.conftest import REPO
+
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## Guardrails"):]
+    example = section[section.index("```yaml\n") + len("```yaml\n"):section.index("```\n", section.index("```yaml"))]
+    (tmp_path / "org.yaml").write_text("{}\n")
+    (tmp_path / "config.yaml").write_text(example.replace("/etc/stix/org.yaml", str(tmp_path / "org.yaml")))
+    for name in ("STIX_PROJECT_CONFIG", "STIX_ORG_CONFIG", "STIX_BACKEND", "STIX_CATALOG_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STIX_CONFIG", str(tmp_path / "config.yaml"))
+    monkeypatch.chdir(tmp_path)
+    config = load_config()
+    assert config.values.policy is not None and config.values.policy.packs == [str(tmp_path.parent / "shared" / "policies" / "finops")]
+    body = builtin_config(config)
+    assert body["max-hourly-cost-per-cluster"] == {"limit": 50}
+    assert body["allowed-regions"] == {"regions": ["us-east-1", "us-west-2"], "enforcementLevel": "disabled"}
+
+
+def test_preview_shows_what_the_admin_policy_changed(stix_home, tmp_path, monkeypatch, engine):
+    """The admin policy's changes (stages.Target.admin_changes, set by stix.admin_policy through target_of) reach
+    the text, json and markdown previews and `stix policy check`; the engine preview is the real one."""
+    import dataclasses
+    import os
+
+    from typer.testing import CliRunner
+
+    from stix import cli, flows
+
+    real = flows.target_of
+    monkeypatch.setattr(flows, "target_of", lambda request: dataclasses.replace(
+        real(request), admin_changes=("resources.use_spot: False -> True", "labels.team: None -> 'ml'")))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.yaml").write_text(TASK)
+    saved = dict(os.environ)  # the engine's settings that open_stack puts in this process's environment
+    try:
+        text = CliRunner().invoke(cli.app, ["preview", "t.yaml"])
+        as_json = CliRunner().invoke(cli.app, ["preview", "t.yaml", "--format", "json"])
+        markdown = CliRunner().invoke(cli.app, ["preview", "t.yaml", "--format", "markdown"])
+        checked = CliRunner().invoke(cli.app, ["policy", "check", "t.yaml", "--format", "json"])
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert text.exit_code == 0, text.output
+    assert "Admin policy changed the request:\n  resources.use_spot: False -> True\n  labels.team: None -> 'ml'\n" \
+        in text.output
+    assert text.output.index("Plan: 3 to create") < text.output.index("Admin policy changed")
+    assert json.loads(as_json.output)["admin_changes"] == ["resources.use_spot: False -> True", "labels.team: None -> 'ml'"]
+    assert "#### Admin policy changed\n\n- `resources.use_spot: False -> True`\n- `labels.team: None -> 'ml'`" \
+        in markdown.output
+    assert json.loads(checked.output)["clusters"][0]["admin_changes"][0] == "resources.use_spot: False -> True"
