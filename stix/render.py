@@ -58,6 +58,46 @@ def print_preview(console: Console, cluster: str, changes: ChangeSet) -> None:
     if changes.changes:
         console.print(preview_table(cluster, changes))
     console.print(summary_line(changes))
+    print_violations(console, changes.violations)
+
+
+LEVEL_STYLE = {"mandatory": "bold red", "advisory": "yellow", "disabled": "dim"}
+
+
+def violations_table(violations: list) -> Table:
+    """What the policy packs reported (stix.policy.violations.Violation), mandatory first and in red."""
+    table = Table(title="Policy violations", title_justify="left")
+    for column in ("LEVEL", "POLICY", "RESOURCE", "MESSAGE"):
+        table.add_column(column, overflow="fold")  # a policy's or resource's name is never cut short
+    for violation in sorted(violations, key=lambda v: not v.mandatory):
+        style = LEVEL_STYLE.get(violation.level, "")
+        table.add_row(Text(violation.level, style=style), Text(f"{violation.pack}/{violation.policy}", style=style),
+                      Text(f"{violation.type} {violation.resource}".strip()), Text(violation.message))
+    return table
+
+
+def violations_line(violations: list) -> str:
+    blocking = sum(1 for v in violations if v.mandatory)
+    if not violations:
+        return "No policy violations."
+    verdict = "`stix up` refuses this plan" if blocking else "advisory only: `stix up` goes ahead"
+    return f"Policy: {blocking} mandatory, {len(violations) - blocking} advisory violation(s); {verdict}."
+
+
+def print_violations(console: Console, violations: list) -> None:
+    """After the changes: nothing when the packs were silent."""
+    if violations:
+        console.print(violations_table(violations))
+        console.print(violations_line(violations), style="red" if any(v.mandatory for v in violations) else "yellow",
+                      markup=False, highlight=False)
+
+
+def print_admin_changes(console: Console, changes: list[str]) -> None:
+    """What the config's admin policy changed in the request (stages.Target.admin_changes), one line each."""
+    if changes:
+        console.print("Admin policy changed the request:", style="bold", markup=False, highlight=False)
+        for line in changes:
+            console.print(f"  {line}", markup=False, highlight=False)
 
 
 def age(seconds: float) -> str:

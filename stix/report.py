@@ -49,6 +49,9 @@ class PreviewReport:
             "failover": [{"cloud": c.cloud, "region": c.region, "zone": c.zone, "instance_type": c.instance_type,
                           "accelerators": c.accelerators, "spot": c.spot, "cost_per_hour": c.hourly_cost}
                          for c in self.failover],
+            "blocked": self.changes.blocked,
+            "violations": [v.to_dict() for v in self.violations],
+            "admin_changes": list(self.admin_changes),
         }
 
     def to_markdown(self, limit: int = MARKDOWN_LIMIT) -> str:
@@ -63,10 +66,60 @@ class PreviewReport:
             named = labels(self.failover)
             more = f" (+{len(named) - FAILOVER_SHOWN} more)" if len(named) > FAILOVER_SHOWN else ""
             head[-1:-1] = ["", f"Failover order if capacity is refused: {', '.join(f'`{n}`' for n in named[:FAILOVER_SHOWN])}{more}"]
+        if self.violations:
+            head[-1:-1] = ["", policy_verdict(self.violations)]
         rows = ["| op | type | name | changed |", "|---|---|---|---|"]
         rows += [f"| {c.op} | `{c.type}` | `{c.name}` | {', '.join(f'`{d}`' for d in c.diffs)} |"
                  for c in self.changes.changes if c.op != "same"]
-        return _fit(head, rows, limit)
+        return _fit(head, rows, limit, before=[violation_section(self.violations), admin_section(self.admin_changes)])
+
+
+def policy_verdict(violations: list) -> str:
+    """One markdown line: how many violations of each level, and whether `stix up` refuses the plan."""
+    blocking = sum(1 for v in violations if v.mandatory)
+    verdict = "`stix up` refuses this plan" if blocking else "advisory only: `stix up` goes ahead"
+    return f"**Policy: {blocking} mandatory, {len(violations) - blocking} advisory violation(s)**: {verdict}"
+
+
+def violation_section(violations: list) -> list[str]:
+    """The "Policy violations" table (mandatory first), or nothing when there are none."""
+    if not violations:
+        return []
+    ordered = sorted(violations, key=lambda v: not v.mandatory)
+    return ["#### Policy violations", "", "| level | policy | resource | message |", "|---|---|---|---|",
+            *(f"| {'**mandatory**' if v.mandatory else v.level} | `{v.pack}/{v.policy}` | `{v.type}` `{v.resource}` | "
+              f"{_cell(v.message)} |" for v in ordered), ""]
+
+
+def admin_section(changes: list[str]) -> list[str]:
+    if not changes:
+        return []
+    return ["#### Admin policy changed", "", *(f"- `{_code(line)}`" for line in changes), ""]
+
+
+def _code(text: str) -> str:
+    """Text kept inside one inline code span on one line."""
+    return " ".join(str(text).replace("`", "'").split())
+
+
+def _cell(text: str) -> str:
+    """Text kept inside one markdown table cell: no pipe ends it, no newline breaks the row."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def policy_check_markdown(checks: list, limit: int = MARKDOWN_LIMIT) -> str:
+    """`stix policy check --format markdown` (checks: stix.policy.check.PolicyCheck): one section per cluster."""
+    blocking = sum(1 for check in checks for v in check.violations if v.mandatory)
+    head = [f"### stix policy check: {len(checks)} cluster(s), {blocking} mandatory violation(s)", ""]
+    sections = []
+    for check in checks:
+        if check.error is not None:
+            sections.append([f"#### `{check.cluster}`", "", f"_not checked: {_cell(check.error.message)}_", ""])
+            continue
+        verdict = policy_verdict(list(check.violations)) if check.violations else "No policy violations."
+        sections.append([f"#### `{check.cluster}`", "", verdict, "", *admin_section(list(check.admin_changes)),
+                         *violation_section(list(check.violations))])
+    return _fit(head, [], limit, before=sections)
 
 
 def drift_dict(report: DriftReport) -> dict[str, Any]:
@@ -90,18 +143,24 @@ def drift_json(reports: list[DriftReport]) -> str:
                       indent=2)
 
 
-def _fit(head: list[str], rows: list[str], limit: int) -> str:
-    """The summary always fits; rows are cut with a note when the whole would not."""
-    text = "\n".join(head + rows) + "\n"
+def _fit(head: list[str], rows: list[str], limit: int, before: Optional[list[list[str]]] = None) -> str:
+    """The summary always fits; rows are cut with a note when the whole would not. before: sections that come
+    ahead of the rows (policy violations, admin changes) and are kept ahead of them when something must go."""
+    sections = [section for section in (before or []) if section] + [rows]
+    text = "\n".join(head + [line for section in sections for line in section]) + "\n"
     if len(text) <= limit:
         return text
     kept: list[str] = []
     budget = limit - len("\n".join(head)) - 200
-    for row in rows:
-        if sum(len(r) + 1 for r in kept) + len(row) + 1 > budget:
-            break
-        kept.append(row)
-    note = f"\n_…{len(rows) - len(kept)} more row(s) cut to fit a comment; run `stix preview` for all._"
+    used, cut = 0, 0
+    for section in sections:
+        for line in section:
+            if cut or used + len(line) + 1 > budget:
+                cut += 1
+                continue
+            kept.append(line)
+            used += len(line) + 1
+    note = f"\n_…{cut} more row(s) cut to fit a comment; run `stix preview` for all._"
     return "\n".join(head + kept) + note + "\n"
 
 

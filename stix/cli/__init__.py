@@ -13,6 +13,7 @@ import typer
 from stix.cli import cluster, jobs, plan, read, reports, tools  # noqa: F401  (each registers its commands)
 from stix.cli.app import app, catalog_app, engine_app, jobs_app, store_app
 from stix.cli.config import config_app
+from stix.cli.policy import policy_app
 from stix.cli.serve import serve_app
 from stix.cli.storage import storage_app
 from stix.errors import StixError
@@ -24,6 +25,7 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(storage_app, name="storage")
 app.add_typer(config_app, name="config")
 app.add_typer(serve_app, name="serve")
+app.add_typer(policy_app, name="policy")
 
 __all__ = ["app", "main"]
 

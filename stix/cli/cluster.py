@@ -94,10 +94,16 @@ def preview(
     clouds: Optional[str] = typer.Option(None, "--clouds", help=CLOUDS_HELP),
     resources: ResourceOverrides = ResourceOverrides(),
 ) -> None:
-    """Show what `stix up` would change, changing nothing."""
+    """Show what `stix up` would change, changing nothing: the resources, $/hr before and after, what the admin
+    policy changed in the request and what the policy packs report. Exit 4 (after printing it all) when a policy
+    violation is mandatory, i.e. `stix up` would refuse the plan.
+
+    Examples: `stix preview train.yaml`, `stix preview train.yaml --format markdown` (a pull-request comment).
+    """
     import json as json_
 
     from stix import flows
+    from stix.errors import PolicyViolations
 
     check_format(format_, ("text", "json", "markdown"))
     request = _launch_request(task, cluster, _overrides(env, env_file, secret), resources, clouds=parse_clouds(clouds))
@@ -106,6 +112,16 @@ def preview(
         print(json_.dumps(report.to_dict(), indent=2))
     elif format_ == "markdown":
         print(report.to_markdown(), end="")
+    else:
+        from rich.console import Console
+
+        from stix.render import print_admin_changes
+
+        print_admin_changes(Console(highlight=False), report.admin_changes)
+    blocking = tuple(v for v in report.violations if v.mandatory)
+    if blocking:  # the text preview listed them already; json and markdown went to stdout, so name them on stderr
+        raise PolicyViolations(f"{len(blocking)} mandatory policy violation(s) in the plan of cluster {report.cluster}: "
+                               f"`stix up` would refuse it", blocking if format_ != "text" else ())
 
 
 CLUSTERS_HELP = "Cluster names or globs such as 'dev-*' (quote them)."

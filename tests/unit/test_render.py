@@ -66,3 +66,28 @@ def test_credentials_are_marked_only_when_asked():
     marked = rendered(candidates_table(Placement(spot, [spot]), lacking={"aws"}))
     assert "CREDENTIALS" in marked and "│ no" in marked
     assert "CREDENTIALS" in rendered(gpus_table([("A100", "8", "aws") + ("x",) * 6], "t", set()))
+
+
+def test_preview_lists_violations_after_the_changes_mandatory_in_red():
+    from stix.policy.violations import Violation
+    from stix.render import print_admin_changes, print_preview
+
+    changes = ChangeSet([ResourceChange("create", "stix:local:Node", "vms-node-0")])
+    changes.violations = [Violation("team", "tag [b]x[/b]", "advisory", "vms", "stix:local:VmGroup", "add [red]tags"),
+                          Violation("stix-guardrails", "max-hourly-cost-per-cluster", "mandatory", "stix-c",
+                                    "pulumi:pulumi:Stack", "cluster c costs $3.00/hr; the budget per cluster is $2.00/hr")]
+    console = Console(record=True, width=240, color_system="standard")
+    print_preview(console, "c", changes)
+    print_admin_changes(console, ["resources.use_spot: False -> True"])
+    text = console.export_text(clear=False)
+    assert text.index("vms-node-0") < text.index("Policy violations") < text.index("Admin policy changed the request:")
+    assert text.index("max-hourly-cost-per-cluster") < text.index("team/tag [b]x[/b]"), "mandatory first, literal text"
+    assert "pulumi:pulumi:Stack stix-c" in text and "add [red]tags" in text
+    assert "Policy: 1 mandatory, 1 advisory violation(s); `stix up` refuses this plan." in text
+    assert "  resources.use_spot: False -> True" in text
+    styled = console.export_text(styles=True)
+    assert "\x1b[1;31mmandatory" in styled, "a mandatory violation is bold red"
+    assert "\x1b[33madvisory" in styled
+    quiet = Console(record=True, width=240, color_system=None)
+    print_preview(quiet, "c", ChangeSet([ResourceChange("create", "stix:local:Node", "vms-node-0")]))
+    assert "Polic" not in quiet.export_text(), "nothing when the packs were silent"
