@@ -112,12 +112,7 @@ def preview(
         print(json_.dumps(report.to_dict(), indent=2))
     elif format_ == "markdown":
         print(report.to_markdown(), end="")
-    else:
-        from rich.console import Console
-
-        from stix.render import print_admin_changes
-
-        print_admin_changes(Console(highlight=False), report.admin_changes)
+    # text: the admin policy's changes were noted as the preview ran (flows.preview), the violations with the plan
     blocking = tuple(v for v in report.violations if v.mandatory)
     if blocking:  # the text preview listed them already; json and markdown went to stdout, so name them on stderr
         raise PolicyViolations(f"{len(blocking)} mandatory policy violation(s) in the plan of cluster {report.cluster}: "

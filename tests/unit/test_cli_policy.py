@@ -163,8 +163,8 @@ def test_preview_shows_what_the_admin_policy_changed(stix_home, tmp_path, monkey
     from stix import cli, flows
 
     real = flows.target_of
-    monkeypatch.setattr(flows, "target_of", lambda request: dataclasses.replace(
-        real(request), admin_changes=("resources.use_spot: False -> True", "labels.team: None -> 'ml'")))
+    monkeypatch.setattr(flows, "target_of", lambda request, **options: dataclasses.replace(
+        real(request, **options), admin_changes=("resources.use_spot: False -> True", "labels.team: None -> 'ml'")))
     monkeypatch.chdir(tmp_path)
     (tmp_path / "t.yaml").write_text(TASK)
     saved = dict(os.environ)  # the engine's settings that open_stack puts in this process's environment
@@ -177,9 +177,11 @@ def test_preview_shows_what_the_admin_policy_changed(stix_home, tmp_path, monkey
         os.environ.clear()
         os.environ.update(saved)
     assert text.exit_code == 0, text.output
-    assert "Admin policy changed the request:\n  resources.use_spot: False -> True\n  labels.team: None -> 'ml'\n" \
+    # Noted once as the preview runs, before the plan it shaped.
+    assert "Admin policy changed resources.use_spot: False -> True\nAdmin policy changed labels.team: None -> 'ml'\n" \
         in text.output
-    assert text.output.index("Plan: 3 to create") < text.output.index("Admin policy changed")
+    assert text.output.count("Admin policy changed") == 2
+    assert text.output.index("Admin policy changed") < text.output.index("Plan: 3 to create")
     assert json.loads(as_json.output)["admin_changes"] == ["resources.use_spot: False -> True", "labels.team: None -> 'ml'"]
     assert "#### Admin policy changed\n\n- `resources.use_spot: False -> True`\n- `labels.team: None -> 'ml'`" \
         in markdown.output
