@@ -246,7 +246,7 @@ def untagged(resources: list[ResourceView], cluster: str) -> list[tuple[str, str
     found = []
     accepted = {cluster, label_form(cluster)}
     for r in resources:
-        if r.type.startswith(COMPONENT_PREFIX) or r.type in UNTAGGABLE or r.type.startswith("pulumi:providers:"):
+        if r.type.startswith((COMPONENT_PREFIX, "pulumi:")) or r.type in UNTAGGABLE:  # pulumi: the stack, providers
             continue
         if r.type.startswith(DYNAMIC_PREFIX):
             value = r.props.get("cluster")

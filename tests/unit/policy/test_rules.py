@@ -82,7 +82,7 @@ def test_tags_labels_and_metadata_labels_carry_the_cluster():
             view("gcp:compute/instance:Instance", labels={"stix-cluster": "train"}),
             view("kubernetes:apps/v1:StatefulSet", metadata={"labels": {"stix-cluster": "train"}}),
             view("stix:aws:VmGroup"), view("pulumi:providers:aws"), view("gcp:compute/firewall:Firewall"),
-            view("aws:ec2/vpc:Vpc", tags=UNKNOWN)]
+            view("aws:ec2/vpc:Vpc", tags=UNKNOWN), view("pulumi:pulumi:Stack", plan={})]
     assert rules.untagged(good, "train") == []
     bad = [view("aws:ec2/instance:Instance", "a", tags={"team": "ml"}),
            view("gcp:compute/instance:Instance", "b", labels={"stix-cluster": "other"}),

@@ -1,0 +1,113 @@
+"""The built-in pack on each cloud's components, through the real engine: the cluster's program recorded under
+Pulumi's mocks, replayed in a scratch stack (stix.policy.replay) and previewed with the packs. The mutations are
+the ones the component policy tests (test_policies.py) guard against, each caught by name."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pulumi
+import pytest
+
+from stix.config import EffectiveConfig
+from stix.home import StixHome
+from stix.policy import replay
+from stix.policy.packs import PlanFacts, policy_run
+
+CLOUDS = ["aws", "gcp", "azure", "kubernetes"]
+TAG_HELPERS = {"aws": ("stix.components.aws.plan", "tags"), "gcp": ("stix.components.gcp.plan", "labels"),
+               "azure": ("stix.components.azure.plan", "tags"), "kubernetes": ("stix.components.kubernetes.plan", "labels")}
+
+
+@pytest.fixture
+def home(stix_home, engine) -> StixHome:
+    return StixHome(stix_home)
+
+
+@pytest.fixture
+def check(home, tmp_path):
+    """Record a spec's program (under whatever the test monkeypatched), replay it through the engine with stix's
+    packs; the violations, by policy name."""
+    policies = policy_run(EffectiveConfig(), None, tmp_path / "packs", PlanFacts())
+
+    def run(spec, mutate=None):
+        with pytest.MonkeyPatch.context() as patch:
+            if mutate is not None:
+                mutate(patch)
+            recorded = replay.record(spec)
+        found = replay.violations(home, spec, recorded, policies)
+        assert not list((home.root / "policy" / "replay").iterdir()), "the scratch stack's directory outlived it"
+        return found
+    return run
+
+
+def make_spec(cloud, spec_for, k8s_spec, **changes):
+    if cloud == "kubernetes":
+        return k8s_spec(load_balancer_port=8888, **changes)
+    infra = {"aws": "aws/us-east-1", "gcp": "gcp/us-central1", "azure": "azure/eastus"}[cloud]
+    accelerators = {"aws": "A100:8", "gcp": "A100:8", "azure": "A100-80GB:4"}[cloud]
+    return spec_for(cloud, infra, accelerators, buckets=("train-data",), load_balancer_port=8888, **changes)
+
+
+def names(violations, level="mandatory"):
+    return {v.policy for v in violations if v.level == level}
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_the_unmutated_cluster_passes_every_mandatory_policy(cloud, check, spec_for, k8s_spec):
+    found = check(make_spec(cloud, spec_for, k8s_spec))
+    assert not [v.line() for v in found if v.mandatory]
+
+
+@pytest.mark.parametrize("cloud", ["aws", "gcp", "azure"])
+def test_ssh_open_to_the_world_is_caught(cloud, check, spec_for, k8s_spec):
+    spec = make_spec(cloud, spec_for, k8s_spec)
+    found = check(dataclasses.replace(spec, ssh_cidrs=("0.0.0.0/0",)))
+    assert names(found) == {"no-world-open-ports"}, [v.line() for v in found]
+    hit = next(v for v in found if v.policy == "no-world-open-ports")
+    assert "port 22 is open to 0.0.0.0/0" in hit.message and hit.pack == "stix-guardrails"
+    assert hit.type and hit.resource and hit.resource != f"stix-{spec.cluster}"  # the offending resource, by name
+
+
+def test_kubernetes_load_balancer_open_beyond_the_asked_port_is_caught(check, k8s_spec):
+    spec = k8s_spec(load_balancer_port=9999)  # the balancer's port, not among the task's ports
+    found = check(spec)
+    assert "no-world-open-ports" in names(found), [v.line() for v in found]
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_a_missing_cluster_tag_is_caught(cloud, check, spec_for, k8s_spec):
+    module, helper = TAG_HELPERS[cloud]
+    import importlib
+
+    plan = importlib.import_module(module)
+    original = getattr(plan, helper)
+
+    def without_cluster(*args, **kwargs):
+        return {k: v for k, v in original(*args, **kwargs).items() if k != "stix-cluster"}
+
+    spec = make_spec(cloud, spec_for, k8s_spec)
+    found = check(spec, lambda patch: patch.setattr(plan, helper, without_cluster))
+    assert "resources-tagged-with-cluster" in names(found), [v.line() for v in found]
+    assert all("stix-cluster=train" in v.message for v in found if v.policy == "resources-tagged-with-cluster")
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_no_secret_wrapper_is_caught(cloud, check, spec_for, k8s_spec):
+    found = check(make_spec(cloud, spec_for, k8s_spec),
+                  lambda patch: patch.setattr(pulumi.Output, "secret", staticmethod(pulumi.Output.from_input)))
+    assert "no-plaintext-secrets" in names(found), [v.line() for v in found]
+    assert all("is not a secret" in v.message for v in found if v.policy == "no-plaintext-secrets")
+
+
+def test_an_unencrypted_aws_root_volume_is_caught(check, spec_for, k8s_spec):
+    import pulumi_aws as aws
+
+    original = aws.ec2.InstanceRootBlockDeviceArgs.__init__
+
+    def unencrypted(self, *args, **kwargs):
+        original(self, *args, **{**kwargs, "encrypted": False})
+
+    found = check(make_spec("aws", spec_for, k8s_spec),
+                  lambda patch: patch.setattr(aws.ec2.InstanceRootBlockDeviceArgs, "__init__", unencrypted))
+    assert names(found) == {"disks-encrypted"}, [v.line() for v in found]
