@@ -5,17 +5,19 @@ does), and every resource it declares is kept: type, name, URN, parent, inputs w
 violations(): an inline program registers each recorded resource again as a ComponentResource with the same type
 token, name, parent and inputs (secrets wrapped as secrets again; register_outputs(inputs), so the stack policies
 see them as outputs too) and exports the same `plan`; the real engine previews it with the packs, in a scratch
-stack of a scratch Pulumi project (never a cluster's stack; removed afterwards). The packs see the plan's
-resources as the engine would hand them over, cloud objects only replaced by components, which no provider
-needs.
+stack of a scratch Pulumi project in a throwaway stix home with its own backend (never a cluster's stack, never
+stix's home or a team's backend; removed afterwards). The packs see the plan's resources as the engine would hand
+them over, cloud objects only replaced by components, which no provider needs.
 """
 
 from __future__ import annotations
 
-import shutil
-import uuid
+import os
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
 
 from stix.home import StixHome
 from stix.policy.packs import PolicyRun, pack_failure
@@ -144,14 +146,36 @@ def _rewrapped(value: Any) -> Any:
     return value
 
 
-def violations(home: StixHome, spec: ClusterSpec, resources: list[Recorded], policies: PolicyRun) -> list[Violation]:
-    """The packs' violations on the recorded plan, from a real engine preview of its replay."""
+@dataclass(frozen=True)
+class ScratchHome(StixHome):
+    """A throwaway stix home for the replay: its own backend, passphrase and plugin cache, so a planned preview
+    never writes to stix's home or to a team's backend (which a pull request's preview may not even reach)."""
+
+    @property
+    def backend_url(self) -> str:
+        return f"file://{self.state_dir}"
+
+
+@contextmanager
+def _environment_kept() -> Iterator[None]:
+    """open_stack points this process's PULUMI_* settings at the home it opens: put them back afterwards."""
+    before = dict(os.environ)
+    try:
+        yield
+    finally:
+        for key in [key for key in os.environ if key not in before]:
+            del os.environ[key]
+        os.environ.update(before)
+
+
+def violations(spec: ClusterSpec, resources: list[Recorded], policies: PolicyRun,
+               scratch_parent: Optional[Path] = None) -> list[Violation]:
+    """The packs' violations on the recorded plan, from a real engine preview of its replay in a scratch home
+    (a temporary directory under scratch_parent, removed afterwards)."""
     from stix.engine.calls import engine_call
     from stix.engine.workspace import open_stack
     from stix.errors import ProvisionError
 
-    stack_id = f"{spec.cluster}-{uuid.uuid4().hex[:8]}"
-    workspace = home.root / "policy" / "replay" / stack_id
     found: list[Violation] = []
 
     def on_event(event: Any) -> None:
@@ -159,10 +183,11 @@ def violations(home: StixHome, spec: ClusterSpec, resources: list[Recorded], pol
         if violation is not None:
             found.append(violation)
 
-    stack: Optional[Any] = None
-    try:
-        stack = engine_call(lambda: open_stack(home, stack_id, replay_program(spec, resources), create=True,
-                                               project_name=REPLAY_PROJECT, workspace=workspace),
+    with tempfile.TemporaryDirectory(prefix="stix-policy-replay-", dir=scratch_parent) as scratch, \
+            _environment_kept():
+        home = ScratchHome(Path(scratch))
+        stack = engine_call(lambda: open_stack(home, spec.cluster, replay_program(spec, resources), create=True,
+                                               project_name=REPLAY_PROJECT, workspace=home.root / "workspace"),
                             "opening the policy replay's scratch stack")
         try:
             engine_call(lambda: stack.preview(on_event=on_event, **policies.engine_args()),
@@ -170,14 +195,7 @@ def violations(home: StixHome, spec: ClusterSpec, resources: list[Recorded], pol
         except ProvisionError as exc:
             if not mandatory(found):  # a preview the packs refused is the result; anything else an error
                 raise pack_failure(exc, policies) from None
-    finally:
-        if stack is not None:
-            try:
-                stack.workspace.remove_stack(stack_id)
-            except Exception:  # noqa: BLE001 - the scratch directory goes below either way
-                pass
-        shutil.rmtree(workspace, ignore_errors=True)
-    stack_name = f"{REPLAY_PROJECT}-{stack_id}"
+    stack_name = f"{REPLAY_PROJECT}-{spec.cluster}"
     return [_as_cluster(v, stack_name, spec.cluster) for v in found]
 
 
@@ -192,5 +210,5 @@ def _as_cluster(violation: Violation, replay_stack: str, cluster: str) -> Violat
     return violation
 
 
-def replay_violations(home: StixHome, spec: ClusterSpec, policies: PolicyRun) -> list[Violation]:
-    return violations(home, spec, record(spec), policies)
+def replay_violations(spec: ClusterSpec, policies: PolicyRun) -> list[Violation]:
+    return violations(spec, record(spec), policies)

@@ -10,7 +10,6 @@ import pulumi
 import pytest
 
 from stix.config import EffectiveConfig
-from stix.home import StixHome
 from stix.policy import replay
 from stix.policy.packs import PlanFacts, policy_run
 
@@ -20,12 +19,7 @@ TAG_HELPERS = {"aws": ("stix.components.aws.plan", "tags"), "gcp": ("stix.compon
 
 
 @pytest.fixture
-def home(stix_home, engine) -> StixHome:
-    return StixHome(stix_home)
-
-
-@pytest.fixture
-def check(home, tmp_path):
+def check(stix_home, engine, tmp_path):
     """Record a spec's program (under whatever the test monkeypatched), replay it through the engine with stix's
     packs; the violations, by policy name."""
     policies = policy_run(EffectiveConfig(), None, tmp_path / "packs", PlanFacts())
@@ -35,8 +29,11 @@ def check(home, tmp_path):
             if mutate is not None:
                 mutate(patch)
             recorded = replay.record(spec)
-        found = replay.violations(home, spec, recorded, policies)
-        assert not list((home.root / "policy" / "replay").iterdir()), "the scratch stack's directory outlived it"
+        scratch = tmp_path / "scratch"
+        scratch.mkdir(exist_ok=True)
+        found = replay.violations(spec, recorded, policies, scratch)
+        assert not list(scratch.iterdir()), "the scratch home outlived the replay"
+        assert not stix_home.exists(), "the replay wrote to stix's home"
         return found
     return run
 
@@ -111,3 +108,24 @@ def test_an_unencrypted_aws_root_volume_is_caught(check, spec_for, k8s_spec):
     found = check(make_spec("aws", spec_for, k8s_spec),
                   lambda patch: patch.setattr(aws.ec2.InstanceRootBlockDeviceArgs, "__init__", unencrypted))
     assert names(found) == {"disks-encrypted"}, [v.line() for v in found]
+
+
+def test_a_planned_preview_lists_the_packs_violations(stix_home, engine, tmp_path, monkeypatch):
+    """`stix preview --clouds aws` without credentials: the packs still check the plan, through the replay."""
+    from stix import flows
+    from stix.home import StixHome
+    from stix.loader import load_pipeline_text
+    from stix.session import Session
+
+    monkeypatch.chdir(tmp_path)  # outside any stix project (the repository is one)
+    stix_home.mkdir(parents=True)
+    (stix_home / "config.yaml").write_text("policy:\n  max_gpus_per_cluster: 4\n"
+                                           "  enforcement: {disks-encrypted: advisory}\n")
+    task = load_pipeline_text("num_nodes: 2\nresources:\n  accelerators: A100:8\nrun: python train.py\n").tasks[0]
+    report = flows.preview(Session(StixHome(stix_home)), flows.LaunchRequest(task, "train", clouds=("aws",)))
+    assert report.planned
+    blocking = [v for v in report.violations if v.mandatory]
+    assert [(v.policy, v.type, v.resource) for v in blocking] == [
+        ("max-gpus-per-cluster", "pulumi:pulumi:Stack", "stix-train")]
+    assert "has 16 A100(s) (2 node(s) x 8); the limit is 4" in blocking[0].message
+    assert not (stix_home / "state").exists() and not (stix_home / "clusters").exists()
