@@ -46,16 +46,16 @@ def _plain(value: Any) -> Any:
     raises on reading one)."""
     from pulumi_policy.proxy import UnknownValueError
 
-    def read(get: Callable[[], Any]) -> Any:
+    def read(container: Any, key: Any) -> Any:
         try:
-            return _plain(get())
+            return _plain(container[key])
         except UnknownValueError:
             return rules.UNKNOWN
 
     if isinstance(value, Mapping):
-        return {key: read(lambda key=key: value[key]) for key in value}
+        return {key: read(value, key) for key in value}
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return [read(lambda i=i: value[i]) for i in range(len(value))]
+        return [read(value, i) for i in range(len(value))]
     return value
 
 
@@ -119,7 +119,7 @@ def record_secret_paths() -> None:
     from pulumi_policy import policy as analyzer
 
     if not getattr(analyzer.deserialize_properties, "recording", False):
-        analyzer.deserialize_properties = recording_deserialize(analyzer.deserialize_properties)  # type: ignore[attr-defined]
+        analyzer.deserialize_properties = recording_deserialize(analyzer.deserialize_properties)
 
 
 def last_secret_paths() -> frozenset[rules.SecretPath]:

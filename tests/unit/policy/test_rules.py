@@ -192,3 +192,13 @@ def test_every_builtin_policy_is_named_once():
     names = [p.name for p in builtin.policies()]
     assert len(names) == len(set(names))
     assert {"no-world-open-ports", "resources-tagged-with-cluster", "no-plaintext-secrets", "disks-encrypted"} <= set(names)
+
+
+def test_unknown_preview_values_reach_the_checks_as_unknown():
+    """A preview's computed values (pulumi-policy's proxy raises on reading one) never make a check conclude."""
+    from pulumi_policy.proxy import UNKNOWN_OBJECT_VALUE, unknown_checking_proxy
+
+    props = unknown_checking_proxy({"tags": UNKNOWN_OBJECT_VALUE, "ingress": [{"fromPort": 22}], "name": "n"})
+    plain = builtin._plain(props)
+    assert plain == {"tags": UNKNOWN, "ingress": [{"fromPort": 22}], "name": "n"}
+    assert rules.untagged([view("aws:ec2/vpc:Vpc", **plain)], "train") == []
