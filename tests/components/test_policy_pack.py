@@ -56,7 +56,7 @@ def test_the_unmutated_cluster_passes_every_mandatory_policy(cloud, check, spec_
     assert not [v.line() for v in found if v.mandatory]
 
 
-@pytest.mark.parametrize("cloud", ["aws", "gcp", "azure"])
+@pytest.mark.parametrize("cloud", CLOUDS)
 def test_ssh_open_to_the_world_is_caught(cloud, check, spec_for, k8s_spec):
     spec = make_spec(cloud, spec_for, k8s_spec)
     found = check(dataclasses.replace(spec, ssh_cidrs=("0.0.0.0/0",)))
