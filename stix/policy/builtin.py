@@ -1,5 +1,6 @@
 """The built-in pack as pulumi-policy sees it: each check of stix.policy.rules wrapped as a Policy, with its
-config schema (the limits stix writes from its config files; stix.policy.packs.builtin_config)."""
+config schema (the limits stix writes from its config files; stix.policy.packs.builtin_config): the plan-wide
+limits, the checks over every resource of the plan (ports, tags, encryption) and, per resource, plaintext secrets."""
 
 from __future__ import annotations
 
@@ -68,8 +69,10 @@ def _views(args: Any) -> list[rules.ResourceView]:
 def _resources_policy(name: str, description: str,
                       check: Callable[[list[rules.ResourceView], Optional[rules.PlanView]], list[tuple[str, str]]],
                       needs_plan: bool = True):
-    """A check over every resource of the plan (their outputs: a preview's planned values), each finding reported
-    against its resource's URN. needs_plan: skipped on a stack that is not a stix cluster's (no `plan` output)."""
+    """A check over every resource of the plan, each finding reported against its resource's URN. A stack policy,
+    not a per-resource one, because the checks need the plan (the ports the task asked for, the cluster's name);
+    it reads each resource's outputs, which in a preview are its planned inputs (and a component's, what it
+    registered). needs_plan: skipped on a stack that is not a stix cluster's (no `plan` output)."""
     from pulumi_policy import StackValidationPolicy
 
     def validate(args: Any, report_violation: Callable[..., None]) -> None:

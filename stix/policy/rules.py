@@ -2,7 +2,9 @@
 pulumi-policy; tests call them directly).
 
 Plan-wide checks read the `plan` stack output (stix.engine.program.deploy exports it): what the optimizer chose,
-so a budget or a GPU limit is checked on the numbers the preview shows, by the engine, in every plan.
+so a budget or a GPU limit is checked on the numbers the preview shows, by the engine, in every plan. Resource
+checks read every resource of the plan as ResourceView records, in each cloud's own shapes (the ones
+tests/components/test_policies.py asserts on the components).
 """
 
 from __future__ import annotations

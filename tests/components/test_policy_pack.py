@@ -129,3 +129,16 @@ def test_a_planned_preview_lists_the_packs_violations(stix_home, engine, tmp_pat
         ("max-gpus-per-cluster", "pulumi:pulumi:Stack", "stix-train")]
     assert "has 16 A100(s) (2 node(s) x 8); the limit is 4" in blocking[0].message
     assert not (stix_home / "state").exists() and not (stix_home / "clusters").exists()
+
+
+def test_a_pack_that_fails_to_load_fails_the_replay(stix_home, engine, tmp_path, spec_for):
+    from stix.errors import PolicyError
+
+    pack = tmp_path / "project" / "policies" / "broken"
+    pack.mkdir(parents=True)
+    (pack / "PulumiPolicy.yaml").write_text("runtime: python\nname: broken\nversion: 0.0.1\n")
+    (pack / "__main__.py").write_text('raise RuntimeError("broken on purpose")\n')
+    policies = policy_run(EffectiveConfig(), tmp_path / "project", tmp_path / "packs", PlanFacts())
+    spec = spec_for("aws", "aws/us-east-1", "A100:8")
+    with pytest.raises(PolicyError, match=r"a policy pack could not run \(the project's policies/broken\)"):
+        replay.violations(spec, replay.record(spec), policies)
