@@ -4,7 +4,8 @@ The engine's preview needs the cloud's provider plugin and credentials; a pull-r
 neither. This runs the cluster's component program in-process under Pulumi's mock runtime
 (pulumi.runtime.set_mocks, the runtime's own contract for providers): every resource the program
 declares is recorded as a planned create. Nothing is read from or written to the cloud or stix's
-state; the keys, host keys and SSH source address the real `up` makes are placeholders here.
+state; the keys, host keys and SSH source address the real `up` makes are placeholders here. The policy packs
+check the same program, replayed through the real engine in a scratch stack (stix.policy.replay).
 """
 
 from __future__ import annotations
@@ -42,10 +43,20 @@ def planned_preview(session: Session, target: Any, order: list[Candidate]) -> Pr
         inputs = _placeholder_inputs(Path(scratch), candidate, task.num_nodes)
         spec = compile_spec(task, target.cluster, candidate, inputs, mounts, target.config)
         changes = planned_changes(spec)
+        changes.violations.extend(_policy_violations(session, target, spec))
     label = label_for(candidate.cloud)
     session.note(label.capitalize(), "warning")
     session.events(PreviewReady(target.cluster, changes))
     return PreviewReport(target.cluster, changes, None, spec.hourly_cost, failover=order[1:], planned=label)
+
+
+def _policy_violations(session: Session, target: Any, spec: ClusterSpec) -> list:
+    """The policy packs on the planned resources: the program replayed through the real engine
+    (stix.policy.replay), which needs neither the cloud's provider nor its credentials."""
+    from stix.policy.replay import replay_violations
+    from stix.stages import policies_for
+
+    return replay_violations(spec, policies_for(session, target))
 
 
 def _placeholder_inputs(scratch: Path, candidate: Candidate, num_nodes: int) -> ClusterInputs:

@@ -1,13 +1,19 @@
 """The built-in pack as pulumi-policy sees it: each check of stix.policy.rules wrapped as a Policy, with its
-config schema (the limits stix writes from its config files; stix.policy.packs.builtin_config)."""
+config schema (the limits stix writes from its config files; stix.policy.packs.builtin_config): the plan-wide
+limits, the checks over every resource of the plan (ports, tags, encryption) and, per resource, plaintext secrets."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Optional
+import threading
+from collections.abc import Sequence
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 from stix.policy import rules
 
 PACK_NAME = "stix-guardrails"
+SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+"""How the engine marks a secret in a request's properties (Pulumi's property wire format)."""
 
 
 def _plan_of(args: Any) -> Optional[rules.PlanView]:
@@ -36,6 +42,107 @@ def _plan_policy(name: str, description: str, check: Callable[[rules.PlanView, d
                                  config_schema=PolicyConfigSchema(properties=properties))
 
 
+def _plain(value: Any) -> Any:
+    """A copy of pulumi-policy's property proxy as plain dicts and lists, unknowns as rules.UNKNOWN (the proxy
+    raises on reading one)."""
+    from pulumi_policy.proxy import UnknownValueError
+
+    def read(container: Any, key: Any) -> Any:
+        try:
+            return _plain(container[key])
+        except UnknownValueError:
+            return rules.UNKNOWN
+
+    if isinstance(value, Mapping):
+        return {key: read(value, key) for key in value}
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return [read(value, i) for i in range(len(value))]
+    return value
+
+
+def _views(args: Any) -> list[rules.ResourceView]:
+    return [rules.ResourceView(r.urn, r.resource_type, r.name, _plain(r.props),
+                               r.parent.urn if getattr(r, "parent", None) is not None else "")
+            for r in args.resources]
+
+
+def _resources_policy(name: str, description: str,
+                      check: Callable[[list[rules.ResourceView], Optional[rules.PlanView]], list[tuple[str, str]]],
+                      needs_plan: bool = True):
+    """A check over every resource of the plan, each finding reported against its resource's URN. A stack policy,
+    not a per-resource one, because the checks need the plan (the ports the task asked for, the cluster's name);
+    it reads each resource's outputs, which in a preview are its planned inputs (and a component's, what it
+    registered). needs_plan: skipped on a stack that is not a stix cluster's (no `plan` output)."""
+    from pulumi_policy import StackValidationPolicy
+
+    def validate(args: Any, report_violation: Callable[..., None]) -> None:
+        plan = _plan_of(args)
+        if needs_plan and plan is None:
+            return
+        for urn, message in check(_views(args), plan):
+            report_violation(message, urn)
+
+    return StackValidationPolicy(name=name, description=description, validate=validate)
+
+
+# --- which inputs were secrets ----------------------------------------------------------------------------------
+# pulumi-policy unwraps secrets before a policy sees a resource's inputs (props hold plain values), so a check for
+# plaintext secrets cannot tell a wrapped key from a leaked one. The raw request still marks them: this wrapper of
+# pulumi-policy's deserialization (the one function its analyzer calls on every request, right before it calls each
+# policy's validate in the same thread) records the marked paths for the policy to read. It returns exactly what
+# pulumi-policy's own function returns.
+
+_seen = threading.local()
+
+
+def secret_paths(raw: Any, path: rules.SecretPath = ()) -> Iterator[rules.SecretPath]:
+    """The paths of a request's properties (Pulumi's wire format, as MessageToDict gives them) marked secret."""
+    if isinstance(raw, Mapping):
+        if raw.get(SECRET_SIG_KEY) == SECRET_SIG:
+            yield path
+            return
+        for key, value in raw.items():
+            yield from secret_paths(value, path + (key,))
+    elif isinstance(raw, list):
+        for i, value in enumerate(raw):
+            yield from secret_paths(value, path + (i,))
+
+
+def recording_deserialize(original: Callable[..., Any]) -> Callable[..., Any]:
+    def deserialize_properties(props: Any, proxy_secrets: bool = False) -> Any:
+        _seen.secret_paths = frozenset(secret_paths(props))
+        return original(props, proxy_secrets)
+
+    deserialize_properties.recording = True  # type: ignore[attr-defined]
+    return deserialize_properties
+
+
+def record_secret_paths() -> None:
+    """Install the wrapper in pulumi-policy's analyzer (once per process)."""
+    from pulumi_policy import policy as analyzer
+
+    if not getattr(analyzer.deserialize_properties, "recording", False):
+        analyzer.deserialize_properties = recording_deserialize(analyzer.deserialize_properties)
+
+
+def last_secret_paths() -> frozenset[rules.SecretPath]:
+    return getattr(_seen, "secret_paths", frozenset())
+
+
+def _plaintext_secrets_policy():
+    from pulumi_policy import ResourceValidationPolicy
+
+    def validate(args: Any, report_violation: Callable[..., None]) -> None:
+        found = rules.plaintext_secrets(_plain(args.props), last_secret_paths())
+        if found:
+            report_violation(f"private-key text in {', '.join(found)} is not a secret (wrap it in "
+                             f"pulumi.Output.secret: the engine would keep it in plain text)")
+
+    return ResourceValidationPolicy(name="no-plaintext-secrets",
+                                    description="No private key in a resource's inputs unless marked secret.",
+                                    validate=validate)
+
+
 def policies() -> list[Any]:
     strings = {"type": "array", "items": {"type": "string"}}
     number = {"type": "number", "minimum": 0}
@@ -55,6 +162,13 @@ def policies() -> list[Any]:
                      lambda plan, c: rules.over_project_budget(plan, c.get("limit"),
                                                                float(c.get("otherClustersHourlyCost") or 0)),
                      {"limit": number, "otherClustersHourlyCost": number}),
+        _resources_policy("no-world-open-ports", "Nothing reachable from anywhere beyond the ports the task asked for.",
+                          lambda views, plan: rules.world_open_ports(views, plan.ports if plan else ())),
+        _resources_policy("resources-tagged-with-cluster", "Every taggable resource carries stix-cluster=<cluster>.",
+                          lambda views, plan: rules.untagged(views, plan.cluster if plan else "")),
+        _resources_policy("disks-encrypted", "Disks and buckets encrypted where the cloud lets them be unencrypted.",
+                          lambda views, plan: rules.unencrypted_disks(views), needs_plan=False),
+        _plaintext_secrets_policy(),
     ]
 
 
@@ -62,4 +176,5 @@ def serve() -> None:
     """Serve the pack to the engine (PolicyPack's constructor does, printing its port); never returns."""
     from pulumi_policy import EnforcementLevel, PolicyPack
 
+    record_secret_paths()
     PolicyPack(name=PACK_NAME, enforcement_level=EnforcementLevel.MANDATORY, policies=policies())

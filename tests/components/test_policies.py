@@ -5,23 +5,13 @@ from __future__ import annotations
 import pytest
 
 from stix.components.base import cloud_for
+from stix.policy.rules import UNTAGGABLE  # resources whose API has no tags/labels field at all
 from tests.components.conftest import SSH_CIDR
 from tests.components.mocks import StrictMocks, is_secret, reveal, run_program
 
 AMI = {"aws:ec2/getAmi:getAmi": lambda args: {"id": "ami-0123"}}
 WORLD = ("0.0.0.0/0", "*", "Internet", "::/0")
 ASKED_PORTS = {(8888, 8888), (10020, 10040)}
-# Resources whose API has no tags/labels field at all.
-UNTAGGABLE = {
-    "pulumi:providers:aws", "pulumi:providers:gcp", "pulumi:providers:azure-native", "pulumi:providers:kubernetes",
-    "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-    "aws:lb/targetGroupAttachment:TargetGroupAttachment", "aws:ec2transitgateway/instanceState:InstanceState",
-    "gcp:compute/network:Network", "gcp:compute/subnetwork:Subnetwork", "gcp:compute/firewall:Firewall",
-    "gcp:compute/regionHealthCheck:RegionHealthCheck", "gcp:compute/instanceGroup:InstanceGroup",
-    "gcp:compute/regionBackendService:RegionBackendService",
-    "azure-native:network:Subnet", "azure-native:storage:BlobContainer",
-}
 COMPONENT_PREFIX = "stix:"
 
 

@@ -1,0 +1,100 @@
+"""The built-in pack on the local cloud, end to end: the real engine, the real dynamic provider, real nodes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stix.home import StixHome
+from stix.index import ClusterIndex
+
+pytestmark = pytest.mark.e2e
+
+TASK = "name: {name}\nnum_nodes: 2\nresources:\n  infra: local\nrun: echo hi\n"
+
+
+def local_task(name: str):
+    from stix.loader import load_pipeline_text
+
+    return load_pipeline_text(TASK.format(name=name)).tasks[0]
+
+
+def test_a_local_node_without_its_cluster_input_is_caught_in_preview(stix_home, engine, tmp_path, monkeypatch):
+    """The local program mutated in-process (the inline program runs in this process): its nodes lose their
+    `cluster` input, and resources-tagged-with-cluster names each of them; the unmutated plan passes."""
+    from pulumi.dynamic import Resource
+
+    from stix import flows
+    from stix.components.local.node import LocalNode
+    from stix.session import Session
+
+    monkeypatch.chdir(tmp_path)  # outside any stix project (the repository is one)
+    session = Session(StixHome(stix_home))
+    clean = flows.preview(session, flows.LaunchRequest(local_task("tagged"), "tagged"))
+    assert not [v.line() for v in clean.violations], "the local cloud's own plan must pass every built-in policy"
+
+    original = Resource.__init__
+
+    def without_cluster(self, provider, name, props, opts=None):
+        if isinstance(self, LocalNode):
+            props = {k: v for k, v in props.items() if k != "cluster"}
+        original(self, provider, name, props, opts)
+
+    monkeypatch.setattr(Resource, "__init__", without_cluster)
+    report = flows.preview(session, flows.LaunchRequest(local_task("tagged"), "tagged"))
+    found = [v for v in report.violations if v.policy == "resources-tagged-with-cluster"]
+    assert sorted(v.resource for v in found) == ["vms-node-0", "vms-node-1"], [v.line() for v in report.violations]
+    assert all(v.mandatory and v.pack == "stix-guardrails" and "its `cluster` input is None, not 'tagged'" in v.message
+               for v in found)
+    assert report.changes.blocked
+    assert ClusterIndex(StixHome(stix_home).index_db).get("tagged") is None
+
+
+def test_a_local_cluster_over_its_budget_is_refused_before_any_node_starts(stix, stix_home, tmp_path, engine):
+    from stix.components.local import sshd
+
+    catalog = tmp_path / "catalog"  # the local cloud at $1.50/hr a node: hello (2 nodes) costs $3.00/hr
+    catalog.mkdir()
+    rows = (Path(__file__).resolve().parents[2] / "catalogs" / "local.csv").read_text().splitlines()
+    price = rows[1].split(",").index("Price")
+    priced = rows[:2] + [",".join("1.5" if i == price else f for i, f in enumerate(row.split(","))) for row in rows[2:]]
+    (catalog / "local.csv").write_text("\n".join(priced) + "\n")
+    stix_home.mkdir(parents=True, exist_ok=True)
+    (stix_home / "config.yaml").write_text("policy:\n  max_hourly_cost_per_cluster: 2\n")
+    task = tmp_path / "hello.yaml"
+    task.write_text(TASK.format(name="hello"))
+
+    result = stix("up", str(task), "-y", STIX_CATALOG_DIR=str(catalog))
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert ("mandatory stix-guardrails/max-hourly-cost-per-cluster: pulumi:pulumi:Stack stix-hello: cluster hello "
+            "costs $3.00/hr; the budget per cluster is $2.00/hr") in result.stderr
+    assert not sshd.processes_under(stix_home), "a node started"
+    assert not list(stix_home.glob("clusters/*/nodes/*")), "a node directory was made"
+    assert ClusterIndex(StixHome(stix_home).index_db).get("hello") is None
+    assert stix("status").stdout.strip() == "No clusters."
+
+
+BROKEN_PACK_MAIN = 'raise RuntimeError("this pack is broken on purpose")\n'
+
+
+def test_a_project_pack_that_fails_to_load_is_an_error_not_a_pass(stix, stix_home, tmp_path, engine):
+    created = stix("init", "infra")
+    assert created.returncode == 0, created.stderr
+    project = tmp_path / "infra"
+    pack = project / "policies" / "broken"
+    pack.mkdir(parents=True)
+    (pack / "PulumiPolicy.yaml").write_text("runtime: python\nname: broken\nversion: 0.0.1\n")
+    (pack / "__main__.py").write_text(BROKEN_PACK_MAIN)
+    (project / "t.yaml").write_text(TASK.format(name="broken"))
+
+    for verb in (("preview", "t.yaml"), ("up", "t.yaml", "-y")):
+        result = stix(*verb, cwd=project)
+        assert result.returncode == 1, result.stdout + result.stderr
+        lines = [line for line in result.stderr.splitlines() if line.startswith("stix: error:")]
+        assert lines and "a policy pack could not run (the project's policies/broken)" in lines[0], result.stderr
+        assert "Traceback" not in result.stderr
+    from stix.components.local import sshd
+
+    assert not sshd.processes_under(stix_home) and not list(stix_home.glob("clusters/*/nodes/*"))
+    assert ClusterIndex(StixHome(stix_home).index_db).get("broken") is None
