@@ -47,7 +47,8 @@ def planned_preview(session: Session, target: Any, order: list[Candidate]) -> Pr
     label = label_for(candidate.cloud)
     session.note(label.capitalize(), "warning")
     session.events(PreviewReady(target.cluster, changes))
-    return PreviewReport(target.cluster, changes, None, spec.hourly_cost, failover=order[1:], planned=label)
+    return PreviewReport(target.cluster, changes, None, spec.hourly_cost, failover=order[1:], planned=label,
+                         admin_changes=list(target.admin_changes))
 
 
 def _policy_violations(session: Session, target: Any, spec: ClusterSpec) -> list:
