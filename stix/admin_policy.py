@@ -30,6 +30,7 @@ import copy
 import importlib
 import json
 import sys
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -345,15 +346,21 @@ def _search_dirs(config: EffectiveConfig, project_root: Optional[Path]) -> list[
     return list(dict.fromkeys(str(d) for d in found if d is not None))
 
 
+_SYS_PATH = threading.RLock()
+"""Held while sys.path carries a policy's directories: the serve and jobs controllers police requests from
+several threads, and overlapping saves and restores would drop each other's entries (or leave one behind)."""
+
+
 @contextmanager
 def _importable(dirs: list[str]) -> Iterator[None]:
-    """dirs first on sys.path for a while (then sys.path as it was)."""
-    saved = list(sys.path)
-    sys.path[:0] = [d for d in dirs if d not in sys.path]
-    try:
-        yield
-    finally:
-        sys.path[:] = saved
+    """dirs first on sys.path for a while (then sys.path as it was); one thread at a time."""
+    with _SYS_PATH:
+        saved = list(sys.path)
+        sys.path[:0] = [d for d in dirs if d not in sys.path]
+        try:
+            yield
+        finally:
+            sys.path[:] = saved
 
 
 def _directory_of(source: str) -> Optional[Path]:

@@ -338,3 +338,36 @@ def test_what_the_policy_imports_while_it_runs_is_found_beside_it(env):
         task.resources.labels = {"team": policy_helpers_late.TEAM}
         """))
     assert found.task.resources.labels == {"team": "late"}
+
+
+def test_overlapping_threads_keep_their_own_sys_path_entries_and_leave_none_behind(tmp_path):
+    """The controllers police requests in threads: one thread's restore must not drop another's directory."""
+    import sys
+    import threading
+
+    from stix.admin_policy import _importable
+
+    before = list(sys.path)
+    first_in, first_out, second_in = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, bool] = {}
+
+    def first() -> None:
+        with _importable([str(tmp_path / "a")]):
+            first_in.set()
+            second_in.wait(0.5)  # with the lock the second waits outside until this one is done
+        first_out.set()
+
+    def second() -> None:
+        first_in.wait(5)
+        with _importable([str(tmp_path / "b")]):
+            second_in.set()
+            first_out.wait(5)
+            seen["b"] = str(tmp_path / "b") in sys.path
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert seen == {"b": True}
+    assert sys.path == before
