@@ -34,7 +34,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Optional
 
 from pydantic import BaseModel, ValidationError
 
@@ -43,8 +43,11 @@ from stix.errors import ConfigError, PolicyError, PolicyViolations, StixError, U
 from stix.located import most_specific
 from stix.models.task import REDACTED, Task
 
+if TYPE_CHECKING:
+    from stix.session import Session
+
 __all__ = ["AdminPolicy", "Applied", "Config", "MutatedUserRequest", "RequestOptions", "UserRequest",
-           "UserRequestRejectedByPolicy", "apply_admin_policy", "load_policy"]
+           "UserRequestRejectedByPolicy", "apply_admin_policy", "load_policy", "note_changes", "police"]
 
 PACK = "admin_policy"
 """The `pack` of the Violation a rejection is reported as."""
@@ -189,6 +192,28 @@ def apply_admin_policy(config: EffectiveConfig, project_root: Optional[Path], ta
     changes = _task_changes(task, new_task) + _option_changes(options, new_options) + \
         _config_changes(config, new_config)
     return Applied(new_task, new_config, new_options, tuple(dict.fromkeys(changes)))  # a task's config: shows once
+
+
+def police(session: Session, task: Task, task_path: Optional[Path], options: Optional[RequestOptions],
+           resource: str) -> Applied:
+    """apply_admin_policy on one request, with the config the task is planned with (the user's, the project's
+    (found from the current directory) and the task's, stix.project.config_for), each change noted once.
+    task_path: the task's file (a label that is no file, such as '<sdk>', counts as none)."""
+    from stix.project import config_for, find_project
+
+    if task_path is not None and not Path(task_path).is_file():
+        task_path = None
+    project = find_project()
+    applied = apply_admin_policy(config_for(task, task_path, project), project.root if project else None, task,
+                                 options, resource, task_path)
+    note_changes(session, applied.changes)
+    return applied
+
+
+def note_changes(session: Session, changes: Iterable[str]) -> None:
+    """What an admin policy changed, one note each ('Admin policy changed resources.use_spot: None -> True')."""
+    for line in changes:
+        session.note(f"Admin policy changed {line}")
 
 
 # --- what came back --------------------------------------------------------------------------------------

@@ -88,8 +88,9 @@ def preview(session: Session, request: LaunchRequest):
 
 
 def _note_admin_changes(session: Session, changes) -> None:
-    for line in changes:
-        session.note(f"Admin policy changed {line}")
+    from stix.admin_policy import note_changes
+
+    note_changes(session, changes)
 
 
 def _forget_stack(target: Target, stack) -> None:
@@ -287,15 +288,12 @@ def exec_(session: Session, request: ExecRequest) -> JobResult:
 
 
 def _policed_exec(session: Session, request: ExecRequest) -> Task:
-    """The task as the config's admin policy returns it (stix.admin_policy), before anything reaches the cluster."""
-    from stix.admin_policy import RequestOptions, apply_admin_policy
-    from stix.project import config_for, find_project
+    """The task as the config's admin policy returns it (stix.admin_policy), before anything reaches the cluster;
+    what it changed is noted."""
+    from stix.admin_policy import RequestOptions, police
 
-    project = find_project()
-    applied = apply_admin_policy(config_for(request.task, None, project), project.root if project else None,
-                                 request.task, RequestOptions(request.cluster, None, False, False), request.cluster)
-    _note_admin_changes(session, applied.changes)
-    return applied.task
+    return police(session, request.task, None, RequestOptions(request.cluster, None, False, False),
+                  request.cluster).task
 
 
 def _report_sync(session: Session, sent: list[int], what: str = "Workdir") -> None:

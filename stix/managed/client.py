@@ -175,20 +175,10 @@ def policed(session: Session, request: ManagedLaunch) -> ManagedLaunch:
     jobs), before anything is planned or recorded; what it changed is noted."""
     from dataclasses import replace
 
-    from stix.admin_policy import apply_admin_policy
-    from stix.project import config_for, find_project
+    from stix.admin_policy import police
 
-    project = find_project()
-    path = Path(request.label)
-    task_path = path if path.is_file() else None
-    tasks = []
-    for task in request.tasks:
-        applied = apply_admin_policy(config_for(task, task_path, project), project.root if project else None, task,
-                                     None, request.name, task_path)
-        for line in applied.changes:
-            session.note(f"Admin policy changed {line}")
-        tasks.append(applied.task)
-    return replace(request, tasks=tuple(tasks))
+    tasks = tuple(police(session, task, Path(request.label), None, request.name).task for task in request.tasks)
+    return replace(request, tasks=tasks)
 
 
 def queue_rows(store: JobStore, all_jobs: bool = False, skip_finished: bool = False,

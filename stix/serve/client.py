@@ -210,18 +210,11 @@ def up(session: Session, task: TaskLike, name: Optional[str] = None, yes: bool =
 def policed(session: Session, request: ServeRequest, name: str) -> ServeRequest:
     """The task as the config's admin policy returns it (stix.admin_policy; no request options, as SkyPilot's
     services), before anything is planned; what it changed is noted."""
-    from stix.admin_policy import apply_admin_policy
-    from stix.project import config_for, find_project
+    from stix.admin_policy import police
 
-    project = find_project()
-    path = Path(request.label)
-    task_path = path if path.is_file() else None
-    applied = apply_admin_policy(config_for(request.task, task_path, project), project.root if project else None,
-                                 request.task, None, name, task_path)
-    if applied.task is request.task:
+    applied = police(session, request.task, Path(request.label), None, name)
+    if applied.task == request.task:  # unchanged (a changed secret value shows in no change line, yet is a change)
         return request
-    for line in applied.changes:
-        session.note(f"Admin policy changed {line}")
     spec = request.spec if applied.task.service == request.task.service else \
         service_spec(applied.task, where=request.label)
     return replace(request, task=applied.task, spec=spec)
