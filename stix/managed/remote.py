@@ -176,6 +176,7 @@ def launch(session: Session, request: ManagedLaunch) -> int:
     from stix.managed import client
     from stix.render import managed_placement_line
 
+    request = client.policed(session, request)  # the admin policy, as a local launch runs it
     planned = client.precheck(session.home, request)
     for p in planned:
         session.note(managed_placement_line(p.index, p.task.name, p.placement, len(planned)))

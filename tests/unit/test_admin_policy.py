@@ -290,6 +290,33 @@ def test_jobs_launch_runs_the_policy_on_each_task_before_anything_is_recorded(en
     assert JobStore(run.home).all() == []
 
 
+def test_jobs_launch_on_the_controller_cluster_runs_the_policy_before_anything_is_planned(env, monkeypatch):
+    from stix.managed import client, remote
+    from stix.managed.client import ManagedLaunch
+
+    monkeypatch.setattr(remote, "controller", lambda *args, **kwargs: pytest.fail("the controller cluster was reached"))
+    run, notes = session(env)
+    (env / "config.yaml").write_text(f"admin_policy: {policy_file(env, REJECT_ALL)}\n")
+    with pytest.raises(PolicyViolations) as caught:
+        remote.launch(run, ManagedLaunch((task(),), "job", "<sdk>", yes=True))
+    assert caught.value.violations[0].resource == "job"
+    (env / "config.yaml").write_text(f"admin_policy: {mutating(env, 'task.resources.use_spot = True')}\n")
+    planned: list[Task] = []
+
+    class Stop(Exception):
+        pass
+
+    def precheck(home, request):
+        planned.extend(request.tasks)
+        raise Stop  # what is planned (and sent) is what the policy returned
+
+    monkeypatch.setattr(client, "precheck", precheck)
+    with pytest.raises(Stop):
+        remote.launch(run, ManagedLaunch((task(),), "job", "<sdk>", yes=True))
+    assert [t.resources.use_spot for t in planned] == [True]
+    assert notes == ["Admin policy changed resources.use_spot: None -> True"]
+
+
 def test_serve_up_runs_the_policy_before_anything_is_planned(env):
     from stix.serve.client import load_request, policed, up
     from stix.serve.store import ServiceStore
