@@ -267,6 +267,7 @@ def update(session: Session, name: str, task: TaskLike, mode: str = ROLLING, yes
     store = ServiceStore(session.home)
     record = _live(store, name)
     request = task if isinstance(task, ServeRequest) else load_request(task, overrides)
+    request = policed(session, request, name)  # the admin policy, as `up` runs it, before the service's checks
     current = store.version(name, record.version).spec
     for label, old, new in (("load_balancing_policy", current.load_balancing_policy,
                              request.spec.load_balancing_policy),

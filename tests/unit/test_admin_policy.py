@@ -336,6 +336,28 @@ def test_serve_up_runs_the_policy_before_anything_is_planned(env):
     assert ServiceStore(run.home).all() == []
 
 
+def test_serve_update_runs_the_policy_before_the_new_version_is_checked_or_recorded(env, monkeypatch):
+    from stix.serve import client
+    from stix.serve.spec import service_spec
+    from stix.serve.store import ServiceStore
+
+    served = Task.model_validate({"name": "svc", "resources": {"infra": "local", "ports": 8080},
+                                  "service": {"readiness_probe": "/", "replicas": 1}, "run": "serve"})
+    run, notes = session(env)
+    store = ServiceStore(run.home)
+    store.add_service("svc", served, service_spec(served))
+    monkeypatch.setattr(client, "_ensure_controller", lambda home, what: None)
+    (env / "config.yaml").write_text(f"admin_policy: {policy_file(env, REJECT_ALL)}\n")
+    with pytest.raises(PolicyViolations) as caught:
+        client.update(run, "svc", served, yes=True)
+    assert caught.value.violations[0].resource == "svc" and store.get("svc").version == 1
+    (env / "config.yaml").write_text(
+        f"admin_policy: {mutating(env, 'assert options is None; task.service.replicas = 2')}\n")
+    assert client.update(run, "svc", served, yes=True) == 2
+    assert store.version("svc", 2).spec.policy.min_replicas == 2
+    assert notes[0] == "Admin policy changed service.replicas: 1 -> 2"
+
+
 def test_the_readme_example_policy_works_as_it_says(env):
     from tests.conftest import REPO
 
