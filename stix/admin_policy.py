@@ -18,10 +18,12 @@ The task is stix's Task (pydantic). A policy may assign its fields (nested model
 `model_copy(update=...)`, or round-trip it through a dict (`task.to_config()` -> `Task.model_validate(...)`);
 whatever comes back is validated again from what it sets, so a value a plain assignment let through unchecked is
 refused then. `skypilot_config` is the effective config as a mapping (a dict with SkyPilot's get_nested /
-set_nested); a changed one is validated and used for the request. `request_options` (None for `jobs launch` and
-`serve up`, as in SkyPilot) carry the autostop the user asked for: a policy sets autostop either in the task
-(`task.resources.autostop = {...}`) or, a stix extension, by changing the options it was handed (or returning
-new ones in MutatedUserRequest.request_options); cluster_name and dryrun are for reading.
+set_nested); a changed one is validated, and plans `up`/`launch` and a preview (stix.stages.target_of); `exec`,
+`jobs launch` and `serve up`/`update` go on with the returned task and the config files. `request_options` (None
+for `exec`, `jobs launch` and `serve up`/`update`, which arm no autostop) carry the autostop the user asked for:
+a policy sets autostop either in the task (`task.resources.autostop = {...}`) or, a stix extension, by changing
+the options it was handed (or returning new ones in MutatedUserRequest.request_options); cluster_name and dryrun
+are for reading.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ class RequestOptions:
 
 @dataclass
 class UserRequest:
-    """One request: `stix up`/`launch`, `exec`, `jobs launch` or `serve up`. stix runs on the client, so
+    """One request: `stix up`/`launch`, `exec`, `jobs launch` or `serve up`/`update`. stix runs on the client, so
     at_client_side is always True."""
 
     task: Task

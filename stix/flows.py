@@ -289,11 +289,11 @@ def exec_(session: Session, request: ExecRequest) -> JobResult:
 
 def _policed_exec(session: Session, request: ExecRequest) -> Task:
     """The task as the config's admin policy returns it (stix.admin_policy), before anything reaches the cluster;
-    what it changed is noted."""
-    from stix.admin_policy import RequestOptions, police
+    what it changed is noted. No request options: exec arms no autostop, so a policy is handed none to change
+    (as for jobs and services), and every change it can make and that is printed is the task's, which is run."""
+    from stix.admin_policy import police
 
-    return police(session, request.task, None, RequestOptions(request.cluster, None, False, False),
-                  request.cluster).task
+    return police(session, request.task, None, None, request.cluster).task
 
 
 def _report_sync(session: Session, sent: list[int], what: str = "Workdir") -> None:

@@ -266,12 +266,45 @@ def test_exec_runs_the_policy_before_the_cluster_is_reached(env):
     with pytest.raises(PolicyViolations) as caught:
         exec_(session(env)[0], ExecRequest("c1", task()))
     assert caught.value.violations[0].resource == "c1"
-    name = mutating(env, "task.update_envs({'TEAM': 'ml'})")
+    name = mutating(env, "assert options is None; task.update_envs({'TEAM': 'ml'})")  # exec arms no autostop
     (env / "config.yaml").write_text(f"admin_policy: {name}\n")
     run, notes = session(env)
     with pytest.raises(ClusterNotFound):  # the policy ran (and said what it changed) before the cluster was looked up
         exec_(run, ExecRequest("c1", task()))
     assert notes == ["Admin policy changed envs.TEAM: None -> ml"]
+
+
+def test_what_exec_prints_of_the_policy_is_what_it_runs(env, monkeypatch):
+    from stix import flows
+    from stix.flows import ExecRequest, exec_
+
+    class Stop(Exception):
+        pass
+
+    ran: list[Task] = []
+
+    def runnable(task, cloud):
+        ran.append(task)
+        raise Stop
+
+    monkeypatch.setattr(flows.cluster_jobs, "load_info", lambda home, cluster: type("Info", (), {"cloud": "local"}))
+    monkeypatch.setattr(flows, "check_runnable", runnable)
+    name = mutating(env, "task.update_envs({'TEAM': 'ml'})")
+    (env / "config.yaml").write_text(f"admin_policy: {name}\n")
+    run, notes = session(env)
+    with pytest.raises(Stop):
+        exec_(run, ExecRequest("c1", task()))
+    assert notes == ["Admin policy changed envs.TEAM: None -> ml"] and ran[0].envs["TEAM"] == "ml"
+    setting_autostop = policy_file(env, """
+        class Policy(AdminPolicy):
+            @classmethod
+            def validate_and_mutate(cls, user_request):
+                user_request.request_options.idle_minutes_to_autostop = 5  # there are none to change for exec
+                return MutatedUserRequest(user_request.task, user_request.skypilot_config)
+        """)
+    (env / "config.yaml").write_text(f"admin_policy: {setting_autostop}\n")
+    with pytest.raises(PolicyError, match="AttributeError"):  # refused in one line, never printed and dropped
+        exec_(run, ExecRequest("c1", task()))
 
 
 def test_jobs_launch_runs_the_policy_on_each_task_before_anything_is_recorded(env):
