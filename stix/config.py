@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
@@ -115,7 +115,8 @@ def ignored(key: str) -> bool:
 
 def load_config(task_config: Optional[Mapping[str, Any]] = None, project_root: Optional[Path] = None,
                 task_path: Optional[Path] = None) -> EffectiveConfig:
-    """User file, then project file, then the task's `config:`; later layers win key by key.
+    """User file, then project file, then the task's `config:`, then the organisation's file (org_layer); later
+    layers win key by key, except that an organisation's `policy:` replaces the others' whole.
     project_root: the nearest stix project's root (stix.project.find_project), where `.stix.yaml` is looked for
     when the current directory has none. task_path: named in the task layer's source."""
     layers = [layer for layer in (user_layer(), project_layer(project_root)) if layer is not None]
@@ -123,6 +124,9 @@ def load_config(task_config: Optional[Mapping[str, Any]] = None, project_root: O
         layers.append(task_layer(task_config, task_path))
     org = org_layer(layers)
     if org is not None:
+        if "policy" in org.data:  # an organisation that sets guardrails owns all of them: none is loosened below it
+            layers = [replace(layer, data={key: value for key, value in layer.data.items() if key != "policy"})
+                      if "policy" in layer.data else layer for layer in layers]
         layers.append(org)
     return layered(layers)
 

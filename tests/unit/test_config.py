@@ -362,7 +362,7 @@ def test_an_organisation_file_is_read_last_so_its_values_bind(files, tmp_path):
     assert config.values.allowed_clouds == ["aws"]
     assert config.values.admin_policy == "org_rules.Guard" and config.source("admin_policy") == str(org)
     assert config.values.policy.max_hourly_cost_per_cluster == 10
-    assert config.values.policy.max_gpus_per_cluster == 8  # what the org leaves alone stays the user's
+    assert config.values.policy.max_gpus_per_cluster is None  # the org's policy: replaces the user's whole
     assert config.values.policy.packs == [str(org.parent / "packs" / "cost")]  # relative to the org file
 
 
@@ -392,3 +392,22 @@ def test_organisation_file_errors_are_one_line_naming_the_file(files, tmp_path, 
     with pytest.raises(ConfigError, match=expected) as caught:
         load_config()
     assert "\n" not in caught.value.message
+
+
+def test_the_organisations_policy_cannot_be_loosened_or_disabled_below_it(files, tmp_path):
+    user, project = files
+    org = tmp_path / "org.yaml"
+    org.write_text("policy:\n  max_hourly_cost_per_cluster: 10\n  enforcement: {allowed-regions: advisory}\n")
+    user.write_text(f"org_config: {org}\npolicy:\n  max_hourly_cost_per_cluster: 1000\n"
+                    "  enforcement: {max-hourly-cost-per-cluster: disabled}\n  packs: [mine]\n")
+    project.write_text("policy: {enforcement: {allowed-regions: disabled}, max_gpus_per_cluster: 64}\n")
+    config = load_config()
+    policy = config.values.policy
+    assert policy.max_hourly_cost_per_cluster == 10 and policy.enforcement == {"allowed-regions": "advisory"}
+    assert policy.packs is None and policy.max_gpus_per_cluster is None
+    assert {config.sources[key] for key in config.sources if key.startswith("policy.")} == {str(org)}
+    assert load_config().values.policy == policy  # the cached files are left as they were read
+    org.write_text("allowed_clouds: [local]\n")  # an org without a policy: the user's and the project's apply
+    policy = load_config().values.policy
+    assert policy.max_hourly_cost_per_cluster == 1000 and policy.max_gpus_per_cluster == 64
+    assert policy.enforcement == {"max-hourly-cost-per-cluster": "disabled", "allowed-regions": "disabled"}
