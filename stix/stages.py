@@ -104,8 +104,11 @@ def target_of(request: LaunchRequest, dryrun: bool = False) -> Target:
     options = RequestOptions(cluster, request.idle_minutes, request.down, dryrun)
     applied = apply_admin_policy(config, project.root if project else None, request.task, options, cluster,
                                  request.task_path)
-    if applied.task is not request.task:  # the cluster keeps its name even if the policy renamed the task
-        assert applied.options is not None
+    # What the policy returned, when it changed the task or the options (a changed secret value is a change that
+    # shows in no line of applied.changes, so the task is compared); the cluster keeps its name even if the policy
+    # renamed the task.
+    assert applied.options is not None
+    if applied.task != request.task or applied.options != options:
         request = replace(request, task=applied.task, cluster=cluster, idle_minutes=applied.options.idle_minutes_to_autostop,
                           down=applied.options.down)
     return Target(request, cluster, project, applied.config, applied.changes)

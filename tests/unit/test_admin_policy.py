@@ -92,6 +92,22 @@ def test_a_policy_sets_autostop_in_the_task_or_the_request_options(env):
     assert in_options.admin_changes == ("idle_minutes_to_autostop: 60 -> 15", "down: False -> True")
 
 
+def test_an_option_only_change_reaches_the_request_whatever_task_object_comes_back(env, monkeypatch):
+    import stix.admin_policy as admin_policy
+
+    monkeypatch.setattr(admin_policy, "_revalidated", lambda where, original, returned: original)  # an unchanged task
+    found = target(env, mutating(env, "options.idle_minutes_to_autostop = 30\noptions.down = True\n"), task=task())
+    assert found.admin_changes == ("idle_minutes_to_autostop: None -> 30", "down: False -> True")
+    assert found.request.idle_minutes == 30 and found.request.down is True
+
+
+def test_a_changed_secret_value_reaches_the_request_though_no_line_shows_it(env):
+    secret = Task.model_validate({"name": "train", "resources": {"infra": "local"}, "run": "x",
+                                  "secrets": {"TOKEN": "old"}})
+    found = target(env, mutating(env, "task.secrets = {**task.secrets, 'TOKEN': 'new'}\n"), task=secret)
+    assert found.admin_changes == () and found.task.secrets["TOKEN"] == "new"
+
+
 def test_a_policy_pins_the_region_through_a_dict_round_trip(env):
     found = target(env, mutating(env, """
         data = task.to_config()
