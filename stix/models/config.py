@@ -83,9 +83,9 @@ class StixConfig(Model):
                           "request before planning (stix.admin_policy.AdminPolicy).")
     org_config: Optional[str] = Field(
         None, description="stix's key: an organisation's config file, read last so that its values win over the "
-                          "user's, the project's and the task's (its admin_policy and policy limits bind everyone: a `policy:` "
-                          "it sets replaces the other files' `policy:` whole, so none of its limits, levels or "
-                          "packs can be loosened, disabled or added to below it); "
+                          "user's, the project's and the task's (its admin_policy and policy limits bind everyone: "
+                          "a `policy:` it sets replaces the other files' `policy:` whole, so none of its limits, "
+                          "levels or packs can be loosened, disabled or added to below it); "
                           "user or project file only, relative to the file that names it.")
     policy: Optional[PolicyConfig] = Field(
         None, description="stix's key: the policy packs every plan is checked against, and the built-in pack's "
