@@ -226,7 +226,7 @@ def policies_for(session: Session, target: Target) -> PolicyRun:
     others = sum(record.hourly_cost or 0.0 for record in session.index.all()
                  if record.name != target.cluster and record.project == project and record.status == UP)
     return policy_run(target.config, target.project.root if target.project else None,
-                      session.home.root / "policy" / target.cluster, PlanFacts(others))
+                      session.home.policy_dir(target.cluster), PlanFacts(others))
 
 
 def preview_stack(session: Session, stack, cluster: str, policies: Optional[PolicyRun] = None) -> ChangeSet:
