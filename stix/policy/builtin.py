@@ -139,7 +139,7 @@ def record_secret_paths() -> None:
         analyzer.deserialize_properties = recording_deserialize(analyzer.deserialize_properties)
     servicer = analyzer._PolicyAnalyzerServicer
     if not getattr(servicer._get_provider_resource, "recording", False):
-        servicer._get_provider_resource = keeping_paths(servicer._get_provider_resource)
+        servicer._get_provider_resource = keeping_paths(servicer._get_provider_resource)  # type: ignore[method-assign]
 
 
 def last_secret_paths() -> frozenset[rules.SecretPath]:

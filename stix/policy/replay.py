@@ -1,7 +1,8 @@
 """Policy packs on a plan the engine cannot preview (a cloud this machine has no credentials or provider for).
 
-Two steps. record(): the cluster's component program runs in-process under Pulumi's mocks (stix.planned lists
-the same record as a planned preview's creates), and every resource it declares is kept: type, name, URN, parent, inputs with their secret markers.
+Two steps. record(): the cluster's component program runs in-process under Pulumi's mocks, and every resource it
+declares is kept: type, name, URN, parent, inputs with their secret markers (stix.planned lists the same record as
+a planned preview's creates).
 violations(): an inline program registers each recorded resource again as a ComponentResource with the same type
 token, name, parent and inputs (secrets wrapped as secrets again; register_outputs(inputs), so the stack policies
 see them as outputs too) and exports the same `plan`; the real engine previews it with the packs, in a scratch
