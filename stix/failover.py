@@ -141,7 +141,7 @@ def apply_in_order(session: Session, target: Target, order: list[Candidate], ope
                 session.note(f"{names[index]} refused capacity ({exc}); tearing down what was made, {then}", "warning")
                 _tear_down(session, stack, target.cluster)
         if not target.request.retry_until_up:
-            _forget(session, target, opened[0], pinned)
+            forget(session, target, opened[0], pinned)
             raise NoCapacity(f"no capacity for cluster {target.cluster}: tried {'; '.join(tried)}; nothing was left behind")
         session.note(f"Round {round_}: every candidate refused capacity ({len(order)} tried); retrying in "
                      f"{backoff:g}s (--retry-until-up)", "warning")
@@ -172,7 +172,7 @@ def _tear_down(session: Session, stack: Any, cluster: str) -> None:
                     cluster)
 
 
-def _forget(session: Session, target: Target, stack: Any, pinned: Optional[bytes]) -> None:
+def forget(session: Session, target: Target, stack: Any, pinned: Optional[bytes]) -> None:
     """A new cluster that landed nowhere leaves nothing: its stack (every candidate's, one workspace), index
     entry, keys and directories go, and the project's pin file is as it was before this launch."""
     from stix import ssh_config

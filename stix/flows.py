@@ -18,7 +18,7 @@ from stix import cluster_costs, cluster_jobs, containers
 from stix.compile import check_runnable, resolve_image
 from stix.engine.calls import engine_call
 from stix.errors import CapacityError, NodeCommandFailed, StackLocked, UsageError
-from stix.failover import apply_in_order, failover_order, order_line
+from stix.failover import apply_in_order, failover_order, forget, order_line
 from stix.lifecycle import destroy, drift, refresh, start, stop, unlock
 from stix.models.task import Task
 from stix.models.values import Autostop
@@ -81,7 +81,7 @@ def preview(session: Session, request: LaunchRequest):
             session.note(line)
     finally:
         if new_cluster:  # the stack existed only to be previewed: leave no trace of it
-            _forget_stack(target, stack)
+            _forget_stack(session, target, stack)
     saved = load_spec(session.home, target.cluster)
     return PreviewReport(target.cluster, changes, saved.hourly_cost if saved else None, spec.hourly_cost,
                          failover=order[1:], admin_changes=list(target.admin_changes))
@@ -93,11 +93,14 @@ def _note_admin_changes(session: Session, changes) -> None:
     note_changes(session, changes)
 
 
-def _forget_stack(target: Target, stack) -> None:
-    """Remove the stack of a cluster that was only previewed, and its stack file in a project."""
+def _forget_stack(session: Session, target: Target, stack) -> None:
+    """Remove the stack of a cluster that was only previewed, its stack file in a project and its packs' config."""
+    import shutil
+
     engine_call(lambda: stack.workspace.remove_stack(target.cluster), "removing the previewed stack")
     if target.stack_file is not None:
         target.stack_file.unlink(missing_ok=True)
+    shutil.rmtree(session.home.policy_dir(target.cluster), ignore_errors=True)
 
 
 def up(session: Session, request: LaunchRequest) -> JobResult:
@@ -119,16 +122,20 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
     fast = _unchanged(session, target, order[0], pin) if request.fast else None
     if fast is not None and fast.saved_mounts is not None:
         return _up_fast(session, request, target, fast.spec, fast.saved_mounts)
+    policies = policies_for(session, target)  # before anything is made: a bad policy.packs entry leaves nothing
     stack_file = target.stack_file
     pinned = stack_file.read_bytes() if stack_file is not None and stack_file.exists() else None
+    new_cluster = session.index.get(target.cluster) is None and pinned is None
     stack, spec, pin = stack_at(session, target, order[0], pin,
                                compiled=(fast.spec, fast.pin) if fast is not None else None)
-    policies = policies_for(session, target)
-    changes = preview_stack(session, stack, target.cluster, policies)
-    if changes.blocked:  # refused before anything is created (buckets included); a new cluster leaves no stack
-        if session.index.get(target.cluster) is None and pinned is None:
-            _forget_stack(target, stack)
+    try:
+        changes = preview_stack(session, stack, target.cluster, policies)
+        # Refused before anything is created (buckets included).
         refuse_violations(changes, target.cluster)
+    except Exception:  # refused, or a pack that cannot run: a new cluster leaves nothing (stack, keys, record)
+        if new_cluster:
+            forget(session, target, stack, pinned)
+        raise
     mounts = fast.mounts if fast is not None else plan_mounts(target.task, spec.cloud)
     notes = storage.bucket_notes(session.home, spec, mounts)
     for line in notes:
@@ -136,7 +143,18 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
     project_dir = str(target.project.root) if target.project else None
     task_file = str(request.task_path.absolute()) if request.task_path else None
 
+    opened = stack
+    refused_unmade = False
+
     def apply(stack, spec: ClusterSpec, pin) -> dict:
+        nonlocal refused_unmade
+        if stack is not opened:  # failover's next candidate (elsewhere, perhaps costlier): checked before it is made
+            try:
+                refuse_violations(preview_stack(session, stack, target.cluster, policies), target.cluster)
+            except Exception:
+                refused_unmade = True
+                raise
+
         def applied() -> None:
             record(spec, idx.UP)
             save_spec(session.home, spec)
@@ -161,7 +179,12 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
         fresh = all(change.op == "create" for change in changes.changes)
         with _undone_if_locked(session, target):
             if fresh or request.relaunch is not None:
-                landed = apply_in_order(session, target, order, (stack, spec, pin), apply, pinned)
+                try:
+                    landed = apply_in_order(session, target, order, (stack, spec, pin), apply, pinned)
+                except Exception:
+                    if refused_unmade:  # the attempts before were torn down; this one was refused before apply
+                        forget(session, target, stack, pinned)
+                    raise
                 stack, spec, outputs = landed.stack, landed.spec, landed.outputs
             else:
                 outputs = _apply_in_place(target.cluster, lambda: apply(stack, spec, pin), spec)

@@ -61,6 +61,10 @@ class StixHome:
     def key_path(self, cluster: str) -> Path:
         return self.root / "keys" / cluster / "id_ed25519"
 
+    def policy_dir(self, cluster: str) -> Path:
+        """The config files of the policy packs that check the cluster's plans (stix.policy.packs.policy_run)."""
+        return self.root / "policy" / cluster
+
     def ensure(self) -> None:
         for path in (self.root, self.state_dir, self.pulumi_home, self.bin_dir, self.workspaces_dir):
             path.mkdir(parents=True, exist_ok=True)

@@ -258,3 +258,4 @@ def sweep_local(home: StixHome, cluster: str) -> None:
     registry_of(home).release(cluster)  # it uses no bucket now; its non-persistent ones went with its stack
     for path in rest:
         shutil.rmtree(path, ignore_errors=True)
+    shutil.rmtree(home.policy_dir(cluster), ignore_errors=True)  # not a leftover: a preview writes it too

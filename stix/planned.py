@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from stix.compile import ClusterInputs, check_runnable, compile_spec
 from stix.engine.changes import ChangeSet, ResourceChange
 from stix.events import PreviewReady
 from stix.optimizer import Candidate
+from stix.policy.replay import Recorded, record
 from stix.report import PreviewReport
 from stix.session import Session
 from stix.spec import ClusterSpec
@@ -26,7 +27,6 @@ from stix.storage.plan import plan_mounts
 PLACEHOLDER_KEY = "ssh-ed25519 AAAA-made-at-up stix"
 PLACEHOLDER_CIDR = "203.0.113.0/32"
 """Documentation address (RFC 5737) standing in for this machine's address, which `up` looks up."""
-LOOKED_UP = "(looked up at up)"
 
 
 def label_for(cloud: str) -> str:
@@ -42,8 +42,9 @@ def planned_preview(session: Session, target: Any, order: list[Candidate]) -> Pr
     with tempfile.TemporaryDirectory(prefix="stix-planned-") as scratch:
         inputs = _placeholder_inputs(Path(scratch), candidate, task.num_nodes)
         spec = compile_spec(task, target.cluster, candidate, inputs, mounts, target.config)
-        changes = planned_changes(spec)
-        changes.violations.extend(_policy_violations(session, target, spec))
+        recorded = record(spec)  # the program runs under mocks once: its resources are the plan and what the packs see
+        changes = planned_changes(spec, recorded)
+        changes.violations.extend(_policy_violations(session, target, spec, recorded))
     label = label_for(candidate.cloud)
     session.note(label.capitalize(), "warning")
     session.events(PreviewReady(target.cluster, changes))
@@ -51,13 +52,13 @@ def planned_preview(session: Session, target: Any, order: list[Candidate]) -> Pr
                          admin_changes=list(target.admin_changes))
 
 
-def _policy_violations(session: Session, target: Any, spec: ClusterSpec) -> list:
+def _policy_violations(session: Session, target: Any, spec: ClusterSpec, recorded: list[Recorded]) -> list:
     """The policy packs on the planned resources: the program replayed through the real engine
     (stix.policy.replay), which needs neither the cloud's provider nor its credentials."""
-    from stix.policy.replay import replay_violations
+    from stix.policy.replay import violations
     from stix.stages import policies_for
 
-    return replay_violations(spec, policies_for(session, target))
+    return violations(spec, recorded, policies_for(session, target))
 
 
 def _placeholder_inputs(scratch: Path, candidate: Candidate, num_nodes: int) -> ClusterInputs:
@@ -74,31 +75,10 @@ def _placeholder_inputs(scratch: Path, candidate: Candidate, num_nodes: int) -> 
                          ssh_cidrs=(PLACEHOLDER_CIDR,) if cloud.ssh_rule else ())
 
 
-def planned_changes(spec: ClusterSpec) -> ChangeSet:
-    """Every resource the cluster's program declares, as planned creates."""
-    import pulumi
-    from pulumi.runtime import Mocks
-
-    from stix.engine.program import deploy
-
-    declared: list[tuple[str, str]] = []
-
-    class Recording(Mocks):
-        def new_resource(self, args):
-            declared.append((args.typ, args.name))
-            return f"{args.name}-planned", dict(args.inputs)
-
-        def call(self, args):
-            return {"id": LOOKED_UP, "ids": [LOOKED_UP]}, []  # one found, for lookups of one or of a list
-
-    pulumi.runtime.set_mocks(Recording(), project="stix", stack=spec.cluster, preview=True)
-
-    @pulumi.runtime.test
-    def run():
-        deploy(spec)
-
-    run()
+def planned_changes(spec: ClusterSpec, recorded: Optional[list[Recorded]] = None) -> ChangeSet:
+    """Every resource the cluster's program declares (components and providers included, as an engine preview
+    lists them), as planned creates; recorded: what stix.policy.replay.record(spec) already gave."""
     changes = ChangeSet()
-    for typ, name in dict.fromkeys(declared):
+    for typ, name in dict.fromkeys((r.type, r.name) for r in (record(spec) if recorded is None else recorded)):
         changes.changes.append(ResourceChange("create", typ, name))
     return changes

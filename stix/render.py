@@ -77,11 +77,12 @@ def violations_table(violations: list) -> Table:
 
 
 def violations_line(violations: list) -> str:
-    blocking = sum(1 for v in violations if v.mandatory)
+    from stix.policy.violations import verdict
+
     if not violations:
         return "No policy violations."
-    verdict = "`stix up` refuses this plan" if blocking else "advisory only: `stix up` goes ahead"
-    return f"Policy: {blocking} mandatory, {len(violations) - blocking} advisory violation(s); {verdict}."
+    counts, outcome = verdict(violations)
+    return f"{counts}; {outcome}."
 
 
 def print_violations(console: Console, violations: list) -> None:

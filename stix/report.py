@@ -76,9 +76,10 @@ class PreviewReport:
 
 def policy_verdict(violations: list) -> str:
     """One markdown line: how many violations of each level, and whether `stix up` refuses the plan."""
-    blocking = sum(1 for v in violations if v.mandatory)
-    verdict = "`stix up` refuses this plan" if blocking else "advisory only: `stix up` goes ahead"
-    return f"**Policy: {blocking} mandatory, {len(violations) - blocking} advisory violation(s)**: {verdict}"
+    from stix.policy.violations import verdict
+
+    counts, outcome = verdict(violations)
+    return f"**{counts}**: {outcome}"
 
 
 def violation_section(violations: list) -> list[str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from stix import cluster_jobs, ssh_config
+from stix.index import UP
 from stix.compile import check_prerequisites, check_runnable, compile_spec
 from stix.config import EffectiveConfig
 from stix.engine.calls import engine_call, interrupts_deferred, progress
@@ -226,9 +227,9 @@ def policies_for(session: Session, target: Target) -> PolicyRun:
     what the project's other clusters cost while up)."""
     project = str(target.project.root) if target.project else None
     others = sum(record.hourly_cost or 0.0 for record in session.index.all()
-                 if record.name != target.cluster and record.project == project and record.status == "UP")
+                 if record.name != target.cluster and record.project == project and record.status == UP)
     return policy_run(target.config, target.project.root if target.project else None,
-                      session.home.root / "policy" / target.cluster, PlanFacts(others))
+                      session.home.policy_dir(target.cluster), PlanFacts(others))
 
 
 def preview_stack(session: Session, stack, cluster: str, policies: Optional[PolicyRun] = None) -> ChangeSet:

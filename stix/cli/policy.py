@@ -28,7 +28,8 @@ def check(
     """Run the admin policy and the policy packs on a plan, as `stix preview` does, changing nothing.
 
     With a task: the task's plan (the admin policy first, then the packs on the engine's preview). Without: every
-    cluster stix knows, each re-previewed from the plan saved at its last apply against today's packs and config.
+    cluster stix knows but those mid-launch, each re-previewed from the plan saved at its last apply against
+    today's packs and config.
     Exit 0: no mandatory violation (advisory ones are printed); 4: a mandatory violation; 1 or 2: an error.
 
     Examples:
@@ -43,7 +44,7 @@ def check(
 
       stix policy check -c dev
     """
-    from stix.policy.check import check_clusters, check_task
+    from stix.policy.check import check_clusters, check_task, settled_clusters
 
     check_format(format_, CHECK_FORMATS)
     if task is not None:
@@ -55,7 +56,7 @@ def check(
 
             raise UsageError("--clouds plans a task; it needs TASK.yaml (existing clusters are checked where they are)")
         session = _session(quiet=True)
-        names = [cluster] if cluster is not None else sorted(record.name for record in session.index.all())
+        names = [cluster] if cluster is not None else settled_clusters(session)
         results = check_clusters(session, names)
     _show(results, format_)
     failed = [r.error for r in results if r.error is not None]

@@ -117,12 +117,29 @@ def recording_deserialize(original: Callable[..., Any]) -> Callable[..., Any]:
     return deserialize_properties
 
 
+def keeping_paths(original: Callable[..., Any]) -> Callable[..., Any]:
+    """pulumi-policy's analyzer decodes the resource's provider (its own properties, through the same
+    deserialization) after the resource, right before the policy runs: the paths recorded are the resource's."""
+    def _get_provider_resource(self: Any, request: Any) -> Any:
+        kept = last_secret_paths()
+        try:
+            return original(self, request)
+        finally:
+            _seen.secret_paths = kept
+
+    _get_provider_resource.recording = True  # type: ignore[attr-defined]
+    return _get_provider_resource
+
+
 def record_secret_paths() -> None:
-    """Install the wrapper in pulumi-policy's analyzer (once per process)."""
+    """Install the wrappers in pulumi-policy's analyzer (once per process)."""
     from pulumi_policy import policy as analyzer
 
     if not getattr(analyzer.deserialize_properties, "recording", False):
         analyzer.deserialize_properties = recording_deserialize(analyzer.deserialize_properties)
+    servicer = analyzer._PolicyAnalyzerServicer
+    if not getattr(servicer._get_provider_resource, "recording", False):
+        servicer._get_provider_resource = keeping_paths(servicer._get_provider_resource)  # type: ignore[method-assign]
 
 
 def last_secret_paths() -> frozenset[rules.SecretPath]:

@@ -79,6 +79,14 @@ def check_cluster(session: Session, cluster: str) -> PolicyCheck:
     return PolicyCheck(cluster, tuple(changes.violations))
 
 
+def settled_clusters(session: Session) -> list[str]:
+    """The clusters `stix policy check` with no task checks: every one but those mid-launch (INIT: no saved plan
+    yet, or a stack an apply holds), in name order."""
+    from stix.index import INIT
+
+    return sorted(record.name for record in session.index.all() if record.status != INIT)
+
+
 def check_clusters(session: Session, names: list[str]) -> list[PolicyCheck]:
     """Each cluster checked in turn; one that cannot be checked is reported as such, the others still are."""
     results = []

@@ -3,6 +3,7 @@ files), a project's `policies/*/`, and the packs config names. Handed to the eng
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,13 +84,13 @@ def policy_run(config: EffectiveConfig, project_root: Optional[Path], scratch: P
         named.setdefault(directory.resolve(), f"policy.packs in {where}")
     scratch.mkdir(parents=True, exist_ok=True)
     configs = []
-    for i, pack in enumerate(named):
-        if pack == BUILTIN_PACK:
-            body = builtin_config(config, facts)
-        else:
-            body = _own_config(pack)
-        target = scratch / f"pack-{i}.json"
-        write_atomic(target, json.dumps(body, indent=2, sort_keys=True) + "\n")
+    for pack in named:
+        body = builtin_config(config, facts) if pack == BUILTIN_PACK else _own_config(pack)
+        text = json.dumps(body, indent=2, sort_keys=True) + "\n"
+        # Named after its content: a run beside this one (the same cluster) never rewrites this run's files.
+        target = scratch / f"pack-{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+        if not target.exists():
+            write_atomic(target, text)
         configs.append(target)
     return PolicyRun(tuple(named), tuple(configs), {str(k): v for k, v in named.items()})
 

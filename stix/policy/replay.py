@@ -1,7 +1,8 @@
 """Policy packs on a plan the engine cannot preview (a cloud this machine has no credentials or provider for).
 
-Two steps. record(): the cluster's component program runs in-process under Pulumi's mocks (as stix.planned
-does), and every resource it declares is kept: type, name, URN, parent, inputs with their secret markers.
+Two steps. record(): the cluster's component program runs in-process under Pulumi's mocks, and every resource it
+declares is kept: type, name, URN, parent, inputs with their secret markers (stix.planned lists the same record as
+a planned preview's creates).
 violations(): an inline program registers each recorded resource again as a ComponentResource with the same type
 token, name, parent and inputs (secrets wrapped as secrets again; register_outputs(inputs), so the stack policies
 see them as outputs too) and exports the same `plan`; the real engine previews it with the packs, in a scratch
@@ -20,14 +21,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 from stix.home import StixHome
+from stix.policy.builtin import SECRET_SIG, SECRET_SIG_KEY
 from stix.policy.packs import PolicyRun, pack_failure
 from stix.policy.violations import Violation, mandatory, violation_of
 from stix.spec import ClusterSpec
 
 REPLAY_PROJECT = "stix-policy-replay"
-SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 LOOKED_UP = "(looked up at up)"
+"""What a lookup (an invoke) finds under the mocks: the real one runs at up."""
 KNOWN_AT_UP = "(known at up)"
 UNKNOWNS = frozenset({"04da6b54-80e4-46f7-96ec-b56ff0331ba9"})
 """Pulumi's wire sentinel for a value the preview does not know (replayed as a placeholder the checks read as
@@ -209,6 +210,3 @@ def _as_cluster(violation: Violation, replay_stack: str, cluster: str) -> Violat
         return replace(violation, resource=f"{PROJECT_NAME}-{cluster}")
     return violation
 
-
-def replay_violations(spec: ClusterSpec, policies: PolicyRun) -> list[Violation]:
-    return violations(spec, record(spec), policies)

@@ -81,7 +81,8 @@ def family_not_allowed(plan: PlanView, families: Optional[list[str]]) -> Optiona
     if families is None:
         return None
     family = instance_family(plan.instance_type)
-    if any(family == allowed or plan.instance_type.startswith(allowed) for allowed in families):
+    if any(family == allowed or (allowed.startswith("Standard_") and family.startswith(allowed))  # Azure: by prefix
+           for allowed in families):
         return None
     return (f"cluster {plan.cluster} uses {plan.instance_type} (family {family}); allowed families: "
             f"{', '.join(families) or 'none'}")

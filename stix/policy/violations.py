@@ -8,7 +8,6 @@ from typing import Any, Optional
 from stix.engine.events import display_type
 
 MANDATORY = "mandatory"
-ADVISORY = "advisory"
 
 
 @dataclass(frozen=True)
@@ -56,3 +55,11 @@ def _message(text: str) -> str:
 
 def mandatory(violations: list[Violation]) -> list[Violation]:
     return [v for v in violations if v.mandatory]
+
+
+def verdict(violations: list[Violation]) -> tuple[str, str]:
+    """How many violations of each level, and whether `stix up` refuses the plan: the two halves of the line the
+    terminal (stix.render) and a pull-request comment (stix.report) show."""
+    blocking = sum(1 for v in violations if v.mandatory)
+    return (f"Policy: {blocking} mandatory, {len(violations) - blocking} advisory violation(s)",
+            "`stix up` refuses this plan" if blocking else "advisory only: `stix up` goes ahead")

@@ -49,6 +49,7 @@ def test_a_local_node_without_its_cluster_input_is_caught_in_preview(stix_home, 
                for v in found)
     assert report.changes.blocked
     assert ClusterIndex(StixHome(stix_home).index_db).get("tagged") is None
+    assert not (stix_home / "policy" / "tagged").exists(), "a preview of a new cluster leaves no pack config"
 
 
 def test_a_local_cluster_over_its_budget_is_refused_before_any_node_starts(stix, stix_home, tmp_path, engine):
@@ -71,8 +72,51 @@ def test_a_local_cluster_over_its_budget_is_refused_before_any_node_starts(stix,
             "costs $3.00/hr; the budget per cluster is $2.00/hr") in result.stderr
     assert not sshd.processes_under(stix_home), "a node started"
     assert not list(stix_home.glob("clusters/*/nodes/*")), "a node directory was made"
-    assert ClusterIndex(StixHome(stix_home).index_db).get("hello") is None
+    nothing_left(stix_home, "hello")
     assert stix("status").stdout.strip() == "No clusters."
+
+
+def nothing_left(home: Path, cluster: str, project: Path | None = None) -> None:
+    """A refused (or failed) `up` of a new cluster: no record, stack, stack file, keys, directories or pack config."""
+    assert ClusterIndex(StixHome(home).index_db).get(cluster) is None
+    assert not (home / "keys" / cluster).exists(), "the cluster key was left"
+    assert not (home / "clusters" / cluster).exists(), "the cluster's directory was left"
+    assert not (home / "policy" / cluster).exists(), "the packs' config was left"
+    assert not list((home / "state").glob(f".pulumi/stacks/*/{cluster}.json")), "the stack was left"
+    if project is not None:
+        assert not list(project.rglob(f"Pulumi.{cluster}.yaml")), "the stack file was left"
+
+
+def test_failover_checks_the_next_candidate_before_making_it(stix, stix_home, tmp_path, engine):
+    """Every zone of region local refuses capacity; the next candidate (local-west-a) is outside
+    policy.allowed_regions: refused before it is made (exit 4), and the new cluster leaves nothing."""
+    import json
+
+    from stix.components.local import sshd
+
+    stix_home.mkdir(parents=True, exist_ok=True)
+    (stix_home / "config.yaml").write_text("policy:\n  allowed_regions: [local]\n")
+    faults = tmp_path / "faults.json"
+    faults.write_text(json.dumps({"refuse": ["local-a", "local-b", "local-c"]}))
+    task = tmp_path / "fo.yaml"
+    task.write_text(TASK.format(name="fo"))
+
+    result = stix("up", str(task), "-y", STIX_LOCAL_FAULTS=str(faults))
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "cluster fo is placed in local-west; allowed regions: local" in result.stderr, result.stderr
+    assert not sshd.processes_under(stix_home), "a node started"
+    nothing_left(stix_home, "fo")
+
+
+def test_a_bad_policy_packs_entry_creates_nothing(stix, stix_home, tmp_path, engine):
+    stix_home.mkdir(parents=True, exist_ok=True)
+    (stix_home / "config.yaml").write_text(f"policy:\n  packs: [{tmp_path / 'no-such-pack'}]\n")
+    task = tmp_path / "bad.yaml"
+    task.write_text(TASK.format(name="bad"))
+
+    result = stix("up", str(task), "-y")
+    assert result.returncode != 0 and "is not a policy pack" in result.stderr, result.stdout + result.stderr
+    nothing_left(stix_home, "bad")
 
 
 BROKEN_PACK_MAIN = 'raise RuntimeError("this pack is broken on purpose")\n'
@@ -97,4 +141,4 @@ def test_a_project_pack_that_fails_to_load_is_an_error_not_a_pass(stix, stix_hom
     from stix.components.local import sshd
 
     assert not sshd.processes_under(stix_home) and not list(stix_home.glob("clusters/*/nodes/*"))
-    assert ClusterIndex(StixHome(stix_home).index_db).get("broken") is None
+    nothing_left(stix_home, "broken", project)

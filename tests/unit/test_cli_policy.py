@@ -71,6 +71,15 @@ def test_a_cluster_without_a_stack_is_an_error_and_leaves_nothing(stix, stix_hom
         "cluster 'web' has no stack")
 
 
+def test_a_cluster_mid_launch_is_not_checked_and_fails_nothing(stix, stix_home, engine):
+    from stix.index import INIT
+
+    ClusterIndex(StixHome(stix_home).index_db).upsert("launching", "local", 2, INIT, None, None, "2x local", 0.0)
+    result = stix("policy", "check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "launching" not in result.stdout + result.stderr
+
+
 def test_exit_codes_0_and_4(stix, stix_home, tmp_path, engine):
     (stix.workdir / "t.yaml").write_text(TASK)
     empty = stix("policy", "check")

@@ -250,7 +250,7 @@ def loop(monkeypatch, recorder: Recorder, order: list[Candidate], retry: bool = 
     monkeypatch.setattr(failover, "stack_at", stack_at)
     monkeypatch.setattr(failover, "_tear_down", lambda session, stack, cluster: setattr(
         recorder, "torn_down", recorder.torn_down + 1))
-    monkeypatch.setattr(failover, "_forget", lambda *a: recorder.notes.append("forgotten"))
+    monkeypatch.setattr(failover, "forget", lambda *a: recorder.notes.append("forgotten"))
     def sleep(seconds: float) -> None:
         sleeps.append(seconds)
         if len(sleeps) == 2:

@@ -97,3 +97,24 @@ def test_an_engine_failure_naming_a_pack_is_a_policy_error_and_others_stay_as_th
     other = ProvisionError("engine failed while previewing: quota exceeded")
     assert pack_failure(other, run) is other
     assert pack_failure(other, None) is other
+
+
+def test_config_files_are_named_after_their_content_so_runs_side_by_side_keep_their_own(home, tmp_path):
+    (home / "config.yaml").write_text("policy:\n  max_hourly_cost_per_project: 10\n")
+    first = policy_run(load_config(), None, tmp_path / "scratch", PlanFacts(1.0))
+    second = policy_run(load_config(), None, tmp_path / "scratch", PlanFacts(2.0))  # another cluster came up
+    assert first.configs[0] != second.configs[0] and first.configs[0].parent == second.configs[0].parent
+    assert json.loads(first.configs[0].read_text()) == builtin_config(load_config(), PlanFacts(1.0))
+    assert policy_run(load_config(), None, tmp_path / "scratch", PlanFacts(1.0)).configs == first.configs
+
+
+def test_destroy_sweeps_the_clusters_pack_config(home, tmp_path):
+    from stix.home import StixHome
+    from stix.lifecycle import has_leftovers, sweep_local
+
+    stix_home = StixHome(tmp_path / "stix-home")
+    stix_home.ensure()
+    policy_run(load_config(), None, stix_home.policy_dir("train"))
+    assert stix_home.policy_dir("train").is_dir() and not has_leftovers(stix_home, "train")
+    sweep_local(stix_home, "train")
+    assert not stix_home.policy_dir("train").exists()

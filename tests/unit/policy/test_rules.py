@@ -202,3 +202,53 @@ def test_unknown_preview_values_reach_the_checks_as_unknown():
     plain = builtin._plain(props)
     assert plain == {"tags": UNKNOWN, "ingress": [{"fromPort": 22}], "name": "n"}
     assert rules.untagged([view("aws:ec2/vpc:Vpc", **plain)], "train") == []
+
+
+# --- allowed-instance-families -------------------------------------------------------------------------------
+
+
+def _placed(instance_type: str) -> rules.PlanView:
+    return rules.PlanView(cluster="train", cloud="aws", region="us-east-1", instance_type=instance_type)
+
+
+def test_allowed_families_match_the_family_exactly_not_its_siblings():
+    assert rules.family_not_allowed(_placed("g5.xlarge"), ["g5"]) is None
+    assert rules.family_not_allowed(_placed("a2-highgpu-1g"), ["a2"]) is None
+    assert "family g5g" in rules.family_not_allowed(_placed("g5g.xlarge"), ["g5"])
+    assert "family p4de" in rules.family_not_allowed(_placed("p4de.24xlarge"), ["p4d"])
+    assert rules.family_not_allowed(_placed("p4d.24xlarge"), ["p4d"]) is None
+
+
+def test_azure_standard_families_match_by_prefix():
+    assert rules.family_not_allowed(_placed("Standard_NC24ads_A100_v4"), ["Standard_NC"]) is None
+    assert rules.family_not_allowed(_placed("Standard_NC24ads_A100_v4"), ["Standard_NC24ads"]) is None
+    assert rules.family_not_allowed(_placed("Standard_ND96asr_v4"), ["Standard_NC"]) is not None
+
+
+def test_analyze_with_a_provider_keeps_the_resources_secret_paths():
+    """The analyzer decodes the provider's properties after the resource's: the resource's marks still count."""
+    from google.protobuf import json_format, struct_pb2
+    from pulumi.runtime import proto
+    from pulumi_policy import EnforcementLevel
+    from pulumi_policy import policy as analyzer
+
+    original = (analyzer.deserialize_properties, analyzer._PolicyAnalyzerServicer._get_provider_resource)
+    try:
+        builtin.record_secret_paths()
+        servicer = analyzer._PolicyAnalyzerServicer(builtin.PACK_NAME, "0.0.1", [_policy("no-plaintext-secrets")],
+                                                    EnforcementLevel.MANDATORY)
+
+        def analyze(user_data) -> list[str]:
+            properties = json_format.ParseDict({"userData": user_data, "name": "vms-0"}, struct_pb2.Struct())
+            provider = proto.AnalyzerProviderResource(
+                type="pulumi:providers:aws", name="default", urn="urn:p",
+                properties=json_format.ParseDict({"region": "us-east-1"}, struct_pb2.Struct()))
+            request = proto.AnalyzeRequest(type="aws:ec2/instance:Instance", properties=properties, urn="urn:x",
+                                           name="vms-0", provider=provider)
+            return [d.message for d in servicer.Analyze(request, None).diagnostics]
+
+        assert analyze({builtin.SECRET_SIG_KEY: builtin.SECRET_SIG, "value": KEY}) == []
+        reported = analyze(KEY)
+        assert len(reported) == 1 and "private-key text in userData is not a secret" in reported[0]
+    finally:
+        analyzer.deserialize_properties, analyzer._PolicyAnalyzerServicer._get_provider_resource = original
