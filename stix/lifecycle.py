@@ -21,7 +21,7 @@ from stix.project import Project
 from stix.session import Session, confirm
 from stix.spec import ClusterSpec
 from stix.storage import launch as storage
-from stix.stages import (apply_stack, cluster_info, cluster_project, load_spec, preview_stack, save_spec, sized)
+from stix.stages import (apply_stack, cluster_info, cluster_project, known_spec, preview_stack, save_spec, sized)
 
 
 def stop(session: Session, cluster: str, yes: bool = False) -> None:
@@ -49,12 +49,7 @@ def _set_power(session: Session, cluster: str, stopped: bool, yes: bool):
     from stix.engine.program import make_program
     from stix.engine.workspace import open_stack
 
-    validate_cluster_name(cluster)
-    if session.index.get(cluster) is None:
-        raise ClusterNotFound(f"cluster {cluster!r} not found (stix status lists clusters)")
-    spec = load_spec(session.home, cluster)
-    if spec is None:
-        raise UsageError(f"cluster {cluster!r} has no saved plan; run `stix up` for it first")
+    spec = known_spec(session, cluster)
     if not issubclass(cloud_for(spec.cloud), Stoppable):
         raise UsageError(f"{spec.cloud} clusters cannot be stopped by stix yet; `stix destroy {cluster}` removes it")
     spec = dataclasses.replace(spec, stopped=stopped)

@@ -318,6 +318,20 @@ def save_spec(home: StixHome, spec: ClusterSpec) -> None:
     write_atomic(spec_path(home, spec.cluster), spec.to_json())
 
 
+def known_spec(session: Session, cluster: str) -> ClusterSpec:
+    """An existing cluster's saved plan, for the commands that act on it without a task (stop, start, policy
+    check); a one-line error when stix does not know the cluster or it has never been applied."""
+    from stix.errors import ClusterNotFound
+
+    validate_cluster_name(cluster)
+    if session.index.get(cluster) is None:
+        raise ClusterNotFound(f"cluster {cluster!r} not found (stix status lists clusters)")
+    spec = load_spec(session.home, cluster)
+    if spec is None:
+        raise UsageError(f"cluster {cluster!r} has no saved plan; run `stix up` for it first")
+    return spec
+
+
 def load_spec(home: StixHome, cluster: str) -> Optional[ClusterSpec]:
     """The plan saved at the cluster's last apply; None when there is none."""
     path = spec_path(home, cluster)

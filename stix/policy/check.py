@@ -7,8 +7,7 @@ import shutil
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from stix.errors import ClusterNotFound, StixError, UsageError
-from stix.naming import validate_cluster_name
+from stix.errors import ClusterNotFound, StixError
 from stix.policy.violations import Violation
 from stix.session import Session
 from stix.stages import LaunchRequest
@@ -50,14 +49,9 @@ def check_cluster(session: Session, cluster: str) -> PolicyCheck:
     from stix.engine.program import make_program
     from stix.engine.workspace import open_stack
     from stix.models.task import Task
-    from stix.stages import Target, cluster_project, load_spec, policies_for, preview_stack
+    from stix.stages import Target, cluster_project, known_spec, policies_for, preview_stack
 
-    validate_cluster_name(cluster)
-    if session.index.get(cluster) is None:
-        raise ClusterNotFound(f"cluster {cluster!r} not found (stix status lists clusters)")
-    spec = load_spec(session.home, cluster)
-    if spec is None:
-        raise UsageError(f"cluster {cluster!r} has no saved plan; run `stix up` for it first")
+    spec = known_spec(session, cluster)
     project = cluster_project(session, cluster)
     config = load_config(None, project.root if project is not None else None)
     target = Target(LaunchRequest(Task(), cluster), cluster, project, config)
