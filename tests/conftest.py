@@ -25,9 +25,25 @@ def is_cloud_env(name: str) -> bool:
     return name.startswith(CLOUD_ENV_PREFIXES) or name in CLOUD_ENV_NAMES
 
 
+CONFIG_ENV = ("STIX_CONFIG", "STIX_PROJECT_CONFIG", "STIX_ORG_CONFIG", "STIX_BACKEND", "STIX_CATALOG_DIR")
+"""Where stix's config and state come from: a developer's own settings never reach a test."""
+
+
+@pytest.fixture
+def config_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """(stix home, working directory): a fresh home for the user's config file, and a current directory outside
+    any project for a project file."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("STIX_HOME", str(home))
+    monkeypatch.chdir(work)
+    return home, work
+
+
 @pytest.fixture(autouse=True)
 def hermetic_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in [name for name in os.environ if is_cloud_env(name)]:
+    for name in [name for name in os.environ if is_cloud_env(name) or name in CONFIG_ENV]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
     monkeypatch.setenv("STIX_CACHE", ENGINE_CACHE)

@@ -20,16 +20,9 @@ HEADER = "from stix.admin_policy import AdminPolicy, MutatedUserRequest, Request
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
+def env(config_dirs):
     """A stix home whose config file names a policy module written beside it; cwd outside any project."""
-    for name in ("STIX_CONFIG", "STIX_PROJECT_CONFIG", "STIX_ORG_CONFIG", "STIX_CATALOG_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    monkeypatch.setenv("STIX_HOME", str(home))
-    monkeypatch.chdir(work)
-    return home
+    return config_dirs[0]
 
 
 def policy_file(directory: Path, body: str, class_name: str = "Policy") -> str:

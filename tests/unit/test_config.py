@@ -12,15 +12,9 @@ from stix.models.config import StixConfig
 
 
 @pytest.fixture
-def files(tmp_path, monkeypatch):
+def files(config_dirs):
     """A stix home with its user file, and a working directory outside any project, for the project file."""
-    for name in ("STIX_CONFIG", "STIX_PROJECT_CONFIG", "STIX_BACKEND", "STIX_CATALOG_DIR", "STIX_ORG_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-    home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    monkeypatch.setenv("STIX_HOME", str(home))
-    monkeypatch.chdir(work)
+    home, work = config_dirs
     return home / "config.yaml", work / ".stix.yaml"
 
 

@@ -13,14 +13,8 @@ from stix.policy.packs import BUILTIN_PACK, PlanFacts, builtin_config, pack_fail
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    for name in ("STIX_CONFIG", "STIX_PROJECT_CONFIG", "STIX_ORG_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-    root = tmp_path / "home"
-    root.mkdir()
-    monkeypatch.setenv("STIX_HOME", str(root))
-    monkeypatch.chdir(tmp_path)
-    return root
+def home(config_dirs):
+    return config_dirs[0]
 
 
 def _pack(directory: Path, config: dict | None = None) -> Path:
