@@ -15,6 +15,7 @@ from typing import Any, Iterator, Optional
 
 from stix import index as idx
 from stix import cluster_costs, cluster_jobs, containers
+from stix.admin_policy import note_changes
 from stix.compile import check_runnable, resolve_image
 from stix.engine.calls import engine_call
 from stix.errors import CapacityError, NodeCommandFailed, StackLocked, UsageError
@@ -59,7 +60,7 @@ def preview(session: Session, request: LaunchRequest):
     from stix.report import PreviewReport
 
     target = target_of(request, dryrun=True)
-    _note_admin_changes(session, target.admin_changes)
+    note_changes(session, target.admin_changes)
     stack_file = target.stack_file
     new_cluster = session.index.get(target.cluster) is None and not (stack_file and stack_file.exists())
     placement, pin = launch_plan(session, target)
@@ -87,12 +88,6 @@ def preview(session: Session, request: LaunchRequest):
                          failover=order[1:], admin_changes=list(target.admin_changes))
 
 
-def _note_admin_changes(session: Session, changes) -> None:
-    from stix.admin_policy import note_changes
-
-    note_changes(session, changes)
-
-
 def _forget_stack(session: Session, target: Target, stack) -> None:
     """Remove the stack of a cluster that was only previewed, its stack file in a project and its packs' config."""
     import shutil
@@ -110,7 +105,7 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
 
     target = target_of(request)
     request = target.request  # as the admin policy returned it (autostop, down)
-    _note_admin_changes(session, target.admin_changes)
+    note_changes(session, target.admin_changes)
     missing = target.task.required_unset()
     if missing:
         raise UsageError(f"the task needs values at up: {', '.join(missing)}")
