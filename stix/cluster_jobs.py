@@ -10,7 +10,7 @@ import json
 import shlex
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, Optional, Protocol
 
 from stix import index as idx
 from stix.agent import AGENT_SOURCE
@@ -69,15 +69,31 @@ def skypilot_job_keys(row: dict) -> dict:
             "start_at": row.get("started"), "end_at": row.get("ended")}
 
 
+class HeadConnection(Protocol):
+    """What the agent calls below need of a connection to the head: a NodeConnection has it, and so does a
+    reused (multiplexed) connection."""
+
+    node: NodeInfo
+
+    def run(self, command: str, on_line: Optional[Callable[[str], None]] = None,
+            timeout: Optional[float] = None, stdin: Optional[bytes] = None) -> int: ...
+
+
 @contextmanager
-def head_connection(home: StixHome, cluster: str) -> Iterator[NodeConnection]:
-    """One SSH connection to an up cluster's head node, from the saved node list, closed on exit."""
-    info = load_info(home, cluster)
+def connect_head(info: ClusterInfo) -> Iterator[HeadConnection]:
+    """A connection to the cluster's head node, closed (or left for reuse) on exit."""
     head = NodeConnection(info.head, info.ssh_private_key_path)
     try:
         yield head
     finally:
         head.close()
+
+
+@contextmanager
+def head_connection(home: StixHome, cluster: str) -> Iterator[HeadConnection]:
+    """A connection to an up cluster's head node, from the saved node list."""
+    with connect_head(load_info(home, cluster)) as head:
+        yield head
 
 
 def agent_path(node: NodeInfo) -> str:
@@ -117,7 +133,7 @@ def _agent(head: NodeInfo, *args: str) -> str:
     return f"exec python3 {shlex.quote(agent_path(head))} " + " ".join(shlex.quote(a) for a in args)
 
 
-def submit(head: NodeConnection, name: Optional[str], script: str, ranks: list[dict], cpus: float, gpus: float) -> int:
+def submit(head: HeadConnection, name: Optional[str], script: str, ranks: list[dict], cpus: float, gpus: float) -> int:
     spec = {"name": name, "script": script, "ranks": ranks, "cpus": cpus, "gpus": gpus}
     out: list[str] = []
     status = head.run(_agent(head.node, "submit"), out.append, timeout=60, stdin=json.dumps(spec).encode())
@@ -126,18 +142,18 @@ def submit(head: NodeConnection, name: Optional[str], script: str, ranks: list[d
     return int(out[-1])
 
 
-def queue(head: NodeConnection) -> list[dict]:
+def queue(head: HeadConnection) -> list[dict]:
     out: list[str] = []
     if head.run(_agent(head.node, "queue"), out.append, timeout=60) != 0:
         raise JobError(f"cannot read the job queue on {head.node.name}: {' '.join(out)[-300:]}")
     return json.loads("".join(out))
 
 
-def job(head: NodeConnection, job_id: int) -> Optional[dict]:
+def job(head: HeadConnection, job_id: int) -> Optional[dict]:
     return next((row for row in queue(head) if row["id"] == job_id), None)
 
 
-def follow(head: NodeConnection, job_id: int, write: Callable[[str], None], tail: Optional[int] = None,
+def follow(head: HeadConnection, job_id: int, write: Callable[[str], None], tail: Optional[int] = None,
            follow_: bool = True) -> int:
     """Stream a job's logs; the agent's exit status (`sky logs` codes). The agent ends a follow whose daemon
     is gone and cannot be restarted: that is a JobError, never a hang."""
@@ -151,13 +167,13 @@ def follow(head: NodeConnection, job_id: int, write: Callable[[str], None], tail
     return code
 
 
-def logs_status(head: NodeConnection, job_id: int) -> tuple[str, int]:
+def logs_status(head: HeadConnection, job_id: int) -> tuple[str, int]:
     out: list[str] = []
     code = head.run(_agent(head.node, "logs", str(job_id), "--status"), out.append, timeout=60)
     return (out[-1].strip() if out else "NOT_FOUND"), code
 
 
-def cancel(head: NodeConnection, job_ids: list[int], all_jobs: bool) -> list[int]:
+def cancel(head: HeadConnection, job_ids: list[int], all_jobs: bool) -> list[int]:
     out: list[str] = []
     args = ["cancel", *map(str, job_ids)] + (["--all"] if all_jobs else [])
     if head.run(_agent(head.node, *args), out.append, timeout=120) != 0:
@@ -165,7 +181,7 @@ def cancel(head: NodeConnection, job_ids: list[int], all_jobs: bool) -> list[int
     return json.loads(out[-1])
 
 
-def set_autostop(head: NodeConnection, idle_minutes: Optional[float], down: bool = False,
+def set_autostop(head: HeadConnection, idle_minutes: Optional[float], down: bool = False,
                  wait_for: str = "jobs_and_ssh", hook: Optional[str] = None, hook_timeout: Optional[float] = None) -> None:
     """Arm (or cancel, idle_minutes None) the head agent's idle timer. `hook` runs on the head before the stop,
     within hook_timeout seconds (the agent's default: SkyPilot's hour); it travels on stdin, never in argv."""
@@ -180,11 +196,11 @@ def set_autostop(head: NodeConnection, idle_minutes: Optional[float], down: bool
         raise JobError(f"cannot set autostop on {head.node.name}: {' '.join(out)[-300:]}")
 
 
-def _cluster_name(head: NodeConnection) -> str:
+def _cluster_name(head: HeadConnection) -> str:
     return head.node.name.rsplit('-head', 1)[0]
 
 
-def latest_job(head: NodeConnection) -> int:
+def latest_job(head: HeadConnection) -> int:
     rows = queue(head)
     if not rows:
         raise JobError(f"cluster {_cluster_name(head)!r} has no jobs")

@@ -226,7 +226,7 @@ def _sync_and_run(session: Session, request: LaunchRequest, target: Target, conn
     if not task.run:
         session.note(f"Cluster {target.cluster} is up.", "success")
         return JobResult(target.cluster, None)
-    return _run_job(session, conns, info, task, demand, context, detach=request.detach_run)
+    return _run_job(session, conns.connections[0], info, task, demand, context, detach=request.detach_run)
 
 
 @dataclass(frozen=True)
@@ -302,7 +302,7 @@ def exec_(session: Session, request: ExecRequest) -> JobResult:
     check_task(task)
     with ClusterConnections(job_info) as conns:
         _report_sync(session, sync_workdir(conns, task.workdir, task_values(task), session.note))
-        return _run_job(session, conns, job_info, task, demand, context, request.detach)
+        return _run_job(session, conns.connections[0], job_info, task, demand, context, request.detach)
 
 
 def _policed_exec(session: Session, request: ExecRequest) -> Task:
@@ -357,13 +357,12 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-def _run_job(session: Session, conns, info: ClusterInfo, task: Task, demand: tuple[float, float], context,
-             detach: bool) -> JobResult:
+def _run_job(session: Session, head: cluster_jobs.HeadConnection, info: ClusterInfo, task: Task,
+             demand: tuple[float, float], context, detach: bool) -> JobResult:
     """Queue the task as a job holding `demand` (cpus, gpus per node), and follow it unless detached."""
     from stix.hooks import job_ranks
 
     cpus, gpus = demand
-    head = conns.connections[0]
     assert task.run is not None  # both callers return before this without a run
     job_id = cluster_jobs.submit(head, task.name, task.run, job_ranks(info, task, context), cpus, gpus)
     if detach:
