@@ -6,7 +6,8 @@ detached on the head, so jobs keep running when the client goes away. The
 client talks to it over SSH by running its subcommands; they print JSON or log
 lines and exit with a status, never a traceback for a known condition.
 
-    submit            read a job (JSON) on stdin, queue it, print its id
+    submit            read a job (JSON) on stdin, queue it, print its id; a JSON list of jobs: one
+                      transaction, prints the JSON list of their ids
     queue             print every job as JSON
     logs ID           print a job's logs: --tail N, --follow, --status
     cancel ID...|-a   cancel jobs, killing their processes on every node
@@ -177,7 +178,9 @@ def shell_command(script: str, env: dict[str, str], cwd: str, tag: str | None = 
     """`script` in `cwd` (made if absent) with `env` exported, in the node's container where it has one (a job's
     rank with its `tag`, in_container)."""
     exports = "".join(f"export {key}={_quote(value)}; " for key, value in env.items())
-    return f"{exports}mkdir -p {_quote(cwd)} && cd {_quote(cwd)} && {in_container(env, script, tag)}"
+    # mkdir only where the directory is missing: a process less for each rank of each job.
+    return (f"{exports}{{ [ -d {_quote(cwd)} ] || mkdir -p {_quote(cwd)}; }} && cd {_quote(cwd)} && "
+            f"{in_container(env, script, tag)}")
 
 
 def rank_tag(job_id: int, rank: int) -> str:
@@ -225,39 +228,65 @@ def cluster() -> dict:
 
 
 def cmd_submit(args) -> int:
-    job_id = enqueue(json.load(sys.stdin))
+    """One job (a JSON object) prints its id; a batch (a JSON list of them) is queued in one transaction and
+    prints the list of ids, as JSON on one line. Either way one poke wakes the daemon."""
+    try:
+        data = json.load(sys.stdin)
+        ids = enqueue_many(data if isinstance(data, list) else [data])
+    except (ValueError, KeyError, TypeError) as exc:
+        print(f"submit: not a job (or a list of jobs): {exc}", file=sys.stderr)
+        return 2
     ensure_daemon()
     _poke_daemon()
-    print(job_id)
+    print(json.dumps(ids) if isinstance(data, list) else ids[0])
     return 0
 
 
 def enqueue(spec: dict) -> int:
     """Queue a job: {"name", "script", "ranks": [{"env", "cwd"}, ...], "cpus", "gpus"}, cpus and gpus per node."""
+    return enqueue_many([spec])[0]
+
+
+def enqueue_many(specs: list) -> list[int]:
+    """Queue jobs (each as enqueue's) in one transaction: all of them, in order, or none."""
+    for number, spec in enumerate(specs):
+        if not isinstance(spec, dict) or not isinstance(spec.get("ranks"), list) or not spec["ranks"]:
+            raise ValueError(f"job {number} of the batch has no ranks")
     conn = connect()
-    # The row and its files appear together: the daemon (polling, or woken by another command) must never
+    # The rows and their files appear together: the daemon (polling, or woken by another command) must never
     # see a PENDING job whose spec.json is not written yet.
     conn.execute("BEGIN IMMEDIATE")
+    ids = []
     try:
-        cur = conn.execute(
-            "INSERT INTO jobs (name, status, submitted, cpus, gpus, num_nodes) VALUES (?, ?, ?, ?, ?, ?)",
-            (spec.get("name"), PENDING, time.time(), float(spec.get("cpus", 0.5)), float(spec.get("gpus", 0)),
-             len(spec["ranks"])),
-        )
-        job_id = cur.lastrowid
-        assert job_id is not None  # set by every INSERT
-        directory = job_dir(job_id)
-        directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(directory / SPEC_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(spec, handle)
-        for rank in range(len(spec["ranks"])):
-            (directory / rank_log(rank)).touch()
+        for spec in specs:
+            cur = conn.execute(
+                "INSERT INTO jobs (name, status, submitted, cpus, gpus, num_nodes) VALUES (?, ?, ?, ?, ?, ?)",
+                (spec.get("name"), PENDING, time.time(), float(spec.get("cpus", 0.5)), float(spec.get("gpus", 0)),
+                 len(spec["ranks"])),
+            )
+            job_id = cur.lastrowid
+            assert job_id is not None  # set by every INSERT
+            ids.append(job_id)
+            directory = job_dir(job_id)
+            directory.mkdir(parents=True, exist_ok=True)
+            fd = os.open(directory / SPEC_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump(spec, handle)
+            for rank in range(len(spec["ranks"])):
+                (directory / rank_log(rank)).touch()
     except BaseException:
         conn.execute("ROLLBACK")
+        for job_id in ids:  # their ids are free again: a later job must not find their files (or secrets)
+            _remove_tree(job_dir(job_id))
         raise
     conn.execute("COMMIT")
-    return job_id
+    return ids
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _poke_daemon() -> None:
@@ -791,6 +820,15 @@ def never_fits(info: dict, cpus: float, gpus: float, num_nodes: int) -> str | No
     return None
 
 
+def hold(usage: tuple[list[float], list[dict[int, float]]], row, assignment: list[list[int]]) -> None:
+    """Add to `usage` (Scheduler.usage's) what a job just placed on `assignment` holds."""
+    cpus, devices = usage
+    for rank, picked in enumerate(assignment):
+        cpus[rank] += row["cpus"]
+        for device in picked:
+            devices[rank][device] = devices[rank].get(device, 0.0) + device_share(row["gpus"])
+
+
 GONE = -1
 """A rank's outcome when its processes are gone and it recorded no exit status."""
 
@@ -855,6 +893,10 @@ def _write_private_json(path: Path, data) -> None:
 class Scheduler:
     def __init__(self) -> None:
         self.conn = connect()
+        # The daemon's own writes (a job claimed, a job ended; a few per job) need not wait for the disk: in WAL
+        # mode NORMAL loses no commit when the daemon dies, only the last ones if the node itself goes down,
+        # which ends the jobs too (recover() fails a RUNNING job whose processes are gone). Submits keep FULL.
+        self.conn.execute("PRAGMA synchronous=NORMAL")
         self.info = cluster()
         self.running: dict[int, list[Rank]] = {}
 
@@ -887,9 +929,10 @@ class Scheduler:
                     devices[rank][device] = devices[rank].get(device, 0.0) + device_share(row["gpus"])
         return cpus, devices
 
-    def placement(self, row) -> list[list[int]] | None:
-        """The devices the job gets on each of its nodes, or None while any of them lacks CPUs or devices."""
-        cpus_used, devices = self.usage()
+    def placement(self, row, usage=None) -> list[list[int]] | None:
+        """The devices the job gets on each of its nodes, or None while any of them lacks CPUs or devices.
+        `usage`: what usage() says, when the caller has it."""
+        cpus_used, devices = usage if usage is not None else self.usage()
         assignment = []
         for rank in range(row["num_nodes"]):
             if row["cpus"] > node_capacity(self.info, rank)[0] - cpus_used[rank] + 1e-9:
@@ -901,19 +944,24 @@ class Scheduler:
         return assignment
 
     def schedule(self) -> None:
-        """Start pending jobs in order while they fit (first come, first served; no overtaking)."""
+        """Start pending jobs in order while they fit (first come, first served; no overtaking): every job that
+        fits in one pass. The usage is read once per pass and what each started job holds is added to it (a
+        read per job made a pass over N queued jobs cost N squared)."""
         pending = self.conn.execute("SELECT * FROM jobs WHERE status = ? ORDER BY id", (PENDING,)).fetchall()
-        if pending:
-            self.info = cluster()  # stix rewrites it when a node comes back on a new address
+        if not pending:
+            return
+        self.info = cluster()  # stix rewrites it when a node comes back on a new address
+        usage = self.usage()
         for row in pending:
             reason = never_fits(self.info, row["cpus"], row["gpus"], row["num_nodes"])
             if reason:
                 self.finish(row["id"], FAILED, None, reason)
                 continue
-            assignment = self.placement(row)
+            assignment = self.placement(row, usage)
             if assignment is None:
                 return
             self.start(row, assignment)
+            hold(usage, row, assignment)
 
     def start(self, row, assignment: list[list[int]]) -> None:
         job_id = row["id"]
@@ -1061,7 +1109,8 @@ def _quote(value: str) -> str:
 
 
 class Wakeup:
-    """What ends the daemon's wait between ticks early: a signal (SIGUSR1, the poke of `submit` and `autostop`).
+    """What ends the daemon's wait between ticks early: a signal (SIGUSR1, the poke of `submit` and `autostop`;
+    SIGCHLD, a rank's wrapper that ended, so its job is reaped and the next one started at once, not a tick later).
 
     Its Python handler does nothing: the interpreter's C-level handler writes a byte to a pipe
     (signal.set_wakeup_fd), and the loop waits on that pipe with select. A Python handler runs in the loop's own
@@ -1070,12 +1119,13 @@ class Wakeup:
     it, and the daemon, alive (so a follower never restarted it) but stuck, never started the job it was poked
     for; `up` then followed that job forever."""
 
-    def __init__(self, signum: int) -> None:
+    def __init__(self, *signums: int) -> None:
         self.read_fd, self.write_fd = os.pipe()
         os.set_blocking(self.read_fd, False)
         os.set_blocking(self.write_fd, False)
         signal.set_wakeup_fd(self.write_fd, warn_on_full_buffer=False)
-        signal.signal(signum, lambda number, frame: None)
+        for signum in signums:
+            signal.signal(signum, lambda number, frame: None)
 
     def wait(self, timeout: float) -> None:
         select.select([self.read_fd], [], [], timeout)
@@ -1091,7 +1141,7 @@ class Wakeup:
 def cmd_daemon(args) -> int:
     # `submit` pokes the daemon with SIGUSR1 as soon as daemon.pid exists, and SIGUSR1's default action is
     # to terminate: the handler must be in place before the pid file is written.
-    wake = Wakeup(signal.SIGUSR1)
+    wake = Wakeup(signal.SIGUSR1, signal.SIGCHLD)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     ROOT.mkdir(parents=True, exist_ok=True)
     lock = open(ROOT / DAEMON_LOCK_FILE, "a")
