@@ -10,7 +10,7 @@ import json
 import shlex
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Protocol
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Protocol
 
 from stix import index as idx
 from stix.agent import AGENT_SOURCE
@@ -20,7 +20,9 @@ from stix.agent.node_agent import (AGENT_FILE, CLUSTER_FILE, DAEMON_GONE_EXIT, K
 from stix.errors import ClusterNotFound, JobError
 from stix.home import StixHome
 from stix.spec import ClusterInfo, NodeInfo
-from stix.ssh.runner import ClusterConnections, NodeConnection
+
+if TYPE_CHECKING:  # paramiko's import costs `exec`, `queue`, `logs` and `cancel` more than their round trip
+    from stix.ssh.runner import ClusterConnections
 
 AGENT = f"{REMOTE_DIR}/{AGENT_FILE}"
 LOGS_STATUS_EXITS = tuple(sorted({*STATUS_EXIT.values(), NOT_FINISHED_EXIT, NOT_FOUND_EXIT}))
@@ -82,6 +84,8 @@ class HeadConnection(Protocol):
 @contextmanager
 def connect_head(info: ClusterInfo) -> Iterator[HeadConnection]:
     """A connection to the cluster's head node, closed (or left for reuse) on exit."""
+    from stix.ssh.runner import NodeConnection
+
     head = NodeConnection(info.head, info.ssh_private_key_path)
     try:
         yield head
@@ -133,13 +137,43 @@ def _agent(head: NodeInfo, *args: str) -> str:
     return f"exec python3 {shlex.quote(agent_path(head))} " + " ".join(shlex.quote(a) for a in args)
 
 
+def job_spec(name: Optional[str], script: str, ranks: list[dict], cpus: float, gpus: float) -> dict:
+    """What the node agent queues for one job (its ranks: per node, env and cwd; cpus and gpus: per node)."""
+    return {"name": name, "script": script, "ranks": ranks, "cpus": cpus, "gpus": gpus}
+
+
 def submit(head: HeadConnection, name: Optional[str], script: str, ranks: list[dict], cpus: float, gpus: float) -> int:
-    spec = {"name": name, "script": script, "ranks": ranks, "cpus": cpus, "gpus": gpus}
+    spec = job_spec(name, script, ranks, cpus, gpus)
     out: list[str] = []
     status = head.run(_agent(head.node, "submit"), out.append, timeout=60, stdin=json.dumps(spec).encode())
     if status != 0 or not out or not out[-1].strip().isdigit():
         raise JobError(f"the node agent on {head.node.name} refused the job: {' '.join(out)[-300:]}")
     return int(out[-1])
+
+
+def submit_many(head: HeadConnection, specs: list[dict]) -> list[int]:
+    """Queue jobs (job_spec's) in one round trip and one transaction on the agent: all of them, in order, or
+    none (JobError). Their ids, in the same order. Needs an agent that takes batches (any `up` installs one)."""
+    if not specs:
+        return []
+    out: list[str] = []
+    status = head.run(_agent(head.node, "submit"), out.append, timeout=60 + len(specs) / 100,
+                      stdin=json.dumps(specs).encode())
+    ids = _id_list(out[-1]) if status == 0 and out else None
+    if ids is None or len(ids) != len(specs):
+        if any("object has no attribute 'get'" in line for line in out):
+            raise JobError(f"the node agent on {head.node.name} is older and takes one job at a time; "
+                           f"`stix up` for the cluster upgrades it")
+        raise JobError(f"the node agent on {head.node.name} refused the {len(specs)} jobs: {' '.join(out)[-300:]}")
+    return ids
+
+
+def _id_list(line: str) -> Optional[list[int]]:
+    try:
+        ids = json.loads(line)
+    except ValueError:
+        return None
+    return ids if isinstance(ids, list) and all(isinstance(i, int) for i in ids) else None
 
 
 def queue(head: HeadConnection) -> list[dict]:

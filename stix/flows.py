@@ -31,7 +31,7 @@ from stix.storage.plan import plan_mounts
 from stix.stages import (LaunchRequest, Relaunch, Target, apply_stack, cluster_info, launch_plan, load_spec, policies_for,
                          preview_stack, refuse_violations, save_spec, sized, spec_at, stack_at, target_of)
 
-__all__ = ["ExecRequest", "JobResult", "LaunchRequest", "Relaunch", "Session", "destroy", "drift", "exec_", "preview", "refresh",
+__all__ = ["ExecBatch", "ExecRequest", "JobResult", "LaunchRequest", "Relaunch", "Session", "destroy", "drift", "exec_", "preview", "refresh",
            "set_autostop", "start", "stop", "unlock", "up"]
 
 
@@ -53,6 +53,23 @@ class ExecRequest:
     cluster: str
     task: Task
     detach: bool = False
+
+
+@dataclass(frozen=True)
+class ExecBatch:
+    """Several tasks for one up cluster, queued together: one round trip to its agent submits them all."""
+    cluster: str
+    tasks: tuple[Task, ...]
+    detach: bool = False
+
+
+@dataclass(frozen=True)
+class _Job:
+    """A task ready to submit: policed and checked, with the nodes it runs on and what it holds on each."""
+    task: Task
+    info: ClusterInfo
+    demand: tuple[float, float]
+    context: Any
 
 
 def preview(session: Session, request: LaunchRequest):
@@ -281,28 +298,95 @@ def _apply_in_place(cluster: str, apply, spec: ClusterSpec) -> dict:
 
 def exec_(session: Session, request: ExecRequest) -> JobResult:
     """Submit a task to an up cluster: sync the workdir, queue the job, follow it unless detached."""
-    from stix.git_workdir import check_task, task_values
-    from stix.hooks import JobContext, new_task_id, sync_workdir
-    from stix.ssh.runner import ClusterConnections
-
     validate_cluster_name(request.cluster)
     task = _policed_exec(session, request)
-    info = cluster_jobs.load_info(session.home, request.cluster)
+    job = _exec_job(request.cluster, task, cluster_jobs.load_info(session.home, request.cluster))
+    with _job_connection(session, job.info, job.task) as head:
+        return _run_job(session, head, job.info, job.task, job.demand, job.context, request.detach)
+
+
+def exec_many(session: Session, batch: ExecBatch) -> list[JobResult]:
+    """Submit several tasks to an up cluster in one round trip (all queued, in order, or none); unless detached,
+    follow each job in turn. A failed job does not stop the others: its JobResult's exit_code says so."""
+    from stix.hooks import job_ranks
+
+    validate_cluster_name(batch.cluster)
+    if not batch.tasks:
+        raise UsageError("nothing to run (no tasks)")
+    tasks = [_policed_exec(session, ExecRequest(batch.cluster, task)) for task in batch.tasks]
+    info = cluster_jobs.load_info(session.home, batch.cluster)
+    jobs = [_exec_job(batch.cluster, task, info) for task in tasks]
+    workdirs: list = []
+    for job in jobs:
+        if job.task.workdir and job.task.workdir not in workdirs:
+            workdirs.append(job.task.workdir)
+    if len(workdirs) > 1:
+        raise UsageError(f"the tasks have {len(workdirs)} different workdirs, and every job's lands in the same "
+                         f"place on the nodes: exec them one at a time, or give them one workdir")
+    widest = max(jobs, key=lambda job: (bool(job.task.workdir), len(job.info.nodes)))
+    with _job_connection(session, info.first(max(len(job.info.nodes) for job in jobs)), widest.task) as head:
+        specs = [cluster_jobs.job_spec(job.task.name, _run_of(job.task), job_ranks(job.info, job.task, job.context),
+                                       *job.demand) for job in jobs]
+        ids = cluster_jobs.submit_many(head, specs)
+        listed = ", ".join(map(str, ids))
+        if batch.detach:
+            session.note(f"Jobs {listed} submitted to {batch.cluster}; `stix logs {batch.cluster} ID` follows one.")
+            return [JobResult(batch.cluster, job_id) for job_id in ids]
+        session.note(f"Jobs {listed} submitted to {batch.cluster}; following each in turn.")
+        results = []
+        for job, job_id in zip(jobs, ids):
+            session.note(f"Job {job_id} on {len(job.info.nodes)} node(s)", "heading")
+            cluster_jobs.follow(head, job_id, session.output)
+            row = cluster_jobs.job(head, job_id)
+            code = cluster_jobs.exit_code_of(row)
+            if code == 0:
+                session.note(f"Job {job_id} on {batch.cluster} succeeded.", "success")
+            else:
+                detail = f": {row['detail']}" if row and row.get("detail") else ""
+                session.note(f"Job {job_id} on {batch.cluster} {row['status'] if row else 'vanished'}{detail}",
+                             "warning")
+            results.append(JobResult(batch.cluster, job_id, code))
+        return results
+
+
+def _run_of(task: Task) -> str:
+    assert task.run is not None  # _exec_job refuses a task without one
+    return task.run
+
+
+def _exec_job(cluster: str, task: Task, info: ClusterInfo) -> _Job:
+    """The task (as the admin policy returned it) checked against the cluster (`info`), ready to submit."""
+    from stix.git_workdir import check_task
+    from stix.hooks import JobContext, new_task_id
+
     check_runnable(task, info.cloud)
     if task.num_nodes > len(info.nodes):
-        raise UsageError(f"num_nodes {task.num_nodes} is more than cluster {request.cluster}'s {len(info.nodes)} nodes")
+        raise UsageError(f"num_nodes {task.num_nodes} is more than cluster {cluster}'s {len(info.nodes)} nodes")
     if not task.run:
         raise UsageError("nothing to run (no `run`)")
     missing = task.required_unset()
     if missing:
         raise UsageError(f"the task needs values: {', '.join(missing)}")
-    job_info = info.first(task.num_nodes)
     demand = cluster_jobs.job_demand(task, info.head)
-    context = JobContext(new_task_id(request.cluster), demand[1])
     check_task(task)
-    with ClusterConnections(job_info) as conns:
+    return _Job(task, info.first(task.num_nodes), demand, JobContext(new_task_id(cluster), demand[1]))
+
+
+@contextmanager
+def _job_connection(session: Session, info: ClusterInfo, task: Task) -> Iterator[cluster_jobs.HeadConnection]:
+    """The connection jobs are submitted over. A task with a workdir syncs it first, over a connection to each of
+    `info`'s nodes; with nothing to sync only the head is reached, over cluster_jobs.connect_head (reused)."""
+    if not task.workdir:
+        with cluster_jobs.connect_head(info) as head:
+            yield head
+        return
+    from stix.git_workdir import task_values
+    from stix.hooks import sync_workdir
+    from stix.ssh.runner import ClusterConnections
+
+    with ClusterConnections(info) as conns:
         _report_sync(session, sync_workdir(conns, task.workdir, task_values(task), session.note))
-        return _run_job(session, conns.connections[0], job_info, task, demand, context, request.detach)
+        yield conns.connections[0]
 
 
 def _policed_exec(session: Session, request: ExecRequest) -> Task:

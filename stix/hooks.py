@@ -10,14 +10,16 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Callable, Mapping, Optional
 
 from stix.agent.node_agent import shell_command  # noqa: F401 (re-exported: setup and run run as jobs do)
 from stix.errors import NodeCommandFailed, SetupFailed, SSHError, UsageError
 from stix.naming import local_user
 from stix.spec import ClusterInfo, NodeInfo
-from stix.ssh.runner import STDIN_SCRIPT, ClusterConnections, LineSink, positive_seconds
 from stix.models.task import GitWorkdir, Task
+
+if TYPE_CHECKING:  # paramiko's import is a third of `stix exec`'s: job_ranks and the rest need none of it
+    from stix.ssh.runner import ClusterConnections, LineSink
 
 REMOTE_WORKDIR = "sky_workdir"
 SETUP_TIMEOUT_ENV = "STIX_SETUP_TIMEOUT"
@@ -29,6 +31,8 @@ DEFAULT_GIT_TIMEOUT_S = 1800.0
 
 
 def setup_timeout() -> float:
+    from stix.ssh.runner import positive_seconds
+
     return positive_seconds(SETUP_TIMEOUT_ENV, f"{DEFAULT_SETUP_TIMEOUT_S:g}", most=math.inf)
 
 
@@ -94,6 +98,7 @@ def sync_workdir(conns: ClusterConnections, workdir: Optional[str | GitWorkdir],
 def _checkout_workdir(conns: ClusterConnections, workdir: GitWorkdir, values: Mapping[str, str],
                       note: Optional[Callable[[str], None]]) -> list[int]:
     from stix import git_workdir as git
+    from stix.ssh.runner import STDIN_SCRIPT, positive_seconds
 
     token = git.token_for(workdir.url, values)
     key = git.ssh_key_for(workdir.url, values)

@@ -181,34 +181,50 @@ def launch(task: Union[models.Task, str], cluster_name: Optional[str] = None, *,
     return RequestId((result.job_id, _handle(result.cluster)))
 
 
-def exec(task: Union[models.Task, str], cluster_name: Optional[str] = None, *,  # noqa: A001 - SkyPilot's name
-         dryrun: bool = False, down: bool = False, detach_run: bool = False, detach: Optional[bool] = None,
-         envs: Optional[dict[str, str]] = None, secrets: Optional[dict[str, str]] = None) -> RequestId:
+def exec(task: Union[models.Task, str, Sequence[Union[models.Task, str]]],  # noqa: A001 - SkyPilot's name
+         cluster_name: Optional[str] = None, *, dryrun: bool = False, down: bool = False, detach_run: bool = False,
+         detach: Optional[bool] = None, envs: Optional[dict[str, str]] = None,
+         secrets: Optional[dict[str, str]] = None) -> RequestId:
     """Queue a job (a Task, a task file, or a shell command) on an up cluster, without touching its
-    infrastructure, and stream its output unless detach_run; sky.get gives (job_id, handle). down: tear the
-    cluster down once it is idle after the job. dryrun: check the cluster, submit nothing ((None, handle))."""
+    infrastructure, and stream its output unless detach_run; sky.get gives (job_id, handle). A list of them is
+    queued in one round trip (all or none, in order; envs and secrets apply to each) and their output streamed
+    one job after another; sky.get gives ([job_id, ...], handle). down: tear the cluster down once it is idle
+    after the job(s). dryrun: check the cluster, submit nothing ((None, handle))."""
     from stix import cluster_jobs, flows
     from stix.errors import UsageError
-    from stix.loader import is_task_file
 
     if not cluster_name:
         raise UsageError("exec() needs cluster_name: the up cluster to run on")
-    if isinstance(task, str) and not is_task_file(task):
-        task = Task(run=task)
-    loaded, _ = _task(task, envs, secrets)
+    many = isinstance(task, (list, tuple))
+    loaded = [_exec_task(each, envs, secrets) for each in (task if many else [task])]  # type: ignore[union-attr]
     if dryrun:
         cluster_jobs.load_info(_home(), cluster_name)
         return RequestId((None, _handle(cluster_name)))
     session = _session()
-    result = flows.exec_(session, flows.ExecRequest(cluster_name, loaded, detach=True))
-    followed = None if detach_run or detach else result.job_id
-    if down or followed is not None:
-        with _head(cluster_name) as head:  # one connection for both
+    if many:
+        ids: list[int] = [r.job_id for r in flows.exec_many(session, flows.ExecBatch(cluster_name, tuple(loaded), True))
+                          if r.job_id is not None]
+    else:
+        job_id = flows.exec_(session, flows.ExecRequest(cluster_name, loaded[0], detach=True)).job_id
+        ids = [job_id] if job_id is not None else []
+    followed = [] if detach_run or detach else ids
+    if down or followed:
+        with _head(cluster_name) as head:  # one connection for all
             if down:
                 flows.set_autostop(session, cluster_name, 0, down=True, head=head)
-            if followed is not None:
-                _follow(head, followed)
-    return RequestId((result.job_id, _handle(cluster_name)))
+            for job_id in followed:
+                _follow(head, job_id)
+    return RequestId((ids if many else (ids[0] if ids else None), _handle(cluster_name)))
+
+
+def _exec_task(task: Union[models.Task, str], envs: Optional[dict[str, str]],
+               secrets: Optional[dict[str, str]]) -> models.Task:
+    """exec()'s task: a Task, a task file, or else a shell command."""
+    from stix.loader import is_task_file
+
+    if isinstance(task, str) and not is_task_file(task):
+        task = Task(run=task)
+    return _task(task, envs, secrets)[0]
 
 
 def status(cluster_names: Union[None, str, Sequence[str]] = None, refresh: Any = False,

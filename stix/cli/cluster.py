@@ -171,7 +171,9 @@ def unlock(
 @resource_options
 def exec_(
     cluster: str = typer.Argument(..., help="Cluster name."),
-    target: str = typer.Argument(..., help="A task YAML file, or a shell command to run on the head node."),
+    entrypoint: list[str] = typer.Argument(
+        ..., help="A task YAML file; several task YAML files (queued together, in one round trip); or a shell "
+                  "command to run on the head node (several words are joined into one command, as `sky exec` does)."),
     detach: bool = typer.Option(False, "-d", "--detach", "--detach-run", help="Submit and return; do not stream the logs."),
     env: list[str] = typer.Option([], "--env", help=ENV_HELP),
     env_file: list[str] = typer.Option([], "--env-file", help=ENV_FILE_HELP),
@@ -181,23 +183,34 @@ def exec_(
     """Run a job on an up cluster without touching its infrastructure (no Pulumi).
 
     --gpus, --cpus, --memory and --num-nodes size the job; flags that would change the cluster need `stix launch`.
+    Several task files are queued as one batch (all or none, in order; flags apply to each); without -d their
+    logs follow one job after another, and the exit status is the first failed job's.
 
     Examples:
 
       stix exec dev 'nvidia-smi'
 
       stix exec dev --gpus A100:1 train.yaml
+
+      stix exec dev -d sweep/lr-1.yaml sweep/lr-2.yaml sweep/lr-3.yaml
     """
     from stix import flows
     from stix.loader import is_task_file, load_task
-    from stix.models.task import Task
     from stix.overrides import apply_overrides, check_job_demand
 
     check_job_demand(resources)
     overrides = _overrides(env, env_file, secret)
-    if is_task_file(target):
+    files = len(entrypoint) > 1 and all(is_task_file(word) for word in entrypoint)
+    if files:
+        tasks = tuple(apply_overrides(load_task(path, overrides, require_env=True), resources) for path in entrypoint)
+        results = flows.exec_many(_session(), flows.ExecBatch(cluster, tasks, detach))
+        raise typer.Exit(next((result.exit_code for result in results if result.exit_code), 0))
+    target = " ".join(entrypoint)
+    if len(entrypoint) == 1 and is_task_file(target):
         task = load_task(target, overrides, require_env=True)
     else:
+        from stix.models.task import Task
+
         task = Task(run=target, envs=dict(overrides.envs), secrets=dict(overrides.secrets))
     task = apply_overrides(task, resources)
     raise typer.Exit(flows.exec_(_session(), flows.ExecRequest(cluster, task, detach)).exit_code)

@@ -158,6 +158,8 @@ def test_sigterm_during_apply_waits_for_the_engine(tmp_path):
 
 def test_exec_of_a_command_sends_its_secrets_and_envs_to_every_rank(stix_home, tmp_path, monkeypatch):
     """`stix exec C 'cmd' --secret K=V`: the flow submits the secret in each rank's environment."""
+    import contextlib
+
     from typer.testing import CliRunner
 
     from stix import cli, cluster_jobs, hooks
@@ -186,6 +188,7 @@ def test_exec_of_a_command_sends_its_secrets_and_envs_to_every_rank(stix_home, t
     monkeypatch.setattr(cluster_jobs, "load_info", lambda home, cluster: info)
     monkeypatch.setattr(cluster_jobs, "submit", submit)
     monkeypatch.setattr(runner, "ClusterConnections", Conns)
+    monkeypatch.setattr(cluster_jobs, "connect_head", lambda info: contextlib.nullcontext(object()))
     monkeypatch.setattr(hooks, "sync_workdir", lambda conns, workdir, *rest: [])
     monkeypatch.setenv("FROM_SHELL", "shell-secret")
     monkeypatch.chdir(tmp_path)
