@@ -17,6 +17,7 @@ from typing import Any, Mapping, Optional, Union
 from pydantic import ValidationError
 
 from stix.errors import ConfigError, TaskError
+from stix.home_root import home_root_from_env
 from stix.located import Position, compose, describe, index, most_specific, plain
 from stix.models.base import Model
 from stix.models.cloud_config import CloudConfig, KubernetesConfig
@@ -158,12 +159,6 @@ def user_config_path(home_root: Optional[Path] = None) -> Path:
     if named:
         return Path(named).expanduser().absolute()
     return (home_root if home_root is not None else home_root_from_env()) / USER_FILE
-
-
-def home_root_from_env() -> Path:
-    """stix's home: STIX_HOME, else ~/.stix. StixHome.from_env takes its root from here (stix.home imports this
-    module, so the one copy lives here: the other way would be an import cycle)."""
-    return Path(os.environ.get("STIX_HOME") or os.path.join(os.path.expanduser("~"), ".stix")).absolute()
 
 
 def project_config_path(project_root: Optional[Path] = None) -> Optional[Path]:

@@ -12,6 +12,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from stix.home_root import home_root_from_env
+
 
 @dataclass(frozen=True)
 class StixHome:
@@ -20,8 +22,6 @@ class StixHome:
     @classmethod
     def from_env(cls) -> "StixHome":
         """STIX_HOME, else ~/.stix."""
-        from stix.config import home_root_from_env
-
         return cls(home_root_from_env())
 
     @property

@@ -8,7 +8,7 @@ a flag wins over the task file's field, on the task's resources and on each any_
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from pydantic import ValidationError
@@ -16,36 +16,11 @@ from pydantic import ValidationError
 from stix.errors import UsageError
 from stix.models import values
 from stix.models.task import Task
+from stix.resource_flags import FLAGS, JOB_DEMAND, ResourceOverrides
 
 if TYPE_CHECKING:
     from stix.spec import ClusterSpec
 
-
-@dataclass(frozen=True)
-class ResourceOverrides:
-    infra: Optional[str] = None
-    gpus: Optional[str] = None
-    cpus: Optional[str] = None
-    memory: Optional[str] = None
-    num_nodes: Optional[int] = None
-    use_spot: Optional[bool] = None
-    instance_type: Optional[str] = None
-    image_id: Optional[str] = None
-    disk_size: Optional[int] = None
-    disk_tier: Optional[str] = None
-    ports: tuple[str, ...] = ()
-
-    @property
-    def empty(self) -> bool:
-        return all(getattr(self, f.name) in (None, ()) for f in fields(self))
-
-
-FLAGS = {"infra": "--infra", "gpus": "--gpus", "cpus": "--cpus", "memory": "--memory", "num_nodes": "--num-nodes",
-         "use_spot": "--use-spot", "instance_type": "--instance-type", "image_id": "--image-id",
-         "disk_size": "--disk-size", "disk_tier": "--disk-tier", "ports": "--ports"}
-
-JOB_DEMAND = ("gpus", "cpus", "memory", "num_nodes")
-"""What a job on an existing cluster may ask for (`stix exec`); the rest shape the cluster itself."""
 
 _PLACE = ("infra", "cloud", "region", "zone")
 

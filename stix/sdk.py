@@ -196,7 +196,8 @@ def exec(task: Union[models.Task, str, Sequence[Union[models.Task, str]]],  # no
     if not cluster_name:
         raise UsageError("exec() needs cluster_name: the up cluster to run on")
     many = isinstance(task, (list, tuple))
-    loaded = [_exec_task(each, envs, secrets) for each in (task if many else [task])]  # type: ignore[union-attr]
+    given: list[Union[models.Task, str]] = list(task) if isinstance(task, (list, tuple)) else [task]  # type: ignore[list-item]
+    loaded = [_exec_task(each, envs, secrets) for each in given]
     if dryrun:
         cluster_jobs.load_info(_home(), cluster_name)
         return RequestId((None, _handle(cluster_name)))

@@ -9,7 +9,7 @@ import typer
 from stix.cli.app import app
 from stix.cli.common import (CLOUDS_HELP, ENV_FILE_HELP, ENV_HELP, SECRET_HELP, _launch_request, _overrides, _session,
                              check_format, parse_clouds, resource_options)
-from stix.overrides import ResourceOverrides
+from stix.resource_flags import ResourceOverrides
 
 
 @app.command("launch")

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from stix.overrides import ResourceOverrides
+from stix.resource_flags import ResourceOverrides
 
 
 def _session(quiet: bool = False):

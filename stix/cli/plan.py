@@ -10,7 +10,7 @@ import typer
 from stix.cli.app import app, catalog_app
 from stix.cli.common import (CLOUDS_HELP, ENV_FILE_HELP, ENV_HELP, FORMAT_HELP, SECRET_HELP, _overrides, check_format,
                              parse_clouds, resource_options)
-from stix.overrides import ResourceOverrides
+from stix.resource_flags import ResourceOverrides
 from stix.errors import StixError, UsageError
 
 

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from stix.cli.common import CLOUDS_HELP, _launch_request, _overrides, _session, check_format, parse_clouds
-from stix.overrides import ResourceOverrides
+from stix.resource_flags import ResourceOverrides
 
 policy_app = typer.Typer(help="Guardrails: admin policies and policy packs on plans, without changing anything.",
                          no_args_is_help=True)
