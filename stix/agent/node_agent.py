@@ -49,7 +49,6 @@ the node's own process group holds only the runtime's exec client.
 
 from __future__ import annotations
 
-import argparse
 import fcntl
 import json
 import math
@@ -1159,7 +1158,17 @@ def cmd_daemon(args) -> int:
     return 0
 
 
+FAST_VERBS = {"submit": lambda: cmd_submit(None), "queue": lambda: cmd_queue(None)}
+"""Verbs without options, run without argparse (whose import is a good part of the agent's start): a submit
+and a queue are the calls made most."""
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) == 1 and argv[0] in FAST_VERBS:
+        return FAST_VERBS[argv[0]]()
+    import argparse
+
     parser = argparse.ArgumentParser(prog="stix-agent")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("submit").set_defaults(run=cmd_submit)

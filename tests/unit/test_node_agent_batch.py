@@ -67,6 +67,10 @@ def test_a_list_of_jobs_is_queued_in_one_submit_and_each_runs(agent_home, tmp_pa
     wait_for(lambda: set(statuses(agent_home.home).values()) == {na.SUCCEEDED}, timeout=WAIT_S,
              what="every job of the batch to succeed")
     assert [(tmp_path / f"out{i}").read_text() for i in range(20)] == [f"ran {i}\n" for i in range(20)]
+    queued = agent_home("queue")  # a verb without options (no argparse), and one with them
+    assert [row["name"] for row in json.loads(queued.stdout)] == [f"j{i}" for i in range(20)], queued.stderr
+    status = agent_home("logs", str(ids[3]), "--status")
+    assert (status.returncode, status.stdout) == (0, "SUCCEEDED\n"), status.stderr
     for job_id in ids:  # each job has its own spec (0600, its secrets scrubbed once started) and log
         assert (agent_home.home / na.JOBS_DIR / str(job_id) / na.SPEC_FILE).stat().st_mode & 0o777 == 0o600
         assert "s3cret" not in (agent_home.home / na.JOBS_DIR / str(job_id) / na.SPEC_FILE).read_text()
