@@ -35,7 +35,7 @@ def python_ms(code: str, repeat: int) -> list[float]:
     samples = []
     for _ in range(repeat):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+        subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, env=os.environ)
         samples.append(time.perf_counter() - started)
     return samples
 
@@ -47,9 +47,15 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=200, help="jobs submitted one per round trip")
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--no-logs", action="store_true", help="skip the 1 GiB log")
+    parser.add_argument("--keep-env", action="store_true",
+                        help="run stix as the environment says (by default PYTHONDONTWRITEBYTECODE is dropped, as on "
+                             "a user's machine: without cached bytecode every start compiles stix's sources)")
     args = parser.parse_args()
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}, "
           f"{os.cpu_count()} CPUs")
+    if not args.keep_env:
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    print(f"bytecode cache: {'off' if os.environ.get('PYTHONDONTWRITEBYTECODE') else 'on'}")
     with tempfile.TemporaryDirectory(prefix="stix-bench-") as home:
         env = {**os.environ, "STIX_HOME": home}
         task = Path(home) / "cluster.yaml"
