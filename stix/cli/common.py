@@ -11,18 +11,37 @@ from stix.resource_flags import ResourceOverrides
 
 
 def _session(quiet: bool = False):
-    from rich.console import Console
-
     from stix.events import discard
     from stix.flows import Session
     from stix.home import StixHome
-    from stix.render import console_events
 
     confirm = None
     if sys.stdin.isatty():
         confirm = lambda question: typer.confirm(question, default=False)  # noqa: E731
-    events = discard if quiet else console_events(Console(stderr=False, highlight=False))
-    return Session(StixHome.from_env(), events, confirm)
+    return Session(StixHome.from_env(), discard if quiet else _console_events(), confirm)
+
+
+def _console_events():
+    """Events rendered by stix.render on a rich console, made at the first event that needs one: a note printed
+    where stdout is no terminal (no styles, no wrapping) needs none, and rich's import is a fifth of `stix exec
+    -d` in a script."""
+    from stix.events import Note
+
+    rendered = []
+
+    def render(event) -> None:
+        if isinstance(event, Note) and not rendered and not sys.stdout.isatty():
+            print(event.text, flush=True)
+            return
+        if not rendered:
+            from rich.console import Console
+
+            from stix.render import console_events
+
+            rendered.append(console_events(Console(stderr=False, highlight=False)))
+        rendered[0](event)
+
+    return render
 
 
 def _launch_request(task: str, cluster: Optional[str], overrides, resources: Optional[ResourceOverrides] = None,
