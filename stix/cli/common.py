@@ -27,7 +27,7 @@ def _console_events():
     -d` in a script."""
     from stix.events import Note
 
-    rendered = []
+    rendered: list = []
 
     def render(event) -> None:
         if isinstance(event, Note) and not rendered and not sys.stdout.isatty():
