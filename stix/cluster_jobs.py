@@ -10,7 +10,7 @@ import json
 import shlex
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Protocol
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Protocol
 
 from stix import index as idx
 from stix.agent import AGENT_SOURCE
@@ -20,7 +20,9 @@ from stix.agent.node_agent import (AGENT_FILE, CLUSTER_FILE, DAEMON_GONE_EXIT, K
 from stix.errors import ClusterNotFound, JobError
 from stix.home import StixHome
 from stix.spec import ClusterInfo, NodeInfo
-from stix.ssh.runner import ClusterConnections, NodeConnection
+
+if TYPE_CHECKING:
+    from stix.ssh.runner import ClusterConnections
 
 AGENT = f"{REMOTE_DIR}/{AGENT_FILE}"
 LOGS_STATUS_EXITS = tuple(sorted({*STATUS_EXIT.values(), NOT_FINISHED_EXIT, NOT_FOUND_EXIT}))
@@ -80,8 +82,18 @@ class HeadConnection(Protocol):
 
 
 @contextmanager
-def connect_head(info: ClusterInfo) -> Iterator[HeadConnection]:
-    """A connection to the cluster's head node, closed (or left for reuse) on exit."""
+def connect_head(info: ClusterInfo, autostop_minutes: Optional[float] = None) -> Iterator[HeadConnection]:
+    """A connection to the cluster's head node: a reused OpenSSH connection (stix.ssh.mux) left open for the next
+    command, or, where reuse is off or unsafe, a paramiko connection closed on exit. autostop_minutes (the
+    cluster's idle timer, if armed) keeps an idle master from holding the cluster up."""
+    from stix.ssh import mux
+
+    reused = mux.connect(info.head, info.ssh_private_key_path, autostop_minutes)
+    if reused is not None:
+        yield reused
+        return
+    from stix.ssh.runner import NodeConnection
+
     head = NodeConnection(info.head, info.ssh_private_key_path)
     try:
         yield head
@@ -92,7 +104,9 @@ def connect_head(info: ClusterInfo) -> Iterator[HeadConnection]:
 @contextmanager
 def head_connection(home: StixHome, cluster: str) -> Iterator[HeadConnection]:
     """A connection to an up cluster's head node, from the saved node list."""
-    with connect_head(load_info(home, cluster)) as head:
+    record = idx.ClusterIndex(home.index_db).get(cluster)
+    minutes = record.autostop_minutes()[0] if record is not None else -1
+    with connect_head(load_info(home, cluster), minutes if minutes >= 0 else None) as head:
         yield head
 
 
