@@ -110,6 +110,19 @@ def head_connection(home: StixHome, cluster: str) -> Iterator[HeadConnection]:
         yield head
 
 
+def release_connections(home: StixHome, cluster: str, info: Optional[ClusterInfo] = None) -> list[str]:
+    """End the reused connections to the cluster's nodes (stop, destroy, arming autostop), so no ssh process
+    outlives the cluster or holds it up; the names of the nodes that had one."""
+    from stix.ssh import mux
+
+    if info is None:
+        try:
+            info = read_info(home, cluster)
+        except JobError:
+            return []
+    return mux.close_masters(info)
+
+
 def agent_path(node: NodeInfo) -> str:
     return f"{node.home}/{AGENT}"
 

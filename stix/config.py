@@ -157,13 +157,9 @@ def user_config_path(home_root: Optional[Path] = None) -> Path:
     named = os.environ.get(USER_ENV)
     if named:
         return Path(named).expanduser().absolute()
+    from stix.home import home_root_from_env
+
     return (home_root if home_root is not None else home_root_from_env()) / USER_FILE
-
-
-def home_root_from_env() -> Path:
-    """stix's home: STIX_HOME, else ~/.stix. StixHome.from_env takes its root from here (stix.home imports this
-    module, so the one copy lives here: the other way would be an import cycle)."""
-    return Path(os.environ.get("STIX_HOME") or os.path.join(os.path.expanduser("~"), ".stix")).absolute()
 
 
 def project_config_path(project_root: Optional[Path] = None) -> Optional[Path]:

@@ -13,6 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+def home_root_from_env() -> Path:
+    """stix's home: STIX_HOME, else ~/.stix (here, not in stix.config, so that finding it imports no pydantic)."""
+    return Path(os.environ.get("STIX_HOME") or os.path.join(os.path.expanduser("~"), ".stix")).absolute()
+
+
 @dataclass(frozen=True)
 class StixHome:
     root: Path
@@ -20,8 +25,6 @@ class StixHome:
     @classmethod
     def from_env(cls) -> "StixHome":
         """STIX_HOME, else ~/.stix."""
-        from stix.config import home_root_from_env
-
         return cls(home_root_from_env())
 
     @property
