@@ -12,10 +12,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-
-def home_root_from_env() -> Path:
-    """stix's home: STIX_HOME, else ~/.stix (here, not in stix.config, so that finding it imports no pydantic)."""
-    return Path(os.environ.get("STIX_HOME") or os.path.join(os.path.expanduser("~"), ".stix")).absolute()
+from stix.home_root import home_root_from_env
 
 
 @dataclass(frozen=True)
