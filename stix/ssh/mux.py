@@ -125,27 +125,36 @@ class MuxConnection:
             timeout: Optional[float] = None, stdin: Optional[bytes] = None) -> int:
         """Run a command; stream combined output by line; return its exit status.
 
-        stdin is sent and then closed (never argv). ssh's own messages go to a log file (-E), not to on_line;
-        exit 255 with a message there is ssh failing (SSHError, HostKeyMismatch), without one the command's.
-        `timeout` kills this client only: the master and its other sessions live on.
+        stdin is sent and then closed (never argv). ssh's own messages go to a private file (-E), not to
+        on_line; exit 255 with a message there is ssh failing (SSHError, HostKeyMismatch), without one the
+        command's own status. `timeout` kills this client only: the master and its other sessions live on.
         """
-        fd, log_name = tempfile.mkstemp(dir=self.directory, prefix="log-")
-        os.close(fd)
-        log = Path(log_name)
-        try:
-            return self._run(command, on_line, timeout, stdin, log)
-        finally:
-            log.unlink(missing_ok=True)
+        fd, name = tempfile.mkstemp(dir=self.directory, prefix="log-")  # a path: ssh closes inherited fds
+        with os.fdopen(fd, "rb") as log:
+            argv = [*self.argv, "-E", name, "--", self.node.ip, command]
+            try:
+                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_ssh_environment(),
+                                        cwd="/")
+            except OSError as exc:
+                os.unlink(name)
+                raise SSHError(f"{self._where()}: cannot start ssh: {exc}") from None
+            try:
+                status = self._stream(proc, on_line, timeout, stdin)
+            except BaseException:
+                proc.kill()  # this client only; the master is another (daemon) process
+                proc.wait()
+                raise
+            finally:
+                os.unlink(name)  # the master ssh may leave behind keeps it open, nameless
+            if status == 255 or status < 0:
+                message = _last_message(log.read().decode(errors="replace"))
+                if message or status < 0:
+                    raise self._failure(message or f"ssh ended by signal {-status}")
+            return status
 
-    def _run(self, command: str, on_line: Optional[Callable[[str], None]], timeout: Optional[float],
-             stdin: Optional[bytes], log: Path) -> int:
-        argv = [*self.argv, "-E", str(log), "--", self.node.ip, command]
-        env = {k: v for k, v in os.environ.items() if k not in ("SSH_AUTH_SOCK", "SSH_ASKPASS", "DISPLAY")}
-        try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, close_fds=True)
-        except OSError as exc:
-            raise SSHError(f"{self._where()}: cannot start ssh: {exc}") from None
+    def _stream(self, proc: subprocess.Popen, on_line: Optional[Callable[[str], None]], timeout: Optional[float],
+                stdin: Optional[bytes]) -> int:
         if stdin is not None:
             threading.Thread(target=_feed, args=(proc, stdin), daemon=True).start()
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -156,8 +165,6 @@ class MuxConnection:
             while True:
                 wait_s = None if deadline is None else max(0.0, deadline - time.monotonic())
                 if not selector.select(wait_s):
-                    proc.kill()
-                    proc.wait()
                     raise SSHError(f"{self.node.name}: command timed out after {timeout:g}s")
                 chunk = os.read(proc.stdout.fileno(), 65536)
                 if not chunk:
@@ -172,16 +179,9 @@ class MuxConnection:
         proc.stdout.close()
         remaining = None if deadline is None else max(0.1, deadline - time.monotonic())
         try:
-            status = proc.wait(remaining)
+            return proc.wait(remaining)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
             raise SSHError(f"{self.node.name}: command timed out after {timeout:g}s") from None
-        if status == 255 or status < 0:
-            message = _last_message(log)
-            if message or status < 0:
-                raise self._failure(message or f"ssh ended by signal {-status}")
-        return status
 
     def _where(self) -> str:
         return f"{self.node.name} ({self.node.ip}:{self.node.port})"
@@ -204,12 +204,18 @@ def _feed(proc: subprocess.Popen, data: bytes) -> None:
         pass
 
 
-def _last_message(log: Path) -> str:
-    try:
-        lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
-    except OSError:
-        return ""
+def _last_message(log: str) -> str:
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
     return " ".join(lines[-3:])[-400:]
+
+
+SSH_ENVIRONMENT = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "STIX_NODE_DIR")
+"""What ssh (and the master it leaves running) is given of stix's environment: no credentials, no agent socket.
+STIX_NODE_DIR stays: a master started on a local-cloud node is one of that node's processes."""
+
+
+def _ssh_environment() -> dict[str, str]:
+    return {name: os.environ[name] for name in SSH_ENVIRONMENT if name in os.environ}
 
 
 def _write_private(path: Path, text: str) -> None:
