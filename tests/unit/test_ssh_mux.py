@@ -147,3 +147,28 @@ def test_an_ssh_failure_message_maps_to_the_right_error(short_dir, monkeypatch):
     assert type(mismatch) is HostKeyMismatch and "pinned key" in str(mismatch)
     refused = conn._failure("ssh: connect to host 127.0.0.9 port 2222: Connection refused")
     assert type(refused) is SSHError and "Connection refused" in str(refused) and "dev-head" in str(refused)
+
+
+def test_the_head_connection_of_a_cluster_with_autostop_persists_under_half_its_idle_time(short_dir, monkeypatch,
+                                                                                          tmp_path):
+    from stix import cluster_jobs
+    from stix.home import StixHome
+    from stix.index import UP, ClusterIndex
+    from stix.spec import ClusterInfo
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(short_dir))
+    home = StixHome(tmp_path / "home")
+    cluster_jobs.save_info(home, ClusterInfo("dev", "local", (node(port=1),), str(tmp_path / "id")))
+    index = ClusterIndex(home.index_db)
+    index.upsert("dev", "local", 1, UP, None)
+    with cluster_jobs.head_connection(home, "dev") as head:  # nothing connects until a command runs
+        assert isinstance(head, mux.MuxConnection) and options(head.argv)["ControlPersist"] == "300"
+    index.set_autostop("dev", "4m (down)")
+    with cluster_jobs.head_connection(home, "dev") as head:
+        assert options(head.argv)["ControlPersist"] == "120"
+    monkeypatch.setenv("STIX_SSH_REUSE", "0")
+    from stix.errors import SSHError
+
+    with pytest.raises(SSHError, match="cannot connect"):  # the paramiko fallback, to a node that is not there
+        with cluster_jobs.head_connection(home, "dev"):
+            pass
