@@ -82,8 +82,16 @@ class HeadConnection(Protocol):
 
 
 @contextmanager
-def connect_head(info: ClusterInfo) -> Iterator[HeadConnection]:
-    """A connection to the cluster's head node, closed (or left for reuse) on exit."""
+def connect_head(info: ClusterInfo, autostop_minutes: Optional[float] = None) -> Iterator[HeadConnection]:
+    """A connection to the cluster's head node: a reused OpenSSH connection (stix.ssh.mux) left open for the next
+    command, or, where reuse is off or unsafe, a paramiko connection closed on exit. autostop_minutes (the
+    cluster's idle timer, if armed) keeps an idle master from holding the cluster up."""
+    from stix.ssh import mux
+
+    reused = mux.connect(info.head, info.ssh_private_key_path, autostop_minutes)
+    if reused is not None:
+        yield reused
+        return
     from stix.ssh.runner import NodeConnection
 
     head = NodeConnection(info.head, info.ssh_private_key_path)
@@ -96,8 +104,28 @@ def connect_head(info: ClusterInfo) -> Iterator[HeadConnection]:
 @contextmanager
 def head_connection(home: StixHome, cluster: str) -> Iterator[HeadConnection]:
     """A connection to an up cluster's head node, from the saved node list."""
-    with connect_head(load_info(home, cluster)) as head:
+    with connect_head(load_info(home, cluster), armed_autostop(home, cluster)) as head:
         yield head
+
+
+def armed_autostop(home: StixHome, cluster: str) -> Optional[float]:
+    """The cluster's armed autostop idle minutes, from the index; None when it has none."""
+    record = idx.ClusterIndex(home.index_db).get(cluster)
+    minutes = record.autostop_minutes()[0] if record is not None else -1
+    return minutes if minutes >= 0 else None
+
+
+def release_connections(home: StixHome, cluster: str, info: Optional[ClusterInfo] = None) -> list[str]:
+    """End the reused connections to the cluster's nodes (stop, destroy, arming autostop), so no ssh process
+    outlives the cluster or holds it up; the names of the nodes that had one."""
+    from stix.ssh import mux
+
+    if info is None:
+        try:
+            info = read_info(home, cluster)
+        except JobError:
+            return []
+    return mux.close_masters(info)
 
 
 def agent_path(node: NodeInfo) -> str:

@@ -377,7 +377,7 @@ def _job_connection(session: Session, info: ClusterInfo, task: Task) -> Iterator
     """The connection jobs are submitted over. A task with a workdir syncs it first, over a connection to each of
     `info`'s nodes; with nothing to sync only the head is reached, over cluster_jobs.connect_head (reused)."""
     if not task.workdir:
-        with cluster_jobs.connect_head(info) as head:
+        with cluster_jobs.connect_head(info, cluster_jobs.armed_autostop(session.home, info.cluster)) as head:
             yield head
         return
     from stix.git_workdir import task_values
@@ -509,7 +509,10 @@ def set_autostop(session: Session, cluster: str, idle_minutes: Optional[float], 
                  hook: tuple[Optional[str], Optional[int]] = (None, None)) -> None:
     if head is None:
         with cluster_jobs.head_connection(session.home, cluster) as own:
-            return set_autostop(session, cluster, idle_minutes, down, wait_for, own, hook)
+            set_autostop(session, cluster, idle_minutes, down, wait_for, own, hook)
+        if idle_minutes is not None and wait_for == "jobs_and_ssh":  # an idle reused connection is an SSH session
+            cluster_jobs.release_connections(session.home, cluster)
+        return
     cluster_jobs.set_autostop(head, idle_minutes, down, wait_for, *hook)
     label = None if idle_minutes is None else f"{idle_minutes:g}m" + (" (down)" if down else "")
     session.index.set_autostop(cluster, label)

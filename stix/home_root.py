@@ -1,5 +1,5 @@
-"""stix's home directory from the environment: below both stix.home and stix.config (the config's models and
-YAML cost `stix logs` and `queue` more than their round trip, so StixHome.from_env must not import them)."""
+"""Where stix's home is, from the environment alone: stix.home and stix.config both need it, and finding it
+must not import pydantic (stix.config does), so it lives here."""
 
 from __future__ import annotations
 
@@ -8,5 +8,5 @@ from pathlib import Path
 
 
 def home_root_from_env() -> Path:
-    """STIX_HOME, else ~/.stix."""
+    """stix's home: STIX_HOME, else ~/.stix."""
     return Path(os.environ.get("STIX_HOME") or os.path.join(os.path.expanduser("~"), ".stix")).absolute()

@@ -26,7 +26,9 @@ from stix.stages import (apply_stack, cluster_info, cluster_project, known_spec,
 
 def stop(session: Session, cluster: str, yes: bool = False) -> None:
     """Stop every node through the stack, keeping disks and files; `stix start` brings them back."""
+    cluster_jobs.release_connections(session.home, cluster)  # while the node can still hear the goodbye
     _set_power(session, cluster, stopped=True, yes=yes)
+    cluster_jobs.release_connections(session.home, cluster)  # any a concurrent command opened meanwhile
     session.note(f"Cluster {cluster} stopped; `stix start {cluster}` resumes it.", "success")
 
 
@@ -85,6 +87,7 @@ def _pin_power(project: Project, cluster: str, spec: ClusterSpec) -> None:
 def destroy(session: Session, cluster: str, yes: bool = False) -> None:
     validate_cluster_name(cluster)
     known = session.index.get(cluster) is not None or has_leftovers(session.home, cluster)  # before opening the stack
+    info = _saved_info(session.home, cluster)  # before the sweep removes it: which reused connections to end
     try:
         stack = _existing_stack(session, cluster)
     except ClusterNotFound:
@@ -97,6 +100,8 @@ def destroy(session: Session, cluster: str, yes: bool = False) -> None:
         engine_call(lambda: stack.preview_destroy(on_event=listener(changes.add)), "previewing destroy")
         session.events(PreviewReady(cluster, changes))
         confirm(session, f"Destroy cluster {cluster}?", yes)
+        if info is not None:
+            cluster_jobs.release_connections(session.home, cluster, info)
         with interrupts_deferred(session.events, cluster, "destroy"):
             engine_call(lambda: stack.destroy(on_event=progress(session.events)), "destroying", cluster)
         engine_call(lambda: stack.workspace.remove_stack(cluster), "removing the stack")
@@ -106,10 +111,21 @@ def destroy(session: Session, cluster: str, yes: bool = False) -> None:
 
     for line in take_leftovers(session.home.cluster_dir(cluster)):  # pool hosts destroy could not reach
         session.note(line, "warning")
+    if info is not None:
+        cluster_jobs.release_connections(session.home, cluster, info)
     sweep_local(session.home, cluster)
     ssh_config.remove_cluster_config(session.home, cluster)
     session.index.remove(cluster)
     session.note(f"Cluster {cluster} destroyed.", "success")
+
+
+def _saved_info(home: StixHome, cluster: str):
+    from stix.errors import JobError
+
+    try:
+        return cluster_jobs.read_info(home, cluster)
+    except JobError:
+        return None
 
 
 def _existing_stack(session: Session, cluster: str):

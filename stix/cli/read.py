@@ -60,9 +60,14 @@ def status(
         return
     from rich.console import Console
 
-    from stix.render import status_table
+    from stix.render import status_table, status_text
 
-    Console(highlight=False).print(status_table(records))
+    console = Console(highlight=False)
+    text = status_text(records, console.width)
+    if text is None:
+        console.print(status_table(records))
+    else:
+        console.print(text, no_wrap=True, overflow="ignore", crop=False, markup=False)
 
 
 def _selected(records: list, patterns: Optional[list[str]]) -> list:

@@ -7,7 +7,6 @@ Every network call has a timeout; exit statuses are checked, never output.
 from __future__ import annotations
 
 import functools
-import os
 import socket
 import threading
 import time
@@ -16,14 +15,11 @@ from typing import Callable, Optional, TypeVar
 
 import paramiko
 
-from stix.errors import HostKeyMismatch, SSHError, UsageError
+from stix.errors import HostKeyMismatch, SSHError
 from stix.spec import ClusterInfo, NodeInfo
+from stix.ssh.settings import KEEPALIVE_COUNT_ENV, KEEPALIVE_ENV, keepalive_settings, positive_seconds  # noqa: F401
 
 CONNECT_TIMEOUT_S = 15.0
-KEEPALIVE_ENV = "STIX_SSH_KEEPALIVE"
-"""Seconds between keepalives on an idle connection (default 15)."""
-KEEPALIVE_COUNT_ENV = "STIX_SSH_KEEPALIVE_COUNT"
-"""Unanswered keepalive intervals before a node counts as dead (default 4: a dead peer is reported within 60s)."""
 STDIN_SCRIPT = """bash -c 'IFS= read -r -d "" __stix_script; eval "$__stix_script"'"""
 """Reads a NUL-terminated script from stdin and runs it; the script's own commands then see EOF."""
 T = TypeVar("T")
@@ -159,27 +155,6 @@ class NodeConnection:
     def close(self) -> None:
         self._closed.set()
         self.client.close()
-
-
-def keepalive_settings() -> tuple[float, int]:
-    """(interval seconds, unanswered intervals before a node counts as dead), from the environment."""
-    interval = positive_seconds(KEEPALIVE_ENV, "15")
-    count = positive_seconds(KEEPALIVE_COUNT_ENV, "4")
-    if count != int(count):
-        raise UsageError(f"{KEEPALIVE_COUNT_ENV}={os.environ.get(KEEPALIVE_COUNT_ENV)!r}: not a whole number")
-    return interval, int(count)
-
-
-def positive_seconds(name: str, default: str, most: float = 86400) -> float:
-    """A positive number of seconds (below `most`) from the environment variable `name`, else `default`."""
-    raw = os.environ.get(name, "").strip() or default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < most:
-        raise UsageError(f"{name}={raw!r}: not a positive number of seconds")
-    return value
 
 
 def _b64(data: str) -> bytes:

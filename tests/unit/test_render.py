@@ -91,3 +91,38 @@ def test_preview_lists_violations_after_the_changes_mandatory_in_red():
     quiet = Console(record=True, width=240, color_system=None)
     print_preview(quiet, "c", ChangeSet([ResourceChange("create", "stix:local:Node", "vms-node-0")]))
     assert "Polic" not in quiet.export_text(), "nothing when the packs were silent"
+
+
+def _records(count: int, **changes):
+    from stix.index import ClusterRecord
+
+    return [ClusterRecord(**{"name": f"dev-{i}", "cloud": "local", "num_nodes": 2, "status": "UP", "task_path": None,
+                             "created_at": 100.0 + i, "updated_at": 100.0, "autostop": "10m (down)" if i % 2 else None,
+                             "resources_str": "2x local(-, cpus=4)", "hourly_cost": 0.5 * i, **changes})
+            for i in range(count)]
+
+
+def plain_print(renderable, width: int = 200, **options) -> str:
+    import io
+
+    out = io.StringIO()
+    Console(file=out, width=width, color_system=None).print(renderable, **options)
+    return out.getvalue()
+
+
+def test_the_fast_status_table_draws_what_rich_draws():
+    from stix.render import status_table, status_text
+
+    for count in (1, 3, 120):
+        records = _records(count, name="über-ß") if count == 1 else _records(count)
+        fast = status_text(records, 200, now=4000.0)
+        assert fast is not None
+        assert plain_print(fast, no_wrap=True, overflow="ignore", crop=False) == \
+            plain_print(status_table(records, now=4000.0))
+
+
+def test_rich_lays_out_a_status_table_too_wide_or_with_control_characters():
+    from stix.render import status_text
+
+    assert status_text(_records(2), 40) is None, "narrower than the table: rich wraps the cells"
+    assert status_text(_records(1, resources_str="2x aws(\x1b[31m)"), 200) is None
