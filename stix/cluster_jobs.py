@@ -21,6 +21,7 @@ from stix.errors import ClusterNotFound, JobError
 from stix.home import StixHome
 from stix.spec import ClusterInfo, NodeInfo
 from stix.ssh.runner import ClusterConnections, NodeConnection
+from stix.timings import timed
 
 AGENT = f"{REMOTE_DIR}/{AGENT_FILE}"
 LOGS_STATUS_EXITS = tuple(sorted({*STATUS_EXIT.values(), NOT_FINISHED_EXIT, NOT_FOUND_EXIT}))
@@ -110,23 +111,46 @@ def cluster_file(info: ClusterInfo, directory: str) -> dict:
             "key": f"{directory}/{KEY_FILE}", "known_hosts": f"{directory}/{KNOWN_HOSTS_FILE}"}
 
 
+@timed("install agent")
 def install_agent(conns: ClusterConnections) -> None:
     """Upload the agent to every node; give the head the node list, the cluster key and pinned host keys."""
     info = conns.info
     source = AGENT_SOURCE.read_bytes()
 
     def upload(node: NodeInfo) -> None:
-        conn = conns.connections[node.rank]
         directory = f"{node.home}/{REMOTE_DIR}"
-        conn.put_bytes(directory, AGENT_FILE, source, 0o700)
+        files = [(AGENT_FILE, source, 0o700)]
         if node.rank == 0:
             known = "".join(known_hosts_line(n.private_ip or n.ip, n.port, n.host_public_key) for n in info.nodes)
             cluster = cluster_file(info, directory)
-            conn.put_bytes(directory, KEY_FILE, Path(info.ssh_private_key_path).read_bytes(), 0o600)
-            conn.put_bytes(directory, KNOWN_HOSTS_FILE, known.encode(), 0o600)
-            conn.put_bytes(directory, CLUSTER_FILE, json.dumps(cluster).encode(), 0o600)
+            files += [(KEY_FILE, Path(info.ssh_private_key_path).read_bytes(), 0o600),
+                      (KNOWN_HOSTS_FILE, known.encode(), 0o600),
+                      (CLUSTER_FILE, json.dumps(cluster).encode(), 0o600)]
+        _put_files(conns.connections[node.rank], directory, files)
 
     conns.map(upload)
+
+
+def _put_files(conn: NodeConnection, directory: str, files: list[tuple[str, bytes, int]]) -> None:
+    """Write files into one directory over one SFTP session, each created with its mode (a key is never readable
+    by others, even briefly) and renamed into place."""
+    from stix.ssh.runner import CONNECT_TIMEOUT_S, _mkdirs
+
+    sftp = conn.client.open_sftp()
+    sftp.get_channel().settimeout(CONNECT_TIMEOUT_S)
+    try:
+        try:
+            sftp.stat(directory)
+        except FileNotFoundError:
+            _mkdirs(sftp, directory)
+        for name, data, mode in files:
+            path = f"{directory}/{name}"
+            with sftp.open(path + ".tmp", "wb") as handle:
+                handle.chmod(mode)
+                handle.write(data)
+            sftp.posix_rename(path + ".tmp", path)
+    finally:
+        sftp.close()
 
 
 def _agent(head: NodeInfo, *args: str) -> str:
@@ -181,6 +205,7 @@ def cancel(head: HeadConnection, job_ids: list[int], all_jobs: bool) -> list[int
     return json.loads(out[-1])
 
 
+@timed("autostop")
 def set_autostop(head: HeadConnection, idle_minutes: Optional[float], down: bool = False,
                  wait_for: str = "jobs_and_ssh", hook: Optional[str] = None, hook_timeout: Optional[float] = None) -> None:
     """Arm (or cancel, idle_minutes None) the head agent's idle timer. `hook` runs on the head before the stop,

@@ -18,6 +18,7 @@ from stix.naming import local_user
 from stix.spec import ClusterInfo, NodeInfo
 from stix.ssh.runner import STDIN_SCRIPT, ClusterConnections, LineSink, positive_seconds
 from stix.models.task import GitWorkdir, Task
+from stix.timings import timed
 
 REMOTE_WORKDIR = "sky_workdir"
 SETUP_TIMEOUT_ENV = "STIX_SETUP_TIMEOUT"
@@ -72,6 +73,7 @@ def remote_workdir(node: NodeInfo) -> str:
     return f"{node.home}/{REMOTE_WORKDIR}"
 
 
+@timed("sync workdir")
 def sync_workdir(conns: ClusterConnections, workdir: Optional[str | GitWorkdir], values: Mapping[str, str] = {},
                  note: Optional[Callable[[str], None]] = None) -> list[int]:
     """Send the workdir's changed files to every node (a git workdir: clone or move it to the ref there);
@@ -125,6 +127,7 @@ def _checkout_workdir(conns: ClusterConnections, workdir: GitWorkdir, values: Ma
     return [done.changed_files for done in checkouts]
 
 
+@timed("sync file_mounts")
 def sync_file_mounts(conns: ClusterConnections, mounts: Optional[dict]) -> list[int]:
     """Local-path file_mounts to every node, incrementally (bucket ones are stix.storage's)."""
     from stix.models.storage import is_local_source

@@ -26,6 +26,8 @@ KEEPALIVE_COUNT_ENV = "STIX_SSH_KEEPALIVE_COUNT"
 """Unanswered keepalive intervals before a node counts as dead (default 4: a dead peer is reported within 60s)."""
 STDIN_SCRIPT = """bash -c 'IFS= read -r -d "" __stix_script; eval "$__stix_script"'"""
 """Reads a NUL-terminated script from stdin and runs it; the script's own commands then see EOF."""
+PARALLEL_ENV = "STIX_SSH_PARALLEL"
+DEFAULT_PARALLEL = 32
 T = TypeVar("T")
 LineSink = Callable[[NodeInfo, str], None]
 
@@ -161,6 +163,15 @@ class NodeConnection:
         self.client.close()
 
 
+def parallel_limit() -> int:
+    """How many nodes one command works on at once (connecting, syncing, running hooks): STIX_SSH_PARALLEL,
+    default 32; a bigger cluster's nodes wait their turn, so a 64-node cluster never opens 64 at once."""
+    raw = os.environ.get(PARALLEL_ENV, "").strip() or str(DEFAULT_PARALLEL)
+    if not raw.isdigit() or not 0 < int(raw) <= 1024:
+        raise UsageError(f"{PARALLEL_ENV}={raw!r}: not a whole number from 1 to 1024")
+    return int(raw)
+
+
 def keepalive_settings() -> tuple[float, int]:
     """(interval seconds, unanswered intervals before a node counts as dead), from the environment."""
     interval = positive_seconds(KEEPALIVE_ENV, "15")
@@ -204,7 +215,7 @@ class ClusterConnections:
 
     def __init__(self, info: ClusterInfo) -> None:
         self.info = info
-        self._pool = ThreadPoolExecutor(max_workers=max(1, min(32, len(info.nodes))))
+        self._pool = ThreadPoolExecutor(max_workers=max(1, min(parallel_limit(), len(info.nodes))))
         futures = [self._pool.submit(NodeConnection, node, info.ssh_private_key_path) for node in info.nodes]
         opened, errors = [], []
         for future in futures:
