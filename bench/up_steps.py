@@ -1,6 +1,6 @@
 """`stix up` step by step: a cold 1-node up and an unchanged 2-node up, whole process and broken down.
 
-Run: .venv/bin/python bench/up_steps.py [--repeat N] [--nodes N]
+Run: .venv/bin/python bench/up_steps.py [--repeat N] [--nodes N] [--no-steps]
 In a private stix home (real engine, real sshd nodes, a small workdir, `setup: "true"`, `run: "true"`): brings
 up a 1-node cluster from nothing N times (each destroyed after), and re-runs `up -y` of an unchanged N-node
 cluster N times; then one run of each with STIX_TIMINGS=1 (the step breakdown: each stage, each engine
@@ -78,6 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--nodes", type=int, default=2)
+    parser.add_argument("--no-steps", action="store_true", help="whole-process times only (a stix without timings)")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="stix-bench-up-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "STIX_"))}
@@ -98,6 +99,8 @@ def main() -> None:
         unchanged = [timed(env, scratch, "up", "-y", "-c", "warm", str(many)) for _ in range(args.repeat)]
         report(f"unchanged `up -y` ({args.nodes} nodes)", unchanged)
         print(f"load average: {load()}")
+        if args.no_steps:
+            return
         print("cold `up -y` (1 node), step by step:")
         breakdown(env, scratch, "up", "-y", "-c", "cold", str(one))
         print(f"unchanged `up -y` ({args.nodes} nodes), step by step:")
