@@ -144,7 +144,7 @@ def open_stack(home: StixHome, cluster: str, program: Optional[Callable[[], None
         pulumi_home=str(home.pulumi_home),
         env_vars=env,
         secrets_provider="passphrase",
-        pulumi_command=auto.PulumiCommand(root=str(engine.root), skip_version_check=True),
+        pulumi_command=_command(engine),
         project_settings=settings,
     )
     program = program or empty_program
@@ -162,6 +162,29 @@ def open_stack(home: StixHome, cluster: str, program: Optional[Callable[[], None
         except auto.StackAlreadyExistsError:
             pass
     return auto.Stack.select(cluster, ws)
+
+
+def _command(engine: Engine):
+    """The Automation API's handle on the CLI, made without the `pulumi version` process its constructor runs:
+    find_engine already knows the version (the pinned one)."""
+    from pulumi import automation as auto
+    from semver import VersionInfo
+
+    command = _known_version_command()(str(engine.root), VersionInfo.parse(engine.version))
+    assert isinstance(command, auto.PulumiCommand)
+    return command
+
+
+@functools.lru_cache(maxsize=1)
+def _known_version_command() -> type:
+    from pulumi import automation as auto
+
+    class KnownVersionCommand(auto.PulumiCommand):
+        def __init__(self, root: str, version: Any) -> None:  # the base class's would only probe the version
+            self.command = os.path.join(root, "bin", "pulumi")
+            self.version = version
+
+    return KnownVersionCommand
 
 
 def _state_file(home: StixHome, project_name: str, cluster: str) -> Optional[Path]:
