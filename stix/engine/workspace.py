@@ -168,7 +168,7 @@ def _command(engine: Engine):
     """The Automation API's handle on the CLI, made without the `pulumi version` process its constructor runs:
     find_engine already knows the version (the pinned one)."""
     from pulumi import automation as auto
-    from semver import VersionInfo
+    from pulumi.automation._cmd import VersionInfo  # the SDK's own (semver's), as its constructor would make
 
     command = _known_version_command()(str(engine.root), VersionInfo.parse(engine.version))
     assert isinstance(command, auto.PulumiCommand)
