@@ -126,31 +126,9 @@ def install_agent(conns: ClusterConnections) -> None:
             files += [(KEY_FILE, Path(info.ssh_private_key_path).read_bytes(), 0o600),
                       (KNOWN_HOSTS_FILE, known.encode(), 0o600),
                       (CLUSTER_FILE, json.dumps(cluster).encode(), 0o600)]
-        _put_files(conns.connections[node.rank], directory, files)
+        conns.connections[node.rank].put_files(directory, files)
 
     conns.map(upload)
-
-
-def _put_files(conn: NodeConnection, directory: str, files: list[tuple[str, bytes, int]]) -> None:
-    """Write files into one directory over one SFTP session, each created with its mode (a key is never readable
-    by others, even briefly) and renamed into place."""
-    from stix.ssh.runner import CONNECT_TIMEOUT_S, _mkdirs
-
-    sftp = conn.client.open_sftp()
-    sftp.get_channel().settimeout(CONNECT_TIMEOUT_S)
-    try:
-        try:
-            sftp.stat(directory)
-        except FileNotFoundError:
-            _mkdirs(sftp, directory)
-        for name, data, mode in files:
-            path = f"{directory}/{name}"
-            with sftp.open(path + ".tmp", "wb") as handle:
-                handle.chmod(mode)
-                handle.write(data)
-            sftp.posix_rename(path + ".tmp", path)
-    finally:
-        sftp.close()
 
 
 def _agent(head: NodeInfo, *args: str) -> str:

@@ -146,15 +146,24 @@ class NodeConnection:
 
     def put_bytes(self, directory: str, name: str, data: bytes, mode: int) -> None:
         """Write one file (created with `mode`, so a key is never readable by others, even briefly)."""
+        self.put_files(directory, [(name, data, mode)])
+
+    def put_files(self, directory: str, files: list[tuple[str, bytes, int]]) -> None:
+        """Write (name, data, mode) files into one directory over one SFTP session, each created with its mode
+        and renamed into place; the directory is made only when it is not there."""
         sftp = self.client.open_sftp()
         sftp.get_channel().settimeout(CONNECT_TIMEOUT_S)
         try:
-            _mkdirs(sftp, directory)
-            path = f"{directory}/{name}"
-            with sftp.open(path + ".tmp", "wb") as handle:
-                handle.chmod(mode)
-                handle.write(data)
-            sftp.posix_rename(path + ".tmp", path)
+            try:
+                sftp.stat(directory)
+            except FileNotFoundError:
+                _mkdirs(sftp, directory)
+            for name, data, mode in files:
+                path = f"{directory}/{name}"
+                with sftp.open(path + ".tmp", "wb") as handle:
+                    handle.chmod(mode)
+                    handle.write(data)
+                sftp.posix_rename(path + ".tmp", path)
         finally:
             sftp.close()
 
