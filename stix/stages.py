@@ -30,11 +30,6 @@ from stix.spec import ClusterInfo, ClusterSpec
 from stix.timings import timed
 
 
-ENGINE_PARALLEL = 32
-"""Resource operations the engine runs at once (its default is 4 per CPU): a 64-node cluster's nodes are made,
-refreshed and checked 32 at a time, as its hooks run (stix.ssh.runner.DEFAULT_PARALLEL)."""
-
-
 @dataclass(frozen=True)
 class Relaunch:
     """Where a managed job's last attempt ran, and how its recovery orders the candidates (job_recovery.strategy):
@@ -254,8 +249,7 @@ def preview_stack(session: Session, stack, cluster: str, policies: Optional[Poli
     args = policies.engine_args() if policies is not None else {}
     # Refresh first, so the plan starts from what really exists: a node that died is recreated by `up`.
     try:
-        engine_call(lambda: stack.preview(on_event=on_event, refresh=True, parallel=ENGINE_PARALLEL, **args),
-                    "previewing")
+        engine_call(lambda: stack.preview(on_event=on_event, refresh=True, **args), "previewing")
     except ProvisionError as exc:
         if not changes.blocked:  # the engine fails a preview its packs refused: that is the result, not an error
             raise pack_failure(exc, policies) from None
@@ -280,8 +274,7 @@ def apply_stack(session: Session, stack, cluster: str, on_applied: Optional[Call
     args = policies.engine_args() if policies is not None else {}
     with interrupts_deferred(session.events, cluster, "apply"):
         try:
-            outputs = engine_call(lambda: stack_outputs.up(stack, on_event=progress(session.events), refresh=True,
-                                                           parallel=ENGINE_PARALLEL, **args),
+            outputs = engine_call(lambda: stack_outputs.up(stack, on_event=progress(session.events), refresh=True, **args),
                                   "applying", cluster, capacity_errors)
         except ProvisionError as exc:
             raise pack_failure(exc, policies) from None
