@@ -20,6 +20,7 @@ from stix.agent.node_agent import (AGENT_FILE, CLUSTER_FILE, DAEMON_GONE_EXIT, K
 from stix.errors import ClusterNotFound, JobError
 from stix.home import StixHome
 from stix.spec import ClusterInfo, NodeInfo
+from stix.timings import timed
 
 if TYPE_CHECKING:  # paramiko's import costs `exec`, `queue`, `logs` and `cancel` more than their round trip
     from stix.ssh.runner import ClusterConnections
@@ -142,21 +143,22 @@ def cluster_file(info: ClusterInfo, directory: str) -> dict:
             "key": f"{directory}/{KEY_FILE}", "known_hosts": f"{directory}/{KNOWN_HOSTS_FILE}"}
 
 
+@timed("install agent")
 def install_agent(conns: ClusterConnections) -> None:
     """Upload the agent to every node; give the head the node list, the cluster key and pinned host keys."""
     info = conns.info
     source = AGENT_SOURCE.read_bytes()
 
     def upload(node: NodeInfo) -> None:
-        conn = conns.connections[node.rank]
         directory = f"{node.home}/{REMOTE_DIR}"
-        conn.put_bytes(directory, AGENT_FILE, source, 0o700)
+        files = [(AGENT_FILE, source, 0o700)]
         if node.rank == 0:
             known = "".join(known_hosts_line(n.private_ip or n.ip, n.port, n.host_public_key) for n in info.nodes)
             cluster = cluster_file(info, directory)
-            conn.put_bytes(directory, KEY_FILE, Path(info.ssh_private_key_path).read_bytes(), 0o600)
-            conn.put_bytes(directory, KNOWN_HOSTS_FILE, known.encode(), 0o600)
-            conn.put_bytes(directory, CLUSTER_FILE, json.dumps(cluster).encode(), 0o600)
+            files += [(KEY_FILE, Path(info.ssh_private_key_path).read_bytes(), 0o600),
+                      (KNOWN_HOSTS_FILE, known.encode(), 0o600),
+                      (CLUSTER_FILE, json.dumps(cluster).encode(), 0o600)]
+        conns.connections[node.rank].put_files(directory, files)
 
     conns.map(upload)
 
@@ -248,6 +250,7 @@ def cancel(head: HeadConnection, job_ids: list[int], all_jobs: bool) -> list[int
     return json.loads(out[-1])
 
 
+@timed("autostop")
 def set_autostop(head: HeadConnection, idle_minutes: Optional[float], down: bool = False,
                  wait_for: str = "jobs_and_ssh", hook: Optional[str] = None, hook_timeout: Optional[float] = None) -> None:
     """Arm (or cancel, idle_minutes None) the head agent's idle timer. `hook` runs on the head before the stop,

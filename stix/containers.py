@@ -17,6 +17,7 @@ from typing import Any, Optional
 
 from stix.agent.node_agent import CONTAINER_FILE, REMOTE_DIR
 from stix.errors import PrerequisiteMissing
+from stix.timings import timed
 
 DOCKER_PREFIX = "docker:"
 NO_RUNTIME_EXIT = 3
@@ -76,6 +77,7 @@ def prepare_script(image: Optional[str], name: str) -> str:
     )
 
 
+@timed("containers.prepare")
 def prepare(conns, image: Optional[str], cluster: str) -> None:
     """Give every node its container (or none); refuse in one line where a node has no docker or podman."""
     from stix.ssh.runner import STDIN_SCRIPT

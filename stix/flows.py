@@ -18,6 +18,7 @@ from stix import cluster_costs, cluster_jobs, containers
 from stix.admin_policy import note_changes
 from stix.compile import check_runnable, resolve_image
 from stix.engine.calls import engine_call
+from stix.engine.outputs import outputs_of
 from stix.errors import CapacityError, NodeCommandFailed, StackLocked, UsageError
 from stix.failover import apply_in_order, failover_order, forget, order_line
 from stix.lifecycle import destroy, drift, refresh, start, stop, unlock
@@ -28,6 +29,7 @@ from stix.session import Session, confirm
 from stix.spec import ClusterInfo, ClusterSpec
 from stix.storage import launch as storage
 from stix.storage.plan import plan_mounts
+from stix.timings import step
 from stix.stages import (LaunchRequest, Relaunch, Target, apply_stack, cluster_info, launch_plan, load_spec, policies_for,
                          preview_stack, refuse_violations, save_spec, sized, spec_at, stack_at, target_of)
 
@@ -120,7 +122,8 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
     from stix.components.base import cloud_for
     from stix.ssh.runner import ClusterConnections
 
-    target = target_of(request)
+    with step("target (config, admin policy)"):
+        target = target_of(request)
     request = target.request  # as the admin policy returned it (autostop, down)
     note_changes(session, target.admin_changes)
     missing = target.task.required_unset()
@@ -129,7 +132,8 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
     if target.task.resources.job_recovery or target.task.resources.spot_recovery:
         session.note("resources.job_recovery is for managed jobs (`stix jobs launch` recovers them); "
                      "`stix up` runs the task once", "warning")
-    placement, pin = launch_plan(session, target)
+    with step("plan"):
+        placement, pin = launch_plan(session, target)
     order = failover_order(placement, request.relaunch)
     fast = _unchanged(session, target, order[0], pin) if request.fast else None
     if fast is not None and fast.saved_mounts is not None:
@@ -138,10 +142,12 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
     stack_file = target.stack_file
     pinned = stack_file.read_bytes() if stack_file is not None and stack_file.exists() else None
     new_cluster = session.index.get(target.cluster) is None and pinned is None
-    stack, spec, pin = stack_at(session, target, order[0], pin,
-                               compiled=(fast.spec, fast.pin) if fast is not None else None)
+    with step("compile, open the stack"):
+        stack, spec, pin = stack_at(session, target, order[0], pin,
+                                   compiled=(fast.spec, fast.pin) if fast is not None else None)
     try:
-        changes = preview_stack(session, stack, target.cluster, policies)
+        with step("preview"):
+            changes = preview_stack(session, stack, target.cluster, policies)
         # Refused before anything is created (buckets included).
         refuse_violations(changes, target.cluster)
     except Exception:  # refused, or a pack that cannot run: a new cluster leaves nothing (stack, keys, record)
@@ -202,7 +208,8 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
                 outputs = _apply_in_place(target.cluster, lambda: apply(stack, spec, pin), spec)
     else:
         _write_pin(session, target, pin, spec)
-        outputs = engine_call(lambda: stack.outputs(), "reading stack outputs")
+        with step("outputs"):
+            outputs = engine_call(lambda: outputs_of(stack), "reading stack outputs")
         record(spec, idx.UP)
         save_spec(session.home, spec)
     task = target.task
@@ -211,8 +218,14 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
         storage.make_buckets(session, spec, mounts)
     remotes = storage.remotes_for(session.home, mounts)
     storage.upload_sources(session, mounts, remotes)
-    with ClusterConnections(cluster_info(session, spec, outputs)) as conns:
-        return _sync_and_run(session, request, target, conns, sized(session, conns, spec), mounts, remotes, spec.region)
+    with step("cluster info (saved, ssh config)"):
+        info = cluster_info(session, spec, outputs)
+    with step("connect"):
+        conns = ClusterConnections(info)
+    with conns:
+        with step("sized"):
+            info = sized(session, conns, spec)
+        return _sync_and_run(session, request, target, conns, info, mounts, remotes, spec.region)
 
 
 def _sync_and_run(session: Session, request: LaunchRequest, target: Target, conns, info: ClusterInfo, mounts,

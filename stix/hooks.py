@@ -17,6 +17,7 @@ from stix.errors import NodeCommandFailed, SetupFailed, SSHError, UsageError
 from stix.naming import local_user
 from stix.spec import ClusterInfo, NodeInfo
 from stix.models.task import GitWorkdir, Task
+from stix.timings import timed
 
 if TYPE_CHECKING:  # paramiko's import is a third of `stix exec`'s: job_ranks and the rest need none of it
     from stix.ssh.runner import ClusterConnections, LineSink
@@ -76,6 +77,7 @@ def remote_workdir(node: NodeInfo) -> str:
     return f"{node.home}/{REMOTE_WORKDIR}"
 
 
+@timed("sync workdir")
 def sync_workdir(conns: ClusterConnections, workdir: Optional[str | GitWorkdir], values: Mapping[str, str] = {},
                  note: Optional[Callable[[str], None]] = None) -> list[int]:
     """Send the workdir's changed files to every node (a git workdir: clone or move it to the ref there);
@@ -130,6 +132,7 @@ def _checkout_workdir(conns: ClusterConnections, workdir: GitWorkdir, values: Ma
     return [done.changed_files for done in checkouts]
 
 
+@timed("sync file_mounts")
 def sync_file_mounts(conns: ClusterConnections, mounts: Optional[dict]) -> list[int]:
     """Local-path file_mounts to every node, incrementally (bucket ones are stix.storage's)."""
     from stix.models.storage import is_local_source

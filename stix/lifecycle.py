@@ -65,7 +65,9 @@ def _set_power(session: Session, cluster: str, stopped: bool, yes: bool):
             _pin_power(project, cluster, spec)
         outputs = apply_stack(session, stack, cluster, on_applied=lambda: _powered(session, spec))
     else:
-        outputs = engine_call(lambda: stack.outputs(), "reading stack outputs")
+        from stix.engine.outputs import outputs_of
+
+        outputs = engine_call(lambda: outputs_of(stack), "reading stack outputs")
         _powered(session, spec)
     return spec, outputs
 

@@ -13,6 +13,7 @@ from stix.compile import check_prerequisites, check_runnable, compile_spec
 from stix.config import EffectiveConfig
 from stix.engine.calls import engine_call, interrupts_deferred, progress
 from stix.engine.changes import ChangeSet
+from stix.engine import outputs as stack_outputs
 from stix.engine.events import listener
 from stix.errors import PolicyViolations, ProvisionError, UsageError
 from stix.events import PlacementChosen, PreviewReady
@@ -26,6 +27,7 @@ from stix.project import Project, config_for, find_project, load_project
 from stix.session import Session
 from stix.storage.plan import plan_mounts
 from stix.spec import ClusterInfo, ClusterSpec
+from stix.timings import timed
 
 
 @dataclass(frozen=True)
@@ -262,6 +264,7 @@ def refuse_violations(changes: ChangeSet, cluster: str) -> None:
                                f"nothing was created", tuple(blocking))
 
 
+@timed("apply")
 def apply_stack(session: Session, stack, cluster: str, on_applied: Optional[Callable[[], None]] = None,
                 capacity_errors: tuple[str, ...] = (), policies: Optional[PolicyRun] = None):
     """on_applied records what the apply made while interrupts are still deferred: a Ctrl-C or SIGTERM
@@ -271,13 +274,13 @@ def apply_stack(session: Session, stack, cluster: str, on_applied: Optional[Call
     args = policies.engine_args() if policies is not None else {}
     with interrupts_deferred(session.events, cluster, "apply"):
         try:
-            result = engine_call(lambda: stack.up(on_event=progress(session.events), refresh=True, **args),
-                                 "applying", cluster, capacity_errors)
+            outputs = engine_call(lambda: stack_outputs.up(stack, on_event=progress(session.events), refresh=True, **args),
+                                  "applying", cluster, capacity_errors)
         except ProvisionError as exc:
             raise pack_failure(exc, policies) from None
         if on_applied is not None:
             on_applied()
-    return result.outputs
+    return outputs
 
 
 # --- what apply made ---------------------------------------------------------------------------

@@ -97,11 +97,11 @@ def sync_dir(conn, local: Path, remote: str) -> int:
 
     files = local_files(local)
     with _node_writes(conn, remote) as sftp:
-        _mkdirs(sftp, remote)
-        try:
+        try:  # the manifest there means the directory is there: no stat of every directory above it
             with sftp.open(f"{remote}/{MANIFEST}", "r") as handle:
                 manifest = json.loads(handle.read() or b"{}")
         except (OSError, ValueError):
+            _mkdirs(sftp, remote)
             manifest = {}
         todo = changed(files, manifest)
         made: set[str] = set()

@@ -87,24 +87,31 @@ def _start(paths: sshd.NodePaths, preferred: Optional[tuple[str, int]], port: in
     """Start sshd on port, at the preferred address if it is still free, else on a new one; with `private`,
     on a second address too (what the cluster's other nodes use, as a cloud's private address)."""
     user = sshd.current_user()
-    with sshd.address_lock():
-        for attempt in range(3):
-            if preferred and sshd.address_free(*preferred):
+    for attempt in range(3):
+        with sshd.address_lock():  # held while the address is chosen; sshd starts outside it, the address marked
+            busy = sshd.starting()
+            if preferred and preferred[0] not in busy and sshd.address_free(*preferred):
                 ip, port = preferred
             else:
-                ip = sshd.allocate_address(port)
+                ip = sshd.allocate_address(port, busy)
             private_ip = ""
             if private:
-                usable = preferred_private and preferred_private != ip and sshd.address_free(preferred_private, port)
-                private_ip = preferred_private if usable else sshd.allocate_address(port, frozenset({ip}))
+                usable = (preferred_private and preferred_private != ip and preferred_private not in busy
+                          and sshd.address_free(preferred_private, port))
+                private_ip = preferred_private if usable else sshd.allocate_address(port, busy | {ip})
+            addresses = [address for address in (ip, private_ip) if address]
+            sshd.mark_starting(addresses)
+        try:
             paths.config.write_text(sshd.render_config(paths, ip, port, user, private_ip))
-            try:
-                sshd.start(paths, ip, port)
-                return ip, port, private_ip
-            except sshd.AddressTaken:
-                if attempt == 2:
-                    raise
-                preferred, preferred_private = None, ""
+            sshd.start(paths, ip, port)
+            return ip, port, private_ip
+        except sshd.AddressTaken:
+            if attempt == 2:
+                raise
+            preferred, preferred_private = None, ""
+        finally:
+            with sshd.address_lock():
+                sshd.mark_starting(addresses, done=True)
     raise AssertionError("unreachable")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import getpass
+import json
 import os
 import shutil
 import socket
@@ -18,7 +19,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 BASE_PORT = 2222
 PORT_ENV = "STIX_LOCAL_SSH_PORT"
@@ -119,6 +120,58 @@ def address_lock() -> Iterator[None]:
     lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with exclusive(lock_path):
         yield
+
+
+STARTING_FILE = "local-cloud-starting.json"
+
+
+def starting() -> frozenset[str]:
+    """Addresses some node's sshd is being started on (by a live process, within the start timeout): taken,
+    though nothing listens there yet. Read under address_lock()."""
+    try:
+        entries = json.loads(_starting_path().read_text())
+    except (OSError, ValueError):
+        return frozenset()
+    now = time.time()
+    return frozenset(ip for ip, (pid, since) in entries.items()
+                     if now - since < START_TIMEOUT_S + 5 and _alive(pid)) if isinstance(entries, dict) else frozenset()
+
+
+def mark_starting(addresses: Iterable[str], done: bool = False) -> None:
+    """Record (or, done, forget) addresses this process starts an sshd on; under address_lock(). So the lock is
+    held only while an address is chosen, not while sshd starts: a big cluster's nodes start in parallel."""
+    from stix.atomic import write_atomic
+
+    path = _starting_path()
+    try:
+        entries = json.loads(path.read_text())
+    except (OSError, ValueError):
+        entries = {}
+    now = time.time()
+    kept = {ip: entry for ip, entry in (entries.items() if isinstance(entries, dict) else ())
+            if isinstance(entry, list) and len(entry) == 2 and now - entry[1] < START_TIMEOUT_S + 5 and _alive(entry[0])}
+    for ip in addresses:
+        if done:
+            kept.pop(ip, None)
+        else:
+            kept[ip] = [os.getpid(), now]
+    write_atomic(path, json.dumps(kept))
+
+
+def _starting_path() -> Path:
+    from stix.home import cache_dir
+
+    return cache_dir() / STARTING_FILE
+
+
+def _alive(pid: Any) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except PermissionError:
+        return True
+    except (OSError, ValueError, TypeError):
+        return False
+    return True
 
 
 def configured_port() -> int:
@@ -278,7 +331,7 @@ def start(paths: NodePaths, ip: str, port: int) -> int:
             return pid
         if BIND_FAILED in _tail(paths.log):
             raise AddressTaken(f"sshd for {paths.root} cannot listen on {ip}:{port}: taken since it was checked")
-        time.sleep(0.05)
+        time.sleep(0.01)
     raise NodeProcessError(f"sshd for {paths.root} did not answer on {ip}:{port} within {START_TIMEOUT_S:.0f}s: {_tail(paths.log)}")
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from stix.spec import CONFIG_NAMESPACE, BucketSpec, ClusterSpec
 
@@ -11,25 +12,54 @@ if TYPE_CHECKING:
     from stix.serve.balancer import BalancerSpec
 
 
-def deploy(spec: ClusterSpec) -> None:
+def deploy(spec: ClusterSpec, seen: Optional[Callable[[dict[str, Any]], None]] = None) -> None:
+    """seen: called once with every stack output's value, when all of them are known (an update; a preview in
+    which no output would change)."""
     import pulumi
 
     from stix.components.base import cloud_for
 
     from stix.policy.rules import PLAN_OUTPUT, plan_output
 
-    outputs = cloud_for(spec.cloud).deploy(spec)
-    pulumi.export(PLAN_OUTPUT, plan_output(spec))  # what every policy pack checks budgets and limits against
-    pulumi.export("cluster_name", spec.cluster)
-    pulumi.export("cloud", spec.cloud)
-    pulumi.export("num_nodes", spec.num_nodes)
+    outputs = {
+        PLAN_OUTPUT: plan_output(spec),  # what every policy pack checks budgets and limits against
+        "cluster_name": spec.cluster,
+        "cloud": spec.cloud,
+        "num_nodes": spec.num_nodes,
+        **cloud_for(spec.cloud).deploy(spec),
+    }
+    found: dict[str, Any] = {}
+
+    def saw(key: str, value: Any) -> Any:
+        found[key] = value
+        if seen is not None and len(found) == len(outputs):
+            seen(dict(found))
+        return value
+
     for key, value in outputs.items():
-        pulumi.export(key, value)
+        # The value itself is exported (apply keeps it secret if it was); an unknown one never reaches saw.
+        pulumi.export(key, pulumi.Output.from_input(value).apply(functools.partial(saw, key)) if seen else value)
 
 
-def make_program(spec: ClusterSpec) -> Callable[[], None]:
-    """stix's own inline program: the spec is already planned."""
-    return lambda: deploy(spec)
+class ClusterProgram:
+    """stix's own inline program (the spec is already planned). It runs in this process, so it sees the stack
+    outputs as the engine resolves them: `seen` holds them after the last run in which all were known. Reading
+    them there spares the two engine processes (each deriving the passphrase key) that reading them back costs."""
+
+    def __init__(self, spec: ClusterSpec) -> None:
+        self.spec = spec
+        self.seen: Optional[dict[str, Any]] = None
+
+    def __call__(self) -> None:
+        self.seen = None
+        deploy(self.spec, self._saw)
+
+    def _saw(self, outputs: dict[str, Any]) -> None:
+        self.seen = outputs
+
+
+def make_program(spec: ClusterSpec) -> ClusterProgram:
+    return ClusterProgram(spec)
 
 
 def deploy_bucket(bucket: BucketSpec) -> None:

@@ -7,10 +7,11 @@ the dynamic-provider shim on PATH running this very interpreter.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from stix.engine.locate import Engine, find_engine
 from stix.engine.program import empty_program
@@ -118,6 +119,9 @@ def open_stack(home: StixHome, cluster: str, program: Optional[Callable[[], None
     """
     from pulumi import automation as auto
 
+    from stix.timings import count_engine_calls
+
+    count_engine_calls()
     home.ensure()
     home.passphrase()
     ensure_shim(home)
@@ -125,6 +129,9 @@ def open_stack(home: StixHome, cluster: str, program: Optional[Callable[[], None
     env = engine_env(home, engine)
     # The inline program and the Automation API read some settings from this process.
     os.environ.update({k: v for k, v in env.items() if k != "PATH"})
+    from stix.engine.providers import attach_env
+
+    env.update(attach_env())  # the engine's only: not os.environ, which child processes inherit
     if project is not None:
         work_dir, settings = project.root, None  # the project's own Pulumi.yaml
     else:
@@ -137,10 +144,70 @@ def open_stack(home: StixHome, cluster: str, program: Optional[Callable[[], None
         pulumi_home=str(home.pulumi_home),
         env_vars=env,
         secrets_provider="passphrase",
-        pulumi_command=auto.PulumiCommand(root=str(engine.root), skip_version_check=True),
+        pulumi_command=_command(engine),
         project_settings=settings,
     )
     program = program or empty_program
-    if create:
-        return auto.create_or_select_stack(stack_name=cluster, project_name=project_name, program=program, opts=opts)
-    return auto.select_stack(stack_name=cluster, project_name=project_name, program=program, opts=opts)
+    state = _state_file(home, project_name, cluster) if project is None else None
+    if state is None:
+        if create:
+            return auto.create_or_select_stack(stack_name=cluster, project_name=project_name, program=program,
+                                               opts=opts)
+        return auto.select_stack(stack_name=cluster, project_name=project_name, program=program, opts=opts)
+    opts.program = program
+    ws = _known_stacks_workspace()(state, **opts.__dict__)
+    if create and not state.exists():
+        try:
+            return auto.Stack.create(cluster, ws)
+        except auto.StackAlreadyExistsError:
+            pass
+    return auto.Stack.select(cluster, ws)
+
+
+def _command(engine: Engine):
+    """The Automation API's handle on the CLI, made without the `pulumi version` process its constructor runs:
+    find_engine already knows the version (the pinned one)."""
+    from pulumi import automation as auto
+    from pulumi.automation._cmd import VersionInfo  # the SDK's own (semver's), as its constructor would make
+
+    command = _known_version_command()(str(engine.root), VersionInfo.parse(engine.version))
+    assert isinstance(command, auto.PulumiCommand)
+    return command
+
+
+@functools.lru_cache(maxsize=1)
+def _known_version_command() -> type:
+    from pulumi import automation as auto
+
+    class KnownVersionCommand(auto.PulumiCommand):
+        def __init__(self, root: str, version: Any) -> None:  # the base class's would only probe the version
+            self.command = os.path.join(root, "bin", "pulumi")
+            self.version = version
+
+    return KnownVersionCommand
+
+
+def _state_file(home: StixHome, project_name: str, cluster: str) -> Optional[Path]:
+    """Where stix's own file backend keeps the stack's state; None for any other backend (a team's)."""
+    if home.backend_url != f"file://{home.state_dir}":
+        return None
+    return home.state_dir / ".pulumi" / "stacks" / project_name / f"{cluster}.json"
+
+
+@functools.lru_cache(maxsize=1)
+def _known_stacks_workspace() -> type:
+    """A LocalWorkspace that does not ask the engine to select a stack whose state file is there: every engine
+    call names its stack (--stack) anyway, and each one is a process that first derives the passphrase key.
+    A stack with no state file is created without first failing to select it."""
+    from pulumi import automation as auto
+
+    class KnownStacksWorkspace(auto.LocalWorkspace):
+        def __init__(self, state: Path, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self._stix_state = state
+
+        def select_stack(self, stack_name: str) -> None:
+            if not self._stix_state.exists():
+                super().select_stack(stack_name)
+
+    return KnownStacksWorkspace

@@ -7,6 +7,7 @@ Every network call has a timeout; exit statuses are checked, never output.
 from __future__ import annotations
 
 import functools
+import os
 import socket
 import threading
 import time
@@ -15,13 +16,15 @@ from typing import Callable, Optional, TypeVar
 
 import paramiko
 
-from stix.errors import HostKeyMismatch, SSHError
+from stix.errors import HostKeyMismatch, SSHError, UsageError
 from stix.spec import ClusterInfo, NodeInfo
 from stix.ssh.settings import KEEPALIVE_COUNT_ENV, KEEPALIVE_ENV, keepalive_settings, positive_seconds  # noqa: F401
 
 CONNECT_TIMEOUT_S = 15.0
 STDIN_SCRIPT = """bash -c 'IFS= read -r -d "" __stix_script; eval "$__stix_script"'"""
 """Reads a NUL-terminated script from stdin and runs it; the script's own commands then see EOF."""
+PARALLEL_ENV = "STIX_SSH_PARALLEL"
+DEFAULT_PARALLEL = 32
 T = TypeVar("T")
 LineSink = Callable[[NodeInfo, str], None]
 
@@ -140,21 +143,39 @@ class NodeConnection:
 
     def put_bytes(self, directory: str, name: str, data: bytes, mode: int) -> None:
         """Write one file (created with `mode`, so a key is never readable by others, even briefly)."""
+        self.put_files(directory, [(name, data, mode)])
+
+    def put_files(self, directory: str, files: list[tuple[str, bytes, int]]) -> None:
+        """Write (name, data, mode) files into one directory over one SFTP session, each created with its mode
+        and renamed into place; the directory is made only when it is not there."""
         sftp = self.client.open_sftp()
         sftp.get_channel().settimeout(CONNECT_TIMEOUT_S)
         try:
-            _mkdirs(sftp, directory)
-            path = f"{directory}/{name}"
-            with sftp.open(path + ".tmp", "wb") as handle:
-                handle.chmod(mode)
-                handle.write(data)
-            sftp.posix_rename(path + ".tmp", path)
+            try:
+                sftp.stat(directory)
+            except FileNotFoundError:
+                _mkdirs(sftp, directory)
+            for name, data, mode in files:
+                path = f"{directory}/{name}"
+                with sftp.open(path + ".tmp", "wb") as handle:
+                    handle.chmod(mode)
+                    handle.write(data)
+                sftp.posix_rename(path + ".tmp", path)
         finally:
             sftp.close()
 
     def close(self) -> None:
         self._closed.set()
         self.client.close()
+
+
+def parallel_limit() -> int:
+    """How many nodes one command works on at once (connecting, syncing, running hooks): STIX_SSH_PARALLEL,
+    default 32; a bigger cluster's nodes wait their turn, so a 64-node cluster never opens 64 at once."""
+    raw = os.environ.get(PARALLEL_ENV, "").strip() or str(DEFAULT_PARALLEL)
+    if not raw.isdigit() or not 0 < int(raw) <= 1024:
+        raise UsageError(f"{PARALLEL_ENV}={raw!r}: not a whole number from 1 to 1024")
+    return int(raw)
 
 
 def _b64(data: str) -> bytes:
@@ -179,7 +200,7 @@ class ClusterConnections:
 
     def __init__(self, info: ClusterInfo) -> None:
         self.info = info
-        self._pool = ThreadPoolExecutor(max_workers=max(1, min(32, len(info.nodes))))
+        self._pool = ThreadPoolExecutor(max_workers=max(1, min(parallel_limit(), len(info.nodes))))
         futures = [self._pool.submit(NodeConnection, node, info.ssh_private_key_path) for node in info.nodes]
         opened, errors = [], []
         for future in futures:

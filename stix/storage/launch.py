@@ -13,12 +13,14 @@ from stix.session import Session
 from stix.spec import ClusterSpec
 from stix.storage.mounts import BucketRef, CacheOptions, StorageMount
 from stix.storage.rclone import Remotes
+from stix.timings import timed
 
 MOUNTS_FILE = "storage.json"
 CREATES = "Storage: creates"
 REUSES = "Storage: reuses"
 
 
+@timed("storage buckets")
 def make_buckets(session: Session, spec: ClusterSpec, mounts: Sequence[StorageMount]) -> None:
     """Before the cluster's stack applies: its persistent buckets, each in a stack of its own."""
     from stix.components.base import store_of
@@ -59,6 +61,7 @@ def remotes_for(home: StixHome, mounts: Sequence[StorageMount]) -> Remotes:
     return remotes
 
 
+@timed("storage upload")
 def upload_sources(session: Session, mounts: Sequence[StorageMount], remotes: Remotes) -> None:
     """Each bucket's local sources, once, after the buckets exist; what was sent is reported."""
     from stix.components.base import bucket_uri
@@ -77,6 +80,7 @@ def upload_sources(session: Session, mounts: Sequence[StorageMount], remotes: Re
                      f"{result.seconds:.1f}s.")
 
 
+@timed("storage attach")
 def attach_nodes(session: Session, conns, mounts: Sequence[StorageMount], remotes: Remotes) -> None:
     from stix.storage.attach import attach
 

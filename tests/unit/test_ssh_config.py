@@ -130,8 +130,8 @@ def test_install_agent_pins_workers_by_private_address(tmp_path):
     written: dict[str, bytes] = {}
 
     class Conn:
-        def put_bytes(self, directory: str, name: str, data: bytes, mode: int) -> None:
-            written[name] = data
+        def put_files(self, directory: str, files: list[tuple[str, bytes, int]]) -> None:
+            written.update({name: data for name, data, _ in files})
 
     class Conns:
         def __init__(self) -> None:

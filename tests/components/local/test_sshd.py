@@ -137,3 +137,30 @@ def test_the_configured_port_is_checked(monkeypatch):
         assert str(exc) == "STIX_LOCAL_SSH_PORT='ssh': not a port number (1-65535)"
     else:
         raise AssertionError("a bad port was accepted")
+
+
+def test_addresses_being_started_are_taken_until_done(tmp_path, monkeypatch):
+    """The address lock is held only while an address is chosen: one whose sshd is starting (marked) is not
+    chosen again, by this process or another; a mark left by a process that died counts for nothing."""
+    import json
+
+    monkeypatch.setenv("STIX_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    with sshd.address_lock():
+        sshd.mark_starting(["127.0.3.7", "127.0.3.8"])
+        assert sshd.starting() == {"127.0.3.7", "127.0.3.8"}
+        assert sshd.allocate_address(sshd.BASE_PORT, sshd.starting()) not in {"127.0.3.7", "127.0.3.8"}
+        sshd.mark_starting(["127.0.3.7"], done=True)
+        assert sshd.starting() == {"127.0.3.8"}
+    path = tmp_path / "cache" / sshd.STARTING_FILE
+    dead = _a_dead_pid()
+    path.write_text(json.dumps({"127.0.3.9": [dead, __import__("time").time()]}))
+    assert sshd.starting() == frozenset()
+
+
+def _a_dead_pid() -> int:
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
