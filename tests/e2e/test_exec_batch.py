@@ -99,12 +99,12 @@ def spy_connections(monkeypatch) -> tuple[list[int], list[str]]:
             commands.append(command)
             return self.head.run(command, *args, **kwargs)
 
-    def connect_head(info):
+    def connect_head(info, *args):
         from contextlib import contextmanager
 
         @contextmanager
         def counted():
-            with real_connect(info) as head:
+            with real_connect(info, *args) as head:
                 yield Counted(head)
 
         return counted()

@@ -188,7 +188,7 @@ def test_exec_of_a_command_sends_its_secrets_and_envs_to_every_rank(stix_home, t
     monkeypatch.setattr(cluster_jobs, "load_info", lambda home, cluster: info)
     monkeypatch.setattr(cluster_jobs, "submit", submit)
     monkeypatch.setattr(runner, "ClusterConnections", Conns)
-    monkeypatch.setattr(cluster_jobs, "connect_head", lambda info: contextlib.nullcontext(object()))
+    monkeypatch.setattr(cluster_jobs, "connect_head", lambda info, *_: contextlib.nullcontext(object()))
     monkeypatch.setattr(hooks, "sync_workdir", lambda conns, workdir, *rest: [])
     monkeypatch.setenv("FROM_SHELL", "shell-secret")
     monkeypatch.chdir(tmp_path)

@@ -33,7 +33,7 @@ def test_a_batch_with_two_workdirs_is_refused_before_anything_is_submitted(env, 
 
     node = NodeInfo("c-0", 0, "127.0.0.1", 2222, "u", "ssh-ed25519 AAAA", "/h0", cpus=2.0)
     monkeypatch.setattr(flows.cluster_jobs, "load_info", lambda home, cluster: ClusterInfo("c1", "local", (node,), "/k"))
-    monkeypatch.setattr(flows.cluster_jobs, "connect_head", lambda info: pytest.fail("nothing may be submitted"))
+    monkeypatch.setattr(flows.cluster_jobs, "connect_head", lambda info, *_: pytest.fail("nothing may be submitted"))
     one, two = task(), task()
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
