@@ -103,8 +103,15 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
     "${install[@]}" -c "$constraints" -e .
     rm -f "$constraints"
   fi
+  # Bytecode for what every stix and engine-plugin process imports, once, here: with PYTHONDONTWRITEBYTECODE
+  # set (or uv, which writes none) each process would compile pulumi, pydantic and typer anew (0.3-0.8 s).
+  # The cloud SDKs are imported lazily and would take minutes: they are left out.
+  say "compiling bytecode (about 30 s, once)"
+  .venv/bin/python -m compileall -q -j 0 -x 'site-packages/pulumi_(aws|gcp|azure_native|kubernetes)/' \
+    .venv/lib/python*/site-packages >/dev/null || say "bytecode compilation failed; stix runs, more slowly"
   echo "$want" > "$stamp"
 fi
+.venv/bin/python -m compileall -q -j 0 stix components >/dev/null || true
 
 .venv/bin/stix engine install
 .venv/bin/stix store install
