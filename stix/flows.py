@@ -365,8 +365,8 @@ def _run_job(session: Session, head: cluster_jobs.HeadConnection, info: ClusterI
     job_id = cluster_jobs.submit(head, task.name, task.run, job_ranks(info, task, context), cpus, gpus, keys)
     if setup:
         session.note(f"Running setup on {len(info.nodes)} node(s) (job {job_id})", "heading")
-        cluster_jobs.follow(head, job_id, session.output, phase="setup")
-        _check_set_up(cluster_jobs.job(head, job_id), job_id, info.cluster)
+        if cluster_jobs.follow(head, job_id, session.output, phase="setup") != 0:  # 0: past setup, not failed
+            _check_set_up(cluster_jobs.job(head, job_id), job_id, info.cluster)
         if not task.run:
             return JobResult(info.cluster, None)
     if detach:
