@@ -172,13 +172,16 @@ def _agent(head: NodeInfo, *args: str) -> str:
     return f"exec python3 -S -c {shlex.quote(boot)} " + " ".join(shlex.quote(a) for a in args)
 
 
-def job_spec(name: Optional[str], script: str, ranks: list[dict], cpus: float, gpus: float) -> dict:
+def job_spec(name: Optional[str], script: Optional[str], ranks: list[dict], cpus: float, gpus: float) -> dict:
     """What the node agent queues for one job (its ranks: per node, env and cwd; cpus and gpus: per node)."""
     return {"name": name, "script": script, "ranks": ranks, "cpus": cpus, "gpus": gpus}
 
 
-def submit(head: HeadConnection, name: Optional[str], script: str, ranks: list[dict], cpus: float, gpus: float) -> int:
-    spec = job_spec(name, script, ranks, cpus, gpus)
+def submit(head: HeadConnection, name: Optional[str], script: Optional[str], ranks: list[dict], cpus: float, gpus: float,
+           setup: Optional[dict] = None) -> int:
+    """Queue a job; its id. `setup`: the spec's keys for a setup phase (hooks.setup_keys); `script` None then means
+    the job is its setup alone."""
+    spec = {**job_spec(name, script, ranks, cpus, gpus), **(setup or {})}
     out: list[str] = []
     status = head.run(_agent(head.node, "submit"), out.append, timeout=60, stdin=json.dumps(spec).encode())
     if status != 0 or not out or not out[-1].strip().isdigit():
@@ -223,10 +226,12 @@ def job(head: HeadConnection, job_id: int) -> Optional[dict]:
 
 
 def follow(head: HeadConnection, job_id: int, write: Callable[[str], None], tail: Optional[int] = None,
-           follow_: bool = True) -> int:
-    """Stream a job's logs; the agent's exit status (`sky logs` codes). The agent ends a follow whose daemon
-    is gone and cannot be restarted: that is a JobError, never a hang."""
+           follow_: bool = True, phase: Optional[str] = None) -> int:
+    """Stream a job's logs (setup's, then the run's; `phase` "setup" or "run": that one alone, and a follow of
+    "setup" ends when the job leaves setup); the agent's exit status (`sky logs` codes). The agent ends a follow
+    whose daemon is gone and cannot be restarted: that is a JobError, never a hang."""
     args = ["logs", str(job_id)] + (["--follow"] if follow_ else []) + (["--tail", str(tail)] if tail is not None else [])
+    args += ["--phase", phase] if phase else []
     code = head.run(_agent(head.node, *args), write)
     if code == DAEMON_GONE_EXIT:
         cluster = _cluster_name(head)

@@ -19,7 +19,7 @@ from stix.admin_policy import note_changes
 from stix.compile import check_runnable, resolve_image
 from stix.engine.calls import engine_call
 from stix.engine.outputs import outputs_of
-from stix.errors import CapacityError, NodeCommandFailed, StackLocked, UsageError
+from stix.errors import CapacityError, NodeCommandFailed, SetupFailed, StackLocked, UsageError
 from stix.failover import apply_in_order, failover_order, forget, order_line
 from stix.lifecycle import destroy, drift, refresh, start, stop, unlock
 from stix.models.task import Task
@@ -231,9 +231,9 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
 def _sync_and_run(session: Session, request: LaunchRequest, target: Target, conns, info: ClusterInfo, mounts,
                   remotes, region: str, fast: bool = False) -> JobResult:
     """After apply (or, with --fast, instead of it): start the task's container, sync, attach storage, install the
-    agent (unless --fast: it runs), arm autostop, run setup (unless --fast or --no-setup), then the run as a job."""
+    agent (unless --fast: it runs), arm autostop, then setup (unless --fast or --no-setup) and the run, as one job."""
     from stix.git_workdir import task_values
-    from stix.hooks import JobContext, new_task_id, run_phase, sync_file_mounts, sync_workdir
+    from stix.hooks import JobContext, new_task_id, sync_file_mounts, sync_workdir
 
     task = target.task
     image = containers.node_container(resolve_image(task.resources.image_id, region), info.cloud)
@@ -250,13 +250,13 @@ def _sync_and_run(session: Session, request: LaunchRequest, target: Target, conn
                   target.config.values.autostop)
     if task.setup and request.no_setup:
         session.note("Skipping setup (--no-setup).")
-    elif task.setup and not fast:
-        session.note(f"Running setup on {len(info.nodes)} node(s)", "heading")
-        run_phase(conns, task, "setup", task.setup, context, _prefixed(session))
+    setup = bool(task.setup) and not fast and not request.no_setup
+    result = JobResult(target.cluster, None)
+    if task.run or setup:
+        result = _run_job(session, conns.connections[0], info, task, demand, context, request.detach_run, setup)
     if not task.run:
         session.note(f"Cluster {target.cluster} is up.", "success")
-        return JobResult(target.cluster, None)
-    return _run_job(session, conns.connections[0], info, task, demand, context, detach=request.detach_run)
+    return result
 
 
 @dataclass(frozen=True)
@@ -432,12 +432,6 @@ def _report_sync(session: Session, sent: list[int], what: str = "Workdir") -> No
         session.note(f"{what} synced: {sum(sent)} changed file(s) sent to {len(sent)} node(s).")
 
 
-def _prefixed(session: Session):
-    from stix.ssh.runner import prefixed_printer
-
-    return prefixed_printer(session.output)
-
-
 @contextmanager
 def _undone_if_locked(session: Session, target: Target) -> Iterator[None]:
     """An `up` that finds another update holding the stack leaves the index and the pin as it found them."""
@@ -471,18 +465,28 @@ def _relative(path: Path) -> str:
 
 
 def _run_job(session: Session, head: cluster_jobs.HeadConnection, info: ClusterInfo, task: Task,
-             demand: tuple[float, float], context, detach: bool) -> JobResult:
-    """Queue the task as a job holding `demand` (cpus, gpus per node), and follow it unless detached."""
-    from stix.hooks import job_ranks
+             demand: tuple[float, float], context, detach: bool, setup: bool = False) -> JobResult:
+    """Queue the task as a job holding `demand` (cpus, gpus per node), and follow it unless detached.
+
+    With `setup`, the task's setup is the job's first phase (SETTING_UP) on the agent, so a client that goes away
+    loses nothing. Its output is followed to its end even when detached (as `sky launch -d` waits for setup), and
+    a failure raises SetupFailed (the job is FAILED_SETUP); a task without a run is then done (job_id None)."""
+    from stix.hooks import job_ranks, setup_keys
 
     cpus, gpus = demand
-    assert task.run is not None  # both callers return before this without a run
-    job_id = cluster_jobs.submit(head, task.name, task.run, job_ranks(info, task, context), cpus, gpus)
+    phases = {"setup": setup_keys(info, task, context)} if setup else {}  # a run alone: submitted as before
+    job_id = cluster_jobs.submit(head, task.name, task.run, job_ranks(info, task, context), cpus, gpus, **phases)
+    if setup:
+        session.note(f"Running setup on {len(info.nodes)} node(s) (job {job_id})", "heading")
+        if cluster_jobs.follow(head, job_id, session.output, phase="setup") != 0:  # 0: past setup, not failed
+            _check_set_up(cluster_jobs.job(head, job_id), job_id, info.cluster)
+        if not task.run:
+            return JobResult(info.cluster, None)
     if detach:
         session.note(f"Job {job_id} submitted to {info.cluster}; `stix logs {info.cluster} {job_id}` follows it.")
         return JobResult(info.cluster, job_id)
     session.note(f"Job {job_id} on {len(info.nodes)} node(s)", "heading")
-    cluster_jobs.follow(head, job_id, session.output)
+    cluster_jobs.follow(head, job_id, session.output, phase="run" if setup else None)
     row = cluster_jobs.job(head, job_id)
     code = cluster_jobs.exit_code_of(row)
     if code != 0:
@@ -490,6 +494,21 @@ def _run_job(session: Session, head: cluster_jobs.HeadConnection, info: ClusterI
         raise NodeCommandFailed(f"job {job_id} on {info.cluster} {row['status'] if row else 'vanished'}{detail}", code)
     session.note(f"Job {job_id} on {info.cluster} succeeded.", "success")
     return JobResult(info.cluster, job_id)
+
+
+def _check_set_up(row: Optional[dict], job_id: int, cluster: str) -> None:
+    """After following a job's setup: SetupFailed when it failed (the agent's detail names the nodes), and
+    NodeCommandFailed when it was cancelled (or vanished) before its run."""
+    from stix.agent.node_agent import CANCELLED, FAILED_SETUP
+
+    status = row["status"] if row else None
+    if status not in (FAILED_SETUP, CANCELLED, None):
+        return  # past setup (a run that already failed is reported as the run's)
+    detail = row.get("detail") if row else None
+    if status == FAILED_SETUP:
+        raise SetupFailed(detail or f"setup of job {job_id} on {cluster} failed", cluster_jobs.exit_code_of(row))
+    raise NodeCommandFailed(f"job {job_id} on {cluster} {status or 'vanished'} during setup" + (f": {detail}" if detail else ""),
+                            cluster_jobs.exit_code_of(row))
 
 
 def task_autostop(task: Task, idle_minutes: Optional[float], down: bool, default: Optional[Autostop]) -> Optional[Autostop]:

@@ -1,4 +1,4 @@
-"""Post-apply hooks: sync the workdir, run setup on every node, then run on every node.
+"""Post-apply hooks: sync the workdir and file mounts to every node; the env of a job's setup and run phases.
 
 Commands are built from quoted parts only: user values (env values, paths,
 scripts) are shell-quoted, and scripts run as `bash -c <quoted>`.
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Optional
 
 from stix.agent.node_agent import shell_command  # noqa: F401 (re-exported: setup and run run as jobs do)
-from stix.errors import NodeCommandFailed, SetupFailed, SSHError, UsageError
+from stix.errors import SSHError, UsageError
 from stix.naming import local_user
 from stix.spec import ClusterInfo, NodeInfo
 from stix.models.task import GitWorkdir, Task
@@ -32,7 +32,7 @@ DEFAULT_GIT_TIMEOUT_S = 1800.0
 
 
 def setup_timeout() -> float:
-    from stix.ssh.runner import positive_seconds
+    from stix.ssh.settings import positive_seconds
 
     return positive_seconds(SETUP_TIMEOUT_ENV, f"{DEFAULT_SETUP_TIMEOUT_S:g}", most=math.inf)
 
@@ -149,28 +149,19 @@ def sync_file_mounts(conns: ClusterConnections, mounts: Optional[dict]) -> list[
     return conns.map(send)
 
 
-def run_phase(conns: ClusterConnections, task: Task, phase: str, script: str,
-              context: JobContext, sink: LineSink) -> None:
-    """Run one phase on every node in parallel; raise naming the first node that failed."""
-    info = conns.info
-    task_env = {**task.env_values(), **task.secret_values()}
+def setup_keys(info: ClusterInfo, task: Task, context: JobContext) -> dict:
+    """The job spec's keys that give a job its setup phase on the node agent (its class Setup): the script, each
+    node's setup variables (SKYPILOT_SETUP_NODE_RANK...) beside the run's env, the time limit (STIX_SETUP_TIMEOUT),
+    and the client's keepalive bound, which the head's ssh to each worker keeps too."""
+    from stix.ssh.settings import keepalive_settings
 
-    def command_for(node: NodeInfo) -> str:
-        env = {**task_env, **node_env(info, node, context, phase)}
-        return shell_command(script, env, remote_workdir(node))
-
-    limit = setup_timeout() if phase == "setup" else None
-    try:
-        statuses = conns.run_scripts(command_for, sink, timeout=limit)
-    except SSHError as exc:
-        bound = f" (time limit {limit:g}s, {SETUP_TIMEOUT_ENV})" if limit is not None else ""
-        raise SSHError(f"{phase} failed: {exc}{bound}") from None
-    failed = [(node, status) for node, status in zip(info.nodes, statuses) if status != 0]
-    if failed:
-        node, status = failed[0]
-        names = ", ".join(f"{n.name} (exit {s})" for n, s in failed)
-        error = SetupFailed if phase == "setup" else NodeCommandFailed
-        raise error(f"{phase} failed on {names}", exit_code=status if 0 < status < 256 else 1)
+    limit = setup_timeout()
+    extra = []
+    for node in info.nodes:
+        run = node_env(info, node, context, "run")
+        extra.append({key: value for key, value in node_env(info, node, context, "setup").items() if run.get(key) != value})
+    return {"setup": task.setup, "setup_env": extra, "setup_timeout": None if math.isinf(limit) else limit,
+            "keepalive": list(keepalive_settings())}
 
 
 def job_ranks(info: ClusterInfo, task: Task, context: JobContext) -> list[dict]:

@@ -9,7 +9,7 @@ lines and exit with a status, never a traceback for a known condition.
     submit            read a job (JSON) on stdin, queue it, print its id; a JSON list of jobs: one
                       transaction, prints the JSON list of their ids
     queue             print every job as JSON
-    logs ID           print a job's logs: --tail N, --follow, --status
+    logs ID           print a job's logs (setup's, then the run's): --tail N, --follow, --status, --phase
     cancel ID...|-a   cancel jobs, killing their processes on every node
     daemon            the scheduler (one per head; started by `ensure`)
     ensure            start the daemon unless it runs
@@ -18,7 +18,7 @@ lines and exit with a status, never a traceback for a known condition.
 
 State lives in $STIX_AGENT_HOME (default ~/.stix-agent): jobs.db (SQLite), and
 jobs/<id>/ with spec.json (mode 0600: it holds the job's secrets) and
-rank-<r>.log per node. cluster.json describes the nodes (each with its "gpus" and
+rank-<r>.log per node (setup-<r>.log too for a job with a setup phase: class Setup). cluster.json describes the nodes (each with its "gpus" and
 "accelerator"); the head reaches the workers with the cluster key and pinned host
 keys stix put beside it. A job holds its CPUs and GPU devices on each of its nodes
 (ranks 0..N-1) while it runs; the daemon tells it which devices in
@@ -198,6 +198,11 @@ def rank_exit(rank: int) -> str:
     return f"rank-{rank}.exit"
 
 
+def setup_files(rank: int) -> tuple[str, str, str]:
+    """A rank's setup log, pid and exit files (its run's are rank-<r>.*)."""
+    return f"setup-{rank}.log", f"setup-{rank}.pid", f"setup-{rank}.exit"
+
+
 def connect() -> sqlite3.Connection:
     ROOT.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(ROOT / JOBS_DB, timeout=30, isolation_level=None)
@@ -316,8 +321,13 @@ def cmd_logs(args) -> int:
         print(row["status"])
         return STATUS_EXIT.get(row["status"], NOT_FINISHED_EXIT)
     names = [node["name"] for node in cluster()["nodes"]][: row["num_nodes"]]
-    prefixes = [f"({'head' if r == 0 else f'worker{r}'}, rank={r}) " for r in range(len(names))]
-    paths = [job_dir(args.job) / rank_log(r) for r in range(len(names))]
+    # Setup's logs (a job with a setup phase has them) before the run's, each line prefixed by its node.
+    phases = [phase for phase in ("setup", "run") if getattr(args, "phase", None) in (None, phase)]
+    setups = len(names) if "setup" in phases else 0
+    prefixes = [f"({'head' if r == 0 else f'worker{r}'}, rank={r}) " for r in range(len(names))] * len(phases)
+    paths = ([job_dir(args.job) / setup_files(r)[0] for r in range(setups)]
+             + ([job_dir(args.job) / rank_log(r) for r in range(len(names))] if "run" in phases else []))
+    setting_up = (PENDING, SETTING_UP)
     offsets = []
     for path, prefix in zip(paths, prefixes):
         start = tail_offset(path, args.tail) if args.tail is not None else 0
@@ -325,13 +335,17 @@ def cmd_logs(args) -> int:
     pending = [b""] * len(paths)
     watch = DaemonWatch()
     while True:
-        finished = connect().execute("SELECT status FROM jobs WHERE id = ?", (args.job,)).fetchone()[0] in TERMINAL
+        status = connect().execute("SELECT status FROM jobs WHERE id = ?", (args.job,)).fetchone()[0]
+        # Following setup alone (--phase setup) ends when the job leaves setup.
+        finished = status in TERMINAL or (phases == ["setup"] and status not in setting_up)
         gone = watch.gone() if args.follow and not finished else None
         if gone:
             print(f"{gone}; job {args.job} may still be running (see {ROOT / DAEMON_LOG_FILE})", file=sys.stderr)
             return DAEMON_GONE_EXIT
-        moved = False
+        moved = setup_moved = False
         for i, path in enumerate(paths):
+            if i >= setups and args.follow and (status in setting_up or setup_moved):
+                continue  # the run's output only after all of setup's (a run starts once setup's logs are whole)
             try:
                 with open(path, "rb") as handle:
                     handle.seek(offsets[i])
@@ -340,6 +354,7 @@ def cmd_logs(args) -> int:
                 continue
             if data:
                 moved = True
+                setup_moved = setup_moved or i < setups
                 offsets[i] += len(data)
                 pending[i] += data
                 *lines, pending[i] = pending[i].split(b"\n")
@@ -640,10 +655,13 @@ def known_hosts_line(address: str, port: int, host_public_key: str) -> str:
     return f"{host} {' '.join(host_public_key.split()[:2])}\n"
 
 
-def ssh_command(node: dict, info: dict, remote: str) -> list[str]:
+def ssh_command(node: dict, info: dict, remote: str, keepalive: tuple[float, int] = (15, 4)) -> list[str]:
+    """`keepalive`: seconds between keepalives, and how many go unanswered before ssh gives up (exit 255)."""
+    interval, count = keepalive
     return ["ssh", "-i", info["key"], "-o", f"UserKnownHostsFile={info['known_hosts']}",
             "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
-            "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", "-o", "LogLevel=ERROR",
+            "-o", f"ServerAliveInterval={max(1, math.ceil(float(interval)))}",
+            "-o", f"ServerAliveCountMax={max(1, int(count))}", "-o", "LogLevel=ERROR",
             "-p", str(node["port"]), f"{node['user']}@{node_address(node)}", remote]
 
 
@@ -710,6 +728,7 @@ def kill_group(pgid: int, started: int | None) -> None:
 def kill_job(job_id: int, num_nodes: int) -> None:
     """Kill the job's process group on the head and on every worker, then the head's ssh to each worker."""
     groups = [read_group(job_dir(job_id) / rank_pid(rank)) for rank in range(num_nodes)]
+    setups = [read_group(job_dir(job_id) / setup_files(rank)[1]) for rank in range(num_nodes)]
     # First in the container (in_container: like CONTAINER_FILE, its records are under the node's home).
     if num_nodes and Path(os.path.expanduser("~"), REMOTE_DIR, CPIDS_DIR, rank_tag(job_id, 0)).exists():
         try:
@@ -718,8 +737,9 @@ def kill_job(job_id: int, num_nodes: int) -> None:
                            timeout=KILL_GRACE_S + 30)
         except (OSError, subprocess.TimeoutExpired):
             pass
-    if groups and groups[0]:
-        kill_group(*groups[0])
+    for group in (groups[:1] + setups[:1]):
+        if group:
+            kill_group(*group)
     if num_nodes > 1:
         info = cluster()
 
@@ -737,7 +757,7 @@ def kill_job(job_id: int, num_nodes: int) -> None:
                 killer.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 killer.kill()
-        for group in groups[1:]:
+        for group in groups[1:] + setups[1:]:
             if group:
                 kill_group(*group)
 
@@ -830,6 +850,8 @@ def hold(usage: tuple[list[float], list[dict[int, float]]], row, assignment: lis
 
 GONE = -1
 """A rank's outcome when its processes are gone and it recorded no exit status."""
+SETUP_TIMEOUT_NAME = "STIX_SETUP_TIMEOUT"
+"""Where the client's setup time limit (the spec's setup_timeout) comes from: named when setup runs past it."""
 
 
 class Rank:
@@ -889,6 +911,58 @@ def _write_private_json(path: Path, data) -> None:
     os.replace(temporary, path)
 
 
+class Setup:
+    """A job's setup under way (spec["setup"], a script): one rank per node of the job, each in its rank's cwd with
+    its env plus spec["setup_env"][rank] and no devices assigned, while the job is SETTING_UP and holds its CPUs and
+    devices; its output in setup-<rank>.log. When every node's setup exits 0 the job's run starts (RUNNING, same id),
+    or, without a run (spec["script"] None), it SUCCEEDS. A node whose setup exits non-zero fails the job
+    FAILED_SETUP once every node's setup has ended (naming each failed node and its status); a node lost (its
+    ssh exits 255, or the rank ended without a status), or setup running past spec["setup_timeout"] seconds,
+    fails it at once. spec["keepalive"], [interval, count]: the head's ssh to each worker gives up after `count`
+    keepalives every `interval` seconds go unanswered (the client's own bound)."""
+
+    def __init__(self, spec: dict) -> None:
+        self.ranks: list[Rank] = []
+        limit = spec.get("setup_timeout")
+        self.limit = float(limit) if limit is not None else None
+        self.has_run = spec.get("script") is not None
+        interval, count = spec.get("keepalive") or (15, 4)
+        self.keepalive = (float(interval), int(count))
+
+    def failure(self, codes: list[int | None], started: float, nodes: list[dict]) -> tuple[int | None, str] | None:
+        """(exit code, detail) once the setup has failed; None while it runs, and once it succeeded."""
+        lost = [(rank, code) for rank, code in enumerate(codes) if code == GONE or (code == 255 and rank > 0)]
+        if lost:
+            rank, code = lost[0]
+            interval, count = self.keepalive
+            why = ("ended without an exit status (killed, or its node restarted)" if code == GONE else
+                   f"unreachable, died, or no reply for {interval * count:g}s (keepalive every {interval:g}s)")
+            return None, f"setup failed: {nodes[rank]['name']}: {why}"
+        running = [rank for rank, code in enumerate(codes) if code is None]
+        if running and self.limit is not None and time.time() - started > self.limit:
+            names = ", ".join(nodes[rank]["name"] for rank in running)
+            return None, (f"setup failed: {names}: still running after {self.limit:g}s "
+                          f"(time limit {self.limit:g}s, {SETUP_TIMEOUT_NAME})")
+        failed = [(rank, code) for rank, code in enumerate(codes) if code not in (None, 0)]
+        if running or not failed:
+            return None
+        code = failed[0][1]
+        names = ", ".join(f"{nodes[rank]['name']} (exit {status})" for rank, status in failed)
+        return (code if code is not None and 0 < code < 256 else 1), f"setup failed on {names}"
+
+    def wait(self) -> None:
+        for each in self.ranks:
+            if each.process is not None:
+                _wait_briefly(each.process)
+
+
+def setup_rank(job_id: int, rank: int, group: tuple[int, int | None]) -> Rank:
+    """A setup rank a previous daemon started (its group from setup-<rank>.pid)."""
+    adopted = Rank(job_id, rank, *group)
+    adopted.exit_path = job_dir(job_id) / setup_files(rank)[2]
+    return adopted
+
+
 class Scheduler:
     def __init__(self) -> None:
         self.conn = connect()
@@ -898,12 +972,16 @@ class Scheduler:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.info = cluster()
         self.running: dict[int, list[Rank]] = {}
+        self.setting_up: dict[int, Setup] = {}
 
     def recover(self) -> None:
         """Adopt the jobs a previous daemon started; fail those it had not finished starting."""
-        active = self.conn.execute("SELECT id, num_nodes FROM jobs WHERE status IN (?, ?)", ACTIVE).fetchall()
+        active = self.conn.execute("SELECT id, num_nodes, status FROM jobs WHERE status IN (?, ?)", ACTIVE).fetchall()
         for row in active:
             job_id, num_nodes = row["id"], row["num_nodes"]
+            if row["status"] == SETTING_UP:
+                self.adopt_setup(job_id, num_nodes)
+                continue
             groups = [read_group(job_dir(job_id) / rank_pid(rank)) for rank in range(num_nodes)]
             if all(group and group[1] is not None for group in groups):
                 self.running[job_id] = [Rank(job_id, rank, *group) for rank, group in enumerate(groups) if group]
@@ -969,8 +1047,11 @@ class Scheduler:
         except (OSError, ValueError) as exc:
             self.finish(job_id, FAILED, None, f"its spec could not be read: {exc}")
             return
+        if spec.get("setup") is not None and row["status"] == PENDING:
+            self.start_setup(row, assignment, spec)
+            return
         claimed = self.conn.execute("UPDATE jobs SET status = ?, started = ?, gpu_ids = ? WHERE id = ? AND status = ?",
-                                    (RUNNING, time.time(), json.dumps(assignment), job_id, PENDING))
+                                    (RUNNING, time.time(), json.dumps(assignment), job_id, row["status"]))
         if claimed.rowcount == 0:
             return  # cancelled since it was read
         ranks: list[Rank] = []
@@ -996,6 +1077,7 @@ class Scheduler:
         scrub_spec(job_id)
 
     def reap(self) -> None:
+        self.reap_setup()
         for job_id, ranks in list(self.running.items()):
             status = self.conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()[0]
             if status in TERMINAL:  # cancelled by another process, which killed it
@@ -1024,6 +1106,68 @@ class Scheduler:
             elif all(code == 0 for code in codes):
                 self.finish(job_id, SUCCEEDED, 0, None)
                 del self.running[job_id]
+
+    def start_setup(self, row, assignment: list[list[int]], spec: dict) -> None:
+        """PENDING -> SETTING_UP: start the job's setup on each of its nodes (Setup)."""
+        job_id = row["id"]
+        claimed = self.conn.execute("UPDATE jobs SET status = ?, started = ?, gpu_ids = ? WHERE id = ? AND status = ?",
+                                    (SETTING_UP, time.time(), json.dumps(assignment), job_id, PENDING))
+        if claimed.rowcount == 0:
+            return  # cancelled since it was read
+        setup = self.setting_up[job_id] = Setup(spec)
+        try:
+            extra = spec.get("setup_env") or []
+            for rank, rank_spec in enumerate(spec["ranks"]):
+                env = {**rank_spec["env"], **(extra[rank] if rank < len(extra) else {})}
+                script = shell_command(spec["setup"], env, rank_spec["cwd"], rank_tag(job_id, rank))
+                if rank == 0:
+                    command = ["bash", "-c", LOCAL_RUNNER]
+                else:
+                    command = ssh_command(self.info["nodes"][rank], self.info, REMOTE_RUNNER.format(job=int(job_id)),
+                                          setup.keepalive)
+                setup.ranks.append(launch(job_id, rank, command, script, setup_files(rank)))
+        except Exception as exc:  # a malformed spec, or no processes left: the job fails, the daemon goes on
+            kill_job(job_id, len(setup.ranks))
+            del self.setting_up[job_id]
+            self.finish(job_id, FAILED_SETUP, None, f"setup on rank {len(setup.ranks)} could not be started: {exc!r}"[:500])
+        # The spec keeps its env values (secrets) until the run's ranks have them.
+
+    def reap_setup(self) -> None:
+        """Setups that ended: the run starts (or the job succeeds), or the job is FAILED_SETUP (Setup)."""
+        for job_id, setup in list(self.setting_up.items()):
+            row = self.conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None or row["status"] != SETTING_UP:  # cancelled by another process, which killed it
+                setup.wait()
+                del self.setting_up[job_id]
+                continue
+            codes = [each.outcome() for each in setup.ranks]
+            failure = setup.failure(codes, float(row["started"] or 0), self.info["nodes"])
+            if failure is not None:  # recorded first: killing the ranks of a frozen worker waits on its ssh
+                self.finish(job_id, FAILED_SETUP, *failure)
+                kill_job(job_id, len(setup.ranks))
+                setup.wait()
+                del self.setting_up[job_id]
+            elif all(code == 0 for code in codes):
+                del self.setting_up[job_id]
+                if setup.has_run:
+                    self.start(row, json.loads(row["gpu_ids"] or "[]"))
+                else:
+                    self.finish(job_id, SUCCEEDED, 0, None)
+
+    def adopt_setup(self, job_id: int, num_nodes: int) -> None:
+        """A SETTING_UP job a previous daemon started: followed on, or FAILED_SETUP when it cannot be."""
+        groups = [read_group(job_dir(job_id) / setup_files(rank)[1]) for rank in range(num_nodes)]
+        try:
+            spec = json.loads((job_dir(job_id) / SPEC_FILE).read_text())
+        except (OSError, ValueError):
+            spec = None
+        if spec is not None and all(group and group[1] is not None for group in groups):
+            setup = self.setting_up[job_id] = Setup(spec)
+            setup.ranks = [setup_rank(job_id, rank, group) for rank, group in enumerate(groups) if group]
+            return
+        kill_job(job_id, num_nodes)
+        self.finish(job_id, FAILED_SETUP, None, "the node agent stopped while starting the job's setup (or an older "
+                                                "agent ran it); it cannot be followed")
 
     def finish(self, job_id: int, status: str, code, detail) -> None:
         self.conn.execute("UPDATE jobs SET status = ?, ended = ?, exit_code = ?, detail = ? WHERE id = ? AND status NOT IN (?, ?, ?, ?)",
@@ -1077,22 +1221,26 @@ class Scheduler:
             wake.clear()
 
 
-def launch(job_id: int, rank: int, command: list[str], script: str) -> Rank:
-    """Start a rank's wrapper in its own session; record its group, then hand it the script on stdin."""
+def launch(job_id: int, rank: int, command: list[str], script: str, files: tuple[str, str, str] | None = None) -> Rank:
+    """Start a rank's wrapper in its own session; record its group, then hand it the script on stdin. `files`: its
+    log, pid and exit files (default: the run's, rank-<r>.*; setup_files for its setup)."""
     directory = job_dir(job_id)
-    with open(directory / rank_log(rank), "ab") as log:
-        process = subprocess.Popen(["bash", "-c", RANK_WRAPPER, "stix-rank", str(directory / rank_exit(rank)), *command],
+    log_name, pid_name, exit_name = files or (rank_log(rank), rank_pid(rank), rank_exit(rank))
+    with open(directory / log_name, "ab") as log:
+        process = subprocess.Popen(["bash", "-c", RANK_WRAPPER, "stix-rank", str(directory / exit_name), *command],
                                    stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     started = start_time(process.pid)
     # Without a start time (no /proc) the group can still be killed, but a later daemon will not adopt it.
-    (directory / rank_pid(rank)).write_text(f"{process.pid}" if started is None else f"{process.pid} {started}")
+    (directory / pid_name).write_text(f"{process.pid}" if started is None else f"{process.pid} {started}")
     assert process.stdin is not None  # stdin=PIPE
     try:
         process.stdin.write(script.encode() + b"\0")
         process.stdin.close()
     except BrokenPipeError:
         pass  # it died at once: its exit status says how
-    return Rank(job_id, rank, process.pid, started, process)
+    launched = Rank(job_id, rank, process.pid, started, process)
+    launched.exit_path = directory / exit_name
+    return launched
 
 
 def _wait_briefly(process: subprocess.Popen) -> None:
@@ -1178,6 +1326,7 @@ def main(argv=None) -> int:
     logs.add_argument("--follow", action="store_true")
     logs.add_argument("--tail", type=int)
     logs.add_argument("--status", action="store_true")
+    logs.add_argument("--phase", choices=("setup", "run"), help="only setup's output (a follow ends with setup), or the run's")
     logs.set_defaults(run=cmd_logs)
     cancel = commands.add_parser("cancel")
     cancel.add_argument("jobs", type=int, nargs="*")

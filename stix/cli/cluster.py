@@ -22,7 +22,7 @@ def up(
         None, "-c", "--cluster",
         help="Cluster name: an existing one is reused. Default: the task's name; with no task file, stix-<hex>-<user>."),
     yes: bool = typer.Option(False, "-y", "--yes", help="Apply without asking."),
-    detach_run: bool = typer.Option(False, "-d", "--detach-run", help="Submit the run as a job and return; do not follow its logs."),
+    detach_run: bool = typer.Option(False, "-d", "--detach-run", help="Return once setup is done (its output is streamed, as `sky launch -d`) and the run is queued; do not follow the run."),
     no_setup: bool = typer.Option(False, "--no-setup", help="Skip the task's setup (for a re-launch whose setup already ran)."),
     fast: bool = typer.Option(False, "--fast",
                               help="If the cluster is UP and its infrastructure would not change: no preview, no setup; "
@@ -39,6 +39,9 @@ def up(
 ) -> None:
     """Preview, apply, then run the task's setup and run on every node (`launch` and `up` are one command).
 
+    Setup and run are one job on the head's agent (SETTING_UP, then RUNNING; FAILED_SETUP if setup fails on any
+    node): a client that goes away mid-setup loses nothing, and `stix logs CLUSTER JOB` shows setup, then the run.
+
     Examples:
 
       stix launch task.yaml -c dev --gpus A100:8
@@ -46,6 +49,8 @@ def up(
       stix launch -c dev --infra local --num-nodes 2 'echo $SKYPILOT_NODE_RANK'
 
       stix launch -c dev --fast -d task.yaml
+
+      stix launch -c dev -d task.yaml        (streams setup, then returns with the run queued)
 
       stix launch -c box --cpus 4+ -i 30 --down
     """

@@ -160,7 +160,8 @@ def logs(
     sync_down: bool = typer.Option(False, "--sync-down", help="Download the job's log files (one per node) under "
                                    "stix's home and print the directory; no following. E.g. `stix logs dev 3 --sync-down`."),
 ) -> None:
-    """Print or follow a job's logs, prefixed by node; or download them (--sync-down).
+    """Print or follow a job's logs, prefixed by node (a job launched with a setup: setup's output, then the run's);
+    or download them (--sync-down).
 
     Examples: `stix logs dev`, `stix logs dev 3 --no-follow --tail 50`, `stix logs dev 3 --sync-down`."""
     from stix import cluster_jobs

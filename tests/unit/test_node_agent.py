@@ -919,3 +919,130 @@ def test_the_stamp_beside_local_node_directories_does_not_break_preempt(tmp_path
     assert taken == ["c-head", "c-worker1", "c-worker2", "c-worker10"]
     taken.clear()
     assert faults.preempt_cluster(home, "c", ranks=[2]) == 1 and taken == ["c-worker2"]
+
+
+# --- setup as the job's first phase ---------------------------------------------------------------------
+
+
+def setup_job(tmp_path, name: str, setup: str, run: str | None, gpus: float = 0, **keys) -> int:
+    """A one-node job whose setup and run each append a line to tmp_path/<name>.order."""
+    order = tmp_path / f"{name}.order"
+    spec = {"name": name, "script": None if run is None else f"{run}; echo run >> {order}",
+            "ranks": [{"env": {"SECRET": "s3cret"}, "cwd": str(tmp_path)}], "cpus": 1, "gpus": gpus,
+            "setup": f"echo setup >> {order}; {setup}", "setup_env": [{"SKYPILOT_SETUP_NODE_RANK": "0"}], **keys}
+    return na.enqueue(spec)
+
+
+def test_setup_runs_before_the_run_in_the_same_job_holding_its_devices(head, tmp_path):
+    scheduler = head()
+    go = tmp_path / "go"
+    job = setup_job(tmp_path, "both", f'echo "rank=$SKYPILOT_SETUP_NODE_RANK secret=$SECRET gpus=${{CUDA_VISIBLE_DEVICES-unset}}"; '
+                                      f'while [ ! -f {go} ]; do sleep 0.02; done', "echo running", gpus=2)
+    other = submit(tmp_path, "other", 1)
+    scheduler.schedule()
+    assert row(scheduler, job)["status"] == na.SETTING_UP
+    assert json.loads(row(scheduler, job)["gpu_ids"]) == [[0, 1]], "setup holds the job's devices"
+    drive(scheduler, lambda: (tmp_path / "both.order").exists(), "setup to start")
+    assert row(scheduler, other)["status"] == na.PENDING, "a job waits for the devices a job in setup holds"
+    assert (tmp_path / "both.order").read_text() == "setup\n", "the run waits for setup"
+    go.touch()
+    drive(scheduler, lambda: row(scheduler, job)["status"] == na.SUCCEEDED, "the job to succeed")
+    assert (tmp_path / "both.order").read_text() == "setup\nrun\n"
+    directory = na.job_dir(job)
+    assert (directory / "setup-0.log").read_text() == "rank=0 secret=s3cret gpus=unset\n", "setup's own log, its env"
+    assert (directory / na.rank_log(0)).read_text() == "running\n"
+    assert "s3cret" not in (directory / na.SPEC_FILE).read_text(), "secrets leave the spec once the run has them"
+    drive(scheduler, lambda: row(scheduler, other)["status"] == na.SUCCEEDED, "the waiting job to run")
+
+
+def test_a_failing_setup_fails_the_job_failed_setup_and_its_run_never_starts(head, tmp_path):
+    scheduler = head()
+    job = setup_job(tmp_path, "bad", "exit 3", "true")
+    scheduler.schedule()
+    drive(scheduler, lambda: row(scheduler, job)["status"] in na.TERMINAL, "the job to end")
+    ended = row(scheduler, job)
+    assert (ended["status"], ended["exit_code"], ended["detail"]) == (na.FAILED_SETUP, 3, "setup failed on c-head (exit 3)")
+    assert (tmp_path / "bad.order").read_text() == "setup\n", "no run after a failed setup"
+    assert not (na.job_dir(job) / na.rank_pid(0)).exists()
+
+
+def test_setup_past_its_time_limit_is_killed_and_fails_naming_the_node(head, tmp_path):
+    scheduler = head()
+    job = setup_job(tmp_path, "slow", f"echo $$ > {tmp_path / 'slow.pid'}; sleep 60", "true", setup_timeout=0.5)
+    scheduler.schedule()
+    drive(scheduler, lambda: row(scheduler, job)["status"] in na.TERMINAL, "the time limit to fail setup")
+    ended = row(scheduler, job)
+    assert ended["status"] == na.FAILED_SETUP
+    assert ended["detail"] == "setup failed: c-head: still running after 0.5s (time limit 0.5s, STIX_SETUP_TIMEOUT)"
+    group = na.read_group(na.job_dir(job) / na.setup_files(0)[1])
+    assert group and not na.group_alive(*group), "the timed-out setup is killed"
+
+
+def test_a_job_of_setup_alone_succeeds_when_setup_does(head, tmp_path):
+    scheduler = head()
+    job = setup_job(tmp_path, "alone", "true", None)
+    scheduler.schedule()
+    drive(scheduler, lambda: row(scheduler, job)["status"] in na.TERMINAL, "the job to end")
+    assert (row(scheduler, job)["status"], row(scheduler, job)["exit_code"]) == (na.SUCCEEDED, 0)
+    assert (tmp_path / "alone.order").read_text() == "setup\n"
+
+
+def test_cancelling_a_job_in_setup_kills_setup_and_frees_its_devices(head, tmp_path):
+    scheduler = head()
+    job = setup_job(tmp_path, "cancelled", "sleep 60", "true", gpus=1)
+    scheduler.schedule()
+    drive(scheduler, lambda: (tmp_path / "cancelled.order").exists(), "setup to start")
+    na.cmd_cancel(argparse.Namespace(all=False, jobs=[job]))
+    scheduler.reap()
+    assert row(scheduler, job)["status"] == na.CANCELLED and job not in scheduler.setting_up
+    group = na.read_group(na.job_dir(job) / na.setup_files(0)[1])
+    assert group and not na.group_alive(*group)
+    assert scheduler.usage()[1][0] == {0: 0.0, 1: 0.0}
+
+
+def test_setup_failures_name_every_failed_node_and_a_lost_one_at_once():
+    setup = na.Setup({"setup": "x", "script": "y", "keepalive": [1, 3]})
+    nodes = [{"name": "c-head"}, {"name": "c-worker1"}, {"name": "c-worker2"}]
+    now = time.time()
+    assert setup.failure([0, None, 4], now, nodes) is None, "a failed node waits for the others"
+    assert setup.failure([0, 2, 4], now, nodes) == (2, "setup failed on c-worker1 (exit 2), c-worker2 (exit 4)")
+    assert setup.failure([0, 0, 0], now, nodes) is None
+    lost = setup.failure([None, 255, None], now, nodes)
+    assert lost == (None, "setup failed: c-worker1: unreachable, died, or no reply for 3s (keepalive every 1s)")
+    assert setup.failure([na.GONE, None, None], now, nodes)[1].startswith("setup failed: c-head: ended without")
+    assert setup.failure([255, 0, 0], now, nodes) == (255, "setup failed on c-head (exit 255)"), \
+        "the head's own setup exiting 255 is its status, not a lost node"
+
+
+def test_the_head_reaches_the_workers_with_the_setups_keepalive():
+    command = na.ssh_command({"port": 2222, "user": "u", "ip": "10.0.0.2"}, {"key": "/k", "known_hosts": "/kh"}, "true", (1, 3))
+    assert "ServerAliveInterval=1" in command and "ServerAliveCountMax=3" in command
+    default = na.ssh_command({"port": 2222, "user": "u", "ip": "10.0.0.2"}, {"key": "/k", "known_hosts": "/kh"}, "true")
+    assert "ServerAliveInterval=15" in default and "ServerAliveCountMax=4" in default
+
+
+def setup_spec(tmp_path, name: str) -> str:
+    return json.dumps({"name": name, "script": "echo run-line", "ranks": [{"env": {}, "cwd": "/tmp"}], "cpus": 1, "gpus": 0,
+                       "setup": f"echo setup-line; touch {tmp_path / name}.started; "
+                                f"while [ ! -f {tmp_path / name}.go ]; do sleep 0.02; done; echo setup-done"})
+
+
+def test_a_restarted_daemon_adopts_a_job_in_setup_and_logs_show_setup_then_run(agent_home, tmp_path):
+    cli = agent_home
+    job = int(cli("submit", stdin=setup_spec(tmp_path, "adopted")).stdout)
+    wait_for((tmp_path / "adopted.started").exists, timeout=WAIT_S, what="setup to start", interval=0.02)
+    kill_daemon(live_daemon(cli))
+    cli("ensure")
+    live_daemon(cli)
+    follower = subprocess.Popen([sys.executable, str(AGENT_SOURCE), "logs", str(job), "--follow"], env=cli.env,
+                                stdout=subprocess.PIPE, text=True)
+    setup_only = subprocess.Popen([sys.executable, str(AGENT_SOURCE), "logs", str(job), "--follow", "--phase", "setup"],
+                                  env=cli.env, stdout=subprocess.PIPE, text=True)
+    (tmp_path / "adopted.go").touch()
+    out, _ = follower.communicate(timeout=WAIT_S)
+    assert follower.returncode == 0
+    assert out.splitlines() == ["(head, rank=0) setup-line", "(head, rank=0) setup-done", "(head, rank=0) run-line"]
+    setup_out, _ = setup_only.communicate(timeout=WAIT_S)
+    assert setup_out.splitlines() == ["(head, rank=0) setup-line", "(head, rank=0) setup-done"]
+    assert json.loads(cli("queue").stdout)[-1]["status"] == na.SUCCEEDED
+    assert cli("logs", str(job), "--phase", "run").stdout.splitlines() == ["(head, rank=0) run-line"]
