@@ -29,11 +29,10 @@ run: "true"
 
 TIMED_MAIN = """
 import sys
-from stix import cluster_jobs, hooks, timings
-hooks.run_phase = timings.timed("setup (run_phase)")(hooks.run_phase)
-cluster_jobs.submit = timings.timed("run: submit")(cluster_jobs.submit)
-cluster_jobs.follow = timings.timed("run: follow")(cluster_jobs.follow)
-cluster_jobs.job = timings.timed("run: job status")(cluster_jobs.job)
+from stix import cluster_jobs, timings
+cluster_jobs.submit = timings.timed("job: submit (setup and run, one job)")(cluster_jobs.submit)
+cluster_jobs.follow = timings.timed("job: follow (setup's phase, then the run's)")(cluster_jobs.follow)
+cluster_jobs.job = timings.timed("job: read its row")(cluster_jobs.job)
 sys.argv = ["stix", *sys.argv[1:]]
 from stix.cli import main
 main()
