@@ -247,15 +247,3 @@ class ClusterConnections:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def prefixed_printer(out: Callable[[str], None]) -> LineSink:
-    """Node output as `(head, rank=0) line`, one whole line at a time across threads."""
-    lock = threading.Lock()
-
-    def sink(node: NodeInfo, line: str) -> None:
-        role = "head" if node.rank == 0 else f"worker{node.rank}"
-        with lock:
-            out(f"({role}, rank={node.rank}) {line}")
-
-    return sink
