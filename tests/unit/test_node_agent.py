@@ -457,27 +457,7 @@ from pathlib import Path  # noqa: E402
 
 
 
-def cmdlines() -> dict[int, bytes]:
-    found = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                found[int(entry.name)] = Path(f"/proc/{entry.name}/cmdline").read_bytes()
-            except OSError:
-                pass
-    return found
-
-
-def group_members(pgid: int) -> list[int]:
-    members = []
-    for pid in cmdlines():
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(pid)
-    return members
+from tests.unit.agent_home import agent_cli, cmdlines, daemon_in as na_daemon_in, group_members  # noqa: E402
 
 
 def test_secrets_never_reach_argv_and_leave_the_spec_once_started(head, tmp_path):
@@ -618,36 +598,8 @@ def test_the_client_turns_a_gone_daemon_into_a_job_error():
 
 @pytest.fixture
 def agent_home(tmp_path):
-    """A temp STIX_AGENT_HOME with a one-node cluster; yields a CLI runner. Kills every daemon and job after."""
-    home = tmp_path / "agent"
-    home.mkdir()
-    (home / na.CLUSTER_FILE).write_text(json.dumps({
-        "cloud": "local", "cpus": 4, "gpus": 0, "key": "", "known_hosts": "",
-        "nodes": [{"rank": 0, "name": "n", "ip": "127.0.0.1", "port": 22, "user": "u", "home": str(tmp_path)}]}))
-    env = {**os.environ, "STIX_AGENT_HOME": str(home)}
-    daemons: list[int] = []
-
-    def cli(*args, stdin=None, check=True):
-        result = subprocess.run([sys.executable, str(AGENT_SOURCE), *args], env=env, input=stdin,
-                                capture_output=True, text=True, timeout=60)
-        assert not check or result.returncode == 0, result.stderr
-        return result
-
-    cli.home, cli.env, cli.daemons = home, env, daemons
-    yield cli
-    for pid_file in home.glob(f"{na.JOBS_DIR}/*/rank-*.pid"):
-        pgid = int(pid_file.read_text().split()[0])
-        for member in group_members(pgid):
-            try:
-                os.kill(member, signal.SIGKILL)
-            except ProcessLookupError:
-                pass  # it ended meanwhile
-    current = na_daemon_in(home)
-    for pid in daemons + ([current] if current else []):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
+    """A temp STIX_AGENT_HOME with a one-node cluster of 4 CPUs; yields a CLI runner."""
+    yield from agent_cli(tmp_path, cpus=4, check=True)
 
 
 def job_spec(name: str, script: str) -> str:
@@ -794,16 +746,6 @@ def test_the_daemon_beats_in_its_loop_and_while_its_autostop_hook_runs(agent_hom
     monkeypatch.setattr(na, "_last_beat", 0.0)
     assert na.run_hook("sleep 1.5", 60, tmp_path / "hook.log", str(tmp_path)) == 0
     assert time.time() - (tmp_path / na.DAEMON_BEAT_FILE).stat().st_mtime < 1.5, "a hook's run is no stuck daemon"
-
-
-def na_daemon_in(home: Path) -> int | None:
-    """daemon_pid() for another agent home."""
-    saved = na.ROOT
-    try:
-        na.ROOT = home
-        return na.daemon_pid()
-    finally:
-        na.ROOT = saved
 
 
 # --- the autostop hook ---------------------------------------------------------------------------

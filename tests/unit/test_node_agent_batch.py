@@ -2,8 +2,6 @@
 a job's end."""
 
 import json
-import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -13,34 +11,15 @@ import pytest
 from stix.agent import AGENT_SOURCE
 from stix.agent import node_agent as na
 from tests.polling import wait_for
+from tests.unit.agent_home import agent_cli
 
 WAIT_S = 30.0
 
 
 @pytest.fixture
 def agent_home(tmp_path):
-    """A temp STIX_AGENT_HOME with a one-node cluster of 2 CPUs; yields a CLI runner (stdin: text). Kills the
-    daemon it started afterwards."""
-    home = tmp_path / "agent"
-    home.mkdir()
-    (home / na.CLUSTER_FILE).write_text(json.dumps({
-        "cloud": "local", "cpus": 2, "gpus": 0, "key": "", "known_hosts": "",
-        "nodes": [{"rank": 0, "name": "n", "ip": "127.0.0.1", "port": 22, "user": "u", "home": str(tmp_path)}]}))
-    env = {**os.environ, "STIX_AGENT_HOME": str(home)}
-
-    def cli(*args, stdin=None):
-        return subprocess.run([sys.executable, str(AGENT_SOURCE), *args], env=env, input=stdin,
-                              capture_output=True, text=True, timeout=60)
-
-    cli.home = home
-    yield cli
-    try:
-        pid = int((home / na.DAEMON_PID_FILE).read_text())
-        argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
-    except (OSError, ValueError):
-        return
-    if len(argv) > 2 and argv[2] == b"daemon":
-        os.kill(pid, signal.SIGKILL)
+    """A temp STIX_AGENT_HOME with a one-node cluster of 2 CPUs; yields a CLI runner (stdin: text)."""
+    yield from agent_cli(tmp_path, cpus=2, check=False)
 
 
 def spec(name: str, script: str, cwd: str, cpus: float = 0.01) -> dict:
