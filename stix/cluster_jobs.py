@@ -55,13 +55,27 @@ def read_info(home: StixHome, cluster: str) -> ClusterInfo:
                        f"`stix up TASK -c {cluster}` rewrites it") from None
 
 
-def load_info(home: StixHome, cluster: str) -> ClusterInfo:
-    """An UP cluster's saved node list (what jobs run on)."""
+def saved_info(home: StixHome, cluster: str) -> Optional[ClusterInfo]:
+    """The node list saved at the cluster's last apply, whatever its status; None when there is none."""
+    try:
+        return read_info(home, cluster)
+    except JobError:
+        return None
+
+
+def up_record(home: StixHome, cluster: str) -> idx.ClusterRecord:
+    """The cluster's index record; ClusterNotFound or JobError unless it is UP."""
     record = idx.ClusterIndex(home.index_db).get(cluster)
     if record is None:
         raise ClusterNotFound(f"cluster {cluster!r} not found (stix status lists clusters)")
     if record.status != idx.UP:
         raise JobError(f"cluster {cluster!r} is {record.status}, not UP; `stix up` or `stix start` it first")
+    return record
+
+
+def load_info(home: StixHome, cluster: str) -> ClusterInfo:
+    """An UP cluster's saved node list (what jobs run on)."""
+    up_record(home, cluster)
     return read_info(home, cluster)
 
 
@@ -105,13 +119,13 @@ def connect_head(info: ClusterInfo, autostop_minutes: Optional[float] = None) ->
 @contextmanager
 def head_connection(home: StixHome, cluster: str) -> Iterator[HeadConnection]:
     """A connection to an up cluster's head node, from the saved node list."""
-    with connect_head(load_info(home, cluster), armed_autostop(home, cluster)) as head:
+    record = up_record(home, cluster)
+    with connect_head(read_info(home, cluster), armed_autostop(record)) as head:
         yield head
 
 
-def armed_autostop(home: StixHome, cluster: str) -> Optional[float]:
-    """The cluster's armed autostop idle minutes, from the index; None when it has none."""
-    record = idx.ClusterIndex(home.index_db).get(cluster)
+def armed_autostop(record: Optional[idx.ClusterRecord]) -> Optional[float]:
+    """The cluster's armed autostop idle minutes, from its index record; None when it has none."""
     minutes = record.autostop_minutes()[0] if record is not None else -1
     return minutes if minutes >= 0 else None
 
@@ -121,12 +135,8 @@ def release_connections(home: StixHome, cluster: str, info: Optional[ClusterInfo
     outlives the cluster or holds it up; the names of the nodes that had one."""
     from stix.ssh import mux
 
-    if info is None:
-        try:
-            info = read_info(home, cluster)
-        except JobError:
-            return []
-    return mux.close_masters(info)
+    info = info or saved_info(home, cluster)
+    return mux.close_masters(info) if info is not None else []
 
 
 def agent_path(node: NodeInfo) -> str:

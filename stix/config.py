@@ -158,8 +158,6 @@ def user_config_path(home_root: Optional[Path] = None) -> Path:
     named = os.environ.get(USER_ENV)
     if named:
         return Path(named).expanduser().absolute()
-    from stix.home_root import home_root_from_env
-
     return (home_root if home_root is not None else home_root_from_env()) / USER_FILE
 
 

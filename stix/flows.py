@@ -390,7 +390,7 @@ def _job_connection(session: Session, info: ClusterInfo, task: Task) -> Iterator
     """The connection jobs are submitted over. A task with a workdir syncs it first, over a connection to each of
     `info`'s nodes; with nothing to sync only the head is reached, over cluster_jobs.connect_head (reused)."""
     if not task.workdir:
-        with cluster_jobs.connect_head(info, cluster_jobs.armed_autostop(session.home, info.cluster)) as head:
+        with cluster_jobs.connect_head(info, cluster_jobs.armed_autostop(session.index.get(info.cluster))) as head:
             yield head
         return
     from stix.git_workdir import task_values

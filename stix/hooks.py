@@ -20,7 +20,7 @@ from stix.models.task import GitWorkdir, Task
 from stix.timings import timed
 
 if TYPE_CHECKING:  # paramiko's import is a third of `stix exec`'s: job_ranks and the rest need none of it
-    from stix.ssh.runner import ClusterConnections, LineSink
+    from stix.ssh.runner import ClusterConnections
 
 REMOTE_WORKDIR = "sky_workdir"
 SETUP_TIMEOUT_ENV = "STIX_SETUP_TIMEOUT"
@@ -100,7 +100,8 @@ def sync_workdir(conns: ClusterConnections, workdir: Optional[str | GitWorkdir],
 def _checkout_workdir(conns: ClusterConnections, workdir: GitWorkdir, values: Mapping[str, str],
                       note: Optional[Callable[[str], None]]) -> list[int]:
     from stix import git_workdir as git
-    from stix.ssh.runner import STDIN_SCRIPT, positive_seconds
+    from stix.ssh.runner import STDIN_SCRIPT
+    from stix.ssh.settings import positive_seconds
 
     token = git.token_for(workdir.url, values)
     key = git.ssh_key_for(workdir.url, values)

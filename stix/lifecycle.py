@@ -89,7 +89,7 @@ def _pin_power(project: Project, cluster: str, spec: ClusterSpec) -> None:
 def destroy(session: Session, cluster: str, yes: bool = False) -> None:
     validate_cluster_name(cluster)
     known = session.index.get(cluster) is not None or has_leftovers(session.home, cluster)  # before opening the stack
-    info = _saved_info(session.home, cluster)  # before the sweep removes it: which reused connections to end
+    info = cluster_jobs.saved_info(session.home, cluster)  # before the sweep removes it: which reused connections to end
     try:
         stack = _existing_stack(session, cluster)
     except ClusterNotFound:
@@ -119,15 +119,6 @@ def destroy(session: Session, cluster: str, yes: bool = False) -> None:
     ssh_config.remove_cluster_config(session.home, cluster)
     session.index.remove(cluster)
     session.note(f"Cluster {cluster} destroyed.", "success")
-
-
-def _saved_info(home: StixHome, cluster: str):
-    from stix.errors import JobError
-
-    try:
-        return cluster_jobs.read_info(home, cluster)
-    except JobError:
-        return None
 
 
 def _existing_stack(session: Session, cluster: str):
@@ -187,15 +178,10 @@ def agent_stop_time(home: StixHome, cluster: str) -> Optional[float]:
     head's disk while it is stopped (a cloud whose nodes are processes here). Elsewhere None: the stop counts from
     when refresh noticed it, and `start` moves it back once the head can be asked (_agent_stop_time_from_head)."""
     from stix.agent.node_agent import REMOTE_DIR, STOPPED_AT_FILE
-    from stix.cluster_jobs import read_info
     from stix.components.base import cloud_for
-    from stix.errors import JobError
 
-    try:
-        info = read_info(home, cluster)
-    except JobError:
-        return None
-    if not info.nodes or not cloud_for(info.cloud).nodes_are_processes:
+    info = cluster_jobs.saved_info(home, cluster)
+    if info is None or not info.nodes or not cloud_for(info.cloud).nodes_are_processes:
         return None
     head = Path(info.head.home)
     for path in (head / REMOTE_DIR / STOPPED_AT_FILE, head.parent.parent.parent / STOPPED_AT_FILE):

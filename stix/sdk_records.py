@@ -10,7 +10,6 @@ from typing import Any, Optional
 
 from stix import index as idx
 from stix.home import StixHome
-from stix.spec import ClusterInfo
 
 
 class RequestId(str):
@@ -98,17 +97,6 @@ def job_status(status: str) -> Any:
         return status
 
 
-def saved_info(home: StixHome, cluster: str) -> Optional[ClusterInfo]:
-    """The node list saved at the cluster's last apply, whatever its status; None when there is none."""
-    from stix.cluster_jobs import read_info
-    from stix.errors import JobError
-
-    try:
-        return read_info(home, cluster)
-    except JobError:
-        return None
-
-
 def handle_of(home: StixHome, cluster: str) -> Optional[ClusterHandle]:
     from stix.cluster_costs import resources_str
     from stix.stages import load_spec
@@ -116,6 +104,8 @@ def handle_of(home: StixHome, cluster: str) -> Optional[ClusterHandle]:
     spec = load_spec(home, cluster)
     if spec is None:
         return None
+    from stix.cluster_jobs import saved_info
+
     info = saved_info(home, cluster)
     head = info.head if info is not None and info.nodes else None
     return ClusterHandle(cluster, spec.cloud, spec.region, spec.zone, spec.instance_type, spec.num_nodes,

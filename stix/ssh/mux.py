@@ -50,7 +50,11 @@ def ssh_binary() -> Optional[str]:
 
 def enabled() -> bool:
     """Whether commands go through reused OpenSSH connections (an `ssh` on PATH, and not STIX_SSH_REUSE=0)."""
-    return os.environ.get(REUSE_ENV, "1").strip() != "0" and ssh_binary() is not None
+    return not _reuse_off() and ssh_binary() is not None
+
+
+def _reuse_off() -> bool:
+    return os.environ.get(REUSE_ENV, "1").strip() == "0"
 
 
 def socket_dir() -> Optional[Path]:
@@ -110,7 +114,7 @@ def ssh_options(node: NodeInfo, key_path: str, control_path: Path, known_hosts: 
 class MuxConnection:
     """A HeadConnection (stix.cluster_jobs) over a reused OpenSSH connection: run() as NodeConnection.run."""
 
-    def __init__(self, node: NodeInfo, key_path: str, directory: Path, persist_s: int) -> None:
+    def __init__(self, node: NodeInfo, key_path: str, directory: Path, persist_s: int, ssh: str) -> None:
         from stix.agent.node_agent import known_hosts_line
 
         self.node = node
@@ -118,8 +122,9 @@ class MuxConnection:
         name = socket_name(node, key_path)
         self.control_path = directory / f"{name}.sock"
         known_hosts = directory / f"{name}.known"
-        _write_private(known_hosts, known_hosts_line(node.ip, node.port, node.host_public_key))
-        self.argv = [ssh_binary() or "ssh", *ssh_options(node, key_path, self.control_path, known_hosts, persist_s)]
+        if not known_hosts.exists():  # named by a hash of the pinned key: what it holds never changes
+            _write_private(known_hosts, known_hosts_line(node.ip, node.port, node.host_public_key))
+        self.argv = [ssh, *ssh_options(node, key_path, self.control_path, known_hosts, persist_s)]
 
     def run(self, command: str, on_line: Optional[Callable[[str], None]] = None,
             timeout: Optional[float] = None, stdin: Optional[bytes] = None) -> int:
@@ -232,19 +237,21 @@ def _write_private(path: Path, text: str) -> None:
 
 def connect(node: NodeInfo, key_path: str, autostop_minutes: Optional[float] = None) -> Optional[MuxConnection]:
     """A reused connection to the node, or None where reuse is off or unsafe (the caller connects directly)."""
-    if not enabled():
+    ssh = None if _reuse_off() else ssh_binary()
+    if ssh is None:
         return None
     directory = socket_dir()
     if directory is None or len(str(directory)) + 38 > MAX_SOCKET_PATH:
         return None
-    return MuxConnection(node, key_path, directory, persist_seconds(autostop_minutes))
+    return MuxConnection(node, key_path, directory, persist_seconds(autostop_minutes), ssh)
 
 
 def close_masters(info: ClusterInfo) -> list[str]:
     """End the master connections to the cluster's nodes (`ssh -O exit`); the names of nodes that had one.
     Best-effort and bounded: a node that is already gone leaves at most a stale socket, which ssh unlinks."""
-    directory = socket_dir() if ssh_binary() else None
-    if directory is None:
+    ssh = ssh_binary()
+    directory = socket_dir() if ssh else None
+    if ssh is None or directory is None:
         return []
     closed = []
     for node in info.nodes:
@@ -252,7 +259,7 @@ def close_masters(info: ClusterInfo) -> list[str]:
         control = directory / f"{name}.sock"
         if not control.exists():
             continue
-        argv = [ssh_binary() or "ssh", "-F", "/dev/null", "-o", f"ControlPath={control}", "-o", "LogLevel=QUIET",
+        argv = [ssh, "-F", "/dev/null", "-o", f"ControlPath={control}", "-o", "LogLevel=QUIET",
                 "-O", "exit", "--", node.ip]
         try:
             done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -18,7 +18,7 @@ import paramiko
 
 from stix.errors import HostKeyMismatch, SSHError, UsageError
 from stix.spec import ClusterInfo, NodeInfo
-from stix.ssh.settings import KEEPALIVE_COUNT_ENV, KEEPALIVE_ENV, keepalive_settings, positive_seconds  # noqa: F401
+from stix.ssh.settings import keepalive_settings
 
 CONNECT_TIMEOUT_S = 15.0
 STDIN_SCRIPT = """bash -c 'IFS= read -r -d "" __stix_script; eval "$__stix_script"'"""

@@ -333,7 +333,7 @@ def test_the_saved_node_list_is_read_one_way(stix_home):
 
     from stix.cluster_jobs import info_path, read_info
     from stix.home import StixHome
-    from stix.sdk_records import saved_info
+    from stix.cluster_jobs import saved_info
     from tests.saved_cluster import save_cluster
 
     home = StixHome(stix_home)

@@ -156,7 +156,7 @@ def test_install_agent_pins_workers_by_private_address(tmp_path):
 def test_bad_time_bounds_name_their_variable(monkeypatch, name, value):
     from stix.errors import UsageError
     from stix.hooks import setup_timeout
-    from stix.ssh.runner import keepalive_settings
+    from stix.ssh.settings import keepalive_settings
 
     monkeypatch.setenv(name, value)
     with pytest.raises(UsageError, match=f"^{name}="):
@@ -165,7 +165,7 @@ def test_bad_time_bounds_name_their_variable(monkeypatch, name, value):
 
 def test_time_bounds_default_to_generous_values(monkeypatch):
     from stix.hooks import setup_timeout
-    from stix.ssh.runner import keepalive_settings
+    from stix.ssh.settings import keepalive_settings
 
     for name in ("STIX_SSH_KEEPALIVE", "STIX_SSH_KEEPALIVE_COUNT", "STIX_SETUP_TIMEOUT"):
         monkeypatch.delenv(name, raising=False)
