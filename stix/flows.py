@@ -474,7 +474,7 @@ def _run_job(session: Session, head: cluster_jobs.HeadConnection, info: ClusterI
     from stix.hooks import job_ranks, setup_keys
 
     cpus, gpus = demand
-    phases = {"setup": setup_keys(info, task, context)} if setup else {}  # a run alone: submitted as before
+    phases = {"setup": setup_keys(info, task)} if setup else {}  # a run alone: submitted as before
     job_id = cluster_jobs.submit(head, task.name, task.run, job_ranks(info, task, context), cpus, gpus, **phases)
     if setup:
         session.note(f"Running setup on {len(info.nodes)} node(s) (job {job_id})", "heading")

@@ -64,8 +64,16 @@ def node_env(info: ClusterInfo, node: NodeInfo, context: JobContext, phase: str)
         "USER": context.user,
     }
     if phase == "setup":
-        base["SETUP_NODE_RANK"] = str(node.rank)
-        base["SETUP_NODE_IPS"] = ips
+        base.update(_setup_only(info, node))
+    return _both_names(base)
+
+
+def _setup_only(info: ClusterInfo, node: NodeInfo) -> dict[str, str]:
+    """The variables setup has and the run does not (unprefixed)."""
+    return {"SETUP_NODE_RANK": str(node.rank), "SETUP_NODE_IPS": "\n".join(info.ips)}
+
+
+def _both_names(base: dict[str, str]) -> dict[str, str]:
     env: dict[str, str] = {}
     for key, value in base.items():
         env[f"SKYPILOT_{key}"] = value
@@ -150,17 +158,14 @@ def sync_file_mounts(conns: ClusterConnections, mounts: Optional[dict]) -> list[
     return conns.map(send)
 
 
-def setup_keys(info: ClusterInfo, task: Task, context: JobContext) -> dict:
+def setup_keys(info: ClusterInfo, task: Task) -> dict:
     """The job spec's keys that give a job its setup phase on the node agent (its class Setup): the script, each
     node's setup variables (SKYPILOT_SETUP_NODE_RANK...) beside the run's env, the time limit (STIX_SETUP_TIMEOUT),
     and the client's keepalive bound, which the head's ssh to each worker keeps too."""
     from stix.ssh.settings import keepalive_settings
 
     limit = setup_timeout()
-    extra = []
-    for node in info.nodes:
-        run = node_env(info, node, context, "run")
-        extra.append({key: value for key, value in node_env(info, node, context, "setup").items() if run.get(key) != value})
+    extra = [_both_names(_setup_only(info, node)) for node in info.nodes]
     return {"setup": task.setup, "setup_env": extra, "setup_timeout": None if math.isinf(limit) else limit,
             "keepalive": list(keepalive_settings())}
 

@@ -995,16 +995,13 @@ class Scheduler:
         """Per node: the CPUs held, and each device's held fraction. Read from the jobs table, never kept
         in memory, so a restarted daemon (or a job cancelled by another process) is accounted for."""
         nodes = self.info["nodes"]
-        cpus = [0.0] * len(nodes)
-        devices = [{d: 0.0 for d in range(int(node_capacity(self.info, r)[1]))} for r in range(len(nodes))]
+        usage = ([0.0] * len(nodes),
+                 [{d: 0.0 for d in range(int(node_capacity(self.info, r)[1]))} for r in range(len(nodes))])
         rows = self.conn.execute("SELECT cpus, gpus, num_nodes, gpu_ids FROM jobs WHERE status IN (?, ?)", ACTIVE)
         for row in rows:
             held = json.loads(row["gpu_ids"] or "[]")
-            for rank in range(min(row["num_nodes"], len(nodes))):
-                cpus[rank] += row["cpus"]
-                for device in held[rank] if rank < len(held) else ():
-                    devices[rank][device] = devices[rank].get(device, 0.0) + device_share(row["gpus"])
-        return cpus, devices
+            hold(usage, row, [held[rank] if rank < len(held) else [] for rank in range(min(row["num_nodes"], len(nodes)))])
+        return usage
 
     def placement(self, row, usage=None) -> list[list[int]] | None:
         """The devices the job gets on each of its nodes, or None while any of them lacks CPUs or devices.

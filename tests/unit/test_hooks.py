@@ -74,7 +74,7 @@ def test_setup_keys_carry_the_setup_variables_the_time_limit_and_the_keepalive(m
     monkeypatch.setenv("STIX_SSH_KEEPALIVE", "1")
     monkeypatch.setenv("STIX_SSH_KEEPALIVE_COUNT", "3")
     cluster = info()
-    keys = setup_keys(cluster, Task(setup="pip install x", run="python y"), JobContext("t", 0))
+    keys = setup_keys(cluster, Task(setup="pip install x", run="python y"))
     assert keys["setup"] == "pip install x" and keys["setup_timeout"] == 4.0 and keys["keepalive"] == [1.0, 3]
     assert keys["setup_env"][1] == {"SKYPILOT_SETUP_NODE_RANK": "1", "STIX_SETUP_NODE_RANK": "1",
                                     "SKYPILOT_SETUP_NODE_IPS": "127.0.0.2\n127.0.0.3", "STIX_SETUP_NODE_IPS": "127.0.0.2\n127.0.0.3"}, \
