@@ -196,16 +196,21 @@ def apply_admin_policy(config: EffectiveConfig, project_root: Optional[Path], ta
     return Applied(new_task, new_config, new_options, tuple(dict.fromkeys(changes)))  # a task's config: shows once
 
 
+_FIND = object()
+
+
 def police(session: Session, task: Task, task_path: Optional[Path], options: Optional[RequestOptions],
-           resource: str) -> Applied:
+           resource: str, project: Any = _FIND) -> Applied:
     """apply_admin_policy on one request, with the config the task is planned with (the user's, the project's
-    (found from the current directory) and the task's, stix.project.config_for), each change noted once.
-    task_path: the task's file (a label that is no file, such as '<sdk>', counts as none)."""
+    and the task's, stix.project.config_for), each change noted once. task_path: the task's file (a label that
+    is no file, such as '<sdk>', counts as none). project: found from the current directory unless given (a
+    batch finds it once)."""
     from stix.project import config_for, find_project
 
     if task_path is not None and not Path(task_path).is_file():
         task_path = None
-    project = find_project()
+    if project is _FIND:
+        project = find_project()
     applied = apply_admin_policy(config_for(task, task_path, project), project.root if project else None, task,
                                  options, resource, task_path)
     note_changes(session, applied.changes)

@@ -348,16 +348,9 @@ def exec_many(session: Session, batch: ExecBatch) -> list[JobResult]:
         session.note(f"Jobs {listed} submitted to {batch.cluster}; following each in turn.")
         results = []
         for job, job_id in zip(jobs, ids):
-            session.note(f"Job {job_id} on {len(job.info.nodes)} node(s)", "heading")
-            cluster_jobs.follow(head, job_id, session.output)
-            row = cluster_jobs.job(head, job_id)
-            code = cluster_jobs.exit_code_of(row)
-            if code == 0:
-                session.note(f"Job {job_id} on {batch.cluster} succeeded.", "success")
-            else:
-                detail = f": {row['detail']}" if row and row.get("detail") else ""
-                session.note(f"Job {job_id} on {batch.cluster} {row['status'] if row else 'vanished'}{detail}",
-                             "warning")
+            code, ended = _follow_job(session, head, job_id, batch.cluster, len(job.info.nodes))
+            if code != 0:
+                session.note(f"Job {job_id} on {batch.cluster} {ended}", "warning")
             results.append(JobResult(batch.cluster, job_id, code))
         return results
 
@@ -414,17 +407,11 @@ def _policed_exec(session: Session, request: ExecRequest) -> Task:
 def _policed_batch(session: Session, batch: ExecBatch) -> list[Task]:
     """_policed_exec for each task of a batch, the project found once (police finds it for every call, which
     costs a batch of hundreds more than its round trip)."""
-    from stix.admin_policy import apply_admin_policy
-    from stix.project import config_for, find_project
+    from stix.admin_policy import police
+    from stix.project import find_project
 
     project = find_project()
-    policed = []
-    for task in batch.tasks:
-        applied = apply_admin_policy(config_for(task, None, project), project.root if project else None, task, None,
-                                     batch.cluster, None)
-        note_changes(session, applied.changes)
-        policed.append(applied.task)
-    return policed
+    return [police(session, task, None, None, batch.cluster, project).task for task in batch.tasks]
 
 
 def _report_sync(session: Session, sent: list[int], what: str = "Workdir") -> None:
@@ -485,15 +472,25 @@ def _run_job(session: Session, head: cluster_jobs.HeadConnection, info: ClusterI
     if detach:
         session.note(f"Job {job_id} submitted to {info.cluster}; `stix logs {info.cluster} {job_id}` follows it.")
         return JobResult(info.cluster, job_id)
-    session.note(f"Job {job_id} on {len(info.nodes)} node(s)", "heading")
-    cluster_jobs.follow(head, job_id, session.output, phase="run" if setup else None)
+    code, ended = _follow_job(session, head, job_id, info.cluster, len(info.nodes), phase="run" if setup else None)
+    if code != 0:
+        raise NodeCommandFailed(f"job {job_id} on {info.cluster} {ended}", code)
+    return JobResult(info.cluster, job_id)
+
+
+def _follow_job(session: Session, head: cluster_jobs.HeadConnection, job_id: int, cluster: str, nodes: int,
+                phase: Optional[str] = None) -> tuple[int, str]:
+    """Print the job's heading and its output to its end; (its exit code, how it ended: status and detail).
+    Success is noted here; what a failure means is the caller's."""
+    session.note(f"Job {job_id} on {nodes} node(s)", "heading")
+    cluster_jobs.follow(head, job_id, session.output, phase=phase)
     row = cluster_jobs.job(head, job_id)
     code = cluster_jobs.exit_code_of(row)
-    if code != 0:
-        detail = f": {row['detail']}" if row and row.get("detail") else ""
-        raise NodeCommandFailed(f"job {job_id} on {info.cluster} {row['status'] if row else 'vanished'}{detail}", code)
-    session.note(f"Job {job_id} on {info.cluster} succeeded.", "success")
-    return JobResult(info.cluster, job_id)
+    if code == 0:
+        session.note(f"Job {job_id} on {cluster} succeeded.", "success")
+        return 0, "SUCCEEDED"
+    detail = f": {row['detail']}" if row and row.get("detail") else ""
+    return code, f"{row['status'] if row else 'vanished'}{detail}"
 
 
 def _check_set_up(row: Optional[dict], job_id: int, cluster: str) -> None:
