@@ -110,12 +110,15 @@ Apply = Callable[[Any, ClusterSpec, Any], dict[str, Any]]
 
 
 def apply_in_order(session: Session, target: Target, order: list[Candidate], opened: tuple[Any, ClusterSpec, Any],
-                   apply: Apply, pinned: Optional[bytes] = None) -> Landed:
+                   apply: Apply, pinned: Optional[bytes] = None,
+                   check: Optional[Callable[[Any], None]] = None) -> Landed:
     """Apply the first candidate (opened: its stack, spec and pin, already previewed and confirmed); on a
     capacity refusal destroy what it made and apply the next, without asking again. All refused: NoCapacity,
     with the stack, the cluster's index entry, keys and node directories gone, and the project's stack file
     as it was before the launch opened the stack (`pinned`: its bytes then, None: there was none);
-    with request.retry_until_up, round again after a backoff (doubling, capped at 10 minutes)."""
+    with request.retry_until_up, round again after a backoff (doubling, capped at 10 minutes). `check` sees each
+    stack opened here before it is applied (the policy packs' preview); what it raises ends the launch, and
+    leaves nothing behind, as NoCapacity does."""
     pin = opened[2]
     names = labels(order)
     backoff = _initial_backoff()
@@ -132,6 +135,12 @@ def apply_in_order(session: Session, target: Target, order: list[Candidate], ope
                     tried.append(f"{names[index]} (skipped: {exc})")
                     session.note(f"Skipping {names[index]}: {exc}", "warning")
                     continue
+                if check is not None:
+                    try:
+                        check(stack)
+                    except Exception:  # the attempts before were torn down; this one is refused before it is made
+                        forget(session, target, opened[0], pinned)
+                        raise
             try:
                 return Landed(stack, spec, apply(stack, spec, attempt_pin))
             except CapacityError as exc:

@@ -161,18 +161,7 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
     project_dir = str(target.project.root) if target.project else None
     task_file = str(request.task_path.absolute()) if request.task_path else None
 
-    opened = stack
-    refused_unmade = False
-
     def apply(stack, spec: ClusterSpec, pin) -> dict:
-        nonlocal refused_unmade
-        if stack is not opened:  # failover's next candidate (elsewhere, perhaps costlier): checked before it is made
-            try:
-                refuse_violations(preview_stack(session, stack, target.cluster, policies), target.cluster)
-            except Exception:
-                refused_unmade = True
-                raise
-
         def applied() -> None:
             record(spec, idx.UP)
             save_spec(session.home, spec)
@@ -197,12 +186,10 @@ def up(session: Session, request: LaunchRequest) -> JobResult:
         fresh = all(change.op == "create" for change in changes.changes)
         with _undone_if_locked(session, target):
             if fresh or request.relaunch is not None:
-                try:
-                    landed = apply_in_order(session, target, order, (stack, spec, pin), apply, pinned)
-                except Exception:
-                    if refused_unmade:  # the attempts before were torn down; this one was refused before apply
-                        forget(session, target, stack, pinned)
-                    raise
+                # failover's next candidates (elsewhere, perhaps costlier) are checked before they are made
+                landed = apply_in_order(session, target, order, (stack, spec, pin), apply, pinned, check=lambda
+                                        next_: refuse_violations(preview_stack(session, next_, target.cluster, policies),
+                                                                 target.cluster))
                 stack, spec, outputs = landed.stack, landed.spec, landed.outputs
             else:
                 outputs = _apply_in_place(target.cluster, lambda: apply(stack, spec, pin), spec)
