@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Optional
 
-from stix.agent.node_agent import shell_command  # noqa: F401 (re-exported: setup and run run as jobs do)
+from stix.agent.node_agent import SETUP_TIMEOUT_NAME, shell_command  # noqa: F401 (shell_command: re-exported)
 from stix.errors import SSHError, UsageError
 from stix.naming import local_user
 from stix.spec import ClusterInfo, NodeInfo
@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # paramiko's import is a third of `stix exec`'s: job_ranks an
     from stix.ssh.runner import ClusterConnections
 
 REMOTE_WORKDIR = "sky_workdir"
-SETUP_TIMEOUT_ENV = "STIX_SETUP_TIMEOUT"
+SETUP_TIMEOUT_ENV = SETUP_TIMEOUT_NAME  # the agent names it when setup runs past it
 DEFAULT_SETUP_TIMEOUT_S = 2 * 3600.0
 """Setup on any one node may take this long (seconds) before it fails naming the node."""
 GIT_TIMEOUT_ENV = "STIX_GIT_TIMEOUT"

@@ -655,7 +655,11 @@ def known_hosts_line(address: str, port: int, host_public_key: str) -> str:
     return f"{host} {' '.join(host_public_key.split()[:2])}\n"
 
 
-def ssh_command(node: dict, info: dict, remote: str, keepalive: tuple[float, int] = (15, 4)) -> list[str]:
+DEFAULT_KEEPALIVE = (15.0, 4)
+"""The head's ssh to a worker: seconds between keepalives, and how many go unanswered before it gives up."""
+
+
+def ssh_command(node: dict, info: dict, remote: str, keepalive: tuple[float, int] = DEFAULT_KEEPALIVE) -> list[str]:
     """`keepalive`: seconds between keepalives, and how many go unanswered before ssh gives up (exit 255)."""
     interval, count = keepalive
     return ["ssh", "-i", info["key"], "-o", f"UserKnownHostsFile={info['known_hosts']}",
@@ -926,7 +930,7 @@ class Setup:
         limit = spec.get("setup_timeout")
         self.limit = float(limit) if limit is not None else None
         self.has_run = spec.get("script") is not None
-        interval, count = spec.get("keepalive") or (15, 4)
+        interval, count = spec.get("keepalive") or DEFAULT_KEEPALIVE
         self.keepalive = (float(interval), int(count))
 
     def failure(self, codes: list[int | None], started: float, nodes: list[dict]) -> tuple[int | None, str] | None:
@@ -1047,13 +1051,12 @@ class Scheduler:
         if spec.get("setup") is not None and row["status"] == PENDING:
             self.start_setup(row, assignment, spec)
             return
-        claimed = self.conn.execute("UPDATE jobs SET status = ?, started = ?, gpu_ids = ? WHERE id = ? AND status = ?",
-                                    (RUNNING, time.time(), json.dumps(assignment), job_id, row["status"]))
-        if claimed.rowcount == 0:
+        if not self.claim(job_id, RUNNING, assignment, row["status"]):
             return  # cancelled since it was read
         ranks: list[Rank] = []
         self.running[job_id] = ranks
         try:
+            envs = []
             for rank, rank_spec in enumerate(spec["ranks"]):
                 env = dict(rank_spec["env"])
                 if int(node_capacity(self.info, rank)[1]) > 0:
@@ -1061,12 +1064,8 @@ class Scheduler:
                     # chose its devices would run on devices the agent gave to another job. A job asking for no
                     # GPUs gets "" (no devices), not the whole node.
                     env[GPU_ENV] = ",".join(str(device) for device in assignment[rank])
-                script = shell_command(spec["script"], env, rank_spec["cwd"], rank_tag(job_id, rank))
-                if rank == 0:
-                    command = ["bash", "-c", LOCAL_RUNNER]
-                else:
-                    command = ssh_command(self.info["nodes"][rank], self.info, REMOTE_RUNNER.format(job=int(job_id)))
-                ranks.append(launch(job_id, rank, command, script))
+                envs.append(env)
+            self.launch_ranks(job_id, spec, spec["script"], envs, ranks)
         except Exception as exc:  # a malformed spec, or no processes left: the job fails, the daemon goes on
             kill_job(job_id, len(ranks))
             self.finish(job_id, FAILED, None, f"rank {len(ranks)} could not be started: {exc!r}"[:500])
@@ -1107,27 +1106,40 @@ class Scheduler:
     def start_setup(self, row, assignment: list[list[int]], spec: dict) -> None:
         """PENDING -> SETTING_UP: start the job's setup on each of its nodes (Setup)."""
         job_id = row["id"]
-        claimed = self.conn.execute("UPDATE jobs SET status = ?, started = ?, gpu_ids = ? WHERE id = ? AND status = ?",
-                                    (SETTING_UP, time.time(), json.dumps(assignment), job_id, PENDING))
-        if claimed.rowcount == 0:
+        if not self.claim(job_id, SETTING_UP, assignment, PENDING):
             return  # cancelled since it was read
         setup = self.setting_up[job_id] = Setup(spec)
         try:
             extra = spec.get("setup_env") or []
-            for rank, rank_spec in enumerate(spec["ranks"]):
-                env = {**rank_spec["env"], **(extra[rank] if rank < len(extra) else {})}
-                script = shell_command(spec["setup"], env, rank_spec["cwd"], rank_tag(job_id, rank))
-                if rank == 0:
-                    command = ["bash", "-c", LOCAL_RUNNER]
-                else:
-                    command = ssh_command(self.info["nodes"][rank], self.info, REMOTE_RUNNER.format(job=int(job_id)),
-                                          setup.keepalive)
-                setup.ranks.append(launch(job_id, rank, command, script, setup_files(rank)))
+            envs = [{**rank_spec["env"], **(extra[rank] if rank < len(extra) else {})}
+                    for rank, rank_spec in enumerate(spec["ranks"])]
+            self.launch_ranks(job_id, spec, spec["setup"], envs, setup.ranks, setup.keepalive, setup_files)
         except Exception as exc:  # a malformed spec, or no processes left: the job fails, the daemon goes on
             kill_job(job_id, len(setup.ranks))
             del self.setting_up[job_id]
             self.finish(job_id, FAILED_SETUP, None, f"setup on rank {len(setup.ranks)} could not be started: {exc!r}"[:500])
         # The spec keeps its env values (secrets) until the run's ranks have them.
+
+    def claim(self, job_id: int, status: str, assignment: list[list[int]], was: str) -> bool:
+        """Move the job from `was` to `status` on the devices it was assigned; False when it is no longer `was`
+        (cancelled since it was read)."""
+        claimed = self.conn.execute("UPDATE jobs SET status = ?, started = ?, gpu_ids = ? WHERE id = ? AND status = ?",
+                                    (status, time.time(), json.dumps(assignment), job_id, was))
+        return claimed.rowcount > 0
+
+    def launch_ranks(self, job_id: int, spec: dict, script: str, envs: list[dict], ranks: list["Rank"],
+                     keepalive: tuple[float, int] = DEFAULT_KEEPALIVE, files=None) -> None:
+        """Start `script` on each of the job's nodes with that rank's env: rank 0 here, the others over ssh from
+        the head; each Rank is appended to `ranks` as it starts (a failure leaves the started ones there).
+        `files(rank)`: the rank's log, pid and exit files (default: the run's)."""
+        for rank, (rank_spec, env) in enumerate(zip(spec["ranks"], envs)):
+            script_of_rank = shell_command(script, env, rank_spec["cwd"], rank_tag(job_id, rank))
+            if rank == 0:
+                command = ["bash", "-c", LOCAL_RUNNER]
+            else:
+                command = ssh_command(self.info["nodes"][rank], self.info, REMOTE_RUNNER.format(job=int(job_id)),
+                                      keepalive)
+            ranks.append(launch(job_id, rank, command, script_of_rank, files(rank) if files else None))
 
     def reap_setup(self) -> None:
         """Setups that ended: the run starts (or the job succeeds), or the job is FAILED_SETUP (Setup)."""
