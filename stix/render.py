@@ -135,9 +135,13 @@ def status_table(records: list[ClusterRecord], now: Optional[float] = None) -> T
         table.add_column(column)
     now = time.time() if now is None else now
     for record in records:
-        table.add_row(*_plain(record.name, launched_ago(now - record.launched), record.resources, record.status,
-                              record.autostop or "-", hourly(record.hourly_cost)))
+        table.add_row(*_plain(*_status_row(record, now)))
     return table
+
+
+def _status_row(record: ClusterRecord, now: float) -> tuple[str, ...]:
+    return (record.name, launched_ago(now - record.launched), record.resources, record.status,
+            record.autostop or "-", hourly(record.hourly_cost))
 
 
 def status_text(records: list[ClusterRecord], width: int, now: Optional[float] = None) -> Optional[Text]:
@@ -147,8 +151,7 @@ def status_text(records: list[ClusterRecord], width: int, now: Optional[float] =
     from rich.cells import cell_len
 
     now = time.time() if now is None else now
-    rows = [STATUS_COLUMNS] + [(record.name, launched_ago(now - record.launched), record.resources, record.status,
-                                record.autostop or "-", hourly(record.hourly_cost)) for record in records]
+    rows = [STATUS_COLUMNS] + [_status_row(record, now) for record in records]
     if any(ch < " " for row in rows for cell in row for ch in cell):
         return None
     widths = [max(cell_len(row[i]) for row in rows) for i in range(len(STATUS_COLUMNS))]
