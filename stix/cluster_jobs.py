@@ -23,7 +23,7 @@ from stix.spec import ClusterInfo, NodeInfo
 from stix.timings import timed
 
 if TYPE_CHECKING:  # paramiko's import costs `exec`, `queue`, `logs` and `cancel` more than their round trip
-    from stix.ssh.runner import ClusterConnections
+    from stix.ssh.runner import ClusterConnections, NodeConnection
 
 AGENT = f"{REMOTE_DIR}/{AGENT_FILE}"
 LOGS_STATUS_EXITS = tuple(sorted({*STATUS_EXIT.values(), NOT_FINISHED_EXIT, NOT_FOUND_EXIT}))
@@ -107,6 +107,13 @@ def connect_head(info: ClusterInfo, autostop_minutes: Optional[float] = None) ->
     if reused is not None:
         yield reused
         return
+    with direct_head(info) as head:
+        yield head
+
+
+@contextmanager
+def direct_head(info: ClusterInfo) -> Iterator["NodeConnection"]:
+    """A paramiko connection of its own to the head (SFTP needs one), closed on exit."""
     from stix.ssh.runner import NodeConnection
 
     head = NodeConnection(info.head, info.ssh_private_key_path)

@@ -175,15 +175,10 @@ def logs(
     home = StixHome.from_env()
     if sync_down:
         from stix.log_sync import sync_down as download
-        from stix.ssh.runner import NodeConnection
 
-        info = cluster_jobs.load_info(home, cluster)
-        sftp_head = NodeConnection(info.head, info.ssh_private_key_path)  # SFTP: a paramiko connection of its own
-        try:
+        with cluster_jobs.direct_head(cluster_jobs.load_info(home, cluster)) as sftp_head:
             job_id = job if job is not None else cluster_jobs.latest_job(sftp_head)
             directory, names = download(home, sftp_head, cluster, job_id)
-        finally:
-            sftp_head.close()
         print(f"job {job_id}: {len(names)} log file(s) in", file=sys.stderr)
         print(directory)
         return
