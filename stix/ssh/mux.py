@@ -37,6 +37,8 @@ PERSIST_ENV = "STIX_SSH_PERSIST"
 DEFAULT_PERSIST_S = 300.0
 CONNECT_TIMEOUT_S = 15
 CLOSE_TIMEOUT_S = 10.0
+STALE_LOG_S = 24 * 3600
+"""A client's ssh message file (log-*) older than this was left by a stix process that was killed: removed."""
 MAX_SOCKET_PATH = 90
 """sun_path holds 108 bytes; OpenSSH adds 17 characters to the path while it creates the master."""
 HOST_KEY_FAILURES = ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED",
@@ -243,7 +245,31 @@ def connect(node: NodeInfo, key_path: str, autostop_minutes: Optional[float] = N
     directory = socket_dir()
     if directory is None or len(str(directory)) + 38 > MAX_SOCKET_PATH:
         return None
+    sweep_stale_logs(directory)
     return MuxConnection(node, key_path, directory, persist_seconds(autostop_minutes), ssh)
+
+
+_swept: set[Path] = set()
+
+
+def sweep_stale_logs(directory: Path, now: Optional[float] = None) -> None:
+    """Remove message files a killed stix process left (once per directory and process). Safe for a command
+    that still runs: it and its ssh read and write the file through descriptors they hold."""
+    if directory in _swept:
+        return
+    _swept.add(directory)
+    cutoff = (time.time() if now is None else now) - STALE_LOG_S
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.name.startswith("log-") and entry.is_file(follow_symlinks=False) and \
+                    entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
+        except OSError:
+            pass
 
 
 def close_masters(info: ClusterInfo) -> list[str]:

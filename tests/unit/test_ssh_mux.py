@@ -172,3 +172,18 @@ def test_the_head_connection_of_a_cluster_with_autostop_persists_under_half_its_
     with pytest.raises(SSHError, match="cannot connect"):  # the paramiko fallback, to a node that is not there
         with cluster_jobs.head_connection(home, "dev"):
             pass
+
+
+def test_message_files_left_by_a_killed_command_are_swept_once_old(short_dir, monkeypatch):
+    import time
+
+    old, fresh, socket = short_dir / "log-old", short_dir / "log-fresh", short_dir / "abc.known"
+    for path in (old, fresh, socket):
+        path.write_text("x")
+    day_ago = time.time() - mux.STALE_LOG_S - 60
+    os.utime(old, (day_ago, day_ago))
+    os.utime(socket, (day_ago, day_ago))
+    mux._swept.discard(short_dir)
+    mux.sweep_stale_logs(short_dir)
+    assert not old.exists()
+    assert fresh.exists() and socket.exists()  # a running command's file, and what is not a message file
