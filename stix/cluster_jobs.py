@@ -137,13 +137,15 @@ def armed_autostop(record: Optional[idx.ClusterRecord]) -> Optional[float]:
     return minutes if minutes >= 0 else None
 
 
-def release_connections(home: StixHome, cluster: str, info: Optional[ClusterInfo] = None) -> list[str]:
-    """End the reused connections to the cluster's nodes (stop, destroy, arming autostop), so no ssh process
-    outlives the cluster or holds it up; the names of the nodes that had one."""
+def release_connections(home: StixHome, cluster: str, info: Optional[ClusterInfo] = None,
+                        graceful: bool = False) -> list[str]:
+    """End the reused connections to the cluster's nodes (stop, destroy), so no ssh process outlives the cluster;
+    the names of the nodes that had one. graceful (arming autostop, so that an idle master does not hold the
+    cluster up): the masters take no new sessions and end with the ones they carry (mux.close_masters)."""
     from stix.ssh import mux
 
     info = info or saved_info(home, cluster)
-    return mux.close_masters(info) if info is not None else []
+    return mux.close_masters(info, graceful) if info is not None else []
 
 
 def agent_path(node: NodeInfo) -> str:

@@ -525,10 +525,16 @@ def set_autostop(session: Session, cluster: str, idle_minutes: Optional[float], 
                  hook: tuple[Optional[str], Optional[int]] = (None, None)) -> None:
     if head is None:
         with cluster_jobs.head_connection(session.home, cluster) as own:
-            set_autostop(session, cluster, idle_minutes, down, wait_for, own, hook)
-        if idle_minutes is not None and wait_for == "jobs_and_ssh":  # an idle reused connection is an SSH session
-            cluster_jobs.release_connections(session.home, cluster)
-        return
+            return set_autostop(session, cluster, idle_minutes, down, wait_for, own, hook)
     cluster_jobs.set_autostop(head, idle_minutes, down, wait_for, *hook)
+    if idle_minutes is not None and wait_for == "jobs_and_ssh":
+        # A reused connection's master is an SSH session to the agent: one opened before this (by this command or
+        # an earlier one, to persist longer) would hold the cluster up. The next command opens one that persists
+        # under half the idle time.
+        from stix.ssh.mux import MuxConnection
+
+        cluster_jobs.release_connections(session.home, cluster, graceful=True)
+        if isinstance(head, MuxConnection):
+            head.cap_persist(idle_minutes)
     label = None if idle_minutes is None else f"{idle_minutes:g}m" + (" (down)" if down else "")
     session.index.set_autostop(cluster, label)

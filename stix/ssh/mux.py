@@ -121,6 +121,7 @@ class MuxConnection:
 
         self.node = node
         self.directory = directory
+        self.persist_s = persist_s
         name = socket_name(node, key_path)
         self.control_path = directory / f"{name}.sock"
         known_hosts = directory / f"{name}.known"
@@ -198,6 +199,12 @@ class MuxConnection:
             return HostKeyMismatch(f"{self._where()}: host key does not match the pinned key; refusing to connect")
         return SSHError(f"{self._where()}: cannot connect: {message}")
 
+    def cap_persist(self, autostop_minutes: float) -> None:
+        """A master this connection opens from now on stays at most half of a just-armed autostop's idle time."""
+        self.persist_s = min(self.persist_s, persist_seconds(autostop_minutes))
+        self.argv = [f"ControlPersist={self.persist_s}" if arg.startswith("ControlPersist=") else arg
+                     for arg in self.argv]
+
     def close(self) -> None:
         """Nothing to close: the master stays for the next command (close_masters ends it)."""
 
@@ -272,8 +279,10 @@ def sweep_stale_logs(directory: Path, now: Optional[float] = None) -> None:
             pass
 
 
-def close_masters(info: ClusterInfo) -> list[str]:
+def close_masters(info: ClusterInfo, graceful: bool = False) -> list[str]:
     """End the master connections to the cluster's nodes (`ssh -O exit`); the names of nodes that had one.
+    graceful: `ssh -O stop` instead; the master takes no new sessions (the next command opens a new master) and
+    ends when the sessions it carries end, so a command still running over it, in another terminal, goes on.
     Best-effort and bounded: a node that is already gone leaves at most a stale socket, which ssh unlinks."""
     ssh = ssh_binary()
     directory = socket_dir() if ssh else None
@@ -286,7 +295,7 @@ def close_masters(info: ClusterInfo) -> list[str]:
         if not control.exists():
             continue
         argv = [ssh, "-F", "/dev/null", "-o", f"ControlPath={control}", "-o", "LogLevel=QUIET",
-                "-O", "exit", "--", node.ip]
+                "-O", "stop" if graceful else "exit", "--", node.ip]
         try:
             done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                   timeout=CLOSE_TIMEOUT_S)
@@ -295,5 +304,6 @@ def close_masters(info: ClusterInfo) -> list[str]:
         if done.returncode == 0:
             closed.append(node.name)
         control.unlink(missing_ok=True)
-        (directory / f"{name}.known").unlink(missing_ok=True)
+        if not graceful:  # the node is going away; a stopped master's sessions may still read it
+            (directory / f"{name}.known").unlink(missing_ok=True)
     return closed

@@ -153,6 +153,35 @@ def test_arming_autostop_ends_the_master_and_the_node_stays(stix, cluster, stix_
     assert master_pid(cluster) is not None
 
 
+def test_arming_autostop_lets_a_command_running_over_the_master_finish(stix, cluster, stix_home, tmp_path):
+    queue_ok(stix)
+    first = master_pid(cluster)
+    assert first is not None
+    marker = tmp_path / "started"
+    follow = stix.popen("exec", CLUSTER, f"touch {marker}; sleep 2; echo finished-over-the-master")
+    try:
+        wait_for(marker.exists, what="the job to start")  # local-cloud nodes share this filesystem
+        assert stix("autostop", CLUSTER, "-i", "60").returncode == 0
+        assert master_pid(cluster) is None, "the master takes no new sessions once autostop is armed"
+        output, _ = follow.communicate(timeout=60)
+    finally:
+        follow.kill()
+    assert follow.returncode == 0, output
+    assert "finished-over-the-master" in output
+    wait_for(lambda: not alive(first), what="the stopped master to end with its last session")
+    assert stix("queue", CLUSTER).returncode == 0
+    assert master_pid(cluster) not in (None, first)
+
+
+def test_up_arming_autostop_ends_an_earlier_commands_master(stix, cluster, stix_home):
+    queue_ok(stix)
+    first = master_pid(cluster)
+    assert first is not None
+    up = stix("up", "-y", "-i", "60", str(stix_home.parent / "cluster.yaml"))
+    assert up.returncode == 0, up.stdout + up.stderr
+    wait_for(lambda: not alive(first), what="the master opened before autostop was armed to end")
+
+
 def test_stop_and_destroy_end_the_master(stix, stix_home, cluster):
     queue_ok(stix)
     first = master_pid(cluster)
