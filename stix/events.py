@@ -38,7 +38,16 @@ class ResourceFailed:
     message: str
 
 
-Event = Union[Note, PlacementChosen, PreviewReady, ResourceChanged, ResourceFailed]
+@dataclass(frozen=True)
+class JobSubmitted:
+    """The node agent queued the job: from here on it runs without the client (its setup too, with `setup`)."""
+
+    cluster: str
+    job_id: int
+    setup: bool
+
+
+Event = Union[Note, PlacementChosen, PreviewReady, ResourceChanged, ResourceFailed, JobSubmitted]
 EventSink = Callable[[Event], None]
 
 

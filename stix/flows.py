@@ -20,6 +20,7 @@ from stix.compile import check_runnable, resolve_image
 from stix.engine.calls import engine_call
 from stix.engine.outputs import outputs_of
 from stix.errors import CapacityError, NodeCommandFailed, SetupFailed, StackLocked, UsageError
+from stix.events import JobSubmitted
 from stix.failover import apply_in_order, failover_order, forget, order_line
 from stix.lifecycle import destroy, drift, refresh, start, stop, unlock
 from stix.models.task import Task
@@ -450,6 +451,7 @@ def _run_job(session: Session, head: cluster_jobs.HeadConnection, info: ClusterI
     cpus, gpus = demand
     phases = {"setup": setup_keys(info, task)} if setup else {}  # a run alone: submitted as before
     job_id = cluster_jobs.submit(head, task.name, task.run, job_ranks(info, task, context), cpus, gpus, **phases)
+    session.events(JobSubmitted(info.cluster, job_id, setup))
     if setup:
         session.note(f"Running setup on {len(info.nodes)} node(s) (job {job_id})", "heading")
         if cluster_jobs.follow(head, job_id, session.output, phase="setup") != 0:  # 0: past setup, not failed

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional, TypeVar
 
 from stix import cluster_jobs
+from stix.agent.node_agent import FAILED_SETUP as AGENT_FAILED_SETUP
 from stix.agent.node_agent import SUCCEEDED as AGENT_SUCCEEDED
 from stix.agent.node_agent import TERMINAL as AGENT_TERMINAL
 from stix.errors import (ClusterNotFound, NoCapacity, NoFeasiblePlacement, SetupFailed, StackLocked, StixError, TaskError,
                          UsageError)
-from stix.events import Event, Note, ResourceFailed
+from stix.events import Event, EventSink, JobSubmitted, Note, ResourceFailed
 from stix.home import StixHome
 from stix.managed import recovery
 from stix.managed import store as st
@@ -30,6 +31,9 @@ from stix.session import Session
 CANCEL_POLL_S = 0.5
 RUN_MARK = "stix: following job "
 """Starts the run part of an attempt's log; an adopting controller rewrites the file from there."""
+SETUP_MARK = "stix: agent job "
+"""Starts the setup part of an attempt's log (the agent job was submitted); adopting a job still in its setup
+rewrites the file from there."""
 TEARDOWN_TRIES = 3
 REWATCH_LIMIT = 3
 """Times a broken log stream is followed again on a cluster the refresh finds healthy, before it counts as lost."""
@@ -57,9 +61,16 @@ class AttemptLog:
 
     def rewind_to_run(self) -> None:
         """Drop what an earlier controller streamed of the run (it is streamed again, whole, from the agent)."""
+        self._rewind_to(RUN_MARK)
+
+    def rewind_to_setup(self) -> None:
+        """Drop what an earlier controller streamed of the job's setup (streamed again, whole, from the agent)."""
+        self._rewind_to(SETUP_MARK)
+
+    def _rewind_to(self, mark: str) -> None:
         with self._lock:
             text = self.path.read_text(encoding="utf-8", errors="replace") if self.path.exists() else ""
-            cut = text.find(RUN_MARK)
+            cut = text.find(mark)
             self.path.write_text(text[:cut] if cut >= 0 else text, encoding="utf-8")
 
 
@@ -203,6 +214,10 @@ class JobRunner:
     def _follow(self, index: int, cluster: str, agent_job: int, attempt: Attempt, log: AttemptLog, adopted: bool,
                 policy: recovery.Policy) -> Optional[str]:
         """Watch the attempt's job to its end and act on it: the task's terminal status, or None to relaunch."""
+        if adopted and self.job().tasks[index].status == st.STARTING:
+            failed = self._adopt_setup(index, cluster, agent_job, attempt, log)
+            if failed is not None:
+                return failed
         self.store.set_task(self.job_id, index, status=st.RUNNING)
         self.store.set_job(self.job_id, st.RUNNING)
         self.log(f"task {index}: RUNNING (agent job {agent_job} on {cluster})")
@@ -230,6 +245,28 @@ class JobRunner:
         self.store.set_job(self.job_id, st.RECOVERING)
         self._teardown(cluster, log)
         return None
+
+    def _adopt_setup(self, index: int, cluster: str, agent_job: int, attempt: Attempt, log: AttemptLog) -> Optional[str]:
+        """A job an earlier controller submitted and was following through its setup: follow the setup to its end
+        (streamed again, whole); FAILED_SETUP when it failed, None to go on to the run. An unreachable head is
+        left to the run's watch, which tells a lost cluster from a broken stream."""
+        log.rewind_to_setup()
+        log.line(f"{SETUP_MARK}{agent_job} on {cluster}")
+        try:
+            with cluster_jobs.head_connection(self.home, cluster) as head:
+                cluster_jobs.follow(head, agent_job, log.line, phase="setup")
+                row = cluster_jobs.job(head, agent_job)
+        except StixError as exc:
+            self.log(f"cannot follow the setup of agent job {agent_job} on {cluster}: {exc}")
+            return None
+        if row is None or row["status"] != AGENT_FAILED_SETUP:
+            return None
+        failure = f"task {index}: setup failed" + (f": {row['detail']}" if row.get("detail") else "")
+        self.store.finish_attempt(self.job_id, index, attempt.attempt, st.FAILED_SETUP, status=st.FAILED_SETUP,
+                                  failure=failure)
+        self._teardown(cluster, log)
+        self.log(f"task {index}: {st.FAILED_SETUP}: {failure}")
+        return st.FAILED_SETUP
 
     def _ending(self, cluster: str, agent_job: int, log: AttemptLog, adopted: bool) -> tuple[Watched, bool]:
         """How the job ended, and whether the cluster is still whole (a refresh finds every node as recorded).
@@ -276,7 +313,7 @@ class JobRunner:
 
         request = flows.LaunchRequest(recovery.for_launch(task), cluster, yes=True, detach_run=True, task_id=task_id(job, index),
                                       retry_until_up=job.retry_until_up, relaunch=relaunch)
-        session = Session(self.home, events=log.event, output=log.line)
+        session = Session(self.home, events=self._recording(index, log), output=log.line)
         try:
             with self._bounded():
                 result = self._unlocking(cluster, lambda: flows.up(session, request))
@@ -295,8 +332,21 @@ class JobRunner:
                                    location=f"{spec.cloud}/{spec.region}/{spec.zone}")
         if result.job_id is not None:
             self._drop_duplicates(cluster, result.job_id)
-            self.store.set_task(self.job_id, index, agent_job=result.job_id)
+        self.store.set_task(self.job_id, index, agent_job=result.job_id)  # None: the task was setup alone, done
         return None
+
+    def _recording(self, index: int, log: AttemptLog) -> EventSink:
+        """The launch's progress into the attempt's log; the agent job is recorded the moment it is queued, so a
+        controller killed while the job's setup runs is replaced by one that adopts the job, not one that
+        launches the task again."""
+        def record(event: Event) -> None:
+            if isinstance(event, JobSubmitted):
+                if event.setup:
+                    log.line(f"{SETUP_MARK}{event.job_id} on {event.cluster}")
+                self.store.set_task(self.job_id, index, agent_job=event.job_id)
+            log.event(event)
+
+        return record
 
     def _drop_duplicates(self, cluster: str, keep: int) -> None:
         """A controller killed between submitting the run and recording it left a job the relaunch repeated."""
@@ -359,7 +409,7 @@ class JobRunner:
 
         def follow() -> None:
             try:
-                cluster_jobs.follow(head, agent_job, log.line)
+                cluster_jobs.follow(head, agent_job, log.line, phase="run")  # setup's is logged already
             except StixError as exc:
                 errors.append(exc)
 

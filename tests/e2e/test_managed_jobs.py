@@ -252,4 +252,7 @@ def test_a_controller_killed_while_starting_is_replaced_and_the_job_runs_once(ho
     assert done.status == st.SUCCEEDED, controller_log(home)
     (log,) = attempt_logs(home, job_id)
     assert log.count("ran-once") == 1, log
+    if moment == "setting-up":  # setup is the agent job's first phase: adopted with it, not run again
+        assert log.count("setting-up") == 1, log
+        assert f"job {job_id}: adopted" in controller_log(home)
     assert_no_cluster_left(home)
