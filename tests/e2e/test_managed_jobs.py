@@ -159,7 +159,7 @@ def test_a_listed_exit_code_recovers_and_other_failures_respect_max_restarts(hom
     listed = submit(home, f"name: listed\nresources:\n  infra: local\n  job_recovery:\n    recover_on_exit_codes: [33]\n"
                           f"run: |\n  if [ ! -e {marker} ]; then touch {marker}; exit 33; fi\n  echo second time\n",
                     name="listed")
-    failing = submit(home, f"name: failing\nresources:\n  infra: local\n  job_recovery:\n    max_restarts_on_errors: 1\n"
+    failing = submit(home, "name: failing\nresources:\n  infra: local\n  job_recovery:\n    max_restarts_on_errors: 1\n"
                            "run: echo failing; exit 5\n", name="failing")
     done = wait_status(home, listed, *st.TERMINAL, timeout=2 * LAUNCH_S)
     assert done.status == st.SUCCEEDED, controller_log(home)
