@@ -25,9 +25,15 @@ ANALYZER_SHIM = r"""#!/bin/sh
 # Runs Python policy packs (PulumiPolicy.yaml, runtime: python) for the engine, as the release's
 # pulumi-analyzer-policy-python does: called in the pack's directory with the engine's address, the pack
 # ("."), then the runtime's options (-virtualenv=DIR ...). The pack's own virtualenv is used when it has
-# one; else the interpreter stix runs under, which has pulumi-policy.
+# one; else the interpreter stix runs under, which has pulumi-policy. stix's built-in pack, when the stix process
+# that started the engine serves it (stix.engine.analyzers): that server's port, and wait for the engine to end
+# this plugin (it interrupts it, or its stdin closes when the engine is gone).
 shift
 pack="$1"; shift
+if [ -n "${STIX_SERVED_PACK_PORT:-}" ] && [ "$(pwd -P)" = "${STIX_SERVED_PACK:-}" ]; then
+  echo "$STIX_SERVED_PACK_PORT"
+  exec cat >/dev/null
+fi
 python="${PULUMI_PYTHON_CMD:-python3}"
 for option in "$@"; do
   case "$option" in
@@ -129,9 +135,10 @@ def open_stack(home: StixHome, cluster: str, program: Optional[Callable[[], None
     env = engine_env(home, engine)
     # The inline program and the Automation API read some settings from this process.
     os.environ.update({k: v for k, v in env.items() if k != "PATH"})
-    from stix.engine.providers import attach_env
+    from stix.engine import analyzers, providers
 
-    env.update(attach_env())  # the engine's only: not os.environ, which child processes inherit
+    env.update(providers.attach_env())  # the engine's only: not os.environ, which child processes inherit
+    env.update(analyzers.attach_env())
     if project is not None:
         work_dir, settings = project.root, None  # the project's own Pulumi.yaml
     else:
