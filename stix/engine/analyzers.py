@@ -42,9 +42,9 @@ def attach_env() -> dict[str, str]:
     on first use); empty when it is turned off. Never put into os.environ (see stix.engine.providers)."""
     if any(os.environ.get(name, "") not in ("", "0") for name in OFF_ENVS):
         return {}
-    from stix.policy.packs import BUILTIN_PACK
+    from stix.policy.builtin import PACK_DIR
 
-    return {SERVED_PORT_ENV: str(_serve()), SERVED_PACK_ENV: str(BUILTIN_PACK.resolve())}
+    return {SERVED_PORT_ENV: str(_serve()), SERVED_PACK_ENV: str(PACK_DIR.resolve())}
 
 
 def _serve() -> int:

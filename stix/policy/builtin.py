@@ -7,10 +7,13 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Optional
 
 from stix.policy import rules
 
+PACK_DIR = Path(__file__).parent / "pack"
+"""The pack's directory, which the engine is handed (stix.policy.packs.BUILTIN_PACK)."""
 PACK_NAME = "stix-guardrails"
 PACK_VERSION = "0.0.1"
 """What pulumi-policy's PolicyPack reports for a Python pack (the engine takes PulumiPolicy.yaml's version)."""
@@ -117,6 +120,7 @@ def recording_deserialize(original: Callable[..., Any]) -> Callable[..., Any]:
         return original(props, proxy_secrets)
 
     deserialize_properties.recording = True  # type: ignore[attr-defined]
+    deserialize_properties.__wrapped__ = original  # type: ignore[attr-defined]
     return deserialize_properties
 
 
