@@ -135,10 +135,9 @@ def open_stack(home: StixHome, cluster: str, program: Optional[Callable[[], None
     env = engine_env(home, engine)
     # The inline program and the Automation API read some settings from this process.
     os.environ.update({k: v for k, v in env.items() if k != "PATH"})
-    from stix.engine import analyzers, providers
+    from stix.engine.providers import attach_env
 
-    env.update(providers.attach_env())  # the engine's only: not os.environ, which child processes inherit
-    env.update(analyzers.attach_env())
+    env.update(attach_env())  # the engine's only: not os.environ, which child processes inherit
     if project is not None:
         work_dir, settings = project.root, None  # the project's own Pulumi.yaml
     else:
@@ -190,6 +189,14 @@ def _known_version_command() -> type:
         def __init__(self, root: str, version: Any) -> None:  # the base class's would only probe the version
             self.command = os.path.join(root, "bin", "pulumi")
             self.version = version
+
+        def run(self, args: list[str], cwd: str, additional_env: Any, on_output: Any = None,
+                on_error: Any = None) -> Any:
+            """Every engine invocation: one that runs the built-in policy pack gets it served from this process."""
+            from stix.engine.analyzers import serving
+
+            with serving(args) as served:
+                return super().run(args, cwd, {**additional_env, **served}, on_output, on_error)
 
     return KnownVersionCommand
 

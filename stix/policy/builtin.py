@@ -211,7 +211,7 @@ def serve() -> None:
 
 def new_servicer() -> Any:
     """The analyzer servicer PolicyPack's constructor makes for this pack (the same arguments: its name, the version
-    pulumi-policy gives Python packs, the policies, the enforcement level), for one engine connection. It leaves the
+    pulumi-policy gives Python packs, the policies, the enforcement level), for one engine invocation. It leaves the
     process's Pulumi runtime settings alone: the pack runs inside stix, whose inline program owns them (the pack
     process takes them from the engine's environment; no built-in policy reads them)."""
     from pulumi_policy import EnforcementLevel

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -14,24 +15,36 @@ from stix.engine.workspace import ANALYZER_SHIM
 from stix.policy.packs import BUILTIN_PACK
 
 
-@pytest.fixture
-def served(monkeypatch) -> dict[str, str]:
+@pytest.fixture(autouse=True)
+def switched_on(monkeypatch):
     for name in analyzers.OFF_ENVS:
         monkeypatch.delenv(name, raising=False)
-    return analyzers.attach_env()
 
 
-def test_the_shim_is_told_the_port_and_the_pack_and_os_environ_is_left_alone(served):
-    assert int(served[analyzers.SERVED_PORT_ENV]) > 0
-    assert served[analyzers.SERVED_PACK_ENV] == str(BUILTIN_PACK.resolve())
-    assert analyzers.SERVED_PORT_ENV not in os.environ and analyzers.SERVED_PACK_ENV not in os.environ
-    assert analyzers.attach_env() == served  # one server per process
+ARGS = ["preview", "--policy-pack", str(BUILTIN_PACK), "--policy-pack-config", "/c.json"]
+
+
+def test_an_invocation_with_the_builtin_pack_gets_a_server_of_its_own_stopped_when_it_ends():
+    with analyzers.serving(ARGS) as one, analyzers.serving(ARGS) as two:
+        assert one[analyzers.SERVED_PACK_ENV] == str(BUILTIN_PACK.resolve())
+        assert one[analyzers.SERVED_PORT_ENV] != two[analyzers.SERVED_PORT_ENV]  # two engine calls at once
+        assert analyzers.SERVED_PORT_ENV not in os.environ
+        port = int(one[analyzers.SERVED_PORT_ENV])
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+def test_no_server_without_the_builtin_pack():
+    with analyzers.serving(["preview", "--policy-pack", "/elsewhere/pack"]) as served:
+        assert served == {}
 
 
 @pytest.mark.parametrize("switch", analyzers.OFF_ENVS)
 def test_it_can_be_turned_off(monkeypatch, switch):
     monkeypatch.setenv(switch, "1")
-    assert analyzers.attach_env() == {}
+    with analyzers.serving(ARGS) as served:
+        assert served == {}
 
 
 def _stack_request(gpus: int):
@@ -55,27 +68,24 @@ def _configure(stub, limit: float) -> None:
     stub.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig={"max-gpus-per-cluster": config}), timeout=10)
 
 
-def test_each_engine_connection_gets_its_own_pack_config_and_the_pack_blocks_as_its_process_would(served):
-    """Two engines at once, each with its own config (Configure): each is checked against its own limits."""
+def test_the_served_pack_blocks_as_its_process_would_with_each_invocations_own_config():
+    """Two engine calls at once, each with its own config (Configure): each is checked against its own limits."""
     from google.protobuf import empty_pb2
-    from pulumi.runtime.proto import analyzer_pb2_grpc
+    from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-    port = served[analyzers.SERVED_PORT_ENV]
-    own = [("grpc.use_local_subchannel_pool", 1)]  # a connection of its own, as each engine process has
-    with grpc.insecure_channel(f"127.0.0.1:{port}", options=own) as strict, \
-            grpc.insecure_channel(f"127.0.0.1:{port}", options=own) as lenient:
+    with analyzers.serving(ARGS) as strict_env, analyzers.serving(ARGS) as lenient_env, \
+            grpc.insecure_channel(f"127.0.0.1:{strict_env[analyzers.SERVED_PORT_ENV]}") as strict, \
+            grpc.insecure_channel(f"127.0.0.1:{lenient_env[analyzers.SERVED_PORT_ENV]}") as lenient:
         strict_stub, lenient_stub = (analyzer_pb2_grpc.AnalyzerStub(c) for c in (strict, lenient))
         info = strict_stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=10)
         assert info.name == "stix-guardrails" and "max-gpus-per-cluster" in {p.name for p in info.policies}
         _configure(strict_stub, 4)
         _configure(lenient_stub, 100)
         found = strict_stub.AnalyzeStack(_stack_request(gpus=8), timeout=10).diagnostics
-        assert [(d.policyName, d.enforcementLevel) for d in found] == [("max-gpus-per-cluster", 1)]  # 1: MANDATORY
+        assert [(d.policyName, d.enforcementLevel) for d in found] == [("max-gpus-per-cluster", analyzer_pb2.MANDATORY)]
         assert "8" in found[0].message and "4" in found[0].message
         assert not lenient_stub.AnalyzeStack(_stack_request(gpus=8), timeout=10).diagnostics
         with pytest.raises(grpc.RpcError) as unimplemented:  # as the pack's process answers: the engine goes on
-            from pulumi.runtime.proto import analyzer_pb2
-
             strict_stub.Handshake(analyzer_pb2.AnalyzerHandshakeRequest(engine_address="127.0.0.1:1"), timeout=10)
         assert unimplemented.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
