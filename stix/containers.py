@@ -53,12 +53,10 @@ def container_name(node_name: str) -> str:
     return f"stix-{node_name}"
 
 
-def prepare_script(image: Optional[str], name: str) -> str:
+def prepare_script(image: str, name: str) -> str:
     """On a node: find a working runtime (docker, then podman), pull IMAGE if absent, (re)start the container,
-    and record it; with no image, forget any container a previous `up` recorded."""
+    and record it."""
     record = f'"$HOME"/{REMOTE_DIR}/{CONTAINER_FILE}'
-    if image is None:
-        return f"rm -f {record}"
     image_q, name_q = shlex.quote(image), shlex.quote(name)
     return (
         "R=; for c in docker podman; do if command -v \"$c\" >/dev/null 2>&1 && \"$c\" info >/dev/null 2>&1; "
@@ -82,15 +80,41 @@ def prepare(conns, image: Optional[str], cluster: str) -> None:
     """Give every node its container (or none); refuse in one line where a node has no docker or podman."""
     from stix.ssh.runner import STDIN_SCRIPT
 
+    if image is None:
+        conns.map(lambda node: forget(conns.connections[node.rank], node))
+        return
+    known: str = image
+
     def on_node(node) -> tuple[str, int, list[str]]:
         lines: list[str] = []
-        script = prepare_script(image, container_name(node.name))
+        script = prepare_script(known, container_name(node.name))
         status = conns.connections[node.rank].run(STDIN_SCRIPT, lines.append, PULL_TIMEOUT_S, script.encode() + b"\0")
         return node.name, status, lines
 
     problem = refusal(image, cluster, conns.map(on_node))
     if problem is not None:
         raise problem
+
+
+def forget(conn, node) -> None:
+    """No image: remove the container a previous `up` recorded, if any. Over SFTP, which starts no shell on the node
+    (a command would: most of an unchanged `up`'s time here)."""
+    import paramiko
+
+    from stix.errors import SSHError
+
+    record = f"{node.home}/{REMOTE_DIR}/{CONTAINER_FILE}"
+    try:
+        sftp = conn.client.open_sftp()
+        try:
+            sftp.remove(record)
+        except FileNotFoundError:
+            pass
+        finally:
+            sftp.close()
+    except (OSError, paramiko.SSHException) as exc:
+        raise SSHError(f"{node.name}: cannot remove {record} (the container an earlier up recorded): "
+                       f"{exc or type(exc).__name__}") from None
 
 
 RESTART_SCRIPT = (f'f="$HOME"/{REMOTE_DIR}/{CONTAINER_FILE}; [ -f "$f" ] || exit 0; read -r R N < "$f"; '

@@ -25,9 +25,15 @@ ANALYZER_SHIM = r"""#!/bin/sh
 # Runs Python policy packs (PulumiPolicy.yaml, runtime: python) for the engine, as the release's
 # pulumi-analyzer-policy-python does: called in the pack's directory with the engine's address, the pack
 # ("."), then the runtime's options (-virtualenv=DIR ...). The pack's own virtualenv is used when it has
-# one; else the interpreter stix runs under, which has pulumi-policy.
+# one; else the interpreter stix runs under, which has pulumi-policy. stix's built-in pack, when the stix process
+# that started the engine serves it (stix.engine.analyzers): that server's port, and wait for the engine to end
+# this plugin (it interrupts it, or its stdin closes when the engine is gone).
 shift
 pack="$1"; shift
+if [ -n "${STIX_SERVED_PACK_PORT:-}" ] && [ "$(pwd -P)" = "${STIX_SERVED_PACK:-}" ]; then
+  echo "$STIX_SERVED_PACK_PORT"
+  exec cat >/dev/null
+fi
 python="${PULUMI_PYTHON_CMD:-python3}"
 for option in "$@"; do
   case "$option" in
@@ -183,6 +189,14 @@ def _known_version_command() -> type:
         def __init__(self, root: str, version: Any) -> None:  # the base class's would only probe the version
             self.command = os.path.join(root, "bin", "pulumi")
             self.version = version
+
+        def run(self, args: list[str], cwd: str, additional_env: Any, on_output: Any = None,
+                on_error: Any = None) -> Any:
+            """Every engine invocation: one that runs the built-in policy pack gets it served from this process."""
+            from stix.engine.analyzers import serving
+
+            with serving(args) as served:
+                return super().run(args, cwd, {**additional_env, **served}, on_output, on_error)
 
     return KnownVersionCommand
 

@@ -4,13 +4,19 @@ limits, the checks over every resource of the plan (ports, tags, encryption) and
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Optional
 
 from stix.policy import rules
 
+PACK_DIR = Path(__file__).parent / "pack"
+"""The pack's directory, which the engine is handed (stix.policy.packs.BUILTIN_PACK)."""
 PACK_NAME = "stix-guardrails"
+PACK_VERSION = "0.0.1"
+"""What pulumi-policy's PolicyPack reports for a Python pack (the engine takes PulumiPolicy.yaml's version)."""
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 """How the engine marks a secret in a request's properties (Pulumi's property wire format)."""
@@ -114,6 +120,7 @@ def recording_deserialize(original: Callable[..., Any]) -> Callable[..., Any]:
         return original(props, proxy_secrets)
 
     deserialize_properties.recording = True  # type: ignore[attr-defined]
+    deserialize_properties.__wrapped__ = original  # type: ignore[attr-defined]
     return deserialize_properties
 
 
@@ -189,9 +196,36 @@ def policies() -> list[Any]:
     ]
 
 
+ENFORCEMENT = "mandatory"
+"""The pack's enforcement level (each policy's, unless stix's config says otherwise)."""
+
+
 def serve() -> None:
-    """Serve the pack to the engine (PolicyPack's constructor does, printing its port); never returns."""
+    """Serve the pack to the engine (PolicyPack's constructor does, printing its port); never returns. The pack's
+    own process: stix.engine.analyzers serves the same pack from stix's process (new_servicer)."""
     from pulumi_policy import EnforcementLevel, PolicyPack
 
     record_secret_paths()
-    PolicyPack(name=PACK_NAME, enforcement_level=EnforcementLevel.MANDATORY, policies=policies())
+    PolicyPack(name=PACK_NAME, enforcement_level=EnforcementLevel(ENFORCEMENT), policies=policies())
+
+
+def new_servicer() -> Any:
+    """The analyzer servicer PolicyPack's constructor makes for this pack (the same arguments: its name, the version
+    pulumi-policy gives Python packs, the policies, the enforcement level), for one engine invocation. It leaves the
+    process's Pulumi runtime settings alone: the pack runs inside stix, whose inline program owns them (the pack
+    process takes them from the engine's environment; no built-in policy reads them)."""
+    from pulumi_policy import EnforcementLevel
+
+    record_secret_paths()
+    return _in_process_servicer()(PACK_NAME, PACK_VERSION, policies(), EnforcementLevel(ENFORCEMENT))
+
+
+@functools.lru_cache(maxsize=1)
+def _in_process_servicer() -> type:
+    from pulumi_policy import policy as analyzer
+
+    class InProcessServicer(analyzer._PolicyAnalyzerServicer):
+        def _configure_runtime_settings(self) -> None:
+            pass
+
+    return InProcessServicer

@@ -12,8 +12,9 @@ from typing import Any, Optional
 from stix.atomic import write_atomic
 from stix.config import EffectiveConfig
 from stix.errors import ConfigError
+from stix.policy.builtin import PACK_DIR
 
-BUILTIN_PACK = Path(__file__).parent / "pack"
+BUILTIN_PACK = PACK_DIR
 BUILTIN_NAME = "stix-guardrails"
 PACK_FILE = "PulumiPolicy.yaml"
 PROJECT_PACKS = "policies"

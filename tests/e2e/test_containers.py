@@ -66,7 +66,7 @@ def test_setup_and_run_execute_in_the_docker_image_on_every_node(stix, stix_home
     assert up.returncode == 0, up.stdout + up.stderr
     for rank, role in ((0, "head"), (1, "worker1")):
         assert f"({role}, rank={rank}) run inside rank={rank} user=" in up.stdout, up.stdout
-        assert f"hi 'there'" in up.stdout
+        assert "hi 'there'" in up.stdout
         assert f"({role}, rank={rank}) setup inside {rank}" in up.stdout, "setup ran in the container, home mounted"
     exec_ = stix("exec", "e2e-ctr", f"cat {MARKER}")
     assert exec_.returncode == 0 and "(head, rank=0) inside" in exec_.stdout, exec_.stdout + exec_.stderr
@@ -123,3 +123,25 @@ def test_cancel_kills_the_jobs_processes_inside_the_container_on_every_node(stix
     assert not any(in_container(name) for name in image)
     assert stix("destroy", "-y", "e2e-ckill").returncode == 0
     assert [running(name) for name in image] == [None, None]
+
+
+def test_an_up_without_an_image_forgets_the_container_an_earlier_up_recorded(stix, stix_home, tmp_path, engine):
+    """No podman needed: a record left on the head (as an up with docker:IMAGE writes) is removed by the next `up`
+    without one, so the run executes on the node itself (with the record, it would go to that container)."""
+    import json
+
+    from stix.agent.node_agent import CONTAINER_FILE, REMOTE_DIR
+
+    task = tmp_path / "bare.yaml"
+    task.write_text("name: e2e-bare\nresources:\n  infra: local\nrun: echo on the node\n")
+    first = stix("up", "-y", str(task), timeout=300)
+    assert first.returncode == 0, first.stdout + first.stderr
+    info = json.loads((stix_home / "clusters" / "e2e-bare" / "info.json").read_text())
+    record = Path(info["nodes"][0]["home"]) / REMOTE_DIR / CONTAINER_FILE
+    record.write_text("podman stix-e2e-bare-head\n")
+    again = stix("up", "-y", str(task), timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "(head, rank=0) on the node" in again.stdout
+    assert not record.exists(), "the record an earlier up left was not removed"
+    assert stix("destroy", "-y", "e2e-bare").returncode == 0
+    assert not sshd.processes_under(stix_home)

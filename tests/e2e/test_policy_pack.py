@@ -142,3 +142,50 @@ def test_a_project_pack_that_fails_to_load_is_an_error_not_a_pass(stix, stix_hom
 
     assert not sshd.processes_under(stix_home) and not list(stix_home.glob("clusters/*/nodes/*"))
     nothing_left(stix_home, "broken", project)
+
+
+@pytest.mark.parametrize("own_process", [False, True], ids=["served in stix's process", "STIX_POLICY_PROCESS=1"])
+def test_the_builtin_pack_runs_in_stix_process_and_still_blocks(stix_home, engine, tmp_path, monkeypatch, own_process):
+    """No analyzer Python is started for the built-in pack (stix.engine.analyzers serves it), and a mandatory
+    violation still blocks the plan; with STIX_POLICY_PROCESS=1 the pack runs as its own process again (which is
+    what shows this test would see one)."""
+    import sys
+
+    from pulumi.dynamic import Resource
+
+    from stix import flows
+    from stix.components.local.node import LocalNode
+    from stix.engine import workspace
+    from stix.session import Session
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PULUMI_PYTHON_CMD", sys.executable)  # open_stack sets it in os.environ: restored after
+    monkeypatch.delenv("STIX_PROVIDER_PROCESS", raising=False)
+    if own_process:
+        monkeypatch.setenv("STIX_POLICY_PROCESS", "1")
+    else:
+        monkeypatch.delenv("STIX_POLICY_PROCESS", raising=False)
+    started = tmp_path / "pythons-started"
+    recorder = tmp_path / "python"  # every Python the engine starts (the shims run PULUMI_PYTHON_CMD) says so
+    recorder.write_text(f'#!/bin/sh\necho "$PWD $*" >> {started}\nexec {sys.executable} "$@"\n')
+    recorder.chmod(0o755)
+    real_engine_env = workspace.engine_env
+    monkeypatch.setattr(workspace, "engine_env", lambda home, eng: {**real_engine_env(home, eng),
+                                                                  "PULUMI_PYTHON_CMD": str(recorder)})
+    original = Resource.__init__
+
+    def without_cluster(self, provider, name, props, opts=None):
+        if isinstance(self, LocalNode):
+            props = {k: v for k, v in props.items() if k != "cluster"}
+        original(self, provider, name, props, opts)
+
+    monkeypatch.setattr(Resource, "__init__", without_cluster)
+    report = flows.preview(Session(StixHome(stix_home)), flows.LaunchRequest(local_task("served"), "served"))
+    found = sorted(v.resource for v in report.violations if v.policy == "resources-tagged-with-cluster" and v.mandatory)
+    assert found == ["vms-node-0", "vms-node-1"], [v.line() for v in report.violations]
+    assert report.changes.blocked
+    runs = started.read_text().splitlines() if started.exists() else []
+    if own_process:
+        assert runs and all(line.endswith("-u .") for line in runs), runs
+    else:
+        assert runs == [], f"an analyzer (or provider) Python was started: {runs}"
