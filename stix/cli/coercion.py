@@ -84,6 +84,7 @@ def install() -> None:
     original = getattr(core, "build_runtime_param", None)
     if original is None or getattr(original, "_stix_plain", False):
         return
+    typers: Callable[[Any], Any] = original
     from typer._coercion import RuntimeParam
 
     @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def install() -> None:
             if out is not _NO:
                 return out
             if not self.fallback:
-                self.fallback.append(original(self.descriptor))
+                self.fallback.append(typers(self.descriptor))
             return self.fallback[0]._coerce_value(value, param=param, ctx=ctx)
 
     def build_runtime_param(descriptor: Any) -> Any:
@@ -105,7 +106,7 @@ def install() -> None:
         if descriptor.file_annotation is None:
             convert = plain_converter(descriptor.annotation, descriptor.parameter_info)
         if convert is None:
-            return original(descriptor)
+            return typers(descriptor)
         return PlainRuntimeParam(parameter_info=descriptor.parameter_info, annotation=descriptor.annotation,
                                  convert=convert, descriptor=descriptor)
 

@@ -10,6 +10,7 @@ all, in the order typer lists them.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import MutableMapping
 from typing import Any, Callable, Iterator
 
@@ -50,17 +51,18 @@ def click_command(app: Any) -> Any:
     is made by typer, whole."""
     from typer import main as typer_main
 
-    groups = app.registered_groups
-    if app._add_completion or any(not typer_main.solve_typer_info_defaults(info).name for info in groups):
+    groups = [(typer_main.solve_typer_info_defaults(info).name, info) for info in app.registered_groups]
+    if app._add_completion or not all(name for name, _ in groups):
         return typer_main.get_command(app)
-    settings = {"pretty_exceptions_short": app.pretty_exceptions_short, "rich_markup_mode": app.rich_markup_mode}
+    settings: dict[str, Any] = {"pretty_exceptions_short": app.pretty_exceptions_short,
+                                "rich_markup_mode": app.rich_markup_mode}
     makers: dict[str, Callable[[], Any]] = {}
     for info in app.registered_commands:
         name = info.name or typer_main.get_command_name(info.callback.__name__)
-        makers[name] = lambda info=info: typer_main.get_command_from_info(info, **settings)
-    for info in groups:
-        makers[typer_main.solve_typer_info_defaults(info).name] = lambda info=info: typer_main.get_group_from_info(
-            info, suggest_commands=app.suggest_commands, **settings)
+        makers[name] = functools.partial(typer_main.get_command_from_info, info, **settings)
+    for group_name, group_info in groups:
+        makers[str(group_name)] = functools.partial(typer_main.get_group_from_info, group_info,
+                                                    suggest_commands=app.suggest_commands, **settings)
     bare = copy.copy(app)
     bare.registered_commands, bare.registered_groups = [], []
     group = typer_main.get_group(bare)
