@@ -155,10 +155,13 @@ def breakdown(args, info, flows, session, Task, job_ranks) -> None:
     repeat = args.repeat
     bare = python_ms("pass", repeat)
     cli = python_ms("import stix.cli", repeat)
-    flow = python_ms("import stix.cli, stix.flows, stix.models.task, rich.console", repeat)
+    flow = python_ms("import stix.cli, stix.flows, stix.loader, stix.overrides, stix.models.task", repeat)
+    model = python_ms("import stix.cli, stix.flows, stix.loader, stix.overrides, stix.models.task\n"
+                      "stix.models.task.Task.of_command('true', {}, {})", repeat)
     print(f"  python start: {ms(bare)}")
     print(f"  + import stix.cli (typer, the commands): {ms(cli)}")
-    print(f"  + stix.flows, the task models, rich: {ms(flow)}")
+    print(f"  + what exec imports (stix.flows, the loader, the task models; rich only on a terminal): {ms(flow)}")
+    print(f"  + the task of a command (Task.of_command): {ms(model)}")
     tasks, connects, submits = [], [], []
     for _ in range(repeat):
         started = time.perf_counter()

@@ -55,7 +55,9 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        code = app(standalone_mode=False)  # returns typer.Exit's code instead of raising it
+        from stix.cli.lazy import click_command
+
+        code = click_command(app)(standalone_mode=False)  # returns typer.Exit's code instead of raising it
     except StixError as exc:
         print(f"stix: error: {exc.message}", file=sys.stderr)
         for line in exc.detail_lines():  # PolicyViolations: one line per violation, each its own

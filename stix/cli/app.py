@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from stix.cli import coercion
+
+coercion.install()
+
 app = typer.Typer(
     name="stix",
     help="Run ML tasks on GPU clusters as Pulumi stacks: preview, apply, run, destroy.",

@@ -216,7 +216,7 @@ def exec_(
     else:
         from stix.models.task import Task
 
-        task = Task(run=target, envs=dict(overrides.envs), secrets=dict(overrides.secrets))
+        task = Task.of_command(target, dict(overrides.envs), dict(overrides.secrets))
     task = apply_overrides(task, resources)
     raise typer.Exit(flows.exec_(_session(), flows.ExecRequest(cluster, task, detach)).exit_code)
 
