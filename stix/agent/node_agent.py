@@ -121,15 +121,21 @@ CREATE TABLE IF NOT EXISTS jobs (
 # Columns added since the first agent: agents are upgraded in place, so an older jobs.db gains them.
 ADDED_COLUMNS = {"gpu_ids": "TEXT"}
 """gpu_ids: the devices a started job holds, a JSON list per rank (node), e.g. [[0, 1], [0, 1]]."""
+# How a runner reads its rank's script: its length in bytes on a line, then that many bytes (LC_ALL=C: bytes, not
+# characters), all at once. `read -d ""` up to a NUL read a byte per system call: 50 KB of a 64-node cluster's env took
+# a worker 20 ms a rank. A script cut short (the daemon died while handing it over) fails the read: it never runs.
+READ_SCRIPT = 'IFS= read -r __stix_n && LC_ALL=C IFS= read -r -N "$__stix_n" __stix_script'
 # On a worker: record the process group, read the rank's script from stdin (it may hold secrets), run it,
 # and remove the pid file when it ends (pool destroy kills every group a pid file names).
-REMOTE_RUNNER = ("setsid --wait bash -c 'd=\"$HOME/" + REMOTE_DIR + "/" + PIDS_DIR + "\"; mkdir -p \"$d\"; "
-                 "echo $$ > \"$d/{job}\"; IFS= read -r -d \"\" __stix_script || {{ rm -f \"$d/{job}\"; exit 1; }}; "
+REMOTE_RUNNER = ("setsid --wait bash -c 'd=\"$HOME/" + REMOTE_DIR + "/" + PIDS_DIR + "\"; [ -d \"$d\" ] || mkdir -p \"$d\"; "
+                 "echo $$ > \"$d/{job}\"; " + READ_SCRIPT + " || {{ rm -f \"$d/{job}\"; exit 1; }}; "
                  "(eval \"$__stix_script\"); c=$?; rm -f \"$d/{job}\"; exit $c'")
-# On the head, a rank's wrapper: run the rank ("$@"), then record its exit status ($1) atomically.
-RANK_WRAPPER = 'e=$1; shift; "$@"; c=$?; printf "%s\\n" "$c" > "$e.tmp" && mv -f "$e.tmp" "$e"; exit $c'
+# On the head, a rank's wrapper: run the rank ("$@"), then record its exit status ($1) with one write of the shell's
+# own (no mv: a process less per rank). A reader that finds the file still empty takes the rank for running, which
+# it is: the wrapper lives until the write is done.
+RANK_WRAPPER = 'e=$1; shift; "$@"; c=$?; printf "%s\\n" "$c" > "$e"; exit $c'
 # Rank 0 itself: its script arrives on stdin, never in argv; the job's own stdin is /dev/null.
-LOCAL_RUNNER = 'IFS= read -r -d "" __stix_script || exit 1; eval "$__stix_script" </dev/null'
+LOCAL_RUNNER = READ_SCRIPT + ' || exit 1; eval "$__stix_script" </dev/null'
 
 
 # In the container, a job's rank: run the script ($2) in a process group of its own, recorded in $1 while it runs, so
@@ -1397,10 +1403,16 @@ def launch(job_id: int, rank: int, command: list[str], script: str, files: tuple
     # Without a start time (no /proc) the group can still be killed, but a later daemon will not adopt it.
     (directory / pid_name).write_text(f"{process.pid}" if started is None else f"{process.pid} {started}")
     assert process.stdin is not None  # stdin=PIPE
-    hand_over(process.stdin, script.encode() + b"\0")
+    hand_over(process.stdin, framed(script))
     launched = Rank(job_id, rank, process.pid, started, process)
     launched.exit_path = directory / exit_name
     return launched
+
+
+def framed(script: str) -> bytes:
+    """A rank's script as its runner reads it (READ_SCRIPT)."""
+    data = script.encode()
+    return b"%d\n" % len(data) + data
 
 
 def hand_over(pipe, data: bytes) -> None:

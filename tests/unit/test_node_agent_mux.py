@@ -236,3 +236,17 @@ def test_a_script_past_the_pipes_size_is_handed_over_without_waiting_for_its_rea
     assert time.monotonic() - began < 0.5, "the next rank would wait for this one's ssh to read its script"
     assert reader.wait(timeout=WAIT_S) == 0
     assert (tmp_path / "got").read_bytes() == data
+
+
+@pytest.mark.parametrize("runner", ["local", "remote"])
+def test_a_runner_reads_a_long_script_of_any_characters_whole_and_never_a_cut_one(tmp_path, runner):
+    """The script's length is in bytes and the runner reads bytes (LC_ALL=C), whatever the locale it runs in."""
+    command = na.LOCAL_RUNNER if runner == "local" else na.REMOTE_RUNNER.format(job=3)
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    script = f"X='{'é' * 50_000}'; echo \"${{#X}} $LANG\"; echo done"
+    assert len(na.framed(script)) > 100_000
+    done = subprocess.run(["bash", "-c", command], input=na.framed(script), env=env, capture_output=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, b"50000 C.UTF-8\ndone\n"), done.stderr
+    cut = subprocess.run(["bash", "-c", command], input=na.framed(f"touch {tmp_path / 'ran'}; :")[:-3], env=env,
+                         capture_output=True, timeout=60)
+    assert cut.returncode == 1 and not (tmp_path / "ran").exists()
