@@ -691,8 +691,12 @@ MASTER_IDLE_S = 300
 """A master with no session for this long ends (ControlPersist); the next multi-node job opens a new one."""
 MASTER_PARALLEL = 16
 """Masters being opened at once."""
-MASTER_OPEN_S = 30.0
-"""How long opening the masters for a job may take in all; a worker without one by then is reached directly."""
+MASTER_OPEN_S = 15.0
+"""How long opening the masters for a job may take in all (ssh's ConnectTimeout, 10s, bounds each handshake); a worker
+without one by then is reached directly."""
+MASTER_RETRY_S = 60.0
+"""After a master to a worker failed to open, jobs reach that worker directly for this long before one is tried again
+(a worker that is down must not hold the daemon up at every job)."""
 MASTER_SESSIONS = 8
 """Sessions (a job's rank on that worker each) one master carries at most: sshd's MaxSessions is 10 by default, and
 a kill needs one more. A rank beyond them connects on its own."""
@@ -719,6 +723,8 @@ class Masters:
 
     def __init__(self) -> None:
         self.directory = mux_directory()
+        self.failed: dict[str, float] = {}
+        """Socket name -> when its master last failed to open (monotonic)."""
 
     def name(self, node: dict, info: dict, keepalive: tuple[float, int] = DEFAULT_KEEPALIVE) -> str:
         import hashlib
@@ -765,29 +771,36 @@ class Masters:
         the failure shows in the job's own log."""
         if self.directory is None:
             return 0
-        todo = [node for node in nodes if not self.listening(self.name(node, info, keepalive))]
-        starting: list[subprocess.Popen] = []
+        now = time.monotonic()
+        names = [self.name(node, info, keepalive) for node in nodes]
+        todo = [(node, name) for node, name in zip(nodes, names)
+                if now - self.failed.get(name, -math.inf) >= MASTER_RETRY_S and not self.listening(name)]
+        starting: dict[str, subprocess.Popen] = {}
         opened = 0
-        deadline = time.monotonic() + MASTER_OPEN_S
+        deadline = now + MASTER_OPEN_S
         while (todo or starting) and time.monotonic() < deadline:
             while todo and len(starting) < MASTER_PARALLEL:
-                node = todo.pop(0)
-                name = self.name(node, info, keepalive)
+                node, name = todo.pop(0)
                 argv = [*_ssh_options(node, info, keepalive), "-M", "-N", "-E", name[:-len(".sock")] + ".log",
                         "-o", "ControlMaster=yes", "-o", f"ControlPath={name}",
                         "-o", f"ControlPersist={MASTER_IDLE_S}", f"{node['user']}@{node_address(node)}"]
-                starting.append(subprocess.Popen(argv, cwd=self.directory, stdin=subprocess.DEVNULL,
-                                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                                 start_new_session=True))
-            ended = [each for each in starting if each.poll() is not None]
-            opened += sum(1 for each in ended if each.returncode == 0)
-            starting = [each for each in starting if each.returncode is None]
+                starting[name] = subprocess.Popen(argv, cwd=self.directory, stdin=subprocess.DEVNULL,
+                                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                                  start_new_session=True)
+            ended = [name for name, each in starting.items() if each.poll() is not None]
+            for name in ended:
+                if starting.pop(name).returncode == 0:
+                    opened += 1
+                    self.failed.pop(name, None)
+                else:
+                    self.failed[name] = time.monotonic()
             beat()
             if starting and not ended:
                 time.sleep(0.005)
-        for each in starting:  # past the deadline: still connecting (a worker that does not answer)
+        for name, each in starting.items():  # past the deadline: still connecting (a worker that does not answer)
             each.kill()
             each.wait()
+            self.failed[name] = time.monotonic()
         return opened
 
 

@@ -202,6 +202,9 @@ def test_a_master_that_hangs_is_given_up_within_the_bound_and_the_rank_goes_dire
     master = calls(log, 1)[0]
     assert not Path(f"/proc/{master[2]}").exists() or " Z " in Path(f"/proc/{master[2]}/stat").read_text()
     assert finish(scheduler, job)["status"] == na.SUCCEEDED
+    began = time.monotonic()
+    assert finish(scheduler, two_node_job("k", "true"))["status"] == na.SUCCEEDED
+    assert time.monotonic() - began < 5 and len(calls(log)) == 3, "a failed master is not retried at every job"
 
 
 def test_a_worker_with_a_full_master_gets_a_connection_of_its_own(cluster, monkeypatch):
