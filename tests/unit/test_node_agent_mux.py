@@ -175,6 +175,8 @@ def test_a_multi_node_job_opens_the_masters_first_detached_then_runs_its_ranks_o
         assert cwd == str(masters.directory) and session == pid, "the master leads a session of its own, in mux/"
         assert {"-M", "-N", "ControlMaster=yes", f"ControlPath={name}", f"ControlPersist={na.MASTER_IDLE_S}"} <= set(argv)
         assert argv[argv.index("-E") + 1] == name.replace(".sock", ".log"), "its messages in its own log"
+        assert f"KexAlgorithms={na.KEX_ALGORITHMS}" in argv and "sntrup" not in na.KEX_ALGORITHMS
+        assert {"StrictHostKeyChecking=yes", "UserKnownHostsFile=/kh", "BatchMode=yes"} <= set(argv), "still pinned"
         assert "ControlPath=none" in rank_argv, "the stand-in master never listened: the rank connects directly"
         assert finish(scheduler, job)["status"] == na.SUCCEEDED
         assert (na.job_dir(job) / na.rank_log(1)).read_text() == "hi-1\n", "the master's stderr is not the job's"
