@@ -26,8 +26,8 @@ CUDA_VISIBLE_DEVICES and records them in the jobs table (gpu_ids).
 
 Jobs outlive the daemon. Each rank runs under a wrapper on the head, in its own
 session (so neither a daemon death nor a closed SSH session touches it): for rank
-0 the wrapper runs the job, for a worker rank it runs the ssh to that worker,
-which lives on when the daemon that started it dies. The wrapper records its
+0 the wrapper runs the job, for a worker rank it runs the ssh to that worker (a session over the head's
+one master connection to it: class Masters), which lives on when the daemon that started it dies. The wrapper records its
 process group and start time in jobs/<id>/rank-<r>.pid before it is handed the
 rank's script on stdin (no secrets in argv; a wrapper whose daemon died before
 handing it the script reads EOF and runs nothing), and writes the rank's exit
