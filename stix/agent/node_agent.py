@@ -26,8 +26,8 @@ CUDA_VISIBLE_DEVICES and records them in the jobs table (gpu_ids).
 
 Jobs outlive the daemon. Each rank runs under a wrapper on the head, in its own
 session (so neither a daemon death nor a closed SSH session touches it): for rank
-0 the wrapper runs the job, for a worker rank it runs the ssh to that worker,
-which lives on when the daemon that started it dies. The wrapper records its
+0 the wrapper runs the job, for a worker rank it runs the ssh to that worker (a session over the head's
+one master connection to it: class Masters), which lives on when the daemon that started it dies. The wrapper records its
 process group and start time in jobs/<id>/rank-<r>.pid before it is handed the
 rank's script on stdin (no secrets in argv; a wrapper whose daemon died before
 handing it the script reads EOF and runs nothing), and writes the rank's exit
@@ -121,15 +121,21 @@ CREATE TABLE IF NOT EXISTS jobs (
 # Columns added since the first agent: agents are upgraded in place, so an older jobs.db gains them.
 ADDED_COLUMNS = {"gpu_ids": "TEXT"}
 """gpu_ids: the devices a started job holds, a JSON list per rank (node), e.g. [[0, 1], [0, 1]]."""
+# How a runner reads its rank's script: its length in bytes on a line, then that many bytes (LC_ALL=C: bytes, not
+# characters), all at once. `read -d ""` up to a NUL read a byte per system call: 50 KB of a 64-node cluster's env took
+# a worker 20 ms a rank. A script cut short (the daemon died while handing it over) fails the read: it never runs.
+READ_SCRIPT = 'IFS= read -r __stix_n && LC_ALL=C IFS= read -r -N "$__stix_n" __stix_script'
 # On a worker: record the process group, read the rank's script from stdin (it may hold secrets), run it,
 # and remove the pid file when it ends (pool destroy kills every group a pid file names).
-REMOTE_RUNNER = ("setsid --wait bash -c 'd=\"$HOME/" + REMOTE_DIR + "/" + PIDS_DIR + "\"; mkdir -p \"$d\"; "
-                 "echo $$ > \"$d/{job}\"; IFS= read -r -d \"\" __stix_script || {{ rm -f \"$d/{job}\"; exit 1; }}; "
+REMOTE_RUNNER = ("setsid --wait bash -c 'd=\"$HOME/" + REMOTE_DIR + "/" + PIDS_DIR + "\"; [ -d \"$d\" ] || mkdir -p \"$d\"; "
+                 "echo $$ > \"$d/{job}\"; " + READ_SCRIPT + " || {{ rm -f \"$d/{job}\"; exit 1; }}; "
                  "(eval \"$__stix_script\"); c=$?; rm -f \"$d/{job}\"; exit $c'")
-# On the head, a rank's wrapper: run the rank ("$@"), then record its exit status ($1) atomically.
-RANK_WRAPPER = 'e=$1; shift; "$@"; c=$?; printf "%s\\n" "$c" > "$e.tmp" && mv -f "$e.tmp" "$e"; exit $c'
+# On the head, a rank's wrapper: run the rank ("$@"), then record its exit status ($1) with one write of the shell's
+# own (no mv: a process less per rank). A reader that finds the file still empty takes the rank for running, which
+# it is: the wrapper lives until the write is done.
+RANK_WRAPPER = 'e=$1; shift; "$@"; c=$?; printf "%s\\n" "$c" > "$e"; exit $c'
 # Rank 0 itself: its script arrives on stdin, never in argv; the job's own stdin is /dev/null.
-LOCAL_RUNNER = 'IFS= read -r -d "" __stix_script || exit 1; eval "$__stix_script" </dev/null'
+LOCAL_RUNNER = READ_SCRIPT + ' || exit 1; eval "$__stix_script" </dev/null'
 
 
 # In the container, a job's rank: run the script ($2) in a process group of its own, recorded in $1 while it runs, so
@@ -587,10 +593,11 @@ def power_off(info: dict, down: bool) -> None:
             if down:
                 shutil.rmtree(node_dir, ignore_errors=True)
         return
-    command = "sudo shutdown -h now"
+    masters = Masters()
     for node in info["nodes"][1:]:
         beat()
-        subprocess.run(ssh_command(node, info, command), stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        argv, where = masters.command(node, info, "sudo shutdown -h now")
+        subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, cwd=where)
     subprocess.run(["sudo", "shutdown", "-h", "now"], stdin=subprocess.DEVNULL, capture_output=True)
 
 
@@ -659,14 +666,166 @@ DEFAULT_KEEPALIVE = (15.0, 4)
 """The head's ssh to a worker: seconds between keepalives, and how many go unanswered before it gives up."""
 
 
-def ssh_command(node: dict, info: dict, remote: str, keepalive: tuple[float, int] = DEFAULT_KEEPALIVE) -> list[str]:
-    """`keepalive`: seconds between keepalives, and how many go unanswered before ssh gives up (exit 255)."""
+def ssh_command(node: dict, info: dict, remote: str, keepalive: tuple[float, int] = DEFAULT_KEEPALIVE,
+                control: str | None = None) -> list[str]:
+    """`keepalive`: seconds between keepalives, and how many go unanswered before ssh gives up (exit 255).
+    `control`: a master's socket (Masters) to run as a session over, named relative to the masters' directory, where
+    the command must run; ssh connects on its own when that master is gone. Without one, none is used or made."""
+    mux = ["-o", "ControlMaster=no", "-o", f"ControlPath={control}"] if control else ["-o", "ControlPath=none"]
+    return [*_ssh_options(node, info, keepalive), *mux, f"{node['user']}@{node_address(node)}", remote]
+
+
+KEX_ALGORITHMS = ("curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,"
+                  "ecdh-sha2-nistp521,diffie-hellman-group16-sha512,diffie-hellman-group14-sha256")
+"""The head's key exchanges with the workers: the classical ones the client's own (paramiko) connections make, every
+one known to OpenSSH since 7.4. OpenSSH 9's default, sntrup761x25519, cost this ssh 170 ms of CPU a handshake (against
+14 ms) on a 2-core head: seconds for a cluster's first multi-node job. Host keys stay pinned; auth stays key-only."""
+
+
+def _ssh_options(node: dict, info: dict, keepalive: tuple[float, int]) -> list[str]:
+    """ssh with the cluster key, the pinned host keys, batch mode and the keepalive, to the node's port."""
     interval, count = keepalive
     return ["ssh", "-i", info["key"], "-o", f"UserKnownHostsFile={info['known_hosts']}",
             "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
+            "-o", f"KexAlgorithms={KEX_ALGORITHMS}",
             "-o", f"ServerAliveInterval={max(1, math.ceil(float(interval)))}",
-            "-o", f"ServerAliveCountMax={max(1, int(count))}", "-o", "LogLevel=ERROR",
-            "-p", str(node["port"]), f"{node['user']}@{node_address(node)}", remote]
+            "-o", f"ServerAliveCountMax={max(1, int(count))}", "-o", "LogLevel=ERROR", "-p", str(node["port"])]
+
+
+MUX_DIR = "mux"
+"""Under the agent's root, mode 0700: the head's master connections to the workers (class Masters), <name>.sock, and
+each master's own messages in <name>.log."""
+MASTER_IDLE_S = 300
+"""A master with no session for this long ends (ControlPersist); the next multi-node job opens a new one."""
+MASTER_PARALLEL = 16
+"""Masters being opened at once."""
+MASTER_OPEN_S = 15.0
+"""How long opening the masters for a job may take in all (ssh's ConnectTimeout, 10s, bounds each handshake); a worker
+without one by then is reached directly."""
+MASTER_RETRY_S = 60.0
+"""After a master to a worker failed to open, jobs reach that worker directly for this long before one is tried again
+(a worker that is down must not hold the daemon up at every job)."""
+MASTER_SESSIONS = 8
+"""Sessions (a job's rank on that worker each) one master carries at most: sshd's MaxSessions is 10 by default, and
+a kill needs one more. A rank beyond them connects on its own."""
+
+
+class Masters:
+    """The head's reused connections to its workers: one OpenSSH master per worker (and keepalive), which a rank's
+    ssh, a kill and a power-off run over as sessions, so a job's phases and the jobs after it cost no handshake.
+
+    The daemon opens them itself before a multi-node job's ranks start (open: every missing one at once,
+    MASTER_PARALLEL at a time), rather than leaving it to ControlMaster=auto: that would make the first rank's ssh the
+    master, inside that rank's process group (a kill of the rank would end every session over it) and writing into
+    its log. `ssh -M -N` with ControlPersist returns once it is authenticated and listening (its exit status says
+    whether it is), and goes on detached: a session of its own, stdio on /dev/null, its messages in <name>.log.
+    It ends after MASTER_IDLE_S without sessions, when its worker stops answering keepalives (its sessions exit 255,
+    which fails their jobs as a lost worker), or with the head (a local-cloud node's processes, the machine).
+    It is an outgoing connection, so the head's own SSH sessions, which autostop waits for, do not count it.
+
+    ssh runs in the directory and names the socket relatively (a socket's path holds 108 bytes; the agent's root may
+    be long). The name is a hash of the worker's user, address, port and pinned host key, the key file and the
+    keepalive: a re-created worker never reaches an old master, and a job's keepalive bound holds (the master's
+    applies to every session). A master that died without removing its socket is found by connecting to it, and
+    the socket replaced."""
+
+    def __init__(self) -> None:
+        self.directory = mux_directory()
+        self.failed: dict[str, float] = {}
+        """Socket name -> when its master last failed to open (monotonic)."""
+
+    def name(self, node: dict, info: dict, keepalive: tuple[float, int] = DEFAULT_KEEPALIVE) -> str:
+        import hashlib
+
+        interval, count = keepalive
+        what = "\0".join((str(node["user"]), node_address(node), str(node["port"]),
+                          " ".join(str(node.get("host_public_key", "")).split()[:2]), str(info["key"]),
+                          f"{max(1, math.ceil(float(interval)))}:{max(1, int(count))}"))
+        return hashlib.sha256(what.encode()).hexdigest()[:24] + ".sock"
+
+    def listening(self, name: str) -> bool:
+        """Whether a master listens on socket `name`; a dead one's socket is removed."""
+        import socket
+
+        if self.directory is None:
+            return False
+        fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                probe.connect(f"/proc/self/fd/{fd}/{name}")  # a short path, however long the directory's
+            return True
+        except FileNotFoundError:
+            return False
+        except ConnectionRefusedError:  # its master died without removing it
+            (self.directory / name).unlink(missing_ok=True)
+            return False
+        except OSError:  # no /proc: ssh itself will find out
+            return (self.directory / name).exists()
+        finally:
+            os.close(fd)
+
+    def command(self, node: dict, info: dict, remote: str, keepalive: tuple[float, int] = DEFAULT_KEEPALIVE,
+                reuse: bool = True) -> tuple[list[str], str | None]:
+        """ssh's argv for `remote` on `node`, and the directory to run it in: over the worker's master where one
+        listens (and `reuse`), else a connection of its own."""
+        name = self.name(node, info, keepalive) if reuse and self.directory is not None else None
+        if name is None or not self.listening(name):
+            return ssh_command(node, info, remote, keepalive), None
+        return ssh_command(node, info, remote, keepalive, name), str(self.directory)
+
+    def open(self, nodes: list[dict], info: dict, keepalive: tuple[float, int] = DEFAULT_KEEPALIVE) -> int:
+        """Open a master to each of `nodes` that has none, MASTER_PARALLEL at a time, within MASTER_OPEN_S; how many
+        were opened. One that fails (its message in <name>.log) leaves that worker to be reached directly, where
+        the failure shows in the job's own log."""
+        if self.directory is None:
+            return 0
+        now = time.monotonic()
+        names = [self.name(node, info, keepalive) for node in nodes]
+        todo = [(node, name) for node, name in zip(nodes, names)
+                if now - self.failed.get(name, -math.inf) >= MASTER_RETRY_S and not self.listening(name)]
+        starting: dict[str, subprocess.Popen] = {}
+        opened = 0
+        deadline = now + MASTER_OPEN_S
+        while (todo or starting) and time.monotonic() < deadline:
+            while todo and len(starting) < MASTER_PARALLEL:
+                node, name = todo.pop(0)
+                argv = [*_ssh_options(node, info, keepalive), "-M", "-N", "-E", name[:-len(".sock")] + ".log",
+                        "-o", "ControlMaster=yes", "-o", f"ControlPath={name}",
+                        "-o", f"ControlPersist={MASTER_IDLE_S}", f"{node['user']}@{node_address(node)}"]
+                starting[name] = subprocess.Popen(argv, cwd=self.directory, stdin=subprocess.DEVNULL,
+                                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                                  start_new_session=True)
+            ended = [name for name, each in starting.items() if each.poll() is not None]
+            for name in ended:
+                if starting.pop(name).returncode == 0:
+                    opened += 1
+                    self.failed.pop(name, None)
+                else:
+                    self.failed[name] = time.monotonic()
+            beat()
+            if starting and not ended:
+                time.sleep(0.005)
+        for name, each in starting.items():  # past the deadline: still connecting (a worker that does not answer)
+            each.kill()
+            each.wait()
+            self.failed[name] = time.monotonic()
+        return opened
+
+
+def mux_directory() -> Path | None:
+    """The masters' directory (ROOT/MUX_DIR), made 0700; None (no masters) where it is not safely ours: a link,
+    another user's, or open to others."""
+    import stat
+
+    path = ROOT / MUX_DIR
+    try:
+        ROOT.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, exist_ok=True)
+        info = os.lstat(path)
+    except OSError:
+        return None
+    ours = stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+    return path if ours else None
 
 
 def _stat(pid: int) -> list[str] | None:
@@ -753,9 +912,12 @@ def kill_job(job_id: int, num_nodes: int) -> None:
                     f"g=$(cat \"$f\"); kill -TERM -- -$g 2>/dev/null; sleep {KILL_GRACE_S:g}; "
                     f"kill -KILL -- -$g 2>/dev/null; rm -f \"$f\"; exit 0")
 
-        killers = [subprocess.Popen(ssh_command(node, info, remote(rank)), stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                   for rank, node in enumerate(info["nodes"][1:num_nodes], start=1)]
+        masters = Masters()
+        killers = []
+        for rank, node in enumerate(info["nodes"][1:num_nodes], start=1):
+            argv, where = masters.command(node, info, remote(rank))
+            killers.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL, cwd=where))
         for killer in killers:
             try:
                 killer.wait(timeout=30)
@@ -977,6 +1139,7 @@ class Scheduler:
         self.info = cluster()
         self.running: dict[int, list[Rank]] = {}
         self.setting_up: dict[int, Setup] = {}
+        self.masters = Masters()
 
     def recover(self) -> None:
         """Adopt the jobs a previous daemon started; fail those it had not finished starting."""
@@ -1130,16 +1293,32 @@ class Scheduler:
     def launch_ranks(self, job_id: int, spec: dict, script: str, envs: list[dict], ranks: list["Rank"],
                      keepalive: tuple[float, int] = DEFAULT_KEEPALIVE, files=None) -> None:
         """Start `script` on each of the job's nodes with that rank's env: rank 0 here, the others over ssh from
-        the head; each Rank is appended to `ranks` as it starts (a failure leaves the started ones there).
+        the head, through the worker's master (opened first where missing: Masters) while it carries fewer than
+        MASTER_SESSIONS; each Rank is appended to `ranks` as it starts (a failure leaves the started ones there).
         `files(rank)`: the rank's log, pid and exit files (default: the run's)."""
+        nodes = self.info["nodes"]
+        if len(spec["ranks"]) > 1:
+            self.masters.open(nodes[1:len(spec["ranks"])], self.info, keepalive)
+        sessions = self.sessions(job_id)
         for rank, (rank_spec, env) in enumerate(zip(spec["ranks"], envs)):
             script_of_rank = shell_command(script, env, rank_spec["cwd"], rank_tag(job_id, rank))
+            where = None
             if rank == 0:
                 command = ["bash", "-c", LOCAL_RUNNER]
             else:
-                command = ssh_command(self.info["nodes"][rank], self.info, REMOTE_RUNNER.format(job=int(job_id)),
-                                      keepalive)
-            ranks.append(launch(job_id, rank, command, script_of_rank, files(rank) if files else None))
+                command, where = self.masters.command(nodes[rank], self.info, REMOTE_RUNNER.format(job=int(job_id)),
+                                                      keepalive, reuse=sessions.get(rank, 0) < MASTER_SESSIONS)
+            ranks.append(launch(job_id, rank, command, script_of_rank, files(rank) if files else None, where))
+
+    def sessions(self, job_id: int) -> dict[int, int]:
+        """Per worker rank: the sessions other jobs this daemon follows hold to it (one per running rank)."""
+        held: dict[int, int] = {}
+        groups = [ranks for other, ranks in self.running.items() if other != job_id]
+        groups += [setup.ranks for other, setup in self.setting_up.items() if other != job_id]
+        for ranks in groups:
+            for rank in range(1, len(ranks)):
+                held[rank] = held.get(rank, 0) + 1
+        return held
 
     def reap_setup(self) -> None:
         """Setups that ended: the run starts (or the job succeeds), or the job is FAILED_SETUP (Setup)."""
@@ -1230,26 +1409,60 @@ class Scheduler:
             wake.clear()
 
 
-def launch(job_id: int, rank: int, command: list[str], script: str, files: tuple[str, str, str] | None = None) -> Rank:
-    """Start a rank's wrapper in its own session; record its group, then hand it the script on stdin. `files`: its
-    log, pid and exit files (default: the run's, rank-<r>.*; setup_files for its setup)."""
+def launch(job_id: int, rank: int, command: list[str], script: str, files: tuple[str, str, str] | None = None,
+           cwd: str | None = None) -> Rank:
+    """Start a rank's wrapper in its own session (in `cwd`: its ssh's master directory); record its group, then hand
+    it the script on stdin. `files`: its log, pid and exit files (default: the run's, rank-<r>.*; setup_files for
+    its setup)."""
     directory = job_dir(job_id)
     log_name, pid_name, exit_name = files or (rank_log(rank), rank_pid(rank), rank_exit(rank))
     with open(directory / log_name, "ab") as log:
         process = subprocess.Popen(["bash", "-c", RANK_WRAPPER, "stix-rank", str(directory / exit_name), *command],
-                                   stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                   stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                   cwd=cwd)
     started = start_time(process.pid)
     # Without a start time (no /proc) the group can still be killed, but a later daemon will not adopt it.
     (directory / pid_name).write_text(f"{process.pid}" if started is None else f"{process.pid} {started}")
     assert process.stdin is not None  # stdin=PIPE
-    try:
-        process.stdin.write(script.encode() + b"\0")
-        process.stdin.close()
-    except BrokenPipeError:
-        pass  # it died at once: its exit status says how
+    hand_over(process.stdin, framed(script))
     launched = Rank(job_id, rank, process.pid, started, process)
     launched.exit_path = directory / exit_name
     return launched
+
+
+def framed(script: str) -> bytes:
+    """A rank's script as its runner reads it (READ_SCRIPT)."""
+    data = script.encode()
+    return b"%d\n" % len(data) + data
+
+
+def hand_over(pipe, data: bytes) -> None:
+    """Write `data` to `pipe` and close it, without waiting for the reader: what the pipe does not take at once (a
+    rank's script may pass its 64 KiB, and a worker rank's ssh reads it only once its session is open) is written
+    by a thread, so the next rank starts meanwhile."""
+    fd = pipe.fileno()
+    os.set_blocking(fd, False)
+    try:
+        written = os.write(fd, data)
+    except BlockingIOError:
+        written = 0
+    except BrokenPipeError:  # it died at once: its exit status says how
+        written = len(data)
+    if written >= len(data):
+        pipe.close()
+        return
+    import threading
+
+    os.set_blocking(fd, True)
+    threading.Thread(target=_feed, args=(pipe, data[written:]), daemon=True).start()
+
+
+def _feed(pipe, data: bytes) -> None:
+    for step in (pipe.write, lambda _: pipe.close()):
+        try:
+            step(data)
+        except OSError:  # the rank ended without reading it all
+            pass
 
 
 def _wait_briefly(process: subprocess.Popen) -> None:

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from stix.components.local import sshd
+from tests.e2e.test_jobs import connection, masters
 from tests.e2e.test_local_cluster import field, lines_of, node_dirs
 
 pytestmark = pytest.mark.e2e
@@ -17,15 +18,21 @@ name: e2e-big
 num_nodes: {nodes}
 resources:
   infra: local
-setup: echo "setup-$SKYPILOT_NODE_RANK" > "$HOME/setup.txt"
-run: echo "RANK=$SKYPILOT_NODE_RANK N=$SKYPILOT_NUM_NODES SETUP=$(cat "$HOME/setup.txt")"
+setup: |
+  echo "setup-$SKYPILOT_NODE_RANK" > "$HOME/setup.txt"
+  {setup_connection}
+run: |
+  echo "RANK=$SKYPILOT_NODE_RANK N=$SKYPILOT_NUM_NODES SETUP=$(cat "$HOME/setup.txt")"
+  {run_connection}
 """
 
 
 def test_a_sixteen_node_cluster_runs_its_job_on_every_node_through_a_small_fan_out(stix, stix_home, tmp_path, engine):
-    """STIX_SSH_PARALLEL=4: connections, sync, setup and the job's ranks reach all 16 nodes, 4 at a time."""
+    """STIX_SSH_PARALLEL=4: connections, sync, setup and the job's ranks reach all 16 nodes, 4 at a time. The head's
+    agent reaches each worker over one master connection: its setup, its run and the next job's rank there are
+    served by one sshd process, and the head holds one master per worker."""
     task = tmp_path / "big.yaml"
-    task.write_text(BIG.format(nodes=NODES))
+    task.write_text(BIG.format(nodes=NODES, setup_connection=connection("SCONN"), run_connection=connection("RCONN")))
     up = stix("up", "-y", str(task), timeout=600, STIX_SSH_PARALLEL="4")
     assert up.returncode == 0, up.stdout + up.stderr
     assert f"Plan: {NODES + 1} to create" in up.stdout
@@ -33,6 +40,8 @@ def test_a_sixteen_node_cluster_runs_its_job_on_every_node_through_a_small_fan_o
         lines = lines_of(up.stdout, rank)
         assert field(lines, "RANK") == str(rank) and field(lines, "N") == str(NODES)
         assert field(lines, "SETUP") == f"setup-{rank}"
+        if rank:
+            assert field(lines, "SCONN") == field(lines, "RCONN") != "1", lines
     assert len(node_dirs(stix_home, "e2e-big")) == NODES
     info = json.loads((stix_home / "clusters" / "e2e-big" / "info.json").read_text())
     assert len({node["ip"] for node in info["nodes"]}) == NODES, "every node on its own address"
@@ -40,6 +49,9 @@ def test_a_sixteen_node_cluster_runs_its_job_on_every_node_through_a_small_fan_o
     again = stix("exec", "e2e-big", str(task), timeout=300, STIX_SSH_PARALLEL="4")
     assert again.returncode == 0, again.stdout + again.stderr
     assert {field(lines_of(again.stdout, rank), "RANK") for rank in range(NODES)} == {str(r) for r in range(NODES)}
+    for rank in range(1, NODES):
+        assert field(lines_of(again.stdout, rank), "RCONN") == field(lines_of(up.stdout, rank), "RCONN")
+    assert len(masters(stix_home, "e2e-big")) == NODES - 1
 
     gone = stix("down", "-y", "e2e-big", timeout=600)
     assert gone.returncode == 0, gone.stdout + gone.stderr

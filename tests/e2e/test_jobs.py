@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from stix.agent.node_agent import DAEMON_LOG_FILE, REMOTE_DIR
+from stix.agent.node_agent import DAEMON_LOG_FILE, REMOTE_DIR, TERMINAL
 from stix.components.local import sshd
+from tests.e2e.test_local_cluster import field, lines_of
 from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -41,6 +42,26 @@ def queue(stix) -> dict[int, dict]:
         return {row["id"]: row for row in read_queue(head)}
     finally:
         head.close()
+
+
+def connection(key: str) -> str:
+    """A shell snippet printing KEY=<pid of the sshd process serving this rank's SSH connection> (1 on the head,
+    whose ranks the agent runs locally): ranks over one connection print one pid."""
+    return ('p=$$; while [ "$p" -gt 1 ] && [ "$(cat /proc/$p/comm)" != sshd ]; do p=$(cut -d" " -f4 /proc/$p/stat); '
+            f'done; echo "{key}=$p"')
+
+
+def masters(stix_home: Path, cluster: str = CLUSTER) -> list[int]:
+    """The head agent's master connections to the workers (node_agent.Masters)."""
+    head = stix_home / "clusters" / cluster / "nodes" / f"{cluster}-head"
+    return sorted(pid for pid in sshd.processes_under(head)
+                  if "ControlMaster=yes" in (argv := sshd._cmdline(pid)) and "-M" in argv)
+
+
+def connections_to(stix_home: Path, node: str) -> int:
+    """TCP connections the node's sshd has accepted so far (its log, LogLevel VERBOSE)."""
+    log = stix_home / "clusters" / CLUSTER / "nodes" / node / "sshd.log"
+    return log.read_text().count("Connection from ")
 
 
 def job_task(tmp_path: Path, name: str, cpus: float, run: str, nodes: int = 1) -> str:
@@ -86,10 +107,53 @@ def test_cancel_kills_the_job_on_every_node(stix, stix_home, cluster, tmp_path):
         return [pid for pid in sshd.processes_under(root) if sshd._cmdline(pid) in (["sleep", "300"], ["sleep", "301"])]
 
     wait_for(lambda: len(sleepers()) == 4, what="the job's processes on both nodes")
+    master = masters(stix_home)
+    assert len(master) == 1, "the worker's rank runs over the head's master connection"
     result = stix("cancel", CLUSTER, "1")
     assert result.returncode == 0 and result.stdout.strip() == "cancelled: 1"
     wait_for(lambda: not sleepers(), timeout=15, what="every process of the cancelled job to exit")
     assert queue(stix)[1]["status"] == "CANCELLED"
+    assert masters(stix_home) == master, "killing the rank's group left the master (its own session) alone"
+
+
+def test_jobs_reach_a_worker_over_one_reused_connection(stix, stix_home, cluster, tmp_path):
+    """The head's agent opens one master connection to the worker and runs every later job's rank over it: the
+    worker's sshd accepts no new connection, and each rank is served by the same sshd process."""
+    spec = job_task(tmp_path, "conn", 0.5, connection("CONN"), nodes=2)
+    first = stix("exec", CLUSTER, spec)
+    assert first.returncode == 0, first.stdout + first.stderr
+    accepted = connections_to(stix_home, f"{CLUSTER}-worker1")
+    [master] = masters(stix_home)
+    served = {field(lines_of(first.stdout, 1), "CONN")}
+    for _ in range(2):
+        again = stix("exec", CLUSTER, spec)
+        assert again.returncode == 0, again.stdout + again.stderr
+        served.add(field(lines_of(again.stdout, 1), "CONN"))
+    assert len(served) == 1 and served != {"1"}, served
+    assert connections_to(stix_home, f"{CLUSTER}-worker1") == accepted, "a later job opened its own connection"
+    assert masters(stix_home) == [master]
+
+
+def test_a_master_killed_mid_job_fails_the_job_and_the_next_job_gets_a_new_one(stix, stix_home, cluster, tmp_path):
+    """The master (SIGKILL: its socket stays behind) carries the worker's rank: the rank's ssh exits 255, so the job
+    FAILS naming the worker at once, its rank there is killed over a connection of its own, and the next job's
+    daemon replaces the dead socket with a new master."""
+    assert stix("exec", "-d", CLUSTER, job_task(tmp_path, "cut", 0.5, "sleep 300", nodes=2)).returncode == 0
+    worker = stix_home / "clusters" / CLUSTER / "nodes" / f"{CLUSTER}-worker1"
+
+    def sleeping() -> list[int]:
+        return [pid for pid in sshd.processes_under(worker) if sshd._cmdline(pid) == ["sleep", "300"]]
+
+    wait_for(sleeping, what="the job on the worker")
+    [master] = masters(stix_home)
+    os.kill(master, signal.SIGKILL)
+    row = wait_for(lambda: (r := queue(stix)[1])["status"] in TERMINAL and r, timeout=30, what="the job to end")
+    assert row["status"] == "FAILED" and row["detail"] == f"rank 1 ({CLUSTER}-worker1) unreachable or died", row
+    wait_for(lambda: not sleeping(), timeout=15, what="the worker's rank to be killed")
+    again = stix("exec", CLUSTER, job_task(tmp_path, "after", 0.5, connection("CONN"), nodes=2))
+    assert again.returncode == 0, again.stdout + again.stderr
+    [new] = masters(stix_home)
+    assert new != master
 
 
 def test_logs_follow_ends_with_the_job_and_status_codes(stix, cluster):
@@ -148,12 +212,14 @@ def test_exec_on_missing_or_down_cluster_is_one_line(stix, stix_home, cluster):
     assert down.stderr.strip() == f"stix: error: cluster '{CLUSTER}' is DEGRADED, not UP; `stix up` or `stix start` it first"
 
 
-def test_stop_and_start_keep_the_files(stix, stix_home, cluster):
+def test_stop_and_start_keep_the_files(stix, stix_home, cluster, tmp_path):
     assert stix("exec", CLUSTER, "echo kept > ~/kept.txt").returncode == 0
+    assert stix("exec", CLUSTER, job_task(tmp_path, "both", 0.5, "true", nodes=2)).returncode == 0
+    assert masters(stix_home), "the head's master connection to the worker outlives the job"
     stopped = stix("stop", "-y", CLUSTER)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert "2 to update" in stopped.stdout
-    assert not sshd.processes_under(stix_home / "clusters" / CLUSTER), "a stopped cluster runs nothing"
+    assert not sshd.processes_under(stix_home / "clusters" / CLUSTER), "a stopped cluster runs nothing (no master)"
     assert (stix_home / "clusters" / CLUSTER / "nodes" / f"{CLUSTER}-head" / "home" / "kept.txt").exists()
     refused = stix("exec", CLUSTER, "echo")
     assert refused.stderr.strip() == f"stix: error: cluster '{CLUSTER}' is STOPPED, not UP; `stix up` or `stix start` it first"
@@ -177,9 +243,10 @@ def test_autostop_stops_an_idle_cluster(stix, stix_home, cluster):
     assert stix("exec", CLUSTER, "true").returncode == 0
 
 
-def test_autostop_waits_for_running_jobs(stix, stix_home, cluster):
+def test_autostop_waits_for_running_jobs(stix, stix_home, cluster, tmp_path):
+    """A two-node job: the head's master connection to the worker, idle after it, holds nothing up."""
     submitted = time.monotonic()
-    assert stix("exec", "-d", CLUSTER, "sleep 8").returncode == 0
+    assert stix("exec", "-d", CLUSTER, job_task(tmp_path, "eight", 0.5, "sleep 8", nodes=2)).returncode == 0
     assert stix("autostop", CLUSTER, "-i", "0.02").returncode == 0  # 1.2s idle: due many times over during the job
     wait_until_stopped(stix_home, "autostop after the job ended")
     assert time.monotonic() - submitted >= 8, "stopped while a job was running"

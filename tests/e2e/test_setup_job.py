@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -87,5 +88,29 @@ def test_detached_up_waits_for_setup_and_a_task_of_setup_alone_is_a_succeeded_jo
         assert "(head, rank=0) setup-done-0" in alone.stdout and f"Cluster {name} is up." in alone.stdout
         rows = [line for line in job_status(stix, name).splitlines() if line.startswith("│ 2 ")]
         assert rows and name in rows[0] and "SUCCEEDED" in rows[0], job_status(stix, name)
+    finally:
+        assert stix("destroy", "-y", name).returncode == 0
+
+
+def test_setup_and_run_reach_the_worker_over_one_connection(stix, stix_home, tmp_path, engine):
+    """The head's agent runs the setup phase and the run phase of the job on the worker over one master connection
+    (one sshd process serves both), and later jobs too."""
+    from tests.e2e.test_jobs import connection, masters
+    from tests.e2e.test_local_cluster import field, lines_of
+
+    name = "e2e-setupconn"
+    task = tmp_path / "conn.yaml"
+    task.write_text(f"name: {name}\nnum_nodes: 2\nresources:\n  infra: local\n"
+                    f"setup: {json.dumps(connection('SCONN'))}\nrun: {json.dumps(connection('RCONN'))}\n")
+    try:
+        up = stix("up", "-y", str(task))
+        assert up.returncode == 0, up.stdout + up.stderr
+        worker = lines_of(up.stdout, 1)
+        setup, run = field(worker, "SCONN"), field(worker, "RCONN")
+        assert setup == run != "1", (setup, run)
+        again = stix("exec", name, str(task))
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert field(lines_of(again.stdout, 1), "RCONN") == run
+        assert len(masters(stix_home, name)) == 1
     finally:
         assert stix("destroy", "-y", name).returncode == 0

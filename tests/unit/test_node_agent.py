@@ -567,11 +567,11 @@ def test_a_worker_rank_removes_its_pid_file_and_keeps_its_exit_status(tmp_path):
     pid_file = tmp_path / na.REMOTE_DIR / na.PIDS_DIR / "5"
     runner = na.REMOTE_RUNNER.format(job=5)
     script = f'[ -f {pid_file} ] && echo recorded; exit 7'
-    done = subprocess.run(["bash", "-c", runner], input=script.encode() + b"\0", env=env, capture_output=True,
+    done = subprocess.run(["bash", "-c", runner], input=na.framed(script), env=env, capture_output=True,
                           timeout=60)
     assert (done.returncode, done.stdout) == (7, b"recorded\n")
     assert not pid_file.exists(), "a finished rank's pid file stays for pool destroy to kill"
-    cut = subprocess.run(["bash", "-c", runner], input=b"touch ran", cwd=tmp_path, env=env, timeout=60)
+    cut = subprocess.run(["bash", "-c", runner], input=na.framed("touch ran; :")[:-3], cwd=tmp_path, env=env, timeout=60)
     assert cut.returncode == 1 and not (tmp_path / "ran").exists(), "a script cut short must not run"
     assert not pid_file.exists()
 
