@@ -109,6 +109,9 @@ DAEMON_STUCK_S = 180.0
 each time round, and while an autostop hook runs) is stuck, and the follower ends with DAEMON_GONE_EXIT too."""
 GPU_ENV = "CUDA_VISIBLE_DEVICES"
 TICK_S = 0.1
+FOLLOW_FIRST_S = 0.01
+"""A follow polls this often at first and after output, backing off to TICK_S while nothing moves: a short
+job's end (or the end of its setup) is seen at once, a long quiet one costs no more than before."""
 KILL_GRACE_S = 3.0
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -340,6 +343,7 @@ def cmd_logs(args) -> int:
         offsets.append(start)
     pending = [b""] * len(paths)
     watch = DaemonWatch()
+    pause = FOLLOW_FIRST_S
     while True:
         status = connect().execute("SELECT status FROM jobs WHERE id = ?", (args.job,)).fetchone()[0]
         # Following setup alone (--phase setup) ends when the job leaves setup.
@@ -369,7 +373,8 @@ def cmd_logs(args) -> int:
         sys.stdout.flush()
         if not args.follow or (finished and not moved):
             break
-        time.sleep(TICK_S)
+        pause = FOLLOW_FIRST_S if moved else min(TICK_S, pause * 2)
+        time.sleep(pause)
     for i, rest in enumerate(pending):
         if rest:
             sys.stdout.write(prefixes[i] + rest.decode(errors="replace") + "\n")
