@@ -31,20 +31,18 @@ def _str(value: Any) -> Any:
     return _NO
 
 
-def _int(value: Any) -> Any:
-    if isinstance(value, str) and _INT.fullmatch(value):
-        return int(value)
-    if type(value) is int:
-        return value
-    return _NO
+def _number(kind: type, spelling: re.Pattern[str]) -> Callable[[Any], Any]:
+    """A number of `kind` from its plain spelling (or already one); anything else is typer's to convert."""
+    def convert(value: Any) -> Any:
+        if isinstance(value, str) and spelling.fullmatch(value):
+            return kind(value)
+        return value if type(value) is kind else _NO
+
+    return convert
 
 
-def _float(value: Any) -> Any:
-    if isinstance(value, str) and _FLOAT.fullmatch(value):
-        return float(value)
-    if type(value) is float:
-        return value
-    return _NO
+_int = _number(int, _INT)
+_float = _number(float, _FLOAT)
 
 
 def _bool(value: Any) -> Any:

@@ -20,19 +20,12 @@ def local_task(name: str):
     return load_pipeline_text(TASK.format(name=name)).tasks[0]
 
 
-def test_a_local_node_without_its_cluster_input_is_caught_in_preview(stix_home, engine, tmp_path, monkeypatch):
+def drop_cluster_tag(monkeypatch) -> None:
     """The local program mutated in-process (the inline program runs in this process): its nodes lose their
-    `cluster` input, and resources-tagged-with-cluster names each of them; the unmutated plan passes."""
+    `cluster` input, which resources-tagged-with-cluster requires."""
     from pulumi.dynamic import Resource
 
-    from stix import flows
     from stix.components.local.node import LocalNode
-    from stix.session import Session
-
-    monkeypatch.chdir(tmp_path)  # outside any stix project (the repository is one)
-    session = Session(StixHome(stix_home))
-    clean = flows.preview(session, flows.LaunchRequest(local_task("tagged"), "tagged"))
-    assert not [v.line() for v in clean.violations], "the local cloud's own plan must pass every built-in policy"
 
     original = Resource.__init__
 
@@ -42,6 +35,20 @@ def test_a_local_node_without_its_cluster_input_is_caught_in_preview(stix_home, 
         original(self, provider, name, props, opts)
 
     monkeypatch.setattr(Resource, "__init__", without_cluster)
+
+
+def test_a_local_node_without_its_cluster_input_is_caught_in_preview(stix_home, engine, tmp_path, monkeypatch):
+    """The local program mutated in-process (the inline program runs in this process): its nodes lose their
+    `cluster` input, and resources-tagged-with-cluster names each of them; the unmutated plan passes."""
+    from stix import flows
+    from stix.session import Session
+
+    monkeypatch.chdir(tmp_path)  # outside any stix project (the repository is one)
+    session = Session(StixHome(stix_home))
+    clean = flows.preview(session, flows.LaunchRequest(local_task("tagged"), "tagged"))
+    assert not [v.line() for v in clean.violations], "the local cloud's own plan must pass every built-in policy"
+
+    drop_cluster_tag(monkeypatch)
     report = flows.preview(session, flows.LaunchRequest(local_task("tagged"), "tagged"))
     found = [v for v in report.violations if v.policy == "resources-tagged-with-cluster"]
     assert sorted(v.resource for v in found) == ["vms-node-0", "vms-node-1"], [v.line() for v in report.violations]
@@ -151,10 +158,7 @@ def test_the_builtin_pack_runs_in_stix_process_and_still_blocks(stix_home, engin
     what shows this test would see one)."""
     import sys
 
-    from pulumi.dynamic import Resource
-
     from stix import flows
-    from stix.components.local.node import LocalNode
     from stix.engine import workspace
     from stix.session import Session
 
@@ -172,14 +176,7 @@ def test_the_builtin_pack_runs_in_stix_process_and_still_blocks(stix_home, engin
     real_engine_env = workspace.engine_env
     monkeypatch.setattr(workspace, "engine_env", lambda home, eng: {**real_engine_env(home, eng),
                                                                   "PULUMI_PYTHON_CMD": str(recorder)})
-    original = Resource.__init__
-
-    def without_cluster(self, provider, name, props, opts=None):
-        if isinstance(self, LocalNode):
-            props = {k: v for k, v in props.items() if k != "cluster"}
-        original(self, provider, name, props, opts)
-
-    monkeypatch.setattr(Resource, "__init__", without_cluster)
+    drop_cluster_tag(monkeypatch)
     report = flows.preview(Session(StixHome(stix_home)), flows.LaunchRequest(local_task("served"), "served"))
     found = sorted(v.resource for v in report.violations if v.policy == "resources-tagged-with-cluster" and v.mandatory)
     assert found == ["vms-node-0", "vms-node-1"], [v.line() for v in report.violations]
