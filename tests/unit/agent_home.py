@@ -77,3 +77,13 @@ def daemon_in(home: Path) -> int | None:
         return na.daemon_pid()
     finally:
         na.ROOT = saved
+
+
+def kill_started(scheduler: "na.Scheduler") -> None:
+    """Kill every job an in-process scheduler started (its groups, then the rank processes themselves)."""
+    for job_id, ranks in scheduler.running.items():
+        na.kill_job(job_id, 1)
+        for rank in ranks:
+            if rank.process is not None:
+                rank.process.kill()
+                rank.process.wait(timeout=10)

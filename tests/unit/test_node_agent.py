@@ -166,12 +166,7 @@ def head(tmp_path, monkeypatch):
 
     yield make
     for scheduler in schedulers:
-        for job_id, ranks in scheduler.running.items():
-            na.kill_job(job_id, 1)
-            for rank in ranks:
-                if rank.process is not None:
-                    rank.process.kill()
-                    rank.process.wait(timeout=10)
+        kill_started(scheduler)
 
 
 def submit(tmp_path, name: str, gpus: float, seconds: float = 0.0, env: dict | None = None) -> int:
@@ -457,7 +452,7 @@ from pathlib import Path  # noqa: E402
 
 
 
-from tests.unit.agent_home import agent_cli, cmdlines, daemon_in as na_daemon_in, group_members  # noqa: E402
+from tests.unit.agent_home import agent_cli, cmdlines, kill_started, daemon_in as na_daemon_in, group_members  # noqa: E402
 
 
 def test_secrets_never_reach_argv_and_leave_the_spec_once_started(head, tmp_path):

@@ -11,7 +11,7 @@ import pytest
 from stix.agent import AGENT_SOURCE
 from stix.agent import node_agent as na
 from tests.polling import wait_for
-from tests.unit.agent_home import agent_cli
+from tests.unit.agent_home import agent_cli, kill_started
 
 WAIT_S = 30.0
 
@@ -93,12 +93,7 @@ def scheduler(tmp_path, monkeypatch):
                    "gpus": 2, "accelerator": "H100"}]}))
     made = na.Scheduler()
     yield made
-    for job_id, ranks in made.running.items():
-        na.kill_job(job_id, 1)
-        for rank in ranks:
-            if rank.process is not None:
-                rank.process.kill()
-                rank.process.wait(timeout=10)
+    kill_started(made)
 
 
 def test_one_pass_starts_every_job_that_fits_and_no_more(scheduler, tmp_path):
