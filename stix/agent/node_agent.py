@@ -740,13 +740,10 @@ class Masters:
         """Socket name -> when its master last failed to open (monotonic)."""
 
     def name(self, node: dict, info: dict, keepalive: tuple[float, int] = DEFAULT_KEEPALIVE) -> str:
-        import hashlib
-
         interval, count = keepalive
-        what = "\0".join((str(node["user"]), node_address(node), str(node["port"]),
-                          " ".join(str(node.get("host_public_key", "")).split()[:2]), str(info["key"]),
-                          f"{max(1, math.ceil(float(interval)))}:{max(1, int(count))}"))
-        return hashlib.sha256(what.encode()).hexdigest()[:24] + ".sock"
+        digest = connection_hash(node["user"], node_address(node), node["port"], node.get("host_public_key", ""),
+                                 info["key"], f"{max(1, math.ceil(float(interval)))}:{max(1, int(count))}")
+        return digest[:24] + ".sock"
 
     def listening(self, name: str) -> bool:
         """Whether a master listens on socket `name`; a dead one's socket is removed."""
@@ -820,8 +817,6 @@ class Masters:
 def mux_directory() -> Path | None:
     """The masters' directory (ROOT/MUX_DIR), made 0700; None (no masters) where it is not safely ours: a link,
     another user's, or open to others."""
-    import stat
-
     path = ROOT / MUX_DIR
     try:
         ROOT.mkdir(parents=True, exist_ok=True)
@@ -829,8 +824,24 @@ def mux_directory() -> Path | None:
         info = os.lstat(path)
     except OSError:
         return None
-    ours = stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
-    return path if ours else None
+    return path if safe_dir(info) else None
+
+
+def safe_dir(info: os.stat_result) -> bool:
+    """A directory (not a link) of this user that nobody else may enter or write: where master sockets may live
+    (the head's to its workers, and the client's, stix.ssh.mux)."""
+    import stat
+
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+
+
+def connection_hash(user, address: str, port, host_public_key: str, key_path: str, *extra: str) -> str:
+    """sha256 (hex) of everything an SSH connection is to and as: a master socket named by it is never one connected
+    to another node, or to a re-created one (a new host key)."""
+    import hashlib
+
+    what = "\0".join((str(user), address, str(port), " ".join(str(host_public_key).split()[:2]), str(key_path), *extra))
+    return hashlib.sha256(what.encode()).hexdigest()
 
 
 def _stat(pid: int) -> list[str] | None:

@@ -15,7 +15,6 @@ from stix.errors import ConfigError
 from stix.policy.builtin import PACK_DIR
 
 BUILTIN_PACK = PACK_DIR
-BUILTIN_NAME = "stix-guardrails"
 PACK_FILE = "PulumiPolicy.yaml"
 PROJECT_PACKS = "policies"
 """A project's own packs: each directory under <project>/policies/ that holds a PulumiPolicy.yaml."""

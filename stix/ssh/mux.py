@@ -13,12 +13,10 @@ of what it connects to, so a re-created node never reuses a master connected to 
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import selectors
 import shutil
-import stat
 import subprocess
 import tempfile
 import threading
@@ -70,19 +68,16 @@ def socket_dir() -> Optional[Path]:
         info = os.lstat(path)
     except OSError:
         return None
+    from stix.agent.node_agent import safe_dir
+
     return path if safe_dir(info) else None
-
-
-def safe_dir(info: os.stat_result) -> bool:
-    """A directory (not a link) of this user that nobody else may enter or write."""
-    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
 
 
 def socket_name(node: NodeInfo, key_path: str) -> str:
     """A hash of everything the connection is to and as: user, address, port, pinned host key, key file."""
-    what = "\0".join((node.user, node.ip, str(node.port), " ".join(node.host_public_key.split()[:2]),
-                      os.path.abspath(key_path)))
-    return hashlib.sha256(what.encode()).hexdigest()[:32]
+    from stix.agent.node_agent import connection_hash
+
+    return connection_hash(node.user, node.ip, node.port, node.host_public_key, os.path.abspath(key_path))[:32]
 
 
 def persist_seconds(autostop_minutes: Optional[float] = None) -> int:
