@@ -186,3 +186,27 @@ def duration_text(seconds: float) -> str:
     if hours:
         return f"{hours}h {minutes}m"
     return f"{minutes}m" if minutes else f"{secs}s"
+
+
+def daily_costs(index: idx.ClusterIndex, days: int = 14, now: Optional[float] = None) -> list[tuple[str, dict[str, float]]]:
+    """Dollars per cluster per UTC day over the last `days` days, oldest day first: each life's UP intervals cut
+    at midnight, at the life's price (as cost_rows counts them)."""
+    import datetime as dt
+
+    now = index.clock() if now is None else now
+    today = dt.datetime.fromtimestamp(now, dt.timezone.utc).date()
+    first = today - dt.timedelta(days=days - 1)
+    starts = [dt.datetime.combine(first + dt.timedelta(days=i), dt.time(), dt.timezone.utc).timestamp()
+              for i in range(days + 1)]
+    price = {(entry.name, entry.launched_at): entry.hourly_cost for entry in index.history()}
+    totals: list[dict[str, float]] = [{} for _ in range(days)]
+    for interval in index.intervals():
+        cost = price.get((interval.name, interval.launched_at), 0.0)
+        if interval.state == idx.STOPPED or not cost:
+            continue
+        end = interval.ended_at if interval.ended_at is not None else now
+        for day in range(days):
+            seconds = min(end, starts[day + 1]) - max(interval.started_at, starts[day])
+            if seconds > 0:
+                totals[day][interval.name] = totals[day].get(interval.name, 0.0) + seconds / 3600 * cost
+    return [((first + dt.timedelta(days=i)).isoformat(), totals[i]) for i in range(days)]

@@ -57,6 +57,16 @@ one transition to the next (up, stop, start, an autostop the node agent did, des
 The price is the life's (cluster_history.hourly_cost): a life is one shape at one price, and `up` at another
 price opens a new life."""
 
+DRIFT_CHECKS = """
+CREATE TABLE IF NOT EXISTS drift_checks (
+    name TEXT PRIMARY KEY,
+    checked_at REAL NOT NULL,
+    drifted INTEGER NOT NULL
+)
+"""
+"""The last drift check of each cluster (`stix drift`, `stix status --refresh`): when, and how many resources had
+drifted; the dashboard shows it beside the cluster."""
+
 INIT = "INIT"
 UP = "UP"
 STOPPED = "STOPPED"
@@ -88,6 +98,14 @@ class UsageInterval:
     started_at: float
     ended_at: Optional[float]
     """None for the open interval of a live cluster."""
+
+
+@dataclass(frozen=True)
+class DriftCheck:
+    name: str
+    checked_at: float
+    drifted: int
+    """How many resources differed from state (0: no drift)."""
 
 
 @dataclass(frozen=True)
@@ -229,6 +247,8 @@ class ClusterIndex:
         now = self.clock()
         with self._connect() as conn:
             conn.execute("DELETE FROM clusters WHERE name=?", (name,))
+            conn.execute(DRIFT_CHECKS)
+            conn.execute("DELETE FROM drift_checks WHERE name=?", (name,))
             _close_life(conn, name, now)
 
     def get(self, name: str) -> Optional[ClusterRecord]:
@@ -268,6 +288,22 @@ class ClusterIndex:
             rows = conn.execute("SELECT name, launched_at, ended_at, cloud, num_nodes, resources, hourly_cost "
                                 "FROM cluster_history ORDER BY launched_at").fetchall()
         return [HistoryRecord(*row) for row in rows]
+
+    def record_drift(self, name: str, drifted: int) -> None:
+        with self._connect() as conn:
+            conn.execute(DRIFT_CHECKS)
+            conn.execute("INSERT OR REPLACE INTO drift_checks (name, checked_at, drifted) VALUES (?, ?, ?)",
+                         (name, self.clock(), drifted))
+
+    def drift_checks(self) -> dict[str, DriftCheck]:
+        """The last drift check of each cluster checked since this table exists, by name."""
+        if not self.path.exists():
+            return {}
+        with self._connect() as conn:
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE name='drift_checks'").fetchone() is None:
+                return {}
+            rows = conn.execute("SELECT name, checked_at, drifted FROM drift_checks").fetchall()
+        return {row[0]: DriftCheck(*row) for row in rows}
 
     def intervals(self) -> list[UsageInterval]:
         if not self.path.exists():

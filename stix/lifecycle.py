@@ -148,6 +148,7 @@ def drift(session: Session, cluster: str) -> DriftReport:
     stack = _existing_stack(session, cluster)
     report = DriftReport(cluster)
     engine_call(lambda: stack.preview_refresh(on_event=listener(report.add)), "checking for drift")
+    session.index.record_drift(cluster, len(report.resources))
     return report
 
 
@@ -156,6 +157,7 @@ def refresh(session: Session, cluster: str) -> DriftReport:
     stack = _existing_stack(session, cluster)
     report = DriftReport(cluster)
     engine_call(lambda: stack.refresh(on_event=listener(report.add)), "refreshing", cluster)
+    session.index.record_drift(cluster, len(report.resources))
     record = session.index.get(cluster)
     if record is not None:
         status = _status_after(record, report)

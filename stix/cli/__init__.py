@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from stix.cli import cluster, jobs, plan, read, reports, tools  # noqa: F401  (each registers its commands)
+from stix.cli import cluster, dashboard, jobs, plan, read, reports, tools  # noqa: F401  (each registers its commands)
 from stix.cli.app import app, catalog_app, engine_app, jobs_app, store_app
 from stix.cli.config import config_app
 from stix.cli.policy import policy_app

@@ -39,7 +39,7 @@ def ls(
 ) -> None:
     """List the buckets stix made, their size (measured now) and the clusters that use them."""
     from stix.home import StixHome
-    from stix.storage.registry import registry_of
+    from stix.storage.registry import bucket_row, registry_of
 
     check_format(format_)
     home = StixHome.from_env()
@@ -47,7 +47,7 @@ def ls(
     records = registry.all()
     sizes = measure_sizes(records, home)
     users = registry.users_by_bucket()
-    rows = [_row(record, sizes[record.name], users.get(record.name, []), verbose) for record in records]
+    rows = [bucket_row(record, sizes[record.name], users.get(record.name, []), verbose) for record in records]
     if format_ == "json":
         print(json.dumps(rows, indent=2))
         return
@@ -184,14 +184,6 @@ def rclone_size(ref: "BucketRef", options: dict[str, str]) -> Optional[int]:
 
 
 # --- rendering -------------------------------------------------------------------------------------
-
-
-def _row(record: "BucketRecord", size: Optional[int], users: list[str], verbose: bool) -> dict:
-    row = {"name": record.name, "store": record.store, "source": record.source, "persistent": record.persistent,
-           "size_bytes": size, "clusters": users}
-    if verbose:
-        row.update(url=record.url, region=record.region, created_at=record.created_at)
-    return row
 
 
 def storage_table(rows: list[dict], verbose: bool) -> "Table":

@@ -144,3 +144,12 @@ def _record(row: tuple) -> BucketRecord:
 def registry_of(home: "StixHome") -> BucketRegistry:
     """The registry in stix's home: the clusters' index db."""
     return BucketRegistry(home.index_db)
+
+
+def bucket_row(record: BucketRecord, size: Optional[int], users: list[str], verbose: bool = False) -> dict:
+    """One bucket as `stix storage ls --format json` and the dashboard list it (size: measured, or None)."""
+    row = {"name": record.name, "store": record.store, "source": record.source, "persistent": record.persistent,
+           "size_bytes": size, "clusters": users}
+    if verbose:
+        row.update(url=record.url, region=record.region, created_at=record.created_at)
+    return row
