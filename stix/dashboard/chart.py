@@ -54,7 +54,7 @@ def cost_chart(days: list[CostDay]) -> Chart:
     slot = plot_w / max(len(days), 1)
     bars, labels = [], []
     for i, day in enumerate(days):
-        x, base = LEFT + i * slot + slot * 0.15, HEIGHT - BOTTOM
+        x, base = LEFT + i * slot + slot * 0.15, float(HEIGHT - BOTTOM)
         parts = [(series[name], name, cost) for name, cost in day.by_cluster.items() if name in series]
         rest = sum(cost for name, cost in day.by_cluster.items() if name not in series)
         parts.sort()
