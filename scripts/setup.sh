@@ -52,6 +52,11 @@ if [[ -n "$extras" ]] && ! command -v podman >/dev/null; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc >/dev/null
 fi
+if [[ -n "$extras" ]] && { [[ ! -x /usr/bin/chromium ]] || [[ ! -x /usr/bin/chromedriver ]]; }; then
+  say "installing chromium and chromium-driver (the dashboard's test drives a real headless browser)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
 podman_conf=/etc/containers/containers.conf.d/stix-tests.conf
 if [[ -n "$extras" ]] && command -v podman >/dev/null && [[ ! -f "$podman_conf" ]]; then
   # Sandboxed test machines: crun cannot set up hybrid cgroups, and no runtime may raise rlimits past the
