@@ -105,7 +105,7 @@ def create_app(home: StixHome, token: Optional[str] = None, allowed_hosts: tuple
     if allowed_hosts:
         from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-        app = TrustedHostMiddleware(app, allowed_hosts=[h.strip("[]") for h in allowed_hosts])
+        app = TrustedHostMiddleware(app, allowed_hosts=list(allowed_hosts))  # IPv6 literals keep their brackets
     return ReadOnly(app)
 
 
@@ -144,7 +144,7 @@ class TokenGate:
             rest = urlencode([(k, v) for k, values in query.items() if k != "token" for v in values])
             target = request.url.path + (f"?{rest}" if rest else "")
             response: Response = RedirectResponse(target, status_code=303)
-            response.set_cookie(COOKIE, self.token.decode(), httponly=True, samesite="strict")
+            response.set_cookie(COOKIE, self.token.decode(), httponly=True, samesite="lax")
             await response(scope, receive, send)
             return
         bearer = request.headers.get("authorization", "")

@@ -67,7 +67,8 @@ def cost_chart(days: list[CostDay]) -> Chart:
                             f"{day.day} {name}: ${cost:.2f}"))
         if i % 2 == 0 or len(days) <= 7:
             labels.append((round(x + slot * 0.35, 1), day.day[5:]))
-    ticks = tuple(Tick(round(HEIGHT - BOTTOM - plot_h * f, 1), f"${top * f:.2f}") for f in (0, 0.5, 1))
+    steps = (0, 0.5, 1) if totals else (0,)  # nothing billed: one $0.00 line, no scale made up
+    ticks = tuple(Tick(round(HEIGHT - BOTTOM - plot_h * f, 1), f"${top * f:.2f}") for f in steps)
     legend = tuple((i, name, f"${totals[name]:.2f}") for name, i in series.items())
     if other:
         legend += ((SERIES, f"{len(other)} other", f"${sum(totals[n] for n in other):.2f}"),)

@@ -81,6 +81,9 @@ def test_the_chart_stacks_the_most_expensive_clusters_and_sums_the_rest():
     assert tallest == pytest.approx(240 - 28 - 12, abs=0.5)  # the busiest day fills the plot
     assert chart.legend[0][1] == f"c{SERIES + 1}" and chart.legend[-1][1] == "2 other"
     assert chart.total == f"${sum(by_cluster.values()):.2f}"
+    busiest = sum(by_cluster.values())
+    assert [tick.label for tick in chart.ticks] == ["$0.00", f"${busiest / 2:.2f}", f"${busiest:.2f}"]
+    assert [tick.label for tick in cost_chart([data.CostDay("2026-03-10", {})]).ticks] == ["$0.00"]
 
 
 def test_managed_jobs_come_with_their_attempts_and_services_with_replicas(home):
@@ -141,6 +144,8 @@ def test_read_only_and_only_for_loopback_host_names(home):
     for method in ("post", "put", "delete", "patch"):
         assert getattr(http, method)("/").status_code == 405
     assert TestClient(create_app(home), base_url="http://attacker.example").get("/").status_code == 400
+    for host in ("localhost:8765", "[::1]:8765"):
+        assert TestClient(create_app(home), base_url=f"http://{host}").get("/").status_code == 200
 
 
 def test_a_token_is_required_when_one_is_set(home):
