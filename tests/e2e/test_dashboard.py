@@ -141,6 +141,12 @@ def test_the_dashboard_shows_the_cluster_and_its_job_and_follows_it(stix, tmp_pa
     browser.save_screenshot(str(dark))
     png_size(dark)
     assert CLUSTER in browser.find_element("tag name", "body").text
+
+    # Without JavaScript the lists are all there (only the refreshing is gone).
+    browser.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": True})
+    browser.get(dashboard + f"clusters/{CLUSTER}")
+    assert "SUCCEEDED" in browser.find_element("id", "jobs").text
+    assert "dashboard-log-line-two" in browser.find_element("id", "log").text
     errors = severe(browser)
     assert not errors, errors
     json.dumps(browser.get_log("browser"))  # the log reads back (no driver error)
