@@ -324,6 +324,11 @@ def test_drift_exit_codes_and_formats(stix, stix_home, tmp_path, engine):
     assert resources["vms-node-0"]["op"] == "delete"
     again = stix("drift", "e2e-drift2")
     assert again.returncode == 2, "drift changes neither state nor resources"
+    from stix.home import StixHome
+    from stix.index import ClusterIndex
+
+    check = ClusterIndex(StixHome(stix_home).index_db).drift_checks()["e2e-drift2"]
+    assert check.drifted == 2, "the last check is kept for the dashboard: two resources drifted"
     assert stix("drift", "missing-cluster").returncode == 1
     plan = stix("preview", str(task), "--format", "json")
     assert plan.returncode == 0
