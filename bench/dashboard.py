@@ -113,7 +113,7 @@ def main() -> None:
         print(f"chromium: first byte {statistics.median(r[0] for r in rendered):.0f} ms, "
               f"fully rendered (loadEventEnd) {statistics.median(r[1] for r in rendered):.0f} ms")
         print(f"server RSS: {served_one / 1024:.1f} MiB after one page, {rss / 1024:.1f} MiB after "
-              f"{2 * args.repeat + 2} pages and their polls, peak {peak / 1024:.1f} MiB")
+              f"{2 * args.repeat + 2} page loads, peak {peak / 1024:.1f} MiB")
     finally:
         if driver is not None:
             driver.quit()
