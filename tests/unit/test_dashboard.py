@@ -180,3 +180,18 @@ def test_a_port_in_use_is_a_one_line_error(stix):
         taken.listen(1)
         port = taken.getsockname()[1]
         assert f"cannot listen on 127.0.0.1:{port}" in one_line_error(stix("dashboard", "--port", str(port), timeout=60))
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["status"]])
+def test_the_cli_loads_the_web_stack_only_for_the_dashboard(argv, stix_home):
+    from tests.unit.test_cli_imports import loaded_after
+
+    code = (f"import sys\nsys.argv = ['stix', *{argv!r}]\nfrom stix.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n")
+    loaded = loaded_after(code, "starlette", "uvicorn", "jinja2", "stix.dashboard")
+    assert not any(loaded.values()), loaded
+
+
+def test_help_lists_the_dashboard_with_an_example(stix):
+    assert "dashboard" in stix("--help").stdout
+    assert "stix dashboard --port 9000 --open" in stix("dashboard", "--help").stdout
