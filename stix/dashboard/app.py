@@ -84,7 +84,7 @@ def create_app(home: StixHome, token: Optional[str] = None, allowed_hosts: tuple
         detail = _detail(request)
         if detail is None:
             return page("missing.html", name=request.path_params["name"])
-        return page("cluster.html", detail=detail)
+        return page("cluster.html", detail=detail, auto_refresh=detail.live)
 
     def cluster_fragment(request: Request) -> Response:
         detail = _detail(request)

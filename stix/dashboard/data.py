@@ -58,6 +58,17 @@ class ClusterDetail:
     log_lines: list[str] = field(default_factory=list)
     error: Optional[str] = None
     """Why the nodes or jobs could not be read (the cluster is not UP, its head is unreachable)."""
+    read_head: bool = False
+    """The jobs were read from the head (the cluster is UP and answered)."""
+
+    @property
+    def live(self) -> bool:
+        """Whether the page keeps refreshing itself. Not once the head answered with no job queued or running:
+        each read is an SSH session on the head, and the node agent's autostop waits for sessions to end, so a
+        page left open on an idle cluster would keep it up (and billing) for ever. A reload reads it again."""
+        from stix.agent.node_agent import TERMINAL
+
+        return not self.read_head or any(job.status not in TERMINAL for job in self.jobs)
 
 
 @dataclass(frozen=True)
@@ -188,6 +199,7 @@ def cluster_detail(home: StixHome, name: str, job: Optional[int] = None, now: Op
             detail.log_job = job if job is not None else (detail.jobs[0].id if detail.jobs else None)
             if detail.log_job is not None:
                 cluster_jobs.follow(head, detail.log_job, detail.log_lines.append, tail=tail, follow_=False)
+            detail.read_head = True
     except StixError as exc:
         detail.error = exc.message
     detail.log_lines = [line.rstrip("\n") for line in detail.log_lines][-tail:]

@@ -111,6 +111,10 @@ def test_the_dashboard_shows_the_cluster_and_its_job_and_follows_it(stix, tmp_pa
     wait_for(lambda: status() == "SUCCEEDED", 30, "the job's status to change to SUCCEEDED in the page")
     wait_for(lambda: "dashboard-log-line-two" in text_of(browser, "#log"), 10, "the log's last line")
     assert browser.execute_script("return window.notReloaded") is True, "the page changed without a reload"
+    # Nothing left to run: the page stops reading the head, whose SSH sessions would hold autostop.
+    wait_for(lambda: browser.execute_script("return document.querySelector('[data-refresh]') === null"), 10,
+             "the page to stop refreshing once no job is left")
+    assert "Reload to read it again" in text_of(browser, "main")
     errors = severe(browser)
     assert not errors, errors
 

@@ -139,6 +139,29 @@ def test_fragments_and_the_cluster_page(home):
     assert http.get("/static/dashboard.js").status_code == 200
 
 
+def test_the_cluster_page_stops_asking_the_head_once_no_job_is_left(home, monkeypatch):
+    """Each read of the jobs is an SSH session on the head, which holds autostop: a page left open on an idle
+    cluster must stop reading (a reload reads again); while a job is queued or running it keeps refreshing."""
+    row = data.clusters(home)[0]
+
+    def detail_with(*statuses: str, read_head: bool = True) -> data.ClusterDetail:
+        jobs = [data.JobRow(i + 1, "j", status, "-", "-", "-") for i, status in enumerate(statuses)]
+        return data.ClusterDetail(row, jobs=jobs, read_head=read_head)
+
+    http = client(home)
+    for detail, live in ((detail_with("SUCCEEDED", "RUNNING"), True), (detail_with("PENDING"), True),
+                         (detail_with(read_head=False), True),  # not UP, or unreachable: no session is held
+                         (detail_with("SUCCEEDED", "FAILED"), False), (detail_with(), False)):
+        monkeypatch.setattr(data, "cluster_detail", lambda *_args, _d=detail, **_kw: _d)
+        assert detail.live is live
+        page = http.get("/clusters/dev").text
+        fragment = http.get("/fragments/cluster/dev").text
+        assert ('data-refresh="/fragments/cluster/' in page) is live, page
+        assert ('http-equiv="refresh"' in page) is live, "without JavaScript: no reload either"
+        assert ("data-stop-refresh" in fragment) is not live, fragment
+        assert ("Reload to read it again" in page) is not live
+
+
 def test_read_only_and_only_for_loopback_host_names(home):
     http = client(home)
     for method in ("post", "put", "delete", "patch"):

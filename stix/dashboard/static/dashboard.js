@@ -23,6 +23,7 @@
             el.setAttribute("data-html", html);
             var fresh = el.querySelector("pre.log");
             if (fresh && atEnd) { fresh.scrollTop = fresh.scrollHeight; }
+            if (el.querySelector("[data-stop-refresh]")) { el.removeAttribute("data-refresh"); }
           }
         })
         .catch(function () { /* the server went away: keep what is shown, try again next time */ });
