@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -25,8 +26,20 @@ CAPACITY_MARKER = "InsufficientCapacity"
 """What the local cloud's refusals start with (Local.capacity_errors matches it)."""
 
 
+ROOM_REFUSAL_DELAY_S = 1.0
+"""How long a create past a zone's room takes to be refused. A cloud says no after a while, when the creates it
+granted have long begun; refused at once, it could beat the engine to starting them (the engine starts no step
+after a failure), and the cluster meant to be half made would not be made at all."""
+
+
 def refused(region: str, zone: str, rank: int = 0) -> Optional[str]:
     """The capacity error a create of this rank in region/zone gets now, or None."""
+    refusal = _refusal(region, zone, rank)
+    return refusal[0] if refusal else None
+
+
+def _refusal(region: str, zone: str, rank: int) -> Optional[tuple[str, bool]]:
+    """(the error, whether it is for want of room alone) or None."""
     path = os.environ.get(FAULTS_ENV, "").strip()
     if not path:
         return None
@@ -40,14 +53,18 @@ def refused(region: str, zone: str, rank: int = 0) -> Optional[str]:
         raise ValueError(f"{FAULTS_ENV}={path}: expected a JSON object")
     refuse = faults.get("refuse") or []
     room = (faults.get("room") or {}).get(zone)
-    if any(place and place in refuse for place in (zone, region)) or (room is not None and rank >= int(room)):
-        return f"{CAPACITY_MARKER}: zone {zone or region} has no capacity ({FAULTS_ENV})"
+    outright = any(place and place in refuse for place in (zone, region))
+    if outright or (room is not None and rank >= int(room)):
+        return f"{CAPACITY_MARKER}: zone {zone or region} has no capacity ({FAULTS_ENV})", not outright
     return None
 
 
 def check_capacity(region: str, zone: str, rank: int = 0) -> None:
-    message = refused(region, zone, rank)
-    if message:
+    refusal = _refusal(region, zone, rank)
+    if refusal:
+        message, for_room = refusal
+        if for_room:
+            time.sleep(ROOM_REFUSAL_DELAY_S)
         raise CapacityError(message)
 
 

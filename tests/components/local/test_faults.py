@@ -74,6 +74,23 @@ def test_a_zone_with_room_for_one_node_refuses_the_second(fault_file):
     assert faults.refused("local", "local-a", rank=1) is None
 
 
+def test_a_refusal_for_room_comes_after_a_while_and_an_outright_one_at_once(fault_file, monkeypatch):
+    """So the ranks a zone has room for have begun before the engine sees the refusal (test_failover's half-made
+    cluster); a zone that refuses everything has nothing begun to wait for."""
+    import time
+
+    from stix.errors import CapacityError
+
+    fault_file.write_text(json.dumps({"room": {"local-b": 1}, "refuse": ["local-c"]}))
+    monkeypatch.setattr(faults, "ROOM_REFUSAL_DELAY_S", 0.3)
+    for zone, rank, least, most in (("local-b", 1, 0.3, 5), ("local-c", 0, 0, 0.2), ("local-c", 1, 0, 0.2)):
+        started = time.monotonic()
+        with pytest.raises(CapacityError, match=f"zone {zone} has no capacity"):
+            faults.check_capacity("local", zone, rank)
+        assert least <= time.monotonic() - started < most, (zone, rank)
+    faults.check_capacity("local", "local-b", 0)  # within the room: granted
+
+
 def test_a_missing_fault_file_refuses_nothing_and_a_malformed_one_says_so(node_props, fault_file):
     assert faults.refused("local", "local-a") is None
     fault_file.write_text("{not json")
