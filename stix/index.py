@@ -167,6 +167,7 @@ class ClusterIndex:
         conn = sqlite3.connect(self.path, timeout=10)
         conn.execute(SCHEMA)
         conn.execute(HISTORY)
+        conn.execute(DRIFT_CHECKS)
         if not _columns_present(conn):
             _add_columns(conn)
         if conn.execute("SELECT 1 FROM sqlite_master WHERE name='usage_intervals'").fetchone() is None:
@@ -247,7 +248,6 @@ class ClusterIndex:
         now = self.clock()
         with self._connect() as conn:
             conn.execute("DELETE FROM clusters WHERE name=?", (name,))
-            conn.execute(DRIFT_CHECKS)
             conn.execute("DELETE FROM drift_checks WHERE name=?", (name,))
             _close_life(conn, name, now)
 
@@ -291,7 +291,6 @@ class ClusterIndex:
 
     def record_drift(self, name: str, drifted: int) -> None:
         with self._connect() as conn:
-            conn.execute(DRIFT_CHECKS)
             conn.execute("INSERT OR REPLACE INTO drift_checks (name, checked_at, drifted) VALUES (?, ?, ?)",
                          (name, self.clock(), drifted))
 
@@ -300,8 +299,6 @@ class ClusterIndex:
         if not self.path.exists():
             return {}
         with self._connect() as conn:
-            if conn.execute("SELECT 1 FROM sqlite_master WHERE name='drift_checks'").fetchone() is None:
-                return {}
             rows = conn.execute("SELECT name, checked_at, drifted FROM drift_checks").fetchall()
         return {row[0]: DriftCheck(*row) for row in rows}
 
