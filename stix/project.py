@@ -8,6 +8,7 @@ request shows it, and plain `pulumi preview -s <cluster>` plans what
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -120,6 +121,10 @@ CI_SYSTEMS = {"github": Path(".github") / "workflows"}
 """Each CI system stix writes workflows for, and where in a repository that system reads them."""
 
 
+PACKAGE_LINE = 'STIX_PACKAGE: ""'
+"""The line of each shipped workflow that says where `pip install` gets stix; empty, the workflow stops at once."""
+
+
 def ci_workflows(system: str) -> dict[str, str]:
     """The workflow files stix ships for a CI system (package data; examples/ci/<system>/ holds the same text);
     the one check of `stix init --ci SYSTEM`."""
@@ -132,10 +137,17 @@ def ci_workflows(system: str) -> dict[str, str]:
             if entry.name.endswith(".yml")}
 
 
-def ci_files(root: Path, system: str, force: bool = False) -> dict[Path, str]:
-    """Where each of the CI system's workflows goes under root, and its text; refuses, before anything is written,
-    a file that exists unless force."""
-    workflows = ci_workflows(system)
+def with_package(workflow: str, requirement: Optional[str]) -> str:
+    """The workflow installing requirement (a pip requirement), or as shipped when there is none."""
+    if requirement is None:
+        return workflow
+    return workflow.replace(PACKAGE_LINE, f"STIX_PACKAGE: {json.dumps(requirement)}", 1)
+
+
+def ci_files(root: Path, system: str, force: bool = False, requirement: Optional[str] = None) -> dict[Path, str]:
+    """Where each of the CI system's workflows goes under root, and its text (installing requirement, when
+    given); refuses, before anything is written, a file that exists unless force."""
+    workflows = {name: with_package(text, requirement) for name, text in ci_workflows(system).items()}
     folder = root.resolve() / CI_SYSTEMS[system]
     files = {folder / name: text for name, text in workflows.items()}
     if not force:

@@ -15,6 +15,24 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"stix {version('stix')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="Print stix's version and exit."),
+) -> None:
+    """Run ML tasks on GPU clusters as Pulumi stacks: preview, apply, run, destroy."""
+
+
 engine_app = typer.Typer(help="The Pulumi engine stix drives.", no_args_is_help=True)
 store_app = typer.Typer(help="The local cloud's object store (SeaweedFS, on 127.0.0.1).", no_args_is_help=True)
 catalog_app = typer.Typer(help="Instance and price catalogs.", no_args_is_help=True)

@@ -340,11 +340,13 @@ def init(
     from pathlib import Path
 
     from stix.errors import UsageError
+    from stix.install_source import installed_requirement
     from stix.project import PROJECT_FILE, ci_files, init_project, write_ci
 
     if force and ci is None:
         raise UsageError("--force: only with --ci (stix init never overwrites Pulumi.yaml)")
-    workflows = ci_files(Path(directory), ci, force) if ci is not None else {}
+    requirement = installed_requirement() if ci is not None else None
+    workflows = ci_files(Path(directory), ci, force, requirement) if ci is not None else {}
     project, created = init_project(Path(directory))
     if created:
         print(f"Initialized a stix project in {project.root}: {PROJECT_FILE}, {project.stacks_dir.name}/")
@@ -355,8 +357,12 @@ def init(
     for path in write_ci(workflows):
         print(f"Wrote {path}")
     if workflows:
-        print("The workflows read the repository variable STIX_BACKEND and the secret STIX_PASSPHRASE; "
-              "set STIX_PACKAGE in them to where your stix comes from.")
+        print("The workflows read the repository variable STIX_BACKEND and the secret STIX_PASSPHRASE.")
+        if requirement is not None:
+            print(f"They install {requirement}, as this stix was installed.")
+        else:
+            print("Set STIX_PACKAGE in them to where your stix comes from (e.g. stix @ git+https://github.com/"
+                  "<org>/stix@<tag>): this stix was installed from here, and they stop at once until you do.")
 
 
 @app.command("env")

@@ -77,9 +77,13 @@ def cost_report(
     from rich.console import Console
 
     console = Console(highlight=False)
-    console.print(_cost_table(report.clusters, all_))
-    if report.managed_jobs:
-        console.print(_jobs_table(report.managed_jobs))
+    tables = [_cost_table(report.clusters, all_), *([_jobs_table(report.managed_jobs)] if report.managed_jobs else [])]
+    if not console.is_terminal:  # a pipe or a file gets every cell whole, however wide, as `stix status` does
+        unbounded = console.options.update(max_width=10_000)
+        widest = max(console.measure(table, options=unbounded).maximum for table in tables)
+        console = Console(highlight=False, width=max(console.width, widest))
+    for table in tables:
+        console.print(table)
     console.print(f"Total: $ {report.total_cost:.2f} over {len(report.clusters)} cluster row(s)"
                   + (" (managed jobs' cost is part of their clusters')" if report.managed_jobs else ""), markup=False)
 
@@ -96,8 +100,8 @@ def _cost_table(rows, all_: bool = False):
     table = Table(title="Clusters", title_justify="left")
     columns = ["NAME", "LAUNCHED", *(["ENDED"] if all_ else []), "UP", "STOPPED", "NODES", "RESOURCES", "STATUS",
                "COST/hr", "COST"]
-    for column in columns:
-        table.add_column(column)
+    for column in columns:  # narrow terminals fold a cell onto more lines rather than cut it short
+        table.add_column(column, overflow="fold")
     now = time.time()
     for row in rows:
         ended = [launched_ago(now - row.ended_at) if row.ended_at is not None else "-"] if all_ else []
@@ -116,7 +120,7 @@ def _jobs_table(jobs):
 
     table = Table(title="Managed jobs", title_justify="left")
     for column in ("ID", "NAME", "STATUS", "ATTEMPTS", "RECOVERIES", "UP", "COST"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for job in jobs:
         cells = (str(job.job_id), job.name, job.status, str(job.attempts), str(job.recoveries), duration_text(job.up_s),
                  f"$ {job.total_cost:.2f}")

@@ -142,6 +142,9 @@ def test_workflow_steps_preview_a_changed_task_and_report_no_drift(tmp_path, sti
         "github.event.pull_request.base.sha": base,
     }, {"STIX_PACKAGE": str(wheel)}, tmp_path / "step-summary.md")  # STIX_PACKAGE: the line a user edits
     runner.summary.write_text("")
+    unset = Runner(repo, base_env, runner.expressions, {}, tmp_path / "unset-summary.md")
+    stopped = unset.run("stix-preview.yml", {})  # as `stix init` wrote it: stix came from a local wheel
+    assert stopped[0] == ("Install stix", 1) and "set STIX_PACKAGE in this workflow" in stopped[-1][0], stopped
 
     def pulumi_from_cache(env: dict[str, str]) -> None:
         """The release download, offline: the engine stix's tests built, where get.pulumi.com puts it."""

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from stix.engine import PULUMI_VERSION
-from stix.project import ci_workflows
+from stix.install_source import requirement_from_direct_url
+from stix.project import ci_files, ci_workflows, with_package
 from tests.unit.test_cli import one_line_error
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,9 +61,9 @@ def test_pulumi_version_is_the_one_stix_pins(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_stix_comes_from_pip_not_from_this_repository(name):
     data = workflow(name)
-    assert data["env"]["STIX_PACKAGE"] == "stix"
+    assert data["env"]["STIX_PACKAGE"] == "", "never a bare `stix`: PyPI's project of that name is another one"
     text = (PACKAGED / name).read_text()
-    assert "git+https://github.com/<org>/stix@<tag>" in text, "the documented form of an unreleased stix"
+    assert "stix @ git+https://github.com/<org>/stix@<tag>" in text, "the documented form of an unreleased stix"
     assert 'pip install --disable-pip-version-check "$STIX_PACKAGE"' in runs(name)
     python = next(s for s in steps(name) if s.get("uses", "").startswith("actions/setup-python@"))
     assert python["with"]["cache"] == "pip"
@@ -162,3 +163,71 @@ def test_another_runtimes_project_gets_no_workflows_either(stix, tmp_path):
     (tmp_path / "Pulumi.yaml").write_text("name: web\nruntime: nodejs\n")
     assert "another runtime" in one_line_error(stix("init", "--ci", "github", str(tmp_path)))
     assert not (tmp_path / ".github").exists() and not (tmp_path / "stacks").exists()
+
+
+def install_step(name: str) -> str:
+    return next(s for s in steps(name) if s.get("name") == "Install stix")["run"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_install_step_stops_on_an_empty_package_and_on_a_package_without_stix(name, tmp_path):
+    """The step's shell, run with a fake pip and stix: empty STIX_PACKAGE stops before pip; an install that
+    brings no `stix` command (PyPI's other `stix`) stops after it; ours goes on."""
+    import subprocess
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").write_text('#!/bin/sh\necho "pip $*" >> "$LOG"\n')
+    (bin_dir / "python").chmod(0o755)
+    script = tmp_path / "step.sh"
+    script.write_text(install_step(name))
+
+    def run(package: str, with_stix: bool) -> subprocess.CompletedProcess:
+        stix_bin = bin_dir / "stix"
+        stix_bin.unlink(missing_ok=True)
+        if with_stix:
+            stix_bin.write_text("#!/bin/sh\necho stix 0.1.0\n")
+            stix_bin.chmod(0o755)
+        env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "STIX_PACKAGE": package, "LOG": str(tmp_path / "log")}
+        return subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=30)
+
+    empty = run("", with_stix=True)
+    assert empty.returncode == 1 and "::error::set STIX_PACKAGE in this workflow" in empty.stdout
+    assert not (tmp_path / "log").exists(), "nothing installed"
+    other = run("stix", with_stix=False)
+    assert other.returncode == 1 and "installed no stix command" in other.stdout
+    ours = run("stix @ git+https://example.com/org/stix@v1", with_stix=True)
+    assert ours.returncode == 0 and "stix 0.1.0" in ours.stdout, ours.stderr
+    assert (tmp_path / "log").read_text().splitlines()[-1] == (
+        "pip -m pip install --disable-pip-version-check stix @ git+https://example.com/org/stix@v1")
+
+
+@pytest.mark.parametrize("record, requirement", [
+    ({"url": "https://github.com/acme/stix.git", "vcs_info": {"vcs": "git", "commit_id": "0a1b2c"}},
+     "stix @ git+https://github.com/acme/stix.git@0a1b2c"),
+    ({"url": "https://files.acme.dev/stix-0.1.0-py3-none-any.whl", "archive_info": {"hashes": {}}},
+     "stix @ https://files.acme.dev/stix-0.1.0-py3-none-any.whl"),
+    ({"url": "file:///home/me/stix", "dir_info": {"editable": True}}, None),
+    ({"url": "file:///tmp/stix-0.1.0-py3-none-any.whl", "archive_info": {}}, None),
+    ({"url": "file:///home/me/stix", "vcs_info": {"vcs": "git", "commit_id": "0a1b2c"}}, None),
+    ({}, None),
+])
+def test_the_requirement_a_runner_can_install(record, requirement):
+    assert requirement_from_direct_url(record) == requirement
+
+
+def test_init_fills_the_package_line_with_the_requirement(tmp_path):
+    requirement = "stix @ git+https://github.com/acme/stix.git@0a1b2c"
+    written = ci_files(tmp_path, "github", requirement=requirement)
+    for path, text in written.items():
+        assert yaml.safe_load(text)["env"]["STIX_PACKAGE"] == requirement, path
+        assert text == with_package(ci_workflows("github")[path.name], requirement)
+    assert ci_files(tmp_path, "github") == {tmp_path.resolve() / ".github" / "workflows" / name:
+                                            ci_workflows("github")[name] for name in NAMES}
+
+
+def test_version(stix):
+    from importlib.metadata import version
+
+    result = stix("--version")
+    assert (result.returncode, result.stdout) == (0, f"stix {version('stix')}\n")

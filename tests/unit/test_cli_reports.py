@@ -92,6 +92,32 @@ def test_cost_report_launched_column_reads_as_status_does():
     assert "3 hrs ago" in console.export_text()
 
 
+def test_cost_report_through_a_pipe_has_every_cell_whole(stix):
+    index = ClusterIndex(StixHome(stix.home).index_db)
+    index.record_launch("a-rather-long-cluster-name", "aws", 16, "16x aws(p5.48xlarge, H100:8)", 55.04)
+    index.remove("a-rather-long-cluster-name")
+    text = stix("cost-report", "--all").stdout  # stdout is a pipe: 80 columns to rich, were it not widened
+    assert "…" not in text
+    row = next(line for line in text.splitlines() if "a-rather-long-cluster-name" in line)
+    assert "16x aws(p5.48xlarge, H100:8)" in row and "TERMINATED" in row and "$ 55.04" in row
+    assert len(row) > 80
+
+
+def test_cost_report_on_a_narrow_terminal_folds_rather_than_cuts():
+    import time
+
+    from rich.console import Console
+
+    from stix.cli.reports import _cost_table
+    from stix.cluster_costs import CostRow
+
+    row = CostRow("a", time.time() - 60, time.time(), 60.0, 7.0, 2, "2x local(local)", "TERMINATED", 0.0, 0.0)
+    console = Console(width=80, record=True)
+    console.print(_cost_table([row], all_=True))
+    text = console.export_text()
+    assert "…" not in text and "TERMI" in text and "NATED" in text
+
+
 def test_cost_report_with_no_history(stix):
     assert stix("cost-report").stdout == "No clusters.\n"
     assert json.loads(stix("cost-report", "--format", "json").stdout) == {
