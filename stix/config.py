@@ -254,7 +254,18 @@ def _file_layer(path: Path, env: str, user_only_refused: bool = False) -> Layer:
     layer = _parsed_file(path, stat.st_mtime_ns, stat.st_size)
     if user_only_refused:
         _refuse_user_only(layer)
+    _check_catalog_dir(layer)
     return layer
+
+
+def _check_catalog_dir(layer: Layer) -> None:
+    """Outside the parse cache: the directory may come or go while the file stays the same."""
+    catalog = layer.data.get("catalog")
+    where = catalog.get("dir") if isinstance(catalog, dict) else None
+    if isinstance(where, str) and not Path(where).is_dir():
+        line, col = layer.positions.get(("catalog", "dir"), (1, 1))
+        what = "is not a directory" if Path(where).exists() else "no such directory"
+        raise ConfigError(f"{layer.label}:{line}:{col}: catalog.dir: {where}: {what}")
 
 
 @functools.lru_cache(maxsize=16)

@@ -12,6 +12,9 @@ from stix.models.values import number
 GPU_MEMORY_GIB: dict[str, float] = {
     "A10": 24, "A10G": 24, "A100": 40, "A100-80GB": 80, "B200": 180, "H100": 80, "H100-MEGA": 80, "H200": 141,
     "L4": 24, "L40S": 48, "M60": 8, "P100": 16, "P4": 8, "T4": 16, "V100": 16, "V100-32GB": 32,
+    "T4g": 16, "Radeon Pro V520": 8, "Gaudi HL-205": 32, "Inferentia": 8, "Inferentia2": 32, "Trainium": 32,
+    # SkyPilot's row gives trn2's 16 devices 8 TiB together (AWS's own figure is 96 GiB HBM each); the table follows the rows.
+    "Trainium2": 512,
 }
 """The accelerator table: each GPU the bundled catalogs offer, with its memory per GPU (GiB, as the catalogs'
 GpuInfo gives it). tests/unit/test_catalog_gpus.py holds it and the catalogs to each other both ways."""

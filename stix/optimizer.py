@@ -26,6 +26,10 @@ TIME = "TIME"
 THROUGHPUT = {
     "B200": 2.0, "H200": 1.15, "H100-MEGA": 1.0, "H100": 1.0, "A100-80GB": 0.55, "A100": 0.5, "L40S": 0.4,
     "V100-32GB": 0.25, "V100": 0.24, "A10G": 0.18, "A10": 0.18, "L4": 0.15, "P100": 0.12, "T4": 0.08, "P4": 0.05, "M60": 0.04,
+    # accelerators a GPU ranking fits badly (inference chips, Trainium): rough training-throughput guesses, so
+    # --target TIME can rank them at all; a task that names one gets one whatever the number.
+    "Trainium2": 0.9, "Trainium": 0.35, "Gaudi HL-205": 0.3, "Inferentia2": 0.15, "T4g": 0.07, "Inferentia": 0.03,
+    "Radeon Pro V520": 0.03,
 }
 
 

@@ -1,9 +1,11 @@
 """`stix catalog update <cloud> --source skypilot`: SkyPilot's published catalog as a source.
 
 SkyPilot publishes a `vms.csv` per cloud (skypilot-org/skypilot-catalog, catalogs/v8/<cloud>/). It
-lists every instance type in every region; stix keeps what its bundled catalog keeps: the same
-instance types (and GPUs that attach to a host) in the same regions. Two shapes of SkyPilot's files
-need care, and both are read from the data rather than from the cloud's name:
+lists every instance type in every region; stix keeps, in the regions its bundled catalog covers, the
+instance types it bundles (and GPUs that attach to a host) and every other instance type whose
+accelerator stix knows (stix.models.values.ACCELERATORS), so a family SkyPilot adds arrives with the next
+update. Two shapes of SkyPilot's files need care, and both are read from the data rather than from the
+cloud's name:
 
 - a host row without an accelerator whose bundled row has one (GCP's a2/a3/a4/g2 hosts) is priced as
   SkyPilot prices it: the host plus the row of that accelerator and count in the same zone;
@@ -12,6 +14,10 @@ need care, and both are read from the data rather than from the cloud's name:
   prices stay per zone. A name the bundled catalog does not list for the region is left out (apne1-az2
   would be ap-northeast-1b, which most accounts lack, and a subnet is made in the zone named), as are
   Local Zones (`use1-atl2-az1`), as the bundled catalog has none.
+
+A source that would drop more than half of the current catalog's instance types (a trimmed or partial copy)
+is refused unless the caller asks to replace the catalog: the update writes the source's rows only, so a
+2-row file would otherwise leave a 2-row catalog and every other placement would vanish without a word.
 """
 
 from __future__ import annotations
@@ -108,11 +114,13 @@ def select(rows: list[Row], selection: Selection) -> list[Row]:
             for r in rows if not r["InstanceType"] and r["AcceleratorName"]}
     out = []
     for row in rows:
-        if row["InstanceType"] not in selection.instance_types or row["Region"] not in selection.regions:
+        if row["Region"] not in selection.regions:
             continue
         template = selection.template.get(_kind(row))
-        if template is None:
-            continue  # an attachable GPU count, or a host, the bundled catalog does not list
+        if row["InstanceType"] not in selection.instance_types or template is None:
+            if not (row["InstanceType"] and _known_accelerator(row["AcceleratorName"])):
+                continue  # an attachable GPU count, or a host without a GPU stix knows, that stix does not bundle
+            template = _accelerator_template(row)
         zone = _zone_name(row["Region"], row["AvailabilityZone"])
         if zone is None or (zone != row["AvailabilityZone"] and zone not in selection.zones):
             continue  # a Local Zone, or a zone ID whose nominal name the bundled catalog does not list
@@ -151,8 +159,9 @@ class SkyPilotReport:
 
 
 def update_from_skypilot(cloud: str, out_dir: Path, fetch: FetchText = fetch_text, url: Optional[str] = None,
-                         today: Optional[datetime.date] = None) -> SkyPilotReport:
-    """Nothing is written unless the source is read, is a SkyPilot vms.csv, and leaves rows after selection."""
+                         today: Optional[datetime.date] = None, replace: bool = False) -> SkyPilotReport:
+    """Nothing is written unless the source is read, is a SkyPilot vms.csv, leaves rows after selection, and
+    (without replace) keeps at least half of the current catalog's instance types."""
     from stix.catalog.update import updatable
 
     clouds = updatable()
@@ -163,6 +172,8 @@ def update_from_skypilot(cloud: str, out_dir: Path, fetch: FetchText = fetch_tex
     rows = select(read_rows(fetch(url), url), selection)
     if not rows:
         raise UsageError(f"{url}: no rows for the instance types and regions of stix's {cloud} catalog")
+    if not replace:
+        _refuse_shrinking(cloud, out_dir, url, {r["InstanceType"] for r in rows})
     day = (today or datetime.date.today()).isoformat()
     header = (f"# source: SkyPilot catalog {url} (the instance types and regions of stix's bundled {cloud} "
               f"catalog), fetched {day}. date: {day}. Refresh: stix catalog update {cloud} --source skypilot\n")
@@ -170,6 +181,47 @@ def update_from_skypilot(cloud: str, out_dir: Path, fetch: FetchText = fetch_tex
     path = out_dir / f"{cloud}.csv"
     write_atomic(path, render(header, rows), new_mode=0o644)
     return SkyPilotReport(cloud, path, len(rows), len({r["InstanceType"] for r in rows}), url)
+
+
+def _refuse_shrinking(cloud: str, out_dir: Path, url: str, kept: set[str]) -> None:
+    """The current catalog is the one this update replaces: an earlier update in out_dir, else the bundled file."""
+    current = out_dir / f"{cloud}.csv"
+    if not current.is_file():
+        current = bundled_dir() / f"{cloud}.csv"
+    types = {r["InstanceType"] for r in read_rows(current.read_text(), str(current)) if r["InstanceType"]}
+    dropped = types - kept
+    if types and len(dropped) * 2 > len(types):
+        raise UsageError(f"{url}: would drop {len(dropped)} of the {len(types)} instance types in {current} "
+                         f"(a partial file?); pass --replace to write it anyway")
+
+
+def _known_accelerator(name: str) -> bool:
+    from stix.models.values import canonical_accelerator
+
+    if not name:
+        return False
+    try:
+        canonical_accelerator(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _accelerator_template(row: Row) -> Row:
+    """For an instance type stix does not bundle: its own GpuInfo when SkyPilot gives one, else one from the
+    accelerator table (Azure's file names the GPU only)."""
+    from stix.gpus import GPU_MEMORY_GIB
+    from stix.models.values import canonical_accelerator
+
+    info = row["GpuInfo"]
+    if "Gpus" not in info:
+        name = canonical_accelerator(row["AcceleratorName"])
+        count = float(row["AcceleratorCount"] or 0)
+        mib = int(GPU_MEMORY_GIB.get(name, 0) * 1024)
+        whole = int(count) if count >= 1 else 1
+        info = (f"{{'Gpus': [{{'Name': '{name}', 'Count': {whole}, 'MemoryInfo': {{'SizeInMiB': {mib}}}}}], "
+                f"'TotalGpuMemoryInMiB': {whole * mib}}}") if mib else ""
+    return {"AcceleratorName": row["AcceleratorName"], "AcceleratorCount": row["AcceleratorCount"], "GpuInfo": info}
 
 
 def render(header: str, rows: list[Row]) -> str:

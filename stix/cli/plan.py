@@ -203,13 +203,18 @@ def catalog_update(
                                "(default); skypilot: take SkyPilot's published vms.csv."),
     url: Optional[str] = typer.Option(None, "--url", help="With --source skypilot and one cloud: the vms.csv to read "
                                       "(https://, file:// or a path; default: skypilot-org/skypilot-catalog on GitHub)."),
+    replace: bool = typer.Option(False, "--replace", help="With --source skypilot: write the source's rows even if "
+                                 "that drops more than half of the current catalog's instance types (a trimmed file)."),
 ) -> None:
     """Refresh catalogs into stix's home, read before the bundled ones.
 
     --source cloud reprices the current rows from each cloud's public price endpoint (GCP needs STIX_GCP_API_KEY);
-    --source skypilot takes SkyPilot's published catalog, keeping the instance types and regions stix bundles.
+    --source skypilot takes SkyPilot's published catalog: in the regions stix bundles, its instance types plus any
+    other whose accelerator stix knows. A source that would drop over half the current instance types is refused
+    (exit 2, nothing written) unless --replace.
 
     Example: stix catalog update aws --source skypilot
+    Example: stix catalog update aws --source skypilot --url ./p5-only.csv --replace
     """
     import os
 
@@ -220,13 +225,15 @@ def catalog_update(
         raise UsageError(f"--source must be cloud or skypilot, got {source!r}")
     if url is not None and (source != "skypilot" or len(clouds or []) != 1):
         raise UsageError("--url needs --source skypilot and exactly one cloud")
+    if replace and source != "skypilot":
+        raise UsageError("--replace needs --source skypilot")
     failed = 0
     for cloud in clouds or updatable():
         try:
             if source == "skypilot":
                 from stix.catalog.skypilot import update_from_skypilot
 
-                print(update_from_skypilot(cloud, updated_dir(), url=url).describe())
+                print(update_from_skypilot(cloud, updated_dir(), url=url, replace=replace).describe())
             else:
                 from stix.catalog.fetch.http import fetch_json
                 from stix.catalog.update import update_catalog
@@ -235,9 +242,9 @@ def catalog_update(
                                         gcp_api_key=os.environ.get("STIX_GCP_API_KEY"))
                 print(report.describe())
         except StixError as exc:
-            failed += 1
+            failed = max(failed, 2 if isinstance(exc, UsageError) else 1)
             print(f"stix: error: {cloud}: {exc.message}", file=sys.stderr)
-    raise typer.Exit(1 if failed else 0)
+    raise typer.Exit(failed)
 
 
 @catalog_app.command("show")

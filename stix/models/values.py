@@ -39,6 +39,10 @@ ACCELERATORS = (
     "Radeon Pro V520",
 )
 _ACCEL_BY_LOWER = {name.lower(): name for name in ACCELERATORS}
+ACCELERATOR_ALIASES = {"A100-40GB": "A100", "H100-80GB": "H100"}
+"""Names a task may use for a GPU the catalogs list under another: SkyPilot's catalogs call the 40 GB A100 'A100'
+(the 80 GB one 'A100-80GB') and the 80 GB H100 'H100', so these spellings mean the same offers."""
+_ALIAS_BY_LOWER = {alias.lower(): canonical for alias, canonical in ACCELERATOR_ALIASES.items()}
 _TPU = re.compile(r"tpu-v\d+[a-z]*(-\d+)?", re.IGNORECASE)
 
 
@@ -174,7 +178,8 @@ def canonical_accelerator(name: str) -> str:
     name = name.strip()
     if _TPU.fullmatch(name):
         return name.lower()
-    found = _ACCEL_BY_LOWER.get(name.lower())
+    lowered = name.lower()
+    found = _ALIAS_BY_LOWER.get(lowered) or _ACCEL_BY_LOWER.get(lowered)
     if found:
         return found
     raise ValueError(f"unknown accelerator {name!r}{did_you_mean(name, ACCELERATORS)}")

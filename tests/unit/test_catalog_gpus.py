@@ -10,7 +10,7 @@ from stix.catalog.load import bundled_dir, read_offers
 from stix.catalog.offers import Catalog
 from stix.gpus import GPU_MEMORY_GIB
 from stix.models.resources import Resources
-from stix.models.values import ACCELERATORS
+from stix.models.values import ACCELERATORS, canonical_accelerator
 from stix.optimizer import HostLimits, optimize
 from tests.catalog_rows import bundled_row, bundled_rows, price
 
@@ -29,9 +29,71 @@ def bundled() -> Catalog:
 BUNDLED = bundled()
 
 
-def test_every_gpu_in_the_accelerator_table_has_an_offer():
+# Accelerator names tasks accept that no bundled cloud sells. Each was looked for in SkyPilot's catalogs:
+# catalogs/v8/aws/vms.csv at 00148f2a (the g/p/dl/inf/trn families and what sorts beside them), catalogs/v8/gcp/vms.csv
+# at 006059e0 (the a2/a3/a4 hosts; no a4x) and the Azure fork's catalogs/v8/azure/vms.csv at 20291d7e (every N-series
+# size: NC, NCC, ND, NG, NP, NV).
+NOT_SOLD = {
+    "A16", "A30", "A40", "L40", "H20", "P40",  # no AWS/GCP/Azure instance type in those files carries them
+    "B100", "GB200",  # AWS lists p6-b200 and p6-b300, not p6e-gb200; GCP lists a4-highgpu (B200), no a4x (GB200)
+    "MI300X", "MI250X", "MI210",  # the Azure fork has no ND96isr_MI300X_v5; AWS and GCP sell no Instinct GPUs
+    "RTX3090", "RTX4090", "RTX6000", "RTXPRO6000",  # sold by clouds stix has no catalog for (RunPod, Lambda, ...)
+    # The Azure fork still lists Standard_NC6/12/24 (K80) in southcentralus and westus2, but Azure retired the
+    # NC (v1) series in 2023-09: a row for it would place tasks on machines no one can start.
+    "K80",
+}
+
+
+def test_every_accelerator_a_task_accepts_has_an_offer():
     priced = {o.accelerator for o in BUNDLED.offers if o.accelerator and (o.price or o.spot_price)}
+    aliased = {name for name in ACCELERATORS if canonical_accelerator(name) != name}
+    missing = set(ACCELERATORS) - priced - aliased - NOT_SOLD
+    assert sorted(missing) == []
+    assert sorted(NOT_SOLD & priced) == []  # an exclusion that now has an offer must leave the list
     assert sorted(set(GPU_MEMORY_GIB) - priced) == []
+
+
+@pytest.mark.parametrize("alias, canonical, memory_mib", [("A100-40GB", "A100", 40960), ("H100-80GB", "H100", 81920)])
+def test_aliases_find_the_offers_of_their_canonical_name(alias, canonical, memory_mib):
+    chosen = optimize(Resources.model_validate({"accelerators": f"{alias}:1"}), 1, BUNDLED, CLOUDS, host=HOST).chosen
+    assert chosen.accelerator == canonical
+    row = bundled_rows(chosen.cloud, InstanceType=chosen.instance_type)[0]
+    assert ast.literal_eval(row["GpuInfo"])["Gpus"][0]["MemoryInfo"]["SizeInMiB"] == memory_mib
+
+
+# Each accelerator the 2026-12-06 rows brought, through the optimizer as `stix optimize` runs it. trn2 has only a
+# spot price in SkyPilot's catalog, so it is asked for as spot.
+@pytest.mark.parametrize("accelerators, spot, cloud, instance_type", [
+    ("T4g:1", False, "aws", "g5g.2xlarge"),
+    ("Radeon Pro V520:1", False, "aws", "g4ad.2xlarge"),
+    ("Gaudi HL-205:8", False, "aws", "dl1.24xlarge"),
+    ("Inferentia:1", False, "aws", "inf1.2xlarge"),
+    ("Inferentia2:12", False, "aws", "inf2.48xlarge"),
+    ("Trainium:16", False, "aws", "trn1.32xlarge"),
+    ("Trainium2:16", True, "aws", "trn2.48xlarge"),
+    ("A10:1", False, "azure", "Standard_NV36ads_A10_v5"),
+])
+def test_optimizer_places_the_new_accelerators(accelerators, spot, cloud, instance_type):
+    resources = Resources.model_validate({"accelerators": accelerators, "use_spot": spot, "cloud": cloud})
+    chosen = optimize(resources, 1, BUNDLED, CLOUDS, host=HOST).chosen
+    assert (chosen.cloud, chosen.instance_type) == (cloud, instance_type)
+
+
+def test_azure_new_sizes_are_offered_where_the_fork_lists_them():
+    assert {r["Region"] for r in bundled_rows("azure", InstanceType="Standard_NV36adms_A10_v5")} == {
+        "eastus", "eastus2", "southcentralus", "westus2"}
+    assert price(bundled_row("azure", InstanceType="Standard_NV36adms_A10_v5", Region="eastus")) == 4.52
+    assert price(bundled_row("azure", InstanceType="Standard_NCC40ads_H100_v5", Region="eastus2")) == 6.98
+    resources = Resources.model_validate({"accelerators": "A10:1", "memory": "800+", "cloud": "azure"})
+    assert optimize(resources, 1, BUNDLED, CLOUDS, host=HOST).chosen.instance_type == "Standard_NV36adms_A10_v5"
+
+
+def test_gcp_h100_hosts_price_their_gpus_alike():
+    """a3-highgpu-8g is the 1g host eight times over: its price per GPU is the 1g row's, within a few percent."""
+    for region in ("us-central1", "europe-west4"):
+        one = price(bundled_rows("gcp", InstanceType="a3-highgpu-1g", Region=region)[0])
+        eight = price(bundled_rows("gcp", InstanceType="a3-highgpu-8g", Region=region)[0])
+        assert eight / 8 == pytest.approx(one, rel=0.03), region
 
 
 def test_every_offered_gpu_is_in_the_accelerator_table_under_its_canonical_name():
@@ -83,10 +145,12 @@ def test_gcp_hosts_with_gpus_are_priced_host_plus_gpu():
 
 
 def test_headers_name_the_skypilot_commit_and_date():
-    for cloud, commit in (("aws", "00148f2af3672e2229b4f7bf8157d5a3f36e3c35"),
-                          ("gcp", "006059e0f18acb1341e22a27751e9f80df6ba92f")):
+    for cloud, repo, commit in (("aws", "skypilot-org/skypilot-catalog", "00148f2af3672e2229b4f7bf8157d5a3f36e3c35"),
+                                ("gcp", "skypilot-org/skypilot-catalog", "006059e0f18acb1341e22a27751e9f80df6ba92f"),
+                                ("azure", "coopslarhette/skypilot-catalog", "20291d7eda23e6f420cd9586558cf0bc4051851c")):
         header = (bundled_dir() / f"{cloud}.csv").read_text().splitlines()[0]
-        assert "skypilot-org/skypilot-catalog" in header and commit in header and "date: 2026-12-05" in header
+        assert repo in header and commit in header and "date: 2026-12-06" in header, cloud
+    assert "community fork" in (bundled_dir() / "azure.csv").read_text().splitlines()[0]
 
 
 @pytest.mark.parametrize("accelerators, cloud, instance_type", [

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from stix.catalog.skypilot import update_from_skypilot
-from stix.errors import FetchError
+from stix.errors import FetchError, UsageError
 
 H100_8 = ("\"{'Gpus': [{'Name': 'H100', 'Manufacturer': 'NVIDIA', 'Count': 8, 'MemoryInfo': {'SizeInMiB': 81920}}], "
           "'TotalGpuMemoryInMiB': 655360}\"")
@@ -41,7 +41,7 @@ def written(path):
 def test_aws_keeps_bundled_types_and_regions_and_names_zones(stix, stix_home, tmp_path):
     source = tmp_path / "vms.csv"
     source.write_text(AWS_VMS)
-    result = stix("catalog", "update", "aws", "--source", "skypilot", "--url", str(source))
+    result = stix("catalog", "update", "aws", "--source", "skypilot", "--url", str(source), "--replace")
     assert result.returncode == 0, result.stderr
     assert "aws: 2 rows (2 instance types) from SkyPilot's catalog" in result.stdout
     header, rows = written(stix_home / "catalogs" / "aws.csv")
@@ -61,7 +61,7 @@ def test_aws_keeps_bundled_types_and_regions_and_names_zones(stix, stix_home, tm
 def test_gcp_hosts_take_their_gpu_rows_price_from_a_file_url(stix, stix_home, tmp_path):
     source = tmp_path / "gcp-vms.csv"
     source.write_text(GCP_VMS)
-    result = stix("catalog", "update", "gcp", "--source", "skypilot", "--url", source.as_uri())
+    result = stix("catalog", "update", "gcp", "--source", "skypilot", "--url", source.as_uri(), "--replace")
     assert result.returncode == 0, result.stderr
     _, rows = written(stix_home / "catalogs" / "gcp.csv")
     by_type = {(r["InstanceType"], r["AcceleratorName"], r["AcceleratorCount"]): r for r in rows}
@@ -101,14 +101,14 @@ def test_an_unreadable_source_leaves_an_earlier_update_as_it_was(stix_home, tmp_
     out = tmp_path / "catalogs"
     source = tmp_path / "vms.csv"
     source.write_text(AWS_VMS)
-    first = update_from_skypilot("aws", out, url=str(source), today=datetime.date(2026, 12, 5))
+    first = update_from_skypilot("aws", out, url=str(source), today=datetime.date(2026, 12, 5), replace=True)
     before = first.path.read_text()
 
     def offline(url: str) -> str:
         raise FetchError(f"reading {url} failed: URLError: offline")
 
     with pytest.raises(FetchError):
-        update_from_skypilot("aws", out, fetch=offline, today=datetime.date(2026, 12, 6))
+        update_from_skypilot("aws", out, fetch=offline, today=datetime.date(2026, 12, 6), replace=True)
     assert first.path.read_text() == before and "date: 2026-12-05" in before
 
 
@@ -123,7 +123,8 @@ Standard_NoSuch_v9,,,2.0,8.0,,0.1,0.01,eastus,V2
 def test_azure_layout_without_a_zone_column_is_read(stix_home, tmp_path):
     source = tmp_path / "azure-vms.csv"
     source.write_text(AZURE_VMS)
-    report = update_from_skypilot("azure", tmp_path / "out", url=str(source), today=datetime.date(2026, 12, 5))
+    report = update_from_skypilot("azure", tmp_path / "out", url=str(source), today=datetime.date(2026, 12, 5),
+                                  replace=True)
     _, rows = written(report.path)
     assert [(r["InstanceType"], r["Region"], r["AvailabilityZone"], r["Price"], r["SpotPrice"]) for r in rows] == [
         ("Standard_NC6s_v3", "eastus", "", "3.06", "0.3")]
@@ -137,7 +138,8 @@ def test_zone_ids_become_only_zone_names_the_bundled_catalog_lists(stix_home, tm
                       "c6i.large,,,2.0,4.0,,0.107,0.03,ap-northeast-1,apne1-az1,x86_64\n"
                       "c6i.large,,,2.0,4.0,,0.107,0.031,ap-northeast-1,apne1-az2,x86_64\n"
                       "c6i.large,,,2.0,4.0,,0.107,0.032,ap-northeast-1,ap-northeast-1c,x86_64\n")
-    report = update_from_skypilot("aws", tmp_path / "out", url=str(source), today=datetime.date(2026, 12, 5))
+    report = update_from_skypilot("aws", tmp_path / "out", url=str(source), today=datetime.date(2026, 12, 5),
+                                  replace=True)
     _, rows = written(report.path)
     assert [(r["AvailabilityZone"], r["SpotPrice"]) for r in rows] == [("ap-northeast-1a", "0.03"),
                                                                        ("ap-northeast-1c", "0.032")]
@@ -157,3 +159,70 @@ def test_a_failed_http_read_leaves_the_query_out_of_the_error(stix, stix_home):
     assert result.returncode != 0 and len(result.stderr.splitlines()) == 1
     assert "reading http://127.0.0.1:9/vms.csv failed: URLError" in result.stderr
     assert "secret123" not in result.stderr and "hidden" not in result.stderr and "?" not in result.stderr
+
+
+def bundled_as_skypilot_file(cloud: str, extra: str) -> str:
+    """The bundled catalog written back in SkyPilot's layout (zone names stay names), plus `extra` rows."""
+    from stix.catalog.load import bundled_dir
+
+    lines = [line for line in (bundled_dir() / f"{cloud}.csv").read_text().splitlines() if not line.startswith("#")]
+    return "\n".join(lines) + "\n" + extra
+
+
+T4G_2 = ("\"{'Gpus': [{'Name': 'T4g', 'Manufacturer': 'NVIDIA', 'Count': 2, 'MemoryInfo': {'SizeInMiB': 16384}}], "
+         "'TotalGpuMemoryInMiB': 32768}\"")
+
+
+def test_a_family_stix_does_not_bundle_arrives_when_stix_knows_its_accelerator(stix, stix_home, tmp_path):
+    source = tmp_path / "vms.csv"
+    source.write_text(bundled_as_skypilot_file("aws", (
+        f"g5g.metal,T4g,2,64,128,{T4G_2},2.744,0.5,us-east-1,us-east-1a\n"
+        "f1.2xlarge,Virtex UltraScale (VU9P),1,8,122,,1.65,0.44,us-east-1,us-east-1a\n"  # an FPGA: not an accelerator stix knows
+        f"g5g.metal,T4g,2,64,128,{T4G_2},3.5,0.6,ap-south-1,ap-south-1a\n")))  # not a bundled region
+    result = stix("catalog", "update", "aws", "--source", "skypilot", "--url", str(source))
+    assert result.returncode == 0, result.stderr
+    _, rows = written(stix_home / "catalogs" / "aws.csv")
+    assert [(r["Region"], r["AvailabilityZone"], r["Price"]) for r in rows if r["InstanceType"] == "g5g.metal"] == [
+        ("us-east-1", "us-east-1a", "2.744")]
+    assert not [r for r in rows if r["InstanceType"] == "f1.2xlarge"]
+    offers = json.loads(stix("gpus", "T4g:2", "--cloud", "aws", "--format", "json").stdout)
+    assert {o["instance_type"] for o in offers} == {"g5g.metal", "g5g.16xlarge"}
+
+
+def test_azure_new_size_without_gpu_info_takes_the_tables_memory(stix_home, tmp_path):
+    source = tmp_path / "azure-vms.csv"
+    source.write_text(AZURE_VMS + "Standard_NV72adms_A10_v9,A10,2.0,72.0,1760.0,A10,9.04,2.26,eastus,V2\n")
+    report = update_from_skypilot("azure", tmp_path / "out", url=str(source), replace=True)
+    _, rows = written(report.path)
+    new = [r for r in rows if r["InstanceType"] == "Standard_NV72adms_A10_v9"]
+    assert [(r["AcceleratorName"], r["AcceleratorCount"], r["Price"]) for r in new] == [("A10", "2", "9.04")]
+    assert "'SizeInMiB': 24576" in new[0]["GpuInfo"] and "'TotalGpuMemoryInMiB': 49152" in new[0]["GpuInfo"]
+
+
+def test_a_partial_file_is_refused_and_the_catalog_keeps_its_placements(stix, stix_home, tmp_path):
+    source = tmp_path / "vms.csv"
+    source.write_text(AWS_VMS)  # two rows, where the bundled catalog has dozens of instance types
+    result = stix("catalog", "update", "aws", "--source", "skypilot", "--url", str(source))
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1 and "would drop" in result.stderr and "--replace" in result.stderr
+    assert not (stix_home / "catalogs").exists()
+    offers = json.loads(stix("gpus", "A100:8", "--cloud", "aws", "--format", "json").stdout)
+    assert "p4d.24xlarge" in {o["instance_type"] for o in offers}
+
+
+def test_a_partial_file_is_refused_against_an_earlier_update_too(stix_home, tmp_path):
+    out = tmp_path / "catalogs"
+    full = tmp_path / "full.csv"
+    full.write_text(bundled_as_skypilot_file("aws", ""))
+    before = update_from_skypilot("aws", out, url=str(full)).path.read_text()
+    partial = tmp_path / "vms.csv"
+    partial.write_text(AWS_VMS)
+    with pytest.raises(UsageError, match="would drop"):
+        update_from_skypilot("aws", out, url=str(partial))
+    assert (out / "aws.csv").read_text() == before
+
+
+def test_replace_needs_the_skypilot_source(stix, stix_home):
+    result = stix("catalog", "update", "aws", "--replace")
+    assert result.returncode == 2 and result.stderr.strip() == "stix: error: --replace needs --source skypilot"
+    assert not (stix_home / "catalogs").exists()

@@ -113,6 +113,7 @@ def test_the_readme_example_is_a_valid_config_file(tmp_path, monkeypatch):
     section = text[text.index("## Config files"):]
     example = section[section.index("```yaml\n") + len("```yaml\n"):section.index("```\n", section.index("```yaml"))]
     (tmp_path / "config.yaml").write_text(example)
+    (tmp_path / "catalogs").mkdir()  # catalog.dir must name a directory that exists
     for name in ("STIX_PROJECT_CONFIG", "STIX_BACKEND", "STIX_CATALOG_DIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("STIX_CONFIG", str(tmp_path / "config.yaml"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
@@ -195,12 +194,33 @@ def test_catalog_dir_environment_then_config(files, tmp_path, monkeypatch):
 
     user, project = files
     assert user_catalog_dir() is None
+    (user.parent / "cats").mkdir()
     user.write_text("catalog:\n  dir: ./cats\n")
     assert user_catalog_dir() == user.parent / "cats"
-    project.write_text("catalog:\n  dir: /srv/catalogs\n")
-    assert user_catalog_dir() == Path("/srv/catalogs")
+    (tmp_path / "srv-catalogs").mkdir()
+    project.write_text(f"catalog:\n  dir: {tmp_path / 'srv-catalogs'}\n")
+    assert user_catalog_dir() == tmp_path / "srv-catalogs"
     monkeypatch.setenv("STIX_CATALOG_DIR", str(tmp_path / "env"))
     assert user_catalog_dir() == tmp_path / "env"
+
+
+@pytest.mark.parametrize("make, body, message", [
+    (None, "catalog:\n  dir: ./no-such-cats\n", ":2:8: catalog.dir: {dir}: no such directory"),
+    ("file", "catalog:\n  dir: ./cats.csv\n", ":2:8: catalog.dir: {dir}: is not a directory"),
+])
+def test_a_catalog_dir_that_is_not_a_directory_is_a_located_error(files, make, body, message):
+    user, project = files
+    where = user.parent / body.split("./")[1].strip()
+    if make == "file":
+        where.write_text("InstanceType\n")
+    user.write_text(body)
+    with pytest.raises(ConfigError) as caught:
+        load_config()
+    assert caught.value.message == f"{user}" + message.format(dir=where) and caught.value.exit_code == 2
+    project.write_text(body)  # the project file is named when the error is there
+    user.write_text("")
+    with pytest.raises(ConfigError, match=rf"^{project}:2:8: catalog.dir: "):
+        load_config()
 
 
 def test_load_catalog_reads_the_config_for_its_directory_once(files, monkeypatch):
