@@ -11,8 +11,18 @@ from stix.spec import ClusterSpec
 VPC_CIDR = "10.20.0.0/16"
 SUBNET_CIDR = "10.20.1.0/24"
 GPU_AMI_NAME = "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *"
+GPU_ARM_AMI_NAME = "Deep Learning ARM64 Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *"
+NEURON_AMI_NAME = "Deep Learning AMI Neuron (Ubuntu 22.04) *"
+HABANA_AMI_NAME = "Deep Learning AMI Habana *"
 CPU_AMI_NAME = "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*"
+CPU_ARM_AMI_NAME = "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-arm64-server-*"
 CANONICAL = "099720109477"
+NEURON = frozenset({"Inferentia", "Inferentia2", "Trainium", "Trainium2"})
+"""Accelerators whose driver (Neuron) is in AWS's Neuron Deep Learning AMI, not its NVIDIA one."""
+NO_DRIVER_IMAGE = frozenset({"Radeon Pro V520"})
+"""Accelerators served by Ubuntu's own kernel driver (amdgpu): the plain Ubuntu image."""
+_GRAVITON_FAMILY = re.compile(r"[a-z]+\d+g[a-z]*")
+"""EC2's Graviton (arm64) families name a `g` right after the generation: g5g, c7g, m6gd, c7gn, r8g."""
 
 
 @dataclass(frozen=True)
@@ -49,9 +59,28 @@ def market(spec: ClusterSpec) -> Market:
     return Market("persistent", "stop", "stop")
 
 
-def ami_query(spec: ClusterSpec) -> tuple[str, str]:
-    """(owner, name filter) of the default image: AWS's GPU Deep Learning AMI, or Ubuntu for CPU nodes."""
-    return ("amazon", GPU_AMI_NAME) if spec.accelerator else (CANONICAL, CPU_AMI_NAME)
+@dataclass(frozen=True)
+class ImageQuery:
+    owner: str
+    name: str
+    architecture: str
+
+
+def architecture(instance_type: str) -> str:
+    return "arm64" if _GRAVITON_FAMILY.fullmatch(instance_type.split(".")[0]) else "x86_64"
+
+
+def ami_query(spec: ClusterSpec) -> ImageQuery:
+    """The default image: the Deep Learning AMI with the accelerator's driver (NVIDIA on x86_64 or arm64, Neuron,
+    Habana), else Ubuntu for the instance's architecture."""
+    arch = architecture(spec.instance_type)
+    if spec.accelerator in NEURON:
+        return ImageQuery("amazon", NEURON_AMI_NAME, arch)
+    if spec.accelerator == "Gaudi HL-205":
+        return ImageQuery("amazon", HABANA_AMI_NAME, arch)
+    if spec.accelerator and spec.accelerator not in NO_DRIVER_IMAGE:
+        return ImageQuery("amazon", GPU_ARM_AMI_NAME if arch == "arm64" else GPU_AMI_NAME, arch)
+    return ImageQuery(CANONICAL, CPU_ARM_AMI_NAME if arch == "arm64" else CPU_AMI_NAME, arch)
 
 
 def tags(spec: ClusterSpec, role: str, name: str) -> dict[str, str]:

@@ -68,10 +68,10 @@ class AwsVmGroup(pulumi.ComponentResource):
         self.register_outputs({"nodes": self.nodes})
 
     def _default_image(self, spec: ClusterSpec) -> pulumi.Output[str]:
-        owner, pattern = plan.ami_query(spec)
+        query = plan.ami_query(spec)
         found = aws.ec2.get_ami_output(
-            most_recent=True, owners=[owner],
-            filters=[aws.ec2.GetAmiFilterArgs(name="name", values=[pattern]),
-                     aws.ec2.GetAmiFilterArgs(name="architecture", values=["x86_64"])],
+            most_recent=True, owners=[query.owner],
+            filters=[aws.ec2.GetAmiFilterArgs(name="name", values=[query.name]),
+                     aws.ec2.GetAmiFilterArgs(name="architecture", values=[query.architecture])],
             opts=pulumi.InvokeOptions(parent=self))
         return found.id

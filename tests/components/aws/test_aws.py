@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from stix.components.base import cloud_for
 from stix.spec import ClusterInfo
 from tests.components.conftest import SSH_CIDR
@@ -134,3 +136,33 @@ def test_a_bucket_of_a_store_no_cloud_has_is_refused(spec_for):
     spec = dataclasses.replace(spec_for("aws", "aws/us-east-1", "A100:8"), buckets=(BucketSpec("b-1", "r2", ""),))
     with pytest.raises(ValueError, match=r"no cloud of stix's has the store r2 \(bucket b-1\)"):
         cloud_for("aws").check(spec)
+
+
+@pytest.mark.parametrize("accelerators, instance_type, name, arch", [
+    ("A100:8", "p4d.24xlarge", "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *", "x86_64"),
+    ("T4g:1", "g5g.xlarge", "Deep Learning ARM64 Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *", "arm64"),
+    ("Inferentia2:1", "inf2.xlarge", "Deep Learning AMI Neuron (Ubuntu 22.04) *", "x86_64"),
+    ("Trainium:1", "trn1.2xlarge", "Deep Learning AMI Neuron (Ubuntu 22.04) *", "x86_64"),
+    ("Radeon Pro V520:1", "g4ad.2xlarge", "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*", "x86_64"),
+])
+def test_the_default_image_carries_the_accelerators_driver_for_the_instances_architecture(
+        spec_for, accelerators, instance_type, name, arch):
+    """A Graviton GPU (g5g) gets the arm64 NVIDIA image, Neuron devices the Neuron image: an x86_64 NVIDIA image
+    would not boot or would have no driver for them."""
+    spec = dataclasses.replace(spec_for("aws", "aws", accelerators, spot=False), instance_type=instance_type)
+    asked = []
+    mocks = StrictMocks(calls={AMI_CALL: lambda args: asked.append(args) or {"id": "ami-0123"}})
+    run_program(lambda: cloud_for("aws").deploy(spec), mocks)
+    (args,) = asked
+    filters = {f["name"]: f["values"] for f in args["filters"]}
+    assert filters == {"name": [name], "architecture": [arch]}
+    assert args["owners"] == (["099720109477"] if name.startswith("ubuntu/") else ["amazon"])
+
+
+def test_graviton_families_are_arm64():
+    from stix.components.aws.plan import architecture
+
+    assert [architecture(t) for t in ("g5g.xlarge", "c7gn.large", "m6gd.2xlarge", "r8g.large", "t4g.micro")] == [
+        "arm64"] * 5
+    assert [architecture(t) for t in ("g4dn.xlarge", "p5.48xlarge", "g6e.xlarge", "inf2.xlarge", "trn1.2xlarge",
+                                      "dl1.24xlarge", "m7i.large", "g4ad.2xlarge")] == ["x86_64"] * 8
