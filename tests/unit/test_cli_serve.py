@@ -67,7 +67,7 @@ def test_serve_up_without_a_port_names_the_field(stix, tmp_path):
     path = tmp_path / "noport.yaml"
     path.write_text("resources:\n  infra: local\nservice:\n  readiness_probe: /\nrun: echo hi\n")
     result = stix("serve", "up", "-y", str(path))
-    assert result.returncode == 2 and f"{path}: service.ports" in one_line_error(result)
+    assert result.returncode == 2 and f"{path}:4:3: service.ports" in one_line_error(result)
     _nothing_recorded(stix)
 
 
@@ -381,7 +381,7 @@ def test_tls_files_are_checked_and_made_absolute(tmp_path, monkeypatch):
                                                         "    certfile: cert.pem\n"))
     from stix.errors import UsageError
 
-    with pytest.raises(UsageError, match=r"svc.yaml: service.tls.keyfile 'key.pem' is not a file$"):
+    with pytest.raises(UsageError, match=r"svc.yaml:9:14: service.tls.keyfile 'key.pem' is not a file$"):
         client.load_request(str(path))
     (tmp_path / "key.pem").write_text("k")
     (tmp_path / "cert.pem").write_text("c")
