@@ -178,10 +178,10 @@ def replicas_line(spec: ServiceSpec, placement: Placement) -> str:
     plural = "" if count == "1" else "s"
     extras = ([f"{policy.init_replicas} at start"] if policy.init_replicas not in (None, policy.min_replicas) else [])
     extras += [f"+{policy.num_overprovision} overprovisioned"] if policy.num_overprovision else []
-    count += f" ({', '.join(extras)})" if extras else ""
+    detail = f" ({', '.join(extras)})" if extras else ""
     where = placement_line(placement).removeprefix("Placement: ")
     where = re.sub(r", \$[0-9.]+/hr|; \d+ failover candidates?$", "", where)
-    return f"{count} replica{plural} of {where}, at ${placement.chosen.hourly_cost:.2f}/hr each"
+    return f"{count} replica{plural}{detail} of {where}, at ${placement.chosen.hourly_cost:.2f}/hr each"
 
 
 # --- up ------------------------------------------------------------------------------------------

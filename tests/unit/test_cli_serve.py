@@ -137,6 +137,12 @@ def test_replicas_line_names_count_placement_and_price(stix_home):
                                             "    max_replicas: 3\n    target_qps_per_replica: 5\n"))
     assert client.replicas_line(service_spec(autoscaled), client.plan_replicas(
         StixHome(stix_home), client.ServeRequest(autoscaled, service_spec(autoscaled), "t"))).startswith("1-3 replicas")
+    hedged = _task(SERVICE_TASK.replace("  replicas: 2\n", "  replica_policy:\n    min_replicas: 1\n"
+                                        "    max_replicas: 3\n    target_qps_per_replica: 5\n    init_replicas: 2\n"
+                                        "    num_overprovision: 1\n"))
+    assert client.replicas_line(service_spec(hedged), client.plan_replicas(
+        StixHome(stix_home), client.ServeRequest(hedged, service_spec(hedged), "t"))).startswith(
+        "1-3 replicas (2 at start, +1 overprovisioned) of the local cloud")
 
 
 # --- status --------------------------------------------------------------------------------------------
