@@ -126,6 +126,9 @@ def main() -> None:
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="stix-bench-proxy-"))
     os.environ.update(STIX_HOME=str(scratch / "home"), STIX_SSH_CONFIG=str(scratch / "ssh" / "config"))
+    # Before gRPC loads (with the engine): its INFO line for each client process forked ("fork_posix.cc: Other
+    # threads are currently calling into gRPC, skipping fork() handlers") would bury the figures.
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
     from stix.home import StixHome
     from stix.serve.balancer import Backend, BalancerSpec

@@ -4,7 +4,8 @@ SkyPilot's rules (sky/serve/autoscalers.py, RequestRateAutoscaler): QPS is the r
 QPS_WINDOW_S; the wanted count is ceil(qps / target_qps_per_replica) clamped to [min, max]; the service
 moves up to it only once it has wanted more for upscale_delay_s without a break, and down only once it has
 wanted fewer for downscale_delay_s (SkyPilot counts decision intervals; here the same delays in seconds). A
-wanted count equal to the current one resets both. With spot replicas (FallbackRequestRateAutoscaler),
+wanted count equal to the current one resets both. num_overprovision replicas run beyond that target
+(final_target); init_replicas, where given, is the target at start. With spot replicas (FallbackRequestRateAutoscaler),
 base_ondemand_fallback_replicas of them always run on demand, and dynamic_ondemand_fallback adds an
 on-demand one for each spot replica that is not ready.
 """
@@ -59,7 +60,13 @@ class ScaleState:
 
 
 def initial(policy: ScalePolicy) -> ScaleState:
-    return ScaleState(target=policy.min_replicas)
+    return ScaleState(target=policy.min_replicas if policy.init_replicas is None else policy.init_replicas)
+
+
+def final_target(policy: ScalePolicy, state: ScaleState) -> int:
+    """The replicas to run: the autoscaler's target and num_overprovision more (SkyPilot launches those beyond
+    max_replicas too)."""
+    return state.target + policy.num_overprovision
 
 
 def step(policy: ScalePolicy, state: ScaleState, rate: float, now: float) -> ScaleState:

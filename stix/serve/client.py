@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Optional, Sequence, Union
 from stix.errors import StixError, UsageError
 from stix.home import StixHome
 from stix.serve.records import ServiceStatus, service_status
-from stix.serve.spec import ServiceSpec, service_spec
+from stix.serve.spec import Positions, ServiceSpec, at, ignored_fields, service_spec
 from stix.serve.store import ROLLING, UPDATE_MODES, ServiceRecord, ServiceStore
 from stix.session import LineSink, Session, confirm
 
@@ -51,30 +51,52 @@ class ServeRequest:
     spec: ServiceSpec
     label: str
     """Where it came from (the file, or <sdk>): errors start with it."""
+    warnings: tuple[str, ...] = ()
+    """One line per service field that validates but stix does not act on (file:line:col first)."""
 
 
 def load_request(task: TaskLike, overrides: Optional[EnvOverrides] = None) -> ServeRequest:
     """The task (a path is loaded, a Task copied) and its service with every default filled in."""
     from stix.models.task import Task
 
+    positions: Positions = {}
     if isinstance(task, Task):
         loaded, label = task.model_copy(deep=True), "<sdk>"
     else:
         from stix.loader import load_task
 
         loaded, label = load_task(task, overrides, require_env=True), str(task)
-    spec = service_spec(loaded, where=label)
+        positions = service_positions(Path(task))
+    spec = service_spec(loaded, where=label, positions=positions)
     if spec.tls:
-        keyfile, certfile = (_existing(path, label, field) for path, field in
+        keyfile, certfile = (_existing(path, at(label, positions, "tls", field), field) for path, field in
                              ((spec.tls_keyfile, "keyfile"), (spec.tls_certfile, "certfile")))
         spec = replace(spec, tls_keyfile=keyfile, tls_certfile=certfile)
-    return ServeRequest(_anchored(loaded, label), spec, label)
+    return ServeRequest(_anchored(loaded, label), spec, label, tuple(ignored_fields(loaded, label, positions)))
 
 
-def _existing(path: str, label: str, field: str) -> str:
+def service_positions(path: Path) -> Positions:
+    """Where each node of the file's task document (the one with a service: section) is, for errors found after
+    loading; empty when the file has none (load_task has already read it, so it parses)."""
+    import yaml
+
+    from stix.loader import _read
+    from stix.located import compose, index
+
+    label = str(path)
+    for node in compose(label, _read(path)):
+        if isinstance(node, yaml.MappingNode) and any(
+                isinstance(key, yaml.ScalarNode) and key.value == "service" for key, _ in node.value):
+            positions: dict = {}
+            index(label, node, (), positions)
+            return positions
+    return {}
+
+
+def _existing(path: str, prefix: str, field: str) -> str:
     local = Path(path).expanduser().absolute()
     if not local.is_file():
-        raise UsageError(f"{label}: service.tls.{field} {path!r} is not a file")
+        raise UsageError(f"{prefix}service.tls.{field} {path!r} is not a file")
     return str(local)
 
 
@@ -154,9 +176,12 @@ def replicas_line(spec: ServiceSpec, placement: Placement) -> str:
     policy = spec.policy
     count = f"{policy.min_replicas}-{policy.max_replicas}" if policy.autoscales else str(policy.min_replicas)
     plural = "" if count == "1" else "s"
+    extras = ([f"{policy.init_replicas} at start"] if policy.init_replicas not in (None, policy.min_replicas) else [])
+    extras += [f"+{policy.num_overprovision} overprovisioned"] if policy.num_overprovision else []
+    detail = f" ({', '.join(extras)})" if extras else ""
     where = placement_line(placement).removeprefix("Placement: ")
     where = re.sub(r", \$[0-9.]+/hr|; \d+ failover candidates?$", "", where)
-    return f"{count} replica{plural} of {where}, at ${placement.chosen.hourly_cost:.2f}/hr each"
+    return f"{count} replica{plural}{detail} of {where}, at ${placement.chosen.hourly_cost:.2f}/hr each"
 
 
 # --- up ------------------------------------------------------------------------------------------
@@ -169,6 +194,7 @@ def up(session: Session, task: TaskLike, name: Optional[str] = None, yes: bool =
     request = task if isinstance(task, ServeRequest) else load_request(task, overrides)
     name = service_name(name, request.task)
     request = policed(session, request, name)
+    _warn(session, request)
     store = ServiceStore(session.home)
     _check_free(store, name)
     placement = plan_replicas(session.home, request)
@@ -205,6 +231,11 @@ def up(session: Session, task: TaskLike, name: Optional[str] = None, yes: bool =
     record = store.get(name)
     assert record is not None
     return record
+
+
+def _warn(session: Session, request: ServeRequest) -> None:
+    for line in request.warnings:
+        session.note(line, "warning")
 
 
 def policed(session: Session, request: ServeRequest, name: str) -> ServeRequest:
@@ -268,6 +299,7 @@ def update(session: Session, name: str, task: TaskLike, mode: str = ROLLING, yes
     record = _live(store, name)
     request = task if isinstance(task, ServeRequest) else load_request(task, overrides)
     request = policed(session, request, name)  # the admin policy, as `up` runs it, before the service's checks
+    _warn(session, request)
     current = store.version(name, record.version).spec
     for label, old, new in (("load_balancing_policy", current.load_balancing_policy,
                              request.spec.load_balancing_policy),

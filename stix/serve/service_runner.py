@@ -255,19 +255,19 @@ class ServiceRunner:
             self.scale = autoscaler.initial(policy)
         if not policy.autoscales:
             self.scale = autoscaler.initial(policy)
-            return policy.min_replicas
+            return autoscaler.final_target(policy, self.scale)
         try:
             total = self.balancer().requests_total()
         except StixError as exc:
             self.log(f"could not read the balancer's request count: {exc}")
-            return self.scale.target
+            return autoscaler.final_target(policy, self.scale)
         self.samples = autoscaler.trim(self.samples + [(now, total)], now, self.knobs.qps_window_s)
         rate = autoscaler.qps(self.samples, now, self.knobs.qps_window_s)
         before = self.scale.target
         self.scale = autoscaler.step(policy, self.scale, rate, now)
         if self.scale.target != before:
             self.log(f"autoscaler: {rate:.2f} requests/s, target {before} -> {self.scale.target} replicas")
-        return self.scale.target
+        return autoscaler.final_target(policy, self.scale)
 
     def balancer(self) -> Balancer:
         if self._balancer is None:
@@ -307,7 +307,7 @@ class ServiceRunner:
     def _new_replica(self, record: ServiceRecord, spec: ServiceSpec, active: list[ReplicaRecord]) -> None:
         use_spot = False
         if spec.use_spot:
-            target = self.scale.target if self.scale else spec.policy.min_replicas
+            target = autoscaler.final_target(spec.policy, self.scale or autoscaler.initial(spec.policy))
             spot = [r for r in active if r.use_spot]
             not_ready = sum(1 for r in spot if r.status != st.READY)
             use_spot = len(spot) < autoscaler.mix(spec.policy, target, True, not_ready).spot

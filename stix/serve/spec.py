@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Optional
+from typing import Mapping, Optional
 
 from stix.errors import UsageError
 from stix.models.task import Task
@@ -52,6 +52,10 @@ class ScalePolicy:
     """With spot replicas: this many of them always run on demand."""
     dynamic_ondemand_fallback: bool = False
     """With spot replicas: launch on-demand ones in place of spot ones that are not (yet) ready."""
+    num_overprovision: int = 0
+    """Replicas run beyond the autoscaler's target (SkyPilot's get_final_target_num_replicas)."""
+    init_replicas: Optional[int] = None
+    """The target at start, within [min, max] (SkyPilot's legacy init_replicas); None: min_replicas."""
 
     @property
     def autoscales(self) -> bool:
@@ -87,15 +91,30 @@ class ServiceSpec:
         return cls(probe=Probe(**probe), policy=ScalePolicy(**data.pop("policy")), **data)
 
 
-def service_spec(task: Task, where: str = "") -> ServiceSpec:
-    """The task's service with every default filled in; UsageError (one line, prefixed `where`) when it has
-    none or it cannot be served (no port, a pool)."""
-    prefix = f"{where}: " if where else ""
+Positions = Mapping[tuple, tuple[int, int]]
+"""(line, col) of each node of the task file by its key path, e.g. ("service", "replica_policy") (stix.located)."""
+
+IGNORED = {
+    "spot_policy": "SkyPilot's legacy SpotHedge policy; spot replicas go where the optimizer places the task",
+    "spot_zones": "spot replicas go where the optimizer places the task; pin zones in resources",
+    "spot_placer": "spot replicas go where the optimizer places the task; pin zones in resources",
+}
+"""replica_policy fields that validate but stix does not act on: `serve up` and `serve update` warn about each."""
+
+
+def service_spec(task: Task, where: str = "", positions: Optional[Positions] = None) -> ServiceSpec:
+    """The task's service with every default filled in; UsageError (one line, prefixed `where` and, with
+    `positions`, the line and column of the field at fault) when it has none or it cannot be served (no port,
+    a pool)."""
     service = task.service
     if service is None:
-        raise UsageError(f"{prefix}the task has no service: section (add one with a readiness_probe and ports)")
+        raise UsageError(f"{at(where, positions)}the task has no service: section (add one with a readiness_probe "
+                         f"and ports)")
     if service.pool is not None or service.workers is not None:
-        raise UsageError(f"{prefix}not supported yet: service.pool (pools of workers for managed jobs)")
+        field = "pool" if service.pool is not None else "workers"
+        raise UsageError(f"{at(where, positions, field)}not supported yet: service.pool (pools of workers for "
+                         f"managed jobs)")
+    prefix = at(where, positions)
     port = _replica_port(task, prefix)
     probe = service.readiness_probe
     if isinstance(probe, str):
@@ -112,14 +131,37 @@ def service_spec(task: Task, where: str = "") -> ServiceSpec:
             interval_s=_or(probe.endpoint_probe_interval_seconds, DEFAULT_PROBE_INTERVAL_S),
             failure_threshold_s=_or(probe.consecutive_failure_threshold_timeout, DEFAULT_FAILURE_THRESHOLD_S))
     return ServiceSpec(
-        probe=spec_probe, policy=_policy(task, prefix), replica_port=port,
+        probe=spec_probe, policy=_policy(task, where, positions), replica_port=port,
         load_balancing_policy=service.load_balancing_policy or ROUND_ROBIN,
         tls_keyfile=service.tls.keyfile if service.tls else "", tls_certfile=service.tls.certfile if service.tls else "",
         stream_timeout_s=service.load_balancer.stream_timeout_seconds if service.load_balancer else None,
         use_spot=bool(task.resources.use_spot))
 
 
-def _policy(task: Task, prefix: str) -> ScalePolicy:
+def at(where: str, positions: Optional[Positions], *path: str) -> str:
+    """'FILE:LINE:COL: ' of service.<path> (of its nearest enclosing node that has a position), 'FILE: ' without
+    positions, '' without a file."""
+    if not where:
+        return ""
+    key = ("service", *path)
+    while positions and key:
+        if key in positions:
+            line, col = positions[key]
+            return f"{where}:{line}:{col}: "
+        key = key[:-1]
+    return f"{where}: "
+
+
+def ignored_fields(task: Task, where: str = "", positions: Optional[Positions] = None) -> list[str]:
+    """One warning line per replica_policy field set that stix does not act on (IGNORED)."""
+    policy = task.service.replica_policy if task.service is not None else None
+    if policy is None:
+        return []
+    return [f"{at(where, positions, 'replica_policy', name)}service.replica_policy.{name}: ignored ({why})"
+            for name, why in IGNORED.items() if getattr(policy, name) is not None]
+
+
+def _policy(task: Task, where: str, positions: Optional[Positions]) -> ScalePolicy:
     service = task.service
     assert service is not None
     policy = service.replica_policy
@@ -128,19 +170,23 @@ def _policy(task: Task, prefix: str) -> ScalePolicy:
         return ScalePolicy(min_replicas=count, max_replicas=count)
     target = policy.target_qps_per_replica
     if isinstance(target, dict):
-        raise UsageError(f"{prefix}not supported yet: service.replica_policy.target_qps_per_replica per accelerator "
-                         f"(give one number)")
+        raise UsageError(f"{at(where, positions, 'replica_policy', 'target_qps_per_replica')}not supported yet: "
+                         f"service.replica_policy.target_qps_per_replica per accelerator (give one number)")
     maximum = policy.max_replicas if policy.max_replicas is not None else policy.min_replicas
-    if maximum > policy.min_replicas and target is None:
-        raise UsageError(f"{prefix}service.replica_policy: max_replicas needs target_qps_per_replica "
-                         f"(what the autoscaler follows)")
+    if maximum > policy.min_replicas and target is None:  # SkyPilot's SkyServiceSpec refuses it the same way
+        raise UsageError(f"{at(where, positions, 'replica_policy', 'max_replicas')}service.replica_policy: "
+                         f"max_replicas ({maximum}) differs from min_replicas ({policy.min_replicas}) but "
+                         f"target_qps_per_replica is not set (what the autoscaler follows)")
+    init = policy.init_replicas
     return ScalePolicy(
         min_replicas=policy.min_replicas, max_replicas=maximum,
         target_qps_per_replica=None if target is None else float(target),
         upscale_delay_s=_or(policy.upscale_delay_seconds, DEFAULT_UPSCALE_DELAY_S),
         downscale_delay_s=_or(policy.downscale_delay_seconds, DEFAULT_DOWNSCALE_DELAY_S),
         base_ondemand_fallback_replicas=policy.base_ondemand_fallback_replicas or 0,
-        dynamic_ondemand_fallback=bool(policy.dynamic_ondemand_fallback))
+        dynamic_ondemand_fallback=bool(policy.dynamic_ondemand_fallback),
+        num_overprovision=policy.num_overprovision or 0,
+        init_replicas=None if init is None else max(policy.min_replicas, min(maximum, init)))
 
 
 def _replica_port(task: Task, prefix: str) -> int:

@@ -427,3 +427,73 @@ def test_failed_launches_back_off(home, app_dir):
     assert gaps[0] >= 2 and gaps[1] >= 4, f"launches {gaps} apart: no backoff"
     wait_for(lambda: all(r.ended for r in ServiceStore(home).replicas("web", include_ended=True)), timeout=60,
              what="the failed replicas' clusters to be torn down")
+
+
+def test_cli_update_under_load_and_the_sdk_path_beside_it(home, app_dir, stix, tmp_path):
+    """One replica each: service `cli` through `stix serve up -y / update --mode rolling / down -y` while a loopback
+    client loads it, and service `sdk` through stix.serve.up / status / update / tail_logs / down, side by side
+    (their replicas launch and roll together, so the test takes about one launch and one update)."""
+    import io
+
+    import stix as sky
+
+    quick = {name: os.environ[name] for name in ("STIX_SERVE_IDLE_EXIT", "STIX_SERVE_TICK", "STIX_SERVE_LAUNCH_BACKOFF")}
+
+    def task_file(name: str, version: str) -> Path:
+        text = task_text(app_dir, version=version, replicas=1).replace(
+            "run: |\n", "run: |\n  echo \"replica $SKYPILOT_SERVE_REPLICA_ID of $VERSION starting\"\n")
+        path = tmp_path / f"{name}-{version}.yaml"
+        path.write_text(text)
+        return path
+
+    def ok(result) -> str:
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    def moved(name: str, version: int) -> bool:
+        live = ServiceStore(home).replicas(name)
+        record = ServiceStore(home).get(name)
+        return bool(live) and record is not None and record.status == st.READY and \
+            all(r.version == version and r.status == st.READY for r in live)
+
+    began = time.monotonic()
+    out = ok(stix("serve", "up", "-y", "-n", "cli", str(task_file("cli", "v1")), timeout=120, **quick))
+    cli_endpoint = ServiceStore(home).get("cli").endpoint  # type: ignore[union-attr]
+    assert f"Service 'cli' is starting; its endpoint: {cli_endpoint}" in out, out
+    name, sdk_endpoint = sky.get(sky.serve.up(str(task_file("sdk", "v1")), service_name="sdk"))
+    assert name == "sdk" and sdk_endpoint != cli_endpoint
+    wait_ready(home, 1, name="cli")
+    wait_ready(home, 1, name="sdk")
+    [sdk_status] = sky.serve.status("sdk")
+    assert (sdk_status.endpoint, sdk_status["status"], sdk_status.version) == (sdk_endpoint, "READY", 1)
+    assert get(sdk_endpoint)["version"] == "v1" and get(cli_endpoint)["version"] == "v1"
+
+    load = Load(cli_endpoint, rate=20, max_requests=2000, max_s=150).start()
+    updated = ok(stix("serve", "update", "cli", str(task_file("cli", "v2")), "--mode", "rolling", "-y", **quick))
+    assert "Version: 2" in updated, updated
+    assert sky.serve.update(str(task_file("sdk", "v2")), "sdk") == 2
+    watched(home, lambda: wait_for(lambda: moved("cli", 2) and moved("sdk", 2), timeout=2 * LAUNCH_S, interval=0.1,
+                                   what="both services to run version 2"))
+    load.stop()
+    assert load.failures == [], f"{len(load.failures)} failed requests during the update: {load.failures[:3]}"
+    versions = [answer["version"] for _, answer in load.answers]
+    assert versions[0] == "v1" and versions[-1] == "v2" and len(versions) >= 20
+    assert get(cli_endpoint)["version"] == "v2" and get(sdk_endpoint)["version"] == "v2"
+    assert sky.serve.status("sdk")[0].version == 2
+
+    controller, replica = io.StringIO(), io.StringIO()
+    assert sky.serve.tail_logs("sdk", "controller", follow=False, output_stream=controller) == 0
+    assert "service sdk: " in controller.getvalue()
+    [live] = ServiceStore(home).replicas("sdk")
+    assert sky.serve.tail_logs("sdk", "replica", live.replica_id, follow=False, output_stream=replica) == 0
+    assert f"replica {live.replica_id} of v2 starting" in replica.getvalue(), replica.getvalue()
+
+    down = ok(stix("serve", "down", "-y", "cli", timeout=300, **quick))
+    assert "Removed cli" in down, down
+    assert sky.serve.down("sdk") == ["sdk"]
+    assert ServiceStore(home).all() == [] and sky.serve.status() == []
+    for endpoint in (cli_endpoint, sdk_endpoint):
+        with pytest.raises(OSError):
+            get(endpoint, timeout=2)
+    print(f"\nCLI and SDK services up, rolled to v2 under {len(versions)} requests (0 failed) and down in "
+          f"{time.monotonic() - began:.0f}s")

@@ -67,7 +67,7 @@ def test_serve_up_without_a_port_names_the_field(stix, tmp_path):
     path = tmp_path / "noport.yaml"
     path.write_text("resources:\n  infra: local\nservice:\n  readiness_probe: /\nrun: echo hi\n")
     result = stix("serve", "up", "-y", str(path))
-    assert result.returncode == 2 and f"{path}: service.ports" in one_line_error(result)
+    assert result.returncode == 2 and f"{path}:4:3: service.ports" in one_line_error(result)
     _nothing_recorded(stix)
 
 
@@ -137,6 +137,12 @@ def test_replicas_line_names_count_placement_and_price(stix_home):
                                             "    max_replicas: 3\n    target_qps_per_replica: 5\n"))
     assert client.replicas_line(service_spec(autoscaled), client.plan_replicas(
         StixHome(stix_home), client.ServeRequest(autoscaled, service_spec(autoscaled), "t"))).startswith("1-3 replicas")
+    hedged = _task(SERVICE_TASK.replace("  replicas: 2\n", "  replica_policy:\n    min_replicas: 1\n"
+                                        "    max_replicas: 3\n    target_qps_per_replica: 5\n    init_replicas: 2\n"
+                                        "    num_overprovision: 1\n"))
+    assert client.replicas_line(service_spec(hedged), client.plan_replicas(
+        StixHome(stix_home), client.ServeRequest(hedged, service_spec(hedged), "t"))).startswith(
+        "1-3 replicas (2 at start, +1 overprovisioned) of the local cloud")
 
 
 # --- status --------------------------------------------------------------------------------------------
@@ -381,7 +387,7 @@ def test_tls_files_are_checked_and_made_absolute(tmp_path, monkeypatch):
                                                         "    certfile: cert.pem\n"))
     from stix.errors import UsageError
 
-    with pytest.raises(UsageError, match=r"svc.yaml: service.tls.keyfile 'key.pem' is not a file$"):
+    with pytest.raises(UsageError, match=r"svc.yaml:9:14: service.tls.keyfile 'key.pem' is not a file$"):
         client.load_request(str(path))
     (tmp_path / "key.pem").write_text("k")
     (tmp_path / "cert.pem").write_text("c")

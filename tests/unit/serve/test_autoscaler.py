@@ -83,3 +83,24 @@ def test_spot_mix():
                           dynamic_ondemand_fallback=True)
     assert a.mix(dynamic, 4, use_spot=True, spot_not_ready=2) == a.Mix(spot=3, on_demand=3)
     assert a.mix(dynamic, 0, use_spot=True) == a.Mix(spot=0, on_demand=0)
+
+
+def test_num_overprovision_runs_that_many_beyond_the_target():
+    policy = ScalePolicy(min_replicas=1, max_replicas=3, target_qps_per_replica=1.0, upscale_delay_s=0.0,
+                         num_overprovision=1)
+    state = a.initial(policy)
+    assert (state.target, a.final_target(policy, state)) == (1, 2)
+    state = a.step(policy, state, rate=10.0, now=0.0)  # wants 10, capped at max 3; one more beyond max
+    assert (state.target, a.final_target(policy, state)) == (3, 4)
+    fixed = ScalePolicy(min_replicas=2, max_replicas=2)
+    assert a.final_target(fixed, a.initial(fixed)) == 2
+
+
+def test_init_replicas_is_the_target_at_start_then_the_delays_apply():
+    policy = ScalePolicy(min_replicas=1, max_replicas=3, target_qps_per_replica=1.0, downscale_delay_s=20.0,
+                         init_replicas=2)
+    state = a.initial(policy)
+    assert state.target == 2
+    state = a.step(policy, state, rate=0.0, now=0.0)
+    assert state.target == 2
+    assert a.step(policy, state, rate=0.0, now=20.0).target == 1

@@ -48,7 +48,7 @@ def test_fixed_replicas():
     ("service: {readiness_probe: /}\n", "service.ports"),
     ("resources: {ports: [8080, 8081]}\nservice: {readiness_probe: /}\n", "service.ports"),
     ("resources: {ports: 8080}\nservice: {readiness_probe: /, replica_policy: {min_replicas: 1, max_replicas: 2}}\n",
-     "needs target_qps_per_replica"),
+     "target_qps_per_replica is not set"),
     ("resources: {ports: 8080}\nservice:\n  readiness_probe: /\n  replica_policy: {min_replicas: 1, max_replicas: 2,"
      " target_qps_per_replica: {H100: 2.0}}\n", "per accelerator"),
     ("resources: {ports: 8080}\nservice: {pool: {workers: 2}}\n", "service.pool"),
@@ -57,3 +57,32 @@ def test_what_cannot_be_served_is_one_line(text, message):
     with pytest.raises(UsageError) as caught:
         service_spec(task(text), where="svc.yaml")
     assert message in str(caught.value) and str(caught.value).startswith("svc.yaml: ") and "\n" not in str(caught.value)
+
+
+def test_errors_found_after_loading_name_the_line_of_the_field(tmp_path):
+    from stix.serve.client import load_request
+
+    path = tmp_path / "svc.yaml"
+    path.write_text("resources: {ports: 8080}\nservice:\n  readiness_probe: /\n  replica_policy:\n"
+                    "    min_replicas: 1\n    max_replicas: 3\nrun: python3 app.py\n")
+    with pytest.raises(UsageError) as caught:
+        load_request(path)
+    assert str(caught.value).startswith(f"{path}:6:19: service.replica_policy: max_replicas (3) differs")
+
+
+def test_overprovision_and_init_replicas_reach_the_policy_and_spot_fields_warn_with_their_line(tmp_path):
+    from stix.serve.client import load_request
+
+    path = tmp_path / "svc.yaml"
+    path.write_text("resources: {ports: 8080}\nservice:\n  readiness_probe: /\n  replica_policy:\n"
+                    "    min_replicas: 1\n    max_replicas: 3\n    target_qps_per_replica: 1\n    init_replicas: 9\n"
+                    "    num_overprovision: 2\n    spot_policy: SpotHedge\n    spot_zones: [z-a]\nrun: python3 app.py\n")
+    request = load_request(path)
+    policy = request.spec.policy
+    assert (policy.num_overprovision, policy.init_replicas) == (2, 3)  # init_replicas clamped to max_replicas
+    assert ServiceSpec.from_json(request.spec.to_json()) == request.spec
+    assert request.warnings == (
+        f"{path}:10:18: service.replica_policy.spot_policy: ignored (SkyPilot's legacy SpotHedge policy; spot "
+        f"replicas go where the optimizer places the task)",
+        f"{path}:11:17: service.replica_policy.spot_zones: ignored (spot replicas go where the optimizer places "
+        f"the task; pin zones in resources)")
