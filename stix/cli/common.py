@@ -130,3 +130,16 @@ def resource_options(command):
 
     wrapper.__signature__ = signature.replace(parameters=[*params, *added])  # type: ignore[attr-defined]
     return wrapper
+
+
+def fitting_console(*renderables):
+    """A rich console for renderables (tables): a terminal's own width; for a pipe or a file, as wide as they
+    need, so a script or a log never gets a cell cut short (rich would lay them out in 80 columns)."""
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if console.is_terminal or not renderables:
+        return console
+    unbounded = console.options.update(max_width=10_000)
+    widest = max(console.measure(renderable, options=unbounded).maximum for renderable in renderables)
+    return Console(highlight=False, width=max(console.width, widest))

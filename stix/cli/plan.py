@@ -9,7 +9,7 @@ import typer
 
 from stix.cli.app import app, catalog_app
 from stix.cli.common import (CLOUDS_HELP, ENV_FILE_HELP, ENV_HELP, FORMAT_HELP, SECRET_HELP, _overrides, check_format,
-                             parse_clouds, resource_options)
+                             fitting_console, parse_clouds, resource_options)
 from stix.resource_flags import ResourceOverrides
 from stix.errors import StixError, UsageError
 
@@ -77,7 +77,6 @@ def optimize(
     """
     import json
 
-    from rich.console import Console
 
     from stix.errors import UsageError
     from stix.loader import load_task
@@ -96,8 +95,9 @@ def optimize(
     if format_ == "json":
         print(json.dumps(placement_dict(placement, target, lacking), indent=2))
         return
-    console = Console(highlight=False)
-    console.print(candidates_table(placement, lacking=lacking if chosen_clouds is not None else None))
+    table = candidates_table(placement, lacking=lacking if chosen_clouds is not None else None)
+    console = fitting_console(table)
+    console.print(table)
     console.print(placement_line(placement), markup=False)
     if placement.chosen.cloud in lacking:
         console.print(f"No credentials for {placement.chosen.cloud}: `stix preview` shows the plan; `stix up` needs "
@@ -120,7 +120,6 @@ def gpus(
     """
     import json
 
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -137,7 +136,6 @@ def gpus(
     catalog = load_catalog(sorted(only) if only is not None else None)
     lacking = set(without_credentials(catalog.clouds()))
     marked = wanted is not None
-    console = Console(highlight=False)
     if name is None:
         rows = summary_rows(catalog, only)
         if format_ == "json":
@@ -150,7 +148,7 @@ def gpus(
         for gpu, counts, listed in rows:
             shown = ", ".join(c + (" (no credentials)" if marked and c in lacking else "") for c in listed)
             table.add_row(*(Text(cell) for cell in (gpu, ", ".join(number(c) for c in counts), gpu_memory(gpu), shown)))
-        console.print(table)
+        fitting_console(table).print(table)
         return
     offers = offer_records(catalog, name, count, only, region, all_regions)
     if not offers:
@@ -163,7 +161,8 @@ def gpus(
                            "price": o.price, "spot_price": o.spot_price, "region": o.region,
                            "credentials": o.cloud not in lacking} for o in offers], indent=2))
         return
-    console.print(gpus_table(offer_rows(offers), f"{accelerator} offers", lacking if marked else None))
+    table = gpus_table(offer_rows(offers), f"{accelerator} offers", lacking if marked else None)
+    fitting_console(table).print(table)
 
 
 @app.command()

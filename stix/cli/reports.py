@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from stix.cli.app import app
-from stix.cli.common import FORMAT_HELP, check_format
+from stix.cli.common import FORMAT_HELP, check_format, fitting_console
 
 
 def _whole(value: str, flag: str, low: int, high: Optional[int] = None) -> int:
@@ -74,14 +74,8 @@ def cost_report(
     if not report.clusters:
         typer.echo("No clusters.")
         return
-    from rich.console import Console
-
-    console = Console(highlight=False)
     tables = [_cost_table(report.clusters, all_), *([_jobs_table(report.managed_jobs)] if report.managed_jobs else [])]
-    if not console.is_terminal:  # a pipe or a file gets every cell whole, however wide, as `stix status` does
-        unbounded = console.options.update(max_width=10_000)
-        widest = max(console.measure(table, options=unbounded).maximum for table in tables)
-        console = Console(highlight=False, width=max(console.width, widest))
+    console = fitting_console(*tables)
     for table in tables:
         console.print(table)
     console.print(f"Total: $ {report.total_cost:.2f} over {len(report.clusters)} cluster row(s)"

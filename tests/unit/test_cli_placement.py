@@ -51,6 +51,19 @@ def test_gpus_lists_offers_cheapest_first(stix):
     assert regions.stdout.count("p5.48xlarge") == 4
 
 
+def test_tables_through_a_pipe_keep_every_cell_whole(stix, tmp_path):
+    """stdout is a pipe here: rich alone would squeeze the tables into 80 columns and cut cells with '…'."""
+    body = "resources:\n  accelerators: {Inferentia2: 1, T4g: 1}\n"
+    optimized = stix("optimize", task(tmp_path, body), "--clouds", "all")
+    assert optimized.returncode == 0, optimized.stderr
+    assert "…" not in optimized.stdout and "CREDENTIALS" in optimized.stdout
+    assert any("g5g.2xlarge" in line and "us-east-1/us-east-1a" in line for line in optimized.stdout.splitlines())
+    offers = stix("gpus", "Inferentia2", "--clouds", "all")
+    assert "…" not in offers.stdout and "Inferentia2" in offers.stdout and "CREDENTIALS" in offers.stdout
+    summary = stix("gpus")
+    assert "…" not in summary.stdout and any("Radeon Pro V520" in line for line in summary.stdout.splitlines())
+
+
 def test_gpus_unknown_name_suggests(stix):
     result = stix("gpus", "H1OO")
     assert result.returncode == 2 and "did you mean 'H100'" in result.stderr
