@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from stix.cli.app import jobs_app
-from stix.cli.common import ENV_FILE_HELP, ENV_HELP, SECRET_HELP, _overrides, _session, check_format
+from stix.cli.common import ENV_FILE_HELP, ENV_HELP, SECRET_HELP, _overrides, _session, check_format, fitting_console
 
 
 @jobs_app.command("launch")
@@ -79,11 +79,12 @@ def jobs_queue(
 
     from stix.render import managed_queue_table
 
-    console = Console(highlight=False)
     if not rows:
-        console.print("No managed jobs." if all_jobs else "No managed jobs in the last 24 hours (--all lists every job).")
+        Console(highlight=False).print(
+            "No managed jobs." if all_jobs else "No managed jobs in the last 24 hours (--all lists every job).")
         return
-    console.print(managed_queue_table(rows))
+    table = managed_queue_table(rows)
+    fitting_console(table).print(table)
 
 
 @jobs_app.command("cancel")

@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from stix.cli.common import CLOUDS_HELP, _launch_request, _overrides, _session, check_format, parse_clouds
+from stix.cli.common import (CLOUDS_HELP, _launch_request, _overrides, _session, check_format, fitting_console,
+                             parse_clouds)
 from stix.resource_flags import ResourceOverrides
 
 policy_app = typer.Typer(help="Guardrails: admin policies and policy packs on plans, without changing anything.",
@@ -119,7 +120,6 @@ def packs(
     if format_ == "json":
         print(json.dumps([p.to_dict() for p in found], indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -128,4 +128,4 @@ def packs(
         table.add_column(column)
     for pack in found:
         table.add_row(Text(pack.name), Text(pack.named_by), Text(pack.directory))
-    Console(highlight=False).print(table)
+    fitting_console(table).print(table)

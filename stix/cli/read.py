@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from stix.cli.app import app
-from stix.cli.common import FORMAT_HELP, _session, check_format
+from stix.cli.common import FORMAT_HELP, _session, check_format, fitting_console
 from stix.errors import StixError
 
 
@@ -63,9 +63,10 @@ def status(
     from stix.render import status_table, status_text
 
     console = Console(highlight=False)
-    text = status_text(records, console.width)
+    text = status_text(records, console.width if console.is_terminal else 1_000_000)  # a pipe: every cell whole
     if text is None:
-        console.print(status_table(records))
+        table = status_table(records)
+        fitting_console(table).print(table)
     else:
         console.print(text, no_wrap=True, overflow="ignore", crop=False, markup=False)
 
@@ -136,7 +137,8 @@ def queue(
         if not names:
             console.print("No UP clusters.")
         for name, rows in listed:
-            console.print(queue_table(name, rows))
+            table = queue_table(name, rows)
+            fitting_console(table).print(table)
     if failed:
         raise typer.Exit(1)
 

@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from stix.cli.common import ENV_FILE_HELP, ENV_HELP, FORMAT_HELP, SECRET_HELP, _overrides, _session, check_format
+from stix.cli.common import (ENV_FILE_HELP, ENV_HELP, FORMAT_HELP, SECRET_HELP, _overrides, _session, check_format,
+                             fitting_console)
 
 serve_app = typer.Typer(
     help="Serve a task: replicas (each a cluster) behind a load balancer, with readiness probes, autoscaling and "
@@ -76,13 +77,12 @@ def serve_status(
     if format_ == "json":
         print(json.dumps([service.to_json() for service in services], indent=2))
         return
-    from rich.console import Console
-
-    console = Console(highlight=False)
     if not services:
-        console.print("No services.")
+        print("No services.")
         return
-    for table in _tables(services):
+    tables = _tables(services)
+    console = fitting_console(*tables)
+    for table in tables:
         console.print(table)
 
 

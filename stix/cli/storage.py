@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from stix.cli.common import check_format
+from stix.cli.common import check_format, fitting_console
 from stix.errors import StixError, UsageError
 
 
@@ -53,11 +53,11 @@ def ls(
         return
     from rich.console import Console
 
-    console = Console(highlight=False)
     if not rows:
-        console.print("No buckets.")
+        Console(highlight=False).print("No buckets.")
         return
-    console.print(storage_table(rows, verbose))
+    table = storage_table(rows, verbose)
+    fitting_console(table).print(table)
 
 
 @storage_app.command("delete")

@@ -103,6 +103,16 @@ def test_status_table_has_skypilots_columns(stix, stix_home):
         assert cell in row
 
 
+def test_status_through_a_pipe_keeps_wide_rows_whole(stix, stix_home):
+    index = idx.ClusterIndex(StixHome.from_env().index_db)
+    resources = "16x aws(p5en.48xlarge, H200:8, disk=2048 GB, spot, us-east-1/us-east-1a)"
+    index.upsert("a-training-cluster-with-a-long-name", "aws", 16, idx.UP, None, None, resources, 84.76)
+    index.set_autostop("a-training-cluster-with-a-long-name", "30m (down)")
+    out = stix("status").stdout  # a pipe: rich alone would lay this out in 80 columns
+    row = next(line for line in out.splitlines() if "a-training-cluster-with-a-long-name" in line)
+    assert "…" not in out and resources in row and "30m (down)" in row and len(row) > 80
+
+
 def test_status_names_and_globs_limit_the_rows(stix, stix_home):
     for name in ("dev-1", "dev-2", "train"):
         record(name)
