@@ -61,14 +61,19 @@ def test_aliases_find_the_offers_of_their_canonical_name(alias, canonical, memor
     assert ast.literal_eval(row["GpuInfo"])["Gpus"][0]["MemoryInfo"]["SizeInMiB"] == memory_mib
 
 
-# Each accelerator the 2026-12-06 rows brought, through the optimizer as `stix optimize` runs it. trn2 has only a
-# spot price in SkyPilot's catalog, so it is asked for as spot.
+# Each accelerator the 2026-12-06 rows brought, through the optimizer as `stix optimize` runs it: one device gets
+# the family's smallest (cheapest) size. trn2 has only a spot price in SkyPilot's catalog, so it is asked for as spot.
 @pytest.mark.parametrize("accelerators, spot, cloud, instance_type", [
-    ("T4g:1", False, "aws", "g5g.2xlarge"),
-    ("Radeon Pro V520:1", False, "aws", "g4ad.2xlarge"),
+    ("T4g:1", False, "aws", "g5g.xlarge"),
+    ("T4g:2", False, "aws", "g5g.16xlarge"),
+    ("Radeon Pro V520:1", False, "aws", "g4ad.xlarge"),
+    ("Radeon Pro V520:4", False, "aws", "g4ad.16xlarge"),
     ("Gaudi HL-205:8", False, "aws", "dl1.24xlarge"),
-    ("Inferentia:1", False, "aws", "inf1.2xlarge"),
+    ("Inferentia:1", False, "aws", "inf1.xlarge"),
+    ("Inferentia:16", False, "aws", "inf1.24xlarge"),
+    ("Inferentia2:1", False, "aws", "inf2.xlarge"),
     ("Inferentia2:12", False, "aws", "inf2.48xlarge"),
+    ("Trainium:1", False, "aws", "trn1.2xlarge"),
     ("Trainium:16", False, "aws", "trn1.32xlarge"),
     ("Trainium2:16", True, "aws", "trn2.48xlarge"),
     ("A10:1", False, "azure", "Standard_NV36ads_A10_v5"),
@@ -77,6 +82,35 @@ def test_optimizer_places_the_new_accelerators(accelerators, spot, cloud, instan
     resources = Resources.model_validate({"accelerators": accelerators, "use_spot": spot, "cloud": cloud})
     chosen = optimize(resources, 1, BUNDLED, CLOUDS, host=HOST).chosen
     assert (chosen.cloud, chosen.instance_type) == (cloud, instance_type)
+
+
+# The smallest size of each family, where SkyPilot's catalogs/v8/aws/vms.csv at 00148f2a lists it in us-east-1 and
+# us-west-2: its on-demand price there and its zones (use1-azN written as us-east-1 + the Nth letter). dl1 and trn1n
+# have one size. trn2's smallest, trn2.3xlarge, is listed only in ap-southeast-4 (not a bundled region) and trn2.48xlarge
+# only in us-east-2, so trn2 has no row in either region.
+@pytest.mark.parametrize("instance_type, on_demand, zones", [
+    ("dl1.24xlarge", 13.10904, {"us-east-1": {"b"}, "us-west-2": {"a"}}),
+    ("g4ad.xlarge", 0.37853, {"us-east-1": {"a", "b", "d", "f"}, "us-west-2": {"a", "b", "c"}}),
+    ("g5g.xlarge", 0.42, {"us-east-1": {"a", "b", "d", "f"}, "us-west-2": {"a", "b", "c"}}),
+    ("inf1.xlarge", 0.228, {"us-east-1": {"a", "b", "d", "e", "f"}, "us-west-2": {"a", "b", "c", "d"}}),
+    ("inf2.xlarge", 0.7582, {"us-east-1": {"b", "d", "e", "f"}, "us-west-2": {"a", "b", "c", "d"}}),
+    ("trn1.2xlarge", 1.34375, {"us-east-1": {"e", "f"}, "us-west-2": {"a", "d"}}),
+    ("trn1n.32xlarge", 24.78, {"us-east-1": {"f"}, "us-west-2": {"d"}}),
+])
+def test_smallest_accelerator_sizes_are_offered_in_us_east_1_and_us_west_2(instance_type, on_demand, zones):
+    for region, letters in zones.items():
+        rows = bundled_rows("aws", InstanceType=instance_type, Region=region)
+        assert {row["AvailabilityZone"] for row in rows} == {region + letter for letter in letters}, region
+        assert {price(row) for row in rows} == {on_demand}, region
+        assert all(price(row, spot=True) for row in rows), region
+    offered = {(o.instance_type, o.region) for o in BUNDLED.offers if o.cloud == "aws"}
+    assert {(instance_type, region) for region in zones} <= offered
+
+
+def test_trn2_is_offered_only_where_skypilot_prices_it():
+    assert not bundled_rows("aws", InstanceType="trn2.3xlarge")
+    rows = bundled_rows("aws", InstanceType="trn2.48xlarge")
+    assert [(r["AvailabilityZone"], r["Price"], price(r, spot=True)) for r in rows] == [("us-east-2c", "", 23.0631)]
 
 
 def test_azure_new_sizes_are_offered_where_the_fork_lists_them():

@@ -169,24 +169,25 @@ def bundled_as_skypilot_file(cloud: str, extra: str) -> str:
     return "\n".join(lines) + "\n" + extra
 
 
-T4G_2 = ("\"{'Gpus': [{'Name': 'T4g', 'Manufacturer': 'NVIDIA', 'Count': 2, 'MemoryInfo': {'SizeInMiB': 16384}}], "
-         "'TotalGpuMemoryInMiB': 32768}\"")
+TRN2_1 = ("\"{'Gpus': [{'Name': 'Trainium2', 'Manufacturer': 'AWS', 'Count': 1, 'MemoryInfo': {'SizeInMiB': 524288}}], "
+          "'TotalGpuMemoryInMiB': 524288}\"")
 
 
 def test_a_family_stix_does_not_bundle_arrives_when_stix_knows_its_accelerator(stix, stix_home, tmp_path):
     source = tmp_path / "vms.csv"
+    # trn2.3xlarge (one Trainium2) is a size stix does not bundle; the row is made up for a bundled region
     source.write_text(bundled_as_skypilot_file("aws", (
-        f"g5g.metal,T4g,2,64,128,{T4G_2},2.744,0.5,us-east-1,us-east-1a\n"
+        f"trn2.3xlarge,Trainium2,1,12,128,{TRN2_1},2.2,0.5,us-east-2,us-east-2c\n"
         "f1.2xlarge,Virtex UltraScale (VU9P),1,8,122,,1.65,0.44,us-east-1,us-east-1a\n"  # an FPGA: not an accelerator stix knows
-        f"g5g.metal,T4g,2,64,128,{T4G_2},3.5,0.6,ap-south-1,ap-south-1a\n")))  # not a bundled region
+        f"trn2.3xlarge,Trainium2,1,12,128,{TRN2_1},3.5,2.7396,ap-southeast-4,ap-southeast-4c\n")))  # not a bundled region
     result = stix("catalog", "update", "aws", "--source", "skypilot", "--url", str(source))
     assert result.returncode == 0, result.stderr
     _, rows = written(stix_home / "catalogs" / "aws.csv")
-    assert [(r["Region"], r["AvailabilityZone"], r["Price"]) for r in rows if r["InstanceType"] == "g5g.metal"] == [
-        ("us-east-1", "us-east-1a", "2.744")]
+    assert [(r["Region"], r["AvailabilityZone"], r["Price"]) for r in rows if r["InstanceType"] == "trn2.3xlarge"] == [
+        ("us-east-2", "us-east-2c", "2.2")]
     assert not [r for r in rows if r["InstanceType"] == "f1.2xlarge"]
-    offers = json.loads(stix("gpus", "T4g:2", "--cloud", "aws", "--format", "json").stdout)
-    assert {o["instance_type"] for o in offers} == {"g5g.metal", "g5g.16xlarge"}
+    offers = json.loads(stix("gpus", "Trainium2:1", "--cloud", "aws", "--format", "json").stdout)
+    assert {o["instance_type"] for o in offers} == {"trn2.3xlarge"}
 
 
 def test_azure_new_size_without_gpu_info_takes_the_tables_memory(stix_home, tmp_path):
