@@ -34,6 +34,8 @@ class EnvOverrides:
 
 @dataclass(frozen=True)
 class LoadedTask:
+    """A task and where each node of its document is (by key path), for errors found after loading."""
+
     task: Task
     positions: dict[tuple, Position]
 
@@ -46,6 +48,8 @@ class Pipeline:
     """The line each task's document starts on, for errors found after loading (a managed job's prechecks)."""
     header: Optional[JobGroup] = None
     """The header document, when the file has one: the pipeline's name, or a job group's settings."""
+    positions: tuple[dict[tuple, Position], ...] = ()
+    """Each task document's node positions, in the order of tasks."""
 
     @property
     def is_pipeline(self) -> bool:
@@ -64,11 +68,16 @@ def is_task_file(target: str) -> bool:
 
 def load_task(path: str | Path, overrides: Optional[EnvOverrides] = None, require_env: bool = False,
               model: type[Task] = Task) -> Task:
+    return load_located_task(path, overrides, require_env, model).task
+
+
+def load_located_task(path: str | Path, overrides: Optional[EnvOverrides] = None, require_env: bool = False,
+                      model: type[Task] = Task) -> LoadedTask:
     pipeline = load_pipeline(path, overrides, require_env, model)
     if pipeline.is_pipeline:
         raise TaskError(f"{path}:1:1: a pipeline of {len(pipeline.tasks)} tasks runs as a managed job: "
                         f"stix jobs launch {path}")
-    return pipeline.tasks[0]
+    return LoadedTask(pipeline.tasks[0], pipeline.positions[0])
 
 
 def load_pipeline(path: str | Path, overrides: Optional[EnvOverrides] = None,
@@ -88,14 +97,16 @@ def load_pipeline_text(text: str, label: str = "<task>", overrides: Optional[Env
     if len(documents) > 1 and _is_header(documents[0]):
         header = _build_header(label, documents[0])
         header_node, documents = documents[0], documents[1:]
-    tasks = [_build(label, doc, overrides, require_env, model) for doc in documents]
+    located = [_build(label, doc, overrides, require_env, model) for doc in documents]
+    tasks = [loaded.task for loaded in located]
     _check_pipeline(label, documents, tasks)
     if header is not None:
         try:
             header.check_tasks([task.name for task in tasks])
         except ValueError as exc:
             raise TaskError(f"{label}:{header_node.start_mark.line + 1}:1: {exc}") from None
-    return Pipeline(header.name if header else None, tasks, tuple(doc.start_mark.line + 1 for doc in documents), header)
+    return Pipeline(header.name if header else None, tasks, tuple(doc.start_mark.line + 1 for doc in documents), header,
+                    tuple(loaded.positions for loaded in located))
 
 
 _HEADER_FIELDS = set(JobGroup.model_fields)
@@ -118,7 +129,7 @@ def _build_header(label: str, node: yaml.Node) -> JobGroup:
         raise TaskError(_describe(label, _most_specific(exc.errors()), positions)) from None
 
 
-def _build(label: str, node: yaml.Node, overrides: EnvOverrides, require_env: bool, model: type[Task]) -> Task:
+def _build(label: str, node: yaml.Node, overrides: EnvOverrides, require_env: bool, model: type[Task]) -> LoadedTask:
     positions: dict[tuple, Position] = {}
     _index(label, node, (), positions, budget=[MAX_NODES])
     data = _plain(label, node)
@@ -154,7 +165,7 @@ def _build(label: str, node: yaml.Node, overrides: EnvOverrides, require_env: bo
         check_task_config(label, data.get("config"), positions)
     if require_env:
         _check_required(label, task, positions)
-    return task
+    return LoadedTask(task, positions)
 
 
 def _check_required(label: str, task: Task, positions: dict[tuple, Position]) -> None:

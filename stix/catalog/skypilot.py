@@ -219,8 +219,8 @@ def _accelerator_template(row: Row) -> Row:
         count = float(row["AcceleratorCount"] or 0)
         mib = int(GPU_MEMORY_GIB.get(name, 0) * 1024)
         whole = int(count) if count >= 1 else 1
-        info = (f"{{'Gpus': [{{'Name': '{name}', 'Count': {whole}, 'MemoryInfo': {{'SizeInMiB': {mib}}}}}], "
-                f"'TotalGpuMemoryInMiB': {whole * mib}}}") if mib else ""
+        gpus = [{"Name": name, "Count": whole, "MemoryInfo": {"SizeInMiB": mib}}]
+        info = str({"Gpus": gpus, "TotalGpuMemoryInMiB": whole * mib}) if mib else ""  # the catalogs' own style
     return {"AcceleratorName": row["AcceleratorName"], "AcceleratorCount": row["AcceleratorCount"], "GpuInfo": info}
 
 

@@ -30,7 +30,7 @@ def _options(
     version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
                                  help="Print stix's version and exit."),
 ) -> None:
-    """Run ML tasks on GPU clusters as Pulumi stacks: preview, apply, run, destroy."""
+    pass  # the app's help is the Typer's own: a docstring here would be a second copy of it
 
 
 engine_app = typer.Typer(help="The Pulumi engine stix drives.", no_args_is_help=True)

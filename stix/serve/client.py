@@ -63,34 +63,16 @@ def load_request(task: TaskLike, overrides: Optional[EnvOverrides] = None) -> Se
     if isinstance(task, Task):
         loaded, label = task.model_copy(deep=True), "<sdk>"
     else:
-        from stix.loader import load_task
+        from stix.loader import load_located_task
 
-        loaded, label = load_task(task, overrides, require_env=True), str(task)
-        positions = service_positions(Path(task))
+        located, label = load_located_task(task, overrides, require_env=True), str(task)
+        loaded, positions = located.task, located.positions
     spec = service_spec(loaded, where=label, positions=positions)
     if spec.tls:
         keyfile, certfile = (_existing(path, at(label, positions, "tls", field), field) for path, field in
                              ((spec.tls_keyfile, "keyfile"), (spec.tls_certfile, "certfile")))
         spec = replace(spec, tls_keyfile=keyfile, tls_certfile=certfile)
     return ServeRequest(_anchored(loaded, label), spec, label, tuple(ignored_fields(loaded, label, positions)))
-
-
-def service_positions(path: Path) -> Positions:
-    """Where each node of the file's task document (the one with a service: section) is, for errors found after
-    loading; empty when the file has none (load_task has already read it, so it parses)."""
-    import yaml
-
-    from stix.loader import _read
-    from stix.located import compose, index
-
-    label = str(path)
-    for node in compose(label, _read(path)):
-        if isinstance(node, yaml.MappingNode) and any(
-                isinstance(key, yaml.ScalarNode) and key.value == "service" for key, _ in node.value):
-            positions: dict = {}
-            index(label, node, (), positions)
-            return positions
-    return {}
 
 
 def _existing(path: str, prefix: str, field: str) -> str:
